@@ -15,21 +15,27 @@ void EditList::replaceValue(std::size_t index, std::string value) {
 
 void EditList::remove(std::size_t index) { changes_.push_back(Change{index, true, {}}); }
 
-void EditList::removeElement(const Message& message, std::size_t index, std::size_t element) {
+void EditList::editElements(const Message& message, std::size_t index,
+                            const std::vector<std::pair<std::size_t, std::optional<std::string>>>& changes) {
   std::vector<std::string_view> elements;
   std::string error;
   const std::string_view value = message.headers().at(index).value;
-  if (!splitCommaList(value, elements, error) || elements.size() <= 1) {
-    remove(index);
-    return;
-  }
+  if (!splitCommaList(value, elements, error)) elements.assign(1, value);
   std::string rest;
   for (std::size_t i = 0; i < elements.size(); ++i) {
-    if (i == element) continue;
+    std::optional<std::string_view> text = elements[i];
+    for (const auto& [position, replacement] : changes) {
+      if (position == i) text = replacement ? std::optional<std::string_view>(*replacement) : std::nullopt;
+    }
+    if (!text) continue;
     if (!rest.empty()) rest += ", ";
-    rest.append(elements[i]);
+    rest.append(*text);
   }
-  replaceValue(index, std::move(rest));
+  if (rest.empty()) {
+    remove(index);
+  } else {
+    replaceValue(index, std::move(rest));
+  }
 }
 
 void EditList::replaceRequestUri(std::string uri) { requestUri_ = std::move(uri); }

@@ -22,9 +22,15 @@ class EditList {
   void append(std::string name, std::string value) { insertBefore(kEnd, std::move(name), std::move(value)); }
   void replaceValue(std::size_t index, std::string value);
   void remove(std::size_t index);
-  // Removes one element of a comma-separated header; the header disappears
-  // when it was its only element.
-  void removeElement(const Message& message, std::size_t index, std::size_t element);
+  // Rewrites elements of a comma-separated header (Via, Route): each entry
+  // maps an element's position to its new text, or to nullopt to remove it.
+  // The header disappears when no element is left. Make one call per header:
+  // a later change to the same header replaces an earlier one.
+  void editElements(const Message& message, std::size_t index,
+                    const std::vector<std::pair<std::size_t, std::optional<std::string>>>& changes);
+  void removeElement(const Message& message, std::size_t index, std::size_t element) {
+    editElements(message, index, {{element, std::nullopt}});
+  }
   void replaceRequestUri(std::string uri);
   void replaceBody(std::string body, std::optional<std::string> contentType = std::nullopt);
 

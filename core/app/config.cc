@@ -1,0 +1,251 @@
+#include "app/config.h"
+
+#include <Poco/Dynamic/Var.h>
+#include <Poco/Exception.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "sip/grammar.h"
+
+namespace sipwarden::app {
+namespace {
+
+using Poco::JSON::Array;
+using Poco::JSON::Object;
+
+[[noreturn]] void fail(const std::string& path, const std::string& message) {
+  throw ConfigError(path + ": " + message);
+}
+
+void rejectUnknownKeys(const Object& object, const std::string& path, const std::set<std::string>& known) {
+  for (const auto& [key, value] : object) {
+    if (!known.count(key)) {
+      std::string list;
+      for (const auto& name : known) list += (list.empty() ? "" : ", ") + name;
+      fail(path.empty() ? key : path + "." + key, "unknown key (expected one of: " + list + ")");
+    }
+  }
+}
+
+std::string joinPath(const std::string& path, const std::string& key) { return path.empty() ? key : path + "." + key; }
+
+std::string getString(const Object& object, const std::string& path, const std::string& key) {
+  const Poco::Dynamic::Var value = object.get(key);
+  if (!value.isString()) fail(joinPath(path, key), "expected a string");
+  return value.extract<std::string>();
+}
+
+std::int64_t getInteger(const Object& object, const std::string& path, const std::string& key, std::int64_t min,
+                        std::int64_t max) {
+  const Poco::Dynamic::Var value = object.get(key);
+  if (!value.isInteger()) fail(joinPath(path, key), "expected an integer");
+  const std::int64_t number = value.convert<std::int64_t>();
+  if (number < min || number > max) {
+    fail(joinPath(path, key), "expected an integer from " + std::to_string(min) + " to " + std::to_string(max));
+  }
+  return number;
+}
+
+std::vector<std::string> getStrings(const Object& object, const std::string& path, const std::string& key) {
+  std::vector<std::string> out;
+  const Poco::Dynamic::Var value = object.get(key);
+  if (value.isString()) return {value.extract<std::string>()};
+  Array::Ptr array = object.getArray(key);
+  if (!array) fail(joinPath(path, key), "expected a list of strings");
+  for (std::size_t i = 0; i < array->size(); ++i) {
+    if (!array->get(static_cast<unsigned>(i)).isString()) {
+      fail(joinPath(path, key) + "[" + std::to_string(i) + "]", "expected a string");
+    }
+    out.push_back(array->getElement<std::string>(static_cast<unsigned>(i)));
+  }
+  return out;
+}
+
+std::uint16_t parsePort(const std::string& text, const std::string& what) {
+  std::uint64_t port = 0;
+  if (!sip::parseDecimal(text, 65535, port)) throw ConfigError(what + ": bad port '" + text + "'");
+  return static_cast<std::uint16_t>(port);
+}
+
+// Splits "host:port" where host may be an IPv6 reference in brackets.
+void splitHostPort(const std::string& text, std::string& host, std::string& port, const std::string& what) {
+  const std::size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) throw ConfigError(what + ": expected HOST:PORT, got '" + text + "'");
+  host = text.substr(0, colon);
+  port = text.substr(colon + 1);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+}
+
+}  // namespace
+
+ListenAddress parseListen(const std::string& text) {
+  ListenAddress out;
+  const std::size_t colon = text.find(':');
+  const std::string protocol = colon == std::string::npos ? "" : text.substr(0, colon);
+  if (protocol == "udp") {
+    out.protocol = transport::Protocol::Udp;
+  } else if (protocol == "tcp") {
+    out.protocol = transport::Protocol::Tcp;
+  } else {
+    throw ConfigError("listen: expected udp:HOST:PORT or tcp:HOST:PORT, got '" + text + "'");
+  }
+  std::string port;
+  splitHostPort(text.substr(colon + 1), out.host, port, "listen");
+  out.port = parsePort(port, "listen");
+  return out;
+}
+
+proxy::Upstream parseUpstream(const std::string& text) {
+  proxy::Upstream out;
+  std::string address = text;
+  const std::size_t semicolon = text.find(';');
+  if (semicolon != std::string::npos) {
+    address = text.substr(0, semicolon);
+    const std::string params = text.substr(semicolon + 1);
+    if (params == "transport=tcp") {
+      out.protocol = transport::Protocol::Tcp;
+    } else if (params != "transport=udp") {
+      throw ConfigError("upstreams: unknown parameter '" + params + "' (expected transport=udp or transport=tcp)");
+    }
+  }
+  std::string port;
+  splitHostPort(address, out.host, port, "upstreams");
+  out.port = parsePort(port, "upstreams");
+  return out;
+}
+
+AppConfig parseConfig(const std::string& json) {
+  Poco::JSON::Parser parser;
+  parser.setAllowComments(true);
+  Poco::Dynamic::Var root;
+  try {
+    root = parser.parse(json);
+  } catch (const Poco::Exception& error) {
+    throw ConfigError("config is not valid JSON: " + error.displayText());
+  }
+  Object::Ptr top = root.extract<Object::Ptr>();
+  if (!top) throw ConfigError("config: expected a JSON object at the top");
+
+  AppConfig config;
+  rejectUnknownKeys(*top, "",
+                    {"listen", "advertise", "upstreams", "record_route", "max_message_size", "max_transactions",
+                     "timers", "tcp", "log_level", "shutdown_grace_ms", "plugins"});
+  if (top->has("listen")) {
+    const auto listens = getStrings(*top, "", "listen");
+    for (std::size_t i = 0; i < listens.size(); ++i) {
+      try {
+        config.listen.push_back(parseListen(listens[i]));
+      } catch (const ConfigError& error) {
+        fail("listen[" + std::to_string(i) + "]", error.what());
+      }
+    }
+  }
+  if (top->has("advertise")) {
+    config.proxy.advertisedHost = getString(*top, "", "advertise");
+    config.advertiseSet = true;
+  }
+  if (top->has("upstreams")) {
+    const auto upstreams = getStrings(*top, "", "upstreams");
+    for (std::size_t i = 0; i < upstreams.size(); ++i) {
+      try {
+        config.proxy.upstreams.push_back(parseUpstream(upstreams[i]));
+      } catch (const ConfigError& error) {
+        fail("upstreams[" + std::to_string(i) + "]", error.what());
+      }
+    }
+  }
+  if (top->has("record_route")) {
+    const std::string mode = getString(*top, "", "record_route");
+    if (mode == "dialog") {
+      config.proxy.recordRoute = proxy::RecordRouteMode::Dialog;
+    } else if (mode == "off") {
+      config.proxy.recordRoute = proxy::RecordRouteMode::Off;
+    } else {
+      fail("record_route", "expected dialog|off");
+    }
+  }
+  if (top->has("max_message_size")) {
+    config.proxy.maxMessageSize = static_cast<std::size_t>(getInteger(*top, "", "max_message_size", 1024, 65535));
+    config.limits.maxMessageSize = config.proxy.maxMessageSize;
+  }
+  if (top->has("max_transactions")) {
+    config.proxy.maxTransactions = static_cast<std::size_t>(getInteger(*top, "", "max_transactions", 1, 10000000));
+  }
+  if (top->has("timers")) {
+    Object::Ptr timers = top->getObject("timers");
+    if (!timers) fail("timers", "expected an object");
+    rejectUnknownKeys(*timers, "timers", {"t1_ms", "t2_ms", "t4_ms", "timer_c_ms"});
+    auto& t = config.proxy.timers;
+    if (timers->has("t1_ms")) t.t1 = proxy::Millis(getInteger(*timers, "timers", "t1_ms", 10, 10000));
+    if (timers->has("t2_ms")) t.t2 = proxy::Millis(getInteger(*timers, "timers", "t2_ms", 10, 60000));
+    if (timers->has("t4_ms")) t.t4 = proxy::Millis(getInteger(*timers, "timers", "t4_ms", 10, 60000));
+    if (timers->has("timer_c_ms")) t.timerC = proxy::Millis(getInteger(*timers, "timers", "timer_c_ms", 1000, 3600000));
+  }
+  if (top->has("tcp")) {
+    Object::Ptr tcp = top->getObject("tcp");
+    if (!tcp) fail("tcp", "expected an object");
+    rejectUnknownKeys(*tcp, "tcp", {"max_connections", "idle_timeout_ms", "header_timeout_ms"});
+    if (tcp->has("max_connections")) {
+      config.limits.maxConnections = static_cast<std::size_t>(getInteger(*tcp, "tcp", "max_connections", 1, 1000000));
+    }
+    if (tcp->has("idle_timeout_ms")) {
+      config.limits.idleTimeout = std::chrono::milliseconds(getInteger(*tcp, "tcp", "idle_timeout_ms", 100, 86400000));
+    }
+    if (tcp->has("header_timeout_ms")) {
+      config.limits.headerTimeout =
+          std::chrono::milliseconds(getInteger(*tcp, "tcp", "header_timeout_ms", 100, 3600000));
+    }
+  }
+  if (top->has("log_level")) config.logLevel = getString(*top, "", "log_level");
+  if (top->has("shutdown_grace_ms")) {
+    config.shutdownGrace = std::chrono::milliseconds(getInteger(*top, "", "shutdown_grace_ms", 0, 600000));
+  }
+  if (top->has("plugins")) {
+    Array::Ptr plugins = top->getArray("plugins");
+    if (!plugins) fail("plugins", "expected a list");
+    if (plugins->size() > 0) fail("plugins", "filter plugins are not available in this build yet");
+  }
+  return config;
+}
+
+AppConfig loadConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError(path + ": cannot read the file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parseConfig(text.str());
+}
+
+void finalizeConfig(AppConfig& config) {
+  static const std::set<std::string> levels = {"fatal", "critical", "error", "warning",
+                                               "notice", "information", "debug", "trace"};
+  if (!levels.count(config.logLevel)) fail("log_level", "expected one of fatal|critical|error|warning|notice|information|debug|trace");
+  if (config.listen.empty()) {
+    config.listen.push_back({transport::Protocol::Udp, "127.0.0.1", 5060});
+    config.listen.push_back({transport::Protocol::Tcp, "127.0.0.1", 5060});
+  }
+  int udp = 0;
+  int tcp = 0;
+  for (const auto& listen : config.listen) {
+    (listen.protocol == transport::Protocol::Udp ? udp : tcp)++;
+  }
+  if (udp > 1 || tcp > 1) fail("listen", "at most one UDP and one TCP listener in this version");
+  if (!config.advertiseSet) {
+    const std::string host = config.listen.front().host;
+    if (host == "0.0.0.0" || host == "::") {
+      fail("advertise", "required when listening on a wildcard address");
+    }
+    config.proxy.advertisedHost = host;
+  }
+  config.proxy.udpPort = 0;
+  config.proxy.tcpPort = 0;
+  for (const auto& listen : config.listen) {
+    (listen.protocol == transport::Protocol::Udp ? config.proxy.udpPort : config.proxy.tcpPort) = listen.port;
+  }
+}
+
+}  // namespace sipwarden::app

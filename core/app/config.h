@@ -1,0 +1,49 @@
+#pragma once
+// The sipwarden configuration: a JSON file (comments allowed) plus command
+// line overrides. Everything is validated here, once, at start; an error
+// names the offending key path (e.g. "timers.t1_ms: expected a positive
+// integer") and start-up stops.
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "proxy/proxy_config.h"
+#include "transport/transport.h"
+
+namespace sipwarden::app {
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct ListenAddress {
+  transport::Protocol protocol = transport::Protocol::Udp;
+  std::string host;
+  std::uint16_t port = 5060;
+};
+
+struct AppConfig {
+  std::vector<ListenAddress> listen;
+  proxy::ProxyConfig proxy;
+  transport::TransportLimits limits;
+  std::string logLevel = "information";
+  std::chrono::milliseconds shutdownGrace{5000};
+  bool advertiseSet = false;
+};
+
+// "udp:127.0.0.1:5060", "tcp:[::1]:5060"
+ListenAddress parseListen(const std::string& text);
+// "host:port" or "host:port;transport=tcp"
+proxy::Upstream parseUpstream(const std::string& text);
+
+// Reads and validates a config file. Throws ConfigError.
+AppConfig loadConfigFile(const std::string& path);
+// Validates a config given as JSON text (the file's contents).
+AppConfig parseConfig(const std::string& json);
+// Checks what only a complete config can get wrong (after overrides).
+void finalizeConfig(AppConfig& config);
+
+}  // namespace sipwarden::app

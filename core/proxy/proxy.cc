@@ -1,0 +1,552 @@
+#include "proxy/proxy.h"
+
+#include <Poco/Logger.h>
+
+#include <exception>
+
+#include "proxy/replies.h"
+#include "proxy/sanity.h"
+
+namespace sipwarden::proxy {
+
+using transport::Protocol;
+using transport::Target;
+
+namespace {
+
+Poco::Logger& log() { return Poco::Logger::get("sipwarden.proxy"); }
+
+std::uint64_t hashText(std::string_view text) {
+  std::uint64_t hash = 1469598103934665603ULL;
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 1099511628211ULL;
+  }
+  return hash;
+}
+
+std::string tagFor(std::string_view key) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::uint64_t hash = hashText(key);
+  std::string tag = "sw";
+  for (int i = 0; i < 12; ++i, hash >>= 4) tag.push_back(kDigits[hash & 0xf]);
+  return tag;
+}
+
+// RFC 3261 §17.2.3 transaction key; RFC 2543 elements (no magic cookie) are
+// matched on the request's identifying fields instead. `method` is INVITE
+// when matching an ACK or CANCEL to its INVITE.
+std::string serverKey(const sip::Message& request, std::string_view method) {
+  const sip::Via& via = *request.topVia();
+  const std::string_view branch = via.branch();
+  std::string key;
+  key.reserve(96);
+  if (branch.size() > 7 && branch.starts_with("z9hG4bK")) {
+    key.append(branch).append("|").append(via.host).append(":").append(std::to_string(via.port));
+  } else {
+    key.append("2543|").append(request.requestUri()).append("|").append(request.from()->tag());
+    key.append("|").append(request.callId()).append("|").append(std::to_string(request.cseq()->number));
+    key.append("|").append(via.text);
+  }
+  key.append("|").append(method);
+  return key;
+}
+
+std::string responseClass(int code) { return std::to_string(code / 100) + "xx"; }
+
+}  // namespace
+
+Proxy::Proxy(ProxyConfig config, transport::Sender& sender, const Clock& clock)
+    : config_(std::move(config)), sender_(sender), clock_(clock) {}
+
+Proxy::~Proxy() = default;
+
+void Proxy::onMessage(std::string bytes, const transport::Origin& origin) {
+  try {
+    sip::ParseFailure failure;
+    auto message = sip::Message::parse(std::move(bytes), origin.protocol == Protocol::Udp ? sip::Framing::Datagram
+                                                                                         : sip::Framing::Stream,
+                                       failure);
+    if (!message) {
+      drop("unparseable: " + failure.reason);
+      return;
+    }
+    if (message->isRequest()) {
+      handleRequest(std::move(message), failure, origin);
+    } else {
+      handleResponse(std::move(message), failure, origin);
+    }
+  } catch (const std::exception& error) {
+    // A bug must cost one message, never the hop.
+    log().error("internal error handling a message from %s: %s", origin.source.toString(), std::string(error.what()));
+    drop("internal error");
+  }
+}
+
+void Proxy::drop(const std::string& reason) {
+  ++counters_.drops[reason.substr(0, reason.find(':'))];
+  log().debug("dropped: %s", reason);
+}
+
+Cell* Proxy::findCell(std::uint64_t id) {
+  auto found = cells_.find(id);
+  return found == cells_.end() ? nullptr : found->second.get();
+}
+
+void Proxy::handleRequest(std::unique_ptr<sip::Message> request, const sip::ParseFailure& failure,
+                          const transport::Origin& origin) {
+  ++counters_.requestsByMethod[std::string(request->method())];
+  const Verdict verdict = checkRequest(*request, failure, SanityLimits{config_.maxMessageSize});
+  if (verdict.kind() == Verdict::Kind::Reply) {
+    sendStatelessReply(*request, origin, verdict.code(), verdict.reason(), verdict.headers());
+    return;
+  }
+  if (verdict.kind() == Verdict::Kind::Drop) {
+    drop(verdict.reason());
+    return;
+  }
+  if (request->method() == "ACK") return handleAck(std::move(request), origin);
+  if (request->method() == "CANCEL") return handleCancel(std::move(request), origin);
+
+  std::string key = serverKey(*request, request->method());
+  if (auto found = serverIndex_.find(key); found != serverIndex_.end()) {
+    ++counters_.retransmissionsAbsorbed;
+    Cell& cell = *cells_.at(found->second);
+    if (!cell.lastResponse.empty()) sender_.send(cell.replyTarget, cell.lastResponse);
+    return;
+  }
+  if (cells_.size() >= config_.maxTransactions) {
+    sendStatelessReply(*request, origin, 503, "Service Unavailable", {{"Retry-After", "5"}});
+    return;
+  }
+  if (looped(*request)) {
+    sendStatelessReply(*request, origin, 482, "Loop Detected");
+    return;
+  }
+
+  auto owned = std::make_unique<Cell>();
+  Cell& cell = *owned;
+  cell.id = nextCellId_++;
+  cell.isInvite = request->method() == "INVITE";
+  cell.serverKey = std::move(key);
+  cell.origin = origin;
+  cell.replyTarget = replyTargetFor(*request, origin);
+  cell.request = std::move(request);
+  serverIndex_.emplace(cell.serverKey, cell.id);
+  cells_.emplace(cell.id, std::move(owned));
+  ++counters_.transactionsCreated;
+
+  if (cell.isInvite) replyLocally(cell, 100, "Trying");
+  const Verdict route = prepareForward(*cell.request, origin, cell.forwardEdits, cell.candidates);
+  if (route.kind() == Verdict::Kind::Reply) {
+    replyLocally(cell, route.code(), route.reason(), route.headers());
+    return;
+  }
+  forwardAttempt(cell);
+}
+
+void Proxy::forwardAttempt(Cell& cell) {
+  Target& target = cell.candidates.at(cell.attempt);
+  cell.branch = branchFor(*cell.request, cell.serverKey, cell.attempt);
+  auto render = [&] {
+    sip::EditList edits = cell.forwardEdits;
+    edits.prepend("Via", viaFor(target.protocol, cell.branch));
+    return sip::serialize(*cell.request, edits);
+  };
+  cell.forwarded = render();
+  // RFC 3261 §18.1.1: a request near the path MTU must not go over UDP.
+  if (target.protocol == Protocol::Udp && cell.forwarded.size() > config_.udpMtuLimit && config_.tcpPort != 0) {
+    target.protocol = Protocol::Tcp;
+    cell.forwarded = render();
+  }
+  if (!cell.clientKey.empty()) clientIndex_.erase(cell.clientKey);
+  cell.clientKey = cell.branch + "|" + std::string(cell.request->method());
+  clientIndex_[cell.clientKey] = cell.id;
+  cell.clientState = ClientState::Calling;
+  cell.gotProvisional = false;
+  cell.deadline(TimerId::ClientRetransmit).reset();
+  if (target.protocol == Protocol::Udp) {
+    cell.clientRetransmitInterval = config_.timers.t1;
+    schedule(cell, TimerId::ClientRetransmit, config_.timers.t1);
+  }
+  schedule(cell, TimerId::ClientTimeout, config_.timers.t1 * 64);
+  const Target destination = target;
+  const std::string bytes = cell.forwarded;
+  // The send may report a failure synchronously and fail the cell over or
+  // finish it: nothing below touches the cell.
+  sender_.send(destination, bytes);
+}
+
+void Proxy::replyLocally(Cell& cell, int code, const std::string& reason, const Verdict::Headers& headers) {
+  ++counters_.localReplies[std::to_string(code)];
+  std::string bytes = buildReply(*cell.request, code, reason, tagFor(cell.serverKey), headers);
+  sender_.send(cell.replyTarget, bytes);
+  if (code < 200) {
+    cell.lastResponse = std::move(bytes);
+    return;
+  }
+  cell.lastResponse = std::move(bytes);
+  cell.lastResponseCode = code;
+  if (cell.clientState == ClientState::Calling || cell.clientState == ClientState::Proceeding) {
+    finishClient(cell, Millis(0));
+  }
+  if (cell.isInvite && code >= 300) {
+    cell.serverState = ServerState::Completed;
+    if (cell.origin.protocol == Protocol::Udp) {
+      cell.serverRetransmitInterval = config_.timers.t1;
+      schedule(cell, TimerId::ServerRetransmit, config_.timers.t1);
+    }
+    schedule(cell, TimerId::ServerTimeout, config_.timers.t1 * 64);
+  } else {
+    cell.serverState = ServerState::Completed;
+    finishServer(cell, cell.origin.protocol == Protocol::Udp ? config_.timers.t1 * 64 : Millis(0));
+  }
+  eraseIfDone(cell);
+}
+
+void Proxy::sendStatelessReply(const sip::Message& request, const transport::Origin& origin, int code,
+                               const std::string& reason, const Verdict::Headers& headers) {
+  ++counters_.localReplies[std::to_string(code)];
+  const std::string tag = tagFor(std::string(request.callId()) + std::string(request.startLine()));
+  sender_.send(replyTargetFor(request, origin), buildReply(request, code, reason, tag, headers));
+}
+
+void Proxy::handleAck(std::unique_ptr<sip::Message> ack, const transport::Origin& origin) {
+  if (auto found = serverIndex_.find(serverKey(*ack, "INVITE")); found != serverIndex_.end()) {
+    Cell& cell = *cells_.at(found->second);
+    if (cell.serverState == ServerState::Completed) {
+      // ACK for our (relayed or local) non-2xx final: hop-by-hop, absorbed.
+      cell.serverState = ServerState::Confirmed;
+      cell.deadline(TimerId::ServerRetransmit).reset();
+      cell.deadline(TimerId::ServerTimeout).reset();
+      finishServer(cell, cell.origin.protocol == Protocol::Udp ? config_.timers.t4 : Millis(0));
+      eraseIfDone(cell);
+      return;
+    }
+    if (cell.serverState == ServerState::Confirmed) {
+      ++counters_.retransmissionsAbsorbed;
+      return;
+    }
+  }
+  // ACK for a 2xx is end to end: forwarded statelessly along the route set.
+  sip::EditList edits;
+  std::vector<Target> targets;
+  const Verdict route = prepareForward(*ack, origin, edits, targets);
+  if (!route.isContinue() || targets.empty()) {
+    drop("ACK without route: " + route.reason());
+    return;
+  }
+  const std::string key = serverKey(*ack, "ACK");
+  edits.prepend("Via", viaFor(targets.front().protocol, branchFor(*ack, key, 0)));
+  sender_.send(targets.front(), sip::serialize(*ack, edits));
+}
+
+void Proxy::handleCancel(std::unique_ptr<sip::Message> cancel, const transport::Origin& origin) {
+  auto found = serverIndex_.find(serverKey(*cancel, "INVITE"));
+  if (found == serverIndex_.end()) {
+    // RFC 3261 §16.10: no matching INVITE, so forward statelessly.
+    sip::EditList edits;
+    std::vector<Target> targets;
+    const Verdict route = prepareForward(*cancel, origin, edits, targets);
+    if (!route.isContinue() || targets.empty()) {
+      sendStatelessReply(*cancel, origin, 481, "Call/Transaction Does Not Exist");
+      return;
+    }
+    edits.prepend("Via", viaFor(targets.front().protocol, branchFor(*cancel, serverKey(*cancel, "INVITE"), 0)));
+    sender_.send(targets.front(), sip::serialize(*cancel, edits));
+    return;
+  }
+  Cell& cell = *cells_.at(found->second);
+  sendStatelessReply(*cancel, origin, 200, "OK");
+  if (cell.serverState != ServerState::Proceeding || cell.cancelRequested) return;
+  cell.cancelRequested = true;
+  if (cell.gotProvisional) sendCancel(cell);
+  // Otherwise the CANCEL goes out with the first provisional response
+  // (RFC 3261 §9.1), or the INVITE times out and the caller gets 487.
+}
+
+void Proxy::sendCancel(Cell& cell) {
+  if (cell.cancelSent || cell.clientState != ClientState::Proceeding) return;
+  sip::ParseFailure failure;
+  auto forwarded = sip::Message::parse(cell.forwarded, sip::Framing::Stream, failure);
+  if (!forwarded) return;
+  cell.cancelSent = true;
+  cell.cancelBytes = buildCancel(*forwarded);
+  cell.cancelKey = cell.branch + "|CANCEL";
+  clientIndex_[cell.cancelKey] = cell.id;
+  if (cell.downstream().protocol == Protocol::Udp) {
+    cell.cancelRetransmitInterval = config_.timers.t1;
+    schedule(cell, TimerId::CancelRetransmit, config_.timers.t1);
+  }
+  schedule(cell, TimerId::CancelTimeout, config_.timers.t1 * 64);
+  sender_.send(cell.downstream(), cell.cancelBytes);
+}
+
+void Proxy::handleResponse(std::unique_ptr<sip::Message> response, const sip::ParseFailure& failure,
+                           const transport::Origin& /*origin*/) {
+  std::string reason;
+  if (!checkResponse(*response, failure, reason)) {
+    drop("bad response: " + reason);
+    return;
+  }
+  const sip::Via& top = *response->topVia();
+  if (!isLocalVia(top)) {
+    drop("response not for us");
+    return;
+  }
+  const int code = response->statusCode();
+  const std::string key = std::string(top.branch()) + "|" + std::string(response->method());
+  auto found = clientIndex_.find(key);
+  if (found == clientIndex_.end()) {
+    // No transaction (e.g. a 2xx retransmitted after ours ended): relay by
+    // the next Via, as a stateless proxy would (RFC 3261 §16.7).
+    const auto& vias = *response->vias();
+    if (vias.size() < 2) {
+      drop("response without a Via to follow");
+      return;
+    }
+    const sip::Via& next = vias[1].value;
+    std::string host(next.param("received").value_or(next.hostAddress()));
+    if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+    const auto rport = next.param("rport");
+    std::uint64_t port = next.port != 0 ? next.port : 5060;
+    if (rport && !rport->empty()) (void)sip::parseDecimal(*rport, 65535, port);
+    Target target{sip::iequals(next.transport, "TCP") ? Protocol::Tcp : Protocol::Udp,
+                  Poco::Net::SocketAddress(host, static_cast<std::uint16_t>(port)), 0};
+    sip::EditList edits;
+    edits.removeElement(*response, vias[0].headerIndex, vias[0].elementIndex);
+    ++counters_.responsesByClass[responseClass(code)];
+    sender_.send(target, sip::serialize(*response, edits));
+    return;
+  }
+  Cell& cell = *cells_.at(found->second);
+  if (response->method() == "CANCEL") {
+    cell.deadline(TimerId::CancelRetransmit).reset();
+    cell.deadline(TimerId::CancelTimeout).reset();
+    return;  // CANCEL is hop by hop: its 200 stops here
+  }
+  switch (cell.clientState) {
+    case ClientState::Calling:
+    case ClientState::Proceeding:
+      break;
+    case ClientState::Accepted:
+      if (code >= 200 && code < 300) relayResponse(cell, *response);  // 2xx retransmission
+      return;
+    case ClientState::Completed:
+      ++counters_.retransmissionsAbsorbed;
+      if (!cell.ackBytes.empty()) sender_.send(cell.downstream(), cell.ackBytes);
+      return;
+    default:
+      return;
+  }
+  if (code < 200) {
+    if (cell.isInvite) cell.deadline(TimerId::ClientRetransmit).reset();
+    cell.clientState = ClientState::Proceeding;
+    if (code == 100) return;  // hop by hop
+    cell.gotProvisional = true;
+    if (cell.isInvite) schedule(cell, TimerId::ClientTimeout, config_.timers.timerC);
+    if (cell.cancelRequested) sendCancel(cell);
+    relayResponse(cell, *response);
+    return;
+  }
+  cell.deadline(TimerId::ClientRetransmit).reset();
+  cell.deadline(TimerId::ClientTimeout).reset();
+  if (cell.isInvite && code >= 300) {
+    sip::ParseFailure ignored;
+    if (auto forwarded = sip::Message::parse(cell.forwarded, sip::Framing::Stream, ignored)) {
+      cell.ackBytes = buildAck(*forwarded, *response);
+      sender_.send(cell.downstream(), cell.ackBytes);
+    }
+  }
+  const bool canFailOver = code == 503 && !cell.cancelRequested && cell.attempt + 1 < cell.candidates.size();
+  if (canFailOver) {
+    failOrFailover(cell, code, std::string(response->reasonPhrase()));
+    return;
+  }
+  if (cell.isInvite && code < 300) {
+    cell.clientState = ClientState::Accepted;
+    schedule(cell, TimerId::ClientLinger, config_.timers.t1 * 64);
+  } else {
+    cell.clientState = ClientState::Completed;
+    const bool udp = cell.downstream().protocol == Protocol::Udp;
+    schedule(cell, TimerId::ClientLinger,
+             udp ? (cell.isInvite ? Millis(32000) : config_.timers.t4) : Millis(0));
+  }
+  relayResponse(cell, *response);
+}
+
+void Proxy::relayResponse(Cell& cell, const sip::Message& response) {
+  const int code = response.statusCode();
+  const auto& top = response.vias()->front();
+  sip::EditList edits;
+  edits.removeElement(response, top.headerIndex, top.elementIndex);
+  std::string bytes = sip::serialize(response, edits);
+  ++counters_.responsesByClass[responseClass(code)];
+  sender_.send(cell.replyTarget, bytes);
+  if (code < 200) {
+    cell.lastResponse = std::move(bytes);
+    return;
+  }
+  cell.lastResponseCode = code;
+  if (cell.isInvite && code < 300) {
+    // RFC 6026 Accepted: INVITE retransmissions are absorbed, 2xx
+    // retransmissions from downstream are relayed.
+    cell.lastResponse.clear();
+    cell.serverState = ServerState::Accepted;
+    finishServer(cell, config_.timers.t1 * 64);
+    return;
+  }
+  cell.lastResponse = std::move(bytes);
+  cell.serverState = ServerState::Completed;
+  if (cell.isInvite) {
+    if (cell.origin.protocol == Protocol::Udp) {
+      cell.serverRetransmitInterval = config_.timers.t1;
+      schedule(cell, TimerId::ServerRetransmit, config_.timers.t1);
+    }
+    schedule(cell, TimerId::ServerTimeout, config_.timers.t1 * 64);
+  } else {
+    finishServer(cell, cell.origin.protocol == Protocol::Udp ? config_.timers.t1 * 64 : Millis(0));
+  }
+  eraseIfDone(cell);
+}
+
+void Proxy::failOrFailover(Cell& cell, int code, const std::string& reason) {
+  if (!cell.gotProvisional && !cell.cancelRequested && cell.attempt + 1 < cell.candidates.size()) {
+    ++counters_.failovers;
+    log().information("next hop %s failed (%d %s); trying %s", cell.downstream().address.toString(), code, reason,
+                      cell.candidates[cell.attempt + 1].address.toString());
+    ++cell.attempt;
+    forwardAttempt(cell);
+    return;
+  }
+  finishClient(cell, Millis(0));
+  if (cell.serverState == ServerState::Proceeding) {
+    if (cell.cancelRequested) {
+      replyLocally(cell, 487, "Request Terminated");
+    } else {
+      replyLocally(cell, code, reason);
+    }
+    return;
+  }
+  eraseIfDone(cell);
+}
+
+void Proxy::onSendFailure(const Target& target) {
+  std::vector<std::uint64_t> affected;
+  for (const auto& [id, cell] : cells_) {
+    if ((cell->clientState == ClientState::Calling || cell->clientState == ClientState::Proceeding) &&
+        cell->downstream().protocol == target.protocol && cell->downstream().address == target.address) {
+      affected.push_back(id);
+    }
+  }
+  for (auto id : affected) {
+    if (Cell* cell = findCell(id)) {
+      cell->deadline(TimerId::ClientRetransmit).reset();
+      cell->deadline(TimerId::ClientTimeout).reset();
+      failOrFailover(*cell, 503, "Next hop unreachable");
+    }
+  }
+}
+
+void Proxy::schedule(Cell& cell, TimerId id, Millis after) {
+  const TimePoint when = clock_.now() + after;
+  cell.deadline(id) = when;
+  timers_.emplace(when, cell.id);
+}
+
+void Proxy::finishServer(Cell& cell, Millis linger) {
+  if (linger.count() == 0) {
+    cell.serverState = ServerState::Terminated;
+    cell.deadline(TimerId::ServerLinger).reset();
+  } else {
+    schedule(cell, TimerId::ServerLinger, linger);
+  }
+}
+
+void Proxy::finishClient(Cell& cell, Millis linger) {
+  cell.deadline(TimerId::ClientRetransmit).reset();
+  cell.deadline(TimerId::ClientTimeout).reset();
+  if (linger.count() == 0) {
+    cell.clientState = ClientState::Terminated;
+    cell.deadline(TimerId::ClientLinger).reset();
+  } else {
+    schedule(cell, TimerId::ClientLinger, linger);
+  }
+}
+
+void Proxy::eraseIfDone(Cell& cell) {
+  if (!cell.serverDone() || !cell.clientDone()) return;
+  if (cell.deadline(TimerId::CancelRetransmit)) return;  // our CANCEL still in flight
+  serverIndex_.erase(cell.serverKey);
+  if (!cell.clientKey.empty()) clientIndex_.erase(cell.clientKey);
+  if (!cell.cancelKey.empty()) clientIndex_.erase(cell.cancelKey);
+  cells_.erase(cell.id);
+}
+
+void Proxy::fireTimers(Cell& cell) {
+  const TimePoint now = clock_.now();
+  auto due = [&](TimerId id) {
+    auto& deadline = cell.deadline(id);
+    if (!deadline || *deadline > now) return false;
+    deadline.reset();
+    return true;
+  };
+  const Millis t2 = config_.timers.t2;
+  if (due(TimerId::ClientRetransmit) &&
+      (cell.clientState == ClientState::Calling || cell.clientState == ClientState::Proceeding)) {
+    sender_.send(cell.downstream(), cell.forwarded);
+    cell.clientRetransmitInterval = cell.isInvite ? cell.clientRetransmitInterval * 2
+                                                  : std::min(cell.clientRetransmitInterval * 2, t2);
+    schedule(cell, TimerId::ClientRetransmit, cell.clientRetransmitInterval);
+  }
+  if (due(TimerId::CancelRetransmit)) {
+    sender_.send(cell.downstream(), cell.cancelBytes);
+    cell.cancelRetransmitInterval = std::min(cell.cancelRetransmitInterval * 2, t2);
+    schedule(cell, TimerId::CancelRetransmit, cell.cancelRetransmitInterval);
+  }
+  if (due(TimerId::CancelTimeout)) cell.deadline(TimerId::CancelRetransmit).reset();
+  if (due(TimerId::ServerRetransmit) && cell.serverState == ServerState::Completed && !cell.lastResponse.empty()) {
+    sender_.send(cell.replyTarget, cell.lastResponse);
+    cell.serverRetransmitInterval = std::min(cell.serverRetransmitInterval * 2, t2);
+    schedule(cell, TimerId::ServerRetransmit, cell.serverRetransmitInterval);
+  }
+  if (due(TimerId::ServerTimeout)) {
+    cell.deadline(TimerId::ServerRetransmit).reset();
+    cell.serverState = ServerState::Terminated;
+  }
+  if (due(TimerId::ServerLinger)) cell.serverState = ServerState::Terminated;
+  if (due(TimerId::ClientLinger)) cell.clientState = ClientState::Terminated;
+  if (due(TimerId::ClientTimeout) &&
+      (cell.clientState == ClientState::Calling || cell.clientState == ClientState::Proceeding)) {
+    ++counters_.timeouts;
+    cell.deadline(TimerId::ClientRetransmit).reset();
+    if (cell.isInvite && cell.gotProvisional) sendCancel(cell);  // Timer C
+    failOrFailover(cell, 408, "Request Timeout");
+    return;  // failOrFailover finished or re-armed the cell
+  }
+  eraseIfDone(cell);
+}
+
+void Proxy::runTimers() {
+  const TimePoint now = clock_.now();
+  while (!timers_.empty() && timers_.top().first <= now) {
+    const std::uint64_t id = timers_.top().second;
+    timers_.pop();
+    if (Cell* cell = findCell(id)) fireTimers(*cell);
+  }
+}
+
+std::size_t Proxy::inFlightCount() const {
+  std::size_t n = 0;
+  for (const auto& [id, cell] : cells_) n += cell->serverState == ServerState::Proceeding ? 1 : 0;
+  return n;
+}
+
+Millis Proxy::timeUntilNextTimer(Millis cap) const {
+  if (timers_.empty()) return cap;
+  const auto wait = std::chrono::duration_cast<Millis>(timers_.top().first - clock_.now());
+  if (wait.count() < 0) return Millis(0);
+  return std::min(wait, cap);
+}
+
+}  // namespace sipwarden::proxy

@@ -1,0 +1,102 @@
+#pragma once
+// The stateful proxy core (RFC 3261 §16, RFC 3581): takes framed messages
+// from the transport, checks and routes requests, relays responses, and
+// absorbs retransmissions so that what lies beyond it (filters, the archive)
+// sees each request once. Single-threaded: every call comes from the thread
+// that polls the transport.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <queue>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "proxy/proxy_config.h"
+#include "proxy/transaction.h"
+#include "sipwarden/verdict.h"
+#include "transport/transport.h"
+
+namespace sipwarden::proxy {
+
+struct ProxyCounters {
+  std::map<std::string, std::uint64_t> requestsByMethod;
+  std::map<std::string, std::uint64_t> responsesByClass;  // "1xx" .. "6xx", relayed
+  std::map<std::string, std::uint64_t> localReplies;      // by code
+  std::map<std::string, std::uint64_t> drops;             // by reason
+  std::uint64_t retransmissionsAbsorbed = 0;
+  std::uint64_t transactionsCreated = 0;
+  std::uint64_t timeouts = 0;
+  std::uint64_t failovers = 0;
+};
+
+class Proxy final : public transport::TransportUser {
+ public:
+  Proxy(ProxyConfig config, transport::Sender& sender, const Clock& clock);
+  ~Proxy() override;
+
+  void onMessage(std::string bytes, const transport::Origin& origin) override;
+  void onSendFailure(const transport::Target& target) override;
+
+  // Fires every transaction timer that is due. Call after each poll round.
+  void runTimers();
+  // How long the caller may sleep before runTimers() has work (capped).
+  Millis timeUntilNextTimer(Millis cap) const;
+
+  std::size_t transactionCount() const { return cells_.size(); }
+  // Requests still waiting for a final response (what a shutdown drains).
+  std::size_t inFlightCount() const;
+  const ProxyCounters& counters() const { return counters_; }
+  const ProxyConfig& config() const { return config_; }
+
+ private:
+  void handleRequest(std::unique_ptr<sip::Message> request, const sip::ParseFailure& failure,
+                     const transport::Origin& origin);
+  void handleResponse(std::unique_ptr<sip::Message> response, const sip::ParseFailure& failure,
+                      const transport::Origin& origin);
+  void handleAck(std::unique_ptr<sip::Message> ack, const transport::Origin& origin);
+  void handleCancel(std::unique_ptr<sip::Message> cancel, const transport::Origin& origin);
+
+  // Routing (routing.cc).
+  bool isLocal(const sip::Uri& uri) const;
+  bool isLocalVia(const sip::Via& via) const;
+  // Fills the edits every forwarded copy shares and the list of next hops;
+  // returns a local reply verdict when the request cannot be routed.
+  Verdict prepareForward(const sip::Message& request, const transport::Origin& origin, sip::EditList& edits,
+                         std::vector<transport::Target>& targets);
+  std::string viaFor(transport::Protocol protocol, const std::string& branch) const;
+  std::string branchFor(const sip::Message& request, std::string_view serverKey, std::size_t attempt) const;
+  bool looped(const sip::Message& request) const;
+  transport::Target replyTargetFor(const sip::Message& request, const transport::Origin& origin) const;
+
+  // Transactions.
+  void forwardAttempt(Cell& cell);
+  void replyLocally(Cell& cell, int code, const std::string& reason, const Verdict::Headers& headers = {});
+  void sendStatelessReply(const sip::Message& request, const transport::Origin& origin, int code,
+                          const std::string& reason, const Verdict::Headers& headers = {});
+  void relayResponse(Cell& cell, const sip::Message& response);
+  void failOrFailover(Cell& cell, int code, const std::string& reason);
+  void sendCancel(Cell& cell);
+  void schedule(Cell& cell, TimerId id, Millis after);
+  void fireTimers(Cell& cell);
+  void finishServer(Cell& cell, Millis linger);
+  void finishClient(Cell& cell, Millis linger);
+  void eraseIfDone(Cell& cell);
+  void drop(const std::string& reason);
+  Cell* findCell(std::uint64_t id);
+
+  ProxyConfig config_;
+  transport::Sender& sender_;
+  const Clock& clock_;
+  std::unordered_map<std::uint64_t, std::unique_ptr<Cell>> cells_;
+  std::unordered_map<std::string, std::uint64_t> serverIndex_;
+  std::unordered_map<std::string, std::uint64_t> clientIndex_;
+  using TimerEntry = std::pair<TimePoint, std::uint64_t>;
+  std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers_;
+  std::uint64_t nextCellId_ = 1;
+  std::string localTag_;
+  ProxyCounters counters_;
+};
+
+}  // namespace sipwarden::proxy

@@ -1,0 +1,44 @@
+#pragma once
+// Everything the proxy core is told by the configuration, already validated.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "proxy/clock.h"
+#include "transport/transport.h"
+
+namespace sipwarden::proxy {
+
+enum class RecordRouteMode { Off, Dialog };
+
+struct Upstream {
+  std::string host;
+  std::uint16_t port = 5060;
+  transport::Protocol protocol = transport::Protocol::Udp;
+};
+
+struct TimerSettings {
+  Millis t1{500};
+  Millis t2{4000};
+  Millis t4{5000};
+  // Timer C (RFC 3261 §16.6 step 11): how long an INVITE may ring.
+  Millis timerC{180000};
+};
+
+struct ProxyConfig {
+  // The address written into Via and Record-Route; the ports are those of
+  // the UDP and TCP listeners.
+  std::string advertisedHost = "127.0.0.1";
+  std::uint16_t udpPort = 5060;
+  std::uint16_t tcpPort = 5060;
+  std::vector<Upstream> upstreams;
+  RecordRouteMode recordRoute = RecordRouteMode::Dialog;
+  std::size_t maxMessageSize = 65536;
+  std::size_t maxTransactions = 100000;
+  // RFC 3261 §18.1.1: a UDP request larger than this goes over TCP.
+  std::size_t udpMtuLimit = 1300;
+  TimerSettings timers;
+};
+
+}  // namespace sipwarden::proxy

@@ -1,0 +1,239 @@
+// Where a request goes next and how it is changed on the way (RFC 3261
+// §16.4-16.6, RFC 3581): Route processing, Record-Route, Max-Forwards, Via.
+#include <Poco/Exception.h>
+#include <Poco/Net/SocketAddress.h>
+
+#include <cstdio>
+
+#include "proxy/proxy.h"
+
+namespace sipwarden::proxy {
+
+using sip::HeaderId;
+using sip::iequals;
+using transport::Protocol;
+using transport::Target;
+
+namespace {
+
+constexpr std::string_view kBranchPrefix = "z9hG4bKsw";
+
+std::uint64_t fnv1a(std::string_view text, std::uint64_t hash = 1469598103934665603ULL) {
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 1099511628211ULL;
+  }
+  return hash;
+}
+
+std::string hex(std::uint64_t value, int digits) {
+  char buffer[17];
+  std::snprintf(buffer, sizeof buffer, "%0*llx", digits, static_cast<unsigned long long>(value));
+  return std::string(buffer, static_cast<std::size_t>(digits));
+}
+
+// Fields that decide how a request is routed (RFC 3261 §16.6 step 8): a
+// request that comes back with all of them unchanged is a loop, not a spiral.
+std::uint64_t loopHash(const sip::Message& request) {
+  std::uint64_t hash = fnv1a(request.requestUri());
+  if (const auto* from = request.from()) hash = fnv1a(from->tag(), hash);
+  if (const auto* to = request.to()) hash = fnv1a(to->tag(), hash);
+  hash = fnv1a(request.callId(), hash);
+  if (const auto* cseq = request.cseq()) hash = fnv1a(std::to_string(cseq->number), hash);
+  for (auto value : request.values("Proxy-Require")) hash = fnv1a(value, hash);
+  return hash;
+}
+
+std::uint16_t portOr(std::uint16_t port, std::uint16_t fallback) { return port != 0 ? port : fallback; }
+
+}  // namespace
+
+bool Proxy::isLocal(const sip::Uri& uri) const {
+  if (!uri.isSip() || !iequals(uri.hostAddress(), config_.advertisedHost)) return false;
+  const std::uint16_t port = portOr(uri.port, 5060);
+  return port == config_.udpPort || port == config_.tcpPort;
+}
+
+bool Proxy::isLocalVia(const sip::Via& via) const {
+  if (!via.branch().starts_with(kBranchPrefix) || !iequals(via.hostAddress(), config_.advertisedHost)) return false;
+  const std::uint16_t port = portOr(via.port, 5060);
+  return port == config_.udpPort || port == config_.tcpPort;
+}
+
+std::string Proxy::branchFor(const sip::Message& request, std::string_view serverKey, std::size_t attempt) const {
+  const std::uint64_t transaction = fnv1a(std::to_string(attempt), fnv1a(serverKey));
+  return std::string(kBranchPrefix) + hex(transaction, 16) + "." + hex(loopHash(request) & 0xffffffffULL, 8);
+}
+
+bool Proxy::looped(const sip::Message& request) const {
+  const auto* vias = request.vias();
+  if (vias == nullptr) return false;
+  const std::string expected = hex(loopHash(request) & 0xffffffffULL, 8);
+  for (const auto& element : *vias) {
+    const sip::Via& via = element.value;
+    if (!isLocalVia(via)) continue;
+    const std::string_view branch = via.branch();
+    const std::size_t dot = branch.rfind('.');
+    if (dot != std::string_view::npos && branch.substr(dot + 1) == expected) return true;
+  }
+  return false;
+}
+
+std::string Proxy::viaFor(Protocol protocol, const std::string& branch) const {
+  const std::uint16_t port = protocol == Protocol::Udp ? config_.udpPort : config_.tcpPort;
+  return "SIP/2.0/" + std::string(transport::protocolName(protocol)) + " " + config_.advertisedHost + ":" +
+         std::to_string(port) + ";branch=" + branch;
+}
+
+Target Proxy::replyTargetFor(const sip::Message& request, const transport::Origin& origin) const {
+  if (origin.protocol != Protocol::Udp) return Target{origin.protocol, origin.source, origin.connectionId};
+  const sip::Via* via = request.topVia();
+  // RFC 3581: rport asks for the source port; otherwise the sent-by port at
+  // the address the request really came from (RFC 3261 §18.2.2 "received").
+  if (via == nullptr || via->param("rport").has_value()) return Target{Protocol::Udp, origin.source, 0};
+  return Target{Protocol::Udp, Poco::Net::SocketAddress(origin.source.host(), portOr(via->port, 5060)), 0};
+}
+
+namespace {
+
+bool resolve(const sip::Uri& uri, Target& target, std::string& error) {
+  Protocol protocol = Protocol::Udp;
+  if (auto transport = uri.param("transport")) {
+    if (iequals(*transport, "tcp")) {
+      protocol = Protocol::Tcp;
+    } else if (!iequals(*transport, "udp")) {
+      error = "Unsupported transport " + std::string(*transport);
+      return false;
+    }
+  }
+  if (iequals(uri.scheme, "sips")) {
+    error = "sips is not supported on this hop";
+    return false;
+  }
+  try {
+    target = Target{protocol, Poco::Net::SocketAddress(std::string(uri.hostAddress()), portOr(uri.port, 5060)), 0};
+  } catch (const Poco::Exception& failure) {
+    error = "Cannot resolve " + std::string(uri.host);
+    return false;
+  }
+  return true;
+}
+
+bool dialogForming(const sip::Message& request) {
+  const std::string_view method = request.method();
+  const bool initial = request.to() != nullptr && request.to()->tag().empty();
+  return initial && (method == "INVITE" || method == "SUBSCRIBE" || method == "REFER" || method == "NOTIFY");
+}
+
+}  // namespace
+
+Verdict Proxy::prepareForward(const sip::Message& request, const transport::Origin& origin, sip::EditList& edits,
+                              std::vector<Target>& targets) {
+  targets.clear();
+  const auto& routes = *request.routes();
+  std::vector<bool> removed(routes.size(), false);
+  const sip::Uri* requestUri = request.parsedRequestUri();
+  sip::Uri effectiveUri = *requestUri;
+
+  // §16.4: a strict router before us put our address in the Request-URI and
+  // the real destination in the last Route.
+  if (isLocal(*requestUri) && !routes.empty()) {
+    effectiveUri = routes.back().value.uri;
+    edits.replaceRequestUri(std::string(routes.back().value.uri.text));
+    removed.back() = true;
+  }
+  // §16.4: our own Route entries (one, or two after a transport change).
+  std::size_t next = 0;
+  while (next < routes.size() && !removed[next] && isLocal(routes[next].value.uri)) removed[next++] = true;
+  while (next < routes.size() && removed[next]) ++next;
+
+  std::string error;
+  if (next < routes.size()) {
+    Target target;
+    if (!resolve(routes[next].value.uri, target, error)) return Verdict::reply(503, error);
+    targets.push_back(target);
+  } else if (isLocal(*requestUri) && request.method() == "OPTIONS") {
+    return Verdict::reply(200, "OK", {{"Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, INFO, UPDATE, "
+                                                "REFER, SUBSCRIBE, NOTIFY, PRACK"}});
+  } else if (!config_.upstreams.empty()) {
+    for (const Upstream& upstream : config_.upstreams) {
+      try {
+        targets.push_back(Target{upstream.protocol, Poco::Net::SocketAddress(upstream.host, upstream.port), 0});
+      } catch (const Poco::Exception&) {
+        // An unresolvable upstream is skipped; the next one is tried.
+      }
+    }
+    if (targets.empty()) return Verdict::reply(503, "No upstream reachable");
+  } else if (isLocal(effectiveUri)) {
+    return Verdict::reply(404, "Not Found");
+  } else {
+    Target target;
+    if (!resolve(effectiveUri, target, error)) return Verdict::reply(503, error);
+    targets.push_back(target);
+  }
+
+  // Remove the Route elements that were ours, one edit per header line.
+  for (std::size_t i = 0; i < routes.size();) {
+    const std::size_t header = routes[i].headerIndex;
+    std::vector<std::pair<std::size_t, std::optional<std::string>>> changes;
+    for (; i < routes.size() && routes[i].headerIndex == header; ++i) {
+      if (removed[i]) changes.emplace_back(routes[i].elementIndex, std::nullopt);
+    }
+    if (!changes.empty()) edits.editElements(request, header, changes);
+  }
+
+  // Max-Forwards (§16.6 step 3).
+  std::optional<unsigned> maxForwards;
+  (void)request.readMaxForwards(maxForwards);
+  if (maxForwards) {
+    const auto& headers = request.headers();
+    for (std::size_t i = 0; i < headers.size(); ++i) {
+      if (headers[i].id == HeaderId::MaxForwards) edits.replaceValue(i, std::to_string(*maxForwards - 1));
+    }
+  } else {
+    edits.append("Max-Forwards", "70");
+  }
+
+  // received / rport on the caller's Via (RFC 3581 §4).
+  if (origin.protocol == Protocol::Udp) {
+    const auto& topVia = request.vias()->front();
+    const std::string sourceHost = origin.source.host().toString();
+    const bool needReceived = topVia.value.hostAddress() != sourceHost;
+    const auto rport = topVia.value.param("rport");
+    const bool needRport = rport.has_value() && rport->empty();
+    if (needReceived || needRport) {
+      std::string text(topVia.value.text);
+      if (needRport) {
+        const std::size_t at = text.find(";rport");
+        std::string rebuilt = text.substr(0, at + 6) + "=" + std::to_string(origin.source.port());
+        text = rebuilt + text.substr(at + 6);
+      }
+      if (needReceived) text += ";received=" + sourceHost;
+      edits.editElements(request, topVia.headerIndex, {{topVia.elementIndex, text}});
+    }
+  }
+
+  // Record-Route (§16.6 step 4), doubled when the transport changes so each
+  // side of the dialog reaches us on its own transport.
+  if (config_.recordRoute == RecordRouteMode::Dialog && dialogForming(request)) {
+    auto recordRouteFor = [&](Protocol protocol) {
+      const std::uint16_t port = protocol == Protocol::Udp ? config_.udpPort : config_.tcpPort;
+      return "<sip:" + config_.advertisedHost + ":" + std::to_string(port) +
+             (protocol == Protocol::Tcp ? ";transport=tcp" : "") + ";lr>";
+    };
+    std::size_t firstRecordRoute = sip::EditList::kEnd;
+    const auto& headers = request.headers();
+    for (std::size_t i = 0; i < headers.size(); ++i) {
+      if (headers[i].id == HeaderId::RecordRoute) {
+        firstRecordRoute = i;
+        break;
+      }
+    }
+    const Protocol outbound = targets.front().protocol;
+    edits.insertBefore(firstRecordRoute, "Record-Route", recordRouteFor(outbound));
+    if (outbound != origin.protocol) edits.insertBefore(firstRecordRoute, "Record-Route", recordRouteFor(origin.protocol));
+  }
+  return Verdict::proceed();
+}
+
+}  // namespace sipwarden::proxy

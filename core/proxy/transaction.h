@@ -1,0 +1,76 @@
+#pragma once
+// One proxied request and everything the proxy remembers about it: the server
+// transaction facing the caller and the client transaction facing the next
+// hop (RFC 3261 §17), kept together as Kamailio's tm keeps a "cell".
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "proxy/clock.h"
+#include "sip/edit_list.h"
+#include "sip/message.h"
+#include "transport/transport.h"
+
+namespace sipwarden::proxy {
+
+enum class ServerState { Proceeding, Completed, Confirmed, Accepted, Terminated };
+enum class ClientState { Idle, Calling, Proceeding, Completed, Accepted, Terminated };
+
+// Named deadlines of a cell. Each is optional; the timer queue wakes the cell
+// at the earliest one.
+enum class TimerId : std::uint8_t {
+  ClientRetransmit,  // A / E
+  ClientTimeout,     // B / F / C
+  ClientLinger,      // D / K / M: keep absorbing downstream retransmissions
+  ServerRetransmit,  // G
+  ServerTimeout,     // H
+  ServerLinger,      // I / J / L: keep absorbing caller retransmissions
+  CancelRetransmit,
+  CancelTimeout,
+  Count
+};
+
+struct Cell {
+  std::uint64_t id = 0;
+  bool isInvite = false;
+
+  // Server side.
+  std::string serverKey;
+  std::unique_ptr<sip::Message> request;
+  transport::Origin origin;
+  transport::Target replyTarget;
+  ServerState serverState = ServerState::Proceeding;
+  std::string lastResponse;  // what a retransmitted request gets again
+  int lastResponseCode = 0;
+  Millis serverRetransmitInterval{0};
+
+  // Client side, one attempt at a time.
+  sip::EditList forwardEdits;  // everything but our Via
+  std::vector<transport::Target> candidates;
+  std::size_t attempt = 0;
+  std::string branch;
+  std::string clientKey;
+  std::string forwarded;  // bytes sent downstream, for retransmission
+  ClientState clientState = ClientState::Idle;
+  Millis clientRetransmitInterval{0};
+  bool gotProvisional = false;
+  bool cancelRequested = false;
+  bool cancelSent = false;
+  std::string cancelBytes;
+  std::string cancelKey;
+  Millis cancelRetransmitInterval{0};
+  std::string ackBytes;  // our ACK for a non-2xx final, resent on retransmissions
+
+  std::array<std::optional<TimePoint>, static_cast<std::size_t>(TimerId::Count)> deadlines{};
+
+  std::optional<TimePoint>& deadline(TimerId id) { return deadlines[static_cast<std::size_t>(id)]; }
+  const transport::Target& downstream() const { return candidates.at(attempt); }
+  bool serverDone() const { return serverState == ServerState::Terminated; }
+  bool clientDone() const { return clientState == ClientState::Terminated || clientState == ClientState::Idle; }
+};
+
+}  // namespace sipwarden::proxy

@@ -1,0 +1,378 @@
+#include "transport/transport.h"
+
+#include <Poco/Exception.h>
+#include <Poco/Logger.h>
+#include <Poco/Net/NetException.h>
+
+#include "sip/grammar.h"
+#include "sip/header_id.h"
+#include "sip/message.h"
+
+namespace sipwarden::transport {
+
+using Clock = std::chrono::steady_clock;
+using Poco::Net::PollSet;
+
+struct Transport::Connection {
+  std::uint64_t id = 0;
+  Poco::Net::StreamSocket socket;
+  Poco::Net::SocketAddress peer;
+  std::string in;
+  std::string out;
+  bool connecting = false;
+  bool dead = false;
+  bool outbound = false;
+  Clock::time_point lastActivity;
+  Clock::time_point partialSince;  // when the unframed bytes in `in` began
+};
+
+namespace {
+
+constexpr std::size_t kMaxDatagramsPerRound = 256;
+
+Poco::Logger& log() { return Poco::Logger::get("sipwarden.transport"); }
+
+// Finds Content-Length in a header section. Returns false when it is
+// present but malformed or repeated; `length` stays 0 when it is absent.
+bool streamContentLength(std::string_view headers, std::size_t& length) {
+  length = 0;
+  bool seen = false;
+  std::size_t pos = 0;
+  while (pos < headers.size()) {
+    std::size_t end = headers.find('\n', pos);
+    if (end == std::string_view::npos) end = headers.size();
+    std::string_view line = headers.substr(pos, end - pos);
+    pos = end + 1;
+    const std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos || line.empty() || line[0] == ' ' || line[0] == '\t') continue;
+    const std::string_view name = sip::trim(line.substr(0, colon));
+    if (sip::classifyHeader(name) != sip::HeaderId::ContentLength) continue;
+    std::uint64_t value = 0;
+    if (seen || !sip::parseDecimal(sip::trim(line.substr(colon + 1)), 0xffffffffULL, value)) return false;
+    seen = true;
+    length = static_cast<std::size_t>(value);
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string_view protocolName(Protocol protocol) { return protocol == Protocol::Udp ? "UDP" : "TCP"; }
+
+Transport::Transport(TransportUser& user, TransportLimits limits)
+    : user_(user), limits_(limits), lastIdleSweep_(Clock::now()) {
+  datagramBuffer_.resize(65536);
+}
+
+Transport::~Transport() = default;
+
+void Transport::listen(Protocol protocol, const Poco::Net::SocketAddress& address) {
+  if (protocol == Protocol::Udp) {
+    Poco::Net::DatagramSocket socket(address, true);
+    socket.setBlocking(false);
+    try {
+      socket.setReceiveBufferSize(4 * 1024 * 1024);
+    } catch (const Poco::Exception&) {
+      // The kernel caps the size; the default still works.
+    }
+    pollSet_.add(socket, PollSet::POLL_READ);
+    udp_.push_back(socket);
+  } else {
+    Poco::Net::ServerSocket server(address, 1024);
+    server.setBlocking(false);
+    pollSet_.add(server, PollSet::POLL_READ);
+    tcpListeners_.push_back(server);
+  }
+}
+
+Poco::Net::SocketAddress Transport::boundAddress(Protocol protocol) const {
+  if (protocol == Protocol::Udp) return udp_.empty() ? Poco::Net::SocketAddress() : udp_.front().address();
+  return tcpListeners_.empty() ? Poco::Net::SocketAddress() : tcpListeners_.front().address();
+}
+
+bool Transport::hasListener(Protocol protocol) const {
+  return protocol == Protocol::Udp ? !udp_.empty() : !tcpListeners_.empty();
+}
+
+void Transport::stopAccepting() {
+  if (!accepting_) return;
+  accepting_ = false;
+  for (auto& server : tcpListeners_) pollSet_.remove(server);
+}
+
+void Transport::send(const Target& target, std::string_view bytes) {
+  if (target.protocol == Protocol::Udp) {
+    if (udp_.empty()) {
+      ++counters_.sendFailures;
+      user_.onSendFailure(target);
+      return;
+    }
+    try {
+      const int sent = udp_.front().sendTo(bytes.data(), static_cast<int>(bytes.size()), target.address);
+      if (sent < 0) throw Poco::IOException("send buffer full");
+      ++counters_.messagesOut;
+    } catch (const Poco::Exception& error) {
+      ++counters_.sendFailures;
+      log().warning("UDP send to %s failed: %s", target.address.toString(), error.displayText());
+      user_.onSendFailure(target);
+    }
+    return;
+  }
+  Connection* connection = nullptr;
+  if (target.connectionId != 0) {
+    auto found = connections_.find(target.connectionId);
+    if (found != connections_.end() && !found->second->dead) connection = found->second.get();
+  }
+  if (connection == nullptr) {
+    for (auto& [id, candidate] : connections_) {
+      if (!candidate->dead && candidate->peer == target.address) {
+        connection = candidate.get();
+        break;
+      }
+    }
+  }
+  if (connection == nullptr) connection = connectTo(target.address);
+  if (connection == nullptr) {
+    ++counters_.sendFailures;
+    user_.onSendFailure(target);
+    return;
+  }
+  connection->out.append(bytes);
+  ++counters_.messagesOut;
+  if (!connection->connecting) flush(*connection);
+}
+
+Transport::Connection* Transport::connectTo(const Poco::Net::SocketAddress& address) {
+  if (connections_.size() >= limits_.maxConnections) return nullptr;
+  auto connection = std::make_unique<Connection>();
+  try {
+    connection->socket.connectNB(address);
+  } catch (const Poco::Exception& error) {
+    log().warning("connect to %s failed: %s", address.toString(), error.displayText());
+    return nullptr;
+  }
+  connection->id = nextConnectionId_++;
+  connection->peer = address;
+  connection->connecting = true;
+  connection->outbound = true;
+  connection->lastActivity = Clock::now();
+  pollSet_.add(connection->socket, PollSet::POLL_READ | PollSet::POLL_WRITE | PollSet::POLL_ERROR);
+  connectionBySocket_[connection->socket.impl()] = connection->id;
+  Connection* raw = connection.get();
+  connections_.emplace(raw->id, std::move(connection));
+  return raw;
+}
+
+void Transport::flush(Connection& connection) {
+  while (!connection.out.empty()) {
+    int sent = -1;
+    try {
+      sent = connection.socket.sendBytes(connection.out.data(), static_cast<int>(connection.out.size()));
+    } catch (const Poco::Exception& error) {
+      log().information("TCP send to %s failed: %s", connection.peer.toString(), error.displayText());
+      close(connection.id, true);
+      return;
+    }
+    if (sent <= 0) break;  // would block: wait for POLL_WRITE
+    connection.out.erase(0, static_cast<std::size_t>(sent));
+  }
+  const int mode = PollSet::POLL_READ | PollSet::POLL_ERROR | (connection.out.empty() ? 0 : PollSet::POLL_WRITE);
+  pollSet_.update(connection.socket, mode);
+}
+
+void Transport::close(std::uint64_t id, bool failed) {
+  auto found = connections_.find(id);
+  if (found == connections_.end() || found->second->dead) return;
+  Connection& connection = *found->second;
+  connection.dead = true;
+  pollSet_.remove(connection.socket);
+  connectionBySocket_.erase(connection.socket.impl());
+  const bool undelivered = !connection.out.empty() || connection.connecting;
+  try {
+    connection.socket.close();
+  } catch (const Poco::Exception&) {
+  }
+  if (failed && undelivered) {
+    ++counters_.sendFailures;
+    user_.onSendFailure(Target{Protocol::Tcp, connection.peer, id});
+  }
+}
+
+void Transport::acceptOn(Poco::Net::ServerSocket& server) {
+  for (int i = 0; i < 64; ++i) {
+    Poco::Net::StreamSocket socket;
+    Poco::Net::SocketAddress peer;
+    try {
+      socket = server.acceptConnection(peer);
+    } catch (const Poco::Exception&) {
+      return;  // nothing more to accept right now
+    }
+    if (connections_.size() >= limits_.maxConnections) {
+      ++counters_.connectionsRefused;
+      socket.close();
+      continue;
+    }
+    socket.setBlocking(false);
+    socket.setNoDelay(true);
+    auto connection = std::make_unique<Connection>();
+    connection->id = nextConnectionId_++;
+    connection->socket = socket;
+    connection->peer = peer;
+    connection->lastActivity = Clock::now();
+    pollSet_.add(connection->socket, PollSet::POLL_READ | PollSet::POLL_ERROR);
+    connectionBySocket_[connection->socket.impl()] = connection->id;
+    ++counters_.connectionsAccepted;
+    connections_.emplace(connection->id, std::move(connection));
+  }
+}
+
+void Transport::readDatagrams(Poco::Net::DatagramSocket& socket) {
+  for (std::size_t i = 0; i < kMaxDatagramsPerRound; ++i) {
+    Poco::Net::SocketAddress source;
+    int received = -1;
+    try {
+      received = socket.receiveFrom(datagramBuffer_.data(), static_cast<int>(datagramBuffer_.size()), source);
+    } catch (const Poco::Exception&) {
+      return;  // ICMP errors surface here on Linux; nothing to read
+    }
+    if (received < 0) return;
+    if (received == 0) continue;
+    ++counters_.datagramsIn;
+    std::string bytes(datagramBuffer_.data(), static_cast<std::size_t>(received));
+    // A lone CRLF pair is a keep-alive (RFC 5626 §4.4.1 uses STUN on UDP;
+    // bare CRLFs are what many UAs send). Nothing to answer.
+    if (bytes.find_first_not_of("\r\n") == std::string::npos) continue;
+    user_.onMessage(std::move(bytes), Origin{Protocol::Udp, source, 0});
+  }
+}
+
+void Transport::readStream(Connection& connection) {
+  char buffer[16384];
+  for (;;) {
+    int received = -1;
+    try {
+      received = connection.socket.receiveBytes(buffer, sizeof buffer);
+    } catch (const Poco::Exception&) {
+      close(connection.id, true);
+      return;
+    }
+    if (received < 0) break;  // would block
+    if (received == 0) {
+      close(connection.id, false);
+      return;
+    }
+    if (connection.in.empty()) connection.partialSince = Clock::now();
+    connection.in.append(buffer, static_cast<std::size_t>(received));
+    connection.lastActivity = Clock::now();
+    frameStream(connection);
+    if (connection.dead) return;
+  }
+}
+
+void Transport::frameStream(Connection& connection) {
+  std::string& in = connection.in;
+  while (!in.empty() && !connection.dead) {
+    // RFC 5626 §3.5.1: a double CRLF is a ping, answered with one CRLF.
+    if (in.compare(0, 4, "\r\n\r\n") == 0) {
+      in.erase(0, 4);
+      connection.out.append("\r\n");
+      ++counters_.keepAlivesAnswered;
+      flush(connection);
+      continue;
+    }
+    if (in.size() >= 2 && in.compare(0, 2, "\r\n") == 0) {
+      if (in.size() < 4 && in.size() == 2) break;  // maybe the start of a ping
+      in.erase(0, 2);
+      continue;
+    }
+    const std::size_t headerEnd = sip::findHeaderEnd(in);
+    if (headerEnd == std::string::npos) {
+      if (in.size() > limits_.maxMessageSize) {
+        ++counters_.framingErrors;
+        log().information("closing %s: header section over %z bytes", connection.peer.toString(),
+                          limits_.maxMessageSize);
+        close(connection.id, false);
+      }
+      return;
+    }
+    std::size_t contentLength = 0;
+    if (!streamContentLength(std::string_view(in).substr(0, headerEnd), contentLength) ||
+        headerEnd + contentLength > limits_.maxMessageSize) {
+      // Without a trustworthy length the stream cannot be re-synchronised.
+      ++counters_.framingErrors;
+      log().information("closing %s: bad or oversize Content-Length", connection.peer.toString());
+      close(connection.id, false);
+      return;
+    }
+    const std::size_t total = headerEnd + contentLength;
+    if (in.size() < total) return;
+    std::string message = in.substr(0, total);
+    in.erase(0, total);
+    connection.partialSince = Clock::now();
+    ++counters_.streamMessagesIn;
+    user_.onMessage(std::move(message), Origin{Protocol::Tcp, connection.peer, connection.id});
+  }
+}
+
+void Transport::expireIdle() {
+  const auto now = Clock::now();
+  if (now - lastIdleSweep_ < std::chrono::seconds(1)) return;
+  lastIdleSweep_ = now;
+  std::vector<std::uint64_t> expired;
+  for (auto& [id, connection] : connections_) {
+    if (connection->dead) continue;
+    const bool idle = now - connection->lastActivity > limits_.idleTimeout;
+    const bool stalled = !connection->in.empty() && now - connection->partialSince > limits_.headerTimeout;
+    if (idle || stalled) expired.push_back(id);
+  }
+  for (auto id : expired) close(id, false);
+}
+
+void Transport::poll(std::chrono::milliseconds timeout) {
+  const auto ready = pollSet_.poll(Poco::Timespan(static_cast<long>(timeout.count() / 1000),
+                                                  static_cast<long>((timeout.count() % 1000) * 1000)));
+  for (const auto& [socket, mode] : ready) {
+    bool handled = false;
+    for (auto& udp : udp_) {
+      if (udp.impl() == socket.impl()) {
+        readDatagrams(udp);
+        handled = true;
+        break;
+      }
+    }
+    if (handled) continue;
+    for (auto& server : tcpListeners_) {
+      if (server.impl() == socket.impl()) {
+        if (accepting_) acceptOn(server);
+        handled = true;
+        break;
+      }
+    }
+    if (handled) continue;
+    auto id = connectionBySocket_.find(socket.impl());
+    if (id == connectionBySocket_.end()) continue;
+    auto found = connections_.find(id->second);
+    if (found == connections_.end()) continue;
+    Connection& connection = *found->second;
+    if (connection.connecting) {
+      if (mode & PollSet::POLL_ERROR) {
+        log().information("connect to %s refused", connection.peer.toString());
+        close(connection.id, true);
+        continue;
+      }
+      if (mode & PollSet::POLL_WRITE) {
+        connection.connecting = false;
+        connection.socket.setNoDelay(true);
+      }
+    }
+    if (mode & PollSet::POLL_READ) readStream(connection);
+    if (!connection.dead && (mode & PollSet::POLL_WRITE)) flush(connection);
+    if (!connection.dead && (mode & PollSet::POLL_ERROR)) close(connection.id, true);
+  }
+  expireIdle();
+  for (auto it = connections_.begin(); it != connections_.end();) {
+    it = it->second->dead ? connections_.erase(it) : std::next(it);
+  }
+}
+
+}  // namespace sipwarden::transport

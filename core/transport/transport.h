@@ -1,0 +1,136 @@
+#pragma once
+// The SIP transport layer: UDP and TCP listeners, outbound TCP connections,
+// stream framing (Content-Length, RFC 5626 CRLF keep-alives), all driven from
+// one thread by poll(). It knows nothing of transactions: whole messages go
+// up through TransportUser, bytes come down through send().
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <Poco/Net/DatagramSocket.h>
+#include <Poco/Net/PollSet.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/SocketImpl.h>
+#include <Poco/Net/StreamSocket.h>
+
+namespace sipwarden::transport {
+
+enum class Protocol { Udp, Tcp };
+
+std::string_view protocolName(Protocol protocol);  // "UDP", "TCP"
+
+// Where a message came from, and so where its replies may go back.
+struct Origin {
+  Protocol protocol = Protocol::Udp;
+  Poco::Net::SocketAddress source;
+  std::uint64_t connectionId = 0;  // stream connection; 0 for datagrams
+};
+
+// Where to send: a protocol and an address, plus a connection to prefer
+// (the one a request arrived on, for its responses).
+struct Target {
+  Protocol protocol = Protocol::Udp;
+  Poco::Net::SocketAddress address;
+  std::uint64_t connectionId = 0;
+};
+
+// What the proxy needs of a transport: a way to send bytes somewhere.
+class Sender {
+ public:
+  virtual ~Sender() = default;
+  // Sends one whole message. Failures are reported later through
+  // TransportUser::onSendFailure, never thrown.
+  virtual void send(const Target& target, std::string_view bytes) = 0;
+};
+
+// Implemented by the proxy. Called on the transport thread.
+class TransportUser {
+ public:
+  virtual ~TransportUser() = default;
+  // One framed message. `bytes` holds exactly one datagram or one
+  // Content-Length framed stream message.
+  virtual void onMessage(std::string bytes, const Origin& origin) = 0;
+  // A send to `target` could not be done (connection refused, reset before
+  // the bytes left). Lets the proxy fail over at once.
+  virtual void onSendFailure(const Target& target) = 0;
+};
+
+struct TransportLimits {
+  std::size_t maxMessageSize = 65536;
+  std::size_t maxConnections = 4096;
+  std::chrono::milliseconds idleTimeout{std::chrono::minutes(5)};
+  // A stream that has not completed a message's header section in this time
+  // is closed (slow or partial senders must not hold resources forever).
+  std::chrono::milliseconds headerTimeout{std::chrono::seconds(30)};
+};
+
+struct TransportCounters {
+  std::uint64_t datagramsIn = 0;
+  std::uint64_t streamMessagesIn = 0;
+  std::uint64_t messagesOut = 0;
+  std::uint64_t sendFailures = 0;
+  std::uint64_t framingErrors = 0;
+  std::uint64_t connectionsAccepted = 0;
+  std::uint64_t connectionsRefused = 0;  // over the connection limit
+  std::uint64_t keepAlivesAnswered = 0;
+};
+
+class Transport final : public Sender {
+ public:
+  Transport(TransportUser& user, TransportLimits limits);
+  ~Transport();
+  Transport(const Transport&) = delete;
+  Transport& operator=(const Transport&) = delete;
+
+  // Binds a listener; throws Poco::Exception when the address is taken.
+  void listen(Protocol protocol, const Poco::Net::SocketAddress& address);
+  // The address actually bound (port 0 resolves to the kernel's choice).
+  Poco::Net::SocketAddress boundAddress(Protocol protocol) const;
+  bool hasListener(Protocol protocol) const;
+
+  // Sends one message. For TCP, reuses the target's connection or any open
+  // connection to its address, else connects (non-blocking; bytes are queued).
+  void send(const Target& target, std::string_view bytes) override;
+
+  // Waits up to `timeout` for socket events and handles them. Returns after
+  // one round, so the caller can run timers and check for shutdown.
+  void poll(std::chrono::milliseconds timeout);
+
+  // Stops accepting new connections and datagrams are still read; used when
+  // draining on shutdown.
+  void stopAccepting();
+  std::size_t connectionCount() const { return connections_.size(); }
+  const TransportCounters& counters() const { return counters_; }
+
+ private:
+  struct Connection;
+  void acceptOn(Poco::Net::ServerSocket& server);
+  void readDatagrams(Poco::Net::DatagramSocket& socket);
+  void readStream(Connection& connection);
+  void flush(Connection& connection);
+  void close(std::uint64_t id, bool failed);
+  void frameStream(Connection& connection);
+  void expireIdle();
+  Connection* connectTo(const Poco::Net::SocketAddress& address);
+
+  TransportUser& user_;
+  TransportLimits limits_;
+  Poco::Net::PollSet pollSet_;
+  std::vector<Poco::Net::DatagramSocket> udp_;
+  std::vector<Poco::Net::ServerSocket> tcpListeners_;
+  std::unordered_map<std::uint64_t, std::unique_ptr<Connection>> connections_;
+  std::unordered_map<Poco::Net::SocketImpl*, std::uint64_t> connectionBySocket_;
+  std::uint64_t nextConnectionId_ = 1;
+  std::string datagramBuffer_;
+  bool accepting_ = true;
+  std::chrono::steady_clock::time_point lastIdleSweep_;
+  TransportCounters counters_;
+};
+
+}  // namespace sipwarden::transport
