@@ -80,6 +80,32 @@ void splitHostPort(const std::string& text, std::string& host, std::string& port
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
 }
 
+// Poco's parser takes /* */ comments only; operators write // as well.
+std::string stripLineComments(const std::string& json) {
+  std::string out;
+  out.reserve(json.size());
+  bool inString = false;
+  for (std::size_t i = 0; i < json.size(); ++i) {
+    const char c = json[i];
+    if (inString) {
+      if (c == '\\' && i + 1 < json.size()) {
+        out.push_back(c);
+        out.push_back(json[++i]);
+        continue;
+      }
+      if (c == '"') inString = false;
+    } else if (c == '"') {
+      inString = true;
+    } else if (c == '/' && i + 1 < json.size() && json[i + 1] == '/') {
+      while (i < json.size() && json[i] != '\n') ++i;
+      out.push_back('\n');
+      continue;
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
 }  // namespace
 
 ListenAddress parseListen(const std::string& text) {
@@ -123,7 +149,7 @@ AppConfig parseConfig(const std::string& json) {
   parser.setAllowComments(true);
   Poco::Dynamic::Var root;
   try {
-    root = parser.parse(json);
+    root = parser.parse(stripLineComments(json));
   } catch (const Poco::Exception& error) {
     throw ConfigError("config is not valid JSON: " + error.displayText());
   }
@@ -132,7 +158,7 @@ AppConfig parseConfig(const std::string& json) {
 
   AppConfig config;
   rejectUnknownKeys(*top, "",
-                    {"listen", "advertise", "upstreams", "record_route", "max_message_size", "max_transactions",
+                    {"listen", "advertise", "upstreams", "record_route", "force_rport", "udp_mtu", "max_message_size", "max_transactions",
                      "timers", "tcp", "log_level", "shutdown_grace_ms", "plugins"});
   if (top->has("listen")) {
     const auto listens = getStrings(*top, "", "listen");
@@ -168,8 +194,16 @@ AppConfig parseConfig(const std::string& json) {
       fail("record_route", "expected dialog|off");
     }
   }
+  if (top->has("udp_mtu")) {
+    config.proxy.udpMtuLimit = static_cast<std::size_t>(getInteger(*top, "", "udp_mtu", 0, 65535));
+  }
+  if (top->has("force_rport")) {
+    const Poco::Dynamic::Var value = top->get("force_rport");
+    if (!value.isBoolean()) fail("force_rport", "expected true or false");
+    config.proxy.forceRport = value.extract<bool>();
+  }
   if (top->has("max_message_size")) {
-    config.proxy.maxMessageSize = static_cast<std::size_t>(getInteger(*top, "", "max_message_size", 1024, 65535));
+    config.proxy.maxMessageSize = static_cast<std::size_t>(getInteger(*top, "", "max_message_size", 1024, 1048576));
     config.limits.maxMessageSize = config.proxy.maxMessageSize;
   }
   if (top->has("max_transactions")) {

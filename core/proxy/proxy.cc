@@ -1,6 +1,7 @@
 #include "proxy/proxy.h"
 
 #include <Poco/Logger.h>
+#include <Poco/Net/SocketAddress.h>
 
 #include <exception>
 
@@ -57,7 +58,13 @@ std::string responseClass(int code) { return std::to_string(code / 100) + "xx"; 
 }  // namespace
 
 Proxy::Proxy(ProxyConfig config, transport::Sender& sender, const Clock& clock)
-    : config_(std::move(config)), sender_(sender), clock_(clock) {}
+    : config_(std::move(config)), sender_(sender), clock_(clock) {
+  for (const Upstream& upstream : config_.upstreams) {
+    // Throws Poco::HostNotFoundException for a name that does not resolve:
+    // start-up stops and says which.
+    upstreams_.push_back(Target{upstream.protocol, Poco::Net::SocketAddress(upstream.host, upstream.port), 0});
+  }
+}
 
 Proxy::~Proxy() = default;
 
@@ -155,7 +162,8 @@ void Proxy::forwardAttempt(Cell& cell) {
   };
   cell.forwarded = render();
   // RFC 3261 §18.1.1: a request near the path MTU must not go over UDP.
-  if (target.protocol == Protocol::Udp && cell.forwarded.size() > config_.udpMtuLimit && config_.tcpPort != 0) {
+  if (target.protocol == Protocol::Udp && config_.udpMtuLimit != 0 && cell.forwarded.size() > config_.udpMtuLimit &&
+      config_.tcpPort != 0) {
     target.protocol = Protocol::Tcp;
     cell.forwarded = render();
   }
@@ -475,12 +483,19 @@ void Proxy::finishClient(Cell& cell, Millis linger) {
 }
 
 void Proxy::eraseIfDone(Cell& cell) {
-  if (!cell.serverDone() || !cell.clientDone()) return;
-  if (cell.deadline(TimerId::CancelRetransmit)) return;  // our CANCEL still in flight
-  serverIndex_.erase(cell.serverKey);
-  if (!cell.clientKey.empty()) clientIndex_.erase(cell.clientKey);
-  if (!cell.cancelKey.empty()) clientIndex_.erase(cell.cancelKey);
-  cells_.erase(cell.id);
+  // Each side leaves its index as soon as it ends, so that a new request
+  // reusing an old branch starts a new transaction.
+  auto unindex = [&](std::unordered_map<std::string, std::uint64_t>& index, const std::string& key) {
+    auto found = index.find(key);
+    if (found != index.end() && found->second == cell.id) index.erase(found);
+  };
+  if (cell.serverDone()) unindex(serverIndex_, cell.serverKey);
+  const bool cancelInFlight = cell.deadline(TimerId::CancelRetransmit).has_value();
+  if (cell.clientDone() && !cancelInFlight) {
+    unindex(clientIndex_, cell.clientKey);
+    unindex(clientIndex_, cell.cancelKey);
+  }
+  if (cell.serverDone() && cell.clientDone() && !cancelInFlight) cells_.erase(cell.id);
 }
 
 void Proxy::fireTimers(Cell& cell) {

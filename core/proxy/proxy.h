@@ -60,6 +60,7 @@ class Proxy final : public transport::TransportUser {
 
   // Routing (routing.cc).
   bool isLocal(const sip::Uri& uri) const;
+  bool fromUpstream(const transport::Origin& origin) const;
   bool isLocalVia(const sip::Via& via) const;
   // Fills the edits every forwarded copy shares and the list of next hops;
   // returns a local reply verdict when the request cannot be routed.
@@ -87,6 +88,7 @@ class Proxy final : public transport::TransportUser {
   Cell* findCell(std::uint64_t id);
 
   ProxyConfig config_;
+  std::vector<transport::Target> upstreams_;  // resolved once, at start
   transport::Sender& sender_;
   const Clock& clock_;
   std::unordered_map<std::uint64_t, std::unique_ptr<Cell>> cells_;

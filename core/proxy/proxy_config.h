@@ -34,9 +34,13 @@ struct ProxyConfig {
   std::uint16_t tcpPort = 5060;
   std::vector<Upstream> upstreams;
   RecordRouteMode recordRoute = RecordRouteMode::Dialog;
+  // Answer every UDP request at its source address and port, as if it
+  // carried rport (RFC 3581): what clients behind NAT need.
+  bool forceRport = false;
   std::size_t maxMessageSize = 65536;
   std::size_t maxTransactions = 100000;
-  // RFC 3261 §18.1.1: a UDP request larger than this goes over TCP.
+  // RFC 3261 §18.1.1: a UDP request larger than this goes over TCP
+  // (0: never switch).
   std::size_t udpMtuLimit = 1300;
   TimerSettings timers;
 };

@@ -48,6 +48,13 @@ std::uint16_t portOr(std::uint16_t port, std::uint16_t fallback) { return port !
 
 }  // namespace
 
+bool Proxy::fromUpstream(const transport::Origin& origin) const {
+  for (const Target& upstream : upstreams_) {
+    if (upstream.address == origin.source) return true;
+  }
+  return false;
+}
+
 bool Proxy::isLocal(const sip::Uri& uri) const {
   if (!uri.isSip() || !iequals(uri.hostAddress(), config_.advertisedHost)) return false;
   const std::uint16_t port = portOr(uri.port, 5060);
@@ -90,7 +97,9 @@ Target Proxy::replyTargetFor(const sip::Message& request, const transport::Origi
   const sip::Via* via = request.topVia();
   // RFC 3581: rport asks for the source port; otherwise the sent-by port at
   // the address the request really came from (RFC 3261 §18.2.2 "received").
-  if (via == nullptr || via->param("rport").has_value()) return Target{Protocol::Udp, origin.source, 0};
+  if (via == nullptr || config_.forceRport || via->param("rport").has_value()) {
+    return Target{Protocol::Udp, origin.source, 0};
+  }
   return Target{Protocol::Udp, Poco::Net::SocketAddress(origin.source.host(), portOr(via->port, 5060)), 0};
 }
 
@@ -147,23 +156,21 @@ Verdict Proxy::prepareForward(const sip::Message& request, const transport::Orig
   while (next < routes.size() && !removed[next] && isLocal(routes[next].value.uri)) removed[next++] = true;
   while (next < routes.size() && removed[next]) ++next;
 
+  // The upstreams act as an outbound proxy for everything that does not come
+  // from them: an inline hop hands all client traffic to its server, which
+  // follows any Route left in the request. What comes from an upstream is
+  // routed by Route, then Request-URI, back towards the clients.
+  const bool toUpstream = !upstreams_.empty() && !fromUpstream(origin);
   std::string error;
-  if (next < routes.size()) {
+  if (isLocal(*requestUri) && next >= routes.size() && request.method() == "OPTIONS") {
+    return Verdict::reply(200, "OK", {{"Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, INFO, UPDATE, "
+                                                "REFER, SUBSCRIBE, NOTIFY, PRACK"}});
+  } else if (toUpstream) {
+    targets = upstreams_;
+  } else if (next < routes.size()) {
     Target target;
     if (!resolve(routes[next].value.uri, target, error)) return Verdict::reply(503, error);
     targets.push_back(target);
-  } else if (isLocal(*requestUri) && request.method() == "OPTIONS") {
-    return Verdict::reply(200, "OK", {{"Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, INFO, UPDATE, "
-                                                "REFER, SUBSCRIBE, NOTIFY, PRACK"}});
-  } else if (!config_.upstreams.empty()) {
-    for (const Upstream& upstream : config_.upstreams) {
-      try {
-        targets.push_back(Target{upstream.protocol, Poco::Net::SocketAddress(upstream.host, upstream.port), 0});
-      } catch (const Poco::Exception&) {
-        // An unresolvable upstream is skipped; the next one is tried.
-      }
-    }
-    if (targets.empty()) return Verdict::reply(503, "No upstream reachable");
   } else if (isLocal(effectiveUri)) {
     return Verdict::reply(404, "Not Found");
   } else {
@@ -200,13 +207,15 @@ Verdict Proxy::prepareForward(const sip::Message& request, const transport::Orig
     const std::string sourceHost = origin.source.host().toString();
     const bool needReceived = topVia.value.hostAddress() != sourceHost;
     const auto rport = topVia.value.param("rport");
-    const bool needRport = rport.has_value() && rport->empty();
+    const bool needRport = (rport.has_value() && rport->empty()) || (config_.forceRport && !rport.has_value());
     if (needReceived || needRport) {
       std::string text(topVia.value.text);
-      if (needRport) {
+      if (needRport && rport.has_value()) {
         const std::size_t at = text.find(";rport");
         std::string rebuilt = text.substr(0, at + 6) + "=" + std::to_string(origin.source.port());
         text = rebuilt + text.substr(at + 6);
+      } else if (needRport) {
+        text += ";rport=" + std::to_string(origin.source.port());
       }
       if (needReceived) text += ";received=" + sourceHost;
       edits.editElements(request, topVia.headerIndex, {{topVia.elementIndex, text}});

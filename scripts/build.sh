@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Builds sipwarden into build/<flavour>: "release" (default) or "asan".
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+flavour="${1:-release}"
+jobs="$(nproc)"
+case "$flavour" in
+  release) extra=(-DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
+  asan)    extra=(-DCMAKE_BUILD_TYPE=Debug -DSIPWARDEN_SANITIZE=ON -DSIPWARDEN_BENCH=OFF) ;;
+  *) echo "unknown build flavour: $flavour" >&2; exit 2 ;;
+esac
+cmake -S "$here" -B "$here/build/$flavour" -G Ninja "${extra[@]}" >/dev/null
+cmake --build "$here/build/$flavour" -j "$jobs" "${@:2}"

@@ -1,0 +1,242 @@
+"""Shared pieces for integration tests: start the real sipwarden binary on
+loopback ports, fake next hops made of plain sockets, and SIPp runs.
+
+Every wait here is bounded; every process started is stopped in tearDown.
+"""
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BINARY = os.environ.get("SIPWARDEN_BINARY", os.path.join(ROOT, "build", "release", "sipwarden"))
+SIPP_DIR = os.path.join(ROOT, "tests", "sipp")
+CORPUS = os.path.join(ROOT, "tests", "corpus")
+
+
+def free_port():
+    """A port free for both UDP and TCP on 127.0.0.1."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            tcp.bind(("127.0.0.1", 0))
+            port = tcp.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                try:
+                    udp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            return port
+    raise RuntimeError("no free port")
+
+
+class Sipwarden:
+    """The hop under test, run in the foreground as an operator would."""
+
+    def __init__(self, *args, config=None):
+        self.port = free_port()
+        self.args = list(args)
+        self.config_path = None
+        if config is not None:
+            handle, self.config_path = tempfile.mkstemp(suffix=".json")
+            with os.fdopen(handle, "w") as out:
+                out.write(config)
+        self.log_path = tempfile.mktemp(suffix=".log")
+        self.process = None
+
+    def start(self):
+        command = [BINARY, "run"]
+        if self.config_path:
+            command += ["--config", self.config_path]
+        command += ["--listen", f"udp:127.0.0.1:{self.port}", "--listen", f"tcp:127.0.0.1:{self.port}"]
+        command += self.args
+        self.log = open(self.log_path, "w")
+        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("sipwarden exited at start:\n" + self.output())
+            if "ready" in self.output():
+                return self
+            time.sleep(0.02)
+        raise RuntimeError("sipwarden did not become ready:\n" + self.output())
+
+    def output(self):
+        with open(self.log_path) as log:
+            return log.read()
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process:
+            self.log.close()
+        return self.process.returncode if self.process else None
+
+    def rss_kb(self):
+        with open(f"/proc/{self.process.pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+
+class UdpPeer:
+    """A plain UDP socket on loopback that plays caller or next hop."""
+
+    def __init__(self, port=0):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", port))
+        self.port = self.sock.getsockname()[1]
+
+    def send(self, data, port):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendto(data, ("127.0.0.1", port))
+
+    def recv(self, timeout=2.0):
+        """One datagram as bytes, or None after `timeout` seconds."""
+        self.sock.settimeout(timeout)
+        try:
+            data, _ = self.sock.recvfrom(65535)
+            return data
+        except socket.timeout:
+            return None
+
+    def recv_all(self, quiet=0.3):
+        """Everything that arrives until `quiet` seconds pass with nothing."""
+        out = []
+        while True:
+            data = self.recv(quiet)
+            if data is None:
+                return out
+            out.append(data)
+
+    def close(self):
+        self.sock.close()
+
+
+def status_of(data):
+    match = re.match(rb"SIP/2.0 (\d{3}) ([^\r\n]*)", data or b"")
+    return (int(match.group(1)), match.group(2).decode("utf-8", "replace")) if match else (None, None)
+
+
+def header(data, name):
+    """First value of a header (long name, case-insensitive) in raw bytes."""
+    for line in data.split(b"\r\n")[1:]:
+        if not line:
+            break
+        key, _, value = line.partition(b":")
+        if key.strip().lower() == name.lower().encode():
+            return value.strip().decode("utf-8", "replace")
+    return None
+
+
+def reply_to(request, code, reason, extra=""):
+    """A response to raw request bytes, as a UAS would write it."""
+    head = request.split(b"\r\n\r\n", 1)[0]
+    lines = []
+    for line in head.split(b"\r\n"):
+        if line[:1] in (b" ", b"\t") and lines:
+            lines[-1] += b" " + line.strip()  # unfold (RFC 3261 §7.3.1)
+        else:
+            lines.append(line)
+    kept = [l for l in lines[1:] if l.split(b":")[0].strip().lower() in
+            (b"via", b"v", b"from", b"f", b"to", b"t", b"call-id", b"i", b"cseq", b"record-route")]
+    out = f"SIP/2.0 {code} {reason}\r\n".encode() + b"\r\n".join(kept) + b"\r\n"
+    return out + extra.encode() + b"Content-Length: 0\r\n\r\n"
+
+
+def message_request(port, call_id="it-1", branch="z9hG4bKit1", body="hello", extra="", max_forwards=70):
+    body_bytes = body.encode()
+    return (f"MESSAGE sip:bob@127.0.0.1:{port} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch={branch};rport\r\n"
+            f"Max-Forwards: {max_forwards}\r\n"
+            f"From: <sip:alice@example.com>;tag=a1\r\n"
+            f"To: <sip:bob@example.com>\r\n"
+            f"Call-ID: {call_id}\r\n"
+            f"CSeq: 1 MESSAGE\r\n"
+            f"{extra}"
+            f"Content-Type: text/plain\r\n"
+            f"Content-Length: {len(body_bytes)}\r\n\r\n").encode() + body_bytes
+
+
+class Sipp:
+    """One SIPp run, bounded in calls and time."""
+
+    def __init__(self, scenario, target=None, port=None, transport="u1", calls=10, rate=50, extra=(), background=False):
+        self.port = port or free_port()
+        command = ["sipp", "-sf", os.path.join(SIPP_DIR, scenario), "-i", "127.0.0.1", "-p", str(self.port),
+                   "-t", transport, "-nostdin", "-timeout", "30s", "-timeout_error", "-d", "100"]
+        if target:
+            command.insert(3, target)
+        if not background:
+            command += ["-m", str(calls), "-r", str(rate)]
+        command += list(extra)
+        self.command = command
+        self.background = background
+        self.process = None
+        self.workdir = tempfile.mkdtemp(prefix="sipp-")
+
+    def start(self):
+        self.process = subprocess.Popen(self.command, cwd=self.workdir, stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT)
+        time.sleep(0.3)
+        return self
+
+    def run(self, timeout=60):
+        result = subprocess.run(self.command, cwd=self.workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                timeout=timeout)
+        self.output = result.stdout.decode("utf-8", "replace")
+        self.returncode = result.returncode
+        return self
+
+    def count(self, what):
+        """Cumulative count of a statistics line such as 'Successful call'."""
+        match = re.search(re.escape(what) + r"\s*\|\s*\d+\s*\|\s*(\d+)", self.output)
+        return int(match.group(1)) if match else None
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+class HopTestCase(unittest.TestCase):
+    """Stops every process a test started, whatever happened."""
+
+    def setUp(self):
+        self.cleanups = []
+
+    def tearDown(self):
+        for cleanup in reversed(self.cleanups):
+            try:
+                cleanup()
+            except Exception:
+                pass
+
+    def hop(self, *args, config=None):
+        warden = Sipwarden(*args, config=config)
+        self.cleanups.append(warden.stop)
+        return warden.start()
+
+    def peer(self, port=0):
+        peer = UdpPeer(port)
+        self.cleanups.append(peer.close)
+        return peer
+
+    def sipp_background(self, scenario, **kwargs):
+        sipp = Sipp(scenario, background=True, **kwargs)
+        self.cleanups.append(sipp.stop)
+        return sipp.start()
