@@ -2,6 +2,8 @@
 
 #include "sip/header_id.h"
 
+#include <array>
+
 namespace sipwarden::sip {
 namespace {
 
@@ -73,20 +75,26 @@ bool parseHostPort(std::string_view text, std::string_view& host, std::uint16_t&
 
 }  // namespace
 
-bool isTokenChar(char c) noexcept {
-  if (isAlpha(c) || isDigit(c)) return true;
-  switch (c) {
-    case '-': case '.': case '!': case '%': case '*': case '_': case '+': case '`': case '\'': case '~':
-      return true;
-    default:
-      return false;
-  }
+namespace {
+
+constexpr std::array<bool, 256> makeTokenTable() {
+  std::array<bool, 256> table{};
+  for (int c = 'a'; c <= 'z'; ++c) table[static_cast<std::size_t>(c)] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) table[static_cast<std::size_t>(c)] = true;
+  for (int c = '0'; c <= '9'; ++c) table[static_cast<std::size_t>(c)] = true;
+  for (char c : std::string_view("-.!%*_+`'~")) table[static_cast<unsigned char>(c)] = true;
+  return table;
 }
+constexpr std::array<bool, 256> kTokenTable = makeTokenTable();
+
+}  // namespace
+
+bool isTokenChar(char c) noexcept { return kTokenTable[static_cast<unsigned char>(c)]; }
 
 bool isToken(std::string_view text) noexcept {
   if (text.empty()) return false;
   for (char c : text) {
-    if (!isTokenChar(c)) return false;
+    if (!kTokenTable[static_cast<unsigned char>(c)]) return false;
   }
   return true;
 }

@@ -1,6 +1,7 @@
 #include "sip/header_id.h"
 
 #include <array>
+#include <cstdint>
 
 namespace sipwarden::sip {
 namespace {
@@ -40,29 +41,66 @@ constexpr char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_c
 
 }  // namespace
 
+namespace {
+
+constexpr std::array<unsigned char, 256> makeLowerTable() {
+  std::array<unsigned char, 256> table{};
+  for (std::size_t c = 0; c < 256; ++c) table[c] = static_cast<unsigned char>(lower(static_cast<char>(c)));
+  return table;
+}
+constexpr std::array<unsigned char, 256> kLower = makeLowerTable();
+
+}  // namespace
+
 bool iequals(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;
+  const auto* x = reinterpret_cast<const unsigned char*>(a.data());
+  const auto* y = reinterpret_cast<const unsigned char*>(b.data());
   for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
+    if (x[i] != y[i] && kLower[x[i]] != kLower[y[i]]) return false;
   }
   return true;
 }
 
-HeaderId classifyHeader(std::string_view name) noexcept {
-  if (name.size() == 1) {
-    const char c = lower(name[0]);
-    for (const auto& entry : kNames) {
-      if (entry.compact == c) return entry.id;
+namespace {
+
+// Headers grouped by the lower-case first letter of their long name, so a
+// lookup compares against two or three names at most.
+struct FirstLetterIndex {
+  std::array<std::array<std::int8_t, 4>, 26> entries{};
+  std::array<HeaderId, 26> compact{};
+};
+
+constexpr FirstLetterIndex makeIndex() {
+  FirstLetterIndex index{};
+  for (auto& list : index.entries) list.fill(-1);
+  for (std::size_t i = 0; i < kNames.size(); ++i) {
+    auto& list = index.entries[static_cast<std::size_t>(lower(kNames[i].longName[0]) - 'a')];
+    for (auto& slot : list) {
+      if (slot < 0) {
+        slot = static_cast<std::int8_t>(i);
+        break;
+      }
     }
-    return HeaderId::Other;
+    if (kNames[i].compact != 0) index.compact[static_cast<std::size_t>(kNames[i].compact - 'a')] = kNames[i].id;
   }
-  // Cheap pre-filter on length and first letter before the full compare.
-  const char first = lower(name.empty() ? '\0' : name[0]);
-  for (const auto& entry : kNames) {
-    if (entry.longName.size() == name.size() && lower(entry.longName[0]) == first &&
-        iequals(entry.longName, name)) {
-      return entry.id;
-    }
+  return index;
+}
+
+constexpr FirstLetterIndex kIndex = makeIndex();
+
+}  // namespace
+
+HeaderId classifyHeader(std::string_view name) noexcept {
+  if (name.empty()) return HeaderId::Other;
+  const char first = lower(name[0]);
+  if (first < 'a' || first > 'z') return HeaderId::Other;
+  const auto letter = static_cast<std::size_t>(first - 'a');
+  if (name.size() == 1) return kIndex.compact[letter];
+  for (std::int8_t slot : kIndex.entries[letter]) {
+    if (slot < 0) break;
+    const NameEntry& entry = kNames[static_cast<std::size_t>(slot)];
+    if (entry.longName.size() == name.size() && iequals(entry.longName, name)) return entry.id;
   }
   return HeaderId::Other;
 }

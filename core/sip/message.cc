@@ -246,11 +246,17 @@ std::vector<std::string_view> Message::values(std::string_view name) const {
   return out;
 }
 
+Message::Structured& Message::structured() const {
+  if (!structured_) structured_ = std::make_unique<Structured>();
+  return *structured_;
+}
+
 void Message::fail(std::string reason) const {
   if (structureError_.empty()) structureError_ = std::move(reason);
 }
 
 const std::vector<ListElement<Via>>* Message::vias() const {
+  auto& vias_ = structured().vias;
   if (!vias_.parsed) {
     vias_.parsed = true;
     std::vector<std::string_view> elements;
@@ -317,11 +323,13 @@ bool Message::parseNameAddrList(HeaderId id, Lazy<std::vector<ListElement<NameAd
 }
 
 const std::vector<ListElement<NameAddr>>* Message::routes() const {
-  return parseNameAddrList(HeaderId::Route, routes_) ? &routes_.value : nullptr;
+  auto& routes = structured().routes;
+  return parseNameAddrList(HeaderId::Route, routes) ? &routes.value : nullptr;
 }
 
 const std::vector<ListElement<NameAddr>>* Message::recordRoutes() const {
-  return parseNameAddrList(HeaderId::RecordRoute, recordRoutes_) ? &recordRoutes_.value : nullptr;
+  auto& recordRoutes = structured().recordRoutes;
+  return parseNameAddrList(HeaderId::RecordRoute, recordRoutes) ? &recordRoutes.value : nullptr;
 }
 
 const NameAddr* Message::singleNameAddr(HeaderId id, Lazy<NameAddr>& cache) const {
@@ -345,10 +353,11 @@ const NameAddr* Message::singleNameAddr(HeaderId id, Lazy<NameAddr>& cache) cons
   return cache.ok ? &cache.value : nullptr;
 }
 
-const NameAddr* Message::from() const { return singleNameAddr(HeaderId::From, from_); }
-const NameAddr* Message::to() const { return singleNameAddr(HeaderId::To, to_); }
+const NameAddr* Message::from() const { return singleNameAddr(HeaderId::From, structured().from); }
+const NameAddr* Message::to() const { return singleNameAddr(HeaderId::To, structured().to); }
 
 const CSeq* Message::cseq() const {
+  auto& cseq_ = structured().cseq;
   if (!cseq_.parsed) {
     cseq_.parsed = true;
     std::string error;
@@ -367,6 +376,7 @@ const CSeq* Message::cseq() const {
 }
 
 const Uri* Message::parsedRequestUri() const {
+  auto& requestUriParsed_ = structured().requestUri;
   if (!requestUriParsed_.parsed) {
     requestUriParsed_.parsed = true;
     std::string error;

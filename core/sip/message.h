@@ -124,13 +124,21 @@ class Message {
   int statusCode_ = 0;
   bool isRequest_ = false;
 
-  mutable Lazy<std::vector<ListElement<Via>>> vias_;
-  mutable Lazy<std::vector<ListElement<NameAddr>>> routes_;
-  mutable Lazy<std::vector<ListElement<NameAddr>>> recordRoutes_;
-  mutable Lazy<NameAddr> from_;
-  mutable Lazy<NameAddr> to_;
-  mutable Lazy<CSeq> cseq_;
-  mutable Lazy<Uri> requestUriParsed_;
+  // Structured headers live apart from the index and are allocated on the
+  // first structured read: a message that is only framed and indexed (or
+  // dropped) never pays for them.
+  struct Structured {
+    Lazy<std::vector<ListElement<Via>>> vias;
+    Lazy<std::vector<ListElement<NameAddr>>> routes;
+    Lazy<std::vector<ListElement<NameAddr>>> recordRoutes;
+    Lazy<NameAddr> from;
+    Lazy<NameAddr> to;
+    Lazy<CSeq> cseq;
+    Lazy<Uri> requestUri;
+  };
+  Structured& structured() const;
+
+  mutable std::unique_ptr<Structured> structured_;
   mutable std::string structureError_;
 };
 
