@@ -67,7 +67,8 @@ namespace {
 // Headers grouped by the lower-case first letter of their long name, so a
 // lookup compares against two or three names at most.
 struct FirstLetterIndex {
-  std::array<std::array<std::int8_t, 4>, 26> entries{};
+  std::array<std::array<std::int8_t, 8>, 26> entries{};
+  bool complete = true;
   std::array<HeaderId, 26> compact{};
 };
 
@@ -76,18 +77,22 @@ constexpr FirstLetterIndex makeIndex() {
   for (auto& list : index.entries) list.fill(-1);
   for (std::size_t i = 0; i < kNames.size(); ++i) {
     auto& list = index.entries[static_cast<std::size_t>(lower(kNames[i].longName[0]) - 'a')];
+    bool placed = false;
     for (auto& slot : list) {
       if (slot < 0) {
         slot = static_cast<std::int8_t>(i);
+        placed = true;
         break;
       }
     }
+    index.complete = index.complete && placed;
     if (kNames[i].compact != 0) index.compact[static_cast<std::size_t>(kNames[i].compact - 'a')] = kNames[i].id;
   }
   return index;
 }
 
 constexpr FirstLetterIndex kIndex = makeIndex();
+static_assert(kIndex.complete, "more headers share a first letter than the index has slots");
 
 }  // namespace
 

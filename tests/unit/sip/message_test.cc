@@ -98,3 +98,25 @@ TEST(Serializer, AppliesEditsAndFixesContentLength) {
 
 }  // namespace
 }  // namespace sipwarden::sip
+
+namespace sipwarden::sip {
+namespace {
+
+TEST(HeaderId, EveryKnownNameAndCompactFormIsClassified) {
+  const std::pair<const char*, HeaderId> cases[] = {
+      {"via", HeaderId::Via}, {"V", HeaderId::Via}, {"call-id", HeaderId::CallId}, {"i", HeaderId::CallId},
+      {"CSEQ", HeaderId::CSeq}, {"Content-Length", HeaderId::ContentLength}, {"l", HeaderId::ContentLength},
+      {"content-type", HeaderId::ContentType}, {"c", HeaderId::ContentType}, {"Contact", HeaderId::Contact},
+      {"m", HeaderId::Contact}, {"Content-Encoding", HeaderId::ContentEncoding}, {"e", HeaderId::ContentEncoding},
+      {"Record-Route", HeaderId::RecordRoute}, {"route", HeaderId::Route}, {"Proxy-Require", HeaderId::ProxyRequire},
+      {"Max-Forwards", HeaderId::MaxForwards}, {"k", HeaderId::Supported}, {"x-custom", HeaderId::Other},
+      {"C%6Fntact", HeaderId::Other}, {"", HeaderId::Other}, {"9", HeaderId::Other}};
+  for (const auto& [name, id] : cases) EXPECT_EQ(classifyHeader(name), id) << name;
+  for (int i = 1; i < static_cast<int>(HeaderId::Count); ++i) {
+    const auto id = static_cast<HeaderId>(i);
+    EXPECT_EQ(classifyHeader(canonicalName(id)), id) << canonicalName(id);
+  }
+}
+
+}  // namespace
+}  // namespace sipwarden::sip
