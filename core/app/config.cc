@@ -5,10 +5,12 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 
+#include "pipeline/loader.h"
 #include "sip/grammar.h"
 
 namespace sipwarden::app {
@@ -159,7 +161,7 @@ AppConfig parseConfig(const std::string& json) {
   AppConfig config;
   rejectUnknownKeys(*top, "",
                     {"listen", "advertise", "upstreams", "record_route", "force_rport", "udp_mtu", "max_message_size", "max_transactions",
-                     "timers", "tcp", "log_level", "shutdown_grace_ms", "plugins"});
+                     "timers", "tcp", "log_level", "shutdown_grace_ms", "plugins", "plugin_dirs", "pid_file"});
   if (top->has("listen")) {
     const auto listens = getStrings(*top, "", "listen");
     for (std::size_t i = 0; i < listens.size(); ++i) {
@@ -239,10 +241,11 @@ AppConfig parseConfig(const std::string& json) {
     config.shutdownGrace = std::chrono::milliseconds(getInteger(*top, "", "shutdown_grace_ms", 0, 600000));
   }
   if (top->has("plugins")) {
-    Array::Ptr plugins = top->getArray("plugins");
-    if (!plugins) fail("plugins", "expected a list");
-    if (plugins->size() > 0) fail("plugins", "filter plugins are not available in this build yet");
+    config.plugins = top->getArray("plugins");
+    if (!config.plugins) fail("plugins", "expected a list of plugin blocks");
   }
+  if (top->has("plugin_dirs")) config.pluginDirs = getStrings(*top, "", "plugin_dirs");
+  if (top->has("pid_file")) config.pidFile = getString(*top, "", "pid_file");
   return config;
 }
 
@@ -251,7 +254,29 @@ AppConfig loadConfigFile(const std::string& path) {
   if (!in) throw ConfigError(path + ": cannot read the file");
   std::ostringstream text;
   text << in.rdbuf();
-  return parseConfig(text.str());
+  AppConfig config = parseConfig(text.str());
+  config.configPath = path;
+  return config;
+}
+
+std::vector<std::string> defaultPluginDirs() {
+  std::vector<std::string> dirs;
+  std::error_code error;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (!error) dirs.push_back((self.parent_path() / "plugins").string());
+  dirs.push_back(SIPWARDEN_PLUGIN_INSTALL_DIR);
+  return dirs;
+}
+
+std::shared_ptr<const pipeline::FilterChain> buildChain(const AppConfig& config) {
+  pipeline::ChainSettings settings;
+  settings.pluginDirs = config.pluginDirs;
+  for (auto& dir : defaultPluginDirs()) settings.pluginDirs.push_back(dir);
+  try {
+    return pipeline::buildChain(config.plugins, settings);
+  } catch (const pipeline::PluginError& error) {
+    throw ConfigError(error.what());
+  }
 }
 
 void finalizeConfig(AppConfig& config) {

@@ -9,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#include <Poco/JSON/Array.h>
+
+#include "pipeline/chain.h"
 #include "proxy/proxy_config.h"
 #include "transport/transport.h"
 
@@ -32,6 +35,11 @@ struct AppConfig {
   std::string logLevel = "information";
   std::chrono::milliseconds shutdownGrace{5000};
   bool advertiseSet = false;
+  // The filter chain as configured; built by buildChain().
+  Poco::JSON::Array::Ptr plugins;
+  std::vector<std::string> pluginDirs;
+  std::string pidFile;
+  std::string configPath;  // where reload reads from; empty without --config
 };
 
 // "udp:127.0.0.1:5060", "tcp:[::1]:5060"
@@ -45,5 +53,10 @@ AppConfig loadConfigFile(const std::string& path);
 AppConfig parseConfig(const std::string& json);
 // Checks what only a complete config can get wrong (after overrides).
 void finalizeConfig(AppConfig& config);
+// Loads the plugins and builds the chain; throws ConfigError naming the key.
+std::shared_ptr<const pipeline::FilterChain> buildChain(const AppConfig& config);
+// Where plugin modules are looked for: plugin_dirs, then beside the binary
+// (build tree), then the install directory.
+std::vector<std::string> defaultPluginDirs();
 
 }  // namespace sipwarden::app

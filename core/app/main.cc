@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "app/config.h"
+#include "app/policy_test.h"
 #include "app/runner.h"
 
 namespace {
@@ -23,7 +24,10 @@ constexpr const char* kUsage =
     "usage:\n"
     "  sipwarden run [--config FILE] [--listen udp:IP:PORT] [--listen tcp:IP:PORT]\n"
     "                [--upstream HOST:PORT[;transport=tcp]]... [--advertise HOST] [--log-level LEVEL]\n"
+    "                [--pid-file FILE]\n"
     "  sipwarden check-config FILE\n"
+    "  sipwarden reload --pid-file FILE\n"
+    "  sipwarden policy test --config FILE [--json] MESSAGE.sip...\n"
     "  sipwarden --version\n";
 
 void setUpLogging(const std::string& level) {
@@ -58,6 +62,8 @@ int runCommand(const std::vector<std::string>& args) {
       logLevel = value();
     } else if (arg == "--advertise") {
       advertise = value();
+    } else if (arg == "--pid-file") {
+      config.pidFile = value();
     } else {
       throw ConfigError(arg + ": unknown option\n" + kUsage);
     }
@@ -101,10 +107,15 @@ int main(int argc, char** argv) {
       }
       AppConfig config = sipwarden::app::loadConfigFile(args[1]);
       sipwarden::app::finalizeConfig(config);
-      std::cout << args[1] << ": OK\n";
+      const auto chain = sipwarden::app::buildChain(config);
+      std::cout << args[1] << ": OK (" << chain->entries().size() << " plugins)\n";
       return 0;
     }
     if (args[0] == "run") return runCommand({args.begin() + 1, args.end()});
+    if (args[0] == "reload") return sipwarden::app::reloadCommand({args.begin() + 1, args.end()});
+    if (args[0] == "policy" && args.size() > 1 && args[1] == "test") {
+      return sipwarden::app::policyTestCommand({args.begin() + 2, args.end()});
+    }
     std::cerr << "unknown command '" << args[0] << "'\n" << kUsage;
     return 2;
   } catch (const ConfigError& error) {

@@ -3,8 +3,15 @@
 #include <Poco/Logger.h>
 #include <Poco/Net/SocketAddress.h>
 
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
 #include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
 
 #include "proxy/proxy.h"
 #include "transport/transport.h"
@@ -13,8 +20,29 @@ namespace sipwarden::app {
 namespace {
 
 std::atomic<bool> stopRequested{false};
+std::atomic<bool> reloadRequested{false};
 
 void onStopSignal(int) { stopRequested = true; }
+void onReloadSignal(int) { reloadRequested = true; }
+
+// Rebuilds the filter chain from the config file. On any error the running
+// chain stays and the reason is logged.
+void reload(const AppConfig& running, proxy::Proxy& proxy, Poco::Logger& log) {
+  if (running.configPath.empty()) {
+    log.warning("reload: sipwarden was started without --config; nothing to reload");
+    return;
+  }
+  try {
+    AppConfig fresh = loadConfigFile(running.configPath);
+    fresh.pluginDirs.insert(fresh.pluginDirs.end(), running.pluginDirs.begin(), running.pluginDirs.end());
+    auto chain = buildChain(fresh);
+    proxy.setChain(std::move(chain));
+    log.information("reload: filter chain rebuilt from %s (%z plugins); transactions in flight finish on the old one",
+                    running.configPath, proxy.chain()->entries().size());
+  } catch (const std::exception& error) {
+    log.error("reload failed, keeping the running chain: %s", std::string(error.what()));
+  }
+}
 
 // The transport and the proxy need each other; this breaks the cycle.
 class Bridge final : public transport::TransportUser {
@@ -35,8 +63,13 @@ int run(const AppConfig& config) {
   sigemptyset(&action.sa_mask);
   sigaction(SIGTERM, &action, nullptr);
   sigaction(SIGINT, &action, nullptr);
+  struct sigaction hup {};
+  hup.sa_handler = onReloadSignal;
+  sigemptyset(&hup.sa_mask);
+  sigaction(SIGHUP, &hup, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
+  auto chain = buildChain(config);
   Bridge bridge;
   transport::Transport transport(bridge, config.limits);
   for (const auto& listen : config.listen) {
@@ -47,6 +80,11 @@ int run(const AppConfig& config) {
   proxy::SteadyClock clock;
   proxy::Proxy proxy(config.proxy, transport, clock);
   bridge.proxy = &proxy;
+  proxy.setChain(chain);
+  for (const auto& entry : chain->entries()) log.information("filter %s loaded", entry.label);
+  if (!config.pidFile.empty()) {
+    std::ofstream(config.pidFile) << getpid() << "\n";
+  }
   for (const auto& upstream : config.proxy.upstreams) {
     log.information("upstream %s:%hu over %s", upstream.host, upstream.port,
                     std::string(transport::protocolName(upstream.protocol)));
@@ -57,6 +95,7 @@ int run(const AppConfig& config) {
   while (!stopRequested) {
     transport.poll(proxy.timeUntilNextTimer(kMaxSleep));
     proxy.runTimers();
+    if (reloadRequested.exchange(false)) reload(config, proxy, log);
   }
 
   // Drain: no new connections; requests already accepted may still finish.
@@ -68,6 +107,26 @@ int run(const AppConfig& config) {
     proxy.runTimers();
   }
   log.information("stopped; %z transactions left unfinished", proxy.inFlightCount());
+  if (!config.pidFile.empty()) std::remove(config.pidFile.c_str());
+  return 0;
+}
+
+int reloadCommand(const std::vector<std::string>& args) {
+  if (args.size() != 2 || args[0] != "--pid-file") {
+    std::cerr << "usage: sipwarden reload --pid-file FILE\n";
+    return 2;
+  }
+  std::ifstream in(args[1]);
+  long pid = 0;
+  if (!(in >> pid) || pid <= 1) {
+    std::cerr << "sipwarden: no running sipwarden recorded in " << args[1] << "\n";
+    return 1;
+  }
+  if (kill(static_cast<pid_t>(pid), SIGHUP) != 0) {
+    std::cerr << "sipwarden: cannot signal process " << pid << ": " << std::strerror(errno) << "\n";
+    return 1;
+  }
+  std::cout << "reload requested from process " << pid << "; its log says whether the new chain was taken\n";
   return 0;
 }
 

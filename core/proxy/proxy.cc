@@ -12,6 +12,7 @@ namespace sipwarden::proxy {
 
 using transport::Protocol;
 using transport::Target;
+using sipwarden::Direction;
 
 namespace {
 
@@ -144,12 +145,45 @@ void Proxy::handleRequest(std::unique_ptr<sip::Message> request, const sip::Pars
   ++counters_.transactionsCreated;
 
   if (cell.isInvite) replyLocally(cell, 100, "Trying");
+  if (!filterRequest(cell)) return;
   const Verdict route = prepareForward(*cell.request, origin, cell.forwardEdits, cell.candidates);
   if (route.kind() == Verdict::Kind::Reply) {
     replyLocally(cell, route.code(), route.reason(), route.headers());
     return;
   }
   forwardAttempt(cell);
+}
+
+bool Proxy::filterRequest(Cell& cell) {
+  if (!chain_ || chain_->empty()) return true;
+  cell.chain = chain_;
+  cell.exchange = std::make_unique<pipeline::CoreExchange>(
+      cell.origin, fromUpstream(cell.origin) ? Direction::FromUpstream : Direction::FromClient);
+  cell.exchange->bind(*cell.request);
+  const Verdict verdict = cell.chain->runRequest(*cell.exchange);
+  switch (verdict.kind()) {
+    case Verdict::Kind::Reply:
+      replyLocally(cell, verdict.code(), verdict.reason(), verdict.headers());
+      return false;
+    case Verdict::Kind::Drop:
+    case Verdict::Kind::Error:
+      drop("filtered: " + verdict.reason());
+      endTransaction(cell, 0);
+      cell.serverState = ServerState::Terminated;
+      eraseIfDone(cell);
+      return false;
+    case Verdict::Kind::Continue:
+      cell.exchange->applyTo(cell.forwardEdits);
+      return true;
+  }
+  return true;
+}
+
+void Proxy::endTransaction(Cell& cell, int finalCode) {
+  if (cell.ended || !cell.exchange) return;
+  cell.ended = true;
+  cell.exchange->bind(*cell.request);
+  cell.chain->runEnd(*cell.exchange, finalCode);
 }
 
 void Proxy::forwardAttempt(Cell& cell) {
@@ -195,6 +229,7 @@ void Proxy::replyLocally(Cell& cell, int code, const std::string& reason, const 
   }
   cell.lastResponse = std::move(bytes);
   cell.lastResponseCode = code;
+  endTransaction(cell, code);
   if (cell.clientState == ClientState::Calling || cell.clientState == ClientState::Proceeding) {
     finishClient(cell, Millis(0));
   }
@@ -388,6 +423,11 @@ void Proxy::relayResponse(Cell& cell, const sip::Message& response) {
   const auto& top = response.vias()->front();
   sip::EditList edits;
   edits.removeElement(response, top.headerIndex, top.elementIndex);
+  if (cell.exchange) {
+    cell.exchange->bind(response);
+    cell.chain->runResponse(*cell.exchange);
+    cell.exchange->applyTo(edits);
+  }
   std::string bytes = sip::serialize(response, edits);
   ++counters_.responsesByClass[responseClass(code)];
   sender_.send(cell.replyTarget, bytes);
@@ -396,6 +436,7 @@ void Proxy::relayResponse(Cell& cell, const sip::Message& response) {
     return;
   }
   cell.lastResponseCode = code;
+  endTransaction(cell, code);
   if (cell.isInvite && code < 300) {
     // RFC 6026 Accepted: INVITE retransmissions are absorbed, 2xx
     // retransmissions from downstream are relayed.

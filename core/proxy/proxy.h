@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "pipeline/chain.h"
 #include "proxy/proxy_config.h"
 #include "proxy/transaction.h"
 #include "sipwarden/verdict.h"
@@ -35,6 +36,11 @@ class Proxy final : public transport::TransportUser {
  public:
   Proxy(ProxyConfig config, transport::Sender& sender, const Clock& clock);
   ~Proxy() override;
+
+  // The filter chain new transactions run through; transactions already
+  // under way finish on the chain they started with.
+  void setChain(std::shared_ptr<const pipeline::FilterChain> chain) { chain_ = std::move(chain); }
+  const std::shared_ptr<const pipeline::FilterChain>& chain() const { return chain_; }
 
   void onMessage(std::string bytes, const transport::Origin& origin) override;
   void onSendFailure(const transport::Target& target) override;
@@ -85,6 +91,10 @@ class Proxy final : public transport::TransportUser {
   void finishClient(Cell& cell, Millis linger);
   void eraseIfDone(Cell& cell);
   void drop(const std::string& reason);
+  // Runs the request through the filter chain; false when the chain
+  // answered or dropped it (the cell may be gone then).
+  bool filterRequest(Cell& cell);
+  void endTransaction(Cell& cell, int finalCode);
   Cell* findCell(std::uint64_t id);
 
   ProxyConfig config_;
@@ -97,7 +107,7 @@ class Proxy final : public transport::TransportUser {
   using TimerEntry = std::pair<TimePoint, std::uint64_t>;
   std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers_;
   std::uint64_t nextCellId_ = 1;
-  std::string localTag_;
+  std::shared_ptr<const pipeline::FilterChain> chain_;
   ProxyCounters counters_;
 };
 

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/chain.h"
+#include "pipeline/exchange.h"
 #include "proxy/clock.h"
 #include "sip/edit_list.h"
 #include "sip/message.h"
@@ -64,6 +66,12 @@ struct Cell {
   std::string cancelKey;
   Millis cancelRetransmitInterval{0};
   std::string ackBytes;  // our ACK for a non-2xx final, resent on retransmissions
+
+  // The chain the request went through (kept for its responses even after
+  // a reload) and the filters' view of the transaction.
+  std::shared_ptr<const pipeline::FilterChain> chain;
+  std::unique_ptr<pipeline::CoreExchange> exchange;
+  bool ended = false;  // filters were told the final outcome
 
   std::array<std::optional<TimePoint>, static_cast<std::size_t>(TimerId::Count)> deadlines{};
 

@@ -7,6 +7,8 @@
 //             extra headers, e.g. Warning); the message goes no further.
 //   Drop      discard silently (counted under `reason`); for requests where
 //             no reply is possible or wanted.
+//   Error     the stage failed (`reason` says why); the chain applies the
+//             plugin's fail mode: open passes the message, closed replies.
 
 #include <string>
 #include <utility>
@@ -16,7 +18,7 @@ namespace sipwarden {
 
 class [[nodiscard]] Verdict {
  public:
-  enum class Kind { Continue, Reply, Drop };
+  enum class Kind { Continue, Reply, Drop, Error };
   using Headers = std::vector<std::pair<std::string, std::string>>;
 
   static Verdict proceed() { return Verdict(Kind::Continue, 0, {}, {}); }
@@ -24,6 +26,7 @@ class [[nodiscard]] Verdict {
     return Verdict(Kind::Reply, code, std::move(reason), std::move(headers));
   }
   static Verdict drop(std::string reason) { return Verdict(Kind::Drop, 0, std::move(reason), {}); }
+  static Verdict error(std::string reason) { return Verdict(Kind::Error, 0, std::move(reason), {}); }
 
   Kind kind() const { return kind_; }
   bool isContinue() const { return kind_ == Kind::Continue; }

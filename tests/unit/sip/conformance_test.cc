@@ -56,6 +56,7 @@ std::string verdictOf(const std::string& bytes) {
     case Verdict::Kind::Continue: return "forward";
     case Verdict::Kind::Reply: return std::to_string(verdict.code());
     case Verdict::Kind::Drop: return "drop";
+    case Verdict::Kind::Error: return "error";
   }
   return "?";
 }

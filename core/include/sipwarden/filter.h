@@ -1,0 +1,115 @@
+#pragma once
+// The filter interface every plugin implements, and the per-transaction
+// context (Exchange) the chain hands to it.
+//
+// Threading and lifetime: a Filter is built once per chain (at start and on
+// every reload) and called from the SIP worker thread only. An Exchange
+// lives as long as its transaction; the MessageView inside a hook call is
+// valid only during that call. No exception may leave a hook: report
+// failures with Verdict::error() so the plugin's fail mode applies.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "sipwarden/message_view.h"
+#include "sipwarden/verdict.h"
+
+namespace sipwarden {
+
+enum class Transport { Udp, Tcp, Tls };
+// Which side sent the request: a client of the hop, or one of its upstreams.
+enum class Direction { FromClient, FromUpstream };
+enum class LogLevel { Debug, Info, Warning, Error };
+
+// The methods a filter wants to see; the chain skips it for the others
+// without calling it.
+class MethodSet {
+ public:
+  enum Method : std::uint32_t {
+    Invite = 1u << 0, Ack = 1u << 1, Bye = 1u << 2, Cancel = 1u << 3, Message = 1u << 4, Options = 1u << 5,
+    Register = 1u << 6, Subscribe = 1u << 7, Notify = 1u << 8, Refer = 1u << 9, Info = 1u << 10,
+    Update = 1u << 11, Prack = 1u << 12, Publish = 1u << 13, Other = 1u << 14
+  };
+  constexpr MethodSet(std::uint32_t bits = 0) : bits_(bits) {}
+  static constexpr MethodSet all() { return MethodSet(0x7fff); }
+  static constexpr std::uint32_t bitFor(std::string_view method) {
+    constexpr std::pair<std::string_view, std::uint32_t> kKnown[] = {
+        {"INVITE", Invite}, {"ACK", Ack}, {"BYE", Bye}, {"CANCEL", Cancel}, {"MESSAGE", Message},
+        {"OPTIONS", Options}, {"REGISTER", Register}, {"SUBSCRIBE", Subscribe}, {"NOTIFY", Notify},
+        {"REFER", Refer}, {"INFO", Info}, {"UPDATE", Update}, {"PRACK", Prack}, {"PUBLISH", Publish}};
+    for (const auto& [name, bit] : kKnown) {
+      if (name == method) return bit;
+    }
+    return Other;
+  }
+  constexpr bool contains(std::uint32_t bit) const { return (bits_ & bit) != 0; }
+  constexpr std::uint32_t bits() const { return bits_; }
+
+ private:
+  std::uint32_t bits_;
+};
+
+// Changes a filter asks for. Applied once, when the message leaves.
+class Edits {
+ public:
+  virtual ~Edits() = default;
+  // Replaces every value of the header with one (adds it when absent).
+  virtual void setHeader(std::string_view name, std::string_view value) = 0;
+  virtual void addHeader(std::string_view name, std::string_view value) = 0;
+  virtual void removeHeader(std::string_view name) = 0;
+  // Replaces the body; Content-Length follows. An empty content type keeps
+  // the current one.
+  virtual void setBody(std::string_view body, std::string_view contentType = {}) = 0;
+};
+
+// What a filter knows about the transaction around the message.
+class Exchange {
+ public:
+  virtual ~Exchange() = default;
+
+  virtual const MessageView& message() const = 0;
+  virtual Edits& edits() = 0;
+
+  virtual std::string_view sourceIp() const = 0;
+  virtual std::uint16_t sourcePort() const = 0;
+  virtual Transport transport() const = 0;
+  virtual Direction direction() const = 0;
+  // Call-ID, From tag, To tag: stable for every message of one dialog.
+  virtual std::string dialogId() const = 0;
+  virtual std::chrono::system_clock::time_point now() const = 0;
+
+  virtual void log(LogLevel level, std::string_view text) = 0;
+  // Adds to a counter scoped to the calling plugin ("blocked.exe").
+  virtual void count(std::string_view counter, std::uint64_t delta = 1) = 0;
+  // Key/value state private to the calling plugin, kept from onRequest to
+  // onResponse and onEnd of the same transaction.
+  virtual std::map<std::string, std::string>& state() = 0;
+  // Tags and rules that travel with the transaction (to the archive).
+  virtual void tag(std::string_view key, std::string_view value) = 0;
+  virtual const std::vector<std::pair<std::string, std::string>>& tags() const = 0;
+};
+
+class Filter {
+ public:
+  virtual ~Filter() = default;
+
+  // Methods this filter wants; asked once when the chain is built.
+  virtual MethodSet methods() const { return MethodSet::all(); }
+  // Called once per new request (retransmissions never reach filters),
+  // before it is forwarded. Return Continue to pass it on (with any edits),
+  // Reply to answer it here, Drop to discard it, Error to fail.
+  [[nodiscard]] virtual Verdict onRequest(Exchange& exchange) = 0;
+  // Called for each response relayed back (provisional and final), after
+  // the request went through this filter. Edits apply to the response.
+  virtual void onResponse(Exchange& /*exchange*/) {}
+  // Called once when the transaction has its final response (relayed or
+  // local), with that response's code (408 on timeout).
+  virtual void onEnd(Exchange& /*exchange*/, int /*finalCode*/) {}
+};
+
+}  // namespace sipwarden

@@ -1,0 +1,122 @@
+#include "pipeline/chain.h"
+
+#include <Poco/Logger.h>
+#include <Poco/SharedLibrary.h>
+
+#include <chrono>
+#include <exception>
+
+namespace sipwarden::pipeline {
+namespace {
+
+Poco::Logger& log() { return Poco::Logger::get("sipwarden.pipeline"); }
+
+// Plugin time is read around every call; the steady clock's vDSO read is
+// cheap enough (tens of ns) to keep per-plugin time exact rather than sampled.
+std::uint64_t nowNs() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count());
+}
+
+// Calls a plugin hook, turning any exception into an error: nothing thrown
+// by a plugin may unwind through the core.
+template <typename Call>
+Verdict guarded(const ChainEntry& entry, Call&& call) {
+  try {
+    return call();
+  } catch (const std::exception& error) {
+    return Verdict::error(std::string("exception: ") + error.what());
+  } catch (...) {
+    return Verdict::error("unknown exception");
+  }
+  (void)entry;
+}
+
+}  // namespace
+
+ChainEntry::~ChainEntry() {
+  filter.reset();
+  library.reset();
+}
+
+FilterChain::FilterChain(std::vector<ChainEntry> entries) : entries_(std::move(entries)) {}
+
+Verdict FilterChain::runRequest(CoreExchange& exchange, std::vector<TraceStep>* trace) const {
+  const std::uint32_t bit = MethodSet::bitFor(exchange.message().method());
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    const ChainEntry& entry = entries_[i];
+    if ((entry.methods & bit) == 0) {
+      if (trace) trace->push_back({entry.name, "skipped", 0, "method not wanted"});
+      continue;
+    }
+    PluginCounters& counters = *entry.counters;
+    exchange.setPlugin(i, &entry.name, &counters);
+    const std::uint64_t start = nowNs();
+    Verdict verdict = guarded(entry, [&] { return entry.filter->onRequest(exchange); });
+    counters.nanoseconds.fetch_add(nowNs() - start, std::memory_order_relaxed);
+    counters.invocations.fetch_add(1, std::memory_order_relaxed);
+    switch (verdict.kind()) {
+      case Verdict::Kind::Continue:
+        counters.continued.fetch_add(1, std::memory_order_relaxed);
+        if (trace) trace->push_back({entry.name, "continue", 0, ""});
+        continue;
+      case Verdict::Kind::Reply:
+        counters.replied.fetch_add(1, std::memory_order_relaxed);
+        if (trace) trace->push_back({entry.name, "reply", verdict.code(), verdict.reason()});
+        return verdict;
+      case Verdict::Kind::Drop:
+        counters.dropped.fetch_add(1, std::memory_order_relaxed);
+        if (trace) trace->push_back({entry.name, "drop", 0, verdict.reason()});
+        return verdict;
+      case Verdict::Kind::Error:
+        counters.errors.fetch_add(1, std::memory_order_relaxed);
+        log().warning("%s failed on %s %s: %s", entry.label, std::string(exchange.message().method()),
+                      std::string(exchange.message().callId()), verdict.reason());
+        if (entry.failMode == FailMode::Open) {
+          if (trace) trace->push_back({entry.name, "error (open)", 0, verdict.reason()});
+          continue;
+        }
+        if (trace) trace->push_back({entry.name, "error (closed)", entry.failCode, verdict.reason()});
+        return Verdict::reply(entry.failCode, "Service Unavailable",
+                              {{"Warning", "399 sipwarden \"" + entry.name + " failed\""}});
+    }
+  }
+  return Verdict::proceed();
+}
+
+void FilterChain::runResponse(CoreExchange& exchange) const {
+  const std::uint32_t bit = MethodSet::bitFor(exchange.message().method());
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    const ChainEntry& entry = entries_[i];
+    if ((entry.methods & bit) == 0) continue;
+    exchange.setPlugin(i, &entry.name, entry.counters.get());
+    const Verdict verdict = guarded(entry, [&] {
+      entry.filter->onResponse(exchange);
+      return Verdict::proceed();
+    });
+    if (verdict.kind() == Verdict::Kind::Error) {
+      entry.counters->errors.fetch_add(1, std::memory_order_relaxed);
+      log().warning("%s failed on a response: %s", entry.label, verdict.reason());
+    }
+  }
+}
+
+void FilterChain::runEnd(CoreExchange& exchange, int finalCode) const {
+  const std::uint32_t bit = MethodSet::bitFor(exchange.message().method());
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    const ChainEntry& entry = entries_[i];
+    if ((entry.methods & bit) == 0) continue;
+    exchange.setPlugin(i, &entry.name, entry.counters.get());
+    const Verdict verdict = guarded(entry, [&] {
+      entry.filter->onEnd(exchange, finalCode);
+      return Verdict::proceed();
+    });
+    if (verdict.kind() == Verdict::Kind::Error) {
+      entry.counters->errors.fetch_add(1, std::memory_order_relaxed);
+      log().warning("%s failed at the end of a transaction: %s", entry.label, verdict.reason());
+    }
+  }
+}
+
+}  // namespace sipwarden::pipeline

@@ -1,0 +1,68 @@
+#pragma once
+// The filter chain: the configured plugins in order, each with its fail
+// mode and counters. Built once from the config (and again on reload);
+// immutable afterwards except for its counters, and shared by the
+// transactions that started on it (shared_ptr<const FilterChain>).
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pipeline/counters.h"
+#include "pipeline/exchange.h"
+#include "sipwarden/plugin.h"
+
+namespace Poco {
+class SharedLibrary;
+}
+
+namespace sipwarden::pipeline {
+
+enum class FailMode { Open, Closed };
+
+struct ChainEntry {
+  std::string name;
+  std::string label;  // "plugins[2] (url_filter)", for logs and errors
+  std::unique_ptr<Filter> filter;
+  std::uint32_t methods = 0;
+  FailMode failMode = FailMode::Open;
+  int failCode = 503;
+  std::shared_ptr<Poco::SharedLibrary> library;  // keeps the module loaded while the filter lives
+  std::unique_ptr<PluginCounters> counters = std::make_unique<PluginCounters>();
+
+  ChainEntry() = default;
+  ChainEntry(ChainEntry&&) = default;
+  ChainEntry& operator=(ChainEntry&&) = default;
+  ~ChainEntry();  // destroys the filter before its module is unloaded
+};
+
+// One line of what the chain did with a message, for `policy test`.
+struct TraceStep {
+  std::string plugin;
+  std::string verdict;  // continue, reply, drop, error (open), error (closed), skipped
+  int code = 0;
+  std::string reason;
+};
+
+class FilterChain {
+ public:
+  explicit FilterChain(std::vector<ChainEntry> entries);
+
+  // Runs onRequest through the chain. Stops at the first Reply or Drop, or at
+  // an Error of a fail-closed plugin (which becomes a Reply with its fail
+  // code). `trace` (optional) receives one step per plugin.
+  Verdict runRequest(CoreExchange& exchange, std::vector<TraceStep>* trace = nullptr) const;
+  // Runs onResponse for the plugins that saw the request.
+  void runResponse(CoreExchange& exchange) const;
+  void runEnd(CoreExchange& exchange, int finalCode) const;
+
+  bool empty() const { return entries_.empty(); }
+  const std::vector<ChainEntry>& entries() const { return entries_; }
+
+ private:
+  std::vector<ChainEntry> entries_;
+};
+
+}  // namespace sipwarden::pipeline

@@ -1,0 +1,177 @@
+#include "pipeline/exchange.h"
+
+#include <Poco/Logger.h>
+
+#include <algorithm>
+
+namespace sipwarden::pipeline {
+namespace {
+
+std::string canonicalKey(std::string_view name) {
+  const sip::HeaderId id = sip::classifyHeader(name);
+  std::string key(id != sip::HeaderId::Other ? sip::canonicalName(id) : name);
+  std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return std::tolower(c); });
+  return key;
+}
+
+bool sameHeader(const sip::HeaderField& field, std::string_view key) {
+  return canonicalKey(field.name) == key;
+}
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+}  // namespace
+
+Address toAddress(const sip::NameAddr& nameAddr) {
+  Address address;
+  address.uri = std::string(nameAddr.uri.text);
+  address.user = std::string(nameAddr.uri.user);
+  address.host = lower(nameAddr.uri.hostAddress());
+  address.display = std::string(nameAddr.displayName);
+  address.tag = std::string(nameAddr.tag());
+  return address;
+}
+
+CoreExchange::CoreExchange(const transport::Origin& origin, Direction direction)
+    : sourceIp_(origin.source.host().toString()),
+      sourcePort_(origin.source.port()),
+      transport_(origin.protocol == transport::Protocol::Udp ? Transport::Udp : Transport::Tcp),
+      direction_(direction) {}
+
+void CoreExchange::bind(const sip::Message& message) {
+  current_ = &message;
+  overrides_.clear();
+  overrideNames_.clear();
+  body_.reset();
+  contentType_.reset();
+  from_.reset();
+  to_.reset();
+}
+
+void CoreExchange::setPlugin(std::size_t index, const std::string* name, PluginCounters* counters) {
+  plugin_ = index;
+  pluginName_ = name;
+  pluginCounters_ = counters;
+}
+
+std::string CoreExchange::dialogId() const {
+  // The dialog is the same whichever side sent the request, so order the tags.
+  std::string a = from().tag;
+  std::string b = to().tag;
+  if (b < a) std::swap(a, b);
+  return std::string(current_->callId()) + ";" + a + ";" + b;
+}
+
+void CoreExchange::log(LogLevel level, std::string_view text) {
+  Poco::Logger& logger = Poco::Logger::get("sipwarden.plugin." + (pluginName_ ? *pluginName_ : std::string("?")));
+  const std::string message(text);
+  switch (level) {
+    case LogLevel::Debug: logger.debug(message); break;
+    case LogLevel::Info: logger.information(message); break;
+    case LogLevel::Warning: logger.warning(message); break;
+    case LogLevel::Error: logger.error(message); break;
+  }
+}
+
+void CoreExchange::count(std::string_view counter, std::uint64_t delta) {
+  if (pluginCounters_ != nullptr) pluginCounters_->add(counter, delta);
+}
+
+std::map<std::string, std::string>& CoreExchange::state() {
+  if (pluginState_.size() <= plugin_) pluginState_.resize(plugin_ + 1);
+  return pluginState_[plugin_];
+}
+
+void CoreExchange::tag(std::string_view key, std::string_view value) { tags_.emplace_back(key, value); }
+
+std::uint32_t CoreExchange::cseqNumber() const {
+  const sip::CSeq* cseq = current_->cseq();
+  return cseq != nullptr ? cseq->number : 0;
+}
+
+const Address& CoreExchange::from() const {
+  if (!from_) from_ = current_->from() != nullptr ? toAddress(*current_->from()) : Address{};
+  return *from_;
+}
+
+const Address& CoreExchange::to() const {
+  if (!to_) to_ = current_->to() != nullptr ? toAddress(*current_->to()) : Address{};
+  return *to_;
+}
+
+std::optional<std::string_view> CoreExchange::header(std::string_view name) const {
+  if (!overrides_.empty()) {
+    auto found = overrides_.find(canonicalKey(name));
+    if (found != overrides_.end()) {
+      if (found->second.empty()) return std::nullopt;
+      return std::string_view(found->second.front());
+    }
+  }
+  if (contentType_ && canonicalKey(name) == "content-type") return std::string_view(*contentType_);
+  return current_->header(name);
+}
+
+std::vector<std::string> CoreExchange::headers(std::string_view name) const {
+  auto found = overrides_.find(canonicalKey(name));
+  if (found != overrides_.end()) return found->second;
+  std::vector<std::string> out;
+  for (auto value : current_->values(name)) out.emplace_back(value);
+  return out;
+}
+
+std::string_view CoreExchange::body() const { return body_ ? std::string_view(*body_) : current_->body(); }
+
+std::string_view CoreExchange::contentType() const {
+  const std::string_view full = header("Content-Type").value_or("");
+  contentTypeCache_ = lower(sip::trim(full.substr(0, full.find(';'))));
+  return contentTypeCache_;
+}
+
+std::vector<std::string>& CoreExchange::overrideFor(std::string_view name) {
+  const std::string key = canonicalKey(name);
+  auto found = overrides_.find(key);
+  if (found == overrides_.end()) {
+    std::vector<std::string> original;
+    for (auto value : current_->values(name)) original.emplace_back(value);
+    found = overrides_.emplace(key, std::move(original)).first;
+    overrideNames_.emplace(key, std::string(name));
+  }
+  return found->second;
+}
+
+void CoreExchange::setHeader(std::string_view name, std::string_view value) {
+  auto& values = overrideFor(name);
+  values.assign(1, std::string(value));
+}
+
+void CoreExchange::addHeader(std::string_view name, std::string_view value) {
+  overrideFor(name).emplace_back(value);
+}
+
+void CoreExchange::removeHeader(std::string_view name) { overrideFor(name).clear(); }
+
+void CoreExchange::setBody(std::string_view body, std::string_view contentType) {
+  body_ = std::string(body);
+  if (!contentType.empty()) contentType_ = std::string(contentType);
+}
+
+void CoreExchange::applyTo(sip::EditList& edits) const {
+  const auto& fields = current_->headers();
+  for (const auto& [key, values] : overrides_) {
+    std::size_t firstIndex = sip::EditList::kEnd;
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+      if (!sameHeader(fields[i], key)) continue;
+      if (firstIndex == sip::EditList::kEnd) firstIndex = i;
+      edits.remove(i);
+    }
+    const std::string& name = overrideNames_.at(key);
+    for (const auto& value : values) edits.insertBefore(firstIndex, name, value);
+  }
+  if (body_) edits.replaceBody(*body_, contentType_);
+}
+
+}  // namespace sipwarden::pipeline

@@ -1,0 +1,98 @@
+#pragma once
+// The core's implementation of the SDK's Exchange, MessageView and Edits:
+// one per transaction, bound to the request and then to each response.
+// Filters edit headers by name; the edits become index-based EditList
+// entries only when the message leaves (applyTo).
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pipeline/counters.h"
+#include "sip/edit_list.h"
+#include "sip/message.h"
+#include "sipwarden/filter.h"
+#include "transport/transport.h"
+
+namespace sipwarden::pipeline {
+
+class CoreExchange final : public Exchange, private MessageView, private Edits {
+ public:
+  CoreExchange(const transport::Origin& origin, Direction direction);
+
+  // Points the exchange at a message (the request, later each response) and
+  // forgets the edits made to the previous one.
+  void bind(const sip::Message& message);
+  // Turns the edits made since bind() into EditList entries for `message`.
+  void applyTo(sip::EditList& edits) const;
+  bool edited() const { return !overrides_.empty() || body_.has_value(); }
+  // Which plugin the next calls come from (for state, counters and logs).
+  void setPlugin(std::size_t index, const std::string* name, PluginCounters* counters);
+
+  // Exchange
+  const MessageView& message() const override { return *this; }
+  Edits& edits() override { return *this; }
+  std::string_view sourceIp() const override { return sourceIp_; }
+  std::uint16_t sourcePort() const override { return sourcePort_; }
+  Transport transport() const override { return transport_; }
+  Direction direction() const override { return direction_; }
+  std::string dialogId() const override;
+  std::chrono::system_clock::time_point now() const override { return std::chrono::system_clock::now(); }
+  void log(LogLevel level, std::string_view text) override;
+  void count(std::string_view counter, std::uint64_t delta) override;
+  std::map<std::string, std::string>& state() override;
+  void tag(std::string_view key, std::string_view value) override;
+  const std::vector<std::pair<std::string, std::string>>& tags() const override { return tags_; }
+
+ private:
+  // MessageView
+  bool isRequest() const override { return current_->isRequest(); }
+  std::string_view method() const override { return current_->method(); }
+  std::string_view requestUri() const override { return current_->isRequest() ? current_->requestUri() : ""; }
+  int statusCode() const override { return current_->statusCode(); }
+  std::string_view reasonPhrase() const override { return current_->reasonPhrase(); }
+  std::string_view callId() const override { return current_->callId(); }
+  std::uint32_t cseqNumber() const override;
+  const Address& from() const override;
+  const Address& to() const override;
+  std::optional<std::string_view> header(std::string_view name) const override;
+  std::vector<std::string> headers(std::string_view name) const override;
+  std::string_view body() const override;
+  std::string_view contentType() const override;
+
+  // Edits
+  void setHeader(std::string_view name, std::string_view value) override;
+  void addHeader(std::string_view name, std::string_view value) override;
+  void removeHeader(std::string_view name) override;
+  void setBody(std::string_view body, std::string_view contentType) override;
+
+  // Header edits are kept per header (by canonical name) as the full list
+  // of values the header will have.
+  std::vector<std::string>& overrideFor(std::string_view name);
+
+  const sip::Message* current_ = nullptr;
+  std::map<std::string, std::vector<std::string>> overrides_;
+  std::map<std::string, std::string> overrideNames_;  // canonical -> name as the filter wrote it
+  std::optional<std::string> body_;
+  std::optional<std::string> contentType_;
+  mutable std::optional<Address> from_;
+  mutable std::optional<Address> to_;
+  mutable std::string contentTypeCache_;
+
+  std::string sourceIp_;
+  std::uint16_t sourcePort_ = 0;
+  Transport transport_ = Transport::Udp;
+  Direction direction_ = Direction::FromClient;
+  std::vector<std::map<std::string, std::string>> pluginState_;
+  std::vector<std::pair<std::string, std::string>> tags_;
+  std::size_t plugin_ = 0;
+  const std::string* pluginName_ = nullptr;
+  PluginCounters* pluginCounters_ = nullptr;
+};
+
+// Splits a parsed name-addr into the SDK's Address.
+Address toAddress(const sip::NameAddr& nameAddr);
+
+}  // namespace sipwarden::pipeline

@@ -1,0 +1,133 @@
+#include "pipeline/loader.h"
+
+#include <Poco/Exception.h>
+#include <Poco/File.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/Path.h>
+#include <Poco/SharedLibrary.h>
+
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "pipeline/plugin_config.h"
+
+namespace sipwarden::pipeline {
+namespace {
+
+std::mutex& builtinLock() {
+  static std::mutex lock;
+  return lock;
+}
+
+std::map<std::string, const PluginDescriptor*>& builtins() {
+  static std::map<std::string, const PluginDescriptor*> registry;
+  return registry;
+}
+
+struct Found {
+  const PluginDescriptor* descriptor = nullptr;
+  std::shared_ptr<Poco::SharedLibrary> library;
+};
+
+Found findPlugin(const std::string& name, const std::string& modulePath, const ChainSettings& settings,
+                 const std::string& label) {
+  if (modulePath.empty()) {
+    std::lock_guard<std::mutex> hold(builtinLock());
+    auto found = builtins().find(name);
+    if (found != builtins().end()) return Found{found->second, nullptr};
+  }
+  std::string path = modulePath;
+  if (path.empty()) {
+    for (const auto& dir : settings.pluginDirs) {
+      Poco::Path candidate(Poco::Path::forDirectory(dir), moduleFileName(name));
+      if (Poco::File(candidate).exists()) {
+        path = candidate.toString();
+        break;
+      }
+    }
+    if (path.empty()) {
+      std::string dirs;
+      for (const auto& dir : settings.pluginDirs) dirs += (dirs.empty() ? "" : ", ") + dir;
+      throw PluginError(label + ".plugin: no plugin '" + name + "' (looked for " + moduleFileName(name) + " in " +
+                        (dirs.empty() ? "no directory" : dirs) + ")");
+    }
+  }
+  auto library = std::make_shared<Poco::SharedLibrary>();
+  try {
+    library->load(path);
+  } catch (const Poco::Exception& error) {
+    throw PluginError(label + ".module: cannot load " + path + ": " + error.displayText());
+  }
+  if (!library->hasSymbol(SIPWARDEN_PLUGIN_SYMBOL)) {
+    throw PluginError(label + ".module: " + path + " has no " SIPWARDEN_PLUGIN_SYMBOL " entry point");
+  }
+  using EntryPoint = const PluginDescriptor* (*)();
+  auto entry = reinterpret_cast<EntryPoint>(library->getSymbol(SIPWARDEN_PLUGIN_SYMBOL));
+  const PluginDescriptor* descriptor = entry();
+  if (descriptor == nullptr) throw PluginError(label + ".module: " + path + " returned no descriptor");
+  if (descriptor->abiVersion != kPluginAbiVersion) {
+    throw PluginError(label + ".module: " + path + " (" + (descriptor->name ? descriptor->name : "?") +
+                      ") was built for plugin ABI " + std::to_string(descriptor->abiVersion) +
+                      ", this sipwarden speaks ABI " + std::to_string(kPluginAbiVersion));
+  }
+  return Found{descriptor, library};
+}
+
+}  // namespace
+
+void registerBuiltinPlugin(const PluginDescriptor* descriptor) {
+  std::lock_guard<std::mutex> hold(builtinLock());
+  builtins()[descriptor->name] = descriptor;
+}
+
+std::string moduleFileName(const std::string& name) { return "sipwarden_" + name + ".so"; }
+
+std::shared_ptr<const FilterChain> buildChain(const Poco::JSON::Array::Ptr& plugins, const ChainSettings& settings) {
+  std::vector<ChainEntry> entries;
+  if (!plugins) return std::make_shared<const FilterChain>(std::move(entries));
+  for (unsigned i = 0; i < plugins->size(); ++i) {
+    const std::string label = "plugins[" + std::to_string(i) + "]";
+    Poco::JSON::Object::Ptr block = plugins->getObject(i);
+    if (!block) throw PluginError(label + ": expected an object");
+    if (!block->has("plugin") || !block->get("plugin").isString()) {
+      throw PluginError(label + ".plugin: the plugin's name is required");
+    }
+    const std::string name = block->getValue<std::string>("plugin");
+    std::string modulePath;
+    if (block->has("module")) {
+      if (!block->get("module").isString()) throw PluginError(label + ".module: expected a path");
+      modulePath = block->getValue<std::string>("module");
+    }
+
+    JsonPluginConfig config(block, label);
+    ChainEntry entry;
+    entry.name = name;
+    entry.label = label + " (" + name + ")";
+    const std::string failMode = config.getChoice("fail_mode", {"open", "closed"}, "open");
+    entry.failMode = failMode == "closed" ? FailMode::Closed : FailMode::Open;
+    entry.failCode = static_cast<int>(config.getInteger("fail_code", 503, 400, 699));
+    config.markRead("plugin");
+    config.markRead("module");
+    if (config.failed()) throw PluginError(config.firstError());
+
+    const Found found = findPlugin(name, modulePath, settings, label);
+    std::unique_ptr<Filter> filter;
+    try {
+      filter = found.descriptor->create(config);
+    } catch (const std::exception& error) {
+      throw PluginError(label + ": " + name + " failed to start: " + error.what());
+    }
+    if (config.failed()) throw PluginError(config.firstError());
+    if (!filter) throw PluginError(label + ": " + name + " refused its configuration");
+    config.rejectUnread();
+    if (config.failed()) throw PluginError(config.firstError());
+    entry.methods = filter->methods().bits();
+    entry.filter = std::move(filter);
+    entry.library = found.library;
+    entries.push_back(std::move(entry));
+  }
+  return std::make_shared<const FilterChain>(std::move(entries));
+}
+
+}  // namespace sipwarden::pipeline

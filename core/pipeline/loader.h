@@ -1,0 +1,37 @@
+#pragma once
+// Builds a FilterChain from the `plugins` list of the config: finds each
+// plugin (linked in, or a module `sipwarden_<name>.so` in the plugin
+// directories), checks its ABI version, and lets it read its config block.
+// Any problem is a ConfigError naming the block: "plugins[1].action: ...".
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <Poco/JSON/Array.h>
+
+#include "pipeline/chain.h"
+#include "sipwarden/plugin.h"
+
+namespace sipwarden::pipeline {
+
+class PluginError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Plugins linked into the binary (or a test) instead of loaded as modules.
+void registerBuiltinPlugin(const PluginDescriptor* descriptor);
+
+struct ChainSettings {
+  std::vector<std::string> pluginDirs;
+};
+
+// Throws PluginError with the key path of the first problem.
+std::shared_ptr<const FilterChain> buildChain(const Poco::JSON::Array::Ptr& plugins, const ChainSettings& settings);
+
+// The module file a plugin name maps to: "sipwarden_<name>.so".
+std::string moduleFileName(const std::string& name);
+
+}  // namespace sipwarden::pipeline

@@ -1,0 +1,42 @@
+#pragma once
+// A plugin's config block as the SDK's PluginConfig: typed getters over the
+// JSON object that record the first error with its full key path and which
+// keys were read, so unread (unknown) keys can be refused.
+
+#include <set>
+#include <string>
+
+#include <Poco/JSON/Object.h>
+
+#include "sipwarden/plugin.h"
+
+namespace sipwarden::pipeline {
+
+class JsonPluginConfig final : public PluginConfig {
+ public:
+  JsonPluginConfig(Poco::JSON::Object::Ptr block, std::string path);
+
+  std::string path() const override { return path_; }
+  bool has(std::string_view key) const override;
+  std::string getString(std::string_view key, std::string_view fallback) override;
+  std::string getChoice(std::string_view key, const std::vector<std::string>& choices,
+                        std::string_view fallback) override;
+  std::int64_t getInteger(std::string_view key, std::int64_t fallback, std::int64_t min, std::int64_t max) override;
+  bool getBool(std::string_view key, bool fallback) override;
+  std::vector<std::string> getStrings(std::string_view key, const std::vector<std::string>& fallback) override;
+  void fail(std::string_view key, std::string_view message) override;
+  bool failed() const override { return !error_.empty(); }
+
+  void markRead(std::string_view key) { read_.emplace(key); }
+  // Records an error for the first key nobody read.
+  void rejectUnread();
+  const std::string& firstError() const { return error_; }
+
+ private:
+  Poco::JSON::Object::Ptr block_;
+  std::string path_;
+  std::set<std::string> read_;
+  std::string error_;
+};
+
+}  // namespace sipwarden::pipeline

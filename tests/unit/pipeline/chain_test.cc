@@ -1,0 +1,228 @@
+// The filter chain and plugin loader: modules loaded from disk, the probe
+// plugin linked in statically, verdicts, order, fail modes, edits.
+#include <gtest/gtest.h>
+
+#include <Poco/JSON/Parser.h>
+
+#include "pipeline/loader.h"
+#include "proxy/proxy.h"
+#include "sip/edit_list.h"
+
+namespace sipwarden::plugins {
+const PluginDescriptor* probe();
+}
+
+namespace sipwarden::pipeline {
+namespace {
+
+Poco::JSON::Array::Ptr pluginsFrom(const std::string& json) {
+  Poco::JSON::Parser parser;
+  return parser.parse(json).extract<Poco::JSON::Array::Ptr>();
+}
+
+std::shared_ptr<const FilterChain> chainFrom(const std::string& json) {
+  registerBuiltinPlugin(plugins::probe());
+  return buildChain(pluginsFrom(json), ChainSettings{{SIPWARDEN_TEST_PLUGIN_DIR}});
+}
+
+std::string buildError(const std::string& json) {
+  try {
+    chainFrom(json);
+  } catch (const PluginError& error) {
+    return error.what();
+  }
+  return "";
+}
+
+std::unique_ptr<sip::Message> parse(const std::string& text) {
+  sip::ParseFailure failure;
+  return sip::Message::parse(text, sip::Framing::Datagram, failure);
+}
+
+const std::string kMessage =
+    "MESSAGE sip:bob@example.com SIP/2.0\r\n"
+    "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKc1\r\n"
+    "Max-Forwards: 70\r\n"
+    "From: \"Alice\" <sip:alice@Example.COM>;tag=a\r\n"
+    "To: <sip:bob@example.com>\r\n"
+    "Call-ID: c1\r\n"
+    "CSeq: 1 MESSAGE\r\n"
+    "Content-Type: text/plain\r\n"
+    "Content-Length: 5\r\n\r\nhello";
+
+struct ChainRun {
+  Verdict verdict = Verdict::proceed();
+  std::vector<TraceStep> trace;
+  std::string wire;
+};
+
+ChainRun run(const FilterChain& chain, const std::string& text = kMessage) {
+  auto message = parse(text);
+  CoreExchange exchange(transport::Origin{transport::Protocol::Udp, Poco::Net::SocketAddress("192.0.2.10", 5060), 0},
+                        Direction::FromClient);
+  exchange.bind(*message);
+  ChainRun result;
+  result.verdict = chain.runRequest(exchange, &result.trace);
+  sip::EditList edits;
+  exchange.applyTo(edits);
+  result.wire = sip::serialize(*message, edits);
+  return result;
+}
+
+TEST(Loader, LoadsAModuleFromThePluginDirectory) {
+  auto chain = chainFrom(R"([{"plugin": "bad_abi_free", "module": ")" SIPWARDEN_TEST_PLUGIN_DIR
+                         R"(/sipwarden_probe.so", "add_header": "X-Module: yes"}])");
+  ASSERT_EQ(chain->entries().size(), 1u);
+  EXPECT_NE(chain->entries()[0].library, nullptr);
+  EXPECT_NE(run(*chain).wire.find("X-Module: yes\r\n"), std::string::npos);
+}
+
+TEST(Loader, RefusesAModuleBuiltForAnotherAbiAndSaysWhich) {
+  const std::string error = buildError(R"([{"plugin": "bad_abi"}])");
+  EXPECT_NE(error.find("plugins[0].module"), std::string::npos) << error;
+  EXPECT_NE(error.find("built for plugin ABI 99, this sipwarden speaks ABI 1"), std::string::npos) << error;
+}
+
+TEST(Loader, RefusesAModuleWithoutEntryPoint) {
+  const std::string error = buildError(R"([{"plugin": "no_entry"}])");
+  EXPECT_NE(error.find("has no sipwarden_plugin_v1 entry point"), std::string::npos) << error;
+}
+
+TEST(Loader, MissingPluginNamesWhereItLooked) {
+  const std::string error = buildError(R"([{"plugin": "nonexistent"}])");
+  EXPECT_NE(error.find("plugins[0].plugin: no plugin 'nonexistent'"), std::string::npos) << error;
+}
+
+TEST(Loader, BadConfigNamesTheKeyPath) {
+  EXPECT_EQ(buildError(R"([{"plugin": "probe"}, {"plugin": "probe", "action": "explode"}])"),
+            "plugins[1].action: expected continue|reply|drop|error|throw");
+  EXPECT_EQ(buildError(R"([{"plugin": "probe", "colour": "blue"}])"), "plugins[0].colour: unknown key");
+  EXPECT_EQ(buildError(R"([{"plugin": "probe", "fail_mode": "sideways"}])"), "plugins[0].fail_mode: expected open|closed");
+  EXPECT_EQ(buildError(R"([{"action": "drop"}])"), "plugins[0].plugin: the plugin's name is required");
+  EXPECT_EQ(buildError(R"([{"plugin": "probe", "add_header": "nocolon"}])"),
+            "plugins[0].add_header: expected \"Name: value\"");
+}
+
+TEST(Chain, RunsPluginsInConfiguredOrderAndLaterOnesSeeEarlierEdits) {
+  auto chain = chainFrom(R"([
+    {"plugin": "probe", "add_header": "X-Order: first", "append_body": " one"},
+    {"plugin": "probe", "add_header": "X-Order: second", "append_body": " two"}])");
+  const ChainRun result = run(*chain);
+  EXPECT_TRUE(result.verdict.isContinue());
+  EXPECT_NE(result.wire.find("X-Order: first\r\nX-Order: second\r\n"), std::string::npos) << result.wire;
+  EXPECT_NE(result.wire.find("Content-Length: 13\r\n\r\nhello one two"), std::string::npos) << result.wire;
+}
+
+TEST(Chain, ReplyStopsTheChain) {
+  auto chain = chainFrom(R"([{"plugin": "probe", "action": "reply", "code": 488, "reason": "Not Here"},
+                             {"plugin": "probe"}])");
+  const ChainRun result = run(*chain);
+  EXPECT_EQ(result.verdict.kind(), Verdict::Kind::Reply);
+  EXPECT_EQ(result.verdict.code(), 488);
+  EXPECT_EQ(chain->entries()[1].counters->invocations.load(), 0u);
+  EXPECT_EQ(chain->entries()[0].counters->replied.load(), 1u);
+}
+
+TEST(Chain, FailOpenPassesTheMessage) {
+  for (const char* action : {"error", "throw"}) {
+    auto chain = chainFrom(std::string(R"([{"plugin": "probe", "fail_mode": "open", "action": ")") + action +
+                           R"("}, {"plugin": "probe", "add_header": "X-After: yes"}])");
+    const ChainRun result = run(*chain);
+    EXPECT_TRUE(result.verdict.isContinue()) << action;
+    EXPECT_NE(result.wire.find("X-After: yes"), std::string::npos) << action;
+    EXPECT_EQ(chain->entries()[0].counters->errors.load(), 1u) << action;
+    EXPECT_EQ(result.trace[0].verdict, "error (open)");
+  }
+}
+
+TEST(Chain, FailClosedRepliesWithTheConfiguredCode) {
+  for (const char* action : {"error", "throw"}) {
+    auto chain = chainFrom(std::string(R"([{"plugin": "probe", "fail_mode": "closed", "fail_code": 500, "action": ")") +
+                           action + R"("}])");
+    const ChainRun result = run(*chain);
+    EXPECT_EQ(result.verdict.kind(), Verdict::Kind::Reply) << action;
+    EXPECT_EQ(result.verdict.code(), 500);
+    ASSERT_EQ(result.verdict.headers().size(), 1u);
+    EXPECT_EQ(result.verdict.headers()[0].second, "399 sipwarden \"probe failed\"");
+  }
+}
+
+TEST(Chain, PluginsAreSkippedForMethodsTheyDoNotWant) {
+  auto chain = chainFrom(R"([{"plugin": "probe", "methods": ["INVITE"], "action": "drop"}])");
+  const ChainRun result = run(*chain);
+  EXPECT_TRUE(result.verdict.isContinue());
+  EXPECT_EQ(chain->entries()[0].counters->invocations.load(), 0u);
+  EXPECT_EQ(result.trace[0].verdict, "skipped");
+}
+
+TEST(Exchange, HeaderEditsAreVisibleAndAddressesNormalised) {
+  auto message = parse(kMessage);
+  CoreExchange exchange(transport::Origin{transport::Protocol::Tcp, Poco::Net::SocketAddress("192.0.2.10", 5061), 7},
+                        Direction::FromClient);
+  exchange.bind(*message);
+  EXPECT_EQ(exchange.message().from().aor(), "alice@example.com");
+  EXPECT_EQ(exchange.message().from().display, "Alice");
+  EXPECT_EQ(exchange.message().contentType(), "text/plain");
+  EXPECT_EQ(exchange.sourcePort(), 5061);
+  EXPECT_EQ(exchange.transport(), Transport::Tcp);
+  exchange.edits().setHeader("Subject", "hi");
+  exchange.edits().removeHeader("max-forwards");
+  EXPECT_EQ(exchange.message().header("subject"), "hi");
+  EXPECT_FALSE(exchange.message().header("Max-Forwards").has_value());
+  sip::EditList edits;
+  exchange.applyTo(edits);
+  const std::string wire = sip::serialize(*message, edits);
+  EXPECT_EQ(wire.find("Max-Forwards"), std::string::npos);
+  EXPECT_NE(wire.find("Subject: hi\r\n"), std::string::npos);
+}
+
+// The chain inside the proxy: replies, edits on requests and responses, and
+// the end-of-transaction hook.
+class RecordingSender final : public transport::Sender {
+ public:
+  void send(const transport::Target&, std::string_view bytes) override { sent.emplace_back(bytes); }
+  std::vector<std::string> sent;
+};
+
+TEST(ProxyWithChain, ReplyFromAFilterIsSentAndNothingForwarded) {
+  RecordingSender sender;
+  proxy::ManualClock clock;
+  proxy::ProxyConfig config;
+  config.upstreams = {{"127.0.0.1", 5080, transport::Protocol::Udp}};
+  proxy::Proxy proxy(config, sender, clock);
+  proxy.setChain(chainFrom(R"([{"plugin": "probe", "action": "reply", "code": 403, "reason": "Blocked"}])"));
+  proxy.onMessage(kMessage, transport::Origin{transport::Protocol::Udp, Poco::Net::SocketAddress("192.0.2.10", 5060), 0});
+  ASSERT_EQ(sender.sent.size(), 1u);
+  EXPECT_TRUE(sender.sent[0].starts_with("SIP/2.0 403 Blocked\r\n"));
+  EXPECT_NE(sender.sent[0].find("Warning: 399 sipwarden \"probe\""), std::string::npos);
+  EXPECT_EQ(proxy.chain()->entries()[0].counters->named.at("ended.403"), 1u);
+}
+
+TEST(ProxyWithChain, EditsReachTheNextHopAndResponsesAreFiltered) {
+  RecordingSender sender;
+  proxy::ManualClock clock;
+  proxy::ProxyConfig config;
+  config.upstreams = {{"127.0.0.1", 5080, transport::Protocol::Udp}};
+  proxy::Proxy proxy(config, sender, clock);
+  proxy.setChain(chainFrom(R"([{"plugin": "probe", "add_header": "X-Probe: on"}])"));
+  proxy.onMessage(kMessage, transport::Origin{transport::Protocol::Udp, Poco::Net::SocketAddress("192.0.2.10", 5060), 0});
+  ASSERT_EQ(sender.sent.size(), 1u);
+  const std::string forwarded = sender.sent[0];
+  EXPECT_NE(forwarded.find("X-Probe: on\r\n"), std::string::npos);
+  auto request = parse(forwarded);
+  std::string response = "SIP/2.0 200 OK\r\n";
+  for (const auto& field : request->headers()) {
+    if (field.id == sip::HeaderId::Via || field.id == sip::HeaderId::From || field.id == sip::HeaderId::To ||
+        field.id == sip::HeaderId::CallId || field.id == sip::HeaderId::CSeq) {
+      response += std::string(field.raw) + "\r\n";
+    }
+  }
+  response += "Content-Length: 0\r\n\r\n";
+  proxy.onMessage(response, transport::Origin{transport::Protocol::Udp, Poco::Net::SocketAddress("127.0.0.1", 5080), 0});
+  ASSERT_EQ(sender.sent.size(), 2u);
+  EXPECT_NE(sender.sent[1].find("X-Probe-Response: on\r\n"), std::string::npos) << sender.sent[1];
+  EXPECT_EQ(proxy.chain()->entries()[0].counters->named.at("ended.200"), 1u);
+}
+
+}  // namespace
+}  // namespace sipwarden::pipeline
