@@ -79,7 +79,7 @@ Outcome runOne(const pipeline::FilterChain& chain, const std::string& file, bool
       break;
   }
   if (!exchange.tags().empty()) {
-    for (const auto& [key, value] : exchange.tags()) outcome.steps.push_back({"(tag)", key, 0, value});
+    for (const auto& [key, value] : exchange.tags()) outcome.steps.push_back({"tag", key + "=" + value, 0, ""});
   }
   return outcome;
 }
