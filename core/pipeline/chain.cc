@@ -11,8 +11,6 @@ namespace {
 
 Poco::Logger& log() { return Poco::Logger::get("sipwarden.pipeline"); }
 
-// Plugin time is read around every call; the steady clock's vDSO read is
-// cheap enough (tens of ns) to keep per-plugin time exact rather than sampled.
 std::uint64_t nowNs() {
   return static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
@@ -52,25 +50,27 @@ Verdict FilterChain::runRequest(CoreExchange& exchange, std::vector<TraceStep>* 
     }
     PluginCounters& counters = *entry.counters;
     exchange.setPlugin(i, &entry.name, &counters);
-    const std::uint64_t start = nowNs();
+    const std::uint64_t invocation = counters.invocations.load(std::memory_order_relaxed);
+    bump(counters.invocations);
+    const bool timed = invocation % PluginCounters::kTimingSample == 0;
+    const std::uint64_t start = timed ? nowNs() : 0;
     Verdict verdict = guarded(entry, [&] { return entry.filter->onRequest(exchange); });
-    counters.nanoseconds.fetch_add(nowNs() - start, std::memory_order_relaxed);
-    counters.invocations.fetch_add(1, std::memory_order_relaxed);
+    if (timed) bump(counters.nanoseconds, (nowNs() - start) * PluginCounters::kTimingSample);
     switch (verdict.kind()) {
       case Verdict::Kind::Continue:
-        counters.continued.fetch_add(1, std::memory_order_relaxed);
+        bump(counters.continued);
         if (trace) trace->push_back({entry.name, "continue", 0, ""});
         continue;
       case Verdict::Kind::Reply:
-        counters.replied.fetch_add(1, std::memory_order_relaxed);
+        bump(counters.replied);
         if (trace) trace->push_back({entry.name, "reply", verdict.code(), verdict.reason()});
         return verdict;
       case Verdict::Kind::Drop:
-        counters.dropped.fetch_add(1, std::memory_order_relaxed);
+        bump(counters.dropped);
         if (trace) trace->push_back({entry.name, "drop", 0, verdict.reason()});
         return verdict;
       case Verdict::Kind::Error:
-        counters.errors.fetch_add(1, std::memory_order_relaxed);
+        bump(counters.errors);
         log().warning("%s failed on %s %s: %s", entry.label, std::string(exchange.message().method()),
                       std::string(exchange.message().callId()), verdict.reason());
         if (entry.failMode == FailMode::Open) {
@@ -96,7 +96,7 @@ void FilterChain::runResponse(CoreExchange& exchange) const {
       return Verdict::proceed();
     });
     if (verdict.kind() == Verdict::Kind::Error) {
-      entry.counters->errors.fetch_add(1, std::memory_order_relaxed);
+      bump(entry.counters->errors);
       log().warning("%s failed on a response: %s", entry.label, verdict.reason());
     }
   }
@@ -113,7 +113,7 @@ void FilterChain::runEnd(CoreExchange& exchange, int finalCode) const {
       return Verdict::proceed();
     });
     if (verdict.kind() == Verdict::Kind::Error) {
-      entry.counters->errors.fetch_add(1, std::memory_order_relaxed);
+      bump(entry.counters->errors);
       log().warning("%s failed at the end of a transaction: %s", entry.label, verdict.reason());
     }
   }

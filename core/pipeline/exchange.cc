@@ -37,10 +37,14 @@ Address toAddress(const sip::NameAddr& nameAddr) {
 }
 
 CoreExchange::CoreExchange(const transport::Origin& origin, Direction direction)
-    : sourceIp_(origin.source.host().toString()),
-      sourcePort_(origin.source.port()),
+    : origin_(&origin),
       transport_(origin.protocol == transport::Protocol::Udp ? Transport::Udp : Transport::Tcp),
       direction_(direction) {}
+
+std::string_view CoreExchange::sourceIp() const {
+  if (sourceIp_.empty()) sourceIp_ = origin_->source.host().toString();
+  return sourceIp_;
+}
 
 void CoreExchange::bind(const sip::Message& message) {
   current_ = &message;

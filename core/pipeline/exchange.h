@@ -20,6 +20,7 @@ namespace sipwarden::pipeline {
 
 class CoreExchange final : public Exchange, private MessageView, private Edits {
  public:
+  // `origin` must outlive the exchange (the transaction keeps both).
   CoreExchange(const transport::Origin& origin, Direction direction);
 
   // Points the exchange at a message (the request, later each response) and
@@ -34,8 +35,8 @@ class CoreExchange final : public Exchange, private MessageView, private Edits {
   // Exchange
   const MessageView& message() const override { return *this; }
   Edits& edits() override { return *this; }
-  std::string_view sourceIp() const override { return sourceIp_; }
-  std::uint16_t sourcePort() const override { return sourcePort_; }
+  std::string_view sourceIp() const override;
+  std::uint16_t sourcePort() const override { return origin_->source.port(); }
   Transport transport() const override { return transport_; }
   Direction direction() const override { return direction_; }
   std::string dialogId() const override;
@@ -81,8 +82,8 @@ class CoreExchange final : public Exchange, private MessageView, private Edits {
   mutable std::optional<Address> to_;
   mutable std::string contentTypeCache_;
 
-  std::string sourceIp_;
-  std::uint16_t sourcePort_ = 0;
+  const transport::Origin* origin_;
+  mutable std::string sourceIp_;  // formatted on first use
   Transport transport_ = Transport::Udp;
   Direction direction_ = Direction::FromClient;
   std::vector<std::map<std::string, std::string>> pluginState_;

@@ -38,12 +38,38 @@ class MethodSet {
   constexpr MethodSet(std::uint32_t bits = 0) : bits_(bits) {}
   static constexpr MethodSet all() { return MethodSet(0x7fff); }
   static constexpr std::uint32_t bitFor(std::string_view method) {
-    constexpr std::pair<std::string_view, std::uint32_t> kKnown[] = {
-        {"INVITE", Invite}, {"ACK", Ack}, {"BYE", Bye}, {"CANCEL", Cancel}, {"MESSAGE", Message},
-        {"OPTIONS", Options}, {"REGISTER", Register}, {"SUBSCRIBE", Subscribe}, {"NOTIFY", Notify},
-        {"REFER", Refer}, {"INFO", Info}, {"UPDATE", Update}, {"PRACK", Prack}, {"PUBLISH", Publish}};
-    for (const auto& [name, bit] : kKnown) {
-      if (name == method) return bit;
+    // Dispatch on length first: this runs for every message and plugin.
+    switch (method.size()) {
+      case 3:
+        if (method == "ACK") return Ack;
+        if (method == "BYE") return Bye;
+        break;
+      case 4:
+        if (method == "INFO") return Info;
+        break;
+      case 5:
+        if (method == "PRACK") return Prack;
+        if (method == "REFER") return Refer;
+        break;
+      case 6:
+        if (method == "INVITE") return Invite;
+        if (method == "CANCEL") return Cancel;
+        if (method == "NOTIFY") return Notify;
+        if (method == "UPDATE") return Update;
+        break;
+      case 7:
+        if (method == "MESSAGE") return Message;
+        if (method == "OPTIONS") return Options;
+        if (method == "PUBLISH") return Publish;
+        break;
+      case 8:
+        if (method == "REGISTER") return Register;
+        break;
+      case 9:
+        if (method == "SUBSCRIBE") return Subscribe;
+        break;
+      default:
+        break;
     }
     return Other;
   }
