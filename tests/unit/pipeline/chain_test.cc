@@ -58,8 +58,8 @@ struct ChainRun {
 
 ChainRun run(const FilterChain& chain, const std::string& text = kMessage) {
   auto message = parse(text);
-  CoreExchange exchange(transport::Origin{transport::Protocol::Udp, Poco::Net::SocketAddress("192.0.2.10", 5060), 0},
-                        Direction::FromClient);
+  const transport::Origin origin{transport::Protocol::Udp, Poco::Net::SocketAddress("192.0.2.10", 5060), 0};
+  CoreExchange exchange(origin, Direction::FromClient);
   exchange.bind(*message);
   ChainRun result;
   result.verdict = chain.runRequest(exchange, &result.trace);
@@ -157,13 +157,14 @@ TEST(Chain, PluginsAreSkippedForMethodsTheyDoNotWant) {
 
 TEST(Exchange, HeaderEditsAreVisibleAndAddressesNormalised) {
   auto message = parse(kMessage);
-  CoreExchange exchange(transport::Origin{transport::Protocol::Tcp, Poco::Net::SocketAddress("192.0.2.10", 5061), 7},
-                        Direction::FromClient);
+  const transport::Origin origin{transport::Protocol::Tcp, Poco::Net::SocketAddress("192.0.2.10", 5061), 7};
+  CoreExchange exchange(origin, Direction::FromClient);
   exchange.bind(*message);
   EXPECT_EQ(exchange.message().from().aor(), "alice@example.com");
   EXPECT_EQ(exchange.message().from().display, "Alice");
   EXPECT_EQ(exchange.message().contentType(), "text/plain");
   EXPECT_EQ(exchange.sourcePort(), 5061);
+  EXPECT_EQ(exchange.sourceIp(), "192.0.2.10");
   EXPECT_EQ(exchange.transport(), Transport::Tcp);
   exchange.edits().setHeader("Subject", "hi");
   exchange.edits().removeHeader("max-forwards");
