@@ -263,7 +263,10 @@ std::vector<std::string> defaultPluginDirs() {
   std::vector<std::string> dirs;
   std::error_code error;
   const auto self = std::filesystem::read_symlink("/proc/self/exe", error);
-  if (!error) dirs.push_back((self.parent_path() / "plugins").string());
+  if (!error) {
+    dirs.push_back((self.parent_path() / "plugins").string());  // build tree
+    dirs.push_back((self.parent_path().parent_path() / "lib" / "sipwarden" / "plugins").string());  // relocated install
+  }
   dirs.push_back(SIPWARDEN_PLUGIN_INSTALL_DIR);
   return dirs;
 }

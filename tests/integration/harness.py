@@ -36,7 +36,8 @@ def free_port():
 class Sipwarden:
     """The hop under test, run in the foreground as an operator would."""
 
-    def __init__(self, *args, config=None):
+    def __init__(self, *args, config=None, binary=None):
+        self.binary = binary or BINARY
         self.port = free_port()
         self.args = list(args)
         self.config_path = None
@@ -48,7 +49,7 @@ class Sipwarden:
         self.process = None
 
     def start(self):
-        command = [BINARY, "run"]
+        command = [self.binary, "run"]
         if self.config_path:
             command += ["--config", self.config_path]
         command += ["--listen", f"udp:127.0.0.1:{self.port}", "--listen", f"tcp:127.0.0.1:{self.port}"]
