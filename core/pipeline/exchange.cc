@@ -52,6 +52,7 @@ void CoreExchange::bind(const sip::Message& message) {
   overrideNames_.clear();
   body_.reset();
   contentType_.reset();
+  im_.reset();
   from_.reset();
   to_.reset();
 }
@@ -127,7 +128,22 @@ std::vector<std::string> CoreExchange::headers(std::string_view name) const {
   return out;
 }
 
-std::string_view CoreExchange::body() const { return body_ ? std::string_view(*body_) : current_->body(); }
+std::string_view CoreExchange::body() const {
+  if (im_ && im_->bodyModified()) {
+    renderedBody_ = im_->renderBody();
+    return renderedBody_;
+  }
+  return body_ ? std::string_view(*body_) : current_->body();
+}
+
+InstantMessage& CoreExchange::instantMessage() {
+  if (!im_) {
+    const std::string contentType(header("Content-Type").value_or(""));
+    im_ = std::make_unique<im::ImBody>(current_->method(), contentType, std::string(body()),
+                                       [this](std::string_view name) { return header(name); });
+  }
+  return *im_;
+}
 
 std::string_view CoreExchange::contentType() const {
   const std::string_view full = header("Content-Type").value_or("");
@@ -159,23 +175,36 @@ void CoreExchange::addHeader(std::string_view name, std::string_view value) {
 void CoreExchange::removeHeader(std::string_view name) { overrideFor(name).clear(); }
 
 void CoreExchange::setBody(std::string_view body, std::string_view contentType) {
+  im_.reset();  // a whole new body supersedes earlier part edits
   body_ = std::string(body);
   if (!contentType.empty()) contentType_ = std::string(contentType);
 }
 
 void CoreExchange::applyTo(sip::EditList& edits) const {
   const auto& fields = current_->headers();
-  for (const auto& [key, values] : overrides_) {
+  auto overrides = overrides_;
+  auto names = overrideNames_;
+  if (im_) {
+    for (auto& [name, value] : im_->renderHeaders()) {
+      overrides[canonicalKey(name)] = {value};
+      names.emplace(canonicalKey(name), name);
+    }
+  }
+  for (const auto& [key, values] : overrides) {
     std::size_t firstIndex = sip::EditList::kEnd;
     for (std::size_t i = 0; i < fields.size(); ++i) {
       if (!sameHeader(fields[i], key)) continue;
       if (firstIndex == sip::EditList::kEnd) firstIndex = i;
       edits.remove(i);
     }
-    const std::string& name = overrideNames_.at(key);
+    const std::string& name = names.at(key);
     for (const auto& value : values) edits.insertBefore(firstIndex, name, value);
   }
-  if (body_) edits.replaceBody(*body_, contentType_);
+  if (im_ && im_->bodyModified()) {
+    edits.replaceBody(im_->renderBody(), contentType_);
+  } else if (body_) {
+    edits.replaceBody(*body_, contentType_);
+  }
 }
 
 }  // namespace sipwarden::pipeline

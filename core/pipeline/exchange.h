@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "im/im_body.h"
 #include "pipeline/counters.h"
 #include "sip/edit_list.h"
 #include "sip/message.h"
@@ -28,13 +29,14 @@ class CoreExchange final : public Exchange, private MessageView, private Edits {
   void bind(const sip::Message& message);
   // Turns the edits made since bind() into EditList entries for `message`.
   void applyTo(sip::EditList& edits) const;
-  bool edited() const { return !overrides_.empty() || body_.has_value(); }
+  bool edited() const { return !overrides_.empty() || body_.has_value() || (im_ && im_->modified()); }
   // Which plugin the next calls come from (for state, counters and logs).
   void setPlugin(std::size_t index, const std::string* name, PluginCounters* counters);
 
   // Exchange
   const MessageView& message() const override { return *this; }
   Edits& edits() override { return *this; }
+  InstantMessage& instantMessage() override;
   std::string_view sourceIp() const override;
   std::uint16_t sourcePort() const override { return origin_->source.port(); }
   Transport transport() const override { return transport_; }
@@ -77,6 +79,9 @@ class CoreExchange final : public Exchange, private MessageView, private Edits {
   std::map<std::string, std::vector<std::string>> overrides_;
   std::map<std::string, std::string> overrideNames_;  // canonical -> name as the filter wrote it
   std::optional<std::string> body_;
+  // Built on first use from the message as it stands (after setBody).
+  std::unique_ptr<im::ImBody> im_;
+  mutable std::string renderedBody_;
   std::optional<std::string> contentType_;
   mutable std::optional<Address> from_;
   mutable std::optional<Address> to_;

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "sipwarden/instant_message.h"
 #include "sipwarden/message_view.h"
 #include "sipwarden/verdict.h"
 
@@ -100,6 +101,8 @@ class Exchange {
 
   virtual const MessageView& message() const = 0;
   virtual Edits& edits() = 0;
+  // The instant-message text of the current message, parsed on first use.
+  virtual InstantMessage& instantMessage() = 0;
 
   virtual std::string_view sourceIp() const = 0;
   virtual std::uint16_t sourcePort() const = 0;

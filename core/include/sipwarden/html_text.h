@@ -1,0 +1,112 @@
+#pragma once
+// Small header-only helpers for instant-message HTML, shared by plugins:
+// entity decoding, escaping, and reducing HTML to the text a person reads.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace sipwarden::html {
+
+inline void appendUtf8(std::string& out, std::uint32_t code) {
+  if (code < 0x80) {
+    out.push_back(static_cast<char>(code));
+  } else if (code < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (code >> 6)));
+    out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
+  } else if (code < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (code >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((code >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
+  } else if (code < 0x110000) {
+    out.push_back(static_cast<char>(0xF0 | (code >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((code >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((code >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
+  }
+}
+
+// "&amp;" -> "&", "&#x41;" -> "A"; unknown entities are kept as written.
+inline std::string decodeEntities(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '&') {
+      out.push_back(text[i]);
+      continue;
+    }
+    const std::size_t semi = text.find(';', i);
+    if (semi == std::string_view::npos || semi - i > 10) {
+      out.push_back('&');
+      continue;
+    }
+    const std::string_view name = text.substr(i + 1, semi - i - 1);
+    std::uint32_t code = 0;
+    bool known = true;
+    if (name == "amp") code = '&';
+    else if (name == "lt") code = '<';
+    else if (name == "gt") code = '>';
+    else if (name == "quot") code = '"';
+    else if (name == "apos") code = '\'';
+    else if (name == "nbsp") code = 0xA0;
+    else if (name.size() > 1 && name[0] == '#') {
+      const bool hex = name[1] == 'x' || name[1] == 'X';
+      for (char c : name.substr(hex ? 2 : 1)) {
+        const int digit = (c >= '0' && c <= '9') ? c - '0'
+                          : (hex && c >= 'a' && c <= 'f') ? c - 'a' + 10
+                          : (hex && c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
+        if (digit < 0 || code > 0x10FFFF) {
+          known = false;
+          break;
+        }
+        code = code * (hex ? 16 : 10) + static_cast<std::uint32_t>(digit);
+      }
+    } else {
+      known = false;
+    }
+    if (!known) {
+      out.push_back('&');
+      continue;
+    }
+    appendUtf8(out, code);
+    i = semi;
+  }
+  return out;
+}
+
+inline std::string escape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 16);
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// Drops tags (a <br> or </p> becomes a line break) and decodes entities.
+inline std::string toText(std::string_view html) {
+  std::string stripped;
+  stripped.reserve(html.size());
+  for (std::size_t i = 0; i < html.size(); ++i) {
+    if (html[i] != '<') {
+      stripped.push_back(html[i]);
+      continue;
+    }
+    const std::size_t close = html.find('>', i);
+    if (close == std::string_view::npos) break;
+    std::string_view tag = html.substr(i + 1, close - i - 1);
+    if (tag.starts_with("br") || tag.starts_with("BR") || tag == "/p" || tag == "/P" || tag == "/div") {
+      stripped.push_back('\n');
+    }
+    i = close;
+  }
+  return decodeEntities(stripped);
+}
+
+}  // namespace sipwarden::html

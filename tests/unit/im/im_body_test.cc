@@ -1,0 +1,154 @@
+// Instant-message text in every wire form, read and rewritten, checked on the
+// shared samples (tests/corpus/samples) and on small inline bodies.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "im/im_body.h"
+#include "pipeline/exchange.h"
+#include "sip/edit_list.h"
+#include "sip/message.h"
+
+namespace sipwarden::im {
+namespace {
+
+std::unique_ptr<sip::Message> sample(const std::string& name) {
+  std::ifstream in(std::string(SIPWARDEN_SAMPLES_DIR) + "/" + name, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  sip::ParseFailure failure;
+  auto message = sip::Message::parse(bytes.str(), sip::Framing::Datagram, failure);
+  EXPECT_TRUE(message && failure.reason.empty()) << name << ": " << failure.reason;
+  return message;
+}
+
+ImBody bodyOf(const sip::Message& message) {
+  return ImBody(message.method(), message.header("Content-Type").value_or(""), std::string(message.body()),
+                [&](std::string_view name) { return message.header(name); });
+}
+
+// Rewrites every part through a CoreExchange and returns the message as it
+// would leave, parsed again.
+std::unique_ptr<sip::Message> rewriteAll(const sip::Message& message, const std::function<std::string(std::string)>& f) {
+  const transport::Origin origin{transport::Protocol::Udp, Poco::Net::SocketAddress("127.0.0.1", 5060), 0};
+  pipeline::CoreExchange exchange(origin, Direction::FromClient);
+  exchange.bind(message);
+  InstantMessage& im = exchange.instantMessage();
+  for (std::size_t i = 0; i < im.partCount(); ++i) im.setPartText(i, f(std::string(im.partText(i))));
+  sip::EditList edits;
+  exchange.applyTo(edits);
+  sip::ParseFailure failure;
+  auto out = sip::Message::parse(sip::serialize(message, edits), sip::Framing::Stream, failure);
+  EXPECT_TRUE(out && failure.reason.empty()) << failure.reason;
+  return out;
+}
+
+TEST(ImBody, PlainText) {
+  auto message = sample("01-message-text-plain.sip");
+  ImBody body = bodyOf(*message);
+  ASSERT_TRUE(body.present());
+  ASSERT_EQ(body.partCount(), 1u);
+  EXPECT_EQ(body.partType(0), "text/plain");
+  EXPECT_EQ(body.plainText(), "Hi Bob, the stand-up moved to 10:30 today. Same room as last week.");
+}
+
+TEST(ImBody, HtmlIsReducedToTextForSearch) {
+  ImBody body = bodyOf(*sample("03-message-text-html-href.sip"));
+  ASSERT_EQ(body.partCount(), 1u);
+  EXPECT_EQ(body.partType(0), "text/html");
+  EXPECT_EQ(body.plainText(), "Welcome aboard! Start with the onboarding page before Monday.\n");
+}
+
+TEST(ImBody, CpimWrappedTextIsThePartNotTheCpimHeaders) {
+  auto message = sample("04-message-cpim-text-plain-link.sip");
+  ImBody body = bodyOf(*message);
+  ASSERT_EQ(body.partCount(), 1u);
+  EXPECT_EQ(body.partLocation(0), "cpim");
+  EXPECT_EQ(body.partText(0), "Nightly build artifacts: https://ci.example.com/job/nightly/812/artifacts");
+  auto out = rewriteAll(*message, [](std::string text) { return text + " [checked]"; });
+  EXPECT_NE(out->body().find("imdn.Message-ID: Qx7uP2mZ41\r\n"), std::string_view::npos);
+  EXPECT_TRUE(out->body().ends_with("artifacts [checked]"));
+  EXPECT_EQ(out->header("Content-Length"), std::to_string(out->body().size()));
+}
+
+TEST(ImBody, MultipartAlternativeEachPartRewrittenBoundaryKept) {
+  auto message = sample("05-message-multipart-alternative.sip");
+  ImBody body = bodyOf(*message);
+  ASSERT_EQ(body.partCount(), 2u);
+  EXPECT_EQ(body.partType(0), "text/plain");
+  EXPECT_EQ(body.partType(1), "text/html");
+  EXPECT_EQ(body.partText(0), "Q3 figures are on the portal: http://portal.example.com/finance/q3");
+  auto out = rewriteAll(*message, [](std::string text) {
+    const auto at = text.find("http://");
+    return text.insert(at, "_");
+  });
+  const std::string expected =
+      "--alt-5b1e7c20\r\nContent-Type: text/plain;charset=UTF-8\r\n\r\n"
+      "Q3 figures are on the portal: _http://portal.example.com/finance/q3\r\n"
+      "--alt-5b1e7c20\r\nContent-Type: text/html;charset=UTF-8\r\n\r\n"
+      "<p>Q3 figures are on the <a href=\"_http://portal.example.com/finance/q3\">portal</a>.</p>\r\n"
+      "--alt-5b1e7c20--\r\n";
+  EXPECT_EQ(out->body(), expected);
+}
+
+TEST(ImBody, MsImFormatHeaderIsDecodedAndReencoded) {
+  auto message = sample("06-lync-message-ms-im-format.sip");
+  ImBody body = bodyOf(*message);
+  ASSERT_EQ(body.partCount(), 2u);
+  EXPECT_EQ(body.partLocation(1), "header:Ms-IM-Format");
+  EXPECT_NE(body.partText(1).find("<a href=\"http://share.example.com/sites/design/review-2026.pptx\">"),
+            std::string_view::npos);
+  auto out = rewriteAll(*message, [](std::string text) { return "X" + text; });
+  ImBody again = bodyOf(*out);
+  EXPECT_EQ(again.partText(0).substr(0, 7), "XDesign");
+  EXPECT_EQ(again.partText(1).substr(0, 6), "X<SPAN");
+  EXPECT_TRUE(out->header("Ms-IM-Format")->starts_with("text/html; charset=UTF-8; ms-body="));
+}
+
+TEST(ImBody, IsComposingIsNotAnInstantMessage) {
+  ImBody body = bodyOf(*sample("07-message-iscomposing.sip"));
+  EXPECT_FALSE(body.present());
+  EXPECT_EQ(body.otherPartCount(), 1u);
+}
+
+TEST(ImBody, InviteWithEmbeddedFirstMessage) {
+  ImBody body = bodyOf(*sample("08-lync-im-session-invite.sip"));
+  ASSERT_TRUE(body.present());
+  EXPECT_EQ(body.plainText(), "Hi Bob, do you have a minute for the budget review?");
+}
+
+TEST(ImBody, FileTransferInviteIsNotAnInstantMessage) {
+  EXPECT_FALSE(bodyOf(*sample("11-lync-filetransfer-invite-setup-msi.sip")).present());
+  EXPECT_FALSE(bodyOf(*sample("12-rfc5547-invite-photo-jpg.sip")).present());
+}
+
+TEST(ImBody, Utf8TextKeepsItsBytesAndContentLengthCountsThem) {
+  auto message = sample("14-message-utf8-japanese-emoji-link.sip");
+  auto out = rewriteAll(*message, [](std::string text) { return "\xE2\x9A\xA0 " + text; });
+  EXPECT_EQ(out->body().size(), 113u + 4u);
+  EXPECT_EQ(out->header("Content-Length"), "117");
+}
+
+TEST(ImBody, MultipartMixedWithAnImagePart) {
+  const std::string body =
+      "--b1\r\nContent-Type: text/plain\r\n\r\nsee the picture\r\n"
+      "--b1\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n"
+      "--b1--\r\n";
+  ImBody im("MESSAGE", "multipart/mixed; boundary=\"b1\"", body, [](std::string_view) { return std::nullopt; });
+  ASSERT_EQ(im.partCount(), 1u);
+  EXPECT_EQ(im.partText(0), "see the picture");
+  EXPECT_EQ(im.otherPartCount(), 1u);
+  im.setPartText(0, "see the photo");
+  EXPECT_EQ(im.renderBody(), std::string(body).replace(body.find("picture"), 7, "photo"));
+}
+
+TEST(MediaType, ParsesQuotedBoundaryWithSemicolons) {
+  const MediaType media = parseMediaType("Multipart/Mixed; boundary=\"a;b=c\"; charset=UTF-8");
+  EXPECT_EQ(media.type, "multipart/mixed");
+  EXPECT_EQ(media.boundary, "a;b=c");
+  EXPECT_EQ(media.charset, "utf-8");
+}
+
+}  // namespace
+}  // namespace sipwarden::im
