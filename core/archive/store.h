@@ -1,0 +1,72 @@
+#pragma once
+// The SQLite archive: schema migrations, message rows with their
+// tamper-evidence chain and full-text index, conversation grouping, and the
+// verification that walks the chain. One Store per connection; the writer
+// thread owns the writing one, readers open their own.
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "sipwarden/archive.h"
+
+namespace sipwarden::archive {
+
+class ArchiveError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct VerifyReport {
+  bool ok = true;
+  std::int64_t rows = 0;
+  std::int64_t firstBadId = 0;  // the first row whose hash or link is wrong
+  std::string problem;
+};
+
+class Store {
+ public:
+  // Opens (creating if needed) and migrates. Refuses a database whose schema
+  // is newer than this binary. Throws ArchiveError.
+  explicit Store(const std::string& path, std::int64_t conversationGapMs = 30 * 60 * 1000);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  int schemaVersion() const;
+  void begin();
+  void commit();
+  void rollback();
+  // Inserts one message (inside a transaction the caller opened). Returns
+  // false when the same request was archived before (retransmission, a
+  // second pass): nothing is written then.
+  bool insertMessage(const MessageRecord& record);
+  std::int64_t messageCount() const;
+  VerifyReport verify() const;
+  sqlite3* handle() { return db_; }
+
+  // The chained hash of a row, as insertMessage computes it.
+  static std::string rowHash(const std::string& previousHash, const MessageRecord& record);
+
+ private:
+  void migrate();
+  void exec(const char* sql);
+  sqlite3_stmt* prepare(const char* sql) const;
+  std::int64_t conversationFor(const MessageRecord& record);
+
+  sqlite3* db_ = nullptr;
+  std::int64_t gapMs_;
+  std::string lastHash_;
+  sqlite3_stmt* insertMessage_ = nullptr;
+  sqlite3_stmt* insertFts_ = nullptr;
+  sqlite3_stmt* findSession_ = nullptr;
+  sqlite3_stmt* findPager_ = nullptr;
+  sqlite3_stmt* insertConversation_ = nullptr;
+  sqlite3_stmt* touchConversation_ = nullptr;
+};
+
+}  // namespace sipwarden::archive

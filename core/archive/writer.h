@@ -1,0 +1,68 @@
+#pragma once
+// The archive's single writer: a bounded queue fed from the SIP thread and
+// one thread that commits it in batches (group commit: a batch closes at
+// `batchRows` rows or `batchTime`, whichever comes first). The message path
+// never waits on disk. A failed batch is kept and retried, so writing
+// resumes by itself when the disk has room again; while it fails, the queue
+// fills and submit() starts refusing, which the plugin's failure mode turns
+// into delivery without archive or a 503.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "archive/store.h"
+#include "sipwarden/archive.h"
+
+namespace sipwarden::archive {
+
+struct WriterSettings {
+  std::string path;
+  std::size_t batchRows = 500;
+  std::chrono::milliseconds batchTime{20};
+  std::size_t queueLimit = 100000;
+  std::int64_t conversationGapMs = 30 * 60 * 1000;
+};
+
+struct WriterCounters {
+  std::atomic<std::uint64_t> committed{0};
+  std::atomic<std::uint64_t> duplicates{0};
+  std::atomic<std::uint64_t> refused{0};  // queue full or archive failed
+  std::atomic<std::uint64_t> batches{0};
+  std::atomic<std::uint64_t> failures{0};
+  std::atomic<std::uint64_t> lastCommitMicros{0};
+};
+
+class Writer final : public ArchiveSink {
+ public:
+  // Opens the store (throws ArchiveError) and starts the thread.
+  explicit Writer(WriterSettings settings);
+  ~Writer() override;
+
+  bool submit(MessageRecord record) override;
+  bool healthy() const override { return healthy_; }
+  // Commits everything queued, then stops the thread.
+  void drainAndStop();
+  std::size_t queueDepth() const;
+  const WriterCounters& counters() const { return counters_; }
+
+ private:
+  void run();
+
+  WriterSettings settings_;
+  std::unique_ptr<Store> store_;
+  mutable std::mutex lock_;
+  std::condition_variable wake_;
+  std::deque<MessageRecord> queue_;
+  bool stopping_ = false;
+  std::atomic<bool> healthy_{true};
+  WriterCounters counters_;
+  std::thread thread_;
+};
+
+}  // namespace sipwarden::archive

@@ -1,0 +1,42 @@
+#pragma once
+// What an archiving plugin hands to the core's archive: one record per
+// instant message. The core owns the store and its writer thread (they
+// outlive chain reloads); plugins reach it through Exchange::archive().
+
+#include <cstdint>
+#include <string>
+
+namespace sipwarden {
+
+struct MessageRecord {
+  std::int64_t timeMs = 0;  // UTC milliseconds
+  std::string direction;    // "from_client" or "from_upstream"
+  std::string sender;       // address-of-record, lower-case host
+  std::string senderName;
+  std::string recipient;
+  std::string recipientName;
+  std::string callId;
+  std::uint32_t cseq = 0;
+  std::string contentType;
+  std::string text;          // as delivered
+  std::string originalText;  // empty unless a filter changed it
+  std::string verdict;       // delivered, blocked, modified, failed
+  std::string rules;         // comma-separated
+  std::string tags;          // key=value, comma-separated
+  int finalCode = 0;
+  std::string source;  // ip:port
+  std::string transport;
+  bool session = false;       // inside an INVITE dialog (IM session)
+  std::string participants;   // sorted AORs, comma-separated (conversation grouping)
+};
+
+class ArchiveSink {
+ public:
+  virtual ~ArchiveSink() = default;
+  // Queues the record for the writer thread. False when the queue is full
+  // or the archive has failed (the caller applies its failure mode).
+  virtual bool submit(MessageRecord record) = 0;
+  virtual bool healthy() const = 0;
+};
+
+}  // namespace sipwarden

@@ -1,0 +1,203 @@
+// The SQLite archive on a real file: migrations, dedup, grouping, the
+// tamper-evidence chain, full-text search, and the writer's group commit.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "archive/store.h"
+#include "archive/writer.h"
+
+namespace sipwarden::archive {
+namespace {
+
+class TempDb {
+ public:
+  TempDb() {
+    path_ = (std::filesystem::temp_directory_path() /
+             ("sipwarden-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++) + ".db"))
+                .string();
+    remove();
+  }
+  ~TempDb() { remove(); }
+  const std::string& path() const { return path_; }
+
+ private:
+  void remove() {
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_ + suffix);
+  }
+  static inline int counter_ = 0;
+  std::string path_;
+};
+
+MessageRecord record(std::uint32_t cseq, std::string text, std::int64_t timeMs = 1'700'000'000'000) {
+  MessageRecord r;
+  r.timeMs = timeMs;
+  r.direction = "from_client";
+  r.sender = "alice@example.com";
+  r.recipient = "bob@example.com";
+  r.callId = "call-" + std::to_string(cseq);
+  r.cseq = cseq;
+  r.contentType = "text/plain";
+  r.text = std::move(text);
+  r.verdict = "delivered";
+  r.finalCode = 200;
+  r.participants = "alice@example.com,bob@example.com";
+  return r;
+}
+
+void execute(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  sqlite3_close(db);
+}
+
+std::int64_t scalar(Store& store, const std::string& sql) {
+  sqlite3_stmt* statement = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(store.handle(), sql.c_str(), -1, &statement, nullptr), SQLITE_OK);
+  std::int64_t value = -1;
+  if (sqlite3_step(statement) == SQLITE_ROW) value = sqlite3_column_int64(statement, 0);
+  sqlite3_finalize(statement);
+  return value;
+}
+
+TEST(Store, MigratesAFreshArchiveAndRefusesANewerOne) {
+  TempDb db;
+  { EXPECT_EQ(Store(db.path()).schemaVersion(), 1); }
+  { EXPECT_EQ(Store(db.path()).schemaVersion(), 1) << "reopening applies nothing twice"; }
+  execute(db.path(), "PRAGMA user_version = 99");
+  try {
+    Store again(db.path());
+    FAIL() << "a newer schema must be refused";
+  } catch (const ArchiveError& error) {
+    EXPECT_NE(std::string(error.what()).find("schema version 99 is newer"), std::string::npos);
+  }
+}
+
+TEST(Store, ArchivesARequestOnce) {
+  TempDb db;
+  Store store(db.path());
+  store.begin();
+  EXPECT_TRUE(store.insertMessage(record(1, "hello")));
+  EXPECT_FALSE(store.insertMessage(record(1, "hello")));
+  store.commit();
+  EXPECT_EQ(store.messageCount(), 1);
+}
+
+TEST(Store, GroupsPagerMessagesUntilAnIdleGapAndSessionsByCallId) {
+  TempDb db;
+  Store store(db.path(), 30 * 60 * 1000);
+  const std::int64_t t0 = 1'700'000'000'000;
+  store.begin();
+  store.insertMessage(record(1, "one", t0));
+  store.insertMessage(record(2, "two", t0 + 10 * 60 * 1000));
+  store.insertMessage(record(3, "three", t0 + 50 * 60 * 1000));  // 40 minutes later: new conversation
+  MessageRecord inSession = record(4, "session text", t0);
+  inSession.session = true;
+  inSession.callId = "session-1";
+  store.insertMessage(inSession);
+  MessageRecord second = record(5, "more", t0 + 90 * 60 * 1000);
+  second.session = true;
+  second.callId = "session-1";
+  store.insertMessage(second);
+  store.commit();
+  EXPECT_EQ(scalar(store, "SELECT count(DISTINCT conversation_id) FROM messages WHERE call_id LIKE 'call-%'"), 2);
+  EXPECT_EQ(scalar(store, "SELECT count(DISTINCT conversation_id) FROM messages WHERE call_id = 'session-1'"), 1);
+}
+
+TEST(Store, FullTextIndexFindsWords) {
+  TempDb db;
+  Store store(db.path());
+  store.begin();
+  store.insertMessage(record(1, "the quarterly budget review"));
+  store.insertMessage(record(2, "lunch at noon"));
+  store.commit();
+  EXPECT_EQ(scalar(store, "SELECT rowid FROM messages_fts WHERE messages_fts MATCH 'budget review'"), 1);
+}
+
+TEST(Store, VerifyPassesOnAnUntouchedArchive) {
+  TempDb db;
+  Store store(db.path());
+  store.begin();
+  for (std::uint32_t i = 1; i <= 20; ++i) store.insertMessage(record(i, "message " + std::to_string(i)));
+  store.commit();
+  const VerifyReport report = store.verify();
+  EXPECT_TRUE(report.ok) << report.problem;
+  EXPECT_EQ(report.rows, 20);
+}
+
+TEST(Store, VerifyFindsAnEditedRow) {
+  TempDb db;
+  {
+    Store store(db.path());
+    store.begin();
+    for (std::uint32_t i = 1; i <= 10; ++i) store.insertMessage(record(i, "message " + std::to_string(i)));
+    store.commit();
+  }
+  execute(db.path(), "UPDATE messages SET text = 'nothing to see' WHERE id = 4");
+  const VerifyReport report = Store(db.path()).verify();
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(report.firstBadId, 4);
+}
+
+TEST(Store, VerifyFindsADeletedRowInTheMiddleAndAtTheEnd) {
+  TempDb db;
+  {
+    Store store(db.path());
+    store.begin();
+    for (std::uint32_t i = 1; i <= 10; ++i) store.insertMessage(record(i, "message " + std::to_string(i)));
+    store.commit();
+  }
+  execute(db.path(), "DELETE FROM messages WHERE id = 10");
+  VerifyReport report = Store(db.path()).verify();
+  EXPECT_FALSE(report.ok);
+  EXPECT_NE(report.problem.find("rows were deleted"), std::string::npos) << report.problem;
+  execute(db.path(), "DELETE FROM messages WHERE id = 6");
+  report = Store(db.path()).verify();
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(report.firstBadId, 7);
+}
+
+TEST(Store, AFullDiskIsAnError) {
+  TempDb db;
+  Store store(db.path());
+  sqlite3_exec(store.handle(), "PRAGMA max_page_count = 30", nullptr, nullptr, nullptr);
+  bool failed = false;
+  try {
+    store.begin();
+    for (std::uint32_t i = 1; i <= 5000 && !failed; ++i) store.insertMessage(record(i, std::string(200, 'x')));
+    store.commit();
+  } catch (const ArchiveError& error) {
+    failed = true;
+    store.rollback();
+  }
+  EXPECT_TRUE(failed);
+}
+
+TEST(Writer, GroupCommitsEverythingSubmittedBeforeStop) {
+  TempDb db;
+  {
+    Writer writer(WriterSettings{db.path(), 100, std::chrono::milliseconds(5), 100000, 30 * 60 * 1000});
+    for (std::uint32_t i = 1; i <= 1000; ++i) ASSERT_TRUE(writer.submit(record(i, "m" + std::to_string(i))));
+    ASSERT_TRUE(writer.submit(record(1, "m1")));  // a second pass of the same request
+    writer.drainAndStop();
+    EXPECT_EQ(writer.counters().committed.load(), 1000u);
+    EXPECT_EQ(writer.counters().duplicates.load(), 1u);
+    EXPECT_GE(writer.counters().batches.load(), 10u);
+  }
+  Store store(db.path());
+  EXPECT_EQ(store.messageCount(), 1000);
+  EXPECT_TRUE(store.verify().ok);
+}
+
+TEST(Writer, RefusesWhenTheQueueIsFull) {
+  TempDb db;
+  Writer writer(WriterSettings{db.path(), 10, std::chrono::milliseconds(200), 3, 30 * 60 * 1000});
+  int accepted = 0;
+  for (std::uint32_t i = 1; i <= 50; ++i) accepted += writer.submit(record(i, "x")) ? 1 : 0;
+  EXPECT_LT(accepted, 50);
+  EXPECT_GT(writer.counters().refused.load(), 0u);
+}
+
+}  // namespace
+}  // namespace sipwarden::archive
