@@ -32,7 +32,7 @@ CREATE TABLE messages (
   verdict         TEXT NOT NULL,            -- delivered, blocked, modified, failed
   rules           TEXT NOT NULL DEFAULT '', -- rules that fired, comma-separated
   tags            TEXT NOT NULL DEFAULT '', -- key=value, comma-separated
-  final_code      INTEGER NOT NULL DEFAULT 0,
+  final_code      INTEGER NOT NULL DEFAULT 0, -- recorded when known; outside the hash chain
   source          TEXT NOT NULL DEFAULT '',
   transport       TEXT NOT NULL DEFAULT '',
   hash            TEXT NOT NULL,            -- SHA-256 over the previous row's hash and this row

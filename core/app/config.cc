@@ -161,7 +161,7 @@ AppConfig parseConfig(const std::string& json) {
   AppConfig config;
   rejectUnknownKeys(*top, "",
                     {"listen", "advertise", "upstreams", "record_route", "force_rport", "udp_mtu", "max_message_size", "max_transactions",
-                     "timers", "tcp", "log_level", "shutdown_grace_ms", "plugins", "plugin_dirs", "pid_file"});
+                     "timers", "tcp", "log_level", "shutdown_grace_ms", "plugins", "plugin_dirs", "pid_file", "archive"});
   if (top->has("listen")) {
     const auto listens = getStrings(*top, "", "listen");
     for (std::size_t i = 0; i < listens.size(); ++i) {
@@ -245,6 +245,28 @@ AppConfig parseConfig(const std::string& json) {
     if (!config.plugins) fail("plugins", "expected a list of plugin blocks");
   }
   if (top->has("plugin_dirs")) config.pluginDirs = getStrings(*top, "", "plugin_dirs");
+  if (top->has("archive")) {
+    Object::Ptr archive = top->getObject("archive");
+    if (!archive) fail("archive", "expected an object");
+    rejectUnknownKeys(*archive, "archive",
+                      {"path", "batch_rows", "batch_ms", "queue_limit", "conversation_gap_minutes", "max_pages"});
+    auto& settings = config.archive;
+    settings.path = getString(*archive, "archive", "path");
+    if (settings.path.empty()) fail("archive.path", "expected the SQLite file's path");
+    if (archive->has("batch_rows")) {
+      settings.batchRows = static_cast<std::size_t>(getInteger(*archive, "archive", "batch_rows", 1, 100000));
+    }
+    if (archive->has("batch_ms")) {
+      settings.batchTime = std::chrono::milliseconds(getInteger(*archive, "archive", "batch_ms", 0, 10000));
+    }
+    if (archive->has("queue_limit")) {
+      settings.queueLimit = static_cast<std::size_t>(getInteger(*archive, "archive", "queue_limit", 1, 10000000));
+    }
+    if (archive->has("conversation_gap_minutes")) {
+      settings.conversationGapMs = getInteger(*archive, "archive", "conversation_gap_minutes", 1, 100000) * 60000;
+    }
+    if (archive->has("max_pages")) settings.maxPages = getInteger(*archive, "archive", "max_pages", 0, 1LL << 40);
+  }
   if (top->has("pid_file")) config.pidFile = getString(*top, "", "pid_file");
   return config;
 }

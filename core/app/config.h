@@ -11,6 +11,7 @@
 
 #include <Poco/JSON/Array.h>
 
+#include "archive/writer.h"
 #include "pipeline/chain.h"
 #include "proxy/proxy_config.h"
 #include "transport/transport.h"
@@ -39,6 +40,8 @@ struct AppConfig {
   Poco::JSON::Array::Ptr plugins;
   std::vector<std::string> pluginDirs;
   std::string pidFile;
+  // The embedded archive; path empty means no archive.
+  archive::WriterSettings archive;
   std::string configPath;  // where reload reads from; empty without --config
 };
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "app/archive_command.h"
 #include "app/config.h"
 #include "app/policy_test.h"
 #include "app/runner.h"
@@ -27,6 +28,7 @@ constexpr const char* kUsage =
     "                [--pid-file FILE]\n"
     "  sipwarden check-config FILE\n"
     "  sipwarden reload --pid-file FILE\n"
+    "  sipwarden archive verify (--db FILE | --config FILE)\n"
     "  sipwarden policy test --config FILE [--json] MESSAGE.sip...\n"
     "  sipwarden --version\n";
 
@@ -113,6 +115,7 @@ int main(int argc, char** argv) {
     }
     if (args[0] == "run") return runCommand({args.begin() + 1, args.end()});
     if (args[0] == "reload") return sipwarden::app::reloadCommand({args.begin() + 1, args.end()});
+    if (args[0] == "archive") return sipwarden::app::archiveCommand({args.begin() + 1, args.end()});
     if (args[0] == "policy" && args.size() > 1 && args[1] == "test") {
       return sipwarden::app::policyTestCommand({args.begin() + 2, args.end()});
     }

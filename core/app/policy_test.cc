@@ -77,6 +77,10 @@ Outcome runOne(const pipeline::FilterChain& chain, const std::string& file, bool
       outcome.result = "drop";
       outcome.reason = verdict.reason();
       break;
+    case Verdict::Kind::Pending:
+      outcome.result = "pending";
+      outcome.reason = "a plugin waits for an asynchronous answer (the archive in reject mode); offline it stops here";
+      break;
   }
   if (!exchange.tags().empty()) {
     for (const auto& [key, value] : exchange.tags()) outcome.steps.push_back({"tag", key + "=" + value, 0, ""});

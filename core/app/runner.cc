@@ -81,6 +81,13 @@ int run(const AppConfig& config) {
   proxy::Proxy proxy(config.proxy, transport, clock);
   bridge.proxy = &proxy;
   proxy.setChain(chain);
+  proxy.setWakeup([&transport] { transport.wakeup(); });
+  std::unique_ptr<archive::Writer> archive;
+  if (!config.archive.path.empty()) {
+    archive = std::make_unique<archive::Writer>(config.archive);
+    proxy.setArchive(archive.get());
+    log.information("archive %s open", config.archive.path);
+  }
   for (const auto& entry : chain->entries()) log.information("filter %s loaded", entry.label);
   if (!config.pidFile.empty()) {
     std::ofstream(config.pidFile) << getpid() << "\n";
@@ -94,6 +101,7 @@ int run(const AppConfig& config) {
   constexpr proxy::Millis kMaxSleep{50};
   while (!stopRequested) {
     transport.poll(proxy.timeUntilNextTimer(kMaxSleep));
+    proxy.drainResumes();
     proxy.runTimers();
     if (reloadRequested.exchange(false)) reload(config, proxy, log);
   }
@@ -104,7 +112,12 @@ int run(const AppConfig& config) {
   const auto deadline = std::chrono::steady_clock::now() + config.shutdownGrace;
   while (proxy.inFlightCount() > 0 && std::chrono::steady_clock::now() < deadline) {
     transport.poll(proxy.timeUntilNextTimer(kMaxSleep));
+    proxy.drainResumes();
     proxy.runTimers();
+  }
+  if (archive) {
+    log.information("archive: committing %z queued messages", archive->queueDepth());
+    archive->drainAndStop();
   }
   log.information("stopped; %z transactions left unfinished", proxy.inFlightCount());
   if (!config.pidFile.empty()) std::remove(config.pidFile.c_str());

@@ -19,7 +19,7 @@ std::string columnText(sqlite3_stmt* statement, int column) {
 
 }  // namespace
 
-Store::Store(const std::string& path, std::int64_t conversationGapMs) : gapMs_(conversationGapMs) {
+Store::Store(const std::string& path, std::int64_t conversationGapMs, std::int64_t maxPages) : gapMs_(conversationGapMs) {
   if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                       nullptr) != SQLITE_OK) {
     const std::string error = db_ ? sqlite3_errmsg(db_) : "out of memory";
@@ -32,6 +32,7 @@ Store::Store(const std::string& path, std::int64_t conversationGapMs) : gapMs_(c
   exec("PRAGMA synchronous=NORMAL");
   exec("PRAGMA foreign_keys=ON");
   migrate();
+  if (maxPages > 0) exec(("PRAGMA max_page_count = " + std::to_string(maxPages)).c_str());
   insertMessage_ = prepare(
       "INSERT OR IGNORE INTO messages (conversation_id, time_ms, direction, sender, sender_name, recipient, "
       "recipient_name, call_id, cseq, content_type, text, original_text, verdict, rules, tags, final_code, source, "
@@ -44,6 +45,7 @@ Store::Store(const std::string& path, std::int64_t conversationGapMs) : gapMs_(c
   insertConversation_ =
       prepare("INSERT INTO conversations (kind, call_id, participants, started_ms, last_ms) VALUES (?,?,?,?,?)");
   touchConversation_ = prepare("UPDATE conversations SET last_ms = max(last_ms, ?) WHERE id = ?");
+  updateFinal_ = prepare("UPDATE messages SET final_code = ? WHERE call_id = ? AND cseq = ? AND sender = ?");
   sqlite3_stmt* head = prepare("SELECT last_hash FROM chain_head WHERE id = 1");
   if (sqlite3_step(head) == SQLITE_ROW) lastHash_ = columnText(head, 0);
   sqlite3_finalize(head);
@@ -51,7 +53,7 @@ Store::Store(const std::string& path, std::int64_t conversationGapMs) : gapMs_(c
 
 Store::~Store() {
   for (sqlite3_stmt* statement : {insertMessage_, insertFts_, findSession_, findPager_, insertConversation_,
-                                  touchConversation_}) {
+                                  touchConversation_, updateFinal_}) {
     sqlite3_finalize(statement);
   }
   sqlite3_close(db_);
@@ -118,8 +120,7 @@ std::string Store::rowHash(const std::string& previousHash, const MessageRecord&
   Poco::SHA2Engine engine(Poco::SHA2Engine::SHA_256);
   const std::string fields[] = {previousHash, std::to_string(r.timeMs), r.direction, r.sender, r.senderName,
                                 r.recipient, r.recipientName, r.callId, std::to_string(r.cseq), r.contentType,
-                                r.text, r.originalText, r.verdict, r.rules, r.tags, std::to_string(r.finalCode),
-                                r.source, r.transport};
+                                r.text, r.originalText, r.verdict, r.rules, r.tags, r.source, r.transport};
   for (const auto& field : fields) {
     // Length-prefixed, so no choice of field contents can collide.
     const std::string length = std::to_string(field.size()) + ":";
@@ -207,6 +208,18 @@ bool Store::insertMessage(const MessageRecord& r) {
         "', rows = rows + 1 WHERE id = 1").c_str());
   lastHash_ = hash;
   return true;
+}
+
+void Store::updateFinalCode(const std::string& callId, std::uint32_t cseq, const std::string& sender, int code) {
+  sqlite3_reset(updateFinal_);
+  sqlite3_bind_int(updateFinal_, 1, code);
+  bindText(updateFinal_, 2, callId);
+  sqlite3_bind_int64(updateFinal_, 3, cseq);
+  bindText(updateFinal_, 4, sender);
+  if (sqlite3_step(updateFinal_) != SQLITE_DONE) {
+    throw ArchiveError(std::string("cannot record final code: ") + sqlite3_errmsg(db_));
+  }
+  sqlite3_reset(updateFinal_);
 }
 
 std::int64_t Store::messageCount() const {

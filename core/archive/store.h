@@ -32,7 +32,7 @@ class Store {
  public:
   // Opens (creating if needed) and migrates. Refuses a database whose schema
   // is newer than this binary. Throws ArchiveError.
-  explicit Store(const std::string& path, std::int64_t conversationGapMs = 30 * 60 * 1000);
+  explicit Store(const std::string& path, std::int64_t conversationGapMs = 30 * 60 * 1000, std::int64_t maxPages = 0);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -45,6 +45,8 @@ class Store {
   // false when the same request was archived before (retransmission, a
   // second pass): nothing is written then.
   bool insertMessage(const MessageRecord& record);
+  // Final response codes arrive after the row; they are outside the chain.
+  void updateFinalCode(const std::string& callId, std::uint32_t cseq, const std::string& sender, int code);
   std::int64_t messageCount() const;
   VerifyReport verify() const;
   sqlite3* handle() { return db_; }
@@ -67,6 +69,7 @@ class Store {
   sqlite3_stmt* findPager_ = nullptr;
   sqlite3_stmt* insertConversation_ = nullptr;
   sqlite3_stmt* touchConversation_ = nullptr;
+  sqlite3_stmt* updateFinal_ = nullptr;
 };
 
 }  // namespace sipwarden::archive

@@ -13,19 +13,37 @@ Poco::Logger& log() { return Poco::Logger::get("sipwarden.archive"); }
 
 Writer::Writer(WriterSettings settings)
     : settings_(std::move(settings)),
-      store_(std::make_unique<Store>(settings_.path, settings_.conversationGapMs)),
+      store_(std::make_unique<Store>(settings_.path, settings_.conversationGapMs, settings_.maxPages)),
       thread_([this] { run(); }) {}
 
 Writer::~Writer() { drainAndStop(); }
 
-bool Writer::submit(MessageRecord record) {
+bool Writer::submit(MessageRecord record, std::function<void(bool)> committed) {
+  return enqueue(Job{std::move(record), std::move(committed), false});
+}
+
+void Writer::finalCode(const std::string& callId, std::uint32_t cseq, const std::string& sender, int code) {
+  Job job;
+  job.record.callId = callId;
+  job.record.cseq = cseq;
+  job.record.sender = sender;
+  job.record.finalCode = code;
+  job.finalCodeOnly = true;
+  enqueue(std::move(job));
+}
+
+bool Writer::enqueue(Job job) {
   {
     std::lock_guard<std::mutex> hold(lock_);
-    if (stopping_ || queue_.size() >= settings_.queueLimit) {
+    // Refuse new rows while the archive fails: what waits for a commit must
+    // learn at once that none is coming (the failure mode decides).
+    const bool failing = !healthy_ && !job.finalCodeOnly && std::chrono::steady_clock::now() < refuseUntil_;
+    const bool full = queue_.size() >= settings_.queueLimit || failing;
+    if (stopping_ || full) {
       counters_.refused.fetch_add(1, std::memory_order_relaxed);
       return false;
     }
-    queue_.push_back(std::move(record));
+    queue_.push_back(std::move(job));
   }
   wake_.notify_one();
   return true;
@@ -47,7 +65,7 @@ void Writer::drainAndStop() {
 }
 
 void Writer::run() {
-  std::vector<MessageRecord> batch;
+  std::vector<Job> batch;
   for (;;) {
     {
       std::unique_lock<std::mutex> hold(lock_);
@@ -64,15 +82,27 @@ void Writer::run() {
     try {
       store_->begin();
       std::uint64_t written = 0;
-      for (const auto& record : batch) written += store_->insertMessage(record) ? 1 : 0;
+      std::uint64_t duplicates = 0;
+      for (const auto& job : batch) {
+        if (job.finalCodeOnly) {
+          store_->updateFinalCode(job.record.callId, job.record.cseq, job.record.sender, job.record.finalCode);
+        } else if (store_->insertMessage(job.record)) {
+          ++written;
+        } else {
+          ++duplicates;
+        }
+      }
       store_->commit();
+      if (!healthy_) log().information("archive writable again");
+      healthy_ = true;
+      for (auto& job : batch) {
+        if (job.committed) job.committed(true);
+      }
       counters_.committed.fetch_add(written, std::memory_order_relaxed);
-      counters_.duplicates.fetch_add(batch.size() - written, std::memory_order_relaxed);
+      counters_.duplicates.fetch_add(duplicates, std::memory_order_relaxed);
       counters_.batches.fetch_add(1, std::memory_order_relaxed);
       counters_.lastCommitMicros.store(static_cast<std::uint64_t>(
           std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count()));
-      if (!healthy_) log().information("archive writable again");
-      healthy_ = true;
       batch.clear();
     } catch (const ArchiveError& error) {
       try {
@@ -82,10 +112,20 @@ void Writer::run() {
       counters_.failures.fetch_add(1, std::memory_order_relaxed);
       if (healthy_) log().error("archive write failed, retrying: %s", std::string(error.what()));
       healthy_ = false;
-      // Put the batch back in front and retry after a pause.
-      std::unique_lock<std::mutex> hold(lock_);
-      queue_.insert(queue_.begin(), std::make_move_iterator(batch.begin()), std::make_move_iterator(batch.end()));
+      // Whoever waits for a commit is told now (a compliance sender gets its
+      // 503); rows nobody waits for are kept and retried after a pause.
+      std::vector<Job> retry;
+      for (auto& job : batch) {
+        if (job.committed) {
+          job.committed(false);
+        } else {
+          retry.push_back(std::move(job));
+        }
+      }
       batch.clear();
+      std::unique_lock<std::mutex> hold(lock_);
+      refuseUntil_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      queue_.insert(queue_.begin(), std::make_move_iterator(retry.begin()), std::make_move_iterator(retry.end()));
       if (stopping_) {
         log().error("stopping with %z messages not archived", queue_.size());
         return;

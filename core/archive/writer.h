@@ -27,6 +27,8 @@ struct WriterSettings {
   std::chrono::milliseconds batchTime{20};
   std::size_t queueLimit = 100000;
   std::int64_t conversationGapMs = 30 * 60 * 1000;
+  // A size quota in database pages (SQLite max_page_count); 0 for none.
+  std::int64_t maxPages = 0;
 };
 
 struct WriterCounters {
@@ -44,7 +46,8 @@ class Writer final : public ArchiveSink {
   explicit Writer(WriterSettings settings);
   ~Writer() override;
 
-  bool submit(MessageRecord record) override;
+  bool submit(MessageRecord record, std::function<void(bool)> committed = {}) override;
+  void finalCode(const std::string& callId, std::uint32_t cseq, const std::string& sender, int code) override;
   bool healthy() const override { return healthy_; }
   // Commits everything queued, then stops the thread.
   void drainAndStop();
@@ -52,15 +55,24 @@ class Writer final : public ArchiveSink {
   const WriterCounters& counters() const { return counters_; }
 
  private:
+  struct Job {
+    MessageRecord record;
+    std::function<void(bool)> committed;
+    bool finalCodeOnly = false;
+  };
+  bool enqueue(Job job);
   void run();
 
   WriterSettings settings_;
   std::unique_ptr<Store> store_;
   mutable std::mutex lock_;
   std::condition_variable wake_;
-  std::deque<MessageRecord> queue_;
+  std::deque<Job> queue_;
   bool stopping_ = false;
   std::atomic<bool> healthy_{true};
+  // While unhealthy, new rows are refused until this time; then a few are
+  // let through to find out whether the archive is writable again.
+  std::chrono::steady_clock::time_point refuseUntil_{};
   WriterCounters counters_;
   std::thread thread_;
 };

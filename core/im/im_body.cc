@@ -107,6 +107,7 @@ ImBody::ImBody(std::string_view method, std::string_view contentType, std::strin
       if (auto value = header(name)) scanHeader(name, *value);
     }
   }
+  originalPlainText_ = plainText();
 }
 
 void ImBody::scanBody(std::string_view type, std::string_view mediaValue, std::size_t offset, std::size_t length,

@@ -37,6 +37,8 @@ class ImBody final : public InstantMessage {
   std::string_view partLocation(std::size_t part) const override { return parts_.at(part).location; }
   void setPartText(std::size_t part, std::string_view text) override;
   std::string plainText() const override;
+  std::string originalPlainText() const override { return originalPlainText_; }
+  void setOriginalPlainText(std::string text) { originalPlainText_ = std::move(text); }
   std::size_t otherPartCount() const override { return otherParts_; }
 
   bool modified() const;
@@ -67,6 +69,7 @@ class ImBody final : public InstantMessage {
   std::string body_;
   std::vector<Part> parts_;
   std::size_t otherParts_ = 0;
+  std::string originalPlainText_;
 };
 
 }  // namespace sipwarden::im

@@ -40,9 +40,9 @@ ChainEntry::~ChainEntry() {
 
 FilterChain::FilterChain(std::vector<ChainEntry> entries) : entries_(std::move(entries)) {}
 
-Verdict FilterChain::runRequest(CoreExchange& exchange, std::vector<TraceStep>* trace) const {
+Verdict FilterChain::runRequest(CoreExchange& exchange, std::vector<TraceStep>* trace, std::size_t from) const {
   const std::uint32_t bit = MethodSet::bitFor(exchange.message().method());
-  for (std::size_t i = 0; i < entries_.size(); ++i) {
+  for (std::size_t i = from; i < entries_.size(); ++i) {
     const ChainEntry& entry = entries_[i];
     if ((entry.methods & bit) == 0) {
       if (trace) trace->push_back({entry.name, "skipped", 0, "method not wanted"});
@@ -56,31 +56,50 @@ Verdict FilterChain::runRequest(CoreExchange& exchange, std::vector<TraceStep>* 
     const std::uint64_t start = timed ? nowNs() : 0;
     Verdict verdict = guarded(entry, [&] { return entry.filter->onRequest(exchange); });
     if (timed) bump(counters.nanoseconds, (nowNs() - start) * PluginCounters::kTimingSample);
-    switch (verdict.kind()) {
-      case Verdict::Kind::Continue:
-        bump(counters.continued);
-        if (trace) trace->push_back({entry.name, "continue", 0, ""});
-        continue;
-      case Verdict::Kind::Reply:
-        bump(counters.replied);
-        if (trace) trace->push_back({entry.name, "reply", verdict.code(), verdict.reason()});
-        return verdict;
-      case Verdict::Kind::Drop:
-        bump(counters.dropped);
-        if (trace) trace->push_back({entry.name, "drop", 0, verdict.reason()});
-        return verdict;
-      case Verdict::Kind::Error:
-        bump(counters.errors);
-        log().warning("%s failed on %s %s: %s", entry.label, std::string(exchange.message().method()),
-                      std::string(exchange.message().callId()), verdict.reason());
-        if (entry.failMode == FailMode::Open) {
-          if (trace) trace->push_back({entry.name, "error (open)", 0, verdict.reason()});
-          continue;
-        }
-        if (trace) trace->push_back({entry.name, "error (closed)", entry.failCode, verdict.reason()});
-        return Verdict::reply(entry.failCode, "Service Unavailable",
-                              {{"Warning", "399 sipwarden \"" + entry.name + " failed\""}});
+    if (verdict.kind() == Verdict::Kind::Pending) {
+      if (trace) trace->push_back({entry.name, "pending", 0, ""});
+      exchange.setPendingPlugin(i);
+      return verdict;
     }
+    const bool failed = verdict.kind() == Verdict::Kind::Error;
+    const std::string failure = failed ? verdict.reason() : std::string();
+    verdict = resolve(i, std::move(verdict), exchange);
+    if (trace) {
+      const char* name = failed ? (verdict.isContinue() ? "error (open)" : "error (closed)")
+                         : verdict.kind() == Verdict::Kind::Continue ? "continue"
+                         : verdict.kind() == Verdict::Kind::Reply    ? "reply"
+                                                                     : "drop";
+      trace->push_back({entry.name, name, verdict.code(), failed ? failure : verdict.reason()});
+    }
+    if (!verdict.isContinue()) return verdict;
+  }
+  return Verdict::proceed();
+}
+
+Verdict FilterChain::resolve(std::size_t index, Verdict verdict, CoreExchange& exchange) const {
+  const ChainEntry& entry = entries_.at(index);
+  PluginCounters& counters = *entry.counters;
+  switch (verdict.kind()) {
+    case Verdict::Kind::Continue:
+    case Verdict::Kind::Pending:
+      bump(counters.continued);
+      return Verdict::proceed();
+    case Verdict::Kind::Reply:
+      bump(counters.replied);
+      exchange.setStoppedBy(entry.name);
+      return verdict;
+    case Verdict::Kind::Drop:
+      bump(counters.dropped);
+      exchange.setStoppedBy(entry.name);
+      return verdict;
+    case Verdict::Kind::Error:
+      bump(counters.errors);
+      log().warning("%s failed on %s %s: %s", entry.label, std::string(exchange.message().method()),
+                    std::string(exchange.message().callId()), verdict.reason());
+      if (entry.failMode == FailMode::Open) return Verdict::proceed();
+      exchange.setStoppedBy(entry.name);
+      return Verdict::reply(entry.failCode, "Service Unavailable",
+                            {{"Warning", "399 sipwarden \"" + entry.name + " failed\""}});
   }
   return Verdict::proceed();
 }

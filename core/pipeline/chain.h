@@ -53,7 +53,12 @@ class FilterChain {
   // Runs onRequest through the chain. Stops at the first Reply or Drop, or at
   // an Error of a fail-closed plugin (which becomes a Reply with its fail
   // code). `trace` (optional) receives one step per plugin.
-  Verdict runRequest(CoreExchange& exchange, std::vector<TraceStep>* trace = nullptr) const;
+  // A Pending verdict means plugin exchange.pendingPlugin() will deliver the
+  // real one later: pass it to resolve(), then run again from the next index.
+  Verdict runRequest(CoreExchange& exchange, std::vector<TraceStep>* trace = nullptr, std::size_t from = 0) const;
+  // What the verdict of plugin `index` means for the chain: an Error becomes
+  // Continue (fail open) or the fail-closed reply.
+  Verdict resolve(std::size_t index, Verdict verdict, CoreExchange& exchange) const;
   // Runs onResponse for the plugins that saw the request.
   void runResponse(CoreExchange& exchange) const;
   void runEnd(CoreExchange& exchange, int finalCode) const;

@@ -93,6 +93,13 @@ std::map<std::string, std::string>& CoreExchange::state() {
 
 void CoreExchange::tag(std::string_view key, std::string_view value) { tags_.emplace_back(key, value); }
 
+std::function<void(Verdict)> CoreExchange::resumer() {
+  if (resumerFactory_) return resumerFactory_();
+  // Offline (policy test): nobody waits, so a pending plugin's verdict is
+  // simply dropped; the plugin should not return Pending there.
+  return [](Verdict) {};
+}
+
 std::uint32_t CoreExchange::cseqNumber() const {
   const sip::CSeq* cseq = current_->cseq();
   return cseq != nullptr ? cseq->number : 0;
@@ -141,6 +148,13 @@ InstantMessage& CoreExchange::instantMessage() {
     const std::string contentType(header("Content-Type").value_or(""));
     im_ = std::make_unique<im::ImBody>(current_->method(), contentType, std::string(body()),
                                        [this](std::string_view name) { return header(name); });
+    if (body_ || !overrides_.empty()) {
+      // Earlier filters changed the message: "original" means as received.
+      const im::ImBody received(current_->method(), current_->header("Content-Type").value_or(""),
+                                std::string(current_->body()),
+                                [this](std::string_view name) { return current_->header(name); });
+      im_->setOriginalPlainText(received.plainText());
+    }
   }
   return *im_;
 }

@@ -48,6 +48,17 @@ class CoreExchange final : public Exchange, private MessageView, private Edits {
   std::map<std::string, std::string>& state() override;
   void tag(std::string_view key, std::string_view value) override;
   const std::vector<std::pair<std::string, std::string>>& tags() const override { return tags_; }
+  std::string_view stoppedBy() const override { return stoppedBy_; }
+  std::function<void(Verdict)> resumer() override;
+  ArchiveSink* archive() override { return archive_; }
+
+  void setStoppedBy(std::string_view plugin) { stoppedBy_ = std::string(plugin); }
+  // How resumer() reaches the transaction: set by the proxy.
+  void setResumerFactory(std::function<std::function<void(Verdict)>()> factory) { resumerFactory_ = std::move(factory); }
+  void setArchive(ArchiveSink* archive) { archive_ = archive; }
+  // The plugin that returned Pending, to go on after it.
+  std::size_t pendingPlugin() const { return pendingPlugin_; }
+  void setPendingPlugin(std::size_t index) { pendingPlugin_ = index; }
 
  private:
   // MessageView
@@ -93,6 +104,10 @@ class CoreExchange final : public Exchange, private MessageView, private Edits {
   Direction direction_ = Direction::FromClient;
   std::vector<std::map<std::string, std::string>> pluginState_;
   std::vector<std::pair<std::string, std::string>> tags_;
+  std::string stoppedBy_;
+  std::function<std::function<void(Verdict)>()> resumerFactory_;
+  ArchiveSink* archive_ = nullptr;
+  std::size_t pendingPlugin_ = 0;
   std::size_t plugin_ = 0;
   const std::string* pluginName_ = nullptr;
   PluginCounters* pluginCounters_ = nullptr;

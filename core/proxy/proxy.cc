@@ -146,7 +146,11 @@ void Proxy::handleRequest(std::unique_ptr<sip::Message> request, const sip::Pars
 
   if (cell.isInvite) replyLocally(cell, 100, "Trying");
   if (!filterRequest(cell)) return;
-  const Verdict route = prepareForward(*cell.request, origin, cell.forwardEdits, cell.candidates);
+  routeAndForward(cell);
+}
+
+void Proxy::routeAndForward(Cell& cell) {
+  const Verdict route = prepareForward(*cell.request, cell.origin, cell.forwardEdits, cell.candidates);
   if (route.kind() == Verdict::Kind::Reply) {
     replyLocally(cell, route.code(), route.reason(), route.headers());
     return;
@@ -160,8 +164,36 @@ bool Proxy::filterRequest(Cell& cell) {
   cell.exchange = std::make_unique<pipeline::CoreExchange>(
       cell.origin, fromUpstream(cell.origin) ? Direction::FromUpstream : Direction::FromClient);
   cell.exchange->bind(*cell.request);
-  const Verdict verdict = cell.chain->runRequest(*cell.exchange);
+  cell.exchange->setArchive(archive_);
+  const std::uint64_t id = cell.id;
+  std::weak_ptr<Mailbox> mailbox = mailbox_;
+  cell.exchange->setResumerFactory([id, mailbox]() -> std::function<void(Verdict)> {
+    auto once = std::make_shared<std::atomic<bool>>(false);
+    return [id, mailbox, once](Verdict verdict) {
+      if (once->exchange(true)) return;
+      auto box = mailbox.lock();
+      if (!box) return;  // the proxy is gone
+      {
+        std::lock_guard<std::mutex> hold(box->lock);
+        box->verdicts.emplace_back(id, std::move(verdict));
+        box->nonEmpty = true;
+      }
+      if (box->wakeup) box->wakeup();
+    };
+  });
+  return continueChain(cell, 0);
+}
+
+bool Proxy::continueChain(Cell& cell, std::size_t from) {
+  return applyChainVerdict(cell, cell.chain->runRequest(*cell.exchange, nullptr, from));
+}
+
+bool Proxy::applyChainVerdict(Cell& cell, const Verdict& verdict) {
   switch (verdict.kind()) {
+    case Verdict::Kind::Pending:
+      cell.waitingForFilter = true;
+      schedule(cell, TimerId::FilterWait, config_.timers.t1 * 64);
+      return false;
     case Verdict::Kind::Reply:
       replyLocally(cell, verdict.code(), verdict.reason(), verdict.headers());
       return false;
@@ -177,6 +209,33 @@ bool Proxy::filterRequest(Cell& cell) {
       return true;
   }
   return true;
+}
+
+void Proxy::drainResumes() {
+  if (!mailbox_->nonEmpty.load(std::memory_order_acquire)) return;
+  std::vector<std::pair<std::uint64_t, Verdict>> verdicts;
+  {
+    std::lock_guard<std::mutex> hold(mailbox_->lock);
+    verdicts.swap(mailbox_->verdicts);
+    mailbox_->nonEmpty = false;
+  }
+  for (auto& [id, verdict] : verdicts) resume(id, std::move(verdict));
+}
+
+void Proxy::resume(std::uint64_t cellId, Verdict verdict) {
+  Cell* cell = findCell(cellId);
+  if (cell == nullptr || !cell->waitingForFilter) return;  // timed out meanwhile
+  cell->waitingForFilter = false;
+  cell->deadline(TimerId::FilterWait).reset();
+  const std::size_t index = cell->exchange->pendingPlugin();
+  const Verdict resolved = cell->chain->resolve(index, std::move(verdict), *cell->exchange);
+  bool proceed = false;
+  if (resolved.isContinue()) {
+    proceed = continueChain(*cell, index + 1);
+  } else {
+    proceed = applyChainVerdict(*cell, resolved);
+  }
+  if (proceed) routeAndForward(*cell);
 }
 
 void Proxy::endTransaction(Cell& cell, int finalCode) {
@@ -571,6 +630,13 @@ void Proxy::fireTimers(Cell& cell) {
     cell.serverState = ServerState::Terminated;
   }
   if (due(TimerId::ServerLinger)) cell.serverState = ServerState::Terminated;
+  if (due(TimerId::FilterWait) && cell.waitingForFilter) {
+    cell.waitingForFilter = false;
+    ++counters_.timeouts;
+    replyLocally(cell, 503, "Service Unavailable",
+                 {{"Retry-After", "5"}, {"Warning", "399 sipwarden \"filter did not answer in time\""}});
+    return;
+  }
   if (due(TimerId::ClientLinger)) cell.clientState = ClientState::Terminated;
   if (due(TimerId::ClientTimeout) &&
       (cell.clientState == ClientState::Calling || cell.clientState == ClientState::Proceeding)) {

@@ -5,8 +5,11 @@
 // sees each request once. Single-threaded: every call comes from the thread
 // that polls the transport.
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <queue>
 #include <string>
@@ -41,6 +44,14 @@ class Proxy final : public transport::TransportUser {
   // under way finish on the chain they started with.
   void setChain(std::shared_ptr<const pipeline::FilterChain> chain) { chain_ = std::move(chain); }
   const std::shared_ptr<const pipeline::FilterChain>& chain() const { return chain_; }
+
+  // The archive filters reach through Exchange::archive() (not owned).
+  void setArchive(ArchiveSink* archive) { archive_ = archive; }
+  // Called from any thread when a pending filter resumes, so the thread
+  // that polls wakes up and calls drainResumes().
+  void setWakeup(std::function<void()> wakeup) { mailbox_->wakeup = std::move(wakeup); }
+  // Applies the verdicts pending filters delivered. Call after each poll.
+  void drainResumes();
 
   void onMessage(std::string bytes, const transport::Origin& origin) override;
   void onSendFailure(const transport::Target& target) override;
@@ -94,6 +105,11 @@ class Proxy final : public transport::TransportUser {
   // Runs the request through the filter chain; false when the chain
   // answered or dropped it (the cell may be gone then).
   bool filterRequest(Cell& cell);
+  // Runs the chain from plugin `from`; true when the request may be routed.
+  bool continueChain(Cell& cell, std::size_t from);
+  bool applyChainVerdict(Cell& cell, const Verdict& verdict);
+  void routeAndForward(Cell& cell);
+  void resume(std::uint64_t cellId, Verdict verdict);
   void endTransaction(Cell& cell, int finalCode);
   Cell* findCell(std::uint64_t id);
 
@@ -108,6 +124,15 @@ class Proxy final : public transport::TransportUser {
   std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers_;
   std::uint64_t nextCellId_ = 1;
   std::shared_ptr<const pipeline::FilterChain> chain_;
+  ArchiveSink* archive_ = nullptr;
+  // Verdicts of pending filters, posted from other threads.
+  struct Mailbox {
+    std::mutex lock;
+    std::vector<std::pair<std::uint64_t, Verdict>> verdicts;
+    std::atomic<bool> nonEmpty{false};
+    std::function<void()> wakeup;
+  };
+  std::shared_ptr<Mailbox> mailbox_ = std::make_shared<Mailbox>();
   ProxyCounters counters_;
 };
 

@@ -33,6 +33,7 @@ enum class TimerId : std::uint8_t {
   ServerLinger,      // I / J / L: keep absorbing caller retransmissions
   CancelRetransmit,
   CancelTimeout,
+  FilterWait,  // a plugin returned Pending and has not resumed yet
   Count
 };
 
@@ -72,6 +73,7 @@ struct Cell {
   std::shared_ptr<const pipeline::FilterChain> chain;
   std::unique_ptr<pipeline::CoreExchange> exchange;
   bool ended = false;  // filters were told the final outcome
+  bool waitingForFilter = false;
 
   std::array<std::optional<TimePoint>, static_cast<std::size_t>(TimerId::Count)> deadlines{};
 

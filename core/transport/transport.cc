@@ -62,6 +62,18 @@ std::string_view protocolName(Protocol protocol) { return protocol == Protocol::
 Transport::Transport(TransportUser& user, TransportLimits limits)
     : user_(user), limits_(limits), lastIdleSweep_(Clock::now()) {
   datagramBuffer_.resize(65536);
+  wakeSocket_.bind(Poco::Net::SocketAddress("127.0.0.1", 0));
+  wakeSocket_.setBlocking(false);
+  pollSet_.add(wakeSocket_, PollSet::POLL_READ);
+}
+
+void Transport::wakeup() {
+  const char byte = 1;
+  try {
+    wakeSocket_.sendTo(&byte, 1, wakeSocket_.address());
+  } catch (const Poco::Exception&) {
+    // A full socket buffer already holds a wake-up.
+  }
 }
 
 Transport::~Transport() = default;
@@ -332,6 +344,16 @@ void Transport::poll(std::chrono::milliseconds timeout) {
   const auto ready = pollSet_.poll(Poco::Timespan(static_cast<long>(timeout.count() / 1000),
                                                   static_cast<long>((timeout.count() % 1000) * 1000)));
   for (const auto& [socket, mode] : ready) {
+    if (socket.impl() == wakeSocket_.impl()) {
+      char sink[64];
+      Poco::Net::SocketAddress from;
+      try {
+        while (wakeSocket_.receiveFrom(sink, sizeof sink, from) > 0) {
+        }
+      } catch (const Poco::Exception&) {
+      }
+      continue;
+    }
     bool handled = false;
     for (auto& udp : udp_) {
       if (udp.impl() == socket.impl()) {

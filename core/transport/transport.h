@@ -105,6 +105,8 @@ class Transport final : public Sender {
   // Stops accepting new connections and datagrams are still read; used when
   // draining on shutdown.
   void stopAccepting();
+  // Makes a poll() in progress return soon. Safe from any thread.
+  void wakeup();
   std::size_t connectionCount() const { return connections_.size(); }
   const TransportCounters& counters() const { return counters_; }
 
@@ -128,6 +130,7 @@ class Transport final : public Sender {
   std::unordered_map<Poco::Net::SocketImpl*, std::uint64_t> connectionBySocket_;
   std::uint64_t nextConnectionId_ = 1;
   std::string datagramBuffer_;
+  Poco::Net::DatagramSocket wakeSocket_;  // loopback datagrams that end a poll early
   bool accepting_ = true;
   std::chrono::steady_clock::time_point lastIdleSweep_;
   TransportCounters counters_;

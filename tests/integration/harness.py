@@ -155,7 +155,10 @@ def reply_to(request, code, reason, extra=""):
     return out + extra.encode() + b"Content-Length: 0\r\n\r\n"
 
 
-def message_request(port, call_id="it-1", branch="z9hG4bKit1", body="hello", extra="", max_forwards=70):
+def message_request(port, call_id="it-1", branch=None, body="hello", extra="", max_forwards=70):
+    """A MESSAGE as a UA at 127.0.0.1:`port` sends it; a new transaction
+    (branch) per Call-ID unless `branch` is given."""
+    branch = branch or "z9hG4bK" + re.sub(r"[^A-Za-z0-9]", "", call_id)
     body_bytes = body.encode()
     return (f"MESSAGE sip:bob@127.0.0.1:{port} SIP/2.0\r\n"
             f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch={branch};rport\r\n"
@@ -241,3 +244,41 @@ class HopTestCase(unittest.TestCase):
         sipp = Sipp(scenario, background=True, **kwargs)
         self.cleanups.append(sipp.stop)
         return sipp.start()
+
+
+class AnsweringPeer:
+    """A next hop on a thread: answers every request with `code` and
+    remembers the Call-IDs it received (bounded by the test's traffic)."""
+
+    def __init__(self, code=200):
+        import threading
+        self.peer = UdpPeer()
+        self.port = self.peer.port
+        self.code = code
+        self.call_ids = set()
+        self.running = True
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while self.running:
+            data = self.peer.recv(timeout=0.2)
+            if not data or data.startswith(b"SIP/2.0") or data.startswith(b"ACK"):
+                continue
+            call_id = header(data, "Call-ID") or header(data, "i")
+            self.call_ids.add(call_id)
+            try:
+                self.peer.sock.sendto(reply_to(data, self.code, "OK"), self._source(data))
+            except OSError:
+                pass
+
+    @staticmethod
+    def _source(data):
+        via = header(data, "Via") or ""
+        match = re.search(r"SIP/2.0/UDP ([0-9.]+):(\d+)", via)
+        return (match.group(1), int(match.group(2)))
+
+    def stop(self):
+        self.running = False
+        self.thread.join(timeout=2)
+        self.peer.close()

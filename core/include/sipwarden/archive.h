@@ -4,6 +4,7 @@
 // outlive chain reloads); plugins reach it through Exchange::archive().
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace sipwarden {
@@ -34,8 +35,13 @@ class ArchiveSink {
  public:
   virtual ~ArchiveSink() = default;
   // Queues the record for the writer thread. False when the queue is full
-  // or the archive has failed (the caller applies its failure mode).
-  virtual bool submit(MessageRecord record) = 0;
+  // or the archive has failed (the caller applies its failure mode). When
+  // given, `committed` is called on the writer thread once the row is
+  // durable (true) or could not be written (false).
+  virtual bool submit(MessageRecord record, std::function<void(bool)> committed = {}) = 0;
+  // Records the final response code of an archived request (not covered by
+  // the tamper-evidence chain: it arrives after the row is sealed).
+  virtual void finalCode(const std::string& callId, std::uint32_t cseq, const std::string& sender, int code) = 0;
   virtual bool healthy() const = 0;
 };
 

@@ -9,6 +9,7 @@
 // failures with Verdict::error() so the plugin's fail mode applies.
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -16,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "sipwarden/archive.h"
 #include "sipwarden/instant_message.h"
 #include "sipwarden/message_view.h"
 #include "sipwarden/verdict.h"
@@ -121,6 +123,15 @@ class Exchange {
   // Tags and rules that travel with the transaction (to the archive).
   virtual void tag(std::string_view key, std::string_view value) = 0;
   virtual const std::vector<std::pair<std::string, std::string>>& tags() const = 0;
+  // The plugin whose Reply or Drop stopped the request ("" when none did).
+  virtual std::string_view stoppedBy() const = 0;
+
+  // For a plugin about to return Verdict::pending(): a callable that
+  // delivers its real verdict later, from any thread, exactly once. The
+  // chain then goes on with the next plugin (or answers, or drops).
+  virtual std::function<void(Verdict)> resumer() = 0;
+  // The archive, or nullptr when none is configured.
+  virtual ArchiveSink* archive() = 0;
 };
 
 class Filter {

@@ -36,6 +36,8 @@ class InstantMessage {
   // The message as plain text (the first text/plain part, else HTML with the
   // markup stripped and entities decoded): what is archived and searched.
   virtual std::string plainText() const = 0;
+  // plainText() as the message arrived, before any filter's edit.
+  virtual std::string originalPlainText() const = 0;
   // Bodies that are not text (images, files): their count, for the archive.
   virtual std::size_t otherPartCount() const = 0;
 };

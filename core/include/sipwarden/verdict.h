@@ -9,6 +9,9 @@
 //             no reply is possible or wanted.
 //   Error     the stage failed (`reason` says why); the chain applies the
 //             plugin's fail mode: open passes the message, closed replies.
+//   Pending   the plugin will decide later (e.g. after the archive commits):
+//             it took Exchange::resumer() and calls it, from any thread,
+//             with the real verdict. The transaction waits meanwhile.
 
 #include <string>
 #include <utility>
@@ -18,7 +21,7 @@ namespace sipwarden {
 
 class [[nodiscard]] Verdict {
  public:
-  enum class Kind { Continue, Reply, Drop, Error };
+  enum class Kind { Continue, Reply, Drop, Error, Pending };
   using Headers = std::vector<std::pair<std::string, std::string>>;
 
   static Verdict proceed() { return Verdict(Kind::Continue, 0, {}, {}); }
@@ -27,6 +30,7 @@ class [[nodiscard]] Verdict {
   }
   static Verdict drop(std::string reason) { return Verdict(Kind::Drop, 0, std::move(reason), {}); }
   static Verdict error(std::string reason) { return Verdict(Kind::Error, 0, std::move(reason), {}); }
+  static Verdict pending() { return Verdict(Kind::Pending, 0, {}, {}); }
 
   Kind kind() const { return kind_; }
   bool isContinue() const { return kind_ == Kind::Continue; }

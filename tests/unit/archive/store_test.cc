@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <future>
+#include <thread>
 
 #include "archive/store.h"
 #include "archive/writer.h"
@@ -180,6 +182,7 @@ TEST(Writer, GroupCommitsEverythingSubmittedBeforeStop) {
     Writer writer(WriterSettings{db.path(), 100, std::chrono::milliseconds(5), 100000, 30 * 60 * 1000});
     for (std::uint32_t i = 1; i <= 1000; ++i) ASSERT_TRUE(writer.submit(record(i, "m" + std::to_string(i))));
     ASSERT_TRUE(writer.submit(record(1, "m1")));  // a second pass of the same request
+    writer.finalCode("call-7", 7, "alice@example.com", 486);
     writer.drainAndStop();
     EXPECT_EQ(writer.counters().committed.load(), 1000u);
     EXPECT_EQ(writer.counters().duplicates.load(), 1u);
@@ -187,7 +190,19 @@ TEST(Writer, GroupCommitsEverythingSubmittedBeforeStop) {
   }
   Store store(db.path());
   EXPECT_EQ(store.messageCount(), 1000);
-  EXPECT_TRUE(store.verify().ok);
+  EXPECT_TRUE(store.verify().ok) << "a final code recorded later does not break the chain";
+  EXPECT_EQ(scalar(store, "SELECT final_code FROM messages WHERE call_id = 'call-7'"), 486);
+}
+
+TEST(Writer, TellsWhoWaitsWhenTheRowIsDurable) {
+  TempDb db;
+  Writer writer(WriterSettings{db.path(), 100, std::chrono::milliseconds(5), 100000, 30 * 60 * 1000});
+  std::promise<bool> committed;
+  ASSERT_TRUE(writer.submit(record(1, "wait for me"), [&](bool ok) { committed.set_value(ok); }));
+  auto future = committed.get_future();
+  ASSERT_EQ(future.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  EXPECT_TRUE(future.get());
+  EXPECT_EQ(Store(db.path()).messageCount(), 1);
 }
 
 TEST(Writer, RefusesWhenTheQueueIsFull) {
@@ -197,6 +212,36 @@ TEST(Writer, RefusesWhenTheQueueIsFull) {
   for (std::uint32_t i = 1; i <= 50; ++i) accepted += writer.submit(record(i, "x")) ? 1 : 0;
   EXPECT_LT(accepted, 50);
   EXPECT_GT(writer.counters().refused.load(), 0u);
+}
+
+}  // namespace
+}  // namespace sipwarden::archive
+
+namespace sipwarden::archive {
+namespace {
+
+TEST(Writer, RecoversByItselfWhenSpaceReturns) {
+  TempDb db;
+  Writer writer(WriterSettings{db.path(), 1, std::chrono::milliseconds(1), 100000, 30 * 60 * 1000, 40});
+  auto commitOne = [&](std::uint32_t cseq) {
+    std::promise<bool> done;
+    auto future = done.get_future();
+    if (!writer.submit(record(cseq, std::string(500, 'x')), [&](bool ok) { done.set_value(ok); })) return false;
+    return future.wait_for(std::chrono::seconds(5)) == std::future_status::ready && future.get();
+  };
+  std::uint32_t cseq = 1;
+  while (commitOne(cseq) && cseq < 2000) ++cseq;
+  ASSERT_LT(cseq, 2000u) << "the quota must fill";
+  EXPECT_FALSE(writer.healthy());
+  // An operator frees space (here: from another connection).
+  execute(db.path(), "DELETE FROM messages_fts; DELETE FROM messages WHERE id > 1");
+  bool recovered = false;
+  for (int attempt = 0; attempt < 40 && !recovered; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    recovered = commitOne(100000 + static_cast<std::uint32_t>(attempt));
+  }
+  EXPECT_TRUE(recovered);
+  EXPECT_TRUE(writer.healthy());
 }
 
 }  // namespace

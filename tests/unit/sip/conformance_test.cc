@@ -57,6 +57,7 @@ std::string verdictOf(const std::string& bytes) {
     case Verdict::Kind::Reply: return std::to_string(verdict.code());
     case Verdict::Kind::Drop: return "drop";
     case Verdict::Kind::Error: return "error";
+    case Verdict::Kind::Pending: return "pending";
   }
   return "?";
 }

@@ -1,0 +1,135 @@
+// archive: every instant message that crosses the hop goes to the archive,
+// once, with the text as delivered, the original when a filter changed it,
+// the verdict, the rules and tags that fired, and the final response code.
+//
+//   {"plugin": "archive", "on_archive_failure": "deliver" | "reject"}
+//
+// deliver: forward at once, archive behind (a full queue or a failing disk
+//          costs the archive row, counted and logged, never the message).
+// reject:  archive-before-forward: the request waits until its row is
+//          durably committed; if it cannot be, the sender gets 503 with
+//          Retry-After and a Warning, and nothing undelivered is archived as
+//          delivered. Place the plugin last in the chain so it records the
+//          text the recipient receives.
+#include <algorithm>
+
+#include "sipwarden/plugin.h"
+
+namespace {
+
+using namespace sipwarden;
+
+std::int64_t epochMs(std::chrono::system_clock::time_point time) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
+}
+
+std::string transportName(Transport transport) {
+  switch (transport) {
+    case Transport::Udp: return "UDP";
+    case Transport::Tcp: return "TCP";
+    case Transport::Tls: return "TLS";
+  }
+  return "";
+}
+
+class Archive final : public Filter {
+ public:
+  explicit Archive(bool reject) : reject_(reject) {}
+
+  MethodSet methods() const override { return MethodSet(MethodSet::Message | MethodSet::Invite); }
+
+  Verdict onRequest(Exchange& exchange) override {
+    InstantMessage& im = exchange.instantMessage();
+    if (!im.present()) return Verdict::proceed();
+    ArchiveSink* archive = exchange.archive();
+    if (archive == nullptr) return Verdict::error("no archive is configured (set archive.path)");
+    MessageRecord record = recordOf(exchange, im);
+    exchange.state()["archived"] = "1";
+    exchange.state()["sender"] = record.sender;
+    if (!reject_) {
+      if (!archive->submit(std::move(record))) exchange.count("refused");
+      return Verdict::proceed();
+    }
+    auto resume = exchange.resumer();
+    const bool queued = archive->submit(std::move(record), [resume](bool committed) {
+      resume(committed ? Verdict::proceed() : unavailable());
+    });
+    if (!queued) {
+      exchange.count("rejected");
+      exchange.state().erase("archived");
+      return unavailable();
+    }
+    return Verdict::pending();
+  }
+
+  void onEnd(Exchange& exchange, int finalCode) override {
+    ArchiveSink* archive = exchange.archive();
+    if (archive == nullptr) return;
+    auto& state = exchange.state();
+    if (state.count("archived")) {
+      archive->finalCode(std::string(exchange.message().callId()), exchange.message().cseqNumber(), state["sender"],
+                         finalCode);
+      return;
+    }
+    // Stopped before reaching this plugin (blocked by a filter, or by the
+    // archive itself in reject mode): archived as blocked, never as delivered.
+    if (exchange.stoppedBy().empty() || exchange.stoppedBy() == "archive") return;
+    InstantMessage& im = exchange.instantMessage();
+    if (!im.present()) return;
+    MessageRecord record = recordOf(exchange, im);
+    record.verdict = "blocked";
+    record.finalCode = finalCode;
+    if (!archive->submit(std::move(record))) exchange.count("refused");
+  }
+
+ private:
+  static Verdict unavailable() {
+    return Verdict::reply(503, "Service Unavailable",
+                          {{"Retry-After", "30"}, {"Warning", "399 sipwarden \"archive: the message cannot be archived\""}});
+  }
+
+  static MessageRecord recordOf(Exchange& exchange, InstantMessage& im) {
+    const MessageView& message = exchange.message();
+    MessageRecord record;
+    record.timeMs = epochMs(exchange.now());
+    record.direction = exchange.direction() == Direction::FromClient ? "from_client" : "from_upstream";
+    record.sender = message.from().aor();
+    record.senderName = message.from().display;
+    record.recipient = message.to().aor();
+    record.recipientName = message.to().display;
+    record.callId = std::string(message.callId());
+    record.cseq = message.cseqNumber();
+    record.contentType = std::string(message.contentType());
+    record.text = im.plainText();
+    const std::string original = im.originalPlainText();
+    record.verdict = original == record.text ? "delivered" : "modified";
+    if (original != record.text) record.originalText = original;
+    for (const auto& [key, value] : exchange.tags()) {
+      std::string& list = key == "rule" ? record.rules : record.tags;
+      if (!list.empty()) list += ",";
+      list += key == "rule" ? value : key + "=" + value;
+    }
+    record.source = std::string(exchange.sourceIp()) + ":" + std::to_string(exchange.sourcePort());
+    record.transport = transportName(exchange.transport());
+    // An IM session (INVITE dialog) is one conversation; page-mode messages
+    // are grouped by their participants.
+    record.session = message.method() == "INVITE" || !message.to().tag.empty();
+    std::string a = record.sender;
+    std::string b = record.recipient;
+    if (b < a) std::swap(a, b);
+    record.participants = a + "," + b;
+    return record;
+  }
+
+  bool reject_;
+};
+
+std::unique_ptr<Filter> create(PluginConfig& config) {
+  const std::string mode = config.getChoice("on_archive_failure", {"deliver", "reject"}, "deliver");
+  if (config.failed()) return nullptr;
+  return std::make_unique<Archive>(mode == "reject");
+}
+
+}  // namespace
+
+SIPWARDEN_PLUGIN(archive, "archive", "1.0", &create)

@@ -1,0 +1,172 @@
+"""The archive through the running hop: SIPp traffic in both failure modes,
+a full disk, kill -9 under load, blocked messages, and tamper detection,
+counted against a real SQLite file."""
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import tempfile
+import time
+
+from harness import (BINARY, AnsweringPeer, HopTestCase, Sipp, free_port, header, message_request, status_of)
+
+
+def rows(path, where="1=1"):
+    with sqlite3.connect(path) as db:
+        return db.execute(f"SELECT count(*) FROM messages WHERE {where}").fetchone()[0]
+
+
+def call_ids(path):
+    with sqlite3.connect(path) as db:
+        return {row[0] for row in db.execute("SELECT call_id FROM messages")}
+
+
+class ArchiveTestCase(HopTestCase):
+    def setUp(self):
+        super().setUp()
+        self.dir = tempfile.mkdtemp(prefix="sipwarden-archive-")
+        self.db = os.path.join(self.dir, "archive.db")
+
+    def config(self, mode, plugins=(), **archive):
+        settings = {"path": self.db, "batch_ms": 5}
+        settings.update(archive)
+        chain = list(plugins) + [{"plugin": "archive", "on_archive_failure": mode}]
+        return json.dumps({"archive": settings, "plugins": chain})
+
+    def verify(self):
+        return subprocess.run([BINARY, "archive", "verify", "--db", self.db], capture_output=True, text=True,
+                              timeout=60)
+
+
+class ArchiveModes(ArchiveTestCase):
+    def run_traffic(self, mode, calls=300):
+        uas_port = free_port()
+        self.sipp_background("uas_message.xml", port=uas_port)
+        warden = self.hop("--upstream", f"127.0.0.1:{uas_port}", config=self.config(mode))
+        run = Sipp("uac_message.xml", target=f"127.0.0.1:{warden.port}", calls=calls, rate=200).run()
+        self.assertEqual(run.count("Successful call"), calls, run.output[-2000:])
+        self.assertEqual(warden.stop(), 0)
+        self.assertEqual(rows(self.db), calls, warden.output()[-2000:])
+        result = self.verify()
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        self.assertIn(f"OK, {calls} messages", result.stdout)
+        with sqlite3.connect(self.db) as db:
+            self.assertEqual(db.execute("SELECT count(*) FROM messages WHERE final_code = 200").fetchone()[0], calls)
+
+    def test_deliver_mode_archives_every_message_once(self):
+        self.run_traffic("deliver")
+
+    def test_reject_mode_archives_before_forwarding(self):
+        self.run_traffic("reject")
+
+    def test_blocked_message_is_archived_as_blocked(self):
+        upstream = self.peer()
+        warden = self.hop("--upstream", f"127.0.0.1:{upstream.port}", config=self.config("reject", plugins=[
+            {"plugin": "probe", "action": "reply", "code": 403, "reason": "Blocked", "tag": "rule=probe:test"}]))
+        caller = self.peer()
+        caller.send(message_request(caller.port, call_id="blocked-1", body="secret plans"), warden.port)
+        self.assertEqual(status_of(caller.recv())[0], 403)
+        warden.stop()
+        with sqlite3.connect(self.db) as db:
+            verdict, text, code, rules = db.execute(
+                "SELECT verdict, text, final_code, rules FROM messages WHERE call_id = 'blocked-1'").fetchone()
+        self.assertEqual((verdict, text, code, rules), ("blocked", "secret plans", 403, "probe:test"))
+
+    def test_modified_message_keeps_its_original_text(self):
+        upstream = AnsweringPeer()
+        self.cleanups.append(upstream.stop)
+        warden = self.hop("--upstream", f"127.0.0.1:{upstream.port}", config=self.config("deliver", plugins=[
+            {"plugin": "probe", "append_body": " [checked]"}]))
+        caller = self.peer()
+        caller.send(message_request(caller.port, call_id="modified-1", body="hello"), warden.port)
+        self.assertEqual(status_of(caller.recv())[0], 200)
+        warden.stop()
+        with sqlite3.connect(self.db) as db:
+            self.assertEqual(db.execute("SELECT verdict, text, original_text FROM messages").fetchone(),
+                             ("modified", "hello [checked]", "hello"))
+
+    def test_retransmission_is_archived_once(self):
+        upstream = AnsweringPeer()
+        self.cleanups.append(upstream.stop)
+        warden = self.hop("--upstream", f"127.0.0.1:{upstream.port}", config=self.config("reject"))
+        caller = self.peer()
+        request = message_request(caller.port, call_id="retrans-archive")
+        for _ in range(3):
+            caller.send(request, warden.port)
+        time.sleep(0.5)
+        warden.stop()
+        self.assertEqual(rows(self.db), 1)
+
+
+class ArchiveFailure(ArchiveTestCase):
+    def test_full_disk_in_reject_mode_answers_503_and_archives_what_was_delivered(self):
+        upstream = AnsweringPeer()
+        self.cleanups.append(upstream.stop)
+        warden = self.hop("--upstream", f"127.0.0.1:{upstream.port}",
+                          config=self.config("reject", max_pages=40, batch_rows=1))
+        caller = self.peer()
+        codes = {}
+        for i in range(400):
+            caller.send(message_request(caller.port, call_id=f"full-{i}", body="x" * 400), warden.port)
+            answer = caller.recv(timeout=3)
+            code, _ = status_of(answer)
+            codes[f"full-{i}"] = code
+            if code == 503:
+                self.assertEqual(header(answer, "Retry-After"), "30")
+                self.assertIn("archive", header(answer, "Warning"))
+        warden.stop()
+        delivered = {call for call, code in codes.items() if code == 200}
+        rejected = {call for call, code in codes.items() if code == 503}
+        self.assertTrue(delivered and rejected, codes)
+        self.assertEqual(call_ids(self.db), delivered, "every delivered message is archived, no rejected one")
+        self.assertEqual(upstream.call_ids, delivered, "a rejected message never reached the next hop")
+
+    def kill_under_load(self, mode, batch_rows):
+        upstream = AnsweringPeer()
+        self.cleanups.append(upstream.stop)
+        warden = self.hop("--upstream", f"127.0.0.1:{upstream.port}",
+                          config=self.config(mode, batch_rows=batch_rows, batch_ms=50))
+        load = Sipp("uac_message.xml", target=f"127.0.0.1:{warden.port}", calls=5000, rate=400)
+        load.start()
+        self.cleanups.append(load.stop)
+        time.sleep(2.0)
+        warden.stop(sig=signal.SIGKILL)
+        load.stop()
+        time.sleep(0.3)
+        return upstream.call_ids, call_ids(self.db)
+
+    def test_kill_9_in_reject_mode_loses_nothing_that_reached_the_next_hop(self):
+        delivered, archived = self.kill_under_load("reject", batch_rows=50)
+        self.assertGreater(len(delivered), 100)
+        self.assertEqual(delivered - archived, set())
+        self.assertEqual(self.verify().returncode, 0)
+
+    def test_kill_9_in_deliver_mode_loses_at_most_the_open_batch(self):
+        delivered, archived = self.kill_under_load("deliver", batch_rows=50)
+        self.assertGreater(len(delivered), 100)
+        self.assertLessEqual(len(delivered - archived), 50 + 50, "one open batch and one being written")
+        self.assertEqual(self.verify().returncode, 0)
+
+
+class TamperEvidence(ArchiveTestCase):
+    def test_verify_names_the_first_edited_row(self):
+        upstream = AnsweringPeer()
+        self.cleanups.append(upstream.stop)
+        warden = self.hop("--upstream", f"127.0.0.1:{upstream.port}", config=self.config("deliver"))
+        caller = self.peer()
+        for i in range(5):
+            caller.send(message_request(caller.port, call_id=f"tamper-{i}", body=f"message {i}"), warden.port)
+            caller.recv()
+        warden.stop()
+        self.assertEqual(self.verify().returncode, 0)
+        with sqlite3.connect(self.db) as db:
+            db.execute("UPDATE messages SET text = 'rewritten' WHERE id = 3")
+        result = self.verify()
+        self.assertEqual(result.returncode, 3)
+        self.assertIn("TAMPERED at row 3", result.stdout)
+
+
+if __name__ == "__main__":
+    import unittest
+    unittest.main()
