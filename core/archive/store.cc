@@ -46,6 +46,30 @@ Store::Store(const std::string& path, std::int64_t conversationGapMs, std::int64
       prepare("INSERT INTO conversations (kind, call_id, participants, started_ms, last_ms) VALUES (?,?,?,?,?)");
   touchConversation_ = prepare("UPDATE conversations SET last_ms = max(last_ms, ?) WHERE id = ?");
   updateFinal_ = prepare("UPDATE messages SET final_code = ? WHERE call_id = ? AND cseq = ? AND sender = ?");
+  // Each event writes what it knows; NULL (and '' / 0) keep what is there.
+  upsertCall_ = prepare(
+      "INSERT INTO calls (call_id, caller, callee, invite_ms, ringing_ms, answer_ms, end_ms, disposition, end_code, "
+      "ended_by, media) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, coalesce(?8, 'in_progress'), coalesce(?9, 0), '', "
+      "coalesce(?11, '')) "
+      "ON CONFLICT(call_id) DO UPDATE SET "
+      "caller = CASE WHEN calls.caller = '' THEN excluded.caller ELSE calls.caller END, "
+      "callee = CASE WHEN calls.callee = '' THEN excluded.callee ELSE calls.callee END, "
+      "invite_ms = min(calls.invite_ms, excluded.invite_ms), "
+      "ringing_ms = coalesce(calls.ringing_ms, excluded.ringing_ms), "
+      "answer_ms = coalesce(calls.answer_ms, excluded.answer_ms), "
+      "end_ms = coalesce(calls.end_ms, excluded.end_ms), "
+      "disposition = CASE WHEN ?8 IS NULL OR calls.end_ms IS NOT NULL THEN calls.disposition ELSE ?8 END, "
+      "end_code = CASE WHEN ?9 IS NULL OR calls.end_ms IS NOT NULL THEN calls.end_code ELSE ?9 END, "
+      "ended_by = CASE WHEN ?10 IS NULL OR calls.ended_by <> '' THEN calls.ended_by "
+      "  WHEN ?10 = calls.caller THEN 'caller' ELSE 'callee' END, "
+      "media = CASE WHEN ?11 IS NULL THEN calls.media ELSE ?11 END, "
+      "duration_ms = CASE WHEN coalesce(calls.end_ms, excluded.end_ms) IS NOT NULL "
+      "  AND coalesce(calls.answer_ms, excluded.answer_ms) IS NOT NULL "
+      "  THEN coalesce(calls.end_ms, excluded.end_ms) - coalesce(calls.answer_ms, excluded.answer_ms) ELSE NULL END");
+  insertFile_ = prepare("INSERT INTO file_transfers (call_id, name, size, blocked, time_ms) VALUES (?,?,?,?,?)");
+  closeStale_ = prepare(
+      "UPDATE calls SET end_ms = ?1, duration_ms = ?1 - answer_ms, closed_by_timer = 1, ended_by = 'session_timer' "
+      "WHERE end_ms IS NULL AND answer_ms IS NOT NULL AND answer_ms < ?1 - ?2");
   sqlite3_stmt* head = prepare("SELECT last_hash FROM chain_head WHERE id = 1");
   if (sqlite3_step(head) == SQLITE_ROW) lastHash_ = columnText(head, 0);
   sqlite3_finalize(head);
@@ -53,7 +77,7 @@ Store::Store(const std::string& path, std::int64_t conversationGapMs, std::int64
 
 Store::~Store() {
   for (sqlite3_stmt* statement : {insertMessage_, insertFts_, findSession_, findPager_, insertConversation_,
-                                  touchConversation_, updateFinal_}) {
+                                  touchConversation_, updateFinal_, upsertCall_, insertFile_, closeStale_}) {
     sqlite3_finalize(statement);
   }
   sqlite3_close(db_);
@@ -220,6 +244,69 @@ void Store::updateFinalCode(const std::string& callId, std::uint32_t cseq, const
     throw ArchiveError(std::string("cannot record final code: ") + sqlite3_errmsg(db_));
   }
   sqlite3_reset(updateFinal_);
+}
+
+namespace {
+
+void bindOptionalText(sqlite3_stmt* statement, int index, const std::string& value) {
+  if (value.empty()) {
+    sqlite3_bind_null(statement, index);
+  } else {
+    bindText(statement, index, value);
+  }
+}
+
+void bindOptionalInt(sqlite3_stmt* statement, int index, std::int64_t value) {
+  if (value == 0) {
+    sqlite3_bind_null(statement, index);
+  } else {
+    sqlite3_bind_int64(statement, index, value);
+  }
+}
+
+}  // namespace
+
+void Store::upsertCall(const CallRecord& r) {
+  sqlite3_stmt* s = upsertCall_;
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  bindText(s, 1, r.callId);
+  bindText(s, 2, r.caller);
+  bindText(s, 3, r.callee);
+  sqlite3_bind_int64(s, 4, r.inviteMs != 0 ? r.inviteMs : (r.endMs != 0 ? r.endMs : r.answerMs));
+  bindOptionalInt(s, 5, r.ringingMs);
+  bindOptionalInt(s, 6, r.answerMs);
+  bindOptionalInt(s, 7, r.endMs);
+  bindOptionalText(s, 8, r.disposition);
+  bindOptionalInt(s, 9, r.endCode);
+  bindOptionalText(s, 10, r.endedByAor);
+  bindOptionalText(s, 11, r.media);
+  if (sqlite3_step(s) != SQLITE_DONE) throw ArchiveError(std::string("cannot write call: ") + sqlite3_errmsg(db_));
+  sqlite3_reset(s);
+}
+
+void Store::insertFileTransfer(const FileTransferRecord& r) {
+  sqlite3_stmt* s = insertFile_;
+  sqlite3_reset(s);
+  bindText(s, 1, r.callId);
+  bindText(s, 2, r.name);
+  if (r.size < 0) {
+    sqlite3_bind_null(s, 3);
+  } else {
+    sqlite3_bind_int64(s, 3, r.size);
+  }
+  sqlite3_bind_int(s, 4, r.blocked ? 1 : 0);
+  sqlite3_bind_int64(s, 5, r.timeMs);
+  if (sqlite3_step(s) != SQLITE_DONE) throw ArchiveError(std::string("cannot write transfer: ") + sqlite3_errmsg(db_));
+  sqlite3_reset(s);
+}
+
+void Store::closeStaleCalls(std::int64_t nowMs, std::int64_t timeoutMs) {
+  sqlite3_reset(closeStale_);
+  sqlite3_bind_int64(closeStale_, 1, nowMs);
+  sqlite3_bind_int64(closeStale_, 2, timeoutMs);
+  if (sqlite3_step(closeStale_) != SQLITE_DONE) throw ArchiveError(std::string("cannot close calls: ") + sqlite3_errmsg(db_));
+  sqlite3_reset(closeStale_);
 }
 
 std::int64_t Store::messageCount() const {

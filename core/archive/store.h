@@ -48,6 +48,9 @@ class Store {
   // Final response codes arrive after the row; they are outside the chain.
   void updateFinalCode(const std::string& callId, std::uint32_t cseq, const std::string& sender, int code);
   std::int64_t messageCount() const;
+  void upsertCall(const CallRecord& record);
+  void insertFileTransfer(const FileTransferRecord& record);
+  void closeStaleCalls(std::int64_t nowMs, std::int64_t timeoutMs);
   VerifyReport verify() const;
   sqlite3* handle() { return db_; }
 
@@ -70,6 +73,9 @@ class Store {
   sqlite3_stmt* insertConversation_ = nullptr;
   sqlite3_stmt* touchConversation_ = nullptr;
   sqlite3_stmt* updateFinal_ = nullptr;
+  sqlite3_stmt* upsertCall_ = nullptr;
+  sqlite3_stmt* insertFile_ = nullptr;
+  sqlite3_stmt* closeStale_ = nullptr;
 };
 
 }  // namespace sipwarden::archive

@@ -19,7 +19,7 @@ Writer::Writer(WriterSettings settings)
 Writer::~Writer() { drainAndStop(); }
 
 bool Writer::submit(MessageRecord record, std::function<void(bool)> committed) {
-  return enqueue(Job{std::move(record), std::move(committed), false});
+  return enqueue(Job{std::move(record), std::move(committed), false, {}});
 }
 
 void Writer::finalCode(const std::string& callId, std::uint32_t cseq, const std::string& sender, int code) {
@@ -29,6 +29,27 @@ void Writer::finalCode(const std::string& callId, std::uint32_t cseq, const std:
   job.record.sender = sender;
   job.record.finalCode = code;
   job.finalCodeOnly = true;
+  enqueue(std::move(job));
+}
+
+bool Writer::submitCall(CallRecord record) {
+  Job job;
+  job.finalCodeOnly = true;  // like a final code: never refused for health alone
+  job.action = [record = std::move(record)](Store& store) { store.upsertCall(record); };
+  return enqueue(std::move(job));
+}
+
+bool Writer::submitFileTransfer(FileTransferRecord record) {
+  Job job;
+  job.finalCodeOnly = true;
+  job.action = [record = std::move(record)](Store& store) { store.insertFileTransfer(record); };
+  return enqueue(std::move(job));
+}
+
+void Writer::closeStaleCalls(std::int64_t nowMs, std::int64_t timeoutMs) {
+  Job job;
+  job.finalCodeOnly = true;
+  job.action = [nowMs, timeoutMs](Store& store) { store.closeStaleCalls(nowMs, timeoutMs); };
   enqueue(std::move(job));
 }
 
@@ -84,7 +105,9 @@ void Writer::run() {
       std::uint64_t written = 0;
       std::uint64_t duplicates = 0;
       for (const auto& job : batch) {
-        if (job.finalCodeOnly) {
+        if (job.action) {
+          job.action(*store_);
+        } else if (job.finalCodeOnly) {
           store_->updateFinalCode(job.record.callId, job.record.cseq, job.record.sender, job.record.finalCode);
         } else if (store_->insertMessage(job.record)) {
           ++written;

@@ -48,6 +48,9 @@ class Writer final : public ArchiveSink {
 
   bool submit(MessageRecord record, std::function<void(bool)> committed = {}) override;
   void finalCode(const std::string& callId, std::uint32_t cseq, const std::string& sender, int code) override;
+  bool submitCall(CallRecord record) override;
+  bool submitFileTransfer(FileTransferRecord record) override;
+  void closeStaleCalls(std::int64_t nowMs, std::int64_t timeoutMs) override;
   bool healthy() const override { return healthy_; }
   // Commits everything queued, then stops the thread.
   void drainAndStop();
@@ -59,6 +62,7 @@ class Writer final : public ArchiveSink {
     MessageRecord record;
     std::function<void(bool)> committed;
     bool finalCodeOnly = false;
+    std::function<void(Store&)> action;  // call records and other writes
   };
   bool enqueue(Job job);
   void run();

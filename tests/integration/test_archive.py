@@ -149,6 +149,29 @@ class ArchiveFailure(ArchiveTestCase):
         self.assertEqual(self.verify().returncode, 0)
 
 
+class CallLog(ArchiveTestCase):
+    def calls(self, uas, uac, calls):
+        uas_port = free_port()
+        self.sipp_background(uas, port=uas_port)
+        config = json.dumps({"archive": {"path": self.db, "batch_ms": 5},
+                             "plugins": [{"plugin": "call_log"}, {"plugin": "archive"}]})
+        warden = self.hop("--upstream", f"127.0.0.1:{uas_port}", config=config)
+        run = Sipp(uac, target=f"127.0.0.1:{warden.port}", calls=calls, rate=20).run()
+        self.assertEqual(run.count("Successful call"), calls, run.output[-2000:])
+        self.assertEqual(warden.stop(), 0)
+        with sqlite3.connect(self.db) as db:
+            return db.execute("SELECT disposition, ended_by, media, ringing_ms IS NOT NULL, duration_ms >= 0 "
+                              "FROM calls").fetchall()
+
+    def test_answered_calls_get_one_record_each(self):
+        records = self.calls("uas_invite.xml", "uac_invite.xml", 10)
+        self.assertEqual(records, [("answered", "caller", "audio", 1, 1)] * 10)
+
+    def test_cancelled_calls(self):
+        records = self.calls("uas_cancel.xml", "uac_cancel.xml", 5)
+        self.assertEqual([r[0] for r in records], ["cancelled"] * 5)
+
+
 class TamperEvidence(ArchiveTestCase):
     def test_verify_names_the_first_edited_row(self):
         upstream = AnsweringPeer()

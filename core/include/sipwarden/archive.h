@@ -31,6 +31,30 @@ struct MessageRecord {
   std::string participants;   // sorted AORs, comma-separated (conversation grouping)
 };
 
+// One call detail record, written as it becomes known: every field left at
+// its empty value keeps what the archive already has for the Call-ID.
+struct CallRecord {
+  std::string callId;
+  std::string caller;  // AORs
+  std::string callee;
+  std::int64_t inviteMs = 0;
+  std::int64_t ringingMs = 0;
+  std::int64_t answerMs = 0;
+  std::int64_t endMs = 0;
+  std::string disposition;  // in_progress, answered, busy, no_answer, cancelled, rejected, failed
+  int endCode = 0;
+  std::string endedByAor;   // who sent the BYE; the archive decides caller or callee
+  std::string media;        // audio,video,message,file
+};
+
+struct FileTransferRecord {
+  std::string callId;
+  std::string name;
+  std::int64_t size = -1;  // -1 when unknown
+  bool blocked = false;
+  std::int64_t timeMs = 0;
+};
+
 class ArchiveSink {
  public:
   virtual ~ArchiveSink() = default;
@@ -43,6 +67,11 @@ class ArchiveSink {
   // the tamper-evidence chain: it arrives after the row is sealed).
   virtual void finalCode(const std::string& callId, std::uint32_t cseq, const std::string& sender, int code) = 0;
   virtual bool healthy() const = 0;
+  virtual bool submitCall(CallRecord record) = 0;
+  virtual bool submitFileTransfer(FileTransferRecord record) = 0;
+  // Closes answered calls with no end older than `timeoutMs` (lost BYE):
+  // ended now, marked closed by the session timer.
+  virtual void closeStaleCalls(std::int64_t nowMs, std::int64_t timeoutMs) = 0;
 };
 
 }  // namespace sipwarden
