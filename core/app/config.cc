@@ -249,7 +249,8 @@ AppConfig parseConfig(const std::string& json) {
     Object::Ptr archive = top->getObject("archive");
     if (!archive) fail("archive", "expected an object");
     rejectUnknownKeys(*archive, "archive",
-                      {"path", "batch_rows", "batch_ms", "queue_limit", "conversation_gap_minutes", "max_pages"});
+                      {"path", "batch_rows", "batch_ms", "queue_limit", "conversation_gap_minutes", "max_pages",
+                       "retention_days"});
     auto& settings = config.archive;
     settings.path = getString(*archive, "archive", "path");
     if (settings.path.empty()) fail("archive.path", "expected the SQLite file's path");
@@ -264,6 +265,9 @@ AppConfig parseConfig(const std::string& json) {
     }
     if (archive->has("conversation_gap_minutes")) {
       settings.conversationGapMs = getInteger(*archive, "archive", "conversation_gap_minutes", 1, 100000) * 60000;
+    }
+    if (archive->has("retention_days")) {
+      settings.retentionDays = static_cast<int>(getInteger(*archive, "archive", "retention_days", 0, 36500));
     }
     if (archive->has("max_pages")) settings.maxPages = getInteger(*archive, "archive", "max_pages", 0, 1LL << 40);
   }

@@ -309,6 +309,59 @@ void Store::closeStaleCalls(std::int64_t nowMs, std::int64_t timeoutMs) {
   sqlite3_reset(closeStale_);
 }
 
+std::int64_t Store::purgeBatch(std::int64_t cutoffMs, std::int64_t nowMs, int limit) {
+  static const char* kVictims =
+      "SELECT m.id, m.hash, m.text FROM messages m "
+      "WHERE m.time_ms < ?1 "
+      "AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.kind = 'conversation' AND h.value = CAST(m.conversation_id AS TEXT)) "
+      "AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.kind = 'participant' AND h.value IN (m.sender, m.recipient)) "
+      "ORDER BY m.id LIMIT ?2";
+  sqlite3_stmt* victims = prepare(kVictims);
+  sqlite3_bind_int64(victims, 1, cutoffMs);
+  sqlite3_bind_int(victims, 2, limit);
+  sqlite3_stmt* tombstone = prepare("INSERT INTO tombstones (id, hash, purged_ms) VALUES (?, ?, ?)");
+  sqlite3_stmt* unindex = prepare("INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', ?, ?)");
+  sqlite3_stmt* remove = prepare("DELETE FROM messages WHERE id = ?");
+  std::int64_t purged = 0;
+  while (sqlite3_step(victims) == SQLITE_ROW) {
+    const std::int64_t id = sqlite3_column_int64(victims, 0);
+    sqlite3_reset(tombstone);
+    sqlite3_bind_int64(tombstone, 1, id);
+    bindText(tombstone, 2, columnText(victims, 1));
+    sqlite3_bind_int64(tombstone, 3, nowMs);
+    sqlite3_reset(unindex);
+    sqlite3_bind_int64(unindex, 1, id);
+    bindText(unindex, 2, columnText(victims, 2));
+    sqlite3_reset(remove);
+    sqlite3_bind_int64(remove, 1, id);
+    if (sqlite3_step(tombstone) != SQLITE_DONE || sqlite3_step(unindex) != SQLITE_DONE ||
+        sqlite3_step(remove) != SQLITE_DONE) {
+      const std::string error = sqlite3_errmsg(db_);
+      for (auto* statement : {victims, tombstone, unindex, remove}) sqlite3_finalize(statement);
+      throw ArchiveError("purge failed: " + error);
+    }
+    ++purged;
+  }
+  for (auto* statement : {victims, tombstone, unindex, remove}) sqlite3_finalize(statement);
+  exec(("DELETE FROM calls WHERE id IN (SELECT id FROM calls WHERE invite_ms < " + std::to_string(cutoffMs) +
+        " LIMIT " + std::to_string(limit) + ")").c_str());
+  exec("DELETE FROM conversations WHERE NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = conversations.id)"
+       " AND NOT EXISTS (SELECT 1 FROM holds WHERE kind = 'conversation' AND value = CAST(conversations.id AS TEXT))");
+  return purged;
+}
+
+void Store::setHold(const std::string& kind, const std::string& value, bool held, std::int64_t nowMs) {
+  if (kind != "participant" && kind != "conversation") throw ArchiveError("hold kind must be participant or conversation");
+  sqlite3_stmt* statement = prepare(held ? "INSERT OR IGNORE INTO holds (kind, value, created_ms) VALUES (?, ?, ?)"
+                                         : "DELETE FROM holds WHERE kind = ? AND value = ?");
+  bindText(statement, 1, kind);
+  bindText(statement, 2, value);
+  if (held) sqlite3_bind_int64(statement, 3, nowMs);
+  const int rc = sqlite3_step(statement);
+  sqlite3_finalize(statement);
+  if (rc != SQLITE_DONE) throw ArchiveError(std::string("cannot change hold: ") + sqlite3_errmsg(db_));
+}
+
 std::int64_t Store::messageCount() const {
   sqlite3_stmt* statement = prepare("SELECT count(*) FROM messages");
   std::int64_t n = 0;
@@ -319,10 +372,13 @@ std::int64_t Store::messageCount() const {
 
 VerifyReport Store::verify() const {
   VerifyReport report;
+  // Purged rows are tombstones (their hash only): the chain steps over them.
   sqlite3_stmt* rows = prepare(
       "SELECT id, time_ms, direction, sender, sender_name, recipient, recipient_name, call_id, cseq, content_type, "
-      "text, coalesce(original_text, ''), verdict, rules, tags, final_code, source, transport, hash "
-      "FROM messages ORDER BY id");
+      "text, coalesce(original_text, ''), verdict, rules, tags, final_code, source, transport, hash, 0 "
+      "FROM messages UNION ALL "
+      "SELECT id, 0, '', '', '', '', '', '', 0, '', '', '', '', '', '', 0, '', '', hash, 1 FROM tombstones "
+      "ORDER BY 1");
   std::string previous;
   std::int64_t lastId = 0;
   while (sqlite3_step(rows) == SQLITE_ROW) {
@@ -346,8 +402,9 @@ VerifyReport Store::verify() const {
     r.source = columnText(rows, 16);
     r.transport = columnText(rows, 17);
     const std::string stored = columnText(rows, 18);
+    const bool purged = sqlite3_column_int(rows, 19) != 0;
     ++report.rows;
-    if (rowHash(previous, r) != stored) {
+    if (!purged && rowHash(previous, r) != stored) {
       report.ok = false;
       report.firstBadId = id;
       report.problem = "row " + std::to_string(id) +

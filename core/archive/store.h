@@ -51,6 +51,12 @@ class Store {
   void upsertCall(const CallRecord& record);
   void insertFileTransfer(const FileTransferRecord& record);
   void closeStaleCalls(std::int64_t nowMs, std::int64_t timeoutMs);
+  // Deletes up to `limit` messages older than `cutoffMs` that no hold
+  // covers (leaving tombstones), and calls older than it. Returns how many
+  // messages went; call it again (in a new transaction) until it returns 0.
+  std::int64_t purgeBatch(std::int64_t cutoffMs, std::int64_t nowMs, int limit);
+  // kind: "participant" (an address-of-record) or "conversation" (an id).
+  void setHold(const std::string& kind, const std::string& value, bool held, std::int64_t nowMs);
   VerifyReport verify() const;
   sqlite3* handle() { return db_; }
 

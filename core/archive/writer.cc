@@ -85,12 +85,54 @@ void Writer::drainAndStop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void Writer::purgeExpired() {
+  const auto now = std::chrono::system_clock::now();
+  const std::int64_t nowMs =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  const std::int64_t cutoff = nowMs - static_cast<std::int64_t>(settings_.retentionDays) * 86400000LL;
+  std::int64_t total = 0;
+  try {
+    // Small transactions: the write lock is never held for long, and queued
+    // messages get their turn between batches.
+    for (;;) {
+      store_->begin();
+      const std::int64_t purged = store_->purgeBatch(cutoff, nowMs, 500);
+      store_->commit();
+      total += purged;
+      if (purged < 500 || stopping_) break;
+      std::lock_guard<std::mutex> hold(lock_);
+      if (!queue_.empty()) break;  // finish later; traffic first
+    }
+  } catch (const ArchiveError& error) {
+    try {
+      store_->rollback();
+    } catch (const ArchiveError&) {
+    }
+    log().error("retention purge failed: %s", std::string(error.what()));
+  }
+  if (total > 0) log().information("retention: purged %Ld messages older than %d days", total, settings_.retentionDays);
+}
+
 void Writer::run() {
   std::vector<Job> batch;
+  auto nextPurge = std::chrono::steady_clock::now();
   for (;;) {
     {
       std::unique_lock<std::mutex> hold(lock_);
-      wake_.wait(hold, [&] { return stopping_ || !queue_.empty(); });
+      while (!stopping_ && queue_.empty()) {
+        if (settings_.retentionDays > 0 && std::chrono::steady_clock::now() >= nextPurge) {
+          hold.unlock();
+          purgeExpired();
+          hold.lock();
+          nextPurge = std::chrono::steady_clock::now() + settings_.purgeInterval;
+          continue;
+        }
+        if (settings_.retentionDays > 0) {
+          wake_.wait_until(hold, nextPurge);
+        } else {
+          wake_.wait(hold);
+        }
+      }
       if (queue_.empty() && stopping_) return;
       // Group commit: let the batch fill for up to batchTime.
       const auto deadline = std::chrono::steady_clock::now() + settings_.batchTime;

@@ -29,6 +29,10 @@ struct WriterSettings {
   std::int64_t conversationGapMs = 30 * 60 * 1000;
   // A size quota in database pages (SQLite max_page_count); 0 for none.
   std::int64_t maxPages = 0;
+  // Messages and calls older than this are purged (0: keep forever),
+  // checked at start and every purgeInterval, in small transactions.
+  int retentionDays = 0;
+  std::chrono::milliseconds purgeInterval{std::chrono::minutes(10)};
 };
 
 struct WriterCounters {
@@ -66,6 +70,7 @@ class Writer final : public ArchiveSink {
   };
   bool enqueue(Job job);
   void run();
+  void purgeExpired();
 
   WriterSettings settings_;
   std::unique_ptr<Store> store_;

@@ -172,6 +172,26 @@ class CallLog(ArchiveTestCase):
         self.assertEqual([r[0] for r in records], ["cancelled"] * 5)
 
 
+class RetentionCommands(ArchiveTestCase):
+    def test_hold_and_purge_from_the_command_line(self):
+        upstream = AnsweringPeer()
+        self.cleanups.append(upstream.stop)
+        warden = self.hop("--upstream", f"127.0.0.1:{upstream.port}", config=self.config("deliver"))
+        caller = self.peer()
+        for i in range(3):
+            caller.send(message_request(caller.port, call_id=f"keep-{i}"), warden.port)
+            caller.recv()
+        warden.stop()
+        run = lambda *args: subprocess.run([BINARY, "archive", *args, "--db", self.db], capture_output=True,
+                                           text=True, timeout=30)
+        self.assertEqual(run("hold", "--participant", "sip:alice@example.com").returncode, 0)
+        self.assertIn("purged 0 messages", run("purge", "--older-than-days", "0").stdout)
+        self.assertEqual(run("hold", "--participant", "alice@example.com", "--release").returncode, 0)
+        self.assertIn("purged 3 messages", run("purge", "--older-than-days", "0").stdout)
+        self.assertEqual(rows(self.db), 0)
+        self.assertEqual(self.verify().returncode, 0, "purged rows leave tombstones the chain can verify")
+
+
 class TamperEvidence(ArchiveTestCase):
     def test_verify_names_the_first_edited_row(self):
         upstream = AnsweringPeer()

@@ -6,6 +6,7 @@
 #include <future>
 #include <thread>
 
+#include "archive/migrations.h"
 #include "archive/store.h"
 #include "archive/writer.h"
 
@@ -65,8 +66,9 @@ std::int64_t scalar(Store& store, const std::string& sql) {
 
 TEST(Store, MigratesAFreshArchiveAndRefusesANewerOne) {
   TempDb db;
-  { EXPECT_EQ(Store(db.path()).schemaVersion(), 1); }
-  { EXPECT_EQ(Store(db.path()).schemaVersion(), 1) << "reopening applies nothing twice"; }
+  const int newest = migrations().back().version;
+  { EXPECT_EQ(Store(db.path()).schemaVersion(), newest); }
+  { EXPECT_EQ(Store(db.path()).schemaVersion(), newest) << "reopening applies nothing twice"; }
   execute(db.path(), "PRAGMA user_version = 99");
   try {
     Store again(db.path());
@@ -242,6 +244,44 @@ TEST(Writer, RecoversByItselfWhenSpaceReturns) {
   }
   EXPECT_TRUE(recovered);
   EXPECT_TRUE(writer.healthy());
+}
+
+}  // namespace
+}  // namespace sipwarden::archive
+
+namespace sipwarden::archive {
+namespace {
+
+TEST(Store, PurgeKeepsHeldConversationsAndParticipantsAndTheChainVerifies) {
+  TempDb db;
+  Store store(db.path());
+  const std::int64_t old = 1'000'000'000'000;  // 2001
+  const std::int64_t recent = 1'900'000'000'000;
+  store.begin();
+  for (std::uint32_t i = 1; i <= 10; ++i) store.insertMessage(record(i, "old " + std::to_string(i), old + i));
+  MessageRecord carol = record(11, "old but held", old + 11);
+  carol.sender = "carol@example.com";
+  carol.participants = "bob@example.com,carol@example.com";
+  store.insertMessage(carol);
+  store.insertMessage(record(12, "recent", recent));
+  store.commit();
+  store.setHold("participant", "carol@example.com", true, recent);
+  store.begin();
+  EXPECT_EQ(store.purgeBatch(recent - 1000, recent, 4), 4) << "small batches";
+  store.commit();
+  store.begin();
+  EXPECT_EQ(store.purgeBatch(recent - 1000, recent, 500), 6);
+  store.commit();
+  EXPECT_EQ(store.messageCount(), 2);
+  EXPECT_EQ(scalar(store, "SELECT count(*) FROM messages WHERE sender = 'carol@example.com'"), 1);
+  EXPECT_EQ(scalar(store, "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'old'"), 1);
+  const VerifyReport report = store.verify();
+  EXPECT_TRUE(report.ok) << report.problem;
+  store.setHold("participant", "carol@example.com", false, recent);
+  store.begin();
+  EXPECT_EQ(store.purgeBatch(recent - 1000, recent, 500), 1);
+  store.commit();
+  EXPECT_TRUE(store.verify().ok);
 }
 
 }  // namespace
