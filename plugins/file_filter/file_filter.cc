@@ -1,0 +1,130 @@
+// file_filter: blocks file-transfer offers by extension, like the OCS 2007
+// IIMF File Transfer Filter. See docs/plugins/file_filter.md.
+//
+//   "action":     block_list (default) | block_all | off
+//   "extensions": list of extensions (".exe" or "exe"); default the Lync list
+//
+// A blocked INVITE is answered 488, a blocked MESSAGE 403, each with
+// `Warning: 399 sipwarden "file_filter: ..."`. Every offer is tagged
+// (file, file_size) for the call-log archive and counted.
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/file_extensions.h"
+#include "file_filter/file_offers.h"
+#include "sipwarden/plugin.h"
+
+namespace {
+
+using namespace sipwarden;
+namespace files = sipwarden::plugins::files;
+namespace fileoffer = sipwarden::plugins::fileoffer;
+
+enum class Action { BlockList, BlockAll, Off };
+
+// Archive tags carry the name as sent, minus control characters (a CR/LF in
+// an XML-escaped name must not break a log line).
+std::string printable(std::string_view name) {
+  std::string out(name);
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = '_';
+  }
+  return out;
+}
+
+// An extension as configured, checked and normalised (".exe"); empty when
+// it is not one.
+std::string normalisedExtension(std::string_view configured) {
+  if (configured.starts_with("*")) configured.remove_prefix(1);
+  std::string value = files::lowerAscii(configured);
+  if (!value.empty() && value[0] != '.') value.insert(0, ".");
+  if (value.size() < 2) return "";
+  for (std::size_t i = 1; i < value.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(value[i]);
+    if (c <= 0x20 || c == 0x7F || c == '.' || c == '/' || c == '\\' || c == '"' || c == ':' || c == '*' ||
+        c == '?' || c == '<' || c == '>' || c == '|') {
+      return "";
+    }
+  }
+  return value;
+}
+
+class FileFilter final : public Filter {
+ public:
+  explicit FileFilter(PluginConfig& config) {
+    const std::string action = config.getChoice("action", {"block_all", "block_list", "off"}, "block_list");
+    action_ = action == "block_all" ? Action::BlockAll : action == "off" ? Action::Off : Action::BlockList;
+    const auto configured = config.getStrings("extensions", files::defaultBlockedExtensions());
+    for (std::size_t i = 0; i < configured.size(); ++i) {
+      const std::string extension = normalisedExtension(configured[i]);
+      if (extension.empty()) {
+        config.fail("extensions[" + std::to_string(i) + "]",
+                    "expected a file extension such as \".exe\" (one dot, no spaces)");
+        return;
+      }
+      blocked_.insert(extension);
+    }
+  }
+
+  MethodSet methods() const override { return MethodSet(MethodSet::Invite | MethodSet::Message); }
+
+  Verdict onRequest(Exchange& exchange) override {
+    const MessageView& message = exchange.message();
+    const std::string_view body = message.body();
+    if (body.empty()) return Verdict::proceed();
+    const std::string_view contentType = message.header("Content-Type").value_or("");
+    if (!fileoffer::mayHoldOffer(contentType)) return Verdict::proceed();
+    const std::vector<fileoffer::FileOffer> offers = fileoffer::findOffers(contentType, body);
+    if (offers.empty()) return Verdict::proceed();
+
+    std::string blockedExtension;  // the first extension on the list, for the Warning
+    for (const auto& offer : offers) {
+      exchange.count("offers");
+      if (!offer.name.empty()) exchange.tag("file", printable(offer.name));
+      if (!offer.size.empty()) exchange.tag("file_size", offer.size);
+      if (action_ == Action::BlockList && blockedExtension.empty()) {
+        for (const auto& extension : fileoffer::candidateExtensions(offer.name)) {
+          if (blocked_.count(extension) != 0) {
+            blockedExtension = extension;
+            break;
+          }
+        }
+      }
+    }
+
+    const bool invite = message.method() == "INVITE";
+    std::string warning;
+    if (action_ == Action::BlockAll) {
+      exchange.count("blocked.all");
+      exchange.tag("rule", "file_filter:blocked-all");
+      warning = "file_filter: file transfer not allowed";
+    } else if (!blockedExtension.empty()) {
+      exchange.count("blocked" + blockedExtension);
+      exchange.tag("rule", "file_filter:blocked-extension");
+      warning = "file_filter: blocked extension " + blockedExtension;
+    } else {
+      exchange.count("allowed");
+      return Verdict::proceed();
+    }
+    exchange.log(LogLevel::Info, std::string(message.method()) + " " + std::string(message.callId()) + " from " +
+                                     message.from().aor() + ": " + warning);
+    Verdict::Headers headers{{"Warning", "399 sipwarden \"" + warning + "\""}};
+    if (invite) return Verdict::reply(488, "Not Acceptable Here", std::move(headers));
+    return Verdict::reply(403, "Forbidden", std::move(headers));
+  }
+
+ private:
+  Action action_ = Action::BlockList;
+  std::set<std::string> blocked_;
+};
+
+std::unique_ptr<Filter> create(PluginConfig& config) {
+  auto filter = std::make_unique<FileFilter>(config);
+  if (config.failed()) return nullptr;
+  return filter;
+}
+
+}  // namespace
+
+SIPWARDEN_PLUGIN(file_filter, "file_filter", "1.0", &create)

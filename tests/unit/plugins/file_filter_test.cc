@@ -1,0 +1,560 @@
+// The file_filter plugin through the real chain: the three wire forms of a
+// file offer (RFC 5547 SDP, Lync ms-filetransfer+xml, OCS msmsgsinvite), the
+// shared samples, every option, and the tricks used to slip a file past a
+// filter (case, double and trailing extensions, encodings, streams).
+#include <gtest/gtest.h>
+
+#include <Poco/JSON/Parser.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "file_filter/file_offers.h"
+#include "pipeline/loader.h"
+#include "sip/edit_list.h"
+#include "sip/message.h"
+
+namespace sipwarden::plugins {
+const PluginDescriptor* file_filter();
+}
+
+namespace sipwarden::pipeline {
+namespace {
+
+namespace fileoffer = sipwarden::plugins::fileoffer;
+
+std::shared_ptr<const FilterChain> chainFrom(const std::string& json) {
+  registerBuiltinPlugin(plugins::file_filter());
+  Poco::JSON::Parser parser;
+  return buildChain(parser.parse(json).extract<Poco::JSON::Array::Ptr>(), ChainSettings{});
+}
+
+std::shared_ptr<const FilterChain> defaultChain() { return chainFrom(R"([{"plugin": "file_filter"}])"); }
+
+std::string buildError(const std::string& json) {
+  try {
+    chainFrom(json);
+  } catch (const PluginError& error) {
+    return error.what();
+  }
+  return "";
+}
+
+std::string readSample(const std::string& name) {
+  std::ifstream in(std::string(SIPWARDEN_SAMPLES_DIR) + "/" + name, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
+struct Outcome {
+  Verdict verdict = Verdict::proceed();
+  std::string wire;
+  std::string original;
+  bool edited = false;
+  std::vector<std::pair<std::string, std::string>> tags;
+  std::vector<TraceStep> trace;
+
+  std::string warning() const {
+    for (const auto& [name, value] : verdict.headers()) {
+      if (name == "Warning") return value;
+    }
+    return "";
+  }
+  std::vector<std::string> tagValues(const std::string& key) const {
+    std::vector<std::string> out;
+    for (const auto& [name, value] : tags) {
+      if (name == key) out.push_back(value);
+    }
+    return out;
+  }
+};
+
+Outcome run(const FilterChain& chain, const std::string& text) {
+  sip::ParseFailure failure;
+  auto message = sip::Message::parse(text, sip::Framing::Datagram, failure);
+  EXPECT_TRUE(message && failure.reason.empty()) << failure.reason << "\n" << text;
+  const transport::Origin origin{transport::Protocol::Udp, Poco::Net::SocketAddress("192.0.2.10", 5060), 0};
+  CoreExchange exchange(origin, Direction::FromClient);
+  exchange.bind(*message);
+  Outcome outcome;
+  outcome.verdict = chain.runRequest(exchange, &outcome.trace);
+  outcome.edited = exchange.edited();
+  outcome.tags = exchange.tags();
+  sip::EditList edits;
+  exchange.applyTo(edits);
+  outcome.wire = sip::serialize(*message, edits);
+  outcome.original = text;
+  return outcome;
+}
+
+std::uint64_t counter(const FilterChain& chain, const std::string& name) {
+  const auto& named = chain.entries()[0].counters->named;
+  auto found = named.find(name);
+  return found == named.end() ? 0 : found->second;
+}
+
+std::string request(const std::string& method, const std::string& contentType, const std::string& body,
+                    const std::string& extra = "") {
+  return method + " sip:bob@example.com SIP/2.0\r\n"
+         "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKff" + std::to_string(body.size()) + "\r\n"
+         "Max-Forwards: 70\r\n"
+         "From: <sip:alice@example.com>;tag=a1\r\n"
+         "To: <sip:bob@example.com>\r\n"
+         "Call-ID: ff-" + std::to_string(body.size()) + "@192.0.2.10\r\n"
+         "CSeq: 1 " + method + "\r\n" + extra +
+         (contentType.empty() ? "" : "Content-Type: " + contentType + "\r\n") +
+         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+std::string sdpWith(const std::string& selector) {
+  return "v=0\r\no=alice 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n"
+         "m=message 7654 TCP/MSRP *\r\na=sendonly\r\na=accept-types:message/cpim\r\n"
+         "a=path:msrp://192.0.2.10:7654/x1;tcp\r\n" + selector + "\r\na=file-transfer-id:t1\r\n";
+}
+
+std::string sdpInvite(const std::string& selector) { return request("INVITE", "application/sdp", sdpWith(selector)); }
+
+std::string lyncXml(const std::string& fileInfo) {
+  return "<request xmlns=\"http://schemas.microsoft.com/rtc/2009/05/filetransfer\" requestId=\"1\"><publishFile>"
+         "<fileInfo>" + fileInfo + "</fileInfo></publishFile></request>";
+}
+
+std::string lyncInvite(const std::string& fileInfo, const std::string& partHeaders = "",
+                       const std::string& xmlOverride = "") {
+  const std::string body =
+      "--b1\r\nContent-Type: application/ms-filetransfer+xml\r\n" + partHeaders + "\r\n" +
+      (xmlOverride.empty() ? lyncXml(fileInfo) : xmlOverride) + "\r\n"
+      "--b1\r\nContent-Type: application/sdp\r\n\r\nv=0\r\nm=data 20002 TCP/RTP/AVP 127\r\n\r\n--b1--\r\n";
+  return request("INVITE", "multipart/mixed;boundary=\"b1\"", body);
+}
+
+std::string msmsgsMessage(const std::string& file, const std::string& command = "INVITE") {
+  const std::string body = "Application-Name: File Transfer\r\n"
+                           "Application-GUID: {5D3E02AB-6190-11d3-BBBB-00C04F795683}\r\n"
+                           "Invitation-Command: " + command + "\r\nInvitation-Cookie: 41720\r\n"
+                           "Application-File: " + file + "\r\nApplication-FileSize: 1234\r\n"
+                           "Connectivity: N\r\nEncryption: R\r\n";
+  return request("MESSAGE", "text/x-msmsgsinvite; charset=UTF-8", body);
+}
+
+const std::string kBlockedExe = "399 sipwarden \"file_filter: blocked extension .exe\"";
+
+// ---- the samples ----------------------------------------------------------
+
+TEST(FileFilterSamples, OcsMsMsgsInviteReportExeIsForbidden) {
+  auto chain = defaultChain();
+  const Outcome outcome = run(*chain, readSample("10-ocs-msmsgsinvite-report-exe.sip"));
+  ASSERT_EQ(outcome.verdict.kind(), Verdict::Kind::Reply);
+  EXPECT_EQ(outcome.verdict.code(), 403);
+  EXPECT_EQ(outcome.warning(), kBlockedExe);
+  EXPECT_EQ(outcome.tagValues("file"), std::vector<std::string>{"report.exe"});
+  EXPECT_EQ(outcome.tagValues("file_size"), std::vector<std::string>{"284672"});
+  EXPECT_EQ(outcome.tagValues("rule"), std::vector<std::string>{"file_filter:blocked-extension"});
+  EXPECT_EQ(counter(*chain, "blocked.exe"), 1u);
+}
+
+TEST(FileFilterSamples, LyncSetupMsiInviteIsNotAcceptableHere) {
+  auto chain = defaultChain();
+  const Outcome outcome = run(*chain, readSample("11-lync-filetransfer-invite-setup-msi.sip"));
+  ASSERT_EQ(outcome.verdict.kind(), Verdict::Kind::Reply);
+  EXPECT_EQ(outcome.verdict.code(), 488);
+  EXPECT_EQ(outcome.verdict.reason(), "Not Acceptable Here");
+  EXPECT_EQ(outcome.warning(), "399 sipwarden \"file_filter: blocked extension .msi\"");
+  EXPECT_EQ(outcome.tagValues("file"), std::vector<std::string>{"setup.msi"});
+  EXPECT_EQ(outcome.tagValues("file_size"), std::vector<std::string>{"3145728"});
+  EXPECT_EQ(counter(*chain, "blocked.msi"), 1u);
+}
+
+TEST(FileFilterSamples, Rfc5547PhotoJpgPassesUnchangedAndIsTagged) {
+  auto chain = defaultChain();
+  const std::string text = readSample("12-rfc5547-invite-photo-jpg.sip");
+  const Outcome outcome = run(*chain, text);
+  EXPECT_TRUE(outcome.verdict.isContinue());
+  EXPECT_FALSE(outcome.edited);
+  EXPECT_EQ(outcome.wire, text);
+  EXPECT_EQ(outcome.tagValues("file"), std::vector<std::string>{"photo.jpg"});
+  EXPECT_EQ(outcome.tagValues("file_size"), std::vector<std::string>{"182431"});
+  EXPECT_TRUE(outcome.tagValues("rule").empty());
+  EXPECT_EQ(counter(*chain, "allowed"), 1u);
+  EXPECT_EQ(counter(*chain, "offers"), 1u);
+}
+
+TEST(FileFilterSamples, Rfc5547InvoicePdfExeIsBlockedWhateverTheTypeClaims) {
+  auto chain = defaultChain();
+  const Outcome outcome = run(*chain, readSample("13-rfc5547-invite-invoice-pdf-exe.sip"));
+  ASSERT_EQ(outcome.verdict.kind(), Verdict::Kind::Reply);
+  EXPECT_EQ(outcome.verdict.code(), 488);
+  EXPECT_EQ(outcome.warning(), kBlockedExe);
+  EXPECT_EQ(outcome.tagValues("file"), std::vector<std::string>{"invoice.pdf.exe"});
+  EXPECT_EQ(outcome.tagValues("file_size"), std::vector<std::string>{"98304"});
+}
+
+TEST(FileFilterSamples, MessagesWithoutFilesPassUntouchedAndUntagged) {
+  auto chain = defaultChain();
+  for (const char* name : {"01-message-text-plain.sip", "02-message-text-plain-links.sip",
+                           "03-message-text-html-href.sip", "04-message-cpim-text-plain-link.sip",
+                           "05-message-multipart-alternative.sip", "06-lync-message-ms-im-format.sip",
+                           "07-message-iscomposing.sip", "08-lync-im-session-invite.sip",
+                           "09-lync-in-dialog-message.sip", "14-message-utf8-japanese-emoji-link.sip"}) {
+    const Outcome outcome = run(*chain, readSample(name));
+    EXPECT_TRUE(outcome.verdict.isContinue()) << name;
+    EXPECT_FALSE(outcome.edited) << name;
+    EXPECT_TRUE(outcome.tags.empty()) << name;
+  }
+  EXPECT_EQ(counter(*chain, "offers"), 0u);
+}
+
+// ---- RFC 5547 SDP -----------------------------------------------------------
+
+TEST(FileFilterSdp, QuotedNameWithEncodedQuoteAndPercent) {
+  auto chain = defaultChain();
+  Outcome outcome = run(*chain, sdpInvite(R"(a=file-selector:name:"my %22best%22 report.exe" type:application/octet-stream size:42)"));
+  EXPECT_EQ(outcome.verdict.code(), 488);
+  EXPECT_EQ(outcome.tagValues("file"), std::vector<std::string>{"my \"best\" report.exe"});
+  EXPECT_EQ(outcome.warning(), kBlockedExe) << "the Warning never carries the file name";
+  outcome = run(*chain, sdpInvite(R"(a=file-selector:name:"100%25 done.txt" size:7)"));
+  EXPECT_TRUE(outcome.verdict.isContinue());
+  EXPECT_EQ(outcome.tagValues("file"), std::vector<std::string>{"100% done.txt"});
+}
+
+TEST(FileFilterSdp, SelectorFieldsInAnyOrder) {
+  auto chain = defaultChain();
+  const Outcome outcome = run(*chain, sdpInvite(
+      R"(a=file-selector:hash:sha-1:2F:8C:60:DA size:512 type:application/pdf name:"tool.scr")"));
+  EXPECT_EQ(outcome.verdict.code(), 488);
+  EXPECT_EQ(outcome.warning(), "399 sipwarden \"file_filter: blocked extension .scr\"");
+  EXPECT_EQ(outcome.tagValues("file_size"), std::vector<std::string>{"512"});
+}
+
+TEST(FileFilterSdp, UpperCaseExtension) {
+  auto chain = defaultChain();
+  const Outcome outcome = run(*chain, sdpInvite(R"(a=file-selector:name:"SETUP.EXE" type:image/jpeg)"));
+  EXPECT_EQ(outcome.verdict.code(), 488);
+  EXPECT_EQ(outcome.warning(), kBlockedExe);
+  EXPECT_EQ(outcome.tagValues("file"), std::vector<std::string>{"SETUP.EXE"});
+}
+
+TEST(FileFilterSdp, TrailingDotsAndSpacesAreIgnoredAsWindowsDoes) {
+  auto chain = defaultChain();
+  for (const char* name : {"report.exe. ", "report.exe...", "report.exe  . ", "report.exe\t"}) {
+    const Outcome outcome = run(*chain, sdpInvite(std::string("a=file-selector:name:\"") + name + "\""));
+    EXPECT_EQ(outcome.verdict.code(), 488) << name;
+    EXPECT_EQ(outcome.warning(), kBlockedExe) << name;
+  }
+}
+
+TEST(FileFilterSdp, EncodedDotAndStreamAndQuoteTricks) {
+  auto chain = defaultChain();
+  for (const char* name : {"evil%2Eexe", "evil%252eexe", "evil.exe::$DATA", "evil.exe:zone.jpg", "evil.exe%22",
+                           "C:\\\\temp\\\\evil.exe", "dir/evil.exe", "evil.exe?"}) {
+    const Outcome outcome = run(*chain, sdpInvite(std::string("a=file-selector:name:\"") + name + "\" size:1"));
+    EXPECT_EQ(outcome.verdict.code(), 488) << name;
+  }
+}
+
+TEST(FileFilterSdp, UnquotedAndUnterminatedNames) {
+  auto chain = defaultChain();
+  EXPECT_EQ(run(*chain, sdpInvite("a=file-selector:name:virus.vbs size:9")).verdict.code(), 488);
+  const Outcome outcome = run(*chain, sdpInvite("a=file-selector:size:9 name:\"my virus.vbs"));
+  EXPECT_EQ(outcome.verdict.code(), 488);
+  EXPECT_EQ(outcome.tagValues("file"), std::vector<std::string>{"my virus.vbs"});
+}
+
+TEST(FileFilterSdp, AllowedNamesPass) {
+  auto chain = defaultChain();
+  for (const char* name : {"photo.jpg", "notes.txt", "archive.tar.gz", "exe", "no-extension", "report.exe.pdf",
+                           "setup.msi.docx", ".bashrc"}) {
+    const Outcome outcome = run(*chain, sdpInvite(std::string("a=file-selector:name:\"") + name + "\""));
+    EXPECT_TRUE(outcome.verdict.isContinue()) << name;
+    EXPECT_EQ(outcome.tagValues("file"), std::vector<std::string>{name});
+  }
+}
+
+TEST(FileFilterSdp, EveryOfferInTheSdpCountsAndAnyBlockedOneBlocks) {
+  auto chain = defaultChain();
+  const std::string sdp = sdpWith("a=file-selector:name:\"a.jpg\" size:1") +
+                          "m=message 7655 TCP/MSRP *\r\na=file-selector:name:\"b.bat\" size:2\r\n";
+  const Outcome outcome = run(*chain, request("INVITE", "application/sdp", sdp));
+  EXPECT_EQ(outcome.verdict.code(), 488);
+  EXPECT_EQ(outcome.warning(), "399 sipwarden \"file_filter: blocked extension .bat\"");
+  EXPECT_EQ(outcome.tagValues("file"), (std::vector<std::string>{"a.jpg", "b.bat"}));
+  EXPECT_EQ(outcome.tagValues("file_size"), (std::vector<std::string>{"1", "2"}));
+}
+
+TEST(FileFilterSdp, SdpPartOfAMultipartBody) {
+  auto chain = defaultChain();
+  const std::string body = "--xyz\r\nContent-Type: application/sdp\r\n\r\n" +
+                           sdpWith("a=file-selector:name:\"run.cmd\" type:text/plain size:77") +
+                           "\r\n--xyz\r\nContent-Type: text/plain\r\n\r\nhere is the file\r\n--xyz--\r\n";
+  const Outcome outcome = run(*chain, request("INVITE", "multipart/mixed; boundary=xyz", body));
+  EXPECT_EQ(outcome.verdict.code(), 488);
+  EXPECT_EQ(outcome.warning(), "399 sipwarden \"file_filter: blocked extension .cmd\"");
+  EXPECT_EQ(outcome.tagValues("file_size"), std::vector<std::string>{"77"});
+}
+
+TEST(FileFilterSdp, CompactContentTypeAndNestedMultipart) {
+  auto chain = defaultChain();
+  std::string text = sdpInvite("a=file-selector:name:\"x.wsf\"");
+  text.replace(text.find("Content-Type: "), 14, "c: ");
+  EXPECT_EQ(run(*chain, text).verdict.code(), 488);
+  const std::string inner = "--in\r\nContent-Type: Application/SDP\r\n\r\n" +
+                            sdpWith("a=file-selector:name:\"y.cpl\"") + "\r\n--in--\r\n";
+  const std::string outer = "--out\r\nContent-Type: text/plain\r\n\r\nhi\r\n"
+                            "--out\r\nContent-Type: multipart/related; Boundary=\"in\"\r\n\r\n" + inner +
+                            "\r\n--out--\r\n";
+  const Outcome outcome = run(*chain, request("INVITE", "Multipart/Mixed; boundary=out", outer));
+  EXPECT_EQ(outcome.warning(), "399 sipwarden \"file_filter: blocked extension .cpl\"");
+}
+
+TEST(FileFilterSdp, CallsWithoutFileSelectorsAreNotOffers) {
+  auto chain = defaultChain();
+  const std::string audio = "v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n"
+                            "m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=file-selectorx:name:\"a.exe\"\r\n";
+  const Outcome outcome = run(*chain, request("INVITE", "application/sdp", audio));
+  EXPECT_TRUE(outcome.verdict.isContinue());
+  EXPECT_TRUE(outcome.tags.empty());
+  EXPECT_TRUE(run(*chain, request("INVITE", "", "")).verdict.isContinue());
+}
+
+TEST(FileFilterSdp, SelectorWithoutNameIsAnOfferOnlyBlockAllBlocks) {
+  const std::string text = sdpInvite("a=file-selector:type:application/octet-stream size:10");
+  auto list = defaultChain();
+  Outcome outcome = run(*list, text);
+  EXPECT_TRUE(outcome.verdict.isContinue());
+  EXPECT_TRUE(outcome.tagValues("file").empty());
+  EXPECT_EQ(outcome.tagValues("file_size"), std::vector<std::string>{"10"});
+  auto all = chainFrom(R"([{"plugin": "file_filter", "action": "block_all"}])");
+  EXPECT_EQ(run(*all, text).verdict.code(), 488);
+}
+
+// ---- Lync ms-filetransfer+xml ----------------------------------------------------
+
+TEST(FileFilterLync, XmlEntitiesAreDecoded) {
+  auto chain = defaultChain();
+  Outcome outcome = run(*chain, lyncInvite("<id>{1}</id><name>Q&amp;A&#32;tool&#46;exe</name><size>99</size>"));
+  EXPECT_EQ(outcome.verdict.code(), 488);
+  EXPECT_EQ(outcome.warning(), kBlockedExe);
+  EXPECT_EQ(outcome.tagValues("file"), std::vector<std::string>{"Q&A tool.exe"});
+  EXPECT_EQ(outcome.tagValues("file_size"), std::vector<std::string>{"99"});
+  outcome = run(*chain, lyncInvite("<name>slides&#x2E;PPTX</name><size>5</size>"));
+  EXPECT_TRUE(outcome.verdict.isContinue());
+  EXPECT_EQ(outcome.tagValues("file"), std::vector<std::string>{"slides.PPTX"});
+}
+
+TEST(FileFilterLync, CommentsCdataPrefixesAndNulTricks) {
+  auto chain = defaultChain();
+  Outcome outcome = run(*chain, lyncInvite("<!-- <name>a.jpg</name> --><name>b.exe</name>"));
+  EXPECT_EQ(outcome.verdict.code(), 488);
+  EXPECT_EQ(outcome.tagValues("file"), std::vector<std::string>{"b.exe"});
+  outcome = run(*chain, lyncInvite("<name><![CDATA[c.pif]]></name>"));
+  EXPECT_EQ(outcome.warning(), "399 sipwarden \"file_filter: blocked extension .pif\"");
+  outcome = run(*chain, lyncInvite("", "", "<ft:request xmlns:ft=\"x\"><ft:publishFile><ft:fileInfo>"
+                                           "<ft:name>d.hta</ft:name></ft:fileInfo></ft:publishFile></ft:request>"));
+  EXPECT_EQ(outcome.warning(), "399 sipwarden \"file_filter: blocked extension .hta\"");
+  outcome = run(*chain, lyncInvite("<name>e.exe&#0;.jpg</name>"));
+  EXPECT_EQ(outcome.warning(), kBlockedExe);
+  EXPECT_EQ(outcome.tagValues("file"), std::vector<std::string>{"e.exe_.jpg"}) << "control characters masked";
+  outcome = run(*chain, lyncInvite("<name>f.jpg</name><name>g.reg</name>"));
+  EXPECT_EQ(outcome.warning(), "399 sipwarden \"file_filter: blocked extension .reg\"");
+}
+
+TEST(FileFilterLync, Base64EncodedPartIsDecoded) {
+  auto chain = defaultChain();
+  // base64 of lyncXml("<name>h.exe</name>") is built below to keep the test readable.
+  const std::string xml = lyncXml("<name>h.exe</name><size>3</size>");
+  static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string encoded;
+  for (std::size_t i = 0; i < xml.size(); i += 3) {
+    const std::uint32_t chunk = (static_cast<unsigned char>(xml[i]) << 16) |
+                                (i + 1 < xml.size() ? static_cast<unsigned char>(xml[i + 1]) << 8 : 0) |
+                                (i + 2 < xml.size() ? static_cast<unsigned char>(xml[i + 2]) : 0);
+    encoded += alphabet[(chunk >> 18) & 63];
+    encoded += alphabet[(chunk >> 12) & 63];
+    encoded += i + 1 < xml.size() ? alphabet[(chunk >> 6) & 63] : '=';
+    encoded += i + 2 < xml.size() ? alphabet[chunk & 63] : '=';
+    if (encoded.size() % 77 == 76) encoded += "\r\n";
+  }
+  const Outcome outcome = run(*chain, lyncInvite("", "Content-Transfer-Encoding: base64\r\n", encoded));
+  EXPECT_EQ(outcome.verdict.code(), 488);
+  EXPECT_EQ(outcome.tagValues("file"), std::vector<std::string>{"h.exe"});
+}
+
+TEST(FileFilterLync, UnterminatedMultipartStillScanned) {
+  auto chain = defaultChain();
+  const std::string body = "--b1\r\nContent-Type: application/ms-filetransfer+xml\r\n\r\n" +
+                           lyncXml("<name>i.com</name>");
+  EXPECT_EQ(run(*chain, request("INVITE", "multipart/mixed;boundary=b1", body)).verdict.code(), 488);
+}
+
+// ---- OCS text/x-msmsgsinvite ------------------------------------------------------
+
+TEST(FileFilterMsMsgs, InviteCommandWithBlockedFileIsForbidden) {
+  auto chain = defaultChain();
+  const Outcome outcome = run(*chain, msmsgsMessage("Payroll.XLS.JS"));
+  EXPECT_EQ(outcome.verdict.code(), 403);
+  EXPECT_EQ(outcome.verdict.reason(), "Forbidden");
+  EXPECT_EQ(outcome.warning(), "399 sipwarden \"file_filter: blocked extension .js\"");
+  EXPECT_EQ(outcome.tagValues("file_size"), std::vector<std::string>{"1234"});
+}
+
+TEST(FileFilterMsMsgs, AcceptAndCancelAreNotOffers) {
+  auto chain = defaultChain();
+  for (const char* command : {"ACCEPT", "CANCEL"}) {
+    const Outcome outcome = run(*chain, msmsgsMessage("report.exe", command));
+    EXPECT_TRUE(outcome.verdict.isContinue()) << command;
+    EXPECT_TRUE(outcome.tags.empty()) << command;
+  }
+}
+
+TEST(FileFilterMsMsgs, AllowedFilePassesUnchanged) {
+  auto chain = defaultChain();
+  const std::string text = msmsgsMessage("minutes.docx");
+  const Outcome outcome = run(*chain, text);
+  EXPECT_TRUE(outcome.verdict.isContinue());
+  EXPECT_EQ(outcome.wire, text);
+  EXPECT_EQ(outcome.tagValues("file"), std::vector<std::string>{"minutes.docx"});
+}
+
+TEST(FileFilterMsMsgs, InsideAnInviteItIsNotAcceptableHere) {
+  auto chain = defaultChain();
+  std::string text = msmsgsMessage("x.bat");
+  text.replace(0, 7, "INVITE");
+  text.replace(text.find("CSeq: 1 MESSAGE"), 15, "CSeq: 1 INVITE");
+  EXPECT_EQ(run(*chain, text).verdict.code(), 488);
+}
+
+// ---- options -------------------------------------------------------------------------
+
+TEST(FileFilterOptions, BlockAllBlocksEveryOfferButNothingElse) {
+  auto chain = chainFrom(R"([{"plugin": "file_filter", "action": "block_all"}])");
+  Outcome outcome = run(*chain, readSample("12-rfc5547-invite-photo-jpg.sip"));
+  EXPECT_EQ(outcome.verdict.code(), 488);
+  EXPECT_EQ(outcome.warning(), "399 sipwarden \"file_filter: file transfer not allowed\"");
+  EXPECT_EQ(outcome.tagValues("rule"), std::vector<std::string>{"file_filter:blocked-all"});
+  EXPECT_EQ(outcome.tagValues("file"), std::vector<std::string>{"photo.jpg"});
+  outcome = run(*chain, msmsgsMessage("notes.txt"));
+  EXPECT_EQ(outcome.verdict.code(), 403);
+  EXPECT_EQ(counter(*chain, "blocked.all"), 2u);
+  EXPECT_TRUE(run(*chain, readSample("01-message-text-plain.sip")).verdict.isContinue());
+  EXPECT_TRUE(run(*chain, readSample("08-lync-im-session-invite.sip")).verdict.isContinue());
+}
+
+TEST(FileFilterOptions, OffPassesEverythingButStillTagsForTheArchive) {
+  auto chain = chainFrom(R"([{"plugin": "file_filter", "action": "off"}])");
+  for (const char* name : {"10-ocs-msmsgsinvite-report-exe.sip", "11-lync-filetransfer-invite-setup-msi.sip",
+                           "13-rfc5547-invite-invoice-pdf-exe.sip"}) {
+    const std::string text = readSample(name);
+    const Outcome outcome = run(*chain, text);
+    EXPECT_TRUE(outcome.verdict.isContinue()) << name;
+    EXPECT_EQ(outcome.wire, text) << name;
+    EXPECT_EQ(outcome.tagValues("file").size(), 1u) << name;
+    EXPECT_TRUE(outcome.tagValues("rule").empty()) << name;
+  }
+  EXPECT_EQ(counter(*chain, "allowed"), 3u);
+}
+
+TEST(FileFilterOptions, CustomListWithAndWithoutDotsReplacesTheDefault) {
+  auto chain = chainFrom(R"([{"plugin": "file_filter", "extensions": ["jpg", ".PDF", "*.Zip"]}])");
+  Outcome outcome = run(*chain, readSample("12-rfc5547-invite-photo-jpg.sip"));
+  EXPECT_EQ(outcome.warning(), "399 sipwarden \"file_filter: blocked extension .jpg\"");
+  EXPECT_TRUE(run(*chain, readSample("13-rfc5547-invite-invoice-pdf-exe.sip")).verdict.isContinue())
+      << ".exe is not on the custom list";
+  EXPECT_EQ(run(*chain, sdpInvite("a=file-selector:name:\"Q3.pdf\"")).warning(),
+            "399 sipwarden \"file_filter: blocked extension .pdf\"");
+  EXPECT_EQ(run(*chain, msmsgsMessage("backup.ZIP")).verdict.code(), 403);
+  EXPECT_EQ(counter(*chain, "blocked.jpg"), 1u);
+  EXPECT_EQ(counter(*chain, "blocked.pdf"), 1u);
+  EXPECT_EQ(counter(*chain, "blocked.zip"), 1u);
+}
+
+TEST(FileFilterOptions, SingleStringAndEmptyList) {
+  auto single = chainFrom(R"([{"plugin": "file_filter", "extensions": "docx"}])");
+  EXPECT_EQ(run(*single, msmsgsMessage("a.docx")).verdict.code(), 403);
+  auto none = chainFrom(R"([{"plugin": "file_filter", "extensions": []}])");
+  EXPECT_TRUE(run(*none, readSample("13-rfc5547-invite-invoice-pdf-exe.sip")).verdict.isContinue());
+}
+
+TEST(FileFilterOptions, DefaultListIsTheLyncList) {
+  auto chain = defaultChain();
+  for (const char* extension : {"ade", "bat", "chm", "cmd", "com", "cpl", "exe", "hta", "js", "lnk", "msi", "pif",
+                                "reg", "scr", "url", "vbs", "vsmacros", "wsh"}) {
+    const Outcome outcome = run(*chain, msmsgsMessage(std::string("file.") + extension));
+    EXPECT_EQ(outcome.verdict.code(), 403) << extension;
+  }
+  for (const char* extension : {"jpg", "png", "docx", "pdf", "txt", "zip", "pptx"}) {
+    EXPECT_TRUE(run(*chain, msmsgsMessage(std::string("file.") + extension)).verdict.isContinue()) << extension;
+  }
+}
+
+TEST(FileFilterOptions, OnlyInviteAndMessageAreInspected) {
+  auto chain = defaultChain();
+  std::string text = msmsgsMessage("x.exe");
+  text.replace(0, 7, "INFO");
+  text.replace(text.find("CSeq: 1 MESSAGE"), 15, "CSeq: 1 INFO");
+  const Outcome outcome = run(*chain, text);
+  EXPECT_TRUE(outcome.verdict.isContinue());
+  ASSERT_EQ(outcome.trace.size(), 1u);
+  EXPECT_EQ(outcome.trace[0].verdict, "skipped");
+}
+
+TEST(FileFilterConfig, ErrorsNameTheKey) {
+  EXPECT_EQ(buildError(R"([{"plugin": "file_filter", "action": "block"}])"),
+            "plugins[0].action: expected block_all|block_list|off");
+  EXPECT_EQ(buildError(R"([{"plugin": "file_filter", "action": 1}])"), "plugins[0].action: expected a string");
+  EXPECT_EQ(buildError(R"([{"plugin": "file_filter", "extensions": 5}])"),
+            "plugins[0].extensions: expected a list of strings");
+  EXPECT_EQ(buildError(R"([{"plugin": "file_filter", "extensions": [".exe", 7]}])"),
+            "plugins[0].extensions[1]: expected a string");
+  EXPECT_EQ(buildError(R"([{"plugin": "file_filter", "extensions": [".exe", ".tar.gz"]}])"),
+            "plugins[0].extensions[1]: expected a file extension such as \".exe\" (one dot, no spaces)");
+  EXPECT_EQ(buildError(R"([{"plugin": "file_filter", "extensions": ["."]}])"),
+            "plugins[0].extensions[0]: expected a file extension such as \".exe\" (one dot, no spaces)");
+  EXPECT_EQ(buildError(R"([{"plugin": "file_filter", "extensions": ["e x e"]}])"),
+            "plugins[0].extensions[0]: expected a file extension such as \".exe\" (one dot, no spaces)");
+  EXPECT_EQ(buildError(R"([{"plugin": "file_filter", "actions": "off"}])"), "plugins[0].actions: unknown key");
+  EXPECT_EQ(buildError(R"([{"plugin": "file_filter", "action": "off", "extensions": ["exe"]}])"), "");
+}
+
+// ---- the parser on its own ------------------------------------------------------------
+
+TEST(FileFilterParser, CandidateExtensions) {
+  EXPECT_EQ(fileoffer::candidateExtensions("invoice.pdf.exe"), std::vector<std::string>{".exe"});
+  EXPECT_EQ(fileoffer::candidateExtensions("report.EXE. "), std::vector<std::string>{".exe"});
+  EXPECT_EQ(fileoffer::candidateExtensions("a.exe::$DATA"), (std::vector<std::string>{".exe::$data", ".exe"}));
+  EXPECT_EQ(fileoffer::candidateExtensions(std::string("a.exe\0.jpg", 10)), (std::vector<std::string>{".jpg", ".exe"}));
+  EXPECT_EQ(fileoffer::candidateExtensions("a.exe\"<>|*?"), std::vector<std::string>{".exe"});
+  EXPECT_TRUE(fileoffer::candidateExtensions("README").empty());
+  EXPECT_TRUE(fileoffer::candidateExtensions("").empty());
+}
+
+TEST(FileFilterParser, SelectorNameDecodesOnlyQuoteAndPercent) {
+  EXPECT_EQ(fileoffer::decodeSelectorName("a%22b%25c%20d"), "a\"b%c%20d");
+  EXPECT_EQ(fileoffer::decodeSelectorName("%2"), "%2");
+}
+
+TEST(FileFilterParser, MayHoldOfferIsTheCheapGate) {
+  EXPECT_TRUE(fileoffer::mayHoldOffer("Application/SDP"));
+  EXPECT_TRUE(fileoffer::mayHoldOffer("multipart/mixed;boundary=x"));
+  EXPECT_TRUE(fileoffer::mayHoldOffer("text/x-msmsgsinvite; charset=UTF-8"));
+  EXPECT_TRUE(fileoffer::mayHoldOffer("application/ms-filetransfer+xml"));
+  EXPECT_FALSE(fileoffer::mayHoldOffer("text/plain;charset=UTF-8"));
+  EXPECT_FALSE(fileoffer::mayHoldOffer("application/im-iscomposing+xml"));
+  EXPECT_FALSE(fileoffer::mayHoldOffer(""));
+}
+
+TEST(FileFilterParser, FormsAreReported) {
+  auto offers = fileoffer::findOffers("application/ms-filetransfer+xml", lyncXml("<name>a.b</name>"));
+  ASSERT_EQ(offers.size(), 1u);
+  EXPECT_EQ(offers[0].form, fileoffer::Form::LyncXml);
+  offers = fileoffer::findOffers("application/sdp", sdpWith("a=file-selector:name:\"x.y\""));
+  ASSERT_EQ(offers.size(), 1u);
+  EXPECT_EQ(offers[0].form, fileoffer::Form::Sdp);
+  offers = fileoffer::findOffers("text/x-msmsgsinvite", "Invitation-Command: INVITE\nApplication-File: z.q\n");
+  ASSERT_EQ(offers.size(), 1u);
+  EXPECT_EQ(offers[0].form, fileoffer::Form::MsMsgsInvite);
+  EXPECT_EQ(offers[0].name, "z.q");
+}
+
+}  // namespace
+}  // namespace sipwarden::pipeline
