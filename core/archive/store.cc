@@ -30,6 +30,8 @@ Store::Store(const std::string& path, std::int64_t conversationGapMs, std::int64
   sqlite3_busy_timeout(db_, 5000);
   exec("PRAGMA journal_mode=WAL");
   exec("PRAGMA synchronous=NORMAL");
+  exec("PRAGMA cache_size=-65536");  // 64 MiB: indexes and the FTS tree stay in memory
+  exec("PRAGMA wal_autocheckpoint=10000");
   exec("PRAGMA foreign_keys=ON");
   migrate();
   if (maxPages > 0) exec(("PRAGMA max_page_count = " + std::to_string(maxPages)).c_str());
@@ -46,6 +48,7 @@ Store::Store(const std::string& path, std::int64_t conversationGapMs, std::int64
       prepare("INSERT INTO conversations (kind, call_id, participants, started_ms, last_ms) VALUES (?,?,?,?,?)");
   touchConversation_ = prepare("UPDATE conversations SET last_ms = max(last_ms, ?) WHERE id = ?");
   updateFinal_ = prepare("UPDATE messages SET final_code = ? WHERE call_id = ? AND cseq = ? AND sender = ?");
+  updateHead_ = prepare("UPDATE chain_head SET last_id = ?, last_hash = ?, rows = rows + ? WHERE id = 1");
   // Each event writes what it knows; NULL (and '' / 0) keep what is there.
   upsertCall_ = prepare(
       "INSERT INTO calls (call_id, caller, callee, invite_ms, ringing_ms, answer_ms, end_ms, disposition, end_code, "
@@ -77,7 +80,8 @@ Store::Store(const std::string& path, std::int64_t conversationGapMs, std::int64
 
 Store::~Store() {
   for (sqlite3_stmt* statement : {insertMessage_, insertFts_, findSession_, findPager_, insertConversation_,
-                                  touchConversation_, updateFinal_, upsertCall_, insertFile_, closeStale_}) {
+                                  touchConversation_, updateFinal_, upsertCall_, insertFile_, closeStale_,
+                                  updateHead_}) {
     sqlite3_finalize(statement);
   }
   sqlite3_close(db_);
@@ -129,12 +133,31 @@ void Store::migrate() {
   }
 }
 
-void Store::begin() { exec("BEGIN IMMEDIATE"); }
-void Store::commit() { exec("COMMIT"); }
+void Store::begin() {
+  exec("BEGIN IMMEDIATE");
+  rowsAdded_ = 0;
+}
+
+void Store::commit() {
+  // The chain head moves once per transaction, with the rows it covers.
+  if (rowsAdded_ > 0) {
+    sqlite3_reset(updateHead_);
+    sqlite3_bind_int64(updateHead_, 1, lastId_);
+    bindText(updateHead_, 2, lastHash_);
+    sqlite3_bind_int64(updateHead_, 3, rowsAdded_);
+    if (sqlite3_step(updateHead_) != SQLITE_DONE) {
+      throw ArchiveError(std::string("cannot update chain head: ") + sqlite3_errmsg(db_));
+    }
+    sqlite3_reset(updateHead_);
+  }
+  exec("COMMIT");
+  rowsAdded_ = 0;
+}
 void Store::rollback() {
   // SQLite rolls back by itself on some errors (SQLITE_FULL); then there is
   // nothing left to roll back.
   if (sqlite3_get_autocommit(db_) == 0) exec("ROLLBACK");
+  rowsAdded_ = 0;
   sqlite3_stmt* head = prepare("SELECT last_hash FROM chain_head WHERE id = 1");
   if (sqlite3_step(head) == SQLITE_ROW) lastHash_ = reinterpret_cast<const char*>(sqlite3_column_text(head, 0));
   sqlite3_finalize(head);
@@ -228,9 +251,9 @@ bool Store::insertMessage(const MessageRecord& r) {
   bindText(insertFts_, 2, r.text);
   if (sqlite3_step(insertFts_) != SQLITE_DONE) throw ArchiveError(std::string("cannot index: ") + sqlite3_errmsg(db_));
   sqlite3_reset(insertFts_);
-  exec(("UPDATE chain_head SET last_id = " + std::to_string(id) + ", last_hash = '" + hash +
-        "', rows = rows + 1 WHERE id = 1").c_str());
   lastHash_ = hash;
+  lastId_ = id;
+  ++rowsAdded_;
   return true;
 }
 

@@ -79,6 +79,9 @@ class Store {
   sqlite3_stmt* insertConversation_ = nullptr;
   sqlite3_stmt* touchConversation_ = nullptr;
   sqlite3_stmt* updateFinal_ = nullptr;
+  sqlite3_stmt* updateHead_ = nullptr;
+  std::int64_t lastId_ = 0;
+  std::int64_t rowsAdded_ = 0;  // in the open transaction
   sqlite3_stmt* upsertCall_ = nullptr;
   sqlite3_stmt* insertFile_ = nullptr;
   sqlite3_stmt* closeStale_ = nullptr;
