@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <iostream>
 
 #include "proxy/proxy.h"
@@ -53,6 +54,28 @@ class Bridge final : public transport::TransportUser {
   }
   void onSendFailure(const transport::Target& target) override { proxy->onSendFailure(target); }
 };
+
+void logCounters(const proxy::Proxy& proxy, const transport::Transport& transport, Poco::Logger& log) {
+  auto join = [](const std::map<std::string, std::uint64_t>& counts) {
+    std::string out;
+    for (const auto& [name, count] : counts) out += (out.empty() ? "" : ", ") + name + "=" + std::to_string(count);
+    return out.empty() ? std::string("none") : out;
+  };
+  const auto& counters = proxy.counters();
+  log.information("requests: %s", join(counters.requestsByMethod));
+  log.information("responses relayed: %s; local replies: %s", join(counters.responsesByClass),
+                  join(counters.localReplies));
+  log.information("dropped: %s; retransmissions absorbed: %Lu; timeouts: %Lu; failovers: %Lu", join(counters.drops),
+                  static_cast<unsigned long long>(counters.retransmissionsAbsorbed),
+                  static_cast<unsigned long long>(counters.timeouts),
+                  static_cast<unsigned long long>(counters.failovers));
+  const auto& wire = transport.counters();
+  log.information("transport: %Lu datagrams, %Lu stream messages in, %Lu out, %Lu send failures, %Lu framing errors",
+                  static_cast<unsigned long long>(wire.datagramsIn),
+                  static_cast<unsigned long long>(wire.streamMessagesIn),
+                  static_cast<unsigned long long>(wire.messagesOut), static_cast<unsigned long long>(wire.sendFailures),
+                  static_cast<unsigned long long>(wire.framingErrors));
+}
 
 }  // namespace
 
@@ -120,6 +143,7 @@ int run(const AppConfig& config) {
     archive->drainAndStop();
   }
   log.information("stopped; %z transactions left unfinished", proxy.inFlightCount());
+  logCounters(proxy, transport, log);
   if (!config.pidFile.empty()) std::remove(config.pidFile.c_str());
   return 0;
 }

@@ -168,6 +168,45 @@ class HopBehaviour(HopTestCase):
         caller.send(request, warden.port)
         self.assertEqual(status_of(caller.recv())[0], 200)
 
+    def test_sigterm_lets_a_request_in_flight_finish(self):
+        upstream = self.peer()
+        warden = self.hop("--upstream", f"127.0.0.1:{upstream.port}")
+        caller = self.peer()
+        caller.send(message_request(caller.port, call_id="drain-1"), warden.port)
+        forwarded = upstream.recv()
+        warden.process.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        self.assertIsNone(warden.process.poll(), "still draining")
+        upstream.send(reply_to(forwarded, 200, "OK"), warden.port)
+        self.assertEqual(status_of(caller.recv())[0], 200)
+        warden.process.wait(timeout=10)
+        self.assertEqual(warden.process.returncode, 0)
+        self.assertIn("requests: MESSAGE=1", warden.output())
+
+    def test_a_slow_partial_tcp_sender_blocks_nobody_and_is_cut_off(self):
+        upstream = self.peer()
+        warden = self.hop("--upstream", f"127.0.0.1:{upstream.port}", config='{"tcp": {"header_timeout_ms": 500}}')
+        slow = socket.create_connection(("127.0.0.1", warden.port), timeout=5)
+        self.cleanups.append(slow.close)
+        slow.sendall(b"MESSAGE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:1;branch=z9hG4bKslow\r\n")
+        caller = self.peer()
+        caller.send(message_request(caller.port, call_id="while-slow"), warden.port)
+        self.assertIsNotNone(upstream.recv(), "others are served while a stream is stuck mid-header")
+        slow.settimeout(5)
+        self.assertEqual(slow.recv(100), b"", "the stalled connection is closed after header_timeout_ms")
+
+    def test_connection_limit(self):
+        warden = self.hop("--upstream", "127.0.0.1:9", config='{"tcp": {"max_connections": 2}}')
+        streams = [socket.create_connection(("127.0.0.1", warden.port), timeout=5) for _ in range(3)]
+        for stream in streams:
+            self.cleanups.append(stream.close)
+        time.sleep(0.3)
+        streams[2].settimeout(3)
+        self.assertEqual(streams[2].recv(10), b"", "the third connection is refused")
+        streams[0].sendall(b"\r\n\r\n")
+        streams[0].settimeout(3)
+        self.assertEqual(streams[0].recv(10), b"\r\n", "the first ones still work")
+
     def test_sigterm_exits_cleanly(self):
         warden = self.hop("--upstream", "127.0.0.1:9")
         self.assertEqual(warden.stop(signal.SIGTERM), 0)
