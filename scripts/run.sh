@@ -4,5 +4,5 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 "$here/scripts/deps.sh"
-"$here/scripts/build.sh" release --target sipwarden >&2
+"$here/scripts/build.sh" release --target hop >&2
 exec "$here/build/release/sipwarden" run --config "$here/examples/sipwarden.json" "$@"

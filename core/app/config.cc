@@ -214,11 +214,12 @@ AppConfig parseConfig(const std::string& json) {
   if (top->has("timers")) {
     Object::Ptr timers = top->getObject("timers");
     if (!timers) fail("timers", "expected an object");
-    rejectUnknownKeys(*timers, "timers", {"t1_ms", "t2_ms", "t4_ms", "timer_c_ms"});
+    rejectUnknownKeys(*timers, "timers", {"t1_ms", "t2_ms", "t4_ms", "timer_c_ms", "linger_ms"});
     auto& t = config.proxy.timers;
     if (timers->has("t1_ms")) t.t1 = proxy::Millis(getInteger(*timers, "timers", "t1_ms", 10, 10000));
     if (timers->has("t2_ms")) t.t2 = proxy::Millis(getInteger(*timers, "timers", "t2_ms", 10, 60000));
     if (timers->has("t4_ms")) t.t4 = proxy::Millis(getInteger(*timers, "timers", "t4_ms", 10, 60000));
+    if (timers->has("linger_ms")) t.linger = proxy::Millis(getInteger(*timers, "timers", "linger_ms", 0, 64000));
     if (timers->has("timer_c_ms")) t.timerC = proxy::Millis(getInteger(*timers, "timers", "timer_c_ms", 1000, 3600000));
   }
   if (top->has("tcp")) {

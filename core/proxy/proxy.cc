@@ -239,10 +239,20 @@ void Proxy::resume(std::uint64_t cellId, Verdict verdict) {
 }
 
 void Proxy::endTransaction(Cell& cell, int finalCode) {
-  if (cell.ended || !cell.exchange) return;
+  if (cell.ended) return;
   cell.ended = true;
-  cell.exchange->bind(*cell.request);
-  cell.chain->runEnd(*cell.exchange, finalCode);
+  if (cell.exchange) {
+    cell.exchange->bind(*cell.request);
+    cell.chain->runEnd(*cell.exchange, finalCode);
+  }
+  // From here on the cell only absorbs retransmissions: it needs its keys,
+  // the last response and the ACK, not the request or what went with it.
+  cell.exchange.reset();
+  cell.chain.reset();
+  cell.forwardEdits = sip::EditList{};
+  cell.forwarded = std::string();
+  cell.candidates.resize(cell.candidates.empty() ? 0 : cell.attempt + 1);
+  cell.request.reset();
 }
 
 void Proxy::forwardAttempt(Cell& cell) {
@@ -301,7 +311,7 @@ void Proxy::replyLocally(Cell& cell, int code, const std::string& reason, const 
     schedule(cell, TimerId::ServerTimeout, config_.timers.t1 * 64);
   } else {
     cell.serverState = ServerState::Completed;
-    finishServer(cell, cell.origin.protocol == Protocol::Udp ? config_.timers.t1 * 64 : Millis(0));
+    finishServer(cell, cell.origin.protocol == Protocol::Udp ? config_.timers.linger : Millis(0));
   }
   eraseIfDone(cell);
 }
@@ -467,12 +477,12 @@ void Proxy::handleResponse(std::unique_ptr<sip::Message> response, const sip::Pa
   }
   if (cell.isInvite && code < 300) {
     cell.clientState = ClientState::Accepted;
-    schedule(cell, TimerId::ClientLinger, config_.timers.t1 * 64);
+    schedule(cell, TimerId::ClientLinger, config_.timers.linger);
   } else {
     cell.clientState = ClientState::Completed;
     const bool udp = cell.downstream().protocol == Protocol::Udp;
     schedule(cell, TimerId::ClientLinger,
-             udp ? (cell.isInvite ? Millis(32000) : config_.timers.t4) : Millis(0));
+             udp ? (cell.isInvite ? config_.timers.linger : config_.timers.t4) : Millis(0));
   }
   relayResponse(cell, *response);
 }
@@ -501,7 +511,7 @@ void Proxy::relayResponse(Cell& cell, const sip::Message& response) {
     // retransmissions from downstream are relayed.
     cell.lastResponse.clear();
     cell.serverState = ServerState::Accepted;
-    finishServer(cell, config_.timers.t1 * 64);
+    finishServer(cell, config_.timers.linger);
     return;
   }
   cell.lastResponse = std::move(bytes);
@@ -513,7 +523,7 @@ void Proxy::relayResponse(Cell& cell, const sip::Message& response) {
     }
     schedule(cell, TimerId::ServerTimeout, config_.timers.t1 * 64);
   } else {
-    finishServer(cell, cell.origin.protocol == Protocol::Udp ? config_.timers.t1 * 64 : Millis(0));
+    finishServer(cell, cell.origin.protocol == Protocol::Udp ? config_.timers.linger : Millis(0));
   }
   eraseIfDone(cell);
 }
@@ -666,7 +676,8 @@ std::size_t Proxy::inFlightCount() const {
 
 Millis Proxy::timeUntilNextTimer(Millis cap) const {
   if (timers_.empty()) return cap;
-  const auto wait = std::chrono::duration_cast<Millis>(timers_.top().first - clock_.now());
+  // Round up: a wait truncated to 0 ms would spin on poll until the deadline.
+  const auto wait = std::chrono::ceil<Millis>(timers_.top().first - clock_.now());
   if (wait.count() < 0) return Millis(0);
   return std::min(wait, cap);
 }

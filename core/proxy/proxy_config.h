@@ -24,6 +24,11 @@ struct TimerSettings {
   Millis t4{5000};
   // Timer C (RFC 3261 §16.6 step 11): how long an INVITE may ring.
   Millis timerC{180000};
+  // How long a finished transaction stays to absorb retransmissions (Timers
+  // D, J, L, M). RFC 3261 says 64 x T1 = 32 s; like Kamailio's wt_timer the
+  // default is 5 s, which still outlasts T2 (4 s), the longest a client
+  // waits between retransmissions, at a sixth of the memory.
+  Millis linger{5000};
 };
 
 struct ProxyConfig {
