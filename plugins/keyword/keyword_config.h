@@ -1,0 +1,40 @@
+#pragma once
+// One DLP lexicon as plain C++ (no SDK types), and how it is read from a
+// plugin config block. Today the SDK gives a plugin only the flat keys of
+// its own block, so each keyword block holds one lexicon:
+//   {"plugin": "keyword", "name": "cards", "action": "redact",
+//    "template": "payment_card", "patterns": [...], "case_sensitive": false,
+//    "mask": "█", "reason": "..."}
+// readKeywordConfig() takes any PluginConfig, so once the SDK can hand out a
+// child config per element of a list ("lexicons": [{...}, {...}]), the same
+// reader fills one KeywordConfig per element and the matcher takes them all.
+
+#include <string>
+#include <vector>
+
+#include "keyword/templates.h"
+#include "sipwarden/plugin.h"
+
+namespace sipwarden::keyword {
+
+enum class Action { Block, Redact, Flag };
+
+struct KeywordConfig {
+  std::string name;                   // tags, counters and the Warning
+  Action action = Action::Flag;
+  std::vector<std::string> patterns;  // RE2 syntax
+  Template templ = Template::None;    // a built-in, checksum-validated pattern
+  bool caseSensitive = false;
+  std::string mask;                   // redact: empty means one '*' per character
+  std::string reason = "Forbidden";   // block: the reply's reason phrase
+};
+
+std::string_view actionName(Action action);
+
+// Reads the lexicon's keys from `config` into `out`, recording the first
+// problem through config.fail() (so it carries the block's path). Checks
+// everything but the patterns themselves (compiled by KeywordMatcher).
+// Returns !config.failed().
+bool readKeywordConfig(PluginConfig& config, KeywordConfig& out);
+
+}  // namespace sipwarden::keyword

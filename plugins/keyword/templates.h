@@ -1,0 +1,31 @@
+#pragma once
+// The built-in templates: scanners that find payment card numbers, IBANs
+// and US Social Security numbers in text and keep only candidates that pass
+// their checksum (checksums.h), plus a cheap RE2 "gate" pattern for each
+// that matches wherever the scanner could find something (so one RE2::Set
+// pass decides whether a message needs a closer look).
+
+#include <cstddef>
+#include <string_view>
+#include <vector>
+
+namespace sipwarden::keyword {
+
+enum class Template { None, PaymentCard, Iban, UsSsn };
+
+// A byte range [begin, end) of the text that matched.
+struct Span {
+  std::size_t begin;
+  std::size_t end;
+};
+
+// Appends the valid items of `kind` in `text`, left to right and not
+// overlapping, to `out`; with `firstOnly`, stops after the first. Returns
+// how many were appended. `caseSensitive` makes IBAN letters upper-case only.
+std::size_t findTemplate(Template kind, std::string_view text, bool caseSensitive, std::vector<Span>& out,
+                         bool firstOnly);
+
+// An RE2 pattern matching at least wherever findTemplate can find an item.
+std::string_view templateGate(Template kind);
+
+}  // namespace sipwarden::keyword

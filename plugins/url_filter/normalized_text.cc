@@ -1,0 +1,217 @@
+#include "normalized_text.h"
+
+#include <array>
+
+#include "sipwarden/html_text.h"
+
+namespace sipwarden::plugins::urlfilter {
+namespace {
+
+constexpr std::uint32_t kReplacement = 0xFFFD;
+
+// Named character references that matter in a URL (HTML5 names that decode
+// to URL punctuation, spaces and invisible characters), plus the usual ones.
+struct NamedReference {
+  std::string_view name;
+  std::uint32_t code;
+};
+constexpr std::array kNamed{
+    NamedReference{"amp", '&'},       NamedReference{"AMP", '&'},        NamedReference{"lt", '<'},
+    NamedReference{"LT", '<'},        NamedReference{"gt", '>'},         NamedReference{"GT", '>'},
+    NamedReference{"quot", '"'},      NamedReference{"QUOT", '"'},       NamedReference{"apos", '\''},
+    NamedReference{"nbsp", 0xA0},     NamedReference{"colon", ':'},      NamedReference{"sol", '/'},
+    NamedReference{"bsol", '\\'},     NamedReference{"period", '.'},     NamedReference{"commat", '@'},
+    NamedReference{"num", '#'},       NamedReference{"quest", '?'},      NamedReference{"percnt", '%'},
+    NamedReference{"equals", '='},    NamedReference{"plus", '+'},       NamedReference{"lowbar", '_'},
+    NamedReference{"excl", '!'},      NamedReference{"semi", ';'},       NamedReference{"comma", ','},
+    NamedReference{"lpar", '('},      NamedReference{"rpar", ')'},       NamedReference{"lsqb", '['},
+    NamedReference{"rsqb", ']'},      NamedReference{"dollar", '$'},     NamedReference{"ast", '*'},
+    NamedReference{"Tab", '\t'},      NamedReference{"NewLine", '\n'},   NamedReference{"shy", 0xAD},
+    NamedReference{"zwnj", 0x200C},   NamedReference{"zwj", 0x200D},     NamedReference{"lrm", 0x200E},
+    NamedReference{"rlm", 0x200F},    NamedReference{"ZeroWidthSpace", 0x200B},
+    NamedReference{"NoBreak", 0x2060}, NamedReference{"ensp", 0x2002},   NamedReference{"emsp", 0x2003},
+    NamedReference{"thinsp", 0x2009},
+};
+
+int hexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Decodes the character reference at text[at] (text[at] == '&'). Returns
+// its length, 0 when there is none (the '&' is then literal). Numeric
+// references are decoded with or without the ';', as browsers do.
+std::size_t decodeReference(std::string_view text, std::size_t at, std::uint32_t& code) {
+  std::size_t i = at + 1;
+  if (i < text.size() && text[i] == '#') {
+    ++i;
+    const bool hex = i < text.size() && (text[i] == 'x' || text[i] == 'X');
+    if (hex) ++i;
+    const std::size_t digits = i;
+    std::uint64_t value = 0;
+    while (i < text.size() && (hex ? hexDigit(text[i]) >= 0 : (text[i] >= '0' && text[i] <= '9'))) {
+      value = value * (hex ? 16 : 10) + static_cast<std::uint64_t>(hexDigit(text[i]));
+      if (value > 0x10FFFF) value = 0x110000;  // stays out of range, no overflow
+      ++i;
+    }
+    if (i == digits) return 0;
+    if (i < text.size() && text[i] == ';') ++i;
+    code = (value == 0 || value > 0x10FFFF || (value >= 0xD800 && value <= 0xDFFF)) ? kReplacement
+                                                                                    : static_cast<std::uint32_t>(value);
+    return i - at;
+  }
+  const std::size_t semi = text.find(';', i);
+  if (semi == std::string_view::npos || semi - i > 16) return 0;
+  const std::string_view name = text.substr(i, semi - i);
+  for (const auto& named : kNamed) {
+    if (named.name == name) {
+      code = named.code;
+      return semi + 1 - at;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+bool isInvisible(std::uint32_t c) {
+  if (c < 0xAD) return false;
+  return c == 0xAD || c == 0x34F || c == 0x61C || c == 0x115F || c == 0x1160 || c == 0x17B4 || c == 0x17B5 ||
+         (c >= 0x180B && c <= 0x180F) || (c >= 0x200B && c <= 0x200F) || (c >= 0x202A && c <= 0x202E) ||
+         (c >= 0x2060 && c <= 0x2064) || (c >= 0x2066 && c <= 0x206F) || c == 0x3164 ||
+         (c >= 0xFE00 && c <= 0xFE0F) || c == 0xFEFF || c == 0xFFA0 || (c >= 0x1D173 && c <= 0x1D17A) ||
+         (c >= 0xE0000 && c <= 0xE0FFF);
+}
+
+std::uint32_t decodeUtf8(std::string_view text, std::size_t at, std::size_t& length) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  const unsigned char lead = byte(at);
+  length = 1;
+  if (lead < 0x80) return lead;
+  std::size_t need = 0;
+  std::uint32_t code = 0;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    need = 1;
+    code = lead & 0x1F;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    need = 2;
+    code = lead & 0x0F;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    need = 3;
+    code = lead & 0x07;
+  } else {
+    return kReplacement;
+  }
+  if (at + need >= text.size()) return kReplacement;
+  for (std::size_t k = 1; k <= need; ++k) {
+    const unsigned char next = byte(at + k);
+    if ((next & 0xC0) != 0x80) return kReplacement;
+    code = (code << 6) | (next & 0x3F);
+  }
+  // Overlong forms and surrogates are invalid.
+  if ((need == 2 && code < 0x800) || (need == 3 && (code < 0x10000 || code > 0x10FFFF)) ||
+      (code >= 0xD800 && code <= 0xDFFF)) {
+    return kReplacement;
+  }
+  length = need + 1;
+  return code;
+}
+
+std::size_t invisibleLength(std::string_view text, std::size_t at) {
+  const unsigned char lead = static_cast<unsigned char>(text[at]);
+  // Every invisible character starts with one of these lead bytes.
+  if (lead != 0xC2 && lead != 0xCD && lead != 0xD8 && lead != 0xE1 && lead != 0xE2 && lead != 0xE3 &&
+      lead != 0xEF && lead != 0xF0 && lead != 0xF3) {
+    return 0;
+  }
+  std::size_t length = 0;
+  const std::uint32_t code = decodeUtf8(text, at, length);
+  return isInvisible(code) ? length : 0;
+}
+
+bool containsInvisible(std::string_view text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (static_cast<unsigned char>(text[i]) >= 0xC2 && invisibleLength(text, i) != 0) return true;
+  }
+  return false;
+}
+
+void NormalizedText::setIdentity(std::string_view raw) {
+  raw_ = raw;
+  identity_ = true;
+  text_.clear();
+  map_.clear();
+  removed_.clear();
+}
+
+void NormalizedText::reset(std::string_view raw) {
+  raw_ = raw;
+  identity_ = false;
+  text_.clear();
+  map_.clear();
+  removed_.clear();
+}
+
+void NormalizedText::push(std::string_view bytes, std::size_t rawBegin, std::size_t rawEnd) {
+  text_.append(bytes);
+  map_.insert(map_.end(), bytes.size(), RawSpan{rawBegin, rawEnd});
+}
+
+void NormalizedText::append(std::size_t begin, std::size_t end, bool html, bool urlValue) {
+  std::size_t i = begin;
+  while (i < end) {
+    const char c = raw_[i];
+    if (static_cast<unsigned char>(c) < 0x80 && c != '&') {
+      if (!(urlValue && (c == '\t' || c == '\n' || c == '\r'))) push(raw_.substr(i, 1), i, i + 1);
+      ++i;
+      continue;
+    }
+    if (c == '&') {
+      std::uint32_t code = 0;
+      const std::size_t length = html ? decodeReference(raw_.substr(0, end), i, code) : 0;
+      if (length == 0) {
+        push("&", i, i + 1);
+        ++i;
+        continue;
+      }
+      if (isInvisible(code)) {
+        removed_.push_back({i, i + length});
+      } else if (!(urlValue && (code == '\t' || code == '\n' || code == '\r'))) {
+        std::string utf8;
+        html::appendUtf8(utf8, code);
+        push(utf8, i, i + length);
+      }
+      i += length;
+      continue;
+    }
+    std::size_t length = 0;
+    const std::uint32_t code = decodeUtf8(raw_.substr(0, end), i, length);
+    if (isInvisible(code)) {
+      removed_.push_back({i, i + length});
+    } else {
+      push(raw_.substr(i, length), i, i + length);
+    }
+    i += length;
+  }
+}
+
+void NormalizedText::appendBreak(std::size_t begin, std::size_t end) { push("\n", begin, end); }
+
+std::size_t NormalizedText::rawBegin(std::size_t at) const {
+  if (identity_) return at;
+  if (at < map_.size()) return map_[at].begin;
+  return map_.empty() ? 0 : map_.back().end;
+}
+
+std::size_t NormalizedText::rawEnd(std::size_t at) const {
+  if (identity_) {
+    std::size_t length = 1;
+    decodeUtf8(raw_, at, length);
+    return at + length;
+  }
+  return map_[at].end;
+}
+
+}  // namespace sipwarden::plugins::urlfilter

@@ -1,0 +1,68 @@
+#pragma once
+// Text prepared for link matching. A message part is matched as the
+// recipient's client will read it: invisible characters (zero-width space,
+// soft hyphen, bidi controls...) removed and, in HTML, character references
+// decoded. Each byte of the prepared text remembers the raw bytes it came
+// from, so a link found in it can be rewritten in the original part without
+// ever splitting a UTF-8 character.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sipwarden::plugins::urlfilter {
+
+// A byte range of the raw part text.
+struct RawSpan {
+  std::size_t begin = 0;
+  std::size_t end = 0;
+};
+
+// Length in bytes of the invisible character that starts at `text[at]`, or
+// 0 when the character there is visible (or not valid UTF-8).
+std::size_t invisibleLength(std::string_view text, std::size_t at);
+bool isInvisible(std::uint32_t code);
+// True when `text` holds at least one invisible character.
+bool containsInvisible(std::string_view text);
+
+// Decodes the UTF-8 character at text[at]; sets `length` (1 for an invalid
+// byte, which decodes as U+FFFD).
+std::uint32_t decodeUtf8(std::string_view text, std::size_t at, std::size_t& length);
+
+class NormalizedText {
+ public:
+  // A view of `raw` itself (nothing to remove or decode): no copy is made.
+  void setIdentity(std::string_view raw);
+  // Starts an empty prepared text over `raw` (kept by reference).
+  void reset(std::string_view raw);
+  // Appends raw[begin, end): invisible characters dropped (and remembered in
+  // removed()), HTML character references decoded when `html`, and tab, CR
+  // and LF dropped when `urlValue` (a URL parser ignores them).
+  void append(std::size_t begin, std::size_t end, bool html, bool urlValue);
+  // Appends a line break standing for raw[begin, end) (an HTML tag that
+  // breaks the text).
+  void appendBreak(std::size_t begin, std::size_t end);
+
+  std::string_view text() const { return identity_ ? raw_ : std::string_view(text_); }
+  std::string_view raw() const { return raw_; }
+  // Raw offset where the byte at `at` of text() comes from; at == size()
+  // maps to the end of the last mapped character.
+  std::size_t rawBegin(std::size_t at) const;
+  // Raw offset just past the character that holds byte `at` of text().
+  std::size_t rawEnd(std::size_t at) const;
+  // Raw spans of the invisible characters that were dropped, in order.
+  const std::vector<RawSpan>& removed() const { return removed_; }
+
+ private:
+  void push(std::string_view bytes, std::size_t rawBegin, std::size_t rawEnd);
+
+  std::string_view raw_;
+  bool identity_ = true;
+  std::string text_;
+  std::vector<RawSpan> map_;  // one per byte of text_
+  std::vector<RawSpan> removed_;
+};
+
+}  // namespace sipwarden::plugins::urlfilter

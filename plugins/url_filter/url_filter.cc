@@ -1,0 +1,387 @@
+// url_filter: links in instant messages (the URL filter of the OCS 2007 /
+// Lync Intelligent IM Filter, with its gaps closed). See
+// docs/plugins/url_filter.md for the configuration.
+//
+// For every text part of a MESSAGE (or of the first message an INVITE
+// embeds), LinkFinder lists the links; then, in this order:
+//   1. a link to a blocked file type refuses the message (403), whatever
+//      the action and whether or not a prefix matched;
+//   2. more than `max_urls` distinct links refuse it (403);
+//   3. links outside `allow_intranet` get the action: block (403), defang
+//      ("_" before the scheme or "www", invisible characters removed) or
+//      warn (a notice at the start of each part).
+#include <algorithm>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "allow_list.h"
+#include "common/file_extensions.h"
+#include "link_finder.h"
+#include "sipwarden/html_text.h"
+#include "sipwarden/plugin.h"
+
+namespace sipwarden::plugins::urlfilter {
+namespace {
+
+enum class Action { Block, Defang, Warn };
+
+// The Lync / OCS 2007 IIMF default prefix list.
+const std::vector<std::string>& defaultPrefixes() {
+  static const std::vector<std::string> list = {"callto:", "file:",  "ftp.",    "ftp:",  "gopher:", "href",
+                                                "http:",   "https:", "ldap:",   "mailto:", "news:", "nntp:",
+                                                "sip:",    "sips:",  "tel:",    "telnet:", "www*"};
+  return list;
+}
+
+constexpr std::string_view kDefaultWarning =
+    "Caution: this message contains links. Open them only if you trust the sender.";
+
+// block_file_extensions: a list of extensions, in which "default" stands for
+// the shared IIMF list; "true" is the default list alone and "false" or
+// "none" (or an empty list) turns the check off.
+bool readExtensions(PluginConfig& config, std::set<std::string>& out) {
+  const std::string key = "block_file_extensions";
+  const std::vector<std::string> values = config.getStrings(key, {"default"});
+  std::vector<std::string> listed;
+  for (const auto& value : values) {
+    const std::string word = files::lowerAscii(value);
+    if (word == "default" || word == "true") {
+      const auto& defaults = files::defaultBlockedExtensions();
+      listed.insert(listed.end(), defaults.begin(), defaults.end());
+      continue;
+    }
+    if (word == "none" || word == "false") {
+      if (values.size() != 1) {
+        config.fail(key, "'" + value + "' cannot be combined with extensions");
+        return false;
+      }
+      continue;
+    }
+    const std::string_view name = std::string_view(word).substr(!word.empty() && word[0] == '.' ? 1 : 0);
+    const bool valid = !name.empty() && name.size() <= 16 && std::all_of(name.begin(), name.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    });
+    if (!valid) {
+      config.fail(key, "'" + value + "' is not a file extension (expected one like \".exe\"; only the last "
+                       "extension of a name counts)");
+      return false;
+    }
+    listed.push_back(word);
+  }
+  out = files::extensionSet(listed);
+  return true;
+}
+
+class UrlFilter final : public Filter {
+ public:
+  UrlFilter(Action action, std::string notice, std::unique_ptr<LinkFinder> finder, AllowList allow,
+            const std::set<std::string>& extensions, std::size_t maxUrls)
+      : action_(action),
+        notice_(std::move(notice)),
+        finder_(std::move(finder)),
+        allow_(std::move(allow)),
+        extensions_(extensions.begin(), extensions.end()),
+        maxUrls_(maxUrls) {}
+
+  MethodSet methods() const override { return MethodSet(MethodSet::Message | MethodSet::Invite); }
+
+  Verdict onRequest(Exchange& exchange) override {
+    InstantMessage& im = exchange.instantMessage();
+    if (!im.present()) return Verdict::proceed();
+    links_.clear();
+    for (std::size_t part = 0; part < im.partCount(); ++part) {
+      finder_->find(im.partText(part), im.partType(part) == "text/html", part, links_);
+    }
+    if (links_.empty()) return Verdict::proceed();
+
+    std::string extension;
+    std::size_t counted = 0;
+    std::size_t flagged = 0;
+    std::size_t allowed = 0;
+    flagged_.assign(links_.size(), false);
+    for (std::size_t i = 0; i < links_.size(); ++i) {
+      const Link& link = links_[i];
+      if (extension.empty()) extension = std::string(blockedExtension(link));
+      if (!link.counted) continue;
+      ++counted;
+      if (isAllowed(link)) {
+        ++allowed;
+      } else {
+        flagged_[i] = true;
+        ++flagged;
+      }
+    }
+    const std::size_t distinct = counted > maxUrls_ ? distinctLinks() : counted;
+
+    std::string why;
+    if (!extension.empty()) {
+      why = "link to a blocked file type (" + extension + ")";
+      fired(exchange, "blocked.extension", "extension");
+    }
+    if (distinct > maxUrls_) {
+      if (why.empty()) why = "too many links (" + std::to_string(distinct) + ", at most " + std::to_string(maxUrls_) + ")";
+      fired(exchange, "blocked.max_urls", "max_urls");
+    }
+    if (flagged > 0 && action_ == Action::Block) {
+      if (why.empty()) why = "links are not allowed";
+      fired(exchange, "blocked.links", "block");
+    }
+    if (!why.empty()) {
+      return Verdict::reply(403, "Forbidden", {{"Warning", "399 sipwarden \"url_filter: " + why + "\""}});
+    }
+    if (allowed > 0) exchange.count("allowed.intranet", allowed);
+    if (flagged == 0) return Verdict::proceed();
+    rewrite(im);
+    if (action_ == Action::Defang) {
+      fired(exchange, "defanged", "defang");
+      exchange.count("defanged.links", flagged);
+    } else {
+      fired(exchange, "warned", "warn");
+    }
+    return Verdict::proceed();
+  }
+
+ private:
+  static void fired(Exchange& exchange, std::string_view counter, std::string_view rule) {
+    exchange.count(counter);
+    exchange.tag("rule", "url_filter:" + std::string(rule));
+  }
+
+  bool isAllowed(const Link& link) const {
+    if (link.url.hosts.empty() || allow_.empty()) return false;
+    return std::all_of(link.url.hosts.begin(), link.url.hosts.end(),
+                       [&](const Host& host) { return allow_.allows(host); });
+  }
+
+  // Alternative parts (plain and HTML) and an anchor's href and text repeat
+  // the same link: count each once.
+  std::size_t distinctLinks() const {
+    std::vector<std::string_view> texts;
+    for (const auto& link : links_) {
+      if (link.counted) texts.push_back(link.text);
+    }
+    std::sort(texts.begin(), texts.end());
+    return static_cast<std::size_t>(std::unique(texts.begin(), texts.end()) - texts.begin());
+  }
+
+  // The blocked extension that `name` (a path or a query value) ends in, or
+  // "" (a view of the configured set's entry).
+  std::string_view extensionOf(std::string_view name) const {
+    bool dotted = false;
+    bool encoded = false;
+    for (char c : name) {
+      dotted = dotted || c == '.';
+      encoded = encoded || c == '%';
+    }
+    if (!dotted && !encoded) return {};
+    if (!encoded) return lookup(name);
+    std::string decoded = files::percentDecode(name);
+    const std::size_t nul = decoded.find('\0');  // "a.exe%00.jpg" is saved as a.exe
+    if (nul != std::string::npos) decoded.resize(nul);
+    return lookup(decoded);
+  }
+
+  // Finds the extension of a decoded name in the set without allocating:
+  // trailing dots and spaces and an NTFS stream suffix ("a.exe::$DATA")
+  // do not count, only the last extension of the last path segment does.
+  std::string_view lookup(std::string_view name) const {
+    while (!name.empty() && (name.back() == '.' || name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+    if (name.size() > 7 && files::lowerAscii(name.substr(name.size() - 7)) == "::$data") {
+      name.remove_suffix(7);
+      while (!name.empty() && (name.back() == '.' || name.back() == ' ')) name.remove_suffix(1);
+    }
+    std::size_t dot = std::string_view::npos;
+    for (std::size_t i = name.size(); i > 0; --i) {
+      const char c = name[i - 1];
+      if (c == '/' || c == '\\') break;
+      if (c == '.') {
+        dot = i - 1;
+        break;
+      }
+    }
+    if (dot == std::string_view::npos || dot + 1 == name.size() || name.size() - dot > 24) return {};
+    char lower[24];
+    const std::size_t length = name.size() - dot;
+    for (std::size_t i = 0; i < length; ++i) {
+      const char c = name[dot + i];
+      lower[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    }
+    const auto found = extensions_.find(std::string_view(lower, length));
+    return found == extensions_.end() ? std::string_view() : std::string_view(*found);
+  }
+
+  // The blocked extension the link's path (or a query value, which a
+  // download script names its file with) ends in; "" when none.
+  std::string_view blockedExtension(const Link& link) const {
+    if (extensions_.empty()) return {};
+    const std::string_view path = link.url.path.of(link.text);
+    std::string_view found = extensionOf(path);
+    if (found.empty()) {
+      // "a.exe;jsessionid=1": the server ignores the parameters.
+      std::size_t segment = path.size();
+      while (segment > 0 && path[segment - 1] != '/' && path[segment - 1] != '\\') --segment;
+      const std::size_t semicolon = path.find(';', segment);
+      if (semicolon != std::string_view::npos) found = extensionOf(path.substr(0, semicolon));
+    }
+    if (found.empty()) {
+      // Text written right after the link with no space ("a.exeを見て").
+      std::size_t end = path.size();
+      while (end > 0 && static_cast<unsigned char>(path[end - 1]) >= 0x80) --end;
+      if (end < path.size()) found = extensionOf(path.substr(0, end));
+    }
+    const std::string_view query = link.url.query.of(link.text);
+    for (std::size_t start = 0; found.empty() && start < query.size();) {
+      std::size_t end = start;
+      while (end < query.size() && query[end] != '&' && query[end] != ';') ++end;
+      std::string_view pair = query.substr(start, end - start);
+      const std::size_t equals = pair.find('=');
+      if (equals != std::string_view::npos) pair.remove_prefix(equals + 1);
+      found = extensionOf(pair);
+      start = end + 1;
+    }
+    return found;
+  }
+
+  // Defangs the flagged links (defang) and puts the notice at the start of
+  // every part (defang with a notice, warn).
+  void rewrite(InstantMessage& im) {
+    for (std::size_t part = 0; part < im.partCount(); ++part) {
+      const std::string_view text = im.partText(part);
+      const bool html = im.partType(part) == "text/html";
+      edits_.clear();
+      std::string banner;
+      if (!notice_.empty()) {
+        const std::size_t at = noticePosition(text, html);
+        banner = noticeFor(text, html);
+        if (text.substr(at).starts_with(banner)) banner.clear();  // put there already (an earlier hop)
+        if (!banner.empty()) edits_.push_back({at, at, banner, 0});
+      }
+      if (action_ == Action::Defang) {
+        for (std::size_t i = 0; i < links_.size(); ++i) {
+          const Link& link = links_[i];
+          if (!flagged_[i] || link.part != part) continue;
+          edits_.push_back({link.insertAt, link.insertAt, "_", 1});
+          for (const std::size_t inner : link.innerInserts) edits_.push_back({inner, inner, "_", 1});
+          // Invisible characters inside the link go (as characters or as
+          // HTML character references).
+          scratch_.reset(text);
+          scratch_.append(link.raw.begin, link.raw.end, html, false);
+          for (const auto& removed : scratch_.removed()) edits_.push_back({removed.begin, removed.end, {}, 2});
+        }
+      }
+      if (edits_.empty()) continue;
+      std::sort(edits_.begin(), edits_.end(), [](const Edit& a, const Edit& b) {
+        return a.begin != b.begin ? a.begin < b.begin : a.order < b.order;
+      });
+      std::string out;
+      out.reserve(text.size() + banner.size() + edits_.size());
+      std::size_t cursor = 0;
+      for (const auto& edit : edits_) {
+        if (edit.begin < cursor) continue;
+        out.append(text.substr(cursor, edit.begin - cursor));
+        out.append(edit.insert);
+        cursor = edit.end;
+      }
+      out.append(text.substr(cursor));
+      im.setPartText(part, out);
+    }
+  }
+
+  // Where the notice goes, as banner does it: after a byte-order mark, and
+  // in HTML right after the opening <body ...> tag when there is one.
+  static std::size_t noticePosition(std::string_view text, bool html) {
+    std::size_t at = text.starts_with("\xEF\xBB\xBF") ? 3 : 0;
+    if (!html) return at;
+    for (std::size_t open = text.find('<', at); open != std::string_view::npos; open = text.find('<', open + 1)) {
+      const std::string_view tag = text.substr(open + 1, 5);
+      if (tag.size() == 5 && files::lowerAscii(tag.substr(0, 4)) == "body" &&
+          (tag[4] == '>' || tag[4] == ' ' || tag[4] == '\t' || tag[4] == '\r' || tag[4] == '\n')) {
+        const std::size_t close = text.find('>', open);
+        return close == std::string_view::npos ? at : close + 1;
+      }
+    }
+    return at;
+  }
+
+  // The notice as it is written into a part: in HTML escaped, each line
+  // break as <br/>, then <br/>; in plain text followed by a line break in
+  // the text's own style (none when the part is empty).
+  std::string noticeFor(std::string_view text, bool html) const {
+    if (!html) {
+      if (text.empty()) return notice_;
+      const std::size_t lf = text.find('\n');
+      const bool bareLf = lf != std::string_view::npos && (lf == 0 || text[lf - 1] != '\r');
+      return notice_ + (bareLf ? "\n" : "\r\n");
+    }
+    std::string out;
+    for (char c : html::escape(notice_)) {
+      if (c == '\n') out += "<br/>";
+      else if (c != '\r') out.push_back(c);
+    }
+    return out + "<br/>";
+  }
+
+  struct Edit {
+    std::size_t begin;
+    std::size_t end;          // [begin, end) is replaced by `insert`
+    std::string_view insert;  // the notice, "_", or nothing (a removal)
+    int order;                // at one place: the notice, then "_", then removals
+  };
+
+  const Action action_;
+  const std::string notice_;
+  const std::unique_ptr<LinkFinder> finder_;
+  const AllowList allow_;
+  const std::set<std::string, std::less<>> extensions_;
+  const std::size_t maxUrls_;
+  // Scratch, reused from message to message (a filter runs on one thread).
+  LinkList links_;
+  std::vector<bool> flagged_;
+  std::vector<Edit> edits_;
+  NormalizedText scratch_;
+};
+
+std::unique_ptr<Filter> create(PluginConfig& config) {
+  const std::string actionName = config.getChoice("action", {"block", "defang", "warn"}, "block");
+  const Action action = actionName == "defang" ? Action::Defang : actionName == "warn" ? Action::Warn : Action::Block;
+  std::string notice = config.getString("notice", action == Action::Warn ? kDefaultWarning : "");
+  const std::vector<std::string> prefixes = config.getStrings("prefixes", defaultPrefixes());
+  const std::vector<std::string> intranet = config.getStrings("allow_intranet", {});
+  std::set<std::string> extensions;
+  if (!readExtensions(config, extensions)) return nullptr;
+  const std::int64_t maxUrls = config.getInteger("max_urls", 1000, 0, 1000000);
+  if (config.failed()) return nullptr;
+
+  if (notice.find('\0') != std::string::npos) {
+    config.fail("notice", "holds a NUL character");
+    return nullptr;
+  }
+  // An extension that starts with a digit or has one character (".7z") makes
+  // the finder's quick test look at every dot.
+  const bool digitDots = std::any_of(extensions.begin(), extensions.end(), [](const std::string& extension) {
+    return extension.size() < 3 || !(extension[1] >= 'a' && extension[1] <= 'z') ||
+           !((extension[2] >= 'a' && extension[2] <= 'z') || (extension[2] >= '0' && extension[2] <= '9'));
+  });
+  std::string error;
+  std::unique_ptr<LinkFinder> finder = LinkFinder::create(prefixes, digitDots, action == Action::Defang, error);
+  if (!finder) {
+    config.fail("prefixes", error);
+    return nullptr;
+  }
+  AllowList allow;
+  for (const auto& entry : intranet) {
+    if (!allow.add(entry)) {
+      config.fail("allow_intranet", "'" + entry + "' is not a domain, an IP address or a CIDR network");
+      return nullptr;
+    }
+  }
+  return std::make_unique<UrlFilter>(action, std::move(notice), std::move(finder), std::move(allow),
+                                     extensions, static_cast<std::size_t>(maxUrls));
+}
+
+}  // namespace
+}  // namespace sipwarden::plugins::urlfilter
+
+SIPWARDEN_PLUGIN(url_filter, "url_filter", "1.0", &sipwarden::plugins::urlfilter::create)

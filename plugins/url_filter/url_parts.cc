@@ -1,0 +1,266 @@
+#include "url_parts.h"
+
+#include <arpa/inet.h>
+
+#include <cstring>
+
+namespace sipwarden::plugins::urlfilter {
+namespace {
+
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// One round of %-decoding, as a URL parser applies to a host.
+std::string percentDecodeOnce(std::string_view text) {
+  if (text.find('%') == std::string_view::npos) return std::string(text);
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() && hexValue(text[i + 1]) >= 0 &&
+        hexValue(text[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hexValue(text[i + 1]) * 16 + hexValue(text[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(text[i]);
+    }
+  }
+  return out;
+}
+
+bool isSlash(char c) { return c == '/' || c == '\\'; }
+
+// Schemes whose URLs always have an authority after any run of slashes
+// (WHATWG "special" schemes, and their obfuscated spellings).
+bool isSpecial(std::string_view scheme) {
+  return scheme == "http" || scheme == "https" || scheme == "ftp" || scheme == "ws" || scheme == "wss";
+}
+
+// Schemes whose addresses are user@host: every host after an '@' counts.
+bool isAddressScheme(std::string_view scheme) {
+  return scheme == "mailto" || scheme == "sip" || scheme == "sips" || scheme == "im" || scheme == "pres" ||
+         scheme == "xmpp";
+}
+
+void splitPathAndQuery(std::string_view link, std::size_t from, UrlParts& parts) {
+  std::size_t end = from;
+  while (end < link.size() && link[end] != '?' && link[end] != '#') ++end;
+  parts.path = {from, end};
+  if (end < link.size() && link[end] == '?') {
+    std::size_t queryEnd = end + 1;
+    while (queryEnd < link.size() && link[queryEnd] != '#') ++queryEnd;
+    parts.query = {end + 1, queryEnd};
+  } else {
+    parts.query = {end, end};
+  }
+}
+
+// link[from...] starts with an authority: host, then path and query.
+void parseAuthority(std::string_view link, std::size_t from, UrlParts& parts) {
+  std::size_t end = from;
+  while (end < link.size() && !isSlash(link[end]) && link[end] != '?' && link[end] != '#') ++end;
+  if (end > from) parts.hosts.push_back(parseHost(link.substr(from, end - from)));
+  splitPathAndQuery(link, end, parts);
+}
+
+void parseAddresses(std::string_view rest, UrlParts& parts) {
+  const std::string decoded = percentDecodeOnce(rest);
+  for (std::size_t at = decoded.find('@'); at != std::string::npos; at = decoded.find('@', at + 1)) {
+    std::size_t end = at + 1;
+    while (end < decoded.size() && std::strchr(",;?&>/# :", decoded[end]) == nullptr) ++end;
+    parts.hosts.push_back(parseHost(std::string_view(decoded).substr(at + 1, end - at - 1)));
+  }
+}
+
+bool parseIpv4Number(std::string_view part, std::uint64_t& value) {
+  int radix = 10;
+  if (part.size() >= 2 && part[0] == '0' && (part[1] == 'x' || part[1] == 'X')) {
+    radix = 16;
+    part.remove_prefix(2);
+  } else if (part.size() >= 2 && part[0] == '0') {
+    radix = 8;
+    part.remove_prefix(1);
+  }
+  value = 0;
+  for (char c : part) {
+    const int digit = hexValue(c);
+    if (digit < 0 || digit >= radix) return false;
+    value = value * static_cast<std::uint64_t>(radix) + static_cast<std::uint64_t>(digit);
+    if (value > 0xFFFFFFFFull) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string canonicalScheme(std::string_view scheme) {
+  std::string out(scheme);
+  for (char& c : out) c = lower(c);
+  if (out == "hxxp" || out == "ttp") return "http";
+  if (out == "hxxps" || out == "ttps") return "https";
+  if (out == "fxp") return "ftp";
+  return out;
+}
+
+bool endsInNumber(std::string_view host) {
+  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  const std::size_t dot = host.rfind('.');
+  const std::string_view last = dot == std::string_view::npos ? host : host.substr(dot + 1);
+  if (last.empty()) return false;
+  if (last.size() >= 2 && last[0] == '0' && (last[1] == 'x' || last[1] == 'X')) {
+    for (char c : last.substr(2)) {
+      if (hexValue(c) < 0) return false;
+    }
+    return true;
+  }
+  for (char c : last) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+bool parseIpv4(std::string_view host, std::array<std::uint8_t, 4>& out) {
+  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  std::uint64_t numbers[4] = {0, 0, 0, 0};
+  std::size_t count = 0;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t dot = host.find('.', start);
+    const std::string_view part = host.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    if (part.empty() || count == 4 || !parseIpv4Number(part, numbers[count])) return false;
+    ++count;
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  for (std::size_t i = 0; i + 1 < count; ++i) {
+    if (numbers[i] > 255) return false;
+  }
+  if (numbers[count - 1] >= (1ull << (8 * (5 - count)))) return false;
+  std::uint32_t address = static_cast<std::uint32_t>(numbers[count - 1]);
+  for (std::size_t i = 0; i + 1 < count; ++i) address += static_cast<std::uint32_t>(numbers[i] << (8 * (3 - i)));
+  out = {static_cast<std::uint8_t>(address >> 24), static_cast<std::uint8_t>(address >> 16),
+         static_cast<std::uint8_t>(address >> 8), static_cast<std::uint8_t>(address)};
+  return true;
+}
+
+Host parseHost(std::string_view text) {
+  Host host;
+  const std::size_t at = text.rfind('@');
+  if (at != std::string_view::npos) text.remove_prefix(at + 1);
+  if (!text.empty() && text[0] == '[') {
+    const std::size_t close = text.find(']');
+    std::string literal(text.substr(1, close == std::string_view::npos ? std::string_view::npos : close - 1));
+    const std::size_t zone = literal.find('%');
+    if (zone != std::string::npos) literal.resize(zone);
+    host.name = literal;
+    host.type = inet_pton(AF_INET6, literal.c_str(), host.address.data()) == 1 ? HostType::Ipv6 : HostType::Invalid;
+    return host;
+  }
+  const std::size_t colon = text.find(':');
+  if (colon != std::string_view::npos) text = text.substr(0, colon);
+  host.name = percentDecodeOnce(text);
+  for (char& c : host.name) c = lower(c);
+  if (!host.name.empty() && host.name.back() == '.') host.name.pop_back();
+  if (host.name.empty()) {
+    host.type = HostType::Invalid;
+    return host;
+  }
+  for (unsigned char c : host.name) {
+    if (c >= 0x80) host.international = true;
+  }
+  for (std::size_t label = 0; label != std::string::npos;) {
+    const std::string& name = host.name;
+    if (label + 4 <= name.size() && name[label] == 'x' && name[label + 1] == 'n' && name[label + 2] == '-' &&
+        name[label + 3] == '-') {
+      host.international = true;
+    }
+    const std::size_t dot = host.name.find('.', label);
+    label = dot == std::string::npos ? dot : dot + 1;
+  }
+  if (host.international) return host;
+  if (endsInNumber(host.name)) {
+    std::array<std::uint8_t, 4> v4{};
+    if (!parseIpv4(host.name, v4)) {
+      host.type = HostType::Invalid;
+      return host;
+    }
+    host.type = HostType::Ipv4;
+    std::memcpy(host.address.data(), v4.data(), 4);
+    return host;
+  }
+  for (char c : host.name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+    if (!ok) {
+      host.type = HostType::Invalid;
+      break;
+    }
+  }
+  return host;
+}
+
+void parseUrl(std::string_view link, UrlForm form, UrlParts& parts) {
+  parts.scheme.clear();
+  parts.hosts.clear();
+  parts.path = {};
+  parts.query = {};
+  switch (form) {
+    case UrlForm::Scheme: {
+      const std::size_t colon = link.find(':');
+      parts.scheme = canonicalScheme(link.substr(0, colon));
+      const std::size_t rest = colon + 1;
+      const std::string_view after = link.substr(rest);
+      if (parts.scheme == "file") {
+        if (after.size() >= 2 && isSlash(after[0]) && isSlash(after[1])) {
+          const std::string_view authority = after.substr(2);
+          const bool drive = authority.size() >= 2 && authority[1] == ':';
+          if (authority.empty() || isSlash(authority[0]) || drive) {
+            splitPathAndQuery(link, rest + 2, parts);
+          } else {
+            parseAuthority(link, rest + 2, parts);
+          }
+        } else {
+          splitPathAndQuery(link, rest, parts);
+        }
+      } else if (isSpecial(parts.scheme)) {
+        std::size_t from = rest;
+        while (from < link.size() && isSlash(link[from])) ++from;
+        parseAuthority(link, from, parts);
+      } else if (after.size() >= 2 && after[0] == '/' && after[1] == '/') {
+        parseAuthority(link, rest + 2, parts);
+      } else if (isAddressScheme(parts.scheme)) {
+        std::size_t end = rest;
+        while (end < link.size() && link[end] != '?') ++end;
+        parseAddresses(link.substr(rest), parts);
+        if (parts.hosts.empty() && (parts.scheme == "sip" || parts.scheme == "sips")) {
+          std::size_t hostEnd = rest;
+          while (hostEnd < end && link[hostEnd] != ';') ++hostEnd;
+          parts.hosts.push_back(parseHost(link.substr(rest, hostEnd - rest)));
+        }
+        parts.path = {end, end};
+        parts.query = {end < link.size() ? end + 1 : end, link.size()};
+      } else {
+        splitPathAndQuery(link, rest, parts);
+      }
+      break;
+    }
+    case UrlForm::Authority: {
+      std::size_t from = 0;
+      while (from < link.size() && isSlash(link[from])) ++from;
+      parseAuthority(link, from, parts);
+      break;
+    }
+    case UrlForm::BareHost:
+      parseAuthority(link, 0, parts);
+      break;
+    case UrlForm::Relative:
+      splitPathAndQuery(link, 0, parts);
+      break;
+  }
+}
+
+}  // namespace sipwarden::plugins::urlfilter

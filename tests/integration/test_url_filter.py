@@ -1,0 +1,224 @@
+"""url_filter in the running hop: a defanged message reaches the next hop
+with "_http" and the right Content-Length (in every wire form), a blocked
+one is answered 403 with its Warning and never forwarded, intranet links
+pass byte for byte, SIPp traffic through both outcomes, and config errors
+at start-up."""
+import base64
+import json
+import os
+import re
+import subprocess
+import tempfile
+
+from harness import (BINARY, CORPUS, HopTestCase, Sipp, free_port, header, message_request, reply_to,
+                     status_of)
+
+
+def plugins_config(**options):
+    block = {"plugin": "url_filter"}
+    block.update(options)
+    return json.dumps({"plugins": [block]})
+
+
+def sample(name, port, branch):
+    """A corpus sample addressed back to the caller on `port`."""
+    with open(os.path.join(CORPUS, "samples", name), "rb") as handle:
+        data = handle.read()
+    via = f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch={branch};rport".encode()
+    return re.sub(rb"Via: SIP/2\.0/UDP [^\r\n]+", via, data, count=1)
+
+
+def body_of(data):
+    return data.split(b"\r\n\r\n", 1)[1]
+
+
+def ms_body(value):
+    """The decoded text of an Ms-IM-Format / Ms-Text-Format header value."""
+    return base64.b64decode(value.split("ms-body=", 1)[1]).decode("utf-8")
+
+
+# A SIPp caller that sends one MESSAGE with two links per call and expects
+# the given final response.
+UAC_WITH_LINKS = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="url_filter uac">
+  <send retrans="500">
+    <![CDATA[
+
+      MESSAGE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      Max-Forwards: 70
+      From: "sipp" <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 MESSAGE
+      Content-Type: text/plain;charset=UTF-8
+      Content-Length: [len]
+
+      Notes: http://docs.example.com/release/4.2/notes.html, mirror www.fabrikam.com/downloads/hop.
+
+    ]]>
+  </send>
+  <recv response="100" optional="true">
+  </recv>
+  <recv response="%d">
+  </recv>
+</scenario>
+"""
+
+
+class UrlFilterOnTheWire(HopTestCase):
+    def start(self, **options):
+        self.upstream = self.peer()
+        self.warden = self.hop("--upstream", f"127.0.0.1:{self.upstream.port}", config=plugins_config(**options))
+        self.caller = self.peer()
+
+    def forward_and_answer(self, request):
+        """Sends `request`, returns what the next hop got; answers it 200."""
+        self.caller.send(request, self.warden.port)
+        forwarded = self.upstream.recv()
+        self.assertIsNotNone(forwarded, "the request reaches the next hop")
+        self.upstream.send(reply_to(forwarded, 200, "OK"), self.warden.port)
+        self.assertEqual(status_of(self.caller.recv())[0], 200)
+        return forwarded
+
+    def assert_length_counts_the_body(self, data):
+        self.assertEqual(int(header(data, "Content-Length")), len(body_of(data)))
+
+    def test_defanged_message_reaches_the_next_hop_with_underscore_and_content_length(self):
+        self.start(action="defang")
+        body = "Look: http://evil.example.net/landing and hxxps://evil.example.net/x, www.example.org."
+        forwarded = self.forward_and_answer(message_request(self.caller.port, call_id="uf-defang-1", body=body))
+        self.assertEqual(body_of(forwarded),
+                         b"Look: _http://evil.example.net/landing and _hxxps://evil.example.net/x, _www.example.org.")
+        self.assertEqual(header(forwarded, "Content-Length"), str(len(body) + 3))
+        self.assert_length_counts_the_body(forwarded)
+
+    def test_blocked_message_is_answered_403_with_warning_and_not_forwarded(self):
+        self.start()
+        self.caller.send(message_request(self.caller.port, call_id="uf-block-1", body="see http://evil.example.net/"),
+                         self.warden.port)
+        answer = self.caller.recv()
+        self.assertEqual(status_of(answer), (403, "Forbidden"))
+        self.assertEqual(header(answer, "Warning"), '399 sipwarden "url_filter: links are not allowed"')
+        self.assertIsNone(self.upstream.recv(timeout=0.5), "a blocked message is not forwarded")
+
+    def test_link_to_an_executable_is_blocked_even_when_defanging(self):
+        self.start(action="defang", prefixes=[])
+        self.caller.send(message_request(self.caller.port, call_id="uf-ext-1",
+                                         body="tool at example.com/tools/setup%2Eexe"), self.warden.port)
+        answer = self.caller.recv()
+        self.assertEqual(status_of(answer)[0], 403)
+        self.assertEqual(header(answer, "Warning"), '399 sipwarden "url_filter: link to a blocked file type (.exe)"')
+        self.assertIsNone(self.upstream.recv(timeout=0.5))
+
+    def test_message_without_links_is_forwarded_unchanged(self):
+        self.start(action="defang", notice="[links defanged]")
+        request = sample("01-message-text-plain.sip", self.caller.port, "z9hG4bKuf01")
+        forwarded = self.forward_and_answer(request)
+        self.assertEqual(body_of(forwarded), body_of(request))
+        self.assertEqual(header(forwarded, "Content-Length"), header(request, "Content-Length"))
+
+    def test_multipart_alternative_both_parts_defanged_boundary_kept(self):
+        self.start(action="defang")
+        forwarded = self.forward_and_answer(sample("05-message-multipart-alternative.sip", self.caller.port,
+                                                   "z9hG4bKuf05"))
+        body = body_of(forwarded)
+        self.assertIn(b"portal: _http://portal.example.com/finance/q3\r\n--alt-5b1e7c20\r\n", body)
+        self.assertIn(b'<a href="_http://portal.example.com/finance/q3">', body)
+        self.assertTrue(body.endswith(b"--alt-5b1e7c20--\r\n"))
+        self.assert_length_counts_the_body(forwarded)
+
+    def test_lync_ms_im_format_header_is_defanged_and_reencoded(self):
+        self.start(action="defang", notice="Links were defanged")
+        forwarded = self.forward_and_answer(sample("06-lync-message-ms-im-format.sip", self.caller.port,
+                                                   "z9hG4bKuf06"))
+        self.assertEqual(body_of(forwarded), b"Links were defanged\r\nDesign review deck: "
+                                             b"_http://share.example.com/sites/design/review-2026.pptx")
+        html = ms_body(header(forwarded, "Ms-IM-Format"))
+        self.assertTrue(html.startswith("Links were defanged<br/>"), html)
+        self.assertIn('<a href="_http://share.example.com/sites/design/review-2026.pptx">'
+                      '_http://share.example.com/sites/design/review-2026.pptx</a>', html)
+        self.assert_length_counts_the_body(forwarded)
+
+    def test_utf8_link_after_full_width_colon(self):
+        self.start(action="defang")
+        forwarded = self.forward_and_answer(sample("14-message-utf8-japanese-emoji-link.sip", self.caller.port,
+                                                   "z9hG4bKuf14"))
+        text = body_of(forwarded).decode("utf-8")  # still valid UTF-8
+        self.assertIn("です：_https://docs.example.com/minutes/2026-11-24 よろしく", text)
+        self.assertEqual(header(forwarded, "Content-Length"), "114")
+
+    def test_intranet_link_passes_byte_for_byte(self):
+        self.start(allow_intranet=["example.com", "10.0.0.0/8"])
+        request = sample("03-message-text-html-href.sip", self.caller.port, "z9hG4bKuf03")
+        forwarded = self.forward_and_answer(request)
+        self.assertEqual(body_of(forwarded), body_of(request))
+        # A look-alike host with a Cyrillic letter is not example.com.
+        self.caller.send(message_request(self.caller.port, call_id="uf-homoglyph-1",
+                                         body="login at http://ex\u0430mple.com/sso"), self.warden.port)
+        self.assertEqual(status_of(self.caller.recv())[0], 403)
+        self.assertIsNone(self.upstream.recv(timeout=0.5))
+
+    def test_warn_adds_the_notice_and_leaves_the_link(self):
+        self.start(action="warn", notice="External link: check before you click.")
+        forwarded = self.forward_and_answer(sample("09-lync-in-dialog-message.sip", self.caller.port, "z9hG4bKuf09"))
+        self.assertEqual(body_of(forwarded), b"External link: check before you click.\r\nSlides for the review: "
+                                             b"https://share.example.com/sites/finance/budget-2027.pptx")
+        self.assert_length_counts_the_body(forwarded)
+
+
+class UrlFilterWithSipp(HopTestCase):
+    def scenario(self, final_code):
+        handle, path = tempfile.mkstemp(suffix=".xml")
+        with os.fdopen(handle, "w") as out:
+            out.write(UAC_WITH_LINKS % final_code)
+        self.cleanups.append(lambda: os.unlink(path))
+        return path
+
+    def test_sipp_messages_with_links_are_all_answered_403(self):
+        upstream = self.peer()
+        warden = self.hop("--upstream", f"127.0.0.1:{upstream.port}", config=plugins_config())
+        calls = 30
+        run = Sipp(self.scenario(403), target=f"127.0.0.1:{warden.port}", calls=calls, rate=100).run()
+        self.assertEqual(run.count("Successful call"), calls, run.output[-3000:] + warden.output())
+        self.assertEqual(run.count("Failed call"), 0)
+        self.assertEqual(upstream.recv_all(quiet=0.3), [], "nothing reached the next hop")
+
+    def test_sipp_messages_with_links_are_defanged_and_delivered(self):
+        uas_port = free_port()
+        self.sipp_background("uas_message.xml", port=uas_port)
+        warden = self.hop("--upstream", f"127.0.0.1:{uas_port}", config=plugins_config(action="defang"))
+        calls = 30
+        run = Sipp(self.scenario(200), target=f"127.0.0.1:{warden.port}", calls=calls, rate=100).run()
+        self.assertEqual(run.count("Successful call"), calls, run.output[-3000:] + warden.output())
+        self.assertEqual(run.count("Failed call"), 0)
+
+
+class UrlFilterConfig(HopTestCase):
+    def start_with(self, **options):
+        handle, path = tempfile.mkstemp(suffix=".json")
+        with os.fdopen(handle, "w") as out:
+            out.write(plugins_config(**options))
+        self.cleanups.append(lambda: os.unlink(path))
+        return subprocess.run([BINARY, "run", "--config", path, "--listen", f"udp:127.0.0.1:{free_port()}"],
+                              capture_output=True, text=True, timeout=10)
+
+    def test_bad_values_stop_start_up_with_the_key(self):
+        cases = [
+            ({"action": "quarantine"}, "plugins[0].action: expected block|defang|warn"),
+            ({"allow_intranet": ["10.0.0.0/33"]},
+             "plugins[0].allow_intranet: '10.0.0.0/33' is not a domain, an IP address or a CIDR network"),
+            ({"prefixes": ["1http:"]}, "plugins[0].prefixes: '1http:' is not a scheme"),
+            ({"max_urls": 0.5}, "plugins[0].max_urls: expected an integer"),
+            ({"colour": "blue"}, "plugins[0].colour: unknown key"),
+        ]
+        for options, message in cases:
+            result = self.start_with(**options)
+            self.assertEqual(result.returncode, 1, options)
+            self.assertIn(message, result.stderr, options)
+
+
+if __name__ == "__main__":
+    import unittest
+    unittest.main()

@@ -1,0 +1,519 @@
+// The keyword plugin: checksum validators, template scanners, and lexicons
+// through the real chain in every IM wire form (plain, HTML, CPIM,
+// multipart/alternative, Lync ms-body headers, the INVITE's embedded first
+// message), UTF-8 around matches, case sensitivity and config errors.
+#include <gtest/gtest.h>
+
+#include <Poco/JSON/Parser.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+
+#include "im/im_body.h"
+#include "keyword/checksums.h"
+#include "keyword/reading_text.h"
+#include "keyword/templates.h"
+#include "pipeline/loader.h"
+#include "sip/edit_list.h"
+#include "sip/message.h"
+
+namespace sipwarden::plugins {
+const PluginDescriptor* keyword();
+}
+
+namespace sipwarden::pipeline {
+namespace {
+
+namespace kw = sipwarden::keyword;
+
+std::shared_ptr<const FilterChain> chainFrom(const std::string& json) {
+  registerBuiltinPlugin(plugins::keyword());
+  Poco::JSON::Parser parser;
+  return buildChain(parser.parse(json).extract<Poco::JSON::Array::Ptr>(), ChainSettings{});
+}
+
+// One keyword block with `keys` (JSON members without braces).
+std::shared_ptr<const FilterChain> lexicon(const std::string& keys) {
+  return chainFrom(R"([{"plugin": "keyword", )" + keys + "}]");
+}
+
+std::string buildError(const std::string& json) {
+  try {
+    chainFrom(json);
+  } catch (const PluginError& error) {
+    return error.what();
+  }
+  return "";
+}
+
+std::string blockError(const std::string& keys) { return buildError(R"([{"plugin": "keyword", )" + keys + "}]"); }
+
+std::string readSample(const std::string& name) {
+  std::ifstream in(std::string(SIPWARDEN_SAMPLES_DIR) + "/" + name, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
+struct Outcome {
+  Verdict verdict = Verdict::proceed();
+  std::string wire;
+  bool edited = false;
+  std::vector<std::pair<std::string, std::string>> tags;
+  std::unique_ptr<sip::Message> out;
+
+  std::string_view body() const { return out->body(); }
+  std::optional<std::string_view> header(std::string_view name) const { return out->header(name); }
+  bool contentLengthRight() const { return out->header("Content-Length") == std::to_string(out->body().size()); }
+  std::vector<std::string> parts() const {
+    im::ImBody im(out->method(), out->header("Content-Type").value_or(""), std::string(out->body()),
+                  [&](std::string_view name) { return out->header(name); });
+    std::vector<std::string> texts;
+    for (std::size_t i = 0; i < im.partCount(); ++i) texts.emplace_back(im.partText(i));
+    return texts;
+  }
+  bool tagged(const std::string& key, const std::string& value) const {
+    return std::find(tags.begin(), tags.end(), std::make_pair(key, value)) != tags.end();
+  }
+};
+
+Outcome run(const FilterChain& chain, const std::string& text) {
+  sip::ParseFailure failure;
+  auto message = sip::Message::parse(text, sip::Framing::Datagram, failure);
+  EXPECT_TRUE(message && failure.reason.empty()) << failure.reason << "\n" << text;
+  const transport::Origin origin{transport::Protocol::Udp, Poco::Net::SocketAddress("192.0.2.10", 5060), 0};
+  CoreExchange exchange(origin, Direction::FromClient);
+  exchange.bind(*message);
+  Outcome outcome;
+  outcome.verdict = chain.runRequest(exchange);
+  outcome.edited = exchange.edited();
+  outcome.tags = exchange.tags();
+  sip::EditList edits;
+  exchange.applyTo(edits);
+  outcome.wire = sip::serialize(*message, edits);
+  sip::ParseFailure again;
+  outcome.out = sip::Message::parse(outcome.wire, sip::Framing::Stream, again);
+  EXPECT_TRUE(outcome.out && again.reason.empty()) << again.reason << "\n" << outcome.wire;
+  return outcome;
+}
+
+std::uint64_t counter(const FilterChain& chain, const std::string& name, std::size_t entry = 0) {
+  const auto& named = chain.entries()[entry].counters->named;
+  auto found = named.find(name);
+  return found == named.end() ? 0 : found->second;
+}
+
+std::string message(const std::string& body, const std::string& contentType = "text/plain;charset=UTF-8",
+                    const std::string& method = "MESSAGE") {
+  return method + " sip:bob@example.com SIP/2.0\r\n"
+         "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKkw1\r\n"
+         "Max-Forwards: 70\r\n"
+         "From: <sip:alice@example.com>;tag=f1\r\n"
+         "To: <sip:bob@example.com>\r\n"
+         "Call-ID: kw1\r\n"
+         "CSeq: 1 " + method + "\r\n"
+         "Content-Type: " + contentType + "\r\n"
+         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+std::string html(const std::string& body) { return message(body, "text/html;charset=UTF-8"); }
+
+std::vector<std::string> found(kw::Template kind, std::string_view text, bool caseSensitive = false) {
+  std::vector<kw::Span> spans;
+  kw::findTemplate(kind, text, caseSensitive, spans, false);
+  std::vector<std::string> out;
+  for (const auto& span : spans) out.emplace_back(text.substr(span.begin, span.end - span.begin));
+  return out;
+}
+
+using Texts = std::vector<std::string>;
+
+// ---- checksums ---------------------------------------------------------------
+
+TEST(KeywordChecksums, LuhnAndIssuerRanges) {
+  EXPECT_TRUE(kw::paymentCardValid("4111111111111111"));   // Visa test card
+  EXPECT_TRUE(kw::paymentCardValid("5500000000000004"));   // Mastercard
+  EXPECT_TRUE(kw::paymentCardValid("2223000048400011"));   // Mastercard 2-series
+  EXPECT_TRUE(kw::paymentCardValid("378282246310005"));    // American Express
+  EXPECT_TRUE(kw::paymentCardValid("6011111111111117"));   // Discover
+  EXPECT_TRUE(kw::paymentCardValid("3530111333300000"));   // JCB
+  EXPECT_TRUE(kw::paymentCardValid("30569309025904"));     // Diners Club, 14 digits
+  EXPECT_FALSE(kw::paymentCardValid("4111111111111112"));  // Luhn fails
+  EXPECT_FALSE(kw::paymentCardValid("5500000000000005"));
+  EXPECT_TRUE(kw::luhnValid("1234567812345670"));
+  EXPECT_FALSE(kw::paymentCardValid("1234567812345670"));  // Luhn-valid, no issuer starts with 1
+  EXPECT_FALSE(kw::paymentCardValid("378282246310005000")); // Amex prefix, wrong length
+  EXPECT_FALSE(kw::paymentCardValid("411111111111"));       // 12 digits
+  EXPECT_FALSE(kw::luhnValid(""));
+  EXPECT_FALSE(kw::luhnValid("4111-1111"));
+}
+
+TEST(KeywordChecksums, IbanMod97AndCountryLength) {
+  EXPECT_TRUE(kw::ibanValid("GB82WEST12345698765432"));
+  EXPECT_TRUE(kw::ibanValid("DE89370400440532013000"));
+  EXPECT_TRUE(kw::ibanValid("NO9386011117947"));   // the shortest, 15
+  EXPECT_TRUE(kw::ibanValid("BE68539007547034"));
+  EXPECT_TRUE(kw::ibanValid("FR1420041010050500013M02606"));
+  EXPECT_FALSE(kw::ibanValid("GB82WEST12345698765433"));  // check digits disagree
+  EXPECT_FALSE(kw::ibanValid("DE89370400440532013001"));
+  EXPECT_FALSE(kw::ibanValid("GB28WEST123456987654320"));  // mod 97 may hold, the length for GB does not
+  EXPECT_FALSE(kw::ibanValid("gb82west12345698765432"));  // compact form is upper-case
+  EXPECT_FALSE(kw::ibanValid("GB82"));
+  EXPECT_EQ(kw::ibanLength("GB"), 22);
+  EXPECT_EQ(kw::ibanLength("AD"), 24);
+  EXPECT_EQ(kw::ibanLength("XK"), 20);
+  EXPECT_EQ(kw::ibanLength("NO"), 15);
+  EXPECT_EQ(kw::ibanLength("ZZ"), 0);
+}
+
+TEST(KeywordChecksums, UsSsnInvalidRangesExcluded) {
+  EXPECT_TRUE(kw::ssnValid("123", "45", "6789"));
+  EXPECT_TRUE(kw::ssnValid("899", "99", "9999"));
+  EXPECT_FALSE(kw::ssnValid("666", "12", "3456"));
+  EXPECT_FALSE(kw::ssnValid("000", "12", "3456"));
+  EXPECT_FALSE(kw::ssnValid("900", "12", "3456"));
+  EXPECT_FALSE(kw::ssnValid("999", "12", "3456"));
+  EXPECT_FALSE(kw::ssnValid("123", "00", "4567"));
+  EXPECT_FALSE(kw::ssnValid("123", "45", "0000"));
+  EXPECT_FALSE(kw::ssnValid("12a", "45", "6789"));
+}
+
+// ---- template scanners ----------------------------------------------------------
+
+TEST(KeywordTemplates, PaymentCardsInText) {
+  EXPECT_EQ(found(kw::Template::PaymentCard, "pay with 4111 1111 1111 1111 now"), Texts{"4111 1111 1111 1111"});
+  EXPECT_EQ(found(kw::Template::PaymentCard, "card:5500-0000-0000-0004."), Texts{"5500-0000-0000-0004"});
+  EXPECT_EQ(found(kw::Template::PaymentCard, "4111111111111111"), Texts{"4111111111111111"});
+  EXPECT_EQ(found(kw::Template::PaymentCard, "amex 3782 822463 10005"), Texts{"3782 822463 10005"});
+  EXPECT_EQ(found(kw::Template::PaymentCard, "order 2024 4111 1111 1111 1111 ok"), Texts{"4111 1111 1111 1111"});
+  EXPECT_EQ(found(kw::Template::PaymentCard, "4111111111111111 and 5500000000000004"),
+            (Texts{"4111111111111111", "5500000000000004"}));
+  EXPECT_EQ(found(kw::Template::PaymentCard, "4111 1111 1111 1112"), Texts{});       // Luhn
+  EXPECT_EQ(found(kw::Template::PaymentCard, "41111111111111111111"), Texts{});      // 20 digits: not a card
+  EXPECT_EQ(found(kw::Template::PaymentCard, "4111 1111-1111 1111"), Texts{});       // mixed separators
+  EXPECT_EQ(found(kw::Template::PaymentCard, "x4111111111111111"), Texts{});         // glued to a word
+  EXPECT_EQ(found(kw::Template::PaymentCard, "call +1 555 123 4567 89"), Texts{});
+}
+
+TEST(KeywordTemplates, LongRunsOfDigitGroupsCostLinearTime) {
+  std::string text;
+  for (int i = 0; i < 20000; ++i) text += (i % 2 ? "1 " : "4111 ");
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<kw::Span> spans;
+  kw::findTemplate(kw::Template::PaymentCard, text, false, spans, false);
+  kw::findTemplate(kw::Template::Iban, text, false, spans, false);
+  kw::findTemplate(kw::Template::UsSsn, text, false, spans, false);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+}
+
+TEST(KeywordTemplates, IbansCompactAndPrinted) {
+  EXPECT_EQ(found(kw::Template::Iban, "to GB82 WEST 1234 5698 7654 32 today"), Texts{"GB82 WEST 1234 5698 7654 32"});
+  EXPECT_EQ(found(kw::Template::Iban, "IBAN:DE89370400440532013000"), Texts{"DE89370400440532013000"});
+  EXPECT_EQ(found(kw::Template::Iban, "BE68 5390 0754 7034 from Ann"), Texts{"BE68 5390 0754 7034"});
+  EXPECT_EQ(found(kw::Template::Iban, "gb82 west 1234 5698 7654 32"), Texts{"gb82 west 1234 5698 7654 32"});
+  EXPECT_EQ(found(kw::Template::Iban, "gb82 west 1234 5698 7654 32", true), Texts{});
+  EXPECT_EQ(found(kw::Template::Iban, "GB82 WEST 1234 5698 7654 33"), Texts{});
+  EXPECT_EQ(found(kw::Template::Iban, "DE89370400440532013001"), Texts{});
+  EXPECT_EQ(found(kw::Template::Iban, "XDE89370400440532013000"), Texts{});
+}
+
+TEST(KeywordTemplates, UsSsns) {
+  EXPECT_EQ(found(kw::Template::UsSsn, "SSN 123-45-6789."), Texts{"123-45-6789"});
+  EXPECT_EQ(found(kw::Template::UsSsn, "666-12-3456 000-12-3456 123-00-4567 123-45-0000"), Texts{});
+  EXPECT_EQ(found(kw::Template::UsSsn, "1-123-45-6789"), Texts{});
+  EXPECT_EQ(found(kw::Template::UsSsn, "123-45-67890 0123-45-6789"), Texts{});
+}
+
+TEST(KeywordReadingText, TagsDroppedEntitiesDecodedMapKept) {
+  kw::ReadingText reading;
+  const std::string markup = "<p title=\"a>b\">AT&amp;T <b>x</b><br>y<!-- c > d --></p>";
+  EXPECT_EQ(reading.load(markup, true), "\nAT&T x\ny\n");
+  EXPECT_TRUE(reading.synthetic(0));
+  EXPECT_EQ(markup.substr(reading.htmlBegin(3), reading.htmlEnd(3) - reading.htmlBegin(3)), "&amp;");
+  EXPECT_EQ(reading.load("a < b", false), "a < b");
+}
+
+// ---- actions ------------------------------------------------------------------
+
+TEST(KeywordActions, RedactMasksEachCharacterAndTagsAndCounts) {
+  auto chain = lexicon(R"("name": "cards", "action": "redact", "template": "payment_card")");
+  const Outcome outcome = run(*chain, message("card 4111 1111 1111 1111, thanks"));
+  EXPECT_TRUE(outcome.verdict.isContinue());
+  EXPECT_EQ(outcome.body(), "card *******************, thanks");
+  EXPECT_TRUE(outcome.contentLengthRight());
+  EXPECT_TRUE(outcome.tagged("rule", "keyword:cards"));
+  EXPECT_FALSE(outcome.tagged("flag", "cards"));
+  EXPECT_EQ(counter(*chain, "cards.redact"), 1u);
+}
+
+TEST(KeywordActions, BlockRepliesForbiddenWithWarningAndReason) {
+  auto chain = lexicon(R"("name": "falcon", "action": "block", "patterns": ["project\\s+falcon"],
+                          "reason": "Confidential project")");
+  const Outcome outcome = run(*chain, message("status of Project  Falcon?"));
+  ASSERT_EQ(outcome.verdict.kind(), Verdict::Kind::Reply);
+  EXPECT_EQ(outcome.verdict.code(), 403);
+  EXPECT_EQ(outcome.verdict.reason(), "Confidential project");
+  ASSERT_EQ(outcome.verdict.headers().size(), 1u);
+  EXPECT_EQ(outcome.verdict.headers()[0].first, "Warning");
+  EXPECT_EQ(outcome.verdict.headers()[0].second, "399 sipwarden \"keyword: falcon\"");
+  EXPECT_TRUE(outcome.tagged("rule", "keyword:falcon"));
+  EXPECT_EQ(counter(*chain, "falcon.block"), 1u);
+}
+
+TEST(KeywordActions, BlockReasonDefaultsToForbidden) {
+  auto chain = lexicon(R"("name": "ssn", "action": "block", "template": "us_ssn")");
+  const Outcome outcome = run(*chain, message("mine is 123-45-6789"));
+  EXPECT_EQ(outcome.verdict.code(), 403);
+  EXPECT_EQ(outcome.verdict.reason(), "Forbidden");
+  EXPECT_TRUE(run(*chain, message("mine is 666-12-3456")).verdict.isContinue());
+}
+
+TEST(KeywordActions, FlagDeliversUnchangedAndTags) {
+  auto chain = lexicon(R"("name": "watch", "action": "flag", "patterns": ["merger"])");
+  const std::string request = message("about the merger tomorrow");
+  const Outcome outcome = run(*chain, request);
+  EXPECT_TRUE(outcome.verdict.isContinue());
+  EXPECT_FALSE(outcome.edited);
+  EXPECT_EQ(outcome.wire, request);
+  EXPECT_TRUE(outcome.tagged("rule", "keyword:watch"));
+  EXPECT_TRUE(outcome.tagged("flag", "watch"));
+  EXPECT_EQ(counter(*chain, "watch.flag"), 1u);
+}
+
+TEST(KeywordActions, NoMatchLeavesNoTraceAndInvalidChecksumsDoNotFire) {
+  auto chain = lexicon(R"("name": "pii", "action": "redact", "template": "payment_card", "patterns": ["secret"])");
+  const std::string request = message("card 4111 1111 1111 1112 is not valid, nothing is s3cret");
+  const Outcome outcome = run(*chain, request);
+  EXPECT_TRUE(outcome.verdict.isContinue());
+  EXPECT_FALSE(outcome.edited);
+  EXPECT_EQ(outcome.wire, request);
+  EXPECT_TRUE(outcome.tags.empty());
+  EXPECT_TRUE(chain->entries()[0].counters->named.empty());
+}
+
+TEST(KeywordActions, TemplatesEachValidAndInvalidThroughTheChain) {
+  auto iban = lexicon(R"("name": "iban", "action": "redact", "template": "iban", "mask": "#")");
+  EXPECT_EQ(run(*iban, message("pay GB82 WEST 1234 5698 7654 32 or DE89370400440532013000")).body(),
+            "pay ########################### or ######################");
+  EXPECT_FALSE(run(*iban, message("pay GB82 WEST 1234 5698 7654 33 or DE89370400440532013001")).edited);
+  auto cards = lexicon(R"("name": "cards", "action": "block", "template": "payment_card")");
+  EXPECT_EQ(run(*cards, message("5500-0000-0000-0004")).verdict.code(), 403);
+  EXPECT_TRUE(run(*cards, message("5500-0000-0000-0005")).verdict.isContinue());
+  auto ssn = lexicon(R"("name": "ssn", "action": "redact", "template": "us_ssn")");
+  EXPECT_EQ(run(*ssn, message("123-45-6789 / 666-12-3456")).body(), "*********** / 666-12-3456");
+}
+
+TEST(KeywordActions, PatternsAndTemplateInOneLexiconOverlapsMergedLongestWins) {
+  auto chain = lexicon(R"("name": "mix", "action": "redact", "template": "us_ssn",
+                          "patterns": ["secret", "secret plan", "ssn:?"])");
+  const Outcome outcome = run(*chain, message("the secret plan: ssn: 123-45-6789"));
+  EXPECT_EQ(outcome.body(), "the ***********: **** ***********");
+  EXPECT_EQ(counter(*chain, "mix.redact"), 1u);
+}
+
+TEST(KeywordActions, MaskStringReplacesTheWholeMatch) {
+  auto chain = lexicon(R"("name": "cards", "action": "redact", "template": "payment_card", "mask": "[card]")");
+  EXPECT_EQ(run(*chain, message("a 4111111111111111 b 5500 0000 0000 0004")).body(), "a [card] b [card]");
+}
+
+TEST(KeywordActions, SeveralBlocksChainedOnePerLexicon) {
+  auto chain = chainFrom(R"([
+    {"plugin": "keyword", "name": "cards", "action": "redact", "template": "payment_card"},
+    {"plugin": "keyword", "name": "falcon", "action": "block", "patterns": ["falcon"]},
+    {"plugin": "keyword", "name": "watch", "action": "flag", "patterns": ["card"]}])");
+  const Outcome redacted = run(*chain, message("card 4111111111111111"));
+  EXPECT_TRUE(redacted.verdict.isContinue());
+  EXPECT_EQ(redacted.body(), "card ****************");
+  EXPECT_TRUE(redacted.tagged("rule", "keyword:cards"));
+  EXPECT_TRUE(redacted.tagged("flag", "watch"));
+  const Outcome blocked = run(*chain, message("falcon card 4111111111111111"));
+  EXPECT_EQ(blocked.verdict.code(), 403);
+  EXPECT_EQ(blocked.verdict.headers()[0].second, "399 sipwarden \"keyword: falcon\"");
+  EXPECT_EQ(counter(*chain, "cards.redact", 0), 2u);
+  EXPECT_EQ(counter(*chain, "falcon.block", 1), 1u);
+  EXPECT_EQ(counter(*chain, "watch.flag", 2), 1u);
+}
+
+TEST(KeywordActions, OnlyMessageAndInviteAreSeen) {
+  auto chain = lexicon(R"("name": "x", "action": "block", "patterns": ["hello"])");
+  EXPECT_EQ(chain->entries()[0].methods, MethodSet::Message | MethodSet::Invite);
+  const Outcome outcome = run(*chain, message("hello", "text/plain", "OPTIONS"));
+  EXPECT_TRUE(outcome.verdict.isContinue());
+  EXPECT_EQ(chain->entries()[0].counters->invocations.load(), 0u);
+}
+
+// ---- case, UTF-8 --------------------------------------------------------------
+
+TEST(KeywordText, CaseInsensitiveByDefaultSensitiveOnRequest) {
+  auto loose = lexicon(R"("name": "f", "action": "flag", "patterns": ["Falcon"])");
+  EXPECT_TRUE(run(*loose, message("FALCON")).tagged("flag", "f"));
+  auto strict = lexicon(R"("name": "f", "action": "flag", "patterns": ["Falcon"], "case_sensitive": true)");
+  EXPECT_FALSE(run(*strict, message("falcon FALCON")).tagged("flag", "f"));
+  EXPECT_TRUE(run(*strict, message("Falcon")).tagged("flag", "f"));
+  auto iban = lexicon(R"("name": "i", "action": "flag", "template": "iban", "case_sensitive": true)");
+  EXPECT_FALSE(run(*iban, message("gb82 west 1234 5698 7654 32")).tagged("flag", "i"));
+  EXPECT_TRUE(run(*iban, message("GB82 WEST 1234 5698 7654 32")).tagged("flag", "i"));
+}
+
+TEST(KeywordText, Utf8AroundAndInsideMatchesMaskCountsCharacters) {
+  auto chain = lexicon(R"("name": "c", "action": "redact", "patterns": ["secret", "機密", "caf."], "mask": "█")");
+  const Outcome outcome = run(*chain, message("日本語secret🎉 機密です café!"));
+  EXPECT_EQ(outcome.body(), "日本語██████🎉 ██です ████!");
+  EXPECT_TRUE(outcome.contentLengthRight());
+  EXPECT_EQ(outcome.header("Content-Length"), std::to_string(std::string("日本語██████🎉 ██です ████!").size()));
+}
+
+TEST(KeywordText, ByteLevelPatternNeverSplitsACharacter) {
+  // \C matches one byte; the rewrite still covers whole characters.
+  auto chain = lexicon(R"("name": "c", "action": "redact", "patterns": ["x\\C"])");
+  EXPECT_EQ(run(*chain, message("ax\xC3\xA9z")).body(), "a**z");
+}
+
+// ---- wire forms ---------------------------------------------------------------
+
+TEST(KeywordWire, HtmlRedactsTextNeverMarkup) {
+  auto chain = lexicon(R"("name": "cards", "action": "redact", "template": "payment_card")");
+  const Outcome outcome = run(*chain, html("<p>Card: <b>4111 1111</b> 1111 1111</p>"));
+  EXPECT_EQ(outcome.body(), "<p>Card: <b>*********</b>**********</p>");
+  EXPECT_TRUE(outcome.contentLengthRight());
+}
+
+TEST(KeywordWire, HtmlAttributesAreNotTextAndBlockTagsSeparate) {
+  auto flag = lexicon(R"("name": "s", "action": "flag", "patterns": ["secret"])");
+  EXPECT_TRUE(run(*flag, html("<a href=\"http://x.example.com/secret\">link</a>")).tags.empty());
+  EXPECT_TRUE(run(*flag, html("<a href=\"http://x.example.com/\">secret</a>")).tagged("flag", "s"));
+  auto cards = lexicon(R"("name": "cards", "action": "flag", "template": "payment_card")");
+  EXPECT_TRUE(run(*cards, html("<p>4111 1111</p><p>1111 1111</p>")).tags.empty());
+  EXPECT_TRUE(run(*cards, html("<span>4111 1111 </span><span>1111 1111</span>")).tagged("flag", "cards"));
+}
+
+TEST(KeywordWire, HtmlEntitiesMatchAsReadAndMaskIsEscaped) {
+  auto chain = lexicon(R"("name": "t", "action": "redact", "patterns": ["AT&T"], "mask": "<x>")");
+  EXPECT_EQ(run(*chain, html("<i>AT&amp;T</i> and AT&#38;T")).body(), "<i>&lt;x&gt;</i> and &lt;x&gt;");
+  auto stars = lexicon(R"("name": "t", "action": "redact", "patterns": ["AT&T"])");
+  EXPECT_EQ(run(*stars, html("AT&amp;T")).body(), "****");
+}
+
+TEST(KeywordWire, HtmlCharacterSplitByATagKeepsTheTag) {
+  auto chain = lexicon(R"("name": "e", "action": "redact", "patterns": ["caf\u00e9"])");
+  EXPECT_EQ(run(*chain, html("caf\xC3<b>\xA9</b>!")).body(), "****<b></b>!");
+  auto word = lexicon(R"("name": "e", "action": "redact", "patterns": ["cafe"], "mask": "[x]")");
+  EXPECT_EQ(run(*word, html("c<i>a</i>f<u>e</u>")).body(), "[x]<i></i><u></u>");
+}
+
+TEST(KeywordWire, CpimWrappedTextOnly) {
+  auto chain = lexicon(R"("name": "n", "action": "redact", "patterns": ["nightly build"])");
+  const Outcome outcome = run(*chain, readSample("04-message-cpim-text-plain-link.sip"));
+  EXPECT_NE(outcome.body().find("imdn.Message-ID: Qx7uP2mZ41\r\n"), std::string_view::npos);
+  EXPECT_TRUE(outcome.body().ends_with("************* artifacts: https://ci.example.com/job/nightly/812/artifacts"));
+  EXPECT_TRUE(outcome.contentLengthRight());
+}
+
+TEST(KeywordWire, MultipartAlternativeEveryPart) {
+  auto chain = lexicon(R"("name": "q3", "action": "redact", "patterns": ["q3 figures"])");
+  const Outcome outcome = run(*chain, readSample("05-message-multipart-alternative.sip"));
+  const std::string expected =
+      "--alt-5b1e7c20\r\nContent-Type: text/plain;charset=UTF-8\r\n\r\n"
+      "********** are on the portal: http://portal.example.com/finance/q3\r\n"
+      "--alt-5b1e7c20\r\nContent-Type: text/html;charset=UTF-8\r\n\r\n"
+      "<p>********** are on the <a href=\"http://portal.example.com/finance/q3\">portal</a>.</p>\r\n"
+      "--alt-5b1e7c20--\r\n";
+  EXPECT_EQ(outcome.body(), expected);
+  EXPECT_TRUE(outcome.contentLengthRight());
+  EXPECT_EQ(counter(*chain, "q3.redact"), 1u);
+}
+
+TEST(KeywordWire, MsImFormatHeaderRedactedAndReencoded) {
+  auto chain = lexicon(R"("name": "d", "action": "redact", "patterns": ["design review"])");
+  const Outcome outcome = run(*chain, readSample("06-lync-message-ms-im-format.sip"));
+  const auto parts = outcome.parts();
+  ASSERT_EQ(parts.size(), 2u);
+  EXPECT_TRUE(parts[0].starts_with("************* deck: http://share.example.com/")) << parts[0];
+  EXPECT_NE(parts[1].find(">************* deck: <a href=\"http://share.example.com/sites/design/review-2026.pptx\">"),
+            std::string::npos) << parts[1];
+  EXPECT_TRUE(outcome.header("Ms-IM-Format")->starts_with("text/html; charset=UTF-8; ms-body="));
+  EXPECT_TRUE(outcome.contentLengthRight());
+}
+
+TEST(KeywordWire, MarkupOfTheHeaderCopyIsNotText) {
+  // "SPAN style" is only in the Ms-IM-Format copy, and only inside a tag.
+  auto chain = lexicon(R"("name": "deck", "action": "block", "patterns": ["SPAN style"])");
+  EXPECT_TRUE(run(*chain, readSample("06-lync-message-ms-im-format.sip")).verdict.isContinue());  // markup only
+  auto text = lexicon(R"("name": "deck", "action": "block", "patterns": ["review deck"])");
+  EXPECT_EQ(run(*text, readSample("06-lync-message-ms-im-format.sip")).verdict.code(), 403);
+}
+
+TEST(KeywordWire, InviteEmbeddedFirstMessage) {
+  auto block = lexicon(R"("name": "budget", "action": "block", "patterns": ["budget review"])");
+  const Outcome blocked = run(*block, readSample("08-lync-im-session-invite.sip"));
+  EXPECT_EQ(blocked.verdict.code(), 403);
+  auto redact = lexicon(R"("name": "budget", "action": "redact", "patterns": ["budget"])");
+  const Outcome redacted = run(*redact, readSample("08-lync-im-session-invite.sip"));
+  EXPECT_TRUE(redacted.verdict.isContinue());
+  for (const auto& part : redacted.parts()) {
+    EXPECT_EQ(part.find("budget"), std::string::npos) << part;
+    EXPECT_NE(part.find("****** review"), std::string::npos) << part;
+  }
+  EXPECT_TRUE(redacted.contentLengthRight());
+}
+
+TEST(KeywordWire, IsComposingIsNotText) {
+  auto chain = lexicon(R"("name": "a", "action": "block", "patterns": ["active"])");
+  const Outcome outcome = run(*chain, readSample("07-message-iscomposing.sip"));
+  EXPECT_TRUE(outcome.verdict.isContinue());
+  EXPECT_TRUE(outcome.tags.empty());
+}
+
+TEST(KeywordWire, Utf8SampleKeepsBytesAndLength) {
+  auto chain = lexicon(R"("name": "m", "action": "redact", "patterns": ["minutes"])");
+  const Outcome outcome = run(*chain, readSample("14-message-utf8-japanese-emoji-link.sip"));
+  EXPECT_NE(outcome.body().find("docs.example.com/*******/2026-11-24"), std::string_view::npos) << outcome.body();
+  EXPECT_TRUE(outcome.contentLengthRight());
+}
+
+// ---- config errors ------------------------------------------------------------
+
+TEST(KeywordConfig, ErrorsNameTheKeyExactly) {
+  EXPECT_EQ(blockError(R"("name": "a", "action": "drop", "patterns": ["x"])"),
+            "plugins[0].action: expected block|redact|flag");
+  EXPECT_EQ(blockError(R"("name": "a", "patterns": ["x"])"), "plugins[0].action: expected block|redact|flag");
+  EXPECT_EQ(blockError(R"("name": "a", "action": "flag", "patterns": ["ok", "(abc"])"),
+            "plugins[0].patterns[1]: bad RE2 pattern: missing ): (abc");
+  EXPECT_EQ(blockError(R"("name": "a", "action": "flag", "patterns": ["[z-a]"])"),
+            "plugins[0].patterns[0]: bad RE2 pattern: invalid character class range: z-a");
+  EXPECT_EQ(blockError(R"("name": "a", "action": "flag", "patterns": [""])"), "plugins[0].patterns[0]: empty pattern");
+  EXPECT_EQ(blockError(R"("name": "a", "action": "flag", "patterns": ["x", "a*"])"),
+            "plugins[0].patterns[1]: matches the empty string");
+  EXPECT_EQ(blockError(R"("name": "a", "action": "flag", "patterns": "x", "template": "visa")"),
+            "plugins[0].template: expected payment_card|iban|us_ssn");
+  EXPECT_EQ(blockError(R"("name": "a", "action": "flag")"),
+            "plugins[0].patterns: expected at least one pattern, or a template");
+  EXPECT_EQ(blockError(R"("name": "a", "action": "flag", "patterns": [])"),
+            "plugins[0].patterns: expected at least one pattern, or a template");
+  EXPECT_EQ(blockError(R"("name": "a", "action": "flag", "patterns": 7)"), "plugins[0].patterns: expected a list of strings");
+  EXPECT_EQ(blockError(R"("name": "a", "action": "flag", "patterns": ["x", 7])"), "plugins[0].patterns[1]: expected a string");
+  EXPECT_EQ(blockError(R"("action": "flag", "patterns": ["x"])"), "plugins[0].name: required: the lexicon's name");
+  EXPECT_EQ(blockError(R"("name": "two words", "action": "flag", "patterns": ["x"])"),
+            "plugins[0].name: expected 1 to 64 letters, digits, '_' or '-'");
+  EXPECT_EQ(blockError(R"("name": "a", "action": "flag", "patterns": ["x"], "case_sensitive": "yes")"),
+            "plugins[0].case_sensitive: expected true or false");
+  EXPECT_EQ(blockError(R"("name": "a", "action": "block", "patterns": ["x"], "mask": "#")"),
+            "plugins[0].mask: only used with action redact");
+  EXPECT_EQ(blockError(R"("name": "a", "action": "redact", "patterns": ["x"], "mask": "")"),
+            "plugins[0].mask: expected a non-empty UTF-8 string without control characters");
+  EXPECT_EQ(blockError(R"("name": "a", "action": "redact", "patterns": ["x"], "reason": "No")"),
+            "plugins[0].reason: only used with action block");
+  EXPECT_EQ(blockError(R"("name": "a", "action": "block", "patterns": ["x"], "reason": "Bad\r\nX-Evil: 1")"),
+            "plugins[0].reason: expected a non-empty UTF-8 reason phrase without control characters");
+  EXPECT_EQ(blockError(R"("name": "a", "action": "flag", "patterns": ["x"], "colour": "blue")"),
+            "plugins[0].colour: unknown key");
+  EXPECT_EQ(blockError(R"("lexicons": [{"name": "a"}])"),
+            "plugins[0].lexicons: not supported yet: configure one keyword block per lexicon (name, action, patterns, ...)");
+  EXPECT_EQ(buildError(R"([{"plugin": "keyword", "name": "a", "action": "flag", "patterns": ["x"]},
+                           {"plugin": "keyword", "name": "b", "action": "redact", "template": "iban", "mask": 5}])"),
+            "plugins[1].mask: expected a string");
+}
+
+}  // namespace
+}  // namespace sipwarden::pipeline
