@@ -27,6 +27,16 @@ Store::Store(const std::string& path, std::int64_t conversationGapMs, std::int64
     db_ = nullptr;
     throw ArchiveError("cannot open archive " + path + ": " + error);
   }
+  try {
+    setUp(maxPages);
+  } catch (...) {
+    // The destructor does not run for a constructor that throws.
+    close();
+    throw;
+  }
+}
+
+void Store::setUp(std::int64_t maxPages) {
   sqlite3_busy_timeout(db_, 5000);
   exec("PRAGMA journal_mode=WAL");
   exec("PRAGMA synchronous=NORMAL");
@@ -78,13 +88,16 @@ Store::Store(const std::string& path, std::int64_t conversationGapMs, std::int64
   sqlite3_finalize(head);
 }
 
-Store::~Store() {
+Store::~Store() { close(); }
+
+void Store::close() {
   for (sqlite3_stmt* statement : {insertMessage_, insertFts_, findSession_, findPager_, insertConversation_,
                                   touchConversation_, updateFinal_, upsertCall_, insertFile_, closeStale_,
                                   updateHead_}) {
-    sqlite3_finalize(statement);
+    sqlite3_finalize(statement);  // a no-op for null
   }
   sqlite3_close(db_);
+  db_ = nullptr;
 }
 
 void Store::exec(const char* sql) {

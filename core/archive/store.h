@@ -64,6 +64,8 @@ class Store {
   static std::string rowHash(const std::string& previousHash, const MessageRecord& record);
 
  private:
+  void setUp(std::int64_t maxPages);
+  void close();
   void migrate();
   void exec(const char* sql);
   sqlite3_stmt* prepare(const char* sql) const;

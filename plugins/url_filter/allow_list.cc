@@ -56,8 +56,10 @@ bool AllowList::add(std::string_view entry) {
   }
   if (slash != std::string::npos) return false;
   std::string_view domain = text;
-  if (domain.starts_with("*.")) domain.remove_prefix(2);
-  else if (domain.starts_with(".")) domain.remove_prefix(1);
+  if (domain.starts_with("*."))
+    domain.remove_prefix(2);
+  else if (domain.starts_with("."))
+    domain.remove_prefix(1);
   // A name that ends in a number would be read as an IPv4 address by a browser.
   if (!validDomain(domain) || endsInNumber(domain)) return false;
   domains_.emplace_back(domain);

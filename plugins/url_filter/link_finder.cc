@@ -33,14 +33,17 @@ constexpr std::string_view kLabel =
 // Top-level domains a bare "name.tld" must end in to be taken for a host:
 // every two-letter one (country codes) plus these.
 constexpr std::array<std::string_view, 96> kTopLevel = {
-    "aero", "agency", "app", "art", "arpa", "asia", "bank", "biz", "blog", "business", "cat", "center", "click",
-    "cloud", "club", "com", "company", "coop", "corp", "design", "dev", "digital", "download", "edu", "email",
-    "finance", "fun", "game", "gdn", "global", "gov", "group", "home", "host", "icu", "info", "int", "internal",
-    "intranet", "jobs", "lan", "life", "link", "live", "loan", "local", "localdomain", "lol", "ltd", "media",
-    "mil", "mobi", "mov", "museum", "name", "net", "network", "news", "one", "online", "org", "page", "pro",
-    "pub", "rest", "review", "services", "shop", "site", "solutions", "space", "store", "stream", "support",
-    "systems", "tech", "tel", "today", "top", "travel", "tv", "vip", "web", "website", "win", "work", "works",
-    "world", "wtf", "xin", "xxx", "xyz", "zip", "zone", "exchange", "software"};
+    "aero",     "agency",      "app",      "art",      "arpa",     "asia",    "bank",      "biz",     "blog",
+    "business", "cat",         "center",   "click",    "cloud",    "club",    "com",       "company", "coop",
+    "corp",     "design",      "dev",      "digital",  "download", "edu",     "email",     "finance", "fun",
+    "game",     "gdn",         "global",   "gov",      "group",    "home",    "host",      "icu",     "info",
+    "int",      "internal",    "intranet", "jobs",     "lan",      "life",    "link",      "live",    "loan",
+    "local",    "localdomain", "lol",      "ltd",      "media",    "mil",     "mobi",      "mov",     "museum",
+    "name",     "net",         "network",  "news",     "one",      "online",  "org",       "page",    "pro",
+    "pub",      "rest",        "review",   "services", "shop",     "site",    "solutions", "space",   "store",
+    "stream",   "support",     "systems",  "tech",     "tel",      "today",   "top",       "travel",  "tv",
+    "vip",      "web",         "website",  "win",      "work",     "works",   "world",     "wtf",     "xin",
+    "xxx",      "xyz",         "zip",      "zone",     "exchange", "software"};
 
 bool isAsciiLetter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool isAsciiDigit(char c) { return c >= '0' && c <= '9'; }
@@ -77,17 +80,12 @@ bool knownTopLevel(std::string_view label) {
 
 // Length of `link` without the sentence punctuation that follows it:
 // ". , ; : ! ? ' \"" and closing brackets that have no opening one inside.
-// Linear: the brackets are counted once.
+// Linear: the brackets are counted once, and only for a link that ends in one.
 std::size_t trimmedLength(std::string_view link) {
   static constexpr std::string_view kOpen = "([{";
   static constexpr std::string_view kClose = ")]}";
   long balance[3] = {0, 0, 0};  // closing minus opening brackets, per kind
-  for (char c : link) {
-    for (std::size_t k = 0; k < 3; ++k) {
-      if (c == kOpen[k]) --balance[k];
-      if (c == kClose[k]) ++balance[k];
-    }
-  }
+  bool counted = false;
   std::size_t n = link.size();
   while (n > 0) {
     const char c = link[n - 1];
@@ -96,20 +94,27 @@ std::size_t trimmedLength(std::string_view link) {
       continue;
     }
     const std::size_t kind = kClose.find(c);
-    if (kind != std::string_view::npos && balance[kind] > 0) {
-      --balance[kind];
-      --n;
-      continue;
+    if (kind == std::string_view::npos) break;
+    if (!counted) {
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::size_t open = kOpen.find(link[i]);
+        const std::size_t close = kClose.find(link[i]);
+        if (open != std::string_view::npos) --balance[open];
+        if (close != std::string_view::npos) ++balance[close];
+      }
+      counted = true;
     }
-    break;
+    if (balance[kind] <= 0) break;
+    --balance[kind];
+    --n;
   }
   return n;
 }
 
 bool isInlineTag(std::string_view name) {
   static constexpr std::array<std::string_view, 28> kInline = {
-      "a", "abbr", "b", "bdi", "bdo", "big", "cite", "code", "data", "del", "dfn", "em", "font", "i",
-      "ins", "kbd", "mark", "q", "s", "samp", "small", "span", "strike", "strong", "sub", "sup", "u", "wbr"};
+      "a",   "abbr", "b",    "bdi", "bdo", "big",  "cite",  "code", "data",   "del",    "dfn", "em",  "font", "i",
+      "ins", "kbd",  "mark", "q",   "s",   "samp", "small", "span", "strike", "strong", "sub", "sup", "u",    "wbr"};
   return std::find(kInline.begin(), kInline.end(), name) != kInline.end();
 }
 
@@ -161,99 +166,102 @@ std::unique_ptr<LinkFinder> LinkFinder::create(const std::vector<std::string>& p
                                                bool innerStarts, std::string& error) {
   std::unique_ptr<LinkFinder> finder(new LinkFinder());
   finder->digitDots_ = digitDots;
-  for (const auto& configured : prefixes) {
-    const std::string prefix = lowerCopy(configured);
-    const auto bad = [&](std::string_view why) {
-      error = "'" + configured + "' " + std::string(why);
-      return nullptr;
-    };
-    if (prefix.empty()) return bad("is empty");
-    for (char c : prefix) {
-      if (static_cast<unsigned char>(c) <= 0x20 || c == '"' || c == '<' || c == '>' || c == 0x7f) {
-        return bad("holds a space, a quote or an angle bracket");
-      }
-    }
-    if (prefix == "href") {
-      finder->href_ = true;
-    } else if (prefix.back() == ':') {
-      const std::string_view name = std::string_view(prefix).substr(0, prefix.size() - 1);
-      const bool valid = !name.empty() && isAsciiLetter(name[0]) &&
-                         std::all_of(name.begin(), name.end(), [](char c) { return isSchemeChar(c) || c == '.'; });
-      if (!valid) return bad("is not a scheme (expected letters, digits, '+', '-' or '.' before the ':')");
-      finder->schemes_.push_back(canonicalScheme(name));
-      if (!isAsciiLetter(name.back())) finder->schemeEndsInNonLetter_ = true;
-    } else if (prefix.back() == '*' || prefix.back() == '.') {
-      const std::string start = prefix.back() == '*' ? prefix.substr(0, prefix.size() - 1) : prefix;
-      const bool valid = !start.empty() && isAsciiAlnum(start[0]) &&
-                         std::all_of(start.begin(), start.end(), [](char c) { return isAsciiAlnum(c) || c == '-' || c == '.'; });
-      if (!valid) return bad("is not a host start (expected a name such as \"www*\" or \"ftp.\")");
-      finder->hostPrefixes_.push_back(start);
-    } else {
-      finder->literals_.push_back(prefix);
+  for (const auto& prefix : prefixes) {
+    if (!finder->addPrefix(prefix, error)) return nullptr;
+  }
+  if (!finder->compile(innerStarts, error)) return nullptr;
+  return finder;
+}
+
+bool LinkFinder::addPrefix(const std::string& configured, std::string& error) {
+  const std::string prefix = lowerCopy(configured);
+  const auto bad = [&](std::string_view why) {
+    error = "'" + configured + "' " + std::string(why);
+    return false;
+  };
+  if (prefix.empty()) return bad("is empty");
+  for (char c : prefix) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == '"' || c == '<' || c == '>' || c == 0x7f) {
+      return bad("holds a space, a quote or an angle bracket");
     }
   }
+  if (prefix == "href") {
+    href_ = true;
+  } else if (prefix.back() == ':') {
+    const std::string_view name = std::string_view(prefix).substr(0, prefix.size() - 1);
+    const bool valid = !name.empty() && isAsciiLetter(name[0]) &&
+                       std::all_of(name.begin(), name.end(), [](char c) { return isSchemeChar(c) || c == '.'; });
+    if (!valid) return bad("is not a scheme (expected letters, digits, '+', '-' or '.' before the ':')");
+    schemes_.push_back(canonicalScheme(name));
+    if (!isAsciiLetter(name.back())) schemeEndsInNonLetter_ = true;
+  } else if (prefix.back() == '*' || prefix.back() == '.') {
+    const std::string start = prefix.back() == '*' ? prefix.substr(0, prefix.size() - 1) : prefix;
+    const bool valid = !start.empty() && isAsciiAlnum(start[0]) && std::all_of(start.begin(), start.end(), [](char c) {
+      return isAsciiAlnum(c) || c == '-' || c == '.';
+    });
+    if (!valid) return bad("is not a host start (expected a name such as \"www*\" or \"ftp.\")");
+    hostPrefixes_.push_back(start);
+  } else {
+    literals_.push_back(prefix);
+  }
+  return true;
+}
 
+bool LinkFinder::compile(bool innerStarts, std::string& error) {
+  RE2::Options options;
+  // Case-insensitive only where written (?i:...): folding the Unicode
+  // ranges would multiply the program for nothing.
+  options.set_case_sensitive(true);
+  options.set_never_capture(true);
+  options.set_log_errors(false);
+  options.set_max_mem(64 << 20);
+  const auto build = [&](std::unique_ptr<RE2>& re, const std::vector<std::string>& alternatives) {
+    std::string pattern;
+    for (const auto& alternative : alternatives) pattern += (pattern.empty() ? "" : "|") + alternative;
+    re = std::make_unique<RE2>(pattern, options);
+    if (!re->ok()) error = "cannot be compiled: " + re->error();
+    return re->ok();
+  };
+
+  // The scanner: where a candidate starts, and for hosts and paths where it
+  // ends. A scheme candidate stops one character after its ':'; body_ then
+  // finds the end, only for the candidates that are links.
   const std::string body(kBody);
   const std::string label(kLabel);
   const std::string host = label + "(?:" + label + "|-)*(?:\\." + label + "(?:" + label + "|-)*)+";
   const std::string tail = "(?::[0-9]{1,5})?(?:[/?#\\\\]" + body + "*)?";
-  std::vector<std::string> alternatives;
-  // Any scheme: the classification decides whether it is a link.
-  alternatives.push_back("\\b[A-Za-z][A-Za-z0-9+\\-]*:" + body);
-  for (const auto& start : finder->hostPrefixes_) {
+  std::vector<std::string> alternatives = {"\\b[A-Za-z][A-Za-z0-9+\\-]*:" + body};  // any scheme
+  for (const auto& start : hostPrefixes_) {
     alternatives.push_back("\\b(?i:" + RE2::QuoteMeta(start) + ")(?:" + label + "|[.\\-])*" + tail);
   }
-  for (const auto& literal : finder->literals_) {
+  for (const auto& literal : literals_) {
     const std::string boundary = isAsciiAlnum(literal[0]) ? "\\b" : "";
     alternatives.push_back(boundary + "(?i:" + RE2::QuoteMeta(literal) + ")" + body + "*");
   }
   alternatives.push_back("\\\\\\\\" + body + "+");  // UNC: \\server\share
   alternatives.push_back(host + tail);              // bare host or IPv4
-  std::string pattern;
-  for (const auto& alternative : alternatives) pattern += (pattern.empty() ? "" : "|") + alternative;
+  if (!build(scanner_, alternatives) || !build(body_, {body + "+"})) return false;
+  if (!innerStarts) return true;
 
-  RE2::Options options;
-  // Case-insensitive only where written (?i:...): folding the Unicode
-  // classes would multiply the program for nothing.
-  options.set_case_sensitive(true);
-  options.set_never_capture(true);
-  options.set_log_errors(false);
-  options.set_max_mem(64 << 20);
-  finder->scanner_ = std::make_unique<RE2>(pattern, options);
-  finder->body_ = std::make_unique<RE2>(body + "+", options);
-  if (!finder->scanner_->ok() || !finder->body_->ok()) {
-    error = "cannot be compiled: " + finder->scanner_->error() + finder->body_->error();
-    return nullptr;
-  }
-
-  // The starts of counted links, short matches only: "scheme:", "www...."
-  // and the like, "\\".
+  // The starts of counted links, short matches only: "scheme:", "www....",
+  // a literal prefix, "\\\\".
   std::vector<std::string> starts;
   std::string schemes;
-  for (const auto& scheme : finder->schemes_) {
+  for (const auto& scheme : schemes_) {
     schemes += (schemes.empty() ? "" : "|") + RE2::QuoteMeta(scheme);
     if (scheme == "http") schemes += "|hxxp|ttp";
     if (scheme == "https") schemes += "|hxxps|ttps";
     if (scheme == "ftp") schemes += "|fxp";
   }
   if (!schemes.empty()) starts.push_back("\\b(?i:" + schemes + "):");
-  for (const auto& start : finder->hostPrefixes_) {
+  for (const auto& start : hostPrefixes_) {
     starts.push_back("\\b(?i:" + RE2::QuoteMeta(start) + ")[0-9A-Za-z\\-]*\\.");
   }
-  for (const auto& literal : finder->literals_) {
+  for (const auto& literal : literals_) {
     starts.push_back((isAsciiAlnum(literal[0]) ? "\\b(?i:" : "(?i:") + RE2::QuoteMeta(literal) + ")");
   }
-  if (finder->hasScheme("file")) starts.push_back("\\\\\\\\");
-  if (innerStarts && !starts.empty()) {
-    std::string innerPattern;
-    for (const auto& start : starts) innerPattern += (innerPattern.empty() ? "" : "|") + start;
-    finder->inner_ = std::make_unique<RE2>(innerPattern, options);
-    if (!finder->inner_->ok()) {
-      error = "cannot be compiled: " + finder->inner_->error();
-      return nullptr;
-    }
-  }
-  return finder;
+  if (hasScheme("file")) starts.push_back("\\\\\\\\");
+  return starts.empty() || build(inner_, starts);
 }
 
 bool LinkFinder::hasScheme(std::string_view canonical) const {
@@ -362,8 +370,8 @@ void LinkFinder::emit(const NormalizedText& view, std::size_t start, std::size_t
   // An international host makes a link of it, unless its scheme is one no
   // client opens as a web link ("foo://пример.рф" is not clickable).
   const std::string& scheme = link.url.scheme;
-  const bool webLike = form != UrlForm::Scheme || counted || scheme == "http" || scheme == "https" ||
-                       scheme == "ftp" || scheme == "ws" || scheme == "wss";
+  const bool webLike = form != UrlForm::Scheme || counted || scheme == "http" || scheme == "https" || scheme == "ftp" ||
+                       scheme == "ws" || scheme == "wss";
   link.counted = counted || (webLike && std::any_of(link.url.hosts.begin(), link.url.hosts.end(),
                                                     [](const Host& host) { return host.international; }));
   link.innerInserts.clear();
@@ -373,8 +381,7 @@ void LinkFinder::emit(const NormalizedText& view, std::size_t start, std::size_t
   re2::StringPiece match;
   // A start inside the link may run on past its end ("www..tel:x", where
   // the host stops before ':').
-  for (std::size_t at = start + 1;
-       at < end && inner_->Match(subject, at, text.size(), RE2::UNANCHORED, &match, 1);) {
+  for (std::size_t at = start + 1; at < end && inner_->Match(subject, at, text.size(), RE2::UNANCHORED, &match, 1);) {
     const std::size_t found = static_cast<std::size_t>(match.data() - text.data());
     if (found >= end) break;
     const char before = text[found - 1];
@@ -388,8 +395,7 @@ void LinkFinder::emit(const NormalizedText& view, std::size_t start, std::size_t
   }
 }
 
-std::size_t LinkFinder::classify(const NormalizedText& view, std::size_t start, std::size_t end,
-                                 LinkList& out) {
+std::size_t LinkFinder::classify(const NormalizedText& view, std::size_t start, std::size_t end, LinkList& out) {
   const std::string_view text = view.text();
   const std::string_view candidate = text.substr(start, end - start);
   const std::size_t length = trimmedLength(candidate);
@@ -417,8 +423,8 @@ std::size_t LinkFinder::classify(const NormalizedText& view, std::size_t start, 
     const std::size_t after = start + colon + 1;
     const std::string_view rest = text.substr(after);
     const bool literal = startsWithLiteral(text.substr(start + from));
-    const bool hierarchical = rest.size() >= 2 && (rest[0] == '/' || rest[0] == '\\') &&
-                              (rest[1] == '/' || rest[1] == '\\');
+    const bool hierarchical =
+        rest.size() >= 2 && (rest[0] == '/' || rest[0] == '\\') && (rest[1] == '/' || rest[1] == '\\');
     // Not a link: go on right after the ':' ("view-source:http://...").
     if (!configured && !literal && !hierarchical) return after;
     // The scanner stops one character after the ':' (so that a long run of
@@ -430,8 +436,10 @@ std::size_t LinkFinder::classify(const NormalizedText& view, std::size_t start, 
     const std::size_t linkLength = trimmedLength(text.substr(start, linkEnd - start));
     if (linkLength <= colon + 1) return after;
     emit(view, start + from, start + linkLength,
-         configured ? LinkKind::Scheme : literal ? LinkKind::Literal : LinkKind::Scheme, configured || literal,
-         UrlForm::Scheme, out);
+         configured ? LinkKind::Scheme
+         : literal  ? LinkKind::Literal
+                    : LinkKind::Scheme,
+         configured || literal, UrlForm::Scheme, out);
     return start + linkLength;
   }
 

@@ -4,8 +4,9 @@
 // A part is read the way the recipient's client reads it (normalized_text.h):
 // invisible characters dropped, HTML character references decoded, HTML tags
 // removed from the visible text and URL attributes (href, src, ...) read on
-// their own. One RE2 pattern, compiled when the plugin is created, finds the
-// candidates; each is then classified:
+// their own. RE2 patterns compiled when the plugin is created find the
+// candidates (and where links end, and links nested in a defanged one);
+// each candidate is then classified:
 //   - scheme links ("http://...", "hxxp://...", "mailto:...") whose scheme is
 //     in `prefixes` (obfuscated spellings hxxp/hxxps/ttp/ttps/fxp count as
 //     http/https/ftp);
@@ -53,8 +54,8 @@ struct Link {
   // they get a "_" too. Filled only for counted links and only when the
   // finder was created for defanging.
   std::vector<std::size_t> innerInserts;
-  std::string text;          // as a browser reads it: decoded, invisible characters removed
-  UrlParts url;              // ranges into `text`
+  std::string text;  // as a browser reads it: decoded, invisible characters removed
+  UrlParts url;      // ranges into `text`
 };
 
 // The links of a message. Cleared from message to message without freeing:
@@ -85,8 +86,8 @@ class LinkFinder {
   // `digitDots`: a file extension to find may start with a digit or be one
   // character long (".7z", ".c"), so "a.7z" must not be skipped by precheck.
   // `innerStarts`: fill Link::innerInserts (for defanging).
-  static std::unique_ptr<LinkFinder> create(const std::vector<std::string>& prefixes, bool digitDots,
-                                            bool innerStarts, std::string& error);
+  static std::unique_ptr<LinkFinder> create(const std::vector<std::string>& prefixes, bool digitDots, bool innerStarts,
+                                            std::string& error);
   ~LinkFinder();
   LinkFinder(const LinkFinder&) = delete;
   LinkFinder& operator=(const LinkFinder&) = delete;
@@ -103,6 +104,8 @@ class LinkFinder {
 
  private:
   LinkFinder() = default;
+  bool addPrefix(const std::string& configured, std::string& error);
+  bool compile(bool innerStarts, std::string& error);
 
   // Scans view.text() from `from`; stops once a match starts after `until`.
   void scan(const NormalizedText& view, LinkList& out, std::size_t from = 0,
@@ -113,16 +116,16 @@ class LinkFinder {
   void scanHtml(std::string_view html, LinkList& out);
   std::size_t parseTag(std::string_view html, std::size_t open, LinkList& out, bool& breaksText);
   void attribute(std::string_view name, std::size_t begin, std::size_t end, LinkList& out);
-  void emit(const NormalizedText& view, std::size_t start, std::size_t end, LinkKind kind, bool counted,
-            UrlForm form, LinkList& out);
+  void emit(const NormalizedText& view, std::size_t start, std::size_t end, LinkKind kind, bool counted, UrlForm form,
+            LinkList& out);
 
   bool hasScheme(std::string_view canonical) const;
   bool startsWithLiteral(std::string_view text) const;
   bool startsWithHostPrefix(std::string_view text) const;
 
-  std::unique_ptr<re2::RE2> scanner_;  // finds where candidates start
-  std::unique_ptr<re2::RE2> body_;     // the characters a link runs on over
-  std::unique_ptr<re2::RE2> inner_;    // where a counted link may start (null: not wanted)
+  std::unique_ptr<re2::RE2> scanner_;      // finds where candidates start
+  std::unique_ptr<re2::RE2> body_;         // the characters a link runs on over
+  std::unique_ptr<re2::RE2> inner_;        // where a counted link may start (null: not wanted)
   std::vector<std::string> schemes_;       // canonical, lower-case, without ':'
   std::vector<std::string> hostPrefixes_;  // lower-case: "www", "ftp."
   std::vector<std::string> literals_;      // lower-case

@@ -16,21 +16,27 @@ struct NamedReference {
   std::uint32_t code;
 };
 constexpr std::array kNamed{
-    NamedReference{"amp", '&'},       NamedReference{"AMP", '&'},        NamedReference{"lt", '<'},
-    NamedReference{"LT", '<'},        NamedReference{"gt", '>'},         NamedReference{"GT", '>'},
-    NamedReference{"quot", '"'},      NamedReference{"QUOT", '"'},       NamedReference{"apos", '\''},
-    NamedReference{"nbsp", 0xA0},     NamedReference{"colon", ':'},      NamedReference{"sol", '/'},
-    NamedReference{"bsol", '\\'},     NamedReference{"period", '.'},     NamedReference{"commat", '@'},
-    NamedReference{"num", '#'},       NamedReference{"quest", '?'},      NamedReference{"percnt", '%'},
-    NamedReference{"equals", '='},    NamedReference{"plus", '+'},       NamedReference{"lowbar", '_'},
-    NamedReference{"excl", '!'},      NamedReference{"semi", ';'},       NamedReference{"comma", ','},
-    NamedReference{"lpar", '('},      NamedReference{"rpar", ')'},       NamedReference{"lsqb", '['},
-    NamedReference{"rsqb", ']'},      NamedReference{"dollar", '$'},     NamedReference{"ast", '*'},
-    NamedReference{"Tab", '\t'},      NamedReference{"NewLine", '\n'},   NamedReference{"shy", 0xAD},
-    NamedReference{"zwnj", 0x200C},   NamedReference{"zwj", 0x200D},     NamedReference{"lrm", 0x200E},
-    NamedReference{"rlm", 0x200F},    NamedReference{"ZeroWidthSpace", 0x200B},
-    NamedReference{"NoBreak", 0x2060}, NamedReference{"ensp", 0x2002},   NamedReference{"emsp", 0x2003},
-    NamedReference{"thinsp", 0x2009},
+    NamedReference{"amp", '&'},        NamedReference{"AMP", '&'},
+    NamedReference{"lt", '<'},         NamedReference{"LT", '<'},
+    NamedReference{"gt", '>'},         NamedReference{"GT", '>'},
+    NamedReference{"quot", '"'},       NamedReference{"QUOT", '"'},
+    NamedReference{"apos", '\''},      NamedReference{"nbsp", 0xA0},
+    NamedReference{"colon", ':'},      NamedReference{"sol", '/'},
+    NamedReference{"bsol", '\\'},      NamedReference{"period", '.'},
+    NamedReference{"commat", '@'},     NamedReference{"num", '#'},
+    NamedReference{"quest", '?'},      NamedReference{"percnt", '%'},
+    NamedReference{"equals", '='},     NamedReference{"plus", '+'},
+    NamedReference{"lowbar", '_'},     NamedReference{"excl", '!'},
+    NamedReference{"semi", ';'},       NamedReference{"comma", ','},
+    NamedReference{"lpar", '('},       NamedReference{"rpar", ')'},
+    NamedReference{"lsqb", '['},       NamedReference{"rsqb", ']'},
+    NamedReference{"dollar", '$'},     NamedReference{"ast", '*'},
+    NamedReference{"Tab", '\t'},       NamedReference{"NewLine", '\n'},
+    NamedReference{"shy", 0xAD},       NamedReference{"zwnj", 0x200C},
+    NamedReference{"zwj", 0x200D},     NamedReference{"lrm", 0x200E},
+    NamedReference{"rlm", 0x200F},     NamedReference{"ZeroWidthSpace", 0x200B},
+    NamedReference{"NoBreak", 0x2060}, NamedReference{"ensp", 0x2002},
+    NamedReference{"emsp", 0x2003},    NamedReference{"thinsp", 0x2009},
 };
 
 int hexDigit(char c) {
@@ -80,9 +86,8 @@ bool isInvisible(std::uint32_t c) {
   if (c < 0xAD) return false;
   return c == 0xAD || c == 0x34F || c == 0x61C || c == 0x115F || c == 0x1160 || c == 0x17B4 || c == 0x17B5 ||
          (c >= 0x180B && c <= 0x180F) || (c >= 0x200B && c <= 0x200F) || (c >= 0x202A && c <= 0x202E) ||
-         (c >= 0x2060 && c <= 0x2064) || (c >= 0x2066 && c <= 0x206F) || c == 0x3164 ||
-         (c >= 0xFE00 && c <= 0xFE0F) || c == 0xFEFF || c == 0xFFA0 || (c >= 0x1D173 && c <= 0x1D17A) ||
-         (c >= 0xE0000 && c <= 0xE0FFF);
+         (c >= 0x2060 && c <= 0x2064) || (c >= 0x2066 && c <= 0x206F) || c == 0x3164 || (c >= 0xFE00 && c <= 0xFE0F) ||
+         c == 0xFEFF || c == 0xFFA0 || (c >= 0x1D173 && c <= 0x1D17A) || (c >= 0xE0000 && c <= 0xE0FFF);
 }
 
 std::uint32_t decodeUtf8(std::string_view text, std::size_t at, std::size_t& length) {
@@ -122,8 +127,8 @@ std::uint32_t decodeUtf8(std::string_view text, std::size_t at, std::size_t& len
 std::size_t invisibleLength(std::string_view text, std::size_t at) {
   const unsigned char lead = static_cast<unsigned char>(text[at]);
   // Every invisible character starts with one of these lead bytes.
-  if (lead != 0xC2 && lead != 0xCD && lead != 0xD8 && lead != 0xE1 && lead != 0xE2 && lead != 0xE3 &&
-      lead != 0xEF && lead != 0xF0 && lead != 0xF3) {
+  if (lead != 0xC2 && lead != 0xCD && lead != 0xD8 && lead != 0xE1 && lead != 0xE2 && lead != 0xE3 && lead != 0xEF &&
+      lead != 0xF0 && lead != 0xF3) {
     return 0;
   }
   std::size_t length = 0;
@@ -162,15 +167,30 @@ void NormalizedText::push(std::string_view bytes, std::size_t rawBegin, std::siz
 void NormalizedText::append(std::size_t begin, std::size_t end, bool html, bool urlValue) {
   std::size_t i = begin;
   while (i < end) {
+    // A run of plain ASCII is copied as it is, in one go.
+    std::size_t run = i;
+    while (run < end) {
+      const char c = raw_[run];
+      if (static_cast<unsigned char>(c) >= 0x80 || (c == '&' && html) ||
+          (urlValue && (c == '\t' || c == '\n' || c == '\r'))) {
+        break;
+      }
+      ++run;
+    }
+    if (run > i) {
+      text_.append(raw_.substr(i, run - i));
+      for (std::size_t k = i; k < run; ++k) map_.push_back({k, k + 1});
+      i = run;
+      continue;
+    }
     const char c = raw_[i];
     if (static_cast<unsigned char>(c) < 0x80 && c != '&') {
-      if (!(urlValue && (c == '\t' || c == '\n' || c == '\r'))) push(raw_.substr(i, 1), i, i + 1);
-      ++i;
+      ++i;  // tab, CR or LF in a URL value: dropped
       continue;
     }
     if (c == '&') {
       std::uint32_t code = 0;
-      const std::size_t length = html ? decodeReference(raw_.substr(0, end), i, code) : 0;
+      const std::size_t length = decodeReference(raw_.substr(0, end), i, code);
       if (length == 0) {
         push("&", i, i + 1);
         ++i;
@@ -194,6 +214,27 @@ void NormalizedText::append(std::size_t begin, std::size_t end, bool html, bool 
       push(raw_.substr(i, length), i, i + length);
     }
     i += length;
+  }
+}
+
+void collectInvisible(std::string_view raw, std::size_t begin, std::size_t end, bool html, std::vector<RawSpan>& out) {
+  const std::string_view text = raw.substr(0, end);
+  for (std::size_t i = begin; i < end; ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c >= 0xC2) {
+      const std::size_t length = invisibleLength(text, i);
+      if (length != 0) {
+        out.push_back({i, i + length});
+        i += length - 1;
+      }
+    } else if (c == '&' && html) {
+      std::uint32_t code = 0;
+      const std::size_t length = decodeReference(text, i, code);
+      if (length != 0 && isInvisible(code)) {
+        out.push_back({i, i + length});
+        i += length - 1;
+      }
+    }
   }
 }
 

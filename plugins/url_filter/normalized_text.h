@@ -31,6 +31,10 @@ bool containsInvisible(std::string_view text);
 // byte, which decodes as U+FFFD).
 std::uint32_t decodeUtf8(std::string_view text, std::size_t at, std::size_t& length);
 
+// Appends the raw spans of the invisible characters in raw[begin, end)
+// (with `html`, also those written as character references).
+void collectInvisible(std::string_view raw, std::size_t begin, std::size_t end, bool html, std::vector<RawSpan>& out);
+
 class NormalizedText {
  public:
   // A view of `raw` itself (nothing to remove or decode): no copy is made.

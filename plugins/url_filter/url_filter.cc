@@ -29,9 +29,9 @@ enum class Action { Block, Defang, Warn };
 
 // The Lync / OCS 2007 IIMF default prefix list.
 const std::vector<std::string>& defaultPrefixes() {
-  static const std::vector<std::string> list = {"callto:", "file:",  "ftp.",    "ftp:",  "gopher:", "href",
-                                                "http:",   "https:", "ldap:",   "mailto:", "news:", "nntp:",
-                                                "sip:",    "sips:",  "tel:",    "telnet:", "www*"};
+  static const std::vector<std::string> list = {"callto:", "file:",  "ftp.",  "ftp:",    "gopher:", "href",
+                                                "http:",   "https:", "ldap:", "mailto:", "news:",   "nntp:",
+                                                "sip:",    "sips:",  "tel:",  "telnet:", "www*"};
   return list;
 }
 
@@ -59,16 +59,19 @@ bool readExtensions(PluginConfig& config, std::set<std::string>& out) {
       }
       continue;
     }
-    const std::string_view name = std::string_view(word).substr(!word.empty() && word[0] == '.' ? 1 : 0);
+    std::string_view name = word;
+    if (name.starts_with("*.")) name.remove_prefix(1);  // "*.exe", as file_filter takes it
+    if (name.starts_with(".")) name.remove_prefix(1);
     const bool valid = !name.empty() && name.size() <= 16 && std::all_of(name.begin(), name.end(), [](char c) {
       return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
     });
     if (!valid) {
-      config.fail(key, "'" + value + "' is not a file extension (expected one like \".exe\"; only the last "
-                       "extension of a name counts)");
+      config.fail(key, "'" + value +
+                           "' is not a file extension (expected one like \".exe\"; only the last "
+                           "extension of a name counts)");
       return false;
     }
-    listed.push_back(word);
+    listed.emplace_back(name);
   }
   out = files::extensionSet(listed);
   return true;
@@ -121,7 +124,8 @@ class UrlFilter final : public Filter {
       fired(exchange, "blocked.extension", "extension");
     }
     if (distinct > maxUrls_) {
-      if (why.empty()) why = "too many links (" + std::to_string(distinct) + ", at most " + std::to_string(maxUrls_) + ")";
+      if (why.empty())
+        why = "too many links (" + std::to_string(distinct) + ", at most " + std::to_string(maxUrls_) + ")";
       fired(exchange, "blocked.max_urls", "max_urls");
     }
     if (flagged > 0 && action_ == Action::Block) {
@@ -266,9 +270,9 @@ class UrlFilter final : public Filter {
           for (const std::size_t inner : link.innerInserts) edits_.push_back({inner, inner, "_", 1});
           // Invisible characters inside the link go (as characters or as
           // HTML character references).
-          scratch_.reset(text);
-          scratch_.append(link.raw.begin, link.raw.end, html, false);
-          for (const auto& removed : scratch_.removed()) edits_.push_back({removed.begin, removed.end, {}, 2});
+          invisible_.clear();
+          collectInvisible(text, link.raw.begin, link.raw.end, html, invisible_);
+          for (const auto& removed : invisible_) edits_.push_back({removed.begin, removed.end, {}, 2});
         }
       }
       if (edits_.empty()) continue;
@@ -317,8 +321,10 @@ class UrlFilter final : public Filter {
     }
     std::string out;
     for (char c : html::escape(notice_)) {
-      if (c == '\n') out += "<br/>";
-      else if (c != '\r') out.push_back(c);
+      if (c == '\n')
+        out += "<br/>";
+      else if (c != '\r')
+        out.push_back(c);
     }
     return out + "<br/>";
   }
@@ -340,7 +346,7 @@ class UrlFilter final : public Filter {
   LinkList links_;
   std::vector<bool> flagged_;
   std::vector<Edit> edits_;
-  NormalizedText scratch_;
+  std::vector<RawSpan> invisible_;
 };
 
 std::unique_ptr<Filter> create(PluginConfig& config) {
@@ -377,8 +383,8 @@ std::unique_ptr<Filter> create(PluginConfig& config) {
       return nullptr;
     }
   }
-  return std::make_unique<UrlFilter>(action, std::move(notice), std::move(finder), std::move(allow),
-                                     extensions, static_cast<std::size_t>(maxUrls));
+  return std::make_unique<UrlFilter>(action, std::move(notice), std::move(finder), std::move(allow), extensions,
+                                     static_cast<std::size_t>(maxUrls));
 }
 
 }  // namespace

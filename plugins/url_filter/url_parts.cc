@@ -22,8 +22,7 @@ std::string percentDecodeOnce(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() && hexValue(text[i + 1]) >= 0 &&
-        hexValue(text[i + 2]) >= 0) {
+    if (text[i] == '%' && i + 2 < text.size() && hexValue(text[i + 1]) >= 0 && hexValue(text[i + 2]) >= 0) {
       out.push_back(static_cast<char>(hexValue(text[i + 1]) * 16 + hexValue(text[i + 2])));
       i += 2;
     } else {
@@ -131,7 +130,8 @@ bool parseIpv4(std::string_view host, std::array<std::uint8_t, 4>& out) {
   std::size_t start = 0;
   while (true) {
     const std::size_t dot = host.find('.', start);
-    const std::string_view part = host.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    const std::string_view part =
+        host.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
     if (part.empty() || count == 4 || !parseIpv4Number(part, numbers[count])) return false;
     ++count;
     if (dot == std::string_view::npos) break;

@@ -38,7 +38,7 @@ struct TextRange {
 };
 
 struct UrlParts {
-  std::string scheme;  // as the browser sees it: "hxxp" and "ttp" are "http", lower-case
+  std::string scheme;       // as the browser sees it: "hxxp" and "ttp" are "http", lower-case
   std::vector<Host> hosts;  // mailto: one per address; empty when the link names none
   TextRange path;           // into the link text, not decoded
   TextRange query;

@@ -3,9 +3,8 @@
 // invisible characters, homoglyph and punycode hosts, HTML references, file
 // types behind %-escapes and double extensions), driven through the real
 // chain and CoreExchange as the proxy drives them.
-#include <gtest/gtest.h>
-
 #include <Poco/JSON/Parser.h>
+#include <gtest/gtest.h>
 
 #include <chrono>
 #include <fstream>
@@ -43,15 +42,18 @@ std::string configError(const std::string& options) {
 
 std::string sipRequest(const std::string& contentType, const std::string& body, const std::string& method = "MESSAGE",
                        const std::string& extraHeaders = "") {
-  return method + " sip:bob@example.com SIP/2.0\r\n"
+  return method +
+         " sip:bob@example.com SIP/2.0\r\n"
          "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKuf1\r\n"
          "Max-Forwards: 70\r\n"
          "From: <sip:alice@example.com>;tag=a\r\n"
          "To: <sip:bob@example.com>\r\n"
          "Call-ID: uf-1\r\n"
-         "CSeq: 1 " + method + "\r\n" + extraHeaders +
-         "Content-Type: " + contentType + "\r\n"
-         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+         "CSeq: 1 " +
+         method + "\r\n" + extraHeaders + "Content-Type: " + contentType +
+         "\r\n"
+         "Content-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
 std::string plain(const std::string& text) { return sipRequest("text/plain;charset=UTF-8", text); }
@@ -258,8 +260,9 @@ TEST(UrlFilterAction, DefangWithNoticeInPlainAndHtml) {
 TEST(UrlFilterAction, WarnLeavesLinksAndAddsTheNotice) {
   const Outcome outcome = runWith(R"("action": "warn")", plain("see http://x.example.net/"));
   ASSERT_TRUE(outcome.verdict.isContinue());
-  EXPECT_EQ(outcome.parts[0],
-            "Caution: this message contains links. Open them only if you trust the sender.\r\nsee http://x.example.net/");
+  EXPECT_EQ(
+      outcome.parts[0],
+      "Caution: this message contains links. Open them only if you trust the sender.\r\nsee http://x.example.net/");
   EXPECT_TRUE(outcome.hasRule("warn"));
   EXPECT_EQ(outcome.counter("warned"), 1u);
   const Outcome custom = runWith(R"("action": "warn", "notice": "[external link]")", plain("see www.example.org"));
@@ -271,7 +274,8 @@ TEST(UrlFilterAction, NoticeGoesAfterBodyTagAndByteOrderMarkInTheTextsLineStyle)
   EXPECT_EQ(runWith(options, htmlMessage("<html><BODY class=\"x\"><p>www.example.org</p></BODY></html>")).body(),
             "<html><BODY class=\"x\">Careful:<br/>external links<br/><p>www.example.org</p></BODY></html>");
   EXPECT_EQ(runWith(options, plain("\xEF\xBB\xBFline one\nwww.example.org\n")).parts[0],
-            "\xEF\xBB\xBF" "Careful:\nexternal links\nline one\nwww.example.org\n");
+            "\xEF\xBB\xBF"
+            "Careful:\nexternal links\nline one\nwww.example.org\n");
 }
 
 TEST(UrlFilterAction, LinksInsideADefangedLinkAreDefangedToo) {
@@ -422,7 +426,7 @@ TEST(UrlFilterSamples, S06PptxIsNotBlockedAndAllThreeCopiesAreFound) {
   const Outcome outcome = runWith("", message);
   EXPECT_TRUE(outcome.blocked());
   EXPECT_EQ(outcome.warning(), "399 sipwarden \"url_filter: links are not allowed\"");  // not a file type
-  EXPECT_EQ(runWith(R"("action": "defang")", message).counter("defanged.links"), 3u);  // body, href, anchor text
+  EXPECT_EQ(runWith(R"("action": "defang")", message).counter("defanged.links"), 3u);   // body, href, anchor text
   EXPECT_TRUE(runWith(R"("allow_intranet": ["example.com"])", message).verdict.isContinue());
 }
 
@@ -462,9 +466,10 @@ TEST(UrlFilterDetect, SentencePunctuationIsNotPartOfTheLink) {
 }
 
 TEST(UrlFilterDetect, WordsThatAreNotLinks) {
-  for (const char* text : {"meet at 10:30, e.g. in room 4.2", "Note: it works. Re: your mail", "news: we shipped v1.2.3",
-                           "mail bob@example.com", "www is short for world wide web", "the file notes.html",
-                           "ratio 3:2 and http: alone", "a_http://example.net/x was defanged already"}) {
+  for (const char* text :
+       {"meet at 10:30, e.g. in room 4.2", "Note: it works. Re: your mail", "news: we shipped v1.2.3",
+        "mail bob@example.com", "www is short for world wide web", "the file notes.html", "ratio 3:2 and http: alone",
+        "a_http://example.net/x was defanged already"}) {
     EXPECT_FALSE(blocksAsLink(text)) << text;
   }
 }
@@ -501,10 +506,10 @@ TEST(UrlFilterDetect, InvisibleCharacterReferencesInHtml) {
 
 TEST(UrlFilterDetect, InternationalHostsAreLinks) {
   EXPECT_TRUE(blocksAsLink("visit xn--80ak6aa92e.com today", R"("prefixes": [])"));
-  EXPECT_TRUE(blocksAsLink("visit exаmple.com today"));           // Cyrillic а, no scheme
+  EXPECT_TRUE(blocksAsLink("visit exаmple.com today"));  // Cyrillic а, no scheme
   EXPECT_TRUE(blocksAsLink("visit пример.рф today"));
   EXPECT_TRUE(blocksAsLink("visit https://exаmple.com/login", R"("prefixes": [])"));
-  EXPECT_FALSE(blocksAsLink("visit example.com today"));          // an ASCII bare host is not a prefix link
+  EXPECT_FALSE(blocksAsLink("visit example.com today"));  // an ASCII bare host is not a prefix link
   EXPECT_EQ(defanged("visit exаmple.com/login"), "visit _exаmple.com/login");
 }
 
@@ -512,7 +517,7 @@ TEST(UrlFilterDetect, HomoglyphDoesNotMatchTheAllowList) {
   const std::string allow = R"("allow_intranet": ["example.com"])";
   EXPECT_FALSE(blocksAsLink("http://example.com/login", allow));
   EXPECT_FALSE(blocksAsLink("http://wiki.EXAMPLE.com./login", allow));
-  EXPECT_TRUE(blocksAsLink("http://exаmple.com/login", allow));      // Cyrillic а
+  EXPECT_TRUE(blocksAsLink("http://exаmple.com/login", allow));  // Cyrillic а
   EXPECT_TRUE(blocksAsLink("http://xn--exmple-4nf.com/login", allow));
   EXPECT_TRUE(blocksAsLink("http://ex%D0%B0mple.com/login", allow));
   EXPECT_TRUE(blocksAsLink("http://example.com.evil.net/", allow));
@@ -530,11 +535,11 @@ TEST(UrlFilterDetect, CidrAllowListIpv4) {
   const std::string allow = R"("allow_intranet": ["10.0.0.0/8", "192.0.2.7"])";
   EXPECT_FALSE(blocksAsLink("http://10.1.2.3/wiki", allow));
   EXPECT_FALSE(blocksAsLink("http://192.0.2.7:8080/", allow));
-  EXPECT_FALSE(blocksAsLink("http://0x0a.1.2.3/", allow));   // 10.1.2.3 as a browser reads it
-  EXPECT_FALSE(blocksAsLink("http://167838211/", allow));    // 10.1.2.3 as one number
+  EXPECT_FALSE(blocksAsLink("http://0x0a.1.2.3/", allow));  // 10.1.2.3 as a browser reads it
+  EXPECT_FALSE(blocksAsLink("http://167838211/", allow));   // 10.1.2.3 as one number
   EXPECT_TRUE(blocksAsLink("http://11.1.2.3/", allow));
   EXPECT_TRUE(blocksAsLink("http://192.0.2.8/", allow));
-  EXPECT_TRUE(blocksAsLink("http://0x0b000001/", allow));    // 11.0.0.1
+  EXPECT_TRUE(blocksAsLink("http://0x0b000001/", allow));  // 11.0.0.1
   EXPECT_TRUE(blocksAsLink("http://10.1.2.3.evil.net/", allow));
   EXPECT_TRUE(blocksAsLink("http://10.1.2.300/", allow));
 }
@@ -553,7 +558,8 @@ TEST(UrlFilterDetect, HtmlLinksAreReadFromAttributesNotFromOtherMarkup) {
   EXPECT_TRUE(runWith("", htmlMessage(R"(<a href='//evil.example.net/x'>x</a>)")).blocked());
   EXPECT_TRUE(runWith("", htmlMessage(R"(<A HREF=http://evil.example.net>x</A>)")).blocked());
   EXPECT_TRUE(runWith("", htmlMessage(R"(<img src="http://tracker.example.net/p.gif">)")).blocked());
-  EXPECT_TRUE(runWith("", htmlMessage(R"h(<span style="background:url(http://evil.example.net/b.png)">x</span>)h")).blocked());
+  EXPECT_TRUE(
+      runWith("", htmlMessage(R"h(<span style="background:url(http://evil.example.net/b.png)">x</span>)h")).blocked());
   EXPECT_TRUE(runWith("", htmlMessage(R"(<p>http://exa<b></b>mple.net/x</p>)")).blocked());
   // Not links: a namespace, an in-page anchor, a style without url().
   EXPECT_TRUE(runWith("", htmlMessage(R"(<body xmlns="http://www.w3.org/1999/xhtml"><a href="#top">top</a></body>)"))
@@ -626,11 +632,11 @@ TEST(UrlFilterExtension, BlockedWhateverTheActionWithItsOwnRule) {
 TEST(UrlFilterExtension, SeesThroughEncodingDoubleExtensionsAndTrailingDots) {
   const std::string warn = R"("action": "warn")";
   for (const char* text :
-       {"http://dl.example.net/setup%2Eexe", "http://dl.example.net/setup%252eEXE", "http://dl.example.net/report.pdf.exe",
-        "http://dl.example.net/a.exe.?x=1", "http://dl.example.net/a.exe%20%20", "http://dl.example.net/a.exe%00.jpg",
-        "http://dl.example.net/a.exe::$DATA", "http://dl.example.net/a.exe;jsessionid=1",
-        "http://dl.example.net/get.php?name=tool.msi&x=1", "http://dl.example.net/a.exe#frag",
-        "https://dl.example.net/a.ex\u200Be", "ftp://dl.example.net/pub/tool.bat",
+       {"http://dl.example.net/setup%2Eexe", "http://dl.example.net/setup%252eEXE",
+        "http://dl.example.net/report.pdf.exe", "http://dl.example.net/a.exe.?x=1", "http://dl.example.net/a.exe%20%20",
+        "http://dl.example.net/a.exe%00.jpg", "http://dl.example.net/a.exe::$DATA",
+        "http://dl.example.net/a.exe;jsessionid=1", "http://dl.example.net/get.php?name=tool.msi&x=1",
+        "http://dl.example.net/a.exe#frag", "https://dl.example.net/a.ex\u200Be", "ftp://dl.example.net/pub/tool.bat",
         "file:///C:/Users/Public/run.cmd", "\\\\fileserver\\share\\setup.msi", "smb://fileserver.corp/x.vbs",
         "資料はdl.example.net/a.exeです"}) {
     const Outcome outcome = runWith(warn, plain(std::string("see ") + text));
@@ -654,11 +660,12 @@ TEST(UrlFilterExtension, BareHostsAndRelativeHrefsAreCheckedWithoutAnyPrefix) {
 }
 
 TEST(UrlFilterExtension, IntranetLinksToBlockedTypesAreStillBlocked) {
-  EXPECT_TRUE(runWith(R"("allow_intranet": ["example.com"])", plain("http://intranet.example.com/setup.msi")).blocked());
+  EXPECT_TRUE(
+      runWith(R"("allow_intranet": ["example.com"])", plain("http://intranet.example.com/setup.msi")).blocked());
 }
 
 TEST(UrlFilterExtension, ConfiguredListsAndTurningItOff) {
-  const std::string zip = R"("action": "warn", "block_file_extensions": ["zip", ".ISO"])";
+  const std::string zip = R"("action": "warn", "block_file_extensions": ["zip", "*.ISO"])";
   EXPECT_TRUE(runWith(zip, plain("http://dl.example.net/a.zip")).blocked());
   EXPECT_TRUE(runWith(zip, plain("http://dl.example.net/a.iso")).blocked());
   EXPECT_FALSE(runWith(zip, plain("http://dl.example.net/a.exe")).blocked());
@@ -671,8 +678,8 @@ TEST(UrlFilterExtension, ConfiguredListsAndTurningItOff) {
     EXPECT_TRUE(outcome.verdict.isContinue()) << off;
     EXPECT_EQ(outcome.parts[0], "_http://dl.example.net/a.exe") << off;
   }
-  EXPECT_TRUE(runWith(R"("action": "warn", "block_file_extensions": "true")", plain("http://a.example.net/a.exe"))
-                  .blocked());
+  EXPECT_TRUE(
+      runWith(R"("action": "warn", "block_file_extensions": "true")", plain("http://a.example.net/a.exe")).blocked());
 }
 
 // ---------------------------------------------------------------- max_urls
@@ -687,8 +694,9 @@ TEST(UrlFilterMaxUrls, MoreDistinctLinksThanTheLimitBlock) {
   EXPECT_FALSE(runWith(options, plain("http://a.example.net http://a.example.net http://a.example.net")).blocked());
   EXPECT_FALSE(runWith(options, plain("http://a.example.net http://b.example.net")).blocked());
   // Intranet links count too: the limit is about the message, not the policy.
-  EXPECT_TRUE(runWith(R"("max_urls": 1, "allow_intranet": ["example.net"])",
-                      plain("http://a.example.net http://b.example.net")).blocked());
+  EXPECT_TRUE(
+      runWith(R"("max_urls": 1, "allow_intranet": ["example.net"])", plain("http://a.example.net http://b.example.net"))
+          .blocked());
 }
 
 TEST(UrlFilterMaxUrls, EveryRuleThatFiredIsTagged) {
