@@ -12,6 +12,7 @@
 #include "banner/banner_text.h"
 #include "im/im_body.h"
 #include "pipeline/loader.h"
+#include "plugin_test_support.h"
 #include "sip/edit_list.h"
 #include "sip/message.h"
 
@@ -24,31 +25,17 @@ namespace {
 
 namespace bannertext = sipwarden::plugins::bannertext;
 
+using test_support::readSample;
+
 std::shared_ptr<const FilterChain> chainFrom(const std::string& json) {
-  registerBuiltinPlugin(plugins::banner());
-  Poco::JSON::Parser parser;
-  return buildChain(parser.parse(json).extract<Poco::JSON::Array::Ptr>(), ChainSettings{});
+  return test_support::chainWith(plugins::banner(), json);
 }
 
 std::shared_ptr<const FilterChain> bannerChain(const std::string& options = "") {
   return chainFrom(R"([{"plugin": "banner", "text": "NOTICE")" + options + "}]");
 }
 
-std::string buildError(const std::string& json) {
-  try {
-    chainFrom(json);
-  } catch (const PluginError& error) {
-    return error.what();
-  }
-  return "";
-}
-
-std::string readSample(const std::string& name) {
-  std::ifstream in(std::string(SIPWARDEN_SAMPLES_DIR) + "/" + name, std::ios::binary);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
+std::string buildError(const std::string& json) { return test_support::chainError(plugins::banner(), json); }
 
 struct Outcome {
   Verdict verdict = Verdict::proceed();

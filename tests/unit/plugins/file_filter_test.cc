@@ -11,6 +11,7 @@
 
 #include "file_filter/file_offers.h"
 #include "pipeline/loader.h"
+#include "plugin_test_support.h"
 #include "sip/edit_list.h"
 #include "sip/message.h"
 
@@ -23,29 +24,15 @@ namespace {
 
 namespace fileoffer = sipwarden::plugins::fileoffer;
 
+using test_support::readSample;
+
 std::shared_ptr<const FilterChain> chainFrom(const std::string& json) {
-  registerBuiltinPlugin(plugins::file_filter());
-  Poco::JSON::Parser parser;
-  return buildChain(parser.parse(json).extract<Poco::JSON::Array::Ptr>(), ChainSettings{});
+  return test_support::chainWith(plugins::file_filter(), json);
 }
 
 std::shared_ptr<const FilterChain> defaultChain() { return chainFrom(R"([{"plugin": "file_filter"}])"); }
 
-std::string buildError(const std::string& json) {
-  try {
-    chainFrom(json);
-  } catch (const PluginError& error) {
-    return error.what();
-  }
-  return "";
-}
-
-std::string readSample(const std::string& name) {
-  std::ifstream in(std::string(SIPWARDEN_SAMPLES_DIR) + "/" + name, std::ios::binary);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
+std::string buildError(const std::string& json) { return test_support::chainError(plugins::file_filter(), json); }
 
 struct Outcome {
   Verdict verdict = Verdict::proceed();

@@ -15,6 +15,7 @@
 #include "keyword/reading_text.h"
 #include "keyword/templates.h"
 #include "pipeline/loader.h"
+#include "plugin_test_support.h"
 #include "sip/edit_list.h"
 #include "sip/message.h"
 
@@ -27,10 +28,10 @@ namespace {
 
 namespace kw = sipwarden::keyword;
 
+using test_support::readSample;
+
 std::shared_ptr<const FilterChain> chainFrom(const std::string& json) {
-  registerBuiltinPlugin(plugins::keyword());
-  Poco::JSON::Parser parser;
-  return buildChain(parser.parse(json).extract<Poco::JSON::Array::Ptr>(), ChainSettings{});
+  return test_support::chainWith(plugins::keyword(), json);
 }
 
 // One keyword block with `keys` (JSON members without braces).
@@ -38,23 +39,9 @@ std::shared_ptr<const FilterChain> lexicon(const std::string& keys) {
   return chainFrom(R"([{"plugin": "keyword", )" + keys + "}]");
 }
 
-std::string buildError(const std::string& json) {
-  try {
-    chainFrom(json);
-  } catch (const PluginError& error) {
-    return error.what();
-  }
-  return "";
-}
+std::string buildError(const std::string& json) { return test_support::chainError(plugins::keyword(), json); }
 
 std::string blockError(const std::string& keys) { return buildError(R"([{"plugin": "keyword", )" + keys + "}]"); }
-
-std::string readSample(const std::string& name) {
-  std::ifstream in(std::string(SIPWARDEN_SAMPLES_DIR) + "/" + name, std::ios::binary);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
 
 struct Outcome {
   Verdict verdict = Verdict::proceed();
