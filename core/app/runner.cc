@@ -28,10 +28,10 @@ void onReloadSignal(int) { reloadRequested = true; }
 
 // Rebuilds the filter chain from the config file. On any error the running
 // chain stays and the reason is logged.
-void reload(const AppConfig& running, proxy::Proxy& proxy, Poco::Logger& log) {
+bool reload(const AppConfig& running, proxy::Proxy& proxy, Poco::Logger& log) {
   if (running.configPath.empty()) {
     log.warning("reload: sipwarden was started without --config; nothing to reload");
-    return;
+    return false;
   }
   try {
     AppConfig fresh = loadConfigFile(running.configPath);
@@ -40,8 +40,10 @@ void reload(const AppConfig& running, proxy::Proxy& proxy, Poco::Logger& log) {
     proxy.setChain(std::move(chain));
     log.information("reload: filter chain rebuilt from %s (%z plugins); transactions in flight finish on the old one",
                     running.configPath, proxy.chain()->entries().size());
+    return true;
   } catch (const std::exception& error) {
     log.error("reload failed, keeping the running chain: %s", std::string(error.what()));
+    return false;
   }
 }
 
@@ -122,11 +124,24 @@ int run(const AppConfig& config) {
   log.information("sipwarden %s ready", std::string(SIPWARDEN_VERSION));
 
   constexpr proxy::Millis kMaxSleep{50};
+  constexpr auto kWatchInterval = std::chrono::seconds(1);
+  auto nextWatch = std::chrono::steady_clock::now() + kWatchInterval;
+  std::map<std::string, std::filesystem::file_time_type> lastFailedWatch;
   while (!stopRequested) {
     transport.poll(proxy.timeUntilNextTimer(kMaxSleep));
     proxy.drainResumes();
     proxy.runTimers();
     if (reloadRequested.exchange(false)) reload(config, proxy, log);
+    if (std::chrono::steady_clock::now() >= nextWatch) {
+      nextWatch = std::chrono::steady_clock::now() + kWatchInterval;
+      // A failed reload keeps the old chain, whose watch still sees the
+      // change: remember the file's state so it is tried once per edit.
+      const std::string changed = proxy.chain()->changedFile();
+      if (!changed.empty() && pipeline::modificationTime(changed) != lastFailedWatch[changed]) {
+        log.information("reload: %s changed", changed);
+        if (!reload(config, proxy, log)) lastFailedWatch[changed] = pipeline::modificationTime(changed);
+      }
+    }
   }
 
   // Drain: no new connections; requests already accepted may still finish.

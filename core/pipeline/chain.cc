@@ -138,4 +138,19 @@ void FilterChain::runEnd(CoreExchange& exchange, int finalCode) const {
   }
 }
 
+std::filesystem::file_time_type modificationTime(const std::string& path) {
+  std::error_code error;
+  const auto time = std::filesystem::last_write_time(path, error);
+  return error ? std::filesystem::file_time_type::min() : time;
+}
+
+std::string FilterChain::changedFile() const {
+  for (const auto& entry : entries_) {
+    for (const auto& file : entry.watchedFiles) {
+      if (modificationTime(file.path) != file.modified) return file.path;
+    }
+  }
+  return {};
+}
+
 }  // namespace sipwarden::pipeline

@@ -5,6 +5,7 @@
 // transactions that started on it (shared_ptr<const FilterChain>).
 
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -22,6 +23,14 @@ namespace sipwarden::pipeline {
 
 enum class FailMode { Open, Closed };
 
+struct WatchedFile {
+  std::string path;
+  std::filesystem::file_time_type modified;  // min() when it could not be read
+};
+
+// The file's modification time now (min() when it cannot be read).
+std::filesystem::file_time_type modificationTime(const std::string& path);
+
 struct ChainEntry {
   std::string name;
   std::string label;  // "plugins[2] (url_filter)", for logs and errors
@@ -31,6 +40,9 @@ struct ChainEntry {
   int failCode = 503;
   std::shared_ptr<Poco::SharedLibrary> library;  // keeps the module loaded while the filter lives
   std::unique_ptr<PluginCounters> counters = std::make_unique<PluginCounters>();
+  // Files the plugin read its behaviour from (PluginConfig::watchFile), with
+  // their modification time when it read them.
+  std::vector<WatchedFile> watchedFiles;
 
   ChainEntry() = default;
   ChainEntry(ChainEntry&&) = default;
@@ -64,6 +76,9 @@ class FilterChain {
   void runEnd(CoreExchange& exchange, int finalCode) const;
 
   bool empty() const { return entries_.empty(); }
+  // The first watched file whose modification time differs from when the
+  // chain was built ("" when none changed): the cue for a reload.
+  std::string changedFile() const;
   const std::vector<ChainEntry>& entries() const { return entries_; }
 
  private:

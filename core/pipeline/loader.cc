@@ -122,6 +122,10 @@ std::shared_ptr<const FilterChain> buildChain(const Poco::JSON::Array::Ptr& plug
     if (!filter) throw PluginError(label + ": " + name + " refused its configuration");
     config.rejectUnread();
     if (config.failed()) throw PluginError(config.firstError());
+    for (auto& path : config.watchedFiles()) {
+      const auto modified = modificationTime(path);
+      entry.watchedFiles.push_back(WatchedFile{std::move(path), modified});
+    }
     entry.methods = filter->methods().bits();
     entry.filter = std::move(filter);
     entry.library = found.library;

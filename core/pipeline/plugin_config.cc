@@ -1,6 +1,9 @@
 #include "pipeline/plugin_config.h"
 
 #include <Poco/JSON/Array.h>
+#include <Poco/JSON/Stringifier.h>
+
+#include <sstream>
 
 namespace sipwarden::pipeline {
 
@@ -85,6 +88,76 @@ std::vector<std::string> JsonPluginConfig::getStrings(std::string_view key, cons
   return out;
 }
 
+bool JsonPluginConfig::failed() const { return !firstError().empty(); }
+
+std::string JsonPluginConfig::firstError() const {
+  if (!error_.empty()) return error_;
+  for (const auto& child : children_) {
+    std::string error = child->firstError();
+    if (!error.empty()) return error;
+  }
+  return {};
+}
+
+PluginConfig::Kind JsonPluginConfig::kind(std::string_view key) const {
+  if (!has(key)) return Kind::Missing;
+  const auto value = block_->get(std::string(key));
+  if (value.isEmpty()) return Kind::Null;
+  if (value.isBoolean()) return Kind::Bool;
+  if (value.isInteger()) return Kind::Integer;
+  if (value.isNumeric()) return Kind::Number;
+  if (value.isString()) return Kind::String;
+  if (block_->isArray(std::string(key))) return Kind::List;
+  if (block_->isObject(std::string(key))) return Kind::Object;
+  return Kind::Null;
+}
+
+std::vector<PluginConfig*> JsonPluginConfig::getObjects(std::string_view key) {
+  markRead(key);
+  std::vector<PluginConfig*> out;
+  const std::string name(key);
+  if (!has(key)) return out;
+  if (Poco::JSON::Object::Ptr single = block_->getObject(name)) {
+    children_.push_back(std::make_unique<JsonPluginConfig>(single, path_ + "." + name));
+    out.push_back(children_.back().get());
+    return out;
+  }
+  Poco::JSON::Array::Ptr array = block_->getArray(name);
+  if (!array) {
+    fail(key, "expected a list of objects");
+    return out;
+  }
+  for (unsigned i = 0; i < array->size(); ++i) {
+    Poco::JSON::Object::Ptr element = array->getObject(i);
+    if (!element) {
+      fail(name + "[" + std::to_string(i) + "]", "expected an object");
+      return {};
+    }
+    children_.push_back(std::make_unique<JsonPluginConfig>(element, path_ + "." + name + "[" + std::to_string(i) + "]"));
+    out.push_back(children_.back().get());
+  }
+  return out;
+}
+
+std::string JsonPluginConfig::getJson(std::string_view key) {
+  markRead(key);
+  if (!has(key)) return {};
+  std::ostringstream out;
+  Poco::JSON::Stringifier::stringify(block_->get(std::string(key)), out);
+  return out.str();
+}
+
+void JsonPluginConfig::watchFile(std::string_view path) { watched_.emplace_back(path); }
+
+std::vector<std::string> JsonPluginConfig::watchedFiles() const {
+  std::vector<std::string> out = watched_;
+  for (const auto& child : children_) {
+    auto more = child->watchedFiles();
+    out.insert(out.end(), more.begin(), more.end());
+  }
+  return out;
+}
+
 void JsonPluginConfig::rejectUnread() {
   for (const auto& [key, value] : *block_) {
     if (!read_.count(key)) {
@@ -92,6 +165,7 @@ void JsonPluginConfig::rejectUnread() {
       return;
     }
   }
+  for (const auto& child : children_) child->rejectUnread();
 }
 
 }  // namespace sipwarden::pipeline

@@ -3,8 +3,10 @@
 // JSON object that record the first error with its full key path and which
 // keys were read, so unread (unknown) keys can be refused.
 
+#include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <Poco/JSON/Object.h>
 
@@ -25,18 +27,27 @@ class JsonPluginConfig final : public PluginConfig {
   bool getBool(std::string_view key, bool fallback) override;
   std::vector<std::string> getStrings(std::string_view key, const std::vector<std::string>& fallback) override;
   void fail(std::string_view key, std::string_view message) override;
-  bool failed() const override { return !error_.empty(); }
+  bool failed() const override;
+  Kind kind(std::string_view key) const override;
+  std::vector<PluginConfig*> getObjects(std::string_view key) override;
+  std::string getJson(std::string_view key) override;
+  void watchFile(std::string_view path) override;
 
   void markRead(std::string_view key) { read_.emplace(key); }
-  // Records an error for the first key nobody read.
+  // Records an error for the first key nobody read, here or in a child.
   void rejectUnread();
-  const std::string& firstError() const { return error_; }
+  // The first error here or in a child config.
+  std::string firstError() const;
+  // Files named by watchFile, here and in the children.
+  std::vector<std::string> watchedFiles() const;
 
  private:
   Poco::JSON::Object::Ptr block_;
   std::string path_;
   std::set<std::string> read_;
   std::string error_;
+  std::vector<std::unique_ptr<JsonPluginConfig>> children_;
+  std::vector<std::string> watched_;
 };
 
 }  // namespace sipwarden::pipeline

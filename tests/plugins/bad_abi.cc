@@ -2,6 +2,6 @@
 #include "sipwarden/plugin.h"
 
 extern "C" __attribute__((visibility("default"))) const sipwarden::PluginDescriptor* sipwarden_plugin_v1() {
-  static const sipwarden::PluginDescriptor descriptor{sipwarden::kPluginAbiVersion + 98, "bad_abi", "1.0", nullptr};
+  static const sipwarden::PluginDescriptor descriptor{99, "bad_abi", "1.0", nullptr};
   return &descriptor;
 }

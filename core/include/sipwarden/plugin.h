@@ -21,7 +21,7 @@
 namespace sipwarden {
 
 // Bump on any change to the SDK headers that breaks binary compatibility.
-inline constexpr std::uint32_t kPluginAbiVersion = 1;
+inline constexpr std::uint32_t kPluginAbiVersion = 2;
 
 // A plugin's config block. Getters never throw: a missing key yields the
 // fallback, a wrong type records an error naming the key's full path
@@ -43,6 +43,23 @@ class PluginConfig {
   // Records an error for `key` (e.g. a regex that does not compile).
   virtual void fail(std::string_view key, std::string_view message) = 0;
   virtual bool failed() const = 0;
+
+  // What `key` holds, for options that accept more than one form (a switch
+  // or a list, say) before calling the matching getter.
+  enum class Kind { Missing, Null, Bool, Integer, Number, String, List, Object };
+  virtual Kind kind(std::string_view key) const = 0;
+  // A list of objects ("lexicons": [{...}, {...}]; a single object counts as
+  // a list of one), each a config of its own with a path such as
+  // "plugins[2].scripts[1]": its errors and unknown keys are reported like
+  // the block's. The children live as long as this config (during create).
+  virtual std::vector<PluginConfig*> getObjects(std::string_view key) = 0;
+  // The value of `key` as JSON text ("" when absent), for settings a plugin
+  // passes on without interpreting them (a script's own settings table).
+  virtual std::string getJson(std::string_view key) = 0;
+  // Names a file the plugin's behaviour depends on (a script, a word list).
+  // When it changes on disk the hop rebuilds the chain as on SIGHUP; if the
+  // new chain fails to build the running one stays.
+  virtual void watchFile(std::string_view path) = 0;
 };
 
 using CreateFilter = std::unique_ptr<Filter> (*)(PluginConfig& config);

@@ -1,0 +1,327 @@
+#include "lua_policy/msg_api.h"
+
+#include <lua.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <string>
+#include <string_view>
+
+#include "lua_policy/script.h"
+#include "sipwarden/html_text.h"
+
+namespace sipwarden::lua {
+namespace {
+
+constexpr const char* kMsgType = "sipwarden.msg";
+
+struct MsgHandle {
+  std::uint64_t generation;
+};
+
+CallContext& activeCall(lua_State* state) {
+  auto* handle = static_cast<MsgHandle*>(luaL_checkudata(state, 1, kMsgType));
+  CallContext& call = Script::of(state).call();
+  if (call.exchange == nullptr || handle->generation != call.generation) {
+    luaL_error(state, "msg is only valid during the on_request/on_response call that received it");
+  }
+  return call;
+}
+
+void pushView(lua_State* state, std::string_view text) { lua_pushlstring(state, text.data(), text.size()); }
+
+std::string_view checkView(lua_State* state, int index) {
+  std::size_t size = 0;
+  const char* text = luaL_checklstring(state, index, &size);
+  return {text, size};
+}
+
+bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// Header names are RFC 3261 tokens; values may not break the message apart.
+std::string_view checkHeaderName(lua_State* state, int index) {
+  const std::string_view name = checkView(state, index);
+  static constexpr std::string_view kTokenPunctuation = "-.!%*_+`'~";
+  const bool token = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || kTokenPunctuation.find(c) != std::string_view::npos;
+  });
+  if (!token) luaL_argerror(state, index, "not a header name");
+  // The hop's transaction and framing depend on these.
+  static constexpr std::array<std::string_view, 8> kReserved = {"via", "v", "call-id", "i", "cseq",
+                                                                "content-length", "l", "max-forwards"};
+  for (auto reserved : kReserved) {
+    if (equalsIgnoreCase(name, reserved)) luaL_argerror(state, index, "this header belongs to the hop");
+  }
+  return name;
+}
+
+std::string_view checkHeaderValue(lua_State* state, int index) {
+  const std::string_view value = checkView(state, index);
+  if (value.find_first_of("\r\n") != std::string_view::npos) luaL_argerror(state, index, "CR or LF in a header value");
+  return value;
+}
+
+void pushAddress(lua_State* state, const Address& address) {
+  lua_createtable(state, 0, 6);
+  pushView(state, address.uri);
+  lua_setfield(state, -2, "uri");
+  pushView(state, address.user);
+  lua_setfield(state, -2, "user");
+  pushView(state, address.host);
+  lua_setfield(state, -2, "host");
+  pushView(state, address.display);
+  lua_setfield(state, -2, "display");
+  pushView(state, address.tag);
+  lua_setfield(state, -2, "tag");
+  const std::string aor = address.aor();
+  pushView(state, aor);
+  lua_setfield(state, -2, "aor");
+}
+
+const char* transportName(Transport transport) {
+  switch (transport) {
+    case Transport::Udp: return "udp";
+    case Transport::Tcp: return "tcp";
+    case Transport::Tls: return "tls";
+  }
+  return "udp";
+}
+
+int pushField(lua_State* state, Exchange& exchange, std::string_view key) {
+  const MessageView& message = exchange.message();
+  if (key == "method") {
+    pushView(state, message.method());
+  } else if (key == "ruri") {
+    message.isRequest() ? pushView(state, message.requestUri()) : lua_pushnil(state);
+  } else if (key == "status") {
+    message.isRequest() ? lua_pushnil(state) : lua_pushinteger(state, message.statusCode());
+  } else if (key == "reason") {
+    message.isRequest() ? lua_pushnil(state) : pushView(state, message.reasonPhrase());
+  } else if (key == "from") {
+    pushAddress(state, message.from());
+  } else if (key == "to") {
+    pushAddress(state, message.to());
+  } else if (key == "call_id") {
+    pushView(state, message.callId());
+  } else if (key == "cseq") {
+    lua_pushinteger(state, message.cseqNumber());
+  } else if (key == "body") {
+    pushView(state, message.body());
+  } else if (key == "content_type") {
+    pushView(state, message.contentType());
+  } else if (key == "text") {
+    InstantMessage& text = exchange.instantMessage();
+    if (text.present()) {
+      const std::string plain = text.plainText();
+      pushView(state, plain);
+    } else {
+      lua_pushnil(state);
+    }
+  } else if (key == "source") {
+    lua_createtable(state, 0, 3);
+    pushView(state, exchange.sourceIp());
+    lua_setfield(state, -2, "ip");
+    lua_pushinteger(state, exchange.sourcePort());
+    lua_setfield(state, -2, "port");
+    lua_pushstring(state, transportName(exchange.transport()));
+    lua_setfield(state, -2, "transport");
+  } else if (key == "direction") {
+    lua_pushstring(state, exchange.direction() == Direction::FromClient ? "from_client" : "from_upstream");
+  } else if (key == "is_request") {
+    lua_pushboolean(state, message.isRequest());
+  } else {
+    return 0;
+  }
+  return 1;
+}
+
+int msgIndex(lua_State* state) {
+  CallContext& call = activeCall(state);
+  lua_pushvalue(state, 2);
+  if (lua_rawget(state, lua_upvalueindex(1)) != LUA_TNIL) return 1;  // a method
+  lua_pop(state, 1);
+  if (lua_type(state, 2) != LUA_TSTRING) return luaL_error(state, "msg fields are named by strings");
+  const std::string_view key = checkView(state, 2);
+  if (pushField(state, *call.exchange, key) == 1) return 1;
+  return luaL_error(state, "msg has no field '%s'", std::string(key).c_str());
+}
+
+int msgNewIndex(lua_State* state) {
+  return luaL_error(state, "msg fields are read-only: use msg:set_header, msg:set_body or msg:set_text");
+}
+
+int msgToString(lua_State* state) {
+  auto* handle = static_cast<MsgHandle*>(luaL_checkudata(state, 1, kMsgType));
+  lua_pushfstring(state, "msg (call %I)", static_cast<lua_Integer>(handle->generation));
+  return 1;
+}
+
+int header(lua_State* state) {
+  CallContext& call = activeCall(state);
+  const auto value = call.exchange->message().header(checkView(state, 2));
+  value ? pushView(state, *value) : lua_pushnil(state);
+  return 1;
+}
+
+int headers(lua_State* state) {
+  CallContext& call = activeCall(state);
+  const auto values = call.exchange->message().headers(checkView(state, 2));
+  lua_createtable(state, static_cast<int>(values.size()), 0);
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    pushView(state, values[i]);
+    lua_rawseti(state, -2, static_cast<lua_Integer>(i + 1));
+  }
+  return 1;
+}
+
+int setHeader(lua_State* state) {
+  CallContext& call = activeCall(state);
+  const auto name = checkHeaderName(state, 2);
+  call.exchange->edits().setHeader(name, checkHeaderValue(state, 3));
+  return 0;
+}
+
+int addHeader(lua_State* state) {
+  CallContext& call = activeCall(state);
+  const auto name = checkHeaderName(state, 2);
+  call.exchange->edits().addHeader(name, checkHeaderValue(state, 3));
+  return 0;
+}
+
+int removeHeader(lua_State* state) {
+  CallContext& call = activeCall(state);
+  call.exchange->edits().removeHeader(checkHeaderName(state, 2));
+  return 0;
+}
+
+int setBody(lua_State* state) {
+  CallContext& call = activeCall(state);
+  const auto body = checkView(state, 2);
+  const std::string_view type = lua_isnoneornil(state, 3) ? std::string_view() : checkHeaderValue(state, 3);
+  call.exchange->edits().setBody(body, type);
+  return 0;
+}
+
+int setText(lua_State* state) {
+  CallContext& call = activeCall(state);
+  const auto text = checkView(state, 2);
+  InstantMessage& message = call.exchange->instantMessage();
+  if (!message.present()) return luaL_error(state, "msg:set_text(): the message carries no instant-message text");
+  for (std::size_t part = 0; part < message.partCount(); ++part) {
+    if (message.partType(part) == "text/html") {
+      message.setPartText(part, html::escape(text));
+    } else {
+      message.setPartText(part, text);
+    }
+  }
+  return 0;
+}
+
+CallContext& undecidedRequest(lua_State* state, const char* what) {
+  CallContext& call = activeCall(state);
+  if (!call.request) luaL_error(state, "msg:%s() is for requests: a response cannot be answered", what);
+  if (call.decision) {
+    luaL_error(state, "msg:%s(): this request already has a verdict (%s %d)", what,
+               call.decision->kind() == Verdict::Kind::Drop ? "drop" : "reply", call.decision->code());
+  }
+  return call;
+}
+
+int checkCode(lua_State* state, int index) {
+  const lua_Integer code = luaL_checkinteger(state, index);
+  luaL_argcheck(state, code >= 200 && code <= 699, index, "a final response code (200-699)");
+  return static_cast<int>(code);
+}
+
+Verdict::Headers checkHeaderTable(lua_State* state, int index) {
+  Verdict::Headers out;
+  if (lua_isnoneornil(state, index)) return out;
+  luaL_checktype(state, index, LUA_TTABLE);
+  lua_pushnil(state);
+  while (lua_next(state, index) != 0) {
+    if (lua_type(state, -2) == LUA_TSTRING) {  // {["X-Reason"] = "..."}
+      const int top = lua_gettop(state);
+      out.emplace_back(std::string(checkHeaderName(state, top - 1)), std::string(checkHeaderValue(state, top)));
+    } else {  // { {"Warning", "..."}, ... } keeps order and repeats
+      luaL_checktype(state, -1, LUA_TTABLE);
+      lua_rawgeti(state, -1, 1);
+      lua_rawgeti(state, -2, 2);
+      const int top = lua_gettop(state);
+      out.emplace_back(std::string(checkHeaderName(state, top - 1)), std::string(checkHeaderValue(state, top)));
+      lua_pop(state, 2);
+    }
+    lua_pop(state, 1);
+  }
+  return out;
+}
+
+int reply(lua_State* state) {
+  CallContext& call = undecidedRequest(state, "reply");
+  const int code = checkCode(state, 2);
+  std::string reason(checkHeaderValue(state, 3));
+  Verdict::Headers extra = checkHeaderTable(state, 4);
+  call.decision = Verdict::reply(code, std::move(reason), std::move(extra));
+  return 0;
+}
+
+int reject(lua_State* state) {
+  CallContext& call = undecidedRequest(state, "reject");
+  const int code = checkCode(state, 2);
+  luaL_argcheck(state, code >= 300, 2, "a rejection is 300-699");
+  std::string reason(checkHeaderValue(state, 3));
+  std::string quoted = reason;
+  std::replace(quoted.begin(), quoted.end(), '"', '\'');
+  std::replace(quoted.begin(), quoted.end(), '\\', '/');
+  const std::string warning = "399 sipwarden \"" + Script::of(state).settings().name + ": " + quoted + "\"";
+  call.decision = Verdict::reply(code, std::move(reason), {{"Warning", warning}});
+  return 0;
+}
+
+int drop(lua_State* state) {
+  CallContext& call = undecidedRequest(state, "drop");
+  call.decision = Verdict::drop("dropped by " + Script::of(state).settings().name);
+  return 0;
+}
+
+int tag(lua_State* state) {
+  CallContext& call = activeCall(state);
+  const auto key = checkView(state, 2);
+  std::size_t size = 0;
+  const char* value = luaL_tolstring(state, 3, &size);
+  call.exchange->tag(key, std::string_view(value, size));
+  return 0;
+}
+
+}  // namespace
+
+void registerMsgApi(lua_State* state) {
+  static const luaL_Reg methods[] = {{"header", header},         {"headers", headers},     {"set_header", setHeader},
+                                     {"add_header", addHeader},   {"remove_header", removeHeader},
+                                     {"set_body", setBody},       {"set_text", setText},    {"reply", reply},
+                                     {"reject", reject},          {"drop", drop},           {"tag", tag},
+                                     {nullptr, nullptr}};
+  luaL_newmetatable(state, kMsgType);
+  luaL_newlib(state, methods);
+  lua_pushcclosure(state, msgIndex, 1);
+  lua_setfield(state, -2, "__index");
+  lua_pushcfunction(state, msgNewIndex);
+  lua_setfield(state, -2, "__newindex");
+  lua_pushcfunction(state, msgToString);
+  lua_setfield(state, -2, "__tostring");
+  lua_pushliteral(state, "msg");
+  lua_setfield(state, -2, "__metatable");
+  lua_pop(state, 1);
+}
+
+void pushMsg(lua_State* state, std::uint64_t generation) {
+  auto* handle = static_cast<MsgHandle*>(lua_newuserdatauv(state, sizeof(MsgHandle), 0));
+  handle->generation = generation;
+  luaL_setmetatable(state, kMsgType);
+}
+
+}  // namespace sipwarden::lua

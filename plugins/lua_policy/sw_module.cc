@@ -1,0 +1,330 @@
+#include "lua_policy/sw_module.h"
+
+#include <Poco/Exception.h>
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/Logger.h>
+
+#include <lua.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <vector>
+
+#include "lua_policy/script.h"
+#include "lua_policy/uri.h"
+
+namespace sipwarden::lua {
+namespace {
+
+std::string_view checkView(lua_State* state, int index) {
+  std::size_t size = 0;
+  const char* text = luaL_checklstring(state, index, &size);
+  return {text, size};
+}
+
+void pushView(lua_State* state, std::string_view text) { lua_pushlstring(state, text.data(), text.size()); }
+
+const RE2& checkPattern(lua_State* state, int index) {
+  const std::string_view pattern = checkView(state, index);
+  std::string error;
+  const RE2* compiled = Script::of(state).patterns().get(pattern, error);
+  if (compiled == nullptr) luaL_argerror(state, index, ("bad pattern: " + error).c_str());
+  return *compiled;
+}
+
+// The match (1 + groups) of `pattern` in `subject` from `start`, or false.
+bool search(const RE2& pattern, std::string_view subject, std::size_t start, std::vector<re2::StringPiece>& groups) {
+  groups.assign(static_cast<std::size_t>(pattern.NumberOfCapturingGroups()) + 1, {});
+  return pattern.Match(subject, start, subject.size(), RE2::UNANCHORED, groups.data(), static_cast<int>(groups.size()));
+}
+
+int pushCaptures(lua_State* state, const std::vector<re2::StringPiece>& groups) {
+  if (groups.size() == 1) {
+    pushView(state, std::string_view(groups[0].data(), groups[0].size()));
+    return 1;
+  }
+  for (std::size_t i = 1; i < groups.size(); ++i) {
+    groups[i].data() != nullptr ? pushView(state, std::string_view(groups[i].data(), groups[i].size())) : lua_pushnil(state);
+  }
+  return static_cast<int>(groups.size() - 1);
+}
+
+// sw.re.match(subject, pattern): the captures (or the whole match) of the
+// first match anywhere, like string.match; nil when none.
+int reMatch(lua_State* state) {
+  const std::string_view subject = checkView(state, 1);
+  const RE2& pattern = checkPattern(state, 2);
+  std::vector<re2::StringPiece> groups;
+  if (!search(pattern, subject, 0, groups)) {
+    lua_pushnil(state);
+    return 1;
+  }
+  return pushCaptures(state, groups);
+}
+
+// sw.re.find(subject, pattern[, init]): start and end (1-based, inclusive)
+// of the first match, then its captures, like string.find; nil when none.
+int reFind(lua_State* state) {
+  const std::string_view subject = checkView(state, 1);
+  const RE2& pattern = checkPattern(state, 2);
+  const lua_Integer init = luaL_optinteger(state, 3, 1);
+  luaL_argcheck(state, init >= 1, 3, "positions start at 1");
+  std::vector<re2::StringPiece> groups;
+  const auto start = static_cast<std::size_t>(init - 1);
+  if (start > subject.size() || !search(pattern, subject, start, groups)) {
+    lua_pushnil(state);
+    return 1;
+  }
+  const auto first = static_cast<lua_Integer>(groups[0].data() - subject.data()) + 1;
+  lua_pushinteger(state, first);
+  lua_pushinteger(state, first + static_cast<lua_Integer>(groups[0].size()) - 1);
+  return groups.size() == 1 ? 2 : 2 + pushCaptures(state, groups);
+}
+
+// sw.re.gsub(subject, pattern, replacement): every match replaced
+// (\0 is the match, \1..\9 the groups); returns the text and the count.
+int reGsub(lua_State* state) {
+  std::string subject(checkView(state, 1));
+  const RE2& pattern = checkPattern(state, 2);
+  const std::string_view replacement = checkView(state, 3);
+  std::string error;
+  if (!pattern.CheckRewriteString(replacement, &error)) luaL_argerror(state, 3, error.c_str());
+  const int count = RE2::GlobalReplace(&subject, pattern, replacement);
+  pushView(state, subject);
+  lua_pushinteger(state, count);
+  return 2;
+}
+
+int log(lua_State* state) {
+  const std::string_view level = checkView(state, 1);
+  LogLevel parsed = LogLevel::Info;
+  if (level == "debug") {
+    parsed = LogLevel::Debug;
+  } else if (level == "warning" || level == "warn") {
+    parsed = LogLevel::Warning;
+  } else if (level == "error") {
+    parsed = LogLevel::Error;
+  } else if (level != "info") {
+    luaL_argerror(state, 1, "debug, info, warning or error");
+  }
+  std::string text = Script::of(state).settings().name + ":";
+  for (int i = 2, top = lua_gettop(state); i <= top; ++i) {
+    std::size_t size = 0;
+    const char* piece = luaL_tolstring(state, i, &size);
+    text += " ";
+    text.append(piece, size);
+    lua_pop(state, 1);
+  }
+  CallContext& call = Script::of(state).call();
+  if (call.exchange != nullptr) {
+    call.exchange->log(parsed, text);
+    return 0;
+  }
+  Poco::Logger& logger = Poco::Logger::get("lua_policy");  // at load time: no exchange yet
+  switch (parsed) {
+    case LogLevel::Debug: logger.debug(text); break;
+    case LogLevel::Info: logger.information(text); break;
+    case LogLevel::Warning: logger.warning(text); break;
+    case LogLevel::Error: logger.error(text); break;
+  }
+  return 0;
+}
+
+int now(lua_State* state) {
+  CallContext& call = Script::of(state).call();
+  const auto time = call.exchange != nullptr ? call.exchange->now() : std::chrono::system_clock::now();
+  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
+  lua_pushnumber(state, static_cast<lua_Number>(millis) / 1000.0);
+  return 1;
+}
+
+int groupMember(lua_State* state) {
+  const std::string_view address = checkView(state, 1);
+  const std::string group(checkView(state, 2));
+  const auto& groups = Script::of(state).settings().groups;
+  if (!groups || !groups->known(group)) {
+    return luaL_error(state, "sw.groups.member: no group named '%s' in the plugin's groups", group.c_str());
+  }
+  lua_pushboolean(state, groups->member(address, group));
+  return 1;
+}
+
+std::chrono::milliseconds optionalTtl(lua_State* state, int index) {
+  const lua_Number seconds = luaL_optnumber(state, index, 0);
+  luaL_argcheck(state, seconds >= 0 && seconds < 1e9, index, "a time to live in seconds");
+  return std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(seconds * 1000)));
+}
+
+SharedStore& shared(lua_State* state) { return *Script::of(state).settings().shared; }
+
+int sharedGet(lua_State* state) {
+  const auto value = shared(state).get(std::string(checkView(state, 1)));
+  if (!value) {
+    lua_pushnil(state);
+  } else if (const double* number = std::get_if<double>(&*value)) {
+    lua_pushnumber(state, *number);
+  } else {
+    pushView(state, std::get<std::string>(*value));
+  }
+  return 1;
+}
+
+int sharedSet(lua_State* state) {
+  const std::string key(checkView(state, 1));
+  SharedStore::Value value;
+  if (lua_type(state, 2) == LUA_TNUMBER) {
+    value = lua_tonumber(state, 2);
+  } else {
+    value = std::string(checkView(state, 2));
+  }
+  if (!shared(state).set(key, std::move(value), optionalTtl(state, 3))) {
+    return luaL_error(state, "sw.shared is full");
+  }
+  return 0;
+}
+
+int sharedIncrement(lua_State* state) {
+  const std::string key(checkView(state, 1));
+  const lua_Number delta = luaL_optnumber(state, 2, 1);
+  const auto value = shared(state).increment(key, delta, optionalTtl(state, 3));
+  if (!value) return luaL_error(state, "sw.shared.incr: '%s' holds a string, or the store is full", key.c_str());
+  lua_pushnumber(state, *value);
+  return 1;
+}
+
+int sharedDelete(lua_State* state) {
+  shared(state).erase(std::string(checkView(state, 1)));
+  return 0;
+}
+
+int uriParse(lua_State* state) {
+  const auto uri = parseUri(checkView(state, 1));
+  if (!uri) {
+    lua_pushnil(state);
+    return 1;
+  }
+  lua_createtable(state, 0, 7);
+  pushView(state, uri->scheme);
+  lua_setfield(state, -2, "scheme");
+  pushView(state, uri->user);
+  lua_setfield(state, -2, "user");
+  pushView(state, uri->host);
+  lua_setfield(state, -2, "host");
+  if (uri->port != 0) {
+    lua_pushinteger(state, uri->port);
+    lua_setfield(state, -2, "port");
+  }
+  pushView(state, uri->display);
+  lua_setfield(state, -2, "display");
+  pushView(state, uri->aor());
+  lua_setfield(state, -2, "aor");
+  lua_createtable(state, 0, static_cast<int>(uri->params.size()));
+  for (const auto& [name, value] : uri->params) {
+    pushView(state, value);
+    lua_setfield(state, -2, name.c_str());
+  }
+  lua_setfield(state, -2, "params");
+  return 1;
+}
+
+void setFunctions(lua_State* state, const char* name, const luaL_Reg* functions) {
+  lua_newtable(state);
+  luaL_setfuncs(state, functions, 0);
+  lua_setfield(state, -2, name);
+}
+
+void pushPocoValue(lua_State* state, const Poco::Dynamic::Var& value, int depth) {
+  if (depth > 32) luaL_error(state, "settings nested deeper than 32 levels");
+  if (value.isEmpty()) {
+    lua_pushnil(state);
+  } else if (value.type() == typeid(Poco::JSON::Object::Ptr)) {
+    const auto object = value.extract<Poco::JSON::Object::Ptr>();
+    lua_createtable(state, 0, static_cast<int>(object->size()));
+    for (const auto& [key, member] : *object) {
+      pushPocoValue(state, member, depth + 1);
+      lua_setfield(state, -2, key.c_str());
+    }
+  } else if (value.type() == typeid(Poco::JSON::Array::Ptr)) {
+    const auto array = value.extract<Poco::JSON::Array::Ptr>();
+    lua_createtable(state, static_cast<int>(array->size()), 0);
+    for (unsigned i = 0; i < array->size(); ++i) {
+      pushPocoValue(state, array->get(i), depth + 1);
+      lua_rawseti(state, -2, i + 1);
+    }
+  } else if (value.isBoolean()) {
+    lua_pushboolean(state, value.extract<bool>());
+  } else if (value.isInteger()) {
+    lua_pushinteger(state, value.convert<lua_Integer>());
+  } else if (value.isNumeric()) {
+    lua_pushnumber(state, value.convert<double>());
+  } else {
+    const std::string text = value.convert<std::string>();
+    pushView(state, text);
+  }
+}
+
+// Runs inside lua_pcall, so running out of the state's memory is an error,
+// not a panic.
+int pushSettings(lua_State* state) {
+  pushPocoValue(state, *static_cast<const Poco::Dynamic::Var*>(lua_touserdata(state, 1)), 0);
+  return 1;
+}
+
+}  // namespace
+
+const RE2* PatternCache::get(std::string_view pattern, std::string& error) {
+  auto found = patterns_.find(std::string(pattern));
+  if (found != patterns_.end()) return found->second.get();
+  RE2::Options options;
+  options.set_log_errors(false);
+  auto compiled = std::make_unique<RE2>(pattern, options);
+  if (!compiled->ok()) {
+    error = compiled->error();
+    return nullptr;
+  }
+  if (patterns_.size() >= kCapacity) patterns_.clear();
+  return patterns_.emplace(std::string(pattern), std::move(compiled)).first->second.get();
+}
+
+void registerSwModule(lua_State* state) {
+  static const luaL_Reg top[] = {{"log", log}, {"now", now}, {nullptr, nullptr}};
+  static const luaL_Reg re[] = {{"match", reMatch}, {"find", reFind}, {"gsub", reGsub}, {nullptr, nullptr}};
+  static const luaL_Reg groups[] = {{"member", groupMember}, {nullptr, nullptr}};
+  static const luaL_Reg sharedFunctions[] = {
+      {"get", sharedGet}, {"set", sharedSet}, {"incr", sharedIncrement}, {"delete", sharedDelete}, {nullptr, nullptr}};
+  static const luaL_Reg uri[] = {{"parse", uriParse}, {nullptr, nullptr}};
+  luaL_newlib(state, top);
+  setFunctions(state, "re", re);
+  setFunctions(state, "groups", groups);
+  setFunctions(state, "shared", sharedFunctions);
+  setFunctions(state, "uri", uri);
+  lua_newtable(state);
+  lua_setfield(state, -2, "state");
+  lua_setglobal(state, "sw");
+}
+
+bool pushJsonAsLua(lua_State* state, std::string_view json, std::string& error) {
+  if (json.empty()) {
+    lua_newtable(state);
+    return true;
+  }
+  Poco::Dynamic::Var value;
+  try {
+    value = Poco::JSON::Parser().parse(std::string(json));
+  } catch (const Poco::Exception& failure) {
+    error = failure.displayText();
+    return false;
+  }
+  lua_pushcfunction(state, pushSettings);
+  lua_pushlightuserdata(state, &value);
+  if (lua_pcall(state, 1, 1, 0) != LUA_OK) {
+    error = std::string("settings: ") + lua_tostring(state, -1);
+    lua_pop(state, 1);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace sipwarden::lua

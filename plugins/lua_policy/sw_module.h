@@ -1,0 +1,35 @@
+#pragma once
+// The `sw` module scripts see: sw.log, sw.re (RE2), sw.now, sw.groups,
+// sw.state, sw.shared and sw.uri. Also turns JSON settings into Lua tables.
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include <re2/re2.h>
+
+struct lua_State;
+
+namespace sipwarden::lua {
+
+// Compiled RE2 patterns by their text, per script state. Bounded: when full
+// it starts over, so a script building patterns from message text cannot
+// grow it without limit.
+class PatternCache {
+ public:
+  // The compiled pattern, or nullptr with `error` set.
+  const RE2* get(std::string_view pattern, std::string& error);
+
+ private:
+  static constexpr std::size_t kCapacity = 512;
+  std::unordered_map<std::string, std::unique_ptr<RE2>> patterns_;
+};
+
+// Sets the global `sw`; once per state, after the Script owns the sandbox.
+void registerSwModule(lua_State* state);
+// Pushes the JSON value as a Lua value (objects and arrays as tables; ""
+// as an empty table). False with `error` when the text is not JSON.
+bool pushJsonAsLua(lua_State* state, std::string_view json, std::string& error);
+
+}  // namespace sipwarden::lua
