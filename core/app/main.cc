@@ -29,7 +29,8 @@ constexpr const char* kUsage =
     "  sipwarden check-config FILE\n"
     "  sipwarden reload --pid-file FILE\n"
     "  sipwarden archive verify (--db FILE | --config FILE)\n"
-    "  sipwarden policy test --config FILE [--json] MESSAGE.sip...\n"
+    "  sipwarden policy test (--config FILE | --script FILE.lua [--settings FILE.json]) [--json]\n"
+    "                        [--from-upstream] (--cases DIR | MESSAGE.sip...)\n"
     "  sipwarden --version\n";
 
 void setUpLogging(const std::string& level) {

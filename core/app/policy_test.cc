@@ -2,91 +2,20 @@
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
-#include <Poco/Net/SocketAddress.h>
+#include <Poco/JSON/Parser.h>
 
+#include <filesystem>
 #include <fstream>
+
 #include <iostream>
 #include <sstream>
 
 #include "app/config.h"
-#include "pipeline/exchange.h"
-#include "proxy/replies.h"
-#include "proxy/sanity.h"
-#include "sip/edit_list.h"
+#include "app/policy_cases.h"
+#include "app/policy_run.h"
 
 namespace sipwarden::app {
 namespace {
-
-struct Outcome {
-  std::string file;
-  std::vector<pipeline::TraceStep> steps;
-  std::string result;  // forward, reply, drop, invalid
-  int code = 0;
-  std::string reason;
-  std::string wire;  // the message as it leaves, or the reply
-  bool edited = false;
-};
-
-Outcome runOne(const pipeline::FilterChain& chain, const std::string& file, bool fromUpstream) {
-  Outcome outcome;
-  outcome.file = file;
-  std::ifstream in(file, std::ios::binary);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  if (!in) {
-    outcome.result = "invalid";
-    outcome.reason = "cannot read the file";
-    return outcome;
-  }
-  sip::ParseFailure failure;
-  auto message = sip::Message::parse(bytes.str(), sip::Framing::Datagram, failure);
-  if (!message || !message->isRequest()) {
-    outcome.result = "invalid";
-    outcome.reason = message ? "not a request" : "not a SIP message: " + failure.reason;
-    return outcome;
-  }
-  const Verdict sane = proxy::checkRequest(*message, failure, proxy::SanityLimits{});
-  if (!sane.isContinue()) {
-    outcome.result = "reply";
-    outcome.code = sane.code();
-    outcome.reason = "the hop itself rejects it: " + sane.reason();
-    outcome.wire = proxy::buildReply(*message, sane.code(), sane.reason(), "policytest", sane.headers());
-    return outcome;
-  }
-  transport::Origin origin{transport::Protocol::Udp, Poco::Net::SocketAddress("127.0.0.1", 5060), 0};
-  pipeline::CoreExchange exchange(origin, fromUpstream ? Direction::FromUpstream : Direction::FromClient);
-  exchange.bind(*message);
-  const Verdict verdict = chain.runRequest(exchange, &outcome.steps);
-  switch (verdict.kind()) {
-    case Verdict::Kind::Continue: {
-      outcome.result = "forward";
-      outcome.edited = exchange.edited();
-      sip::EditList edits;
-      exchange.applyTo(edits);
-      outcome.wire = sip::serialize(*message, edits);
-      break;
-    }
-    case Verdict::Kind::Reply:
-      outcome.result = "reply";
-      outcome.code = verdict.code();
-      outcome.reason = verdict.reason();
-      outcome.wire = proxy::buildReply(*message, verdict.code(), verdict.reason(), "policytest", verdict.headers());
-      break;
-    case Verdict::Kind::Drop:
-    case Verdict::Kind::Error:
-      outcome.result = "drop";
-      outcome.reason = verdict.reason();
-      break;
-    case Verdict::Kind::Pending:
-      outcome.result = "pending";
-      outcome.reason = "a plugin waits for an asynchronous answer (the archive in reject mode); offline it stops here";
-      break;
-  }
-  if (!exchange.tags().empty()) {
-    for (const auto& [key, value] : exchange.tags()) outcome.steps.push_back({"tag", key + "=" + value, 0, ""});
-  }
-  return outcome;
-}
 
 void printText(const Outcome& outcome) {
   std::cout << "== " << outcome.file << "\n";
@@ -133,36 +62,88 @@ Poco::JSON::Object::Ptr toJson(const Outcome& outcome) {
   return object;
 }
 
+// The chain for --script: one lua_policy block running the script, with the
+// other keys (groups, budgets, and `config` for the script) from `settings`.
+AppConfig scriptConfig(const std::string& script, const std::string& settingsPath) {
+  Poco::JSON::Object::Ptr block = new Poco::JSON::Object;
+  Poco::JSON::Object::Ptr entry = new Poco::JSON::Object;
+  entry->set("file", script);
+  if (!settingsPath.empty()) {
+    std::ifstream in(settingsPath);
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (!in) throw ConfigError(settingsPath + ": cannot read");
+    Poco::JSON::Object::Ptr settings;
+    try {
+      settings = Poco::JSON::Parser().parse(text.str()).extract<Poco::JSON::Object::Ptr>();
+    } catch (const Poco::Exception& error) {
+      throw ConfigError(settingsPath + ": " + error.displayText());
+    }
+    for (const auto& [key, value] : *settings) {
+      if (key == "config") {
+        entry->set(key, value);
+      } else {
+        block->set(key, value);
+      }
+    }
+  }
+  block->set("plugin", "lua_policy");
+  Poco::JSON::Array::Ptr scripts = new Poco::JSON::Array;
+  scripts->add(entry);
+  block->set("scripts", scripts);
+  AppConfig config;
+  config.plugins = new Poco::JSON::Array;
+  config.plugins->add(block);
+  return config;
+}
+
 }  // namespace
 
 int policyTestCommand(const std::vector<std::string>& args) {
-  std::string configPath;
+  constexpr const char* kUsage =
+      "usage: sipwarden policy test (--config FILE | --script FILE.lua [--settings FILE.json])\n"
+      "                             [--json] [--from-upstream] (--cases DIR | MESSAGE.sip...)\n";
+  std::string configPath, script, settings, cases;
   bool json = false;
-  bool fromUpstream = false;
+  RunOptions options;
   std::vector<std::string> files;
   for (std::size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--config" && i + 1 < args.size()) {
-      configPath = args[++i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= args.size()) throw ConfigError(args[i] + ": missing value\n" + kUsage);
+      return args[++i];
+    };
+    if (args[i] == "--config") {
+      configPath = value();
+    } else if (args[i] == "--script") {
+      script = value();
+    } else if (args[i] == "--settings") {
+      settings = value();
+    } else if (args[i] == "--cases") {
+      cases = value();
     } else if (args[i] == "--json") {
       json = true;
     } else if (args[i] == "--from-upstream") {
-      fromUpstream = true;
+      options.fromUpstream = true;
     } else if (args[i].starts_with("--")) {
-      throw ConfigError(args[i] + ": unknown option");
+      throw ConfigError(args[i] + ": unknown option\n" + kUsage);
     } else {
       files.push_back(args[i]);
     }
   }
-  if (configPath.empty() || files.empty()) {
-    std::cerr << "usage: sipwarden policy test --config FILE [--json] [--from-upstream] MESSAGE.sip...\n";
+  if (configPath.empty() == script.empty() || files.empty() == cases.empty()) {
+    std::cerr << kUsage;
     return 2;
   }
-  AppConfig config = loadConfigFile(configPath);
+  if (settings.empty() && !script.empty() && !cases.empty() && std::filesystem::exists(cases + "/policy.json")) {
+    settings = cases + "/policy.json";
+  }
+  const AppConfig config = script.empty() ? loadConfigFile(configPath) : scriptConfig(script, settings);
   const auto chain = buildChain(config);
+  if (!cases.empty()) return runPolicyCases(*chain, cases);
   Poco::JSON::Array results;
   bool allReadable = true;
   for (const auto& file : files) {
-    const Outcome outcome = runOne(*chain, file, fromUpstream);
+    const Outcome outcome = runMessage(*chain, file, options);
     allReadable = allReadable && outcome.result != "invalid";
     if (json) {
       results.add(toJson(outcome));

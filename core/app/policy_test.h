@@ -1,5 +1,6 @@
 #pragma once
-// `sipwarden policy test --config FILE [--json] [--from-upstream] MESSAGE.sip...`
+// `sipwarden policy test (--config FILE | --script FILE.lua [--settings FILE.json]) [--json]
+//                        [--from-upstream] (--cases DIR | MESSAGE.sip...)`
 // Runs the configured filter chain offline on message files and prints, per
 // message, each plugin's verdict and reason, the edits made, and the message
 // as it would leave (or the reply). How an operator answers "why was this

@@ -67,16 +67,14 @@ void logCounters(const proxy::Proxy& proxy, const transport::Transport& transpor
   log.information("requests: %s", join(counters.requestsByMethod));
   log.information("responses relayed: %s; local replies: %s", join(counters.responsesByClass),
                   join(counters.localReplies));
-  log.information("dropped: %s; retransmissions absorbed: %Lu; timeouts: %Lu; failovers: %Lu", join(counters.drops),
-                  static_cast<unsigned long long>(counters.retransmissionsAbsorbed),
-                  static_cast<unsigned long long>(counters.timeouts),
-                  static_cast<unsigned long long>(counters.failovers));
+  log.information("dropped: " + join(counters.drops) +
+                  "; retransmissions absorbed: " + std::to_string(counters.retransmissionsAbsorbed) +
+                  "; timeouts: " + std::to_string(counters.timeouts) + "; failovers: " + std::to_string(counters.failovers));
   const auto& wire = transport.counters();
-  log.information("transport: %Lu datagrams, %Lu stream messages in, %Lu out, %Lu send failures, %Lu framing errors",
-                  static_cast<unsigned long long>(wire.datagramsIn),
-                  static_cast<unsigned long long>(wire.streamMessagesIn),
-                  static_cast<unsigned long long>(wire.messagesOut), static_cast<unsigned long long>(wire.sendFailures),
-                  static_cast<unsigned long long>(wire.framingErrors));
+  log.information("transport: " + std::to_string(wire.datagramsIn) + " datagrams, " +
+                  std::to_string(wire.streamMessagesIn) + " stream messages in, " + std::to_string(wire.messagesOut) +
+                  " out, " + std::to_string(wire.sendFailures) + " send failures, " +
+                  std::to_string(wire.framingErrors) + " framing errors");
 }
 
 }  // namespace

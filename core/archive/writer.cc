@@ -54,6 +54,7 @@ void Writer::closeStaleCalls(std::int64_t nowMs, std::int64_t timeoutMs) {
 }
 
 bool Writer::enqueue(Job job) {
+  bool wake = false;
   {
     std::lock_guard<std::mutex> hold(lock_);
     // Refuse new rows while the archive fails: what waits for a commit must
@@ -65,8 +66,13 @@ bool Writer::enqueue(Job job) {
       return false;
     }
     queue_.push_back(std::move(job));
+    // The writer sleeps for one of two things: work in an empty queue, or a
+    // full batch while it lets one fill (batch_ms). Waking it for every other
+    // row costs the SIP thread a futex call per message and the writer a
+    // context switch to find its batch still short.
+    wake = queue_.size() == 1 || queue_.size() >= settings_.batchRows;
   }
-  wake_.notify_one();
+  if (wake) wake_.notify_one();
   return true;
 }
 

@@ -42,7 +42,11 @@ class CoreExchange final : public Exchange, private MessageView, private Edits {
   Transport transport() const override { return transport_; }
   Direction direction() const override { return direction_; }
   std::string dialogId() const override;
-  std::chrono::system_clock::time_point now() const override { return std::chrono::system_clock::now(); }
+  std::chrono::system_clock::time_point now() const override {
+    return fixedNow_ ? *fixedNow_ : std::chrono::system_clock::now();
+  }
+  // For offline runs (`policy test`): the time filters see.
+  void fixNow(std::chrono::system_clock::time_point when) { fixedNow_ = when; }
   void log(LogLevel level, std::string_view text) override;
   void count(std::string_view counter, std::uint64_t delta) override;
   std::map<std::string, std::string>& state() override;
@@ -107,6 +111,7 @@ class CoreExchange final : public Exchange, private MessageView, private Edits {
   std::string stoppedBy_;
   std::function<std::function<void(Verdict)>()> resumerFactory_;
   ArchiveSink* archive_ = nullptr;
+  std::optional<std::chrono::system_clock::time_point> fixedNow_;
   std::size_t pendingPlugin_ = 0;
   std::size_t plugin_ = 0;
   const std::string* pluginName_ = nullptr;

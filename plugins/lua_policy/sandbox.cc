@@ -66,7 +66,17 @@ void* Sandbox::allocate(void* memory, void* block, std::size_t oldSize, std::siz
 void Sandbox::budgetHook(lua_State* state, lua_Debug*) {
   Sandbox& sandbox = of(state);
   sandbox.budgetHit_ = true;
-  luaL_error(state, "instruction budget of %I exceeded", static_cast<lua_Integer>(sandbox.limits_.instructions));
+  // Inside a hook, level 0 is the Lua function that was running: name it,
+  // so the operator sees which loop ran away.
+  lua_Debug where;
+  if (lua_getstack(state, 0, &where) != 0 && lua_getinfo(state, "Sl", &where) != 0 && where.currentline > 0) {
+    lua_pushfstring(state, "%s:%d: ", where.short_src, where.currentline);
+  } else {
+    lua_pushliteral(state, "");
+  }
+  lua_pushfstring(state, "instruction budget of %I exceeded", static_cast<lua_Integer>(sandbox.limits_.instructions));
+  lua_concat(state, 2);
+  lua_error(state);
 }
 
 void Sandbox::openLibraries() {

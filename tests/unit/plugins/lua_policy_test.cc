@@ -565,7 +565,7 @@ TEST_F(LuaPolicyTest, ConfigErrorsNameTheKeyAndTheLine) {
   EXPECT_NE(error("x = 1").find("defines neither on_request(msg) nor on_response(msg)"), std::string::npos);
   EXPECT_NE(error("on_request = 5").find("on_request is a number"), std::string::npos);
   EXPECT_NE(error("while true do end function on_request() end", R"(, "instruction_budget": 5000)")
-                .find("instruction budget"),
+                .find("policy.lua:1: instruction budget of 5000 exceeded"),
             std::string::npos);
   EXPECT_NE(error("function on_request() end", "", R"(, "bogus": 1)").find("plugins[0].scripts[0].bogus: unknown key"),
             std::string::npos);
