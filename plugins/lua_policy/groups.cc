@@ -20,7 +20,7 @@ std::string lower(std::string text) {
 
 // "user@host" with the host lower-cased, from a URI, a name-addr or a bare
 // address; empty when it is none of these.
-std::string addressOfRecord(std::string_view address) {
+std::string normalise(std::string_view address) {
   if (auto uri = parseUri(address)) return uri->aor();
   const auto at = address.find('@');
   if (at == std::string_view::npos || at == 0 || at + 1 == address.size()) return {};
@@ -48,7 +48,7 @@ std::string Groups::addJson(std::string_view json) {
         members.domains.insert(lower(entry.substr(1)));
         continue;
       }
-      std::string aor = addressOfRecord(entry);
+      std::string aor = normalise(entry);
       if (aor.empty()) return where + ": \"" + entry + "\" is neither an address nor @domain";
       members.addresses.insert(std::move(aor));
     }
@@ -56,16 +56,26 @@ std::string Groups::addJson(std::string_view json) {
   return {};
 }
 
+const std::string& Groups::addressOfRecord(std::string_view address) const {
+  for (const auto& memo : memo_) {
+    if (!memo.address.empty() && memo.address == address) return memo.aor;
+  }
+  Memo& slot = memo_[memoNext_++ % memo_.size()];
+  slot.address = std::string(address);
+  slot.aor = normalise(address);
+  return slot.aor;
+}
+
 bool Groups::member(std::string_view address, const std::string& group) const {
   auto found = groups_.find(group);
   if (found == groups_.end()) return false;
-  const std::string aor = addressOfRecord(address);
+  const std::string& aor = addressOfRecord(address);
   if (aor.empty()) return false;
-  if (found->second.addresses.count(aor)) return true;
+  if (found->second.addresses.find(std::string_view(aor)) != found->second.addresses.end()) return true;
   std::string_view host = std::string_view(aor).substr(aor.find('@') + 1);
   // The domain and each parent: a.b.example.com, b.example.com, example.com.
   while (!host.empty()) {
-    if (found->second.domains.count(std::string(host))) return true;
+    if (found->second.domains.find(host) != found->second.domains.end()) return true;
     const auto dot = host.find('.');
     if (dot == std::string_view::npos) break;
     host.remove_prefix(dot + 1);

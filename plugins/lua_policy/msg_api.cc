@@ -20,8 +20,22 @@ struct MsgHandle {
   std::uint64_t generation;
 };
 
+// The msg metatable's identity, to recognise a msg without the registry
+// lookup by name luaL_checkudata makes on every field access. Set once per
+// state (the metatable lives in the registry for the state's lifetime).
+const void*& metatableIdentity(lua_State* state) { return Script::of(state).call().msgMetatable; }
+
+MsgHandle* toMsg(lua_State* state, int index) {
+  void* data = lua_touserdata(state, index);
+  if (data == nullptr || !lua_getmetatable(state, index)) return nullptr;
+  const bool isMsg = lua_topointer(state, -1) == metatableIdentity(state);
+  lua_pop(state, 1);
+  return isMsg ? static_cast<MsgHandle*>(data) : nullptr;
+}
+
 CallContext& activeCall(lua_State* state) {
-  auto* handle = static_cast<MsgHandle*>(luaL_checkudata(state, 1, kMsgType));
+  MsgHandle* handle = toMsg(state, 1);
+  if (handle == nullptr) luaL_typeerror(state, 1, "msg");
   CallContext& call = Script::of(state).call();
   if (call.exchange == nullptr || handle->generation != call.generation) {
     luaL_error(state, "msg is only valid during the on_request/on_response call that received it");
@@ -156,7 +170,8 @@ int msgNewIndex(lua_State* state) {
 }
 
 int msgToString(lua_State* state) {
-  auto* handle = static_cast<MsgHandle*>(luaL_checkudata(state, 1, kMsgType));
+  MsgHandle* handle = toMsg(state, 1);
+  if (handle == nullptr) return luaL_typeerror(state, 1, "msg");
   lua_pushfstring(state, "msg (call %I)", static_cast<lua_Integer>(handle->generation));
   return 1;
 }
@@ -315,13 +330,15 @@ void registerMsgApi(lua_State* state) {
   lua_setfield(state, -2, "__tostring");
   lua_pushliteral(state, "msg");
   lua_setfield(state, -2, "__metatable");
-  lua_pop(state, 1);
+  metatableIdentity(state) = lua_topointer(state, -1);
+  Script::of(state).call().msgMetatableRef = luaL_ref(state, LUA_REGISTRYINDEX);
 }
 
 void pushMsg(lua_State* state, std::uint64_t generation) {
   auto* handle = static_cast<MsgHandle*>(lua_newuserdatauv(state, sizeof(MsgHandle), 0));
   handle->generation = generation;
-  luaL_setmetatable(state, kMsgType);
+  lua_rawgeti(state, LUA_REGISTRYINDEX, Script::of(state).call().msgMetatableRef);
+  lua_setmetatable(state, -2);
 }
 
 }  // namespace sipwarden::lua

@@ -36,6 +36,9 @@ Sandbox::Sandbox(Limits limits) : limits_(limits) {
   state_ = lua_newstate(&Sandbox::allocate, &memory_);
   if (state_ == nullptr) throw std::runtime_error("cannot create a Lua state within the memory limit");
   *static_cast<Sandbox**>(lua_getextraspace(state_)) = this;
+  // Each message leaves a little short-lived garbage (the msg, address
+  // tables): the generational collector handles that pattern best.
+  lua_gc(state_, LUA_GCGEN, 0, 0);
   openLibraries();
 }
 

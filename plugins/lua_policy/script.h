@@ -24,6 +24,8 @@ struct CallContext {
   bool request = true;
   std::optional<Verdict> decision;  // set by msg:reply / reject / drop
   std::uint64_t generation = 0;     // a msg from an older call is stale
+  const void* msgMetatable = nullptr;  // set by registerMsgApi
+  int msgMetatableRef = 0;
 };
 
 struct ScriptSettings {

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "lua_policy/uri.h"
 #include "pipeline/loader.h"
 #include "plugin_test_support.h"
 #include "sip/edit_list.h"
@@ -532,6 +533,27 @@ TEST_F(LuaPolicyTest, UriParseNowAndLog) {
   EXPECT_EQ(outcome.tag("bad"), "nil");
   EXPECT_EQ(outcome.tag("now"), "true");
   EXPECT_EQ(outcome.tag("badlevel"), "false");
+}
+
+TEST(LuaUri, ParsesTheFormsPoliciesMeet) {
+  auto plain = lua::parseUri("sip:Alice@Example.COM");
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->aor(), "Alice@example.com");
+  auto hostOnly = lua::parseUri("sip:proxy.example.com:5070;lr");
+  ASSERT_TRUE(hostOnly);
+  EXPECT_EQ(hostOnly->aor(), "proxy.example.com");
+  EXPECT_EQ(hostOnly->port, 5070);
+  auto token = lua::parseUri("Bob Smith <sip:bob@example.com?Subject=x>;tag=1");
+  ASSERT_TRUE(token);
+  EXPECT_EQ(token->display, "Bob Smith");
+  EXPECT_EQ(token->aor(), "bob@example.com");
+  auto escaped = lua::parseUri(R"("Dr. \"Who\"" <sips:who@tardis.example>)");
+  ASSERT_TRUE(escaped);
+  EXPECT_EQ(escaped->display, R"(Dr. "Who")");
+  for (const char* bad : {"", "alice@example.com", "mailto:a@b", "sip:", "sip:a@", "sip:a@b:99999", "sip:a@b:5x",
+                          "<sip:a@b", "\"unterminated <sip:a@b>", "sip:[::1"}) {
+    EXPECT_FALSE(lua::parseUri(bad)) << bad;
+  }
 }
 
 // ---- config and chaining -------------------------------------------------------
