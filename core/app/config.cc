@@ -302,6 +302,9 @@ std::shared_ptr<const pipeline::FilterChain> buildChain(const AppConfig& config)
   pipeline::ChainSettings settings;
   settings.pluginDirs = config.pluginDirs;
   for (auto& dir : defaultPluginDirs()) settings.pluginDirs.push_back(dir);
+  if (!config.configPath.empty()) {
+    settings.configDir = std::filesystem::absolute(config.configPath).parent_path().string();
+  }
   try {
     return pipeline::buildChain(config.plugins, settings);
   } catch (const pipeline::PluginError& error) {

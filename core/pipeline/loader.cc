@@ -100,7 +100,7 @@ std::shared_ptr<const FilterChain> buildChain(const Poco::JSON::Array::Ptr& plug
       modulePath = block->getValue<std::string>("module");
     }
 
-    JsonPluginConfig config(block, label);
+    JsonPluginConfig config(block, label, settings.configDir);
     ChainEntry entry;
     entry.name = name;
     entry.label = label + " (" + name + ")";

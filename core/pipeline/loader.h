@@ -26,6 +26,7 @@ void registerBuiltinPlugin(const PluginDescriptor* descriptor);
 
 struct ChainSettings {
   std::vector<std::string> pluginDirs;
+  std::string configDir;  // relative paths in plugin blocks are resolved here
 };
 
 // Throws PluginError with the key path of the first problem.

@@ -3,12 +3,19 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Stringifier.h>
 
+#include <filesystem>
 #include <sstream>
 
 namespace sipwarden::pipeline {
 
-JsonPluginConfig::JsonPluginConfig(Poco::JSON::Object::Ptr block, std::string path)
-    : block_(std::move(block)), path_(std::move(path)) {}
+JsonPluginConfig::JsonPluginConfig(Poco::JSON::Object::Ptr block, std::string path, std::string baseDir)
+    : block_(std::move(block)), path_(std::move(path)), baseDir_(std::move(baseDir)) {}
+
+std::string JsonPluginConfig::getPath(std::string_view key, std::string_view fallback) {
+  std::string path = getString(key, fallback);
+  if (path.empty() || baseDir_.empty() || path.front() == '/') return path;
+  return (std::filesystem::path(baseDir_) / path).lexically_normal().string();
+}
 
 bool JsonPluginConfig::has(std::string_view key) const { return block_->has(std::string(key)); }
 
@@ -118,7 +125,7 @@ std::vector<PluginConfig*> JsonPluginConfig::getObjects(std::string_view key) {
   const std::string name(key);
   if (!has(key)) return out;
   if (Poco::JSON::Object::Ptr single = block_->getObject(name)) {
-    children_.push_back(std::make_unique<JsonPluginConfig>(single, path_ + "." + name));
+    children_.push_back(std::make_unique<JsonPluginConfig>(single, path_ + "." + name, baseDir_));
     out.push_back(children_.back().get());
     return out;
   }
@@ -133,7 +140,8 @@ std::vector<PluginConfig*> JsonPluginConfig::getObjects(std::string_view key) {
       fail(name + "[" + std::to_string(i) + "]", "expected an object");
       return {};
     }
-    children_.push_back(std::make_unique<JsonPluginConfig>(element, path_ + "." + name + "[" + std::to_string(i) + "]"));
+    children_.push_back(
+        std::make_unique<JsonPluginConfig>(element, path_ + "." + name + "[" + std::to_string(i) + "]", baseDir_));
     out.push_back(children_.back().get());
   }
   return out;

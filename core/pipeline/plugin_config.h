@@ -16,7 +16,8 @@ namespace sipwarden::pipeline {
 
 class JsonPluginConfig final : public PluginConfig {
  public:
-  JsonPluginConfig(Poco::JSON::Object::Ptr block, std::string path);
+  // `baseDir`: where relative paths are resolved ("" for the working directory).
+  JsonPluginConfig(Poco::JSON::Object::Ptr block, std::string path, std::string baseDir = "");
 
   std::string path() const override { return path_; }
   bool has(std::string_view key) const override;
@@ -25,6 +26,7 @@ class JsonPluginConfig final : public PluginConfig {
                         std::string_view fallback) override;
   std::int64_t getInteger(std::string_view key, std::int64_t fallback, std::int64_t min, std::int64_t max) override;
   bool getBool(std::string_view key, bool fallback) override;
+  std::string getPath(std::string_view key, std::string_view fallback) override;
   std::vector<std::string> getStrings(std::string_view key, const std::vector<std::string>& fallback) override;
   void fail(std::string_view key, std::string_view message) override;
   bool failed() const override;
@@ -44,6 +46,7 @@ class JsonPluginConfig final : public PluginConfig {
  private:
   Poco::JSON::Object::Ptr block_;
   std::string path_;
+  std::string baseDir_;
   std::set<std::string> read_;
   std::string error_;
   std::vector<std::unique_ptr<JsonPluginConfig>> children_;

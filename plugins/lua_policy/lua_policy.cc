@@ -84,7 +84,7 @@ std::shared_ptr<const Groups> readGroups(PluginConfig& config) {
     const std::string error = groups->addJson(config.getJson("groups"));
     if (!error.empty()) config.fail("groups", error);
   }
-  const std::string file = config.getString("groups_file", "");
+  const std::string file = config.getPath("groups_file", "");
   if (!file.empty()) {
     config.watchFile(file);
     std::string error;
@@ -109,7 +109,7 @@ std::unique_ptr<Filter> createLuaPolicy(PluginConfig& config) {
   std::vector<std::unique_ptr<Script>> scripts;
   for (PluginConfig* entry : entries) {
     ScriptSettings settings;
-    settings.file = entry->getString("file", "");
+    settings.file = entry->getPath("file", "");
     settings.configJson = entry->getJson("config");
     if (entry->kind("config") != PluginConfig::Kind::Missing && entry->kind("config") != PluginConfig::Kind::Object) {
       entry->fail("config", "expected an object (the script's `config` table)");

@@ -38,6 +38,9 @@ class PluginConfig {
   virtual std::int64_t getInteger(std::string_view key, std::int64_t fallback, std::int64_t min,
                                   std::int64_t max) = 0;
   virtual bool getBool(std::string_view key, bool fallback) = 0;
+  // A file path; a relative one is resolved against the directory of the
+  // config file it was read from, so a config works from any directory.
+  virtual std::string getPath(std::string_view key, std::string_view fallback) = 0;
   // A list of strings (a single string counts as a list of one).
   virtual std::vector<std::string> getStrings(std::string_view key, const std::vector<std::string>& fallback) = 0;
   // Records an error for `key` (e.g. a regex that does not compile).

@@ -22,7 +22,7 @@ Poco::JSON::Array::Ptr pluginsFrom(const std::string& json) {
 
 std::shared_ptr<const FilterChain> chainFrom(const std::string& json) {
   registerBuiltinPlugin(plugins::probe());
-  return buildChain(pluginsFrom(json), ChainSettings{{SIPWARDEN_TEST_PLUGIN_DIR}});
+  return buildChain(pluginsFrom(json), ChainSettings{{SIPWARDEN_TEST_PLUGIN_DIR}, ""});
 }
 
 std::string buildError(const std::string& json) {

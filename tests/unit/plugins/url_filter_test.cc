@@ -28,7 +28,7 @@ std::shared_ptr<const FilterChain> chainWith(const std::string& options = "") {
   registerBuiltinPlugin(plugins::url_filter());
   Poco::JSON::Parser parser;
   const std::string json = R"([{"plugin": "url_filter")" + (options.empty() ? "" : ", " + options) + "}]";
-  return buildChain(parser.parse(json).extract<Poco::JSON::Array::Ptr>(), ChainSettings{{SIPWARDEN_TEST_PLUGIN_DIR}});
+  return buildChain(parser.parse(json).extract<Poco::JSON::Array::Ptr>(), ChainSettings{{SIPWARDEN_TEST_PLUGIN_DIR}, ""});
 }
 
 std::string configError(const std::string& options) {
