@@ -172,7 +172,7 @@ int runExport(const std::vector<std::string>& args) {
     if (!o.filters.empty()) throw Usage("--conversation takes no other filters");
     const std::int64_t id = parseId(o.conversation, "--conversation");
     auto transcript = reader.conversation(id);
-    if (!transcript) throw QueryError("no conversation " + std::to_string(id));
+    if (!transcript) throw query::ArchiveReadError("no conversation " + std::to_string(id));
     transcripts.push_back(std::move(*transcript));
     description = "conversation=" + std::to_string(id);
   } else {
@@ -211,6 +211,9 @@ int queryCommand(const std::vector<std::string>& args) {
   } catch (const QueryError& error) {
     std::cerr << "sipwarden: " << error.what() << "\n";
     return 2;
+  } catch (const query::ArchiveReadError& error) {
+    std::cerr << "sipwarden: " << error.what() << "\n";
+    return 1;
   }
 }
 
@@ -223,6 +226,9 @@ int exportCommand(const std::vector<std::string>& args) {
   } catch (const QueryError& error) {
     std::cerr << "sipwarden: " << error.what() << "\n";
     return 2;
+  } catch (const query::ArchiveReadError& error) {
+    std::cerr << "sipwarden: " << error.what() << "\n";
+    return 1;
   }
 }
 

@@ -19,6 +19,13 @@ class QueryError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The archive could not be read (missing, locked too long, corrupt): not
+// the user's fault. The API answers 503, the command line exits 1.
+class ArchiveReadError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 struct Filters {
   std::string participant;  // address of record, either side
   std::string from;         // sender (messages) or caller (calls)

@@ -36,9 +36,10 @@ class Sql {
 
 class Statement {
  public:
-  Statement(sqlite3* db, const std::string& sql, const std::vector<Value>& values) : db_(db) {
+  Statement(sqlite3* db, const std::string& sql, const std::vector<Value>& values)
+      : db_(db), fullText_(sql.find(" MATCH ") != std::string::npos) {
     if (sqlite3_prepare_v2(db, sql.c_str(), -1, &statement_, nullptr) != SQLITE_OK) {
-      throw QueryError(std::string("archive: ") + sqlite3_errmsg(db));
+      throw ArchiveReadError(std::string("archive: ") + sqlite3_errmsg(db));
     }
     int index = 1;
     for (const auto& value : values) {
@@ -60,10 +61,10 @@ class Statement {
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
     const std::string error = sqlite3_errmsg(db_);
-    if (error.find("fts5") != std::string::npos || error.find("syntax") != std::string::npos) {
-      throw QueryError("text: " + error);
-    }
-    throw QueryError("archive: " + error);
+    // A plain SQLITE_ERROR from a full-text query is the FTS5 parser
+    // refusing the user's text ("unterminated string", "syntax error").
+    if (rc == SQLITE_ERROR && fullText_) throw QueryError("text: " + error);
+    throw ArchiveReadError("archive: " + error);
   }
   std::int64_t integer(int column) const { return sqlite3_column_int64(statement_, column); }
   std::string text(int column) const {
@@ -77,6 +78,7 @@ class Statement {
 
  private:
   sqlite3* db_;
+  bool fullText_;
   sqlite3_stmt* statement_ = nullptr;
 };
 
@@ -85,7 +87,7 @@ sqlite3* openConnection(const std::string& path, int flags) {
   if (sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
     const std::string error = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
-    throw QueryError("cannot open archive " + path + ": " + error);
+    throw ArchiveReadError("cannot open archive " + path + ": " + error);
   }
   // The writer holds its lock for one batch (milliseconds); wait that out.
   sqlite3_busy_timeout(db, 5000);
@@ -233,7 +235,7 @@ Page<Row> page(sqlite3* db, const std::string& text, Sql& sql, int limit, char k
 }  // namespace
 
 Reader::Reader(const std::string& path) : path_(path) {
-  if (!std::filesystem::exists(path)) throw QueryError("no archive at " + path);
+  if (!std::filesystem::exists(path)) throw ArchiveReadError("no archive at " + path);
   read_ = openConnection(path, SQLITE_OPEN_READONLY);
   int version = 0;
   {
@@ -248,7 +250,7 @@ Reader::Reader(const std::string& path) : path_(path) {
     try {
       archive::Store store(path);
     } catch (const archive::ArchiveError& error) {
-      throw QueryError(error.what());
+      throw ArchiveReadError(error.what());
     }
     read_ = openConnection(path, SQLITE_OPEN_READONLY);
   }
