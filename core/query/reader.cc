@@ -110,7 +110,7 @@ void refuse(const Filters& f, const char* list, bool text, bool verdict, bool di
 
 // Conditions on messages `m` shared by the message list and the
 // conversation list (which keeps conversations holding a matching message).
-void messageConditions(const Filters& f, Sql& sql, bool withTime) {
+void messageConditions(const Filters& f, Sql& sql, bool withTime, bool withText = true) {
   if (!f.participant.empty()) {
     sql.where("(m.sender = ? OR m.recipient = ?)");
     sql.bind(f.participant);
@@ -132,7 +132,7 @@ void messageConditions(const Filters& f, Sql& sql, bool withTime) {
     sql.where("m.time_ms < ?");
     sql.bind(*f.untilMs);
   }
-  if (!f.text.empty()) {
+  if (withText && !f.text.empty()) {
     sql.where("m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)");
     sql.bind(f.text);
   }
@@ -264,6 +264,7 @@ Reader::~Reader() {
 
 Page<MessageRow> Reader::messages(const Filters& f) {
   refuse(f, "messages", true, true, false, true);
+  if (!f.text.empty()) return textSearch(f);
   Sql sql;
   messageConditions(f, sql, true);
   keyset(f, 'm', "m.time_ms", "m.id", sql);
@@ -271,6 +272,27 @@ Page<MessageRow> Reader::messages(const Filters& f) {
                            " ORDER BY m.time_ms DESC, m.id DESC LIMIT ?";
   return page<MessageRow>(read_, text, sql, f.limit, 'm', messageRow,
                           [](const MessageRow& r) { return std::pair(r.timeMs, r.id); });
+}
+
+// A full-text search walks the index's matches newest first (rowid order,
+// which FTS5 gives without sorting) and stops at the page's end; the other
+// filters are checked on the way. Sorting every match by time instead cost
+// 300-400 ms for two common words on a million messages. Rowid order is
+// archive (arrival) order, the time order the hop assigned.
+Page<MessageRow> Reader::textSearch(const Filters& f) {
+  Sql sql;
+  sql.where("messages_fts MATCH ?");
+  sql.bind(f.text);
+  messageConditions(f, sql, true, false);
+  if (!f.cursor.empty()) {
+    sql.where("messages_fts.rowid < ?");
+    sql.bind(decodeCursor(f.cursor, 't').second);
+  }
+  const std::string text = std::string("SELECT ") + kMessageColumns +
+                           " FROM messages_fts CROSS JOIN messages m ON m.id = messages_fts.rowid" + sql.clause() +
+                           " ORDER BY messages_fts.rowid DESC LIMIT ?";
+  return page<MessageRow>(read_, text, sql, f.limit, 't', messageRow,
+                          [](const MessageRow& r) { return std::pair(std::int64_t{0}, r.id); });
 }
 
 Page<ConversationRow> Reader::conversations(const Filters& f) {

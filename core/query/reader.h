@@ -86,7 +86,8 @@ class Reader {
   Reader(const Reader&) = delete;
   Reader& operator=(const Reader&) = delete;
 
-  // Newest first; filters that do not apply to the list throw QueryError.
+  // Newest first (by time; with a text filter, by archive order, which is
+  // arrival order); filters that do not apply to the list throw QueryError.
   Page<MessageRow> messages(const Filters& filters);
   // Conversations with at least one message matching the message filters,
   // by last activity; since/until select by activity overlapping the range.
@@ -103,6 +104,8 @@ class Reader {
                    std::int64_t results);
 
  private:
+  Page<MessageRow> textSearch(const Filters& filters);
+
   sqlite3* read_ = nullptr;
   sqlite3* write_ = nullptr;
   std::string path_;

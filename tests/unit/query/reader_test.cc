@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 
 #include "query_test_support.h"
@@ -92,6 +93,30 @@ TEST_F(ReaderTest, KeysetPagesCoverEveryRowOnce) {
   EXPECT_EQ(seen.size(), 28u);
   EXPECT_EQ(pages, 7);
   EXPECT_FALSE(seen.count(29));
+}
+
+TEST_F(ReaderTest, TextSearchPagesInArchiveOrderWithOtherFilters) {
+  for (int i = 0; i < 12; ++i) {
+    db.add(kT + 10'000 + i, i % 3 == 0 ? "gina@example.com" : "hal@example.com", "ivy@example.com",
+           "alpha beta " + std::to_string(i), "t" + std::to_string(i), false);
+  }
+  Reader reader(db.path());
+  std::vector<std::int64_t> seen;
+  Filters f = filters({{"text", "alpha beta"}, {"limit", "5"}});
+  for (int pages = 0; pages < 10; ++pages) {
+    const auto page = reader.messages(f);
+    for (const auto& row : page.rows) seen.push_back(row.id);
+    if (page.nextCursor.empty()) break;
+    f.cursor = page.nextCursor;
+  }
+  ASSERT_EQ(seen.size(), 12u);
+  EXPECT_EQ(seen.front(), 17);  // newest first
+  EXPECT_TRUE(std::is_sorted(seen.rbegin(), seen.rend()));
+  EXPECT_EQ(ids(reader.messages(filters({{"text", "alpha"}, {"from", "gina@example.com"}}))),
+            (std::vector<std::int64_t>{15, 12, 9, 6}));
+  // A cursor from the time-ordered list is refused here, and the other way round.
+  f.cursor = reader.messages(filters({{"limit", "1"}})).nextCursor;
+  EXPECT_THROW(reader.messages(f), QueryError);
 }
 
 TEST_F(ReaderTest, ConversationsByMessageFiltersAndTranscript) {
