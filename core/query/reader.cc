@@ -482,7 +482,14 @@ Page<AuditRow> Reader::audit(const Filters& f) {
 
 void Reader::recordAudit(const std::string& who, const std::string& action, const std::string& query,
                          std::int64_t results) {
-  if (!write_) write_ = openConnection(path_, SQLITE_OPEN_READWRITE);
+  if (!write_) {
+    write_ = openConnection(path_, SQLITE_OPEN_READWRITE);
+    // The archive's own durability (WAL, synchronous=NORMAL: safe against a
+    // crash, not against power loss before the next checkpoint). With the
+    // default FULL, every audited search fsynced while holding the write
+    // lock, and the hop's writer waited behind it.
+    sqlite3_exec(write_, "PRAGMA synchronous=NORMAL", nullptr, nullptr, nullptr);
+  }
   Statement insert(write_, "INSERT INTO audit (time_ms, who, action, query, results) VALUES (?, ?, ?, ?, ?)",
                    {nowMillis(), who, action, query, results});
   insert.step();
