@@ -108,6 +108,11 @@ def main():
         timed_gets(admin_port, text_paths + participant_paths, 20)  # warm the connection pool and page cache
         results["two_word_text_search"] = summary(timed_gets(admin_port, text_paths, args.requests))
         results["participant_last_100"] = summary(timed_gets(admin_port, participant_paths, args.requests))
+        results["text_search_with_participant"] = summary(timed_gets(
+            admin_port, [f"/api/v1/messages?text=meeting%20report&participant=user{n}@example.com" for n in (3, 500, 901)],
+            15))
+        results["conversations_text_search"] = summary(timed_gets(admin_port, ["/api/v1/conversations?text=meeting%20report"], 5))
+        results["stats_whole_archive"] = summary(timed_gets(admin_port, ["/api/v1/stats"], 5))
         results["console_first_render"] = first_render(f"http://127.0.0.1:{admin_port}/", args.render_runs)
 
         results["writer_commit_idle"] = live_writer(seed, db, args.live_seconds)

@@ -143,8 +143,8 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
   void route(HTTPServerRequest& request, HTTPServerResponse& response) {
     const Poco::URI uri(request.getURI());
     const std::string path = uri.getPath();
-    if (request.getMethod() != "GET" && request.getMethod() != "HEAD") {
-      response.set("Allow", "GET, HEAD");
+    if (request.getMethod() != "GET") {
+      response.set("Allow", "GET");
       throw HttpError{HTTPResponse::HTTP_METHOD_NOT_ALLOWED, "only GET"};
     }
     // Open paths: no archive data behind them.

