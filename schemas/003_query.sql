@@ -10,5 +10,9 @@ CREATE TABLE audit (
 );
 CREATE INDEX audit_time ON audit(time_ms);
 
+-- Totals by verdict (/api/v1/stats) and verdict filters read this index
+-- instead of every row.
+CREATE INDEX messages_verdict ON messages(verdict, time_ms);
+
 CREATE INDEX calls_caller ON calls(caller, invite_ms);
 CREATE INDEX calls_callee ON calls(callee, invite_ms);

@@ -193,11 +193,13 @@ MessageRow messageRow(const Statement& s) {
   return r;
 }
 
+// "+x.verdict": count within the conversation's rows (messages_conversation),
+// not by walking every blocked message in the archive (messages_verdict).
 constexpr const char* kConversationColumns =
     "c.id, c.kind, coalesce(c.call_id, ''), c.participants, c.started_ms, c.last_ms, c.legal_hold, "
     "(SELECT count(*) FROM messages x WHERE x.conversation_id = c.id), "
-    "(SELECT count(*) FROM messages x WHERE x.conversation_id = c.id AND x.verdict = 'blocked'), "
-    "(SELECT count(*) FROM messages x WHERE x.conversation_id = c.id AND x.verdict = 'modified')";
+    "(SELECT count(*) FROM messages x WHERE x.conversation_id = c.id AND +x.verdict = 'blocked'), "
+    "(SELECT count(*) FROM messages x WHERE x.conversation_id = c.id AND +x.verdict = 'modified')";
 
 ConversationRow conversationRow(const Statement& s) {
   ConversationRow r;
@@ -413,19 +415,33 @@ Stats Reader::stats(const Filters& f) {
     range.where("time_ms < ?");
     range.bind(*f.untilMs);
   }
+  // One index range count per verdict (messages_verdict), and the first
+  // and last times from messages_time: no pass over the rows.
+  for (const char* verdict : {"delivered", "blocked", "modified", "failed"}) {
+    Sql count;
+    count.where("verdict = ?");
+    count.bind(std::string(verdict));
+    if (f.sinceMs) {
+      count.where("time_ms >= ?");
+      count.bind(*f.sinceMs);
+    }
+    if (f.untilMs) {
+      count.where("time_ms < ?");
+      count.bind(*f.untilMs);
+    }
+    Statement s(read_, "SELECT count(*) FROM messages" + count.clause(), count.values());
+    const std::int64_t n = s.step() ? s.integer(0) : 0;
+    out.messages += n;
+    if (verdict == std::string("delivered")) out.delivered = n;
+    if (verdict == std::string("blocked")) out.blocked = n;
+    if (verdict == std::string("modified")) out.modified = n;
+    if (verdict == std::string("failed")) out.failed = n;
+  }
   {
-    Statement s(read_, "SELECT verdict, count(*), min(time_ms), max(time_ms) FROM messages" + range.clause() +
-                           " GROUP BY verdict", range.values());
-    while (s.step()) {
-      const std::string verdict = s.text(0);
-      const std::int64_t n = s.integer(1);
-      out.messages += n;
-      if (verdict == "delivered") out.delivered = n;
-      if (verdict == "blocked") out.blocked = n;
-      if (verdict == "modified") out.modified = n;
-      if (verdict == "failed") out.failed = n;
-      if (!out.firstMs || s.integer(2) < *out.firstMs) out.firstMs = s.integer(2);
-      if (!out.lastMs || s.integer(3) > *out.lastMs) out.lastMs = s.integer(3);
+    Statement s(read_, "SELECT min(time_ms), max(time_ms) FROM messages" + range.clause(), range.values());
+    if (s.step() && !s.null(0)) {
+      out.firstMs = s.integer(0);
+      out.lastMs = s.integer(1);
     }
   }
   Sql conversations;
