@@ -1,5 +1,6 @@
 #include "app/runner.h"
 
+#include <Poco/Exception.h>
 #include <Poco/Logger.h>
 #include <Poco/Net/SocketAddress.h>
 
@@ -134,7 +135,12 @@ int run(const AppConfig& config) {
       return why.empty();
     };
     adminServer = std::make_unique<admin::AdminServer>(config.admin, config.archive.path, std::move(hooks));
-    adminServer->start();
+    try {
+      adminServer->start();
+    } catch (const Poco::Exception& error) {
+      throw ConfigError("admin.listen: cannot listen on " + config.admin.host + ":" +
+                        std::to_string(config.admin.port) + ": " + error.displayText());
+    }
     log.information("admin server listening on http://%s", adminServer->address());
   }
   auto nextSnapshot = std::chrono::steady_clock::now() + std::chrono::seconds(1);

@@ -176,6 +176,20 @@ class AdminServer(QueryTestCase):
         self.assertRegex(metrics, r'sipwarden_archive_commit_seconds_bucket\{le="\+Inf"\} [1-9]')
         self.assertIn("sipwarden_connections_open 0", metrics)
 
+    def test_busy_admin_port_is_refused_with_its_key(self):
+        import socket
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen(1)
+            port = taken.getsockname()[1]
+            config = json.dumps({"archive": {"path": self.db}, "admin": {
+                "listen": f"127.0.0.1:{port}", "tokens": [{"name": "a", "role": "auditor", "token": AUDITOR}]}})
+            warden = Sipwarden(config=config)
+            with self.assertRaises(RuntimeError) as refused:
+                warden.start()
+            warden.stop()
+        self.assertIn(f"config error: admin.listen: cannot listen on 127.0.0.1:{port}", str(refused.exception))
+
     def test_bad_admin_config_is_refused_with_its_key(self):
         for admin, expected in (
                 ({"listen": "0.0.0.0:8080"}, "admin.listen: '0.0.0.0' is not a loopback address"),
