@@ -14,5 +14,8 @@ CREATE INDEX audit_time ON audit(time_ms);
 -- instead of every row.
 CREATE INDEX messages_verdict ON messages(verdict, time_ms);
 
+-- Conversations newest first without sorting them all.
+CREATE INDEX conversations_last ON conversations(last_ms);
+
 CREATE INDEX calls_caller ON calls(caller, invite_ms);
 CREATE INDEX calls_callee ON calls(callee, invite_ms);

@@ -129,6 +129,13 @@ TEST_F(ReaderTest, ConversationsByMessageFiltersAndTranscript) {
   EXPECT_EQ(blocked.rows[0].messages, 4);
   EXPECT_EQ(blocked.rows[0].blocked, 1);
   EXPECT_EQ(blocked.rows[0].modified, 1);
+  EXPECT_EQ(reader.conversations(filters({{"text", "quarterly"}})).rows.size(), 2u);
+  const auto byText = reader.conversations(filters({{"text", "password"}, {"verdict", "blocked"}}));
+  ASSERT_EQ(byText.rows.size(), 1u);
+  EXPECT_EQ(byText.rows[0].id, blocked.rows[0].id);
+  EXPECT_TRUE(reader.conversations(filters({{"text", "password"}, {"verdict", "delivered"}})).rows.empty());
+  EXPECT_EQ(reader.conversations(filters({{"text", "quarterly"}, {"participant", "dave@example.com"}})).rows.at(0).id,
+            all.rows[0].id);
   const auto transcript = reader.conversation(blocked.rows[0].id);
   ASSERT_TRUE(transcript.has_value());
   ASSERT_EQ(transcript->messages.size(), 4u);
