@@ -30,7 +30,7 @@ constexpr const char* kUsage =
     "  sipwarden check-config FILE\n"
     "  sipwarden reload --pid-file FILE\n"
     "  sipwarden archive verify (--db FILE | --config FILE)\n"
-    "  sipwarden query messages|conversations|calls|conversation ID|audit (--db FILE | --config FILE) ...\n"
+    "  sipwarden query messages|conversations|calls|conversation ID|stats|audit (--db FILE | --config FILE) ...\n"
     "  sipwarden export (--conversation ID | --participant URI) --format eml|json|html --out DIR ...\n"
     "  sipwarden policy test --config FILE [--json] MESSAGE.sip...\n"
     "  sipwarden --version\n";

@@ -23,7 +23,7 @@ constexpr const char* kUsage =
     "           [--text FTS5-QUERY] [--verdict blocked|modified|delivered|failed] [--rule NAME] [--tag K=V]\n"
     "           [--call-id ID] [--disposition D] [--limit N] [--cursor C] [--format table|json|csv] [--utc]\n"
     "       sipwarden query conversation ID (--db FILE | --config FILE) [--format table|json] [--utc]\n"
-    "       sipwarden query audit (--db FILE | --config FILE) [--since WHEN] [--until WHEN] [--limit N] [--format ...]\n"
+    "       sipwarden query audit|stats (--db FILE | --config FILE) [--since WHEN] [--until WHEN] [--limit N] [--format ...]\n"
     "       sipwarden export (--conversation ID | --participant URI) [--since WHEN] [--until WHEN]\n"
     "           --format eml|json|html --out DIR (--db FILE | --config FILE)\n"
     "WHEN: 7d, 12h, 30m, 2w, or 2026-11-20[T10:00[:00]][Z] (local time unless Z or --utc)\n";
@@ -152,6 +152,23 @@ int runQuery(const std::vector<std::string>& args) {
     reader.recordAudit(localUser(), what, description, static_cast<std::int64_t>(page.rows.size()));
     return printPage(page, o, style);
   }
+  if (what == "stats") {
+    const auto stats = reader.stats(filters);
+    reader.recordAudit(localUser(), what, description, 1);
+    if (o.format == "json") {
+      std::cout << query::toJson(stats) << "\n";
+    } else {
+      std::cout << "messages       " << stats.messages << " (" << stats.delivered << " delivered, " << stats.blocked
+                << " blocked, " << stats.modified << " modified, " << stats.failed << " failed)\n"
+                << "conversations  " << stats.conversations << "\n"
+                << "calls          " << stats.calls << " (" << stats.answeredCalls << " answered)\n";
+      if (stats.firstMs) {
+        std::cout << "from           " << query::formatTime(*stats.firstMs, o.utc) << "\n"
+                  << "to             " << query::formatTime(*stats.lastMs, o.utc) << "\n";
+      }
+    }
+    return 0;
+  }
   if (what == "audit") {
     const auto page = reader.audit(filters);
     reader.recordAudit(localUser(), what, description, static_cast<std::int64_t>(page.rows.size()));
@@ -166,31 +183,33 @@ int runExport(const std::vector<std::string>& args) {
   if (!o.positional.empty()) throw Usage("unexpected argument '" + o.positional[0] + "'");
   const query::ExportFormat format = query::parseExportFormat(o.format == "table" ? "" : o.format);
   query::Reader reader(o.db);
-  std::vector<query::Transcript> transcripts;
   std::string description;
+  std::vector<std::int64_t> ids;
   if (!o.conversation.empty()) {
     if (!o.filters.empty()) throw Usage("--conversation takes no other filters");
-    const std::int64_t id = parseId(o.conversation, "--conversation");
-    auto transcript = reader.conversation(id);
-    if (!transcript) throw query::ArchiveReadError("no conversation " + std::to_string(id));
-    transcripts.push_back(std::move(*transcript));
-    description = "conversation=" + std::to_string(id);
+    ids.push_back(parseId(o.conversation, "--conversation"));
+    description = "conversation=" + std::to_string(ids.back());
   } else {
     query::Filters filters = query::parseFilters(o.filters, query::nowMillis(), !o.utc);
     if (filters.participant.empty()) throw Usage("export needs --conversation ID or --participant URI");
     filters.limit = query::kMaxLimit;
     description = query::describe(filters);
-    // Every page of the participant's conversations.
+    // Every page of the participant's conversations (ids only: the
+    // transcripts are read one at a time below).
     for (;;) {
       const auto page = reader.conversations(filters);
-      for (const auto& row : page.rows) {
-        if (auto transcript = reader.conversation(row.id)) transcripts.push_back(std::move(*transcript));
-      }
+      for (const auto& row : page.rows) ids.push_back(row.id);
       if (page.nextCursor.empty()) break;
       filters.cursor = page.nextCursor;
     }
   }
-  const auto files = query::exportTranscripts(transcripts, format, o.out);
+  query::Exporter exporter(o.out, format);
+  for (const std::int64_t id : ids) {
+    const auto transcript = reader.conversation(id);
+    if (!transcript) throw query::ArchiveReadError("no conversation " + std::to_string(id));
+    exporter.add(*transcript);
+  }
+  const auto& files = exporter.finish();
   reader.recordAudit(localUser(), "export", description + "&format=" + o.format,
                      static_cast<std::int64_t>(files.size()));
   std::int64_t messages = 0;

@@ -136,35 +136,45 @@ std::string renderEml(const Transcript& t) {
   return out;
 }
 
+Exporter::Exporter(std::string dir, ExportFormat format) : dir_(std::move(dir)), format_(format) {
+  std::error_code error;
+  std::filesystem::create_directories(dir_, error);
+  if (error) throw QueryError("out: cannot create " + dir_ + ": " + error.message());
+}
+
+void Exporter::write(const std::string& name, const std::string& bytes) {
+  const auto path = std::filesystem::path(dir_) / name;
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << bytes;
+  out.close();
+  if (!out) throw QueryError("out: cannot write " + path.string());
+}
+
+void Exporter::add(const Transcript& t) {
+  const char* extension = format_ == ExportFormat::Eml ? ".eml" : (format_ == ExportFormat::Json ? ".json" : ".html");
+  const std::string bytes = format_ == ExportFormat::Eml    ? renderEml(t)
+                            : format_ == ExportFormat::Json ? toJson(t) + "\n"
+                                                            : renderHtml(t);
+  ExportedFile file;
+  file.name = "conversation-" + std::to_string(t.conversation.id) + extension;
+  file.sha256 = sha256(bytes);
+  file.messages = static_cast<std::int64_t>(t.messages.size());
+  write(file.name, bytes);
+  files_.push_back(std::move(file));
+}
+
+const std::vector<ExportedFile>& Exporter::finish() {
+  std::string manifest;
+  for (const auto& file : files_) manifest += file.sha256 + "  " + file.name + "\n";
+  write("manifest.sha256", manifest);
+  return files_;
+}
+
 std::vector<ExportedFile> exportTranscripts(const std::vector<Transcript>& transcripts, ExportFormat format,
                                             const std::string& dir) {
-  std::error_code error;
-  std::filesystem::create_directories(dir, error);
-  if (error) throw QueryError("out: cannot create " + dir + ": " + error.message());
-  const char* extension = format == ExportFormat::Eml ? ".eml" : (format == ExportFormat::Json ? ".json" : ".html");
-  std::vector<ExportedFile> files;
-  auto write = [&dir](const std::string& name, const std::string& bytes) {
-    const auto path = std::filesystem::path(dir) / name;
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out << bytes;
-    out.close();
-    if (!out) throw QueryError("out: cannot write " + path.string());
-  };
-  for (const auto& t : transcripts) {
-    const std::string bytes = format == ExportFormat::Eml    ? renderEml(t)
-                              : format == ExportFormat::Json ? toJson(t) + "\n"
-                                                             : renderHtml(t);
-    ExportedFile file;
-    file.name = "conversation-" + std::to_string(t.conversation.id) + extension;
-    file.sha256 = sha256(bytes);
-    file.messages = static_cast<std::int64_t>(t.messages.size());
-    write(file.name, bytes);
-    files.push_back(std::move(file));
-  }
-  std::string manifest;
-  for (const auto& file : files) manifest += file.sha256 + "  " + file.name + "\n";
-  write("manifest.sha256", manifest);
-  return files;
+  Exporter exporter(dir, format);
+  for (const auto& t : transcripts) exporter.add(t);
+  return exporter.finish();
 }
 
 }  // namespace sipwarden::query

@@ -23,9 +23,26 @@ struct ExportedFile {
   std::int64_t messages = 0;
 };
 
-// Called by `sipwarden export` once the conversations are chosen: writes
-// one file per transcript into `dir` (created if missing) and the manifest
-// last. Throws QueryError when the directory cannot be written.
+// Writes an export one conversation at a time, so a participant's year of
+// conversations never sits in memory at once. Used by `sipwarden export`:
+// construct (creates `dir`), add() each transcript as it is read, then
+// finish() writes the manifest. Throws QueryError when `dir` cannot be
+// written.
+class Exporter {
+ public:
+  Exporter(std::string dir, ExportFormat format);
+  void add(const Transcript& transcript);
+  // Writes manifest.sha256 (last, so a manifest means a complete export).
+  const std::vector<ExportedFile>& finish();
+
+ private:
+  void write(const std::string& name, const std::string& bytes);
+  std::string dir_;
+  ExportFormat format_;
+  std::vector<ExportedFile> files_;
+};
+
+// All at once, for callers that already hold the transcripts.
 std::vector<ExportedFile> exportTranscripts(const std::vector<Transcript>& transcripts, ExportFormat format,
                                             const std::string& dir);
 

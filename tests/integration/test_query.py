@@ -72,6 +72,14 @@ class QueryCommandLine(QueryTestCase):
                                     "--format", "json").stdout)["items"]
         self.assertEqual([(c["id"], c["blocked"], c["modified"]) for c in convs], [(1, 1, 1)])
 
+    def test_stats(self):
+        out = self.cli("query", "stats", "--db", self.db).stdout
+        self.assertIn("messages       31 (29 delivered, 1 blocked, 1 modified, 0 failed)", out)
+        self.assertIn("calls          2 (1 answered)", out)
+        stats = json.loads(self.cli("query", "stats", "--db", self.db, "--since", "2026-11-02T10:00:00Z",
+                                    "--format", "json").stdout)
+        self.assertEqual((stats["messages"], stats["conversations"], stats["calls"]), (27, 2, 1))
+
     def test_export_eml_with_manifest(self):
         out = os.path.join(self.dir, "export")
         self.cli("export", "--db", self.db, "--participant", "alice@example.com", "--format", "eml", "--out", out)
