@@ -8,6 +8,7 @@ packages=(
   libre2-dev libpoco-dev libsqlite3-dev liblua5.4-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   sip-tester sipsak python3 sqlite3 procps iproute2
+  chromium python3-websocket
 )
 
 missing=()

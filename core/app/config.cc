@@ -161,7 +161,7 @@ AppConfig parseConfig(const std::string& json) {
   AppConfig config;
   rejectUnknownKeys(*top, "",
                     {"listen", "advertise", "upstreams", "record_route", "force_rport", "udp_mtu", "max_message_size", "max_transactions",
-                     "timers", "tcp", "log_level", "shutdown_grace_ms", "plugins", "plugin_dirs", "pid_file", "archive"});
+                     "timers", "tcp", "log_level", "shutdown_grace_ms", "plugins", "plugin_dirs", "pid_file", "archive", "admin"});
   if (top->has("listen")) {
     const auto listens = getStrings(*top, "", "listen");
     for (std::size_t i = 0; i < listens.size(); ++i) {
@@ -271,6 +271,15 @@ AppConfig parseConfig(const std::string& json) {
       settings.retentionDays = static_cast<int>(getInteger(*archive, "archive", "retention_days", 0, 36500));
     }
     if (archive->has("max_pages")) settings.maxPages = getInteger(*archive, "archive", "max_pages", 0, 1LL << 40);
+  }
+  if (top->has("admin")) {
+    Object::Ptr admin = top->getObject("admin");
+    if (!admin) fail("admin", "expected an object");
+    try {
+      config.admin = admin::parseAdminSettings(*admin);
+    } catch (const admin::SettingsError& error) {
+      throw ConfigError(error.what());
+    }
   }
   if (top->has("pid_file")) config.pidFile = getString(*top, "", "pid_file");
   return config;

@@ -11,6 +11,7 @@
 
 #include <Poco/JSON/Array.h>
 
+#include "admin/settings.h"
 #include "archive/writer.h"
 #include "pipeline/chain.h"
 #include "proxy/proxy_config.h"
@@ -42,6 +43,8 @@ struct AppConfig {
   std::string pidFile;
   // The embedded archive; path empty means no archive.
   archive::WriterSettings archive;
+  // The admin HTTP server (API, metrics, console); off without an `admin` block.
+  admin::AdminSettings admin;
   std::string configPath;  // where reload reads from; empty without --config
 };
 

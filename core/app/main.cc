@@ -14,6 +14,7 @@
 #include "app/archive_command.h"
 #include "app/config.h"
 #include "app/policy_test.h"
+#include "app/query_command.h"
 #include "app/runner.h"
 
 namespace {
@@ -29,6 +30,8 @@ constexpr const char* kUsage =
     "  sipwarden check-config FILE\n"
     "  sipwarden reload --pid-file FILE\n"
     "  sipwarden archive verify (--db FILE | --config FILE)\n"
+    "  sipwarden query messages|conversations|calls|conversation ID|stats|audit (--db FILE | --config FILE) ...\n"
+    "  sipwarden export (--conversation ID | --participant URI) --format eml|json|html --out DIR ...\n"
     "  sipwarden policy test (--config FILE | --script FILE.lua [--settings FILE.json]) [--json]\n"
     "                        [--from-upstream] (--cases DIR | MESSAGE.sip...)\n"
     "  sipwarden --version\n";
@@ -117,6 +120,8 @@ int main(int argc, char** argv) {
     if (args[0] == "run") return runCommand({args.begin() + 1, args.end()});
     if (args[0] == "reload") return sipwarden::app::reloadCommand({args.begin() + 1, args.end()});
     if (args[0] == "archive") return sipwarden::app::archiveCommand({args.begin() + 1, args.end()});
+    if (args[0] == "query") return sipwarden::app::queryCommand({args.begin() + 1, args.end()});
+    if (args[0] == "export") return sipwarden::app::exportCommand({args.begin() + 1, args.end()});
     if (args[0] == "policy" && args.size() > 1 && args[1] == "test") {
       return sipwarden::app::policyTestCommand({args.begin() + 2, args.end()});
     }

@@ -1,5 +1,6 @@
 #include "app/runner.h"
 
+#include <Poco/Exception.h>
 #include <Poco/Logger.h>
 #include <Poco/Net/SocketAddress.h>
 
@@ -14,6 +15,8 @@
 #include <map>
 #include <iostream>
 
+#include "admin/metrics.h"
+#include "admin/server.h"
 #include "proxy/proxy.h"
 #include "transport/transport.h"
 
@@ -112,6 +115,35 @@ int run(const AppConfig& config) {
     log.information("archive %s open", config.archive.path);
   }
   for (const auto& entry : chain->entries()) log.information("filter %s loaded", entry.label);
+  // The admin server reads the proxy's counters through a snapshot the SIP
+  // thread refreshes every second (they are not thread-safe to read live).
+  admin::MetricsBoard metrics;
+  std::atomic<bool> stopping{false};
+  metrics.publish(admin::collect(proxy, transport, true));
+  std::unique_ptr<admin::AdminServer> adminServer;
+  if (config.admin.enabled) {
+    admin::ServerHooks hooks;
+    hooks.metrics = [&metrics, &archive] { return admin::renderPrometheus(metrics.read(), archive.get()); };
+    hooks.ready = [&metrics, &archive, &stopping](std::string& why) {
+      if (stopping) {
+        why = "stopping";
+      } else if (!metrics.read().listenersUp) {
+        why = "SIP listeners not bound";
+      } else if (archive && !archive->healthy()) {
+        why = "archive not writable";
+      }
+      return why.empty();
+    };
+    adminServer = std::make_unique<admin::AdminServer>(config.admin, config.archive.path, std::move(hooks));
+    try {
+      adminServer->start();
+    } catch (const Poco::Exception& error) {
+      throw ConfigError("admin.listen: cannot listen on " + config.admin.host + ":" +
+                        std::to_string(config.admin.port) + ": " + error.displayText());
+    }
+    log.information("admin server listening on http://%s", adminServer->address());
+  }
+  auto nextSnapshot = std::chrono::steady_clock::now() + std::chrono::seconds(1);
   if (!config.pidFile.empty()) {
     std::ofstream(config.pidFile) << getpid() << "\n";
   }
@@ -140,7 +172,12 @@ int run(const AppConfig& config) {
         if (!reload(config, proxy, log)) lastFailedWatch[changed] = pipeline::modificationTime(changed);
       }
     }
+    if (adminServer && std::chrono::steady_clock::now() >= nextSnapshot) {
+      metrics.publish(admin::collect(proxy, transport, true));
+      nextSnapshot = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    }
   }
+  stopping = true;
 
   // Drain: no new connections; requests already accepted may still finish.
   log.information("stopping: %z transactions in flight", proxy.inFlightCount());
@@ -151,6 +188,7 @@ int run(const AppConfig& config) {
     proxy.drainResumes();
     proxy.runTimers();
   }
+  if (adminServer) adminServer->stop();  // its readers go before the writer
   if (archive) {
     log.information("archive: committing %z queued messages", archive->queueDepth());
     archive->drainAndStop();

@@ -5,6 +5,17 @@
 #include <vector>
 
 namespace sipwarden::archive {
+
+void WriterCounters::recordCommit(std::uint64_t micros) {
+  lastCommitMicros.store(micros, std::memory_order_relaxed);
+  commitMicrosTotal.fetch_add(micros, std::memory_order_relaxed);
+  for (std::size_t i = 0; i < kCommitBucketMicros.size(); ++i) {
+    if (micros <= kCommitBucketMicros[i]) {
+      commitBuckets[i].fetch_add(1, std::memory_order_relaxed);
+      break;
+    }
+  }
+}
 namespace {
 
 Poco::Logger& log() { return Poco::Logger::get("sipwarden.archive"); }
@@ -172,7 +183,7 @@ void Writer::run() {
       counters_.committed.fetch_add(written, std::memory_order_relaxed);
       counters_.duplicates.fetch_add(duplicates, std::memory_order_relaxed);
       counters_.batches.fetch_add(1, std::memory_order_relaxed);
-      counters_.lastCommitMicros.store(static_cast<std::uint64_t>(
+      counters_.recordCommit(static_cast<std::uint64_t>(
           std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count()));
       batch.clear();
     } catch (const ArchiveError& error) {

@@ -7,6 +7,7 @@
 // fills and submit() starts refusing, which the plugin's failure mode turns
 // into delivery without archive or a 503.
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -42,6 +43,13 @@ struct WriterCounters {
   std::atomic<std::uint64_t> batches{0};
   std::atomic<std::uint64_t> failures{0};
   std::atomic<std::uint64_t> lastCommitMicros{0};
+  // Commit latency histogram for /metrics: batches whose commit took at
+  // most kCommitBucketMicros[i] (the first bucket that fits), and the sum.
+  static constexpr std::array<std::uint64_t, 10> kCommitBucketMicros = {
+      1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000, 5000000};
+  std::array<std::atomic<std::uint64_t>, 10> commitBuckets{};
+  std::atomic<std::uint64_t> commitMicrosTotal{0};
+  void recordCommit(std::uint64_t micros);
 };
 
 class Writer final : public ArchiveSink {

@@ -1,0 +1,54 @@
+#pragma once
+// Exporting conversations for e-discovery: one file per conversation in
+// EML (an RFC 5322 message per conversation, in the spirit of Lync's
+// Export-CsArchivingData), JSON or standalone HTML, plus `manifest.sha256`
+// listing every file's SHA-256 in `sha256sum -c` form.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "query/reader.h"
+
+namespace sipwarden::query {
+
+enum class ExportFormat { Eml, Json, Html };
+
+// "eml", "json", "html"; throws QueryError("format: ...").
+ExportFormat parseExportFormat(const std::string& text);
+
+struct ExportedFile {
+  std::string name;  // relative to the output directory
+  std::string sha256;
+  std::int64_t messages = 0;
+};
+
+// Writes an export one conversation at a time, so a participant's year of
+// conversations never sits in memory at once. Used by `sipwarden export`:
+// construct (creates `dir`), add() each transcript as it is read, then
+// finish() writes the manifest. Throws QueryError when `dir` cannot be
+// written.
+class Exporter {
+ public:
+  Exporter(std::string dir, ExportFormat format);
+  void add(const Transcript& transcript);
+  // Writes manifest.sha256 (last, so a manifest means a complete export).
+  const std::vector<ExportedFile>& finish();
+
+ private:
+  void write(const std::string& name, const std::string& bytes);
+  std::string dir_;
+  ExportFormat format_;
+  std::vector<ExportedFile> files_;
+};
+
+// All at once, for callers that already hold the transcripts.
+std::vector<ExportedFile> exportTranscripts(const std::vector<Transcript>& transcripts, ExportFormat format,
+                                            const std::string& dir);
+
+// The renderings, exposed for tests.
+std::string renderEml(const Transcript& transcript);
+std::string renderHtml(const Transcript& transcript);
+std::string htmlEscape(const std::string& text);
+
+}  // namespace sipwarden::query

@@ -1,0 +1,39 @@
+#pragma once
+// JSON for query results, one shape for the HTTP API, `--format json` and
+// the JSON export. Times are UTC milliseconds plus an ISO 8601 string, so a
+// script needs no date parsing and a person can still read the output.
+
+#include <string>
+
+#include "query/reader.h"
+
+namespace sipwarden::query {
+
+// A JSON string literal (quotes included); UTF-8 passes through, control
+// characters are escaped.
+std::string jsonString(const std::string& text);
+// "2026-11-25T02:25:20.123Z"
+std::string isoUtc(std::int64_t ms);
+
+std::string toJson(const MessageRow& row);
+std::string toJson(const ConversationRow& row);
+std::string toJson(const CallRow& row);
+std::string toJson(const AuditRow& row);
+std::string toJson(const Stats& stats);
+std::string toJson(const Transcript& transcript);
+
+// {"items": [...], "next_cursor": "..." | null}
+template <typename Row>
+std::string toJson(const Page<Row>& page) {
+  std::string out = "{\"items\":[";
+  for (std::size_t i = 0; i < page.rows.size(); ++i) {
+    if (i) out += ',';
+    out += toJson(page.rows[i]);
+  }
+  out += "],\"next_cursor\":";
+  out += page.nextCursor.empty() ? "null" : jsonString(page.nextCursor);
+  out += '}';
+  return out;
+}
+
+}  // namespace sipwarden::query

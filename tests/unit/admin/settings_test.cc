@@ -1,0 +1,96 @@
+// The admin block of the config: defaults, the loopback rule, tokens from
+// the config and from files, and errors that name the key path.
+#include "admin/settings.h"
+
+#include <Poco/JSON/Parser.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "admin/auth.h"
+
+namespace sipwarden::admin {
+namespace {
+
+AdminSettings parse(const std::string& json) {
+  Poco::JSON::Parser parser;
+  return parseAdminSettings(*parser.parse(json).extract<Poco::JSON::Object::Ptr>());
+}
+
+std::string errorOf(const std::string& json) {
+  try {
+    parse(json);
+  } catch (const SettingsError& error) {
+    return error.what();
+  }
+  return "no error";
+}
+
+constexpr const char* kToken = R"({"name": "carol", "role": "auditor", "token": "0123456789abcdef"})";
+
+TEST(AdminSettings, DefaultsToLoopback8080) {
+  const auto s = parse(std::string(R"({"tokens": [)") + kToken + "]}");
+  EXPECT_TRUE(s.enabled);
+  EXPECT_EQ(s.host, "127.0.0.1");
+  EXPECT_EQ(s.port, 8080);
+  ASSERT_EQ(s.tokens.size(), 1u);
+  EXPECT_EQ(s.tokens[0].role, Role::Auditor);
+}
+
+TEST(AdminSettings, RefusesARemoteAddressWithoutTheOverride) {
+  const std::string tokens = std::string(R"("tokens": [)") + kToken + "]";
+  EXPECT_EQ(errorOf(R"({"listen": "0.0.0.0:8080", )" + tokens + "}").rfind("admin.listen: '0.0.0.0' is not a loopback", 0), 0u);
+  EXPECT_EQ(parse(R"({"listen": "0.0.0.0:8080", "allow_remote": true, )" + tokens + "}").host, "0.0.0.0");
+  EXPECT_EQ(parse(R"({"listen": "[::1]:9000", )" + tokens + "}").host, "::1");
+}
+
+TEST(AdminSettings, ErrorsNameTheKey) {
+  EXPECT_EQ(errorOf(R"({"tokens": [{"name": "a", "role": "root", "token": "0123456789abcdef"}]})"),
+            "admin.tokens[0].role: expected metrics or auditor, got 'root'");
+  EXPECT_EQ(errorOf(R"({"tokens": [{"name": "a", "role": "metrics", "token": "short"}]})"),
+            "admin.tokens[0].token: a token needs at least 16 characters");
+  EXPECT_EQ(errorOf(R"({"tokens": []})"), "admin.tokens: expected at least one token (or admin.token_file)");
+  EXPECT_EQ(errorOf(std::string(R"({"listen": "127.0.0.1:99999", "tokens": [)") + kToken + "]}"),
+            "admin.listen: bad port '99999'");
+  EXPECT_EQ(errorOf(std::string(R"({"colour": 1, "tokens": [)") + kToken + "]}").rfind("admin.colour: unknown key", 0), 0u);
+  EXPECT_EQ(errorOf(std::string(R"({"tokens": [)") + kToken + "," + kToken + "]}"),
+            "admin.tokens: the name 'carol' is used twice");
+}
+
+TEST(AdminSettings, ReadsTokenFiles) {
+  const auto dir = std::filesystem::temp_directory_path() / ("sipwarden-tokens-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "tokens") << "# name role token\nprom metrics aaaaaaaaaaaaaaaaaaaa\n\ncarol auditor bbbbbbbbbbbbbbbbbbbb\n";
+  std::ofstream(dir / "one") << "cccccccccccccccccccc\n";
+  const auto s = parse(R"({"token_file": ")" + (dir / "tokens").string() +
+                       R"(", "tokens": [{"name": "dan", "role": "auditor", "token_file": ")" + (dir / "one").string() +
+                       R"("}]})");
+  ASSERT_EQ(s.tokens.size(), 3u);
+  EXPECT_EQ(s.tokens[0].secret, "cccccccccccccccccccc");
+  EXPECT_EQ(s.tokens[1].name, "prom");
+  EXPECT_EQ(s.tokens[2].role, Role::Auditor);
+  std::ofstream(dir / "bad") << "carol auditor\n";
+  EXPECT_EQ(errorOf(R"({"token_file": ")" + (dir / "bad").string() + R"("})").rfind("admin.token_file (", 0), 0u);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Authenticator, AcceptsOnlyAConfiguredBearerToken) {
+  Authenticator auth({{"prom", Role::Metrics, "aaaaaaaaaaaaaaaaaaaa"}, {"carol", Role::Auditor, "bbbbbbbbbbbbbbbbbbbb"}});
+  const auto carol = auth.check("Bearer bbbbbbbbbbbbbbbbbbbb");
+  ASSERT_TRUE(carol.has_value());
+  EXPECT_EQ(carol->name, "carol");
+  EXPECT_EQ(carol->role, Role::Auditor);
+  EXPECT_TRUE(auth.check("bearer aaaaaaaaaaaaaaaaaaaa").has_value());  // the scheme is case-insensitive
+  EXPECT_FALSE(auth.check("").has_value());
+  EXPECT_FALSE(auth.check("Bearer ").has_value());
+  EXPECT_FALSE(auth.check("Bearer bbbbbbbbbbbbbbbbbbb").has_value());  // a prefix
+  EXPECT_FALSE(auth.check("Bearer bbbbbbbbbbbbbbbbbbbbb").has_value());
+  EXPECT_FALSE(auth.check("Basic bbbbbbbbbbbbbbbbbbbb").has_value());
+  EXPECT_TRUE(constantTimeEqual("abc", "abc"));
+  EXPECT_FALSE(constantTimeEqual("abc", "abd"));
+  EXPECT_FALSE(constantTimeEqual("abc", "abcd"));
+}
+
+}  // namespace
+}  // namespace sipwarden::admin

@@ -1,0 +1,63 @@
+#pragma once
+// A real temporary archive for query tests, written through archive::Store
+// exactly as the hop's writer writes it.
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+
+#include "archive/store.h"
+
+namespace sipwarden::query::testing {
+
+class TempArchive {
+ public:
+  TempArchive() {
+    static int counter = 0;
+    path_ = (std::filesystem::temp_directory_path() /
+             ("sipwarden-query-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".db"))
+                .string();
+    remove();
+    store_ = std::make_unique<archive::Store>(path_);
+  }
+  ~TempArchive() {
+    store_.reset();
+    remove();
+  }
+  const std::string& path() const { return path_; }
+  archive::Store& store() { return *store_; }
+
+  // One message in its own transaction.
+  void add(std::int64_t timeMs, const std::string& from, const std::string& to, const std::string& text,
+           const std::string& callId, bool session = true, const std::string& verdict = "delivered",
+           const std::string& original = "", const std::string& rules = "", const std::string& tags = "") {
+    MessageRecord r;
+    r.timeMs = timeMs;
+    r.direction = "from_client";
+    r.sender = from;
+    r.recipient = to;
+    r.callId = callId;
+    r.cseq = ++cseq_;
+    r.contentType = "text/plain";
+    r.text = text;
+    r.originalText = original;
+    r.verdict = verdict;
+    r.rules = rules;
+    r.tags = tags;
+    r.session = session;
+    r.participants = std::min(from, to) + "," + std::max(from, to);
+    store_->begin();
+    store_->insertMessage(r);
+    store_->commit();
+  }
+
+ private:
+  void remove() {
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_ + suffix);
+  }
+  std::string path_;
+  std::unique_ptr<archive::Store> store_;
+  std::uint32_t cseq_ = 0;
+};
+
+}  // namespace sipwarden::query::testing
