@@ -80,21 +80,73 @@ std::string_view checkHeaderValue(lua_State* state, int index) {
   return value;
 }
 
-void pushAddress(lua_State* state, const Address& address) {
-  lua_createtable(state, 0, 6);
-  pushView(state, address.uri);
-  lua_setfield(state, -2, "uri");
-  pushView(state, address.user);
-  lua_setfield(state, -2, "user");
-  pushView(state, address.host);
-  lua_setfield(state, -2, "host");
-  pushView(state, address.display);
-  lua_setfield(state, -2, "display");
-  pushView(state, address.tag);
-  lua_setfield(state, -2, "tag");
-  const std::string aor = address.aor();
-  pushView(state, aor);
-  lua_setfield(state, -2, "aor");
+int msgNewIndex(lua_State* state);
+
+// msg.from and msg.to are views, not tables: a policy usually reads one or
+// two of their fields, and building a six-field table per access cost more
+// than the rest of a typical policy. Like msg, a view is bound to its call.
+struct AddressHandle {
+  std::uint64_t generation;
+  bool isTo;
+};
+
+void pushAddress(lua_State* state, bool isTo) {
+  CallContext& call = Script::of(state).call();
+  auto* handle = static_cast<AddressHandle*>(lua_newuserdatauv(state, sizeof(AddressHandle), 0));
+  handle->generation = call.generation;
+  handle->isTo = isTo;
+  lua_rawgeti(state, LUA_REGISTRYINDEX, call.addressMetatableRef);
+  lua_setmetatable(state, -2);
+}
+
+const Address* activeAddress(lua_State* state) {
+  CallContext& call = Script::of(state).call();
+  auto* handle = static_cast<AddressHandle*>(lua_touserdata(state, 1));
+  if (handle == nullptr || call.exchange == nullptr || handle->generation != call.generation) {
+    luaL_error(state, "msg.from and msg.to are only valid during the call that read them");
+  }
+  const MessageView& message = call.exchange->message();
+  return handle->isTo ? &message.to() : &message.from();
+}
+
+int addressIndex(lua_State* state) {
+  const Address& address = *activeAddress(state);
+  const std::string_view key = lua_type(state, 2) == LUA_TSTRING ? checkView(state, 2) : std::string_view();
+  if (key == "uri") {
+    pushView(state, address.uri);
+  } else if (key == "user") {
+    pushView(state, address.user);
+  } else if (key == "host") {
+    pushView(state, address.host);
+  } else if (key == "display") {
+    pushView(state, address.display);
+  } else if (key == "tag") {
+    pushView(state, address.tag);
+  } else if (key == "aor") {
+    pushView(state, address.aor());
+  } else {
+    return luaL_error(state, "an address has no field '%s' (uri, user, host, display, tag, aor)",
+                      std::string(key).c_str());
+  }
+  return 1;
+}
+
+int addressToString(lua_State* state) {
+  pushView(state, activeAddress(state)->uri);
+  return 1;
+}
+
+void registerAddressType(lua_State* state) {
+  lua_createtable(state, 0, 4);
+  lua_pushcfunction(state, addressIndex);
+  lua_setfield(state, -2, "__index");
+  lua_pushcfunction(state, msgNewIndex);
+  lua_setfield(state, -2, "__newindex");
+  lua_pushcfunction(state, addressToString);
+  lua_setfield(state, -2, "__tostring");
+  lua_pushliteral(state, "address");
+  lua_setfield(state, -2, "__metatable");
+  Script::of(state).call().addressMetatableRef = luaL_ref(state, LUA_REGISTRYINDEX);
 }
 
 const char* transportName(Transport transport) {
@@ -117,9 +169,9 @@ int pushField(lua_State* state, Exchange& exchange, std::string_view key) {
   } else if (key == "reason") {
     message.isRequest() ? lua_pushnil(state) : pushView(state, message.reasonPhrase());
   } else if (key == "from") {
-    pushAddress(state, message.from());
+    pushAddress(state, false);
   } else if (key == "to") {
-    pushAddress(state, message.to());
+    pushAddress(state, true);
   } else if (key == "call_id") {
     pushView(state, message.callId());
   } else if (key == "cseq") {
@@ -332,6 +384,7 @@ void registerMsgApi(lua_State* state) {
   lua_setfield(state, -2, "__metatable");
   metatableIdentity(state) = lua_topointer(state, -1);
   Script::of(state).call().msgMetatableRef = luaL_ref(state, LUA_REGISTRYINDEX);
+  registerAddressType(state);
 }
 
 void pushMsg(lua_State* state, std::uint64_t generation) {

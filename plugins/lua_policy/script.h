@@ -26,6 +26,7 @@ struct CallContext {
   std::uint64_t generation = 0;     // a msg from an older call is stale
   const void* msgMetatable = nullptr;  // set by registerMsgApi
   int msgMetatableRef = 0;
+  int addressMetatableRef = 0;
 };
 
 struct ScriptSettings {

@@ -347,6 +347,26 @@ TEST_F(LuaPolicyTest, AMsgKeptAfterItsCallIsRefused) {
   EXPECT_EQ(run(*filters).tag("old"), "refused");
 }
 
+TEST_F(LuaPolicyTest, AddressViewsAreBoundToTheirCall) {
+  auto filters = chain(R"(
+    local kept
+    function on_request(msg)
+      msg:tag("string", tostring(msg.to))
+      msg:tag("typo", tostring(pcall(function() return msg.from.hots end)))
+      msg:tag("assign", tostring(pcall(function() msg.from.user = "x" end)))
+      msg:tag("mt", tostring(getmetatable(msg.from)))
+      if kept then msg:tag("old", tostring(pcall(function() return kept.uri end))) end
+      kept = msg.from
+    end)");
+  run(*filters);
+  const Outcome second = run(*filters);
+  EXPECT_EQ(second.tag("string"), "sip:bob@example.com");
+  EXPECT_EQ(second.tag("typo"), "false");
+  EXPECT_EQ(second.tag("assign"), "false");
+  EXPECT_EQ(second.tag("mt"), "address");
+  EXPECT_EQ(second.tag("old"), "false");
+}
+
 TEST_F(LuaPolicyTest, MetatableTricksOnMsgFail) {
   auto filters = chain(R"(
     function on_request(msg)
