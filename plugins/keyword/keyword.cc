@@ -197,13 +197,31 @@ class KeywordFilter final : public Filter {
   ReadingText reading_;
 };
 
+// One lexicon in the block itself, or several under "lexicons": one pass
+// over the text serves them all.
 std::unique_ptr<Filter> create(PluginConfig& config) {
-  KeywordConfig lexicon;
-  if (!readKeywordConfig(config, lexicon)) return nullptr;
+  std::vector<KeywordConfig> lexicons;
+  if (config.has("lexicons")) {
+    for (PluginConfig* block : config.getObjects("lexicons")) {
+      KeywordConfig lexicon;
+      if (!readKeywordConfig(*block, lexicon)) return nullptr;
+      for (const auto& earlier : lexicons) {
+        if (earlier.name == lexicon.name) block->fail("name", "another lexicon of this block is named " + lexicon.name);
+      }
+      lexicons.push_back(std::move(lexicon));
+    }
+    if (lexicons.empty() && !config.failed()) config.fail("lexicons", "expected at least one lexicon");
+    if (config.failed()) return nullptr;
+  } else {
+    KeywordConfig lexicon;
+    if (!readKeywordConfig(config, lexicon)) return nullptr;
+    lexicons.push_back(std::move(lexicon));
+  }
+  const bool nested = config.has("lexicons");
   MatcherError error;
-  auto matcher = KeywordMatcher::build({std::move(lexicon)}, error);
+  auto matcher = KeywordMatcher::build(std::move(lexicons), error);
   if (!matcher) {
-    config.fail(error.key, error.message);
+    config.fail(nested ? "lexicons[" + std::to_string(error.lexicon) + "]." + error.key : error.key, error.message);
     return nullptr;
   }
   return std::make_unique<KeywordFilter>(std::move(matcher));

@@ -35,7 +35,7 @@ std::string_view actionName(Action action) {
 
 bool readKeywordConfig(PluginConfig& config, KeywordConfig& out) {
   if (config.has("lexicons")) {
-    config.fail("lexicons", "not supported yet: configure one keyword block per lexicon (name, action, patterns, ...)");
+    config.fail("lexicons", "a lexicon cannot hold lexicons");
     return false;
   }
 

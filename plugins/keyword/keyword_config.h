@@ -1,13 +1,8 @@
 #pragma once
 // One DLP lexicon as plain C++ (no SDK types), and how it is read from a
-// plugin config block. Today the SDK gives a plugin only the flat keys of
-// its own block, so each keyword block holds one lexicon:
-//   {"plugin": "keyword", "name": "cards", "action": "redact",
-//    "template": "payment_card", "patterns": [...], "case_sensitive": false,
-//    "mask": "█", "reason": "..."}
-// readKeywordConfig() takes any PluginConfig, so once the SDK can hand out a
-// child config per element of a list ("lexicons": [{...}, {...}]), the same
-// reader fills one KeywordConfig per element and the matcher takes them all.
+// plugin config block: either the block itself ({"plugin": "keyword",
+// "name": "cards", "action": "redact", ...}) or each element of its
+// "lexicons" list, which one matcher then serves in a single pass.
 
 #include <string>
 #include <vector>

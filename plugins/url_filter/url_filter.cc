@@ -39,11 +39,13 @@ constexpr std::string_view kDefaultWarning =
     "Caution: this message contains links. Open them only if you trust the sender.";
 
 // block_file_extensions: a list of extensions, in which "default" stands for
-// the shared IIMF list; "true" is the default list alone and "false" or
-// "none" (or an empty list) turns the check off.
+// the shared IIMF list; true (or "true") is the default list alone and false,
+// "false" or "none" (or an empty list) turns the check off.
 bool readExtensions(PluginConfig& config, std::set<std::string>& out) {
   const std::string key = "block_file_extensions";
-  const std::vector<std::string> values = config.getStrings(key, {"default"});
+  const bool isSwitch = config.kind(key) == PluginConfig::Kind::Bool;
+  const std::vector<std::string> values =
+      isSwitch ? std::vector<std::string>{config.getBool(key, true) ? "true" : "false"} : config.getStrings(key, {"default"});
   std::vector<std::string> listed;
   for (const auto& value : values) {
     const std::string word = files::lowerAscii(value);

@@ -322,6 +322,36 @@ TEST(KeywordActions, SeveralBlocksChainedOnePerLexicon) {
   EXPECT_EQ(counter(*chain, "watch.flag", 2), 1u);
 }
 
+TEST(KeywordActions, SeveralLexiconsInOneBlock) {
+  auto chain = chainFrom(R"([{"plugin": "keyword", "lexicons": [
+    {"name": "cards", "action": "redact", "template": "payment_card"},
+    {"name": "falcon", "action": "block", "patterns": ["falcon"]},
+    {"name": "watch", "action": "flag", "patterns": ["card"]}]}])");
+  ASSERT_EQ(chain->entries().size(), 1u);
+  const Outcome redacted = run(*chain, message("card 4111111111111111"));
+  EXPECT_TRUE(redacted.verdict.isContinue());
+  EXPECT_EQ(redacted.body(), "card ****************");
+  EXPECT_TRUE(redacted.tagged("rule", "keyword:cards"));
+  EXPECT_TRUE(redacted.tagged("flag", "watch"));
+  const Outcome blocked = run(*chain, message("falcon card 4111111111111111"));
+  EXPECT_EQ(blocked.verdict.code(), 403);
+  EXPECT_EQ(blocked.verdict.headers()[0].second, "399 sipwarden \"keyword: falcon\"");
+}
+
+TEST(KeywordConfig, NestedLexiconErrorsNameTheirPath) {
+  EXPECT_EQ(buildError(R"([{"plugin": "keyword", "lexicons": [
+    {"name": "a", "action": "flag", "patterns": ["x"]},
+    {"name": "b", "action": "flag", "patterns": ["("]}]}])"),
+            "plugins[0].lexicons[1].patterns[0]: bad RE2 pattern: missing ): (");
+  EXPECT_EQ(buildError(R"([{"plugin": "keyword", "lexicons": [{"name": "a", "action": "flag", "patterns": ["x"], "typo": 1}]}])"),
+            "plugins[0].lexicons[0].typo: unknown key");
+  EXPECT_NE(buildError(R"([{"plugin": "keyword", "lexicons": [
+    {"name": "a", "action": "flag", "patterns": ["x"]}, {"name": "a", "action": "flag", "patterns": ["y"]}]}])")
+                .find("plugins[0].lexicons[1].name: another lexicon of this block is named a"),
+            std::string::npos);
+  EXPECT_EQ(buildError(R"([{"plugin": "keyword", "lexicons": []}])"), "plugins[0].lexicons: expected at least one lexicon");
+}
+
 TEST(KeywordActions, OnlyMessageAndInviteAreSeen) {
   auto chain = lexicon(R"("name": "x", "action": "block", "patterns": ["hello"])");
   EXPECT_EQ(chain->entries()[0].methods, MethodSet::Message | MethodSet::Invite);
@@ -495,8 +525,8 @@ TEST(KeywordConfig, ErrorsNameTheKeyExactly) {
             "plugins[0].reason: expected a non-empty UTF-8 reason phrase without control characters");
   EXPECT_EQ(blockError(R"("name": "a", "action": "flag", "patterns": ["x"], "colour": "blue")"),
             "plugins[0].colour: unknown key");
-  EXPECT_EQ(blockError(R"("lexicons": [{"name": "a"}])"),
-            "plugins[0].lexicons: not supported yet: configure one keyword block per lexicon (name, action, patterns, ...)");
+  EXPECT_EQ(blockError(R"("lexicons": [{"name": "a"}])"), "plugins[0].lexicons[0].action: expected block|redact|flag");
+  EXPECT_EQ(blockError(R"("lexicons": [{"lexicons": []}])"), "plugins[0].lexicons[0].lexicons: a lexicon cannot hold lexicons");
   EXPECT_EQ(buildError(R"([{"plugin": "keyword", "name": "a", "action": "flag", "patterns": ["x"]},
                            {"plugin": "keyword", "name": "b", "action": "redact", "template": "iban", "mask": 5}])"),
             "plugins[1].mask: expected a string");

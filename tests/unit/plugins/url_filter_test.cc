@@ -672,14 +672,18 @@ TEST(UrlFilterExtension, ConfiguredListsAndTurningItOff) {
   const std::string both = R"("action": "warn", "block_file_extensions": ["default", "zip"])";
   EXPECT_TRUE(runWith(both, plain("http://dl.example.net/a.zip")).blocked());
   EXPECT_TRUE(runWith(both, plain("http://dl.example.net/a.exe")).blocked());
-  for (const char* off : {R"([])", R"("none")", R"("false")"}) {
+  for (const char* off : {R"([])", R"("none")", R"("false")", "false"}) {
     const Outcome outcome = runWith(std::string(R"("action": "defang", "block_file_extensions": )") + off,
                                     plain("http://dl.example.net/a.exe"));
     EXPECT_TRUE(outcome.verdict.isContinue()) << off;
     EXPECT_EQ(outcome.parts[0], "_http://dl.example.net/a.exe") << off;
   }
-  EXPECT_TRUE(
-      runWith(R"("action": "warn", "block_file_extensions": "true")", plain("http://a.example.net/a.exe")).blocked());
+  for (const char* on : {R"("true")", "true"}) {
+    EXPECT_TRUE(runWith(std::string(R"("action": "warn", "block_file_extensions": )") + on,
+                        plain("http://a.example.net/a.exe"))
+                    .blocked())
+        << on;
+  }
 }
 
 // ---------------------------------------------------------------- max_urls
