@@ -67,6 +67,56 @@ std::vector<std::string> getStrings(const Object& object, const std::string& pat
   return out;
 }
 
+std::vector<proxy::Network> getNetworks(const Object& object, const std::string& path, const std::string& key) {
+  std::vector<proxy::Network> out;
+  const auto texts = getStrings(object, path, key);
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    try {
+      out.push_back(proxy::Network::parse(texts[i]));
+    } catch (const std::invalid_argument& error) {
+      fail(joinPath(path, key) + "[" + std::to_string(i) + "]", error.what());
+    }
+  }
+  return out;
+}
+
+double getRate(const Object& object, const std::string& path, const std::string& key, double max) {
+  const Poco::Dynamic::Var value = object.get(key);
+  if (!value.isNumeric()) fail(joinPath(path, key), "expected a number");
+  const double number = value.convert<double>();
+  if (!(number >= 0 && number <= max)) fail(joinPath(path, key), "expected a number from 0 to " + std::to_string(static_cast<long>(max)));
+  return number;
+}
+
+// "access": who may send (per listener), "rate_limits": how fast.
+void readAdmission(const Object& top, proxy::ProxyConfig& proxy) {
+  if (top.has("access")) {
+    Object::Ptr access = top.getObject("access");
+    if (!access) fail("access", "expected an object");
+    rejectUnknownKeys(*access, "access", {"allow", "allow_udp", "allow_tcp", "denied"});
+    if (access->has("allow")) proxy.access.allowUdp = proxy.access.allowTcp = getNetworks(*access, "access", "allow");
+    if (access->has("allow_udp")) proxy.access.allowUdp = getNetworks(*access, "access", "allow_udp");
+    if (access->has("allow_tcp")) proxy.access.allowTcp = getNetworks(*access, "access", "allow_tcp");
+    if (access->has("denied")) {
+      const std::string denied = getString(*access, "access", "denied");
+      if (denied != "reject" && denied != "drop") fail("access.denied", "expected reject or drop");
+      proxy.access.dropDenied = denied == "drop";
+    }
+  }
+  if (top.has("rate_limits")) {
+    Object::Ptr rates = top.getObject("rate_limits");
+    if (!rates) fail("rate_limits", "expected an object");
+    rejectUnknownKeys(*rates, "rate_limits", {"message_per_second", "invite_per_second", "burst_seconds", "retry_after_s"});
+    auto& r = proxy.rates;
+    if (rates->has("message_per_second")) r.messagesPerSecond = getRate(*rates, "rate_limits", "message_per_second", 1e6);
+    if (rates->has("invite_per_second")) r.invitesPerSecond = getRate(*rates, "rate_limits", "invite_per_second", 1e6);
+    if (rates->has("burst_seconds")) r.burstSeconds = getRate(*rates, "rate_limits", "burst_seconds", 3600);
+    if (rates->has("retry_after_s")) {
+      r.retryAfterSeconds = static_cast<int>(getInteger(*rates, "rate_limits", "retry_after_s", 1, 3600));
+    }
+  }
+}
+
 std::uint16_t parsePort(const std::string& text, const std::string& what) {
   std::uint64_t port = 0;
   if (!sip::parseDecimal(text, 65535, port)) throw ConfigError(what + ": bad port '" + text + "'");
@@ -161,7 +211,9 @@ AppConfig parseConfig(const std::string& json) {
   AppConfig config;
   rejectUnknownKeys(*top, "",
                     {"listen", "advertise", "upstreams", "record_route", "force_rport", "udp_mtu", "max_message_size", "max_transactions",
-                     "timers", "tcp", "log_level", "shutdown_grace_ms", "plugins", "plugin_dirs", "pid_file", "archive", "admin"});
+                     "timers", "tcp", "log_level", "shutdown_grace_ms", "plugins", "plugin_dirs", "pid_file", "archive", "admin",
+                     "access", "rate_limits"});
+  readAdmission(*top, config.proxy);
   if (top->has("listen")) {
     const auto listens = getStrings(*top, "", "listen");
     for (std::size_t i = 0; i < listens.size(); ++i) {
@@ -225,7 +277,11 @@ AppConfig parseConfig(const std::string& json) {
   if (top->has("tcp")) {
     Object::Ptr tcp = top->getObject("tcp");
     if (!tcp) fail("tcp", "expected an object");
-    rejectUnknownKeys(*tcp, "tcp", {"max_connections", "idle_timeout_ms", "header_timeout_ms"});
+    rejectUnknownKeys(*tcp, "tcp", {"max_connections", "max_connections_per_source", "idle_timeout_ms", "header_timeout_ms"});
+    if (tcp->has("max_connections_per_source")) {
+      config.limits.maxConnectionsPerSource =
+          static_cast<std::size_t>(getInteger(*tcp, "tcp", "max_connections_per_source", 1, 1000000));
+    }
     if (tcp->has("max_connections")) {
       config.limits.maxConnections = static_cast<std::size_t>(getInteger(*tcp, "tcp", "max_connections", 1, 1000000));
     }

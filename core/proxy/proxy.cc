@@ -59,11 +59,12 @@ std::string responseClass(int code) { return std::to_string(code / 100) + "xx"; 
 }  // namespace
 
 Proxy::Proxy(ProxyConfig config, transport::Sender& sender, const Clock& clock)
-    : config_(std::move(config)), sender_(sender), clock_(clock) {
+    : config_(std::move(config)), sender_(sender), clock_(clock), admission_(config_.access, config_.rates, clock) {
   for (const Upstream& upstream : config_.upstreams) {
     // Throws Poco::HostNotFoundException for a name that does not resolve:
     // start-up stops and says which.
     upstreams_.push_back(Target{upstream.protocol, Poco::Net::SocketAddress(upstream.host, upstream.port), 0});
+    admission_.exempt(upstreams_.back().address.host());
   }
 }
 
@@ -104,6 +105,14 @@ Cell* Proxy::findCell(std::uint64_t id) {
 void Proxy::handleRequest(std::unique_ptr<sip::Message> request, const sip::ParseFailure& failure,
                           const transport::Origin& origin) {
   ++counters_.requestsByMethod[std::string(request->method())];
+  const Admission::Decision admitted = admission_.checkSource(origin);
+  if (admitted != Admission::Decision::Admit) {
+    // A denied source learns nothing more than 403, and not even that when
+    // its request is too broken to answer.
+    if (admitted == Admission::Decision::Drop || !failure.reason.empty()) return drop("access denied");
+    sendStatelessReply(*request, origin, 403, "Forbidden");
+    return;
+  }
   const Verdict verdict = checkRequest(*request, failure, SanityLimits{config_.maxMessageSize});
   if (verdict.kind() == Verdict::Kind::Reply) {
     sendStatelessReply(*request, origin, verdict.code(), verdict.reason(), verdict.headers());
@@ -121,6 +130,11 @@ void Proxy::handleRequest(std::unique_ptr<sip::Message> request, const sip::Pars
     ++counters_.retransmissionsAbsorbed;
     Cell& cell = *cells_.at(found->second);
     if (!cell.lastResponse.empty()) sender_.send(cell.replyTarget, cell.lastResponse);
+    return;
+  }
+  if (admission_.checkRate(request->method(), origin) == Admission::Decision::Throttle) {
+    sendStatelessReply(*request, origin, 503, "Service Unavailable",
+                       {{"Retry-After", std::to_string(admission_.retryAfterSeconds())}});
     return;
   }
   if (cells_.size() >= config_.maxTransactions) {

@@ -117,6 +117,7 @@ class Proxy final : public transport::TransportUser {
   std::vector<transport::Target> upstreams_;  // resolved once, at start
   transport::Sender& sender_;
   const Clock& clock_;
+  Admission admission_;
   std::unordered_map<std::uint64_t, std::unique_ptr<Cell>> cells_;
   std::unordered_map<std::string, std::uint64_t> serverIndex_;
   std::unordered_map<std::string, std::uint64_t> clientIndex_;

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "proxy/admission.h"
 #include "proxy/clock.h"
 #include "transport/transport.h"
 
@@ -48,6 +49,8 @@ struct ProxyConfig {
   // (0: never switch).
   std::size_t udpMtuLimit = 1300;
   TimerSettings timers;
+  AccessSettings access;
+  RateSettings rates;
 };
 
 }  // namespace sipwarden::proxy

@@ -197,6 +197,10 @@ void Transport::close(std::uint64_t id, bool failed) {
   if (found == connections_.end() || found->second->dead) return;
   Connection& connection = *found->second;
   connection.dead = true;
+  if (!connection.outbound) {
+    auto count = inboundBySource_.find(connection.peer.host().toString());
+    if (count != inboundBySource_.end() && --count->second == 0) inboundBySource_.erase(count);
+  }
   pollSet_.remove(connection.socket);
   connectionBySocket_.erase(connection.socket.impl());
   const bool undelivered = !connection.out.empty() || connection.connecting;
@@ -219,11 +223,14 @@ void Transport::acceptOn(Poco::Net::ServerSocket& server) {
     } catch (const Poco::Exception&) {
       return;  // nothing more to accept right now
     }
-    if (connections_.size() >= limits_.maxConnections) {
+    std::size_t& fromSource = inboundBySource_[peer.host().toString()];
+    if (connections_.size() >= limits_.maxConnections || fromSource >= limits_.maxConnectionsPerSource) {
+      if (fromSource == 0) inboundBySource_.erase(peer.host().toString());
       ++counters_.connectionsRefused;
       socket.close();
       continue;
     }
+    ++fromSource;
     socket.setBlocking(false);
     socket.setNoDelay(true);
     auto connection = std::make_unique<Connection>();

@@ -64,6 +64,9 @@ class TransportUser {
 struct TransportLimits {
   std::size_t maxMessageSize = 65536;
   std::size_t maxConnections = 4096;
+  // Accepted connections from one address (a client opening connection
+  // after connection must not take them all).
+  std::size_t maxConnectionsPerSource = 256;
   std::chrono::milliseconds idleTimeout{std::chrono::minutes(5)};
   // A stream that has not completed a message's header section in this time
   // is closed (slow or partial senders must not hold resources forever).
@@ -124,6 +127,7 @@ class Transport final : public Sender {
   TransportUser& user_;
   TransportLimits limits_;
   Poco::Net::PollSet pollSet_;
+  std::unordered_map<std::string, std::size_t> inboundBySource_;  // open accepted connections per peer host
   std::vector<Poco::Net::DatagramSocket> udp_;
   std::vector<Poco::Net::ServerSocket> tcpListeners_;
   std::unordered_map<std::uint64_t, std::unique_ptr<Connection>> connections_;
