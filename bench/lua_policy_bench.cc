@@ -78,11 +78,6 @@ void ethicalWall(benchmark::State& state) {
                    "config": {"walls": [["research", "trading"]]}}]}])"));
 }
 
-void experiment(benchmark::State& state, const char* file) {
-  run(state, *chainOf(std::string(R"([{"plugin": "lua_policy", "groups": {"research": ["@research.example.com"], "trading": ["@trading.example.com"]}, "scripts": [{"file": ")") + file + R"("}]}])"));
-}
-BENCHMARK_CAPTURE(experiment, addresses, "/tmp/exp.lua");
-BENCHMARK_CAPTURE(experiment, members, "/tmp/exp2.lua");
 BENCHMARK(emptyChain);
 BENCHMARK(readOneHeader);
 BENCHMARK(ethicalWall);
