@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "lua_policy/uri.h"
 #include "pipeline/loader.h"
@@ -522,6 +523,7 @@ TEST_F(LuaPolicyTest, StatePersistsAndSharedCountsWithExpiry) {
   EXPECT_EQ(second.tag("get"), "x");
   EXPECT_EQ(second.tag("missing"), "nil");
   EXPECT_EQ(second.tag("string_incr"), "false");
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // "lua-test-gone" lived 1 ms
   auto again = chain(R"(
     function on_request(msg)
       msg:tag("gone", tostring(sw.shared.get("lua-test-gone")))
