@@ -50,6 +50,10 @@ bool isAsciiDigit(char c) { return c >= '0' && c <= '9'; }
 bool isAsciiAlnum(char c) { return isAsciiLetter(c) || isAsciiDigit(c); }
 bool isHigh(char c) { return static_cast<unsigned char>(c) >= 0x80; }
 bool isSchemeChar(char c) { return isAsciiAlnum(c) || c == '+' || c == '-'; }
+// A word character for RE2's \b (ASCII only).
+bool isWordChar(char c) { return isAsciiAlnum(c) || c == '_'; }
+// An ASCII character of kBody: printable, but not space, '"', '<' or '>'.
+bool isBodyAscii(char c) { return c > 0x20 && c < 0x7F && c != '"' && c != '<' && c != '>'; }
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 bool startsWithIgnoreCase(std::string_view text, std::string_view prefix) {
@@ -201,6 +205,9 @@ bool LinkFinder::addPrefix(const std::string& configured, std::string& error) {
     });
     if (!valid) return bad("is not a host start (expected a name such as \"www*\" or \"ftp.\")");
     hostPrefixes_.push_back(start);
+    for (const char c : {start[0], static_cast<char>(start[0] >= 'a' && start[0] <= 'z' ? start[0] - 'a' + 'A' : start[0])}) {
+      innerTrigger_[static_cast<unsigned char>(c)] = true;
+    }
   } else {
     literals_.push_back(prefix);
   }
@@ -260,16 +267,57 @@ bool LinkFinder::compile(bool innerStarts, std::string& error) {
   for (const auto& literal : literals_) {
     starts.push_back((isAsciiAlnum(literal[0]) ? "\\b(?i:" : "(?i:") + RE2::QuoteMeta(literal) + ")");
   }
-  if (hasScheme("file")) starts.push_back("\\\\\\\\");
+  if (!schemes.empty()) innerTrigger_[static_cast<unsigned char>(':')] = true;
+  if (hasScheme("file")) {
+    starts.push_back("\\\\\\\\");
+    innerTrigger_[static_cast<unsigned char>('\\')] = true;
+  }
   return starts.empty() || build(inner_, starts);
 }
 
-bool LinkFinder::hasScheme(std::string_view canonical) const {
-  // Called for every candidate: test the length and first letter before
-  // comparing the rest.
+bool LinkFinder::hasScheme(std::string_view written) const {
+  // Called for every candidate: canonicalScheme() without allocating (a
+  // scheme longer than any configured one is none of them), then the length
+  // and first letter before comparing the rest.
+  if (written.empty()) return false;
+  char buffer[32];
+  std::string longer;
+  std::string_view canonical;
+  if (written.size() <= sizeof buffer) {
+    for (std::size_t i = 0; i < written.size(); ++i) buffer[i] = lower(written[i]);
+    canonical = std::string_view(buffer, written.size());
+  } else {
+    longer = lowerCopy(written);
+    canonical = longer;
+  }
+  if (canonical == "hxxp" || canonical == "ttp") canonical = "http";
+  else if (canonical == "hxxps" || canonical == "ttps") canonical = "https";
+  else if (canonical == "fxp") canonical = "ftp";
   return std::any_of(schemes_.begin(), schemes_.end(), [&](const std::string& scheme) {
-    return scheme.size() == canonical.size() && !canonical.empty() && scheme[0] == canonical[0] && scheme == canonical;
+    return scheme.size() == canonical.size() && scheme[0] == canonical[0] && scheme == canonical;
   });
+}
+
+bool LinkFinder::mayStartInside(std::string_view text, std::size_t from, std::size_t end) const {
+  if (!literals_.empty()) return true;
+  // Each start holds one of a few bytes: test only where those are.
+  for (std::size_t p = from; p < end; ++p) {
+    const char trigger = text[p];
+    if (innerTrigger_[static_cast<unsigned char>(trigger)]) {
+      if (trigger == ':') {
+        // "\b(?i:scheme):" needs a letter after a non-word character, then
+        // scheme characters up to the ':', all at or after `from`.
+        for (std::size_t k = p; k > from && (isSchemeChar(text[k - 1]) || text[k - 1] == '.'); --k) {
+          if (isAsciiLetter(text[k - 1]) && !isWordChar(text[k - 2])) return true;
+        }
+      } else if (trigger == '\\') {
+        if (p + 1 < text.size() && text[p + 1] == '\\') return true;
+      } else if (!isWordChar(text[p - 1]) && startsWithHostPrefix(text.substr(p))) {
+        return true;  // "\b(?i:www)..."
+      }
+    }
+  }
+  return false;
 }
 
 bool LinkFinder::startsWithLiteral(std::string_view text) const {
@@ -377,6 +425,7 @@ void LinkFinder::emit(const NormalizedText& view, std::size_t start, std::size_t
   link.innerInserts.clear();
   if (!inner_ || !link.counted) return;
   const std::string_view text = view.text();
+  if (!mayStartInside(text, start + 1, end)) return;
   const re2::StringPiece subject(text.data(), text.size());
   re2::StringPiece match;
   // A start inside the link may run on past its end ("www..tel:x", where
@@ -412,10 +461,10 @@ std::size_t LinkFinder::classify(const NormalizedText& view, std::size_t start, 
     // at any non-word character: look for a configured scheme after a '-'
     // or '+' inside the scheme.
     std::size_t from = 0;
-    bool configured = hasScheme(canonicalScheme(candidate.substr(0, colon)));
+    bool configured = hasScheme(candidate.substr(0, colon));
     for (std::size_t i = 1; i < colon && !configured; ++i) {
       if ((candidate[i - 1] == '-' || candidate[i - 1] == '+') && isAsciiLetter(candidate[i]) &&
-          hasScheme(canonicalScheme(candidate.substr(i, colon - i)))) {
+          hasScheme(candidate.substr(i, colon - i))) {
         from = i;
         configured = true;
       }
@@ -429,10 +478,16 @@ std::size_t LinkFinder::classify(const NormalizedText& view, std::size_t start, 
     if (!configured && !literal && !hierarchical) return after;
     // The scanner stops one character after the ':' (so that a long run of
     // "a:a:a:..." costs one pass); the link runs on over its characters.
-    const re2::StringPiece subject(text.data(), text.size());
-    re2::StringPiece body;
+    // ASCII characters are tested here; body_ takes over at the first
+    // non-ASCII one (a run of kBody characters is a run of ASCII ones, then
+    // one that body_ finds from there).
     std::size_t linkEnd = after;
-    if (body_->Match(subject, after, text.size(), RE2::ANCHOR_START, &body, 1)) linkEnd = after + body.size();
+    while (linkEnd < text.size() && isBodyAscii(text[linkEnd])) ++linkEnd;
+    if (linkEnd < text.size() && isHigh(text[linkEnd])) {
+      const re2::StringPiece subject(text.data(), text.size());
+      re2::StringPiece body;
+      if (body_->Match(subject, linkEnd, text.size(), RE2::ANCHOR_START, &body, 1)) linkEnd += body.size();
+    }
     const std::size_t linkLength = trimmedLength(text.substr(start, linkEnd - start));
     if (linkLength <= colon + 1) return after;
     emit(view, start + from, start + linkLength,
@@ -609,7 +664,7 @@ void LinkFinder::attribute(std::string_view name, std::size_t begin, std::size_t
     if (colon >= link.size() || link[colon] != ':') colon = 0;
   }
   if (colon != 0) {
-    const bool configured = hasScheme(canonicalScheme(link.substr(0, colon)));
+    const bool configured = hasScheme(link.substr(0, colon));
     const bool literal = startsWithLiteral(link);
     emit(value_, first, last, configured ? LinkKind::Scheme : LinkKind::Attribute,
          configured || literal || (navigation && href_), UrlForm::Scheme, out);

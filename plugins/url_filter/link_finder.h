@@ -119,8 +119,13 @@ class LinkFinder {
   void emit(const NormalizedText& view, std::size_t start, std::size_t end, LinkKind kind, bool counted, UrlForm form,
             LinkList& out);
 
-  bool hasScheme(std::string_view canonical) const;
+  // Whether `written` ("HXXP", "https") is a configured scheme once made
+  // canonical (canonicalScheme).
+  bool hasScheme(std::string_view written) const;
   bool startsWithLiteral(std::string_view text) const;
+  // False when inner_ cannot match at any start in [from, end) of `text`
+  // (from >= 1): the cheap test that spares most links that search.
+  bool mayStartInside(std::string_view text, std::size_t from, std::size_t end) const;
   bool startsWithHostPrefix(std::string_view text) const;
 
   std::unique_ptr<re2::RE2> scanner_;      // finds where candidates start
@@ -132,6 +137,9 @@ class LinkFinder {
   bool href_ = false;
   bool schemeEndsInNonLetter_ = false;  // widens the ':' test of precheck
   bool digitDots_ = false;              // widens its '.' test
+  // The bytes one of inner_'s starts holds: ':' (schemes), '\\' ("file:"
+  // configured) and the first character of each host prefix, both cases.
+  bool innerTrigger_[256] = {};
   std::size_t currentPart_ = 0;
   NormalizedText text_;   // scratch: the part as matched
   NormalizedText value_;  // scratch: one HTML attribute value

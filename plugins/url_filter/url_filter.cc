@@ -152,7 +152,11 @@ class UrlFilter final : public Filter {
  private:
   static void fired(Exchange& exchange, std::string_view counter, std::string_view rule) {
     exchange.count(counter);
-    exchange.tag("rule", "url_filter:" + std::string(rule));
+    char tag[32] = "url_filter:";  // every rule name fits
+    const std::size_t prefix = 11;
+    const std::size_t length = std::min(rule.size(), sizeof tag - prefix);
+    rule.copy(tag + prefix, length);
+    exchange.tag("rule", std::string_view(tag, prefix + length));
   }
 
   bool isAllowed(const Link& link) const {
@@ -175,12 +179,8 @@ class UrlFilter final : public Filter {
   // The blocked extension that `name` (a path or a query value) ends in, or
   // "" (a view of the configured set's entry).
   std::string_view extensionOf(std::string_view name) const {
-    bool dotted = false;
-    bool encoded = false;
-    for (char c : name) {
-      dotted = dotted || c == '.';
-      encoded = encoded || c == '%';
-    }
+    const bool dotted = name.find('.') != std::string_view::npos;
+    const bool encoded = name.find('%') != std::string_view::npos;
     if (!dotted && !encoded) return {};
     if (!encoded) return lookup(name);
     std::string decoded = files::percentDecode(name);
