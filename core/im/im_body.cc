@@ -13,9 +13,12 @@
 namespace sipwarden::im {
 namespace {
 
+// ASCII lower-case (media types, parameter names and charsets are ASCII).
 std::string lower(std::string_view text) {
   std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
   return out;
 }
 
@@ -107,14 +110,18 @@ ImBody::ImBody(std::string_view method, std::string_view contentType, std::strin
       if (auto value = header(name)) scanHeader(name, *value);
     }
   }
-  originalPlainText_ = plainText();
+}
+
+std::string ImBody::originalPlainText() const {
+  return originalPlainText_ ? *originalPlainText_ : joinedText(true);
 }
 
 void ImBody::scanBody(std::string_view type, std::string_view mediaValue, std::size_t offset, std::size_t length,
                       const std::string& location, int depth) {
   const std::string_view content = std::string_view(body_).substr(offset, length);
   if (isTextType(type)) {
-    parts_.push_back(Part{std::string(type), std::string(content), location, false, offset, length, {}, {}, false});
+    // The text stays in body_ until a filter sets it (partText).
+    parts_.push_back(Part{std::string(type), {}, {}, location, false, offset, length, {}, {}, false});
     return;
   }
   if (depth >= kMaxNesting) {
@@ -196,22 +203,23 @@ bool ImBody::present() const {
 
 void ImBody::setPartText(std::size_t part, std::string_view text) {
   Part& target = parts_.at(part);
+  if (target.inHeader && !target.modified) target.original = target.text;  // as received, for originalPlainText()
   target.text = std::string(text);
   target.modified = true;
 }
 
-std::string ImBody::plainText() const {
+std::string ImBody::joinedText(bool original) const {
   std::string joined;
   for (bool headers : {false, true}) {
     for (const Part& part : parts_) {
       if (part.inHeader != headers || part.type != "text/plain") continue;
       if (!joined.empty()) joined += "\n";
-      joined += part.text;
+      joined += textOf(part, original);
     }
     if (!joined.empty()) return joined;
   }
   for (const Part& part : parts_) {
-    if (part.type == "text/html") return html::toText(part.text);
+    if (part.type == "text/html") return html::toText(textOf(part, original));
   }
   return joined;
 }
