@@ -18,6 +18,7 @@
 //     other schemes with an authority ("smb://host/x.exe").
 // Sentence punctuation after a link is not part of it.
 
+#include <array>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -126,6 +127,10 @@ class LinkFinder {
   // False when inner_ cannot match at any start in [from, end) of `text`
   // (from >= 1): the cheap test that spares most links that search.
   bool mayStartInside(std::string_view text, std::size_t from, std::size_t end) const;
+  // The first byte at or after `i` (before `end`, else `end`) that one of
+  // inner_'s starts holds.
+  std::size_t nextInnerTrigger(std::string_view text, std::size_t i, std::size_t end) const;
+  void addInnerTrigger(char c);
   bool startsWithHostPrefix(std::string_view text) const;
 
   std::unique_ptr<re2::RE2> scanner_;      // finds where candidates start
@@ -140,6 +145,8 @@ class LinkFinder {
   // The bytes one of inner_'s starts holds: ':' (schemes), '\\' ("file:"
   // configured) and the first character of each host prefix, both cases.
   bool innerTrigger_[256] = {};
+  std::array<char, 8> innerTriggerBytes_{};  // the same as a list, for SSE2 (when they fit)
+  std::size_t innerTriggerCount_ = 0;
   std::size_t currentPart_ = 0;
   NormalizedText text_;   // scratch: the part as matched
   NormalizedText value_;  // scratch: one HTML attribute value

@@ -52,6 +52,21 @@ Host& addHost(UrlParts& parts) {
 
 bool isSlash(char c) { return c == '/' || c == '\\'; }
 
+// Per byte: where an authority ends ('/', '\\', '?', '#': kAuthorityEnd),
+// where a path ends ('?', '#': kPathEnd), and the characters of an ASCII host
+// name (kHostName: lower-case letters, digits, '-', '_', '.').
+enum : unsigned char { kAuthorityEnd = 1, kPathEnd = 2, kHostName = 4 };
+constexpr std::array<unsigned char, 256> kByteClass = [] {
+  std::array<unsigned char, 256> classes{};
+  for (const unsigned char c : {'/', '\\', '?', '#'}) classes[c] |= kAuthorityEnd;
+  for (const unsigned char c : {'?', '#'}) classes[c] |= kPathEnd;
+  for (int c = 'a'; c <= 'z'; ++c) classes[static_cast<std::size_t>(c)] |= kHostName;
+  for (int c = '0'; c <= '9'; ++c) classes[static_cast<std::size_t>(c)] |= kHostName;
+  for (const unsigned char c : {'-', '_', '.'}) classes[c] |= kHostName;
+  return classes;
+}();
+bool is(char c, unsigned char kind) { return (kByteClass[static_cast<unsigned char>(c)] & kind) != 0; }
+
 // Schemes whose URLs always have an authority after any run of slashes
 // (WHATWG "special" schemes, and their obfuscated spellings).
 bool isSpecial(std::string_view scheme) {
@@ -66,7 +81,7 @@ bool isAddressScheme(std::string_view scheme) {
 
 void splitPathAndQuery(std::string_view link, std::size_t from, UrlParts& parts) {
   std::size_t end = from;
-  while (end < link.size() && link[end] != '?' && link[end] != '#') ++end;
+  while (end < link.size() && !is(link[end], kPathEnd)) ++end;
   parts.path = {from, end};
   if (end < link.size() && link[end] == '?') {
     std::size_t queryEnd = end + 1;
@@ -80,7 +95,7 @@ void splitPathAndQuery(std::string_view link, std::size_t from, UrlParts& parts)
 // link[from...] starts with an authority: host, then path and query.
 void parseAuthority(std::string_view link, std::size_t from, UrlParts& parts) {
   std::size_t end = from;
-  while (end < link.size() && !isSlash(link[end]) && link[end] != '?' && link[end] != '#') ++end;
+  while (end < link.size() && !is(link[end], kAuthorityEnd)) ++end;
   if (end > from) parseHost(link.substr(from, end - from), addHost(parts));
   splitPathAndQuery(link, end, parts);
 }
@@ -116,12 +131,17 @@ bool parseIpv4Number(std::string_view part, std::uint64_t& value) {
 }  // namespace
 
 std::string canonicalScheme(std::string_view scheme) {
-  std::string out(scheme);
-  for (char& c : out) c = lower(c);
-  if (out == "hxxp" || out == "ttp") return "http";
-  if (out == "hxxps" || out == "ttps") return "https";
-  if (out == "fxp") return "ftp";
+  std::string out;
+  canonicalScheme(scheme, out);
   return out;
+}
+
+void canonicalScheme(std::string_view scheme, std::string& out) {
+  out.resize(scheme.size());
+  for (std::size_t i = 0; i < scheme.size(); ++i) out[i] = lower(scheme[i]);
+  if (out == "hxxp" || out == "ttp") out = "http";
+  else if (out == "hxxps" || out == "ttps") out = "https";
+  else if (out == "fxp") out = "ftp";
 }
 
 bool endsInNumber(std::string_view host) {
@@ -195,8 +215,8 @@ void parseHost(std::string_view text, Host& host) {
   bool plain = true;  // only the characters of an ASCII host name
   for (char& c : host.name) {
     c = lower(c);
-    high = high || static_cast<unsigned char>(c) >= 0x80;
-    plain = plain && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.');
+    high |= static_cast<unsigned char>(c) >= 0x80;
+    plain &= is(c, kHostName);
   }
   if (!host.name.empty() && host.name.back() == '.') host.name.pop_back();
   if (host.name.empty()) {
@@ -236,7 +256,7 @@ void parseUrl(std::string_view link, UrlForm form, UrlParts& parts) {
   switch (form) {
     case UrlForm::Scheme: {
       const std::size_t colon = link.find(':');
-      parts.scheme = canonicalScheme(link.substr(0, colon));
+      canonicalScheme(link.substr(0, colon), parts.scheme);
       const std::size_t rest = colon + 1;
       const std::string_view after = link.substr(rest);
       if (parts.scheme == "file") {

@@ -53,6 +53,8 @@ Host parseHost(std::string_view host);
 void parseHost(std::string_view host, Host& out);
 // "hxxps" -> "https", "ttp" -> "http", "fxp" -> "ftp"; otherwise lower-case.
 std::string canonicalScheme(std::string_view scheme);
+// The same into `out`, reusing its buffer.
+void canonicalScheme(std::string_view scheme, std::string& out);
 // The WHATWG IPv4 parser: "10.1.2.3", "0x0a.1.515", "167837955", "012.1.2.3".
 bool parseIpv4(std::string_view host, std::array<std::uint8_t, 4>& out);
 // True when the last dot-separated part is a number (decimal or 0x hex): a
