@@ -22,10 +22,10 @@ std::string lower(std::string_view text) {
   return out;
 }
 
-std::string unquote(std::string_view text) {
+std::string_view unquote(std::string_view text) {
   text = sip::trim(text);
   if (text.size() >= 2 && text.front() == '"' && text.back() == '"') text = text.substr(1, text.size() - 2);
-  return std::string(text);
+  return text;
 }
 
 bool isTextType(std::string_view type) { return type == "text/plain" || type == "text/html"; }
@@ -92,9 +92,9 @@ MediaType parseMediaType(std::string_view value) {
     const std::string_view param = value.substr(pos + 1, next - pos - 1);
     const std::size_t equals = param.find('=');
     if (equals != std::string_view::npos) {
-      const std::string name = lower(sip::trim(param.substr(0, equals)));
-      if (name == "boundary") media.boundary = unquote(param.substr(equals + 1));
-      if (name == "charset") media.charset = lower(unquote(param.substr(equals + 1)));
+      const std::string_view name = sip::trim(param.substr(0, equals));
+      if (sip::iequals(name, "boundary")) media.boundary = std::string(unquote(param.substr(equals + 1)));
+      if (sip::iequals(name, "charset")) media.charset = lower(unquote(param.substr(equals + 1)));
     }
     pos = next < value.size() ? next : std::string_view::npos;
   }
