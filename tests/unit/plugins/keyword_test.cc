@@ -221,7 +221,7 @@ TEST(KeywordTemplates, GatesAgreeWithTheirRe2Patterns) {
       "", "4111111111111", "411111111111", "4111 1111 1111 1", "4111-1111-1111-1", "4111  1111 1111 1",
       "4111 -1111-1111-1", "x4111111111111x", "GB82WEST12345698", "GB82 WEST 1234 5698 7654 32", "GB82 WEST 123",
       "gb82west1234", "G882WEST12345698", "GB8 2WEST12345698", "GB82  WEST12345698", "123-45-6789", "123-45-678",
-      "12-345-6789", "\xff123-45-6789\xfe", "ab12 3 4 5 6 7 8 9 0 1 2", "ab12 3 4 5 6 7 8 9 0 1 ",
+      "12-345-6789", "\xff" "123-45-6789\xfe", "ab12 3 4 5 6 7 8 9 0 1 2", "ab12 3 4 5 6 7 8 9 0 1 ",
       "Hi Bob, the stand-up moved to 10:30 today. Same room as last week",
   };
   std::vector<std::string> texts = edges;
