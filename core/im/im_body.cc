@@ -13,16 +13,19 @@
 namespace sipwarden::im {
 namespace {
 
+// ASCII lower-case (media types, parameter names and charsets are ASCII).
 std::string lower(std::string_view text) {
   std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
   return out;
 }
 
-std::string unquote(std::string_view text) {
+std::string_view unquote(std::string_view text) {
   text = sip::trim(text);
   if (text.size() >= 2 && text.front() == '"' && text.back() == '"') text = text.substr(1, text.size() - 2);
-  return std::string(text);
+  return text;
 }
 
 bool isTextType(std::string_view type) { return type == "text/plain" || type == "text/html"; }
@@ -89,9 +92,9 @@ MediaType parseMediaType(std::string_view value) {
     const std::string_view param = value.substr(pos + 1, next - pos - 1);
     const std::size_t equals = param.find('=');
     if (equals != std::string_view::npos) {
-      const std::string name = lower(sip::trim(param.substr(0, equals)));
-      if (name == "boundary") media.boundary = unquote(param.substr(equals + 1));
-      if (name == "charset") media.charset = lower(unquote(param.substr(equals + 1)));
+      const std::string_view name = sip::trim(param.substr(0, equals));
+      if (sip::iequals(name, "boundary")) media.boundary = std::string(unquote(param.substr(equals + 1)));
+      if (sip::iequals(name, "charset")) media.charset = lower(unquote(param.substr(equals + 1)));
     }
     pos = next < value.size() ? next : std::string_view::npos;
   }
@@ -107,14 +110,18 @@ ImBody::ImBody(std::string_view method, std::string_view contentType, std::strin
       if (auto value = header(name)) scanHeader(name, *value);
     }
   }
-  originalPlainText_ = plainText();
+}
+
+std::string ImBody::originalPlainText() const {
+  return originalPlainText_ ? *originalPlainText_ : joinedText(true);
 }
 
 void ImBody::scanBody(std::string_view type, std::string_view mediaValue, std::size_t offset, std::size_t length,
                       const std::string& location, int depth) {
   const std::string_view content = std::string_view(body_).substr(offset, length);
   if (isTextType(type)) {
-    parts_.push_back(Part{std::string(type), std::string(content), location, false, offset, length, {}, {}, false});
+    // The text stays in body_ until a filter sets it (partText).
+    parts_.push_back(Part{std::string(type), {}, {}, location, false, offset, length, {}, {}, false});
     return;
   }
   if (depth >= kMaxNesting) {
@@ -196,22 +203,23 @@ bool ImBody::present() const {
 
 void ImBody::setPartText(std::size_t part, std::string_view text) {
   Part& target = parts_.at(part);
+  if (target.inHeader && !target.modified) target.original = target.text;  // as received, for originalPlainText()
   target.text = std::string(text);
   target.modified = true;
 }
 
-std::string ImBody::plainText() const {
+std::string ImBody::joinedText(bool original) const {
   std::string joined;
   for (bool headers : {false, true}) {
     for (const Part& part : parts_) {
       if (part.inHeader != headers || part.type != "text/plain") continue;
       if (!joined.empty()) joined += "\n";
-      joined += part.text;
+      joined += textOf(part, original);
     }
     if (!joined.empty()) return joined;
   }
   for (const Part& part : parts_) {
-    if (part.type == "text/html") return html::toText(part.text);
+    if (part.type == "text/html") return html::toText(textOf(part, original));
   }
   return joined;
 }

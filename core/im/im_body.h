@@ -33,11 +33,11 @@ class ImBody final : public InstantMessage {
   bool present() const override;
   std::size_t partCount() const override { return parts_.size(); }
   std::string_view partType(std::size_t part) const override { return parts_.at(part).type; }
-  std::string_view partText(std::size_t part) const override { return parts_.at(part).text; }
+  std::string_view partText(std::size_t part) const override { return textOf(parts_.at(part)); }
   std::string_view partLocation(std::size_t part) const override { return parts_.at(part).location; }
   void setPartText(std::size_t part, std::string_view text) override;
-  std::string plainText() const override;
-  std::string originalPlainText() const override { return originalPlainText_; }
+  std::string plainText() const override { return joinedText(false); }
+  std::string originalPlainText() const override;
   void setOriginalPlainText(std::string text) { originalPlainText_ = std::move(text); }
   std::size_t otherPartCount() const override { return otherParts_; }
 
@@ -51,7 +51,8 @@ class ImBody final : public InstantMessage {
  private:
   struct Part {
     std::string type;
-    std::string text;
+    std::string text;  // header parts, and body parts once set (else the text is in body_)
+    std::string original;  // a header part's text before its first edit
     std::string location;
     bool inHeader = false;
     std::size_t offset = 0;  // body parts: span in the original body
@@ -61,6 +62,12 @@ class ImBody final : public InstantMessage {
     bool modified = false;
   };
 
+  // The part's text now, or with `original` as it was received.
+  std::string_view textOf(const Part& part, bool original = false) const {
+    if (!part.inHeader && (original || !part.modified)) return std::string_view(body_).substr(part.offset, part.length);
+    return original && part.modified ? part.original : part.text;
+  }
+  std::string joinedText(bool original) const;
   void scanBody(std::string_view type, std::string_view mediaValue, std::size_t offset, std::size_t length,
                 const std::string& location, int depth);
   void scanHeader(const std::string& name, std::string_view value);
@@ -69,7 +76,9 @@ class ImBody final : public InstantMessage {
   std::string body_;
   std::vector<Part> parts_;
   std::size_t otherParts_ = 0;
-  std::string originalPlainText_;
+  // Set by the core when earlier filters replaced the body; otherwise worked
+  // out from the parts' original texts when asked for.
+  std::optional<std::string> originalPlainText_;
 };
 
 }  // namespace sipwarden::im

@@ -18,9 +18,12 @@ bool sameHeader(const sip::HeaderField& field, std::string_view key) {
   return canonicalKey(field.name) == key;
 }
 
+// ASCII lower-case, inline (std::tolower is a library call per character).
 std::string lower(std::string_view text) {
   std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
   return out;
 }
 

@@ -224,7 +224,9 @@ std::size_t Message::count(HeaderId id) const {
 std::optional<std::string_view> Message::header(std::string_view name) const {
   const HeaderId id = classifyHeader(name);
   for (const auto& field : headers_) {
-    if (id != HeaderId::Other ? field.id == id : iequals(field.name, name)) return field.value;
+    if (id != HeaderId::Other ? field.id == id : field.name.size() == name.size() && iequals(field.name, name)) {
+      return field.value;
+    }
   }
   return std::nullopt;
 }

@@ -66,14 +66,7 @@ std::unique_ptr<KeywordMatcher> KeywordMatcher::build(std::vector<KeywordConfig>
         return nullptr;
       }
     }
-    if (config.templ != Template::None) {
-      std::string setError;
-      if (matcher->gate_->Add(templateGate(config.templ), &setError) < 0) {
-        error = {l, "template", "internal error: " + setError};
-        return nullptr;
-      }
-      matcher->gateOwner_.push_back(l);
-    }
+    if (config.templ != Template::None) matcher->templates_.emplace_back(config.templ, l);
 
     lexicon.ruleTag = "keyword:" + config.name;
     lexicon.counter = config.name + "." + std::string(actionName(config.action));
@@ -84,7 +77,9 @@ std::unique_ptr<KeywordMatcher> KeywordMatcher::build(std::vector<KeywordConfig>
     lexicon.config = std::move(config);
     matcher->lexicons_.push_back(std::move(lexicon));
   }
-  if (!matcher->gate_->Compile()) {
+  if (matcher->gateOwner_.empty()) {
+    matcher->gate_.reset();  // templates only
+  } else if (!matcher->gate_->Compile()) {
     error = {0, "patterns", "too many or too large patterns for RE2 (over 64 MiB)"};
     return nullptr;
   }
@@ -92,6 +87,10 @@ std::unique_ptr<KeywordMatcher> KeywordMatcher::build(std::vector<KeywordConfig>
 }
 
 bool KeywordMatcher::mayMatch(std::string_view text) const {
+  for (const auto& [kind, owner] : templates_) {
+    if (templateGateMatches(kind, text)) return true;
+  }
+  if (!gate_) return false;
   RE2::Set::ErrorInfo info{RE2::Set::kNoError};
   if (gate_->Match(text, nullptr, &info)) return true;
   // Should the DFA run out of memory, look closer rather than miss a match.
@@ -100,10 +99,15 @@ bool KeywordMatcher::mayMatch(std::string_view text) const {
 
 bool KeywordMatcher::candidates(std::string_view text, std::vector<char>& flags) const {
   flags.assign(lexicons_.size(), 0);
+  bool any = false;
+  for (const auto& [kind, owner] : templates_) {
+    if (!flags[owner] && templateGateMatches(kind, text)) flags[owner] = any = true;
+  }
+  if (!gate_) return any;
   std::vector<int> hits;
   RE2::Set::ErrorInfo info{RE2::Set::kNoError};
   if (!gate_->Match(text, &hits, &info)) {
-    if (info.kind == RE2::Set::kNoError) return false;
+    if (info.kind == RE2::Set::kNoError) return any;
     flags.assign(lexicons_.size(), 1);
     return true;
   }

@@ -2,6 +2,10 @@
 
 #include "keyword/checksums.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace sipwarden::keyword {
 namespace {
 
@@ -215,7 +219,91 @@ std::size_t findSsns(std::string_view text, std::vector<Span>& out, bool firstOn
   return found;
 }
 
+// The positions of the ASCII digits of `text`, in order, handed to
+// `visit` until it returns true (then true), 16 bytes at a time where SSE2
+// is there. `enough` digits at least must be there, or nothing is visited.
+template <typename Visit>
+bool visitDigits(std::string_view text, std::size_t enough, Visit visit) {
+  const std::size_t n = text.size();
+  const char* data = text.data();
+  std::size_t total = 0;
+  std::size_t i = 0;
+#if defined(__SSE2__)
+  const __m128i belowZero = _mm_set1_epi8('0' - 1);
+  const __m128i aboveNine = _mm_set1_epi8('9' + 1);
+  for (; i + 16 <= n; i += 16) {
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + i));
+    // Signed compares: bytes >= 0x80 are negative, never digits.
+    const __m128i digits = _mm_and_si128(_mm_cmpgt_epi8(bytes, belowZero), _mm_cmplt_epi8(bytes, aboveNine));
+    total += static_cast<std::size_t>(__builtin_popcount(static_cast<unsigned>(_mm_movemask_epi8(digits))));
+  }
+#endif
+  for (; i < n; ++i) total += isDigit(data[i]) ? 1 : 0;
+  if (total < enough) return false;
+  for (std::size_t k = 0; k < n; ++k) {
+    if (isDigit(data[k]) && visit(k)) return true;
+  }
+  return false;
+}
+
+// "[0-9](?:[ -]?[0-9]){12}": 13 digits, each next to the one before or
+// one space or dash away from it.
+bool cardGate(std::string_view text) {
+  std::size_t previous = 0;
+  std::size_t chain = 0;
+  return visitDigits(text, 13, [&](std::size_t at) {
+    const bool joined = chain > 0 && (at == previous + 1 || (at == previous + 2 && (text[previous + 1] == ' ' ||
+                                                                                   text[previous + 1] == '-')));
+    chain = joined ? chain + 1 : 1;
+    previous = at;
+    return chain >= 13;
+  });
+}
+
+// "[A-Za-z]{2}[0-9]{2}(?: ?[A-Za-z0-9]){11}" (letters and digits ASCII).
+bool ibanGate(std::string_view text) {
+  const std::size_t n = text.size();
+  const auto letter = [](char c) { return isUpper(c) || isLower(c); };
+  return visitDigits(text, 2, [&](std::size_t at) {
+    if (at < 2 || !letter(text[at - 2]) || !letter(text[at - 1]) || at + 1 >= n || !isDigit(text[at + 1])) {
+      return false;
+    }
+    std::size_t p = at + 2;
+    for (int k = 0; k < 11; ++k) {
+      if (p < n && text[p] == ' ') ++p;  // one optional space, then a letter or digit
+      if (p >= n || !isAlnum(text[p])) return false;
+      ++p;
+    }
+    return true;
+  });
+}
+
+// "[0-9]{3}-[0-9]{2}-[0-9]{4}".
+bool ssnGate(std::string_view text) {
+  const std::size_t n = text.size();
+  return visitDigits(text, 9, [&](std::size_t at) {
+    if (at + 11 > n) return false;
+    const char* c = text.data() + at;
+    return isDigit(c[1]) && isDigit(c[2]) && c[3] == '-' && isDigit(c[4]) && isDigit(c[5]) && c[6] == '-' &&
+           isDigit(c[7]) && isDigit(c[8]) && isDigit(c[9]) && isDigit(c[10]);
+  });
+}
+
 }  // namespace
+
+bool templateGateMatches(Template kind, std::string_view text) {
+  switch (kind) {
+    case Template::PaymentCard:
+      return cardGate(text);
+    case Template::Iban:
+      return ibanGate(text);
+    case Template::UsSsn:
+      return ssnGate(text);
+    case Template::None:
+      break;
+  }
+  return false;
+}
 
 std::size_t findTemplate(Template kind, std::string_view text, bool caseSensitive, std::vector<Span>& out,
                          bool firstOnly) {

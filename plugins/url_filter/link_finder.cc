@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <string>
 
 namespace sipwarden::plugins::urlfilter {
 namespace {
@@ -50,6 +51,10 @@ bool isAsciiDigit(char c) { return c >= '0' && c <= '9'; }
 bool isAsciiAlnum(char c) { return isAsciiLetter(c) || isAsciiDigit(c); }
 bool isHigh(char c) { return static_cast<unsigned char>(c) >= 0x80; }
 bool isSchemeChar(char c) { return isAsciiAlnum(c) || c == '+' || c == '-'; }
+// A word character for RE2's \b (ASCII only).
+bool isWordChar(char c) { return isAsciiAlnum(c) || c == '_'; }
+// An ASCII character of kBody: printable, but not space, '"', '<' or '>'.
+bool isBodyAscii(char c) { return c > 0x20 && c < 0x7F && c != '"' && c != '<' && c != '>'; }
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 bool startsWithIgnoreCase(std::string_view text, std::string_view prefix) {
@@ -158,6 +163,29 @@ std::size_t nextCandidateByte(std::string_view text, std::size_t i, bool high) {
   return n;
 }
 
+// The end of the run of kBody ASCII characters that starts at `i`.
+std::size_t bodyAsciiEnd(std::string_view text, std::size_t i) {
+  const std::size_t n = text.size();
+#if defined(__SSE2__)
+  const __m128i above = _mm_set1_epi8(0x21);  // signed: bytes >= 0x80 are below it too
+  const __m128i del = _mm_set1_epi8(0x7F);
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i less = _mm_set1_epi8('<');
+  const __m128i greater = _mm_set1_epi8('>');
+  for (; i + 16 <= n; i += 16) {
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + i));
+    const __m128i stops =
+        _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(bytes, above), _mm_cmpeq_epi8(bytes, del)),
+                     _mm_or_si128(_mm_cmpeq_epi8(bytes, quote),
+                                  _mm_or_si128(_mm_cmpeq_epi8(bytes, less), _mm_cmpeq_epi8(bytes, greater))));
+    const int mask = _mm_movemask_epi8(stops);
+    if (mask != 0) return i + static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+  }
+#endif
+  while (i < n && isBodyAscii(text[i])) ++i;
+  return i;
+}
+
 }  // namespace
 
 LinkFinder::~LinkFinder() = default;
@@ -201,6 +229,8 @@ bool LinkFinder::addPrefix(const std::string& configured, std::string& error) {
     });
     if (!valid) return bad("is not a host start (expected a name such as \"www*\" or \"ftp.\")");
     hostPrefixes_.push_back(start);
+    addInnerTrigger(start[0]);
+    addInnerTrigger(start[0] >= 'a' && start[0] <= 'z' ? static_cast<char>(start[0] - 'a' + 'A') : start[0]);
   } else {
     literals_.push_back(prefix);
   }
@@ -260,16 +290,85 @@ bool LinkFinder::compile(bool innerStarts, std::string& error) {
   for (const auto& literal : literals_) {
     starts.push_back((isAsciiAlnum(literal[0]) ? "\\b(?i:" : "(?i:") + RE2::QuoteMeta(literal) + ")");
   }
-  if (hasScheme("file")) starts.push_back("\\\\\\\\");
+  if (!schemes.empty()) addInnerTrigger(':');
+  if (hasScheme("file")) {
+    starts.push_back("\\\\\\\\");
+    addInnerTrigger('\\');
+  }
   return starts.empty() || build(inner_, starts);
 }
 
-bool LinkFinder::hasScheme(std::string_view canonical) const {
-  // Called for every candidate: test the length and first letter before
-  // comparing the rest.
+void LinkFinder::addInnerTrigger(char c) {
+  if (innerTrigger_[static_cast<unsigned char>(c)]) return;
+  innerTrigger_[static_cast<unsigned char>(c)] = true;
+  if (innerTriggerCount_ < innerTriggerBytes_.size()) innerTriggerBytes_[innerTriggerCount_] = c;
+  ++innerTriggerCount_;
+}
+
+bool LinkFinder::hasScheme(std::string_view written) const {
+  // Called for every candidate: canonicalScheme() without allocating (a
+  // scheme longer than any configured one is none of them), then the length
+  // and first letter before comparing the rest.
+  if (written.empty()) return false;
+  char buffer[32];
+  std::string longer;
+  std::string_view canonical;
+  if (written.size() <= sizeof buffer) {
+    for (std::size_t i = 0; i < written.size(); ++i) buffer[i] = lower(written[i]);
+    canonical = std::string_view(buffer, written.size());
+  } else {
+    longer = lowerCopy(written);
+    canonical = longer;
+  }
+  if (canonical == "hxxp" || canonical == "ttp") canonical = "http";
+  else if (canonical == "hxxps" || canonical == "ttps") canonical = "https";
+  else if (canonical == "fxp") canonical = "ftp";
   return std::any_of(schemes_.begin(), schemes_.end(), [&](const std::string& scheme) {
-    return scheme.size() == canonical.size() && !canonical.empty() && scheme[0] == canonical[0] && scheme == canonical;
+    return scheme.size() == canonical.size() && scheme[0] == canonical[0] && scheme == canonical;
   });
+}
+
+std::size_t LinkFinder::nextInnerTrigger(std::string_view text, std::size_t i, std::size_t end) const {
+#if defined(__SSE2__)
+  if (innerTriggerCount_ <= innerTriggerBytes_.size()) {
+    for (; i + 16 <= end; i += 16) {
+      const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + i));
+      __m128i hits = _mm_setzero_si128();
+      for (std::size_t t = 0; t < innerTriggerCount_; ++t) {
+        hits = _mm_or_si128(hits, _mm_cmpeq_epi8(bytes, _mm_set1_epi8(innerTriggerBytes_[t])));
+      }
+      const int mask = _mm_movemask_epi8(hits);
+      if (mask != 0) return i + static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+    }
+  }
+#endif
+  while (i < end && !innerTrigger_[static_cast<unsigned char>(text[i])]) ++i;
+  return i;
+}
+
+bool LinkFinder::mayStartInside(std::string_view text, std::size_t from, std::size_t end) const {
+  if (!literals_.empty()) return true;
+  // A scheme start inside the link may have its ':' after the link's end
+  // ("www..tel:x", whose host stops before the ':'): look that far too.
+  std::size_t last = end;
+  while (last < text.size() && (isSchemeChar(text[last]) || text[last] == '.')) ++last;
+  const std::size_t until = last < text.size() && text[last] == ':' ? last + 1 : end;
+  // Each start holds one of a few bytes: test only where those are.
+  for (std::size_t p = nextInnerTrigger(text, from, until); p < until; p = nextInnerTrigger(text, p + 1, until)) {
+    const char trigger = text[p];
+    if (trigger == ':') {
+      // "\b(?i:scheme):" needs a letter after a non-word character, then
+      // scheme characters up to the ':', all at or after `from`.
+      for (std::size_t k = p; k > from && (isSchemeChar(text[k - 1]) || text[k - 1] == '.'); --k) {
+        if (isAsciiLetter(text[k - 1]) && !isWordChar(text[k - 2])) return true;
+      }
+    } else if (trigger == '\\') {
+      if (p + 1 < text.size() && text[p + 1] == '\\') return true;
+    } else if (!isWordChar(text[p - 1]) && startsWithHostPrefix(text.substr(p))) {
+      return true;  // "\b(?i:www)..."
+    }
+  }
+  return false;
 }
 
 bool LinkFinder::startsWithLiteral(std::string_view text) const {
@@ -377,6 +476,7 @@ void LinkFinder::emit(const NormalizedText& view, std::size_t start, std::size_t
   link.innerInserts.clear();
   if (!inner_ || !link.counted) return;
   const std::string_view text = view.text();
+  if (!mayStartInside(text, start + 1, end)) return;
   const re2::StringPiece subject(text.data(), text.size());
   re2::StringPiece match;
   // A start inside the link may run on past its end ("www..tel:x", where
@@ -398,7 +498,6 @@ void LinkFinder::emit(const NormalizedText& view, std::size_t start, std::size_t
 std::size_t LinkFinder::classify(const NormalizedText& view, std::size_t start, std::size_t end, LinkList& out) {
   const std::string_view text = view.text();
   const std::string_view candidate = text.substr(start, end - start);
-  const std::size_t length = trimmedLength(candidate);
 
   // "scheme:..." (the scanner only starts these at a word boundary).
   std::size_t colon = 0;
@@ -412,10 +511,10 @@ std::size_t LinkFinder::classify(const NormalizedText& view, std::size_t start, 
     // at any non-word character: look for a configured scheme after a '-'
     // or '+' inside the scheme.
     std::size_t from = 0;
-    bool configured = hasScheme(canonicalScheme(candidate.substr(0, colon)));
+    bool configured = hasScheme(candidate.substr(0, colon));
     for (std::size_t i = 1; i < colon && !configured; ++i) {
       if ((candidate[i - 1] == '-' || candidate[i - 1] == '+') && isAsciiLetter(candidate[i]) &&
-          hasScheme(canonicalScheme(candidate.substr(i, colon - i)))) {
+          hasScheme(candidate.substr(i, colon - i))) {
         from = i;
         configured = true;
       }
@@ -429,10 +528,15 @@ std::size_t LinkFinder::classify(const NormalizedText& view, std::size_t start, 
     if (!configured && !literal && !hierarchical) return after;
     // The scanner stops one character after the ':' (so that a long run of
     // "a:a:a:..." costs one pass); the link runs on over its characters.
-    const re2::StringPiece subject(text.data(), text.size());
-    re2::StringPiece body;
-    std::size_t linkEnd = after;
-    if (body_->Match(subject, after, text.size(), RE2::ANCHOR_START, &body, 1)) linkEnd = after + body.size();
+    // ASCII characters are tested here; body_ takes over at the first
+    // non-ASCII one (a run of kBody characters is a run of ASCII ones, then
+    // one that body_ finds from there).
+    std::size_t linkEnd = bodyAsciiEnd(text, after);
+    if (linkEnd < text.size() && isHigh(text[linkEnd])) {
+      const re2::StringPiece subject(text.data(), text.size());
+      re2::StringPiece body;
+      if (body_->Match(subject, linkEnd, text.size(), RE2::ANCHOR_START, &body, 1)) linkEnd += body.size();
+    }
     const std::size_t linkLength = trimmedLength(text.substr(start, linkEnd - start));
     if (linkLength <= colon + 1) return after;
     emit(view, start + from, start + linkLength,
@@ -442,6 +546,9 @@ std::size_t LinkFinder::classify(const NormalizedText& view, std::size_t start, 
          configured || literal, UrlForm::Scheme, out);
     return start + linkLength;
   }
+
+  // Not a scheme link: the candidate without trailing punctuation.
+  const std::size_t length = trimmedLength(candidate);
 
   if (candidate.size() > 2 && candidate[0] == '\\' && candidate[1] == '\\') {
     // Like a host, a path starts a word ("_\\server" is defanged).
@@ -609,7 +716,7 @@ void LinkFinder::attribute(std::string_view name, std::size_t begin, std::size_t
     if (colon >= link.size() || link[colon] != ':') colon = 0;
   }
   if (colon != 0) {
-    const bool configured = hasScheme(canonicalScheme(link.substr(0, colon)));
+    const bool configured = hasScheme(link.substr(0, colon));
     const bool literal = startsWithLiteral(link);
     emit(value_, first, last, configured ? LinkKind::Scheme : LinkKind::Attribute,
          configured || literal || (navigation && href_), UrlForm::Scheme, out);

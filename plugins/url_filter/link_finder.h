@@ -18,6 +18,7 @@
 //     other schemes with an authority ("smb://host/x.exe").
 // Sentence punctuation after a link is not part of it.
 
+#include <array>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -119,8 +120,17 @@ class LinkFinder {
   void emit(const NormalizedText& view, std::size_t start, std::size_t end, LinkKind kind, bool counted, UrlForm form,
             LinkList& out);
 
-  bool hasScheme(std::string_view canonical) const;
+  // Whether `written` ("HXXP", "https") is a configured scheme once made
+  // canonical (canonicalScheme).
+  bool hasScheme(std::string_view written) const;
   bool startsWithLiteral(std::string_view text) const;
+  // False when inner_ cannot match at any start in [from, end) of `text`
+  // (from >= 1): the cheap test that spares most links that search.
+  bool mayStartInside(std::string_view text, std::size_t from, std::size_t end) const;
+  // The first byte at or after `i` (before `end`, else `end`) that one of
+  // inner_'s starts holds.
+  std::size_t nextInnerTrigger(std::string_view text, std::size_t i, std::size_t end) const;
+  void addInnerTrigger(char c);
   bool startsWithHostPrefix(std::string_view text) const;
 
   std::unique_ptr<re2::RE2> scanner_;      // finds where candidates start
@@ -132,6 +142,11 @@ class LinkFinder {
   bool href_ = false;
   bool schemeEndsInNonLetter_ = false;  // widens the ':' test of precheck
   bool digitDots_ = false;              // widens its '.' test
+  // The bytes one of inner_'s starts holds: ':' (schemes), '\\' ("file:"
+  // configured) and the first character of each host prefix, both cases.
+  bool innerTrigger_[256] = {};
+  std::array<char, 8> innerTriggerBytes_{};  // the same as a list, for SSE2 (when they fit)
+  std::size_t innerTriggerCount_ = 0;
   std::size_t currentPart_ = 0;
   NormalizedText text_;   // scratch: the part as matched
   NormalizedText value_;  // scratch: one HTML attribute value

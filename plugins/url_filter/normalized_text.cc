@@ -2,6 +2,10 @@
 
 #include <array>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "sipwarden/html_text.h"
 
 namespace sipwarden::plugins::urlfilter {
@@ -78,6 +82,20 @@ std::size_t decodeReference(std::string_view text, std::size_t at, std::uint32_t
     }
   }
   return 0;
+}
+
+// Whether `text` holds a byte >= 0x80, 16 bytes at a time where SSE2 is there.
+bool hasHighByte(std::string_view text) {
+  std::size_t i = 0;
+#if defined(__SSE2__)
+  for (; i + 16 <= text.size(); i += 16) {
+    if (_mm_movemask_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + i))) != 0) return true;
+  }
+#endif
+  for (; i < text.size(); ++i) {
+    if (static_cast<unsigned char>(text[i]) >= 0x80) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -219,6 +237,8 @@ void NormalizedText::append(std::size_t begin, std::size_t end, bool html, bool 
 
 void collectInvisible(std::string_view raw, std::size_t begin, std::size_t end, bool html, std::vector<RawSpan>& out) {
   const std::string_view text = raw.substr(0, end);
+  // Most links are plain ASCII without references: nothing to look at.
+  if (!hasHighByte(text.substr(begin)) && (!html || text.find('&', begin) == std::string_view::npos)) return;
   for (std::size_t i = begin; i < end; ++i) {
     const unsigned char c = static_cast<unsigned char>(text[i]);
     if (c >= 0xC2) {

@@ -14,6 +14,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "allow_list.h"
@@ -88,6 +89,7 @@ class UrlFilter final : public Filter {
         finder_(std::move(finder)),
         allow_(std::move(allow)),
         extensions_(extensions.begin(), extensions.end()),
+        extensionIndex_(extensions_.begin(), extensions_.end()),
         maxUrls_(maxUrls) {}
 
   MethodSet methods() const override { return MethodSet(MethodSet::Message | MethodSet::Invite); }
@@ -152,7 +154,11 @@ class UrlFilter final : public Filter {
  private:
   static void fired(Exchange& exchange, std::string_view counter, std::string_view rule) {
     exchange.count(counter);
-    exchange.tag("rule", "url_filter:" + std::string(rule));
+    char tag[32] = "url_filter:";  // every rule name fits
+    const std::size_t prefix = 11;
+    const std::size_t length = std::min(rule.size(), sizeof tag - prefix);
+    rule.copy(tag + prefix, length);
+    exchange.tag("rule", std::string_view(tag, prefix + length));
   }
 
   bool isAllowed(const Link& link) const {
@@ -175,12 +181,8 @@ class UrlFilter final : public Filter {
   // The blocked extension that `name` (a path or a query value) ends in, or
   // "" (a view of the configured set's entry).
   std::string_view extensionOf(std::string_view name) const {
-    bool dotted = false;
-    bool encoded = false;
-    for (char c : name) {
-      dotted = dotted || c == '.';
-      encoded = encoded || c == '%';
-    }
+    const bool dotted = name.find('.') != std::string_view::npos;
+    const bool encoded = name.find('%') != std::string_view::npos;
     if (!dotted && !encoded) return {};
     if (!encoded) return lookup(name);
     std::string decoded = files::percentDecode(name);
@@ -214,8 +216,8 @@ class UrlFilter final : public Filter {
       const char c = name[dot + i];
       lower[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
     }
-    const auto found = extensions_.find(std::string_view(lower, length));
-    return found == extensions_.end() ? std::string_view() : std::string_view(*found);
+    const auto found = extensionIndex_.find(std::string_view(lower, length));
+    return found == extensionIndex_.end() ? std::string_view() : *found;
   }
 
   // The blocked extension the link's path (or a query value, which a
@@ -343,6 +345,7 @@ class UrlFilter final : public Filter {
   const std::unique_ptr<LinkFinder> finder_;
   const AllowList allow_;
   const std::set<std::string, std::less<>> extensions_;
+  const std::unordered_set<std::string_view> extensionIndex_;  // views of extensions_, hashed for lookup()
   const std::size_t maxUrls_;
   // Scratch, reused from message to message (a filter runs on one thread).
   LinkList links_;

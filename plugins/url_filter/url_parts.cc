@@ -16,10 +16,14 @@ int hexValue(char c) {
   return -1;
 }
 
-// One round of %-decoding, as a URL parser applies to a host.
-std::string percentDecodeOnce(std::string_view text) {
-  if (text.find('%') == std::string_view::npos) return std::string(text);
-  std::string out;
+// One round of %-decoding, as a URL parser applies to a host, into `out`
+// (its buffer reused).
+void percentDecodeOnce(std::string_view text, std::string& out) {
+  out.clear();
+  if (text.find('%') == std::string_view::npos) {
+    out.append(text);
+    return;
+  }
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size(); ++i) {
     if (text[i] == '%' && i + 2 < text.size() && hexValue(text[i + 1]) >= 0 && hexValue(text[i + 2]) >= 0) {
@@ -29,10 +33,39 @@ std::string percentDecodeOnce(std::string_view text) {
       out.push_back(text[i]);
     }
   }
+}
+
+std::string percentDecodeOnce(std::string_view text) {
+  std::string out;
+  percentDecodeOnce(text, out);
   return out;
 }
 
+// A new host at the end of parts.hosts, with the buffers of one from an
+// earlier link when there is one.
+Host& addHost(UrlParts& parts) {
+  if (parts.spareHosts.empty()) return parts.hosts.emplace_back();
+  parts.hosts.push_back(std::move(parts.spareHosts.back()));
+  parts.spareHosts.pop_back();
+  return parts.hosts.back();
+}
+
 bool isSlash(char c) { return c == '/' || c == '\\'; }
+
+// Per byte: where an authority ends ('/', '\\', '?', '#': kAuthorityEnd),
+// where a path ends ('?', '#': kPathEnd), and the characters of an ASCII host
+// name (kHostName: lower-case letters, digits, '-', '_', '.').
+enum : unsigned char { kAuthorityEnd = 1, kPathEnd = 2, kHostName = 4 };
+constexpr std::array<unsigned char, 256> kByteClass = [] {
+  std::array<unsigned char, 256> classes{};
+  for (const unsigned char c : {'/', '\\', '?', '#'}) classes[c] |= kAuthorityEnd;
+  for (const unsigned char c : {'?', '#'}) classes[c] |= kPathEnd;
+  for (int c = 'a'; c <= 'z'; ++c) classes[static_cast<std::size_t>(c)] |= kHostName;
+  for (int c = '0'; c <= '9'; ++c) classes[static_cast<std::size_t>(c)] |= kHostName;
+  for (const unsigned char c : {'-', '_', '.'}) classes[c] |= kHostName;
+  return classes;
+}();
+bool is(char c, unsigned char kind) { return (kByteClass[static_cast<unsigned char>(c)] & kind) != 0; }
 
 // Schemes whose URLs always have an authority after any run of slashes
 // (WHATWG "special" schemes, and their obfuscated spellings).
@@ -48,7 +81,7 @@ bool isAddressScheme(std::string_view scheme) {
 
 void splitPathAndQuery(std::string_view link, std::size_t from, UrlParts& parts) {
   std::size_t end = from;
-  while (end < link.size() && link[end] != '?' && link[end] != '#') ++end;
+  while (end < link.size() && !is(link[end], kPathEnd)) ++end;
   parts.path = {from, end};
   if (end < link.size() && link[end] == '?') {
     std::size_t queryEnd = end + 1;
@@ -62,8 +95,8 @@ void splitPathAndQuery(std::string_view link, std::size_t from, UrlParts& parts)
 // link[from...] starts with an authority: host, then path and query.
 void parseAuthority(std::string_view link, std::size_t from, UrlParts& parts) {
   std::size_t end = from;
-  while (end < link.size() && !isSlash(link[end]) && link[end] != '?' && link[end] != '#') ++end;
-  if (end > from) parts.hosts.push_back(parseHost(link.substr(from, end - from)));
+  while (end < link.size() && !is(link[end], kAuthorityEnd)) ++end;
+  if (end > from) parseHost(link.substr(from, end - from), addHost(parts));
   splitPathAndQuery(link, end, parts);
 }
 
@@ -72,7 +105,7 @@ void parseAddresses(std::string_view rest, UrlParts& parts) {
   for (std::size_t at = decoded.find('@'); at != std::string::npos; at = decoded.find('@', at + 1)) {
     std::size_t end = at + 1;
     while (end < decoded.size() && std::strchr(",;?&>/# :", decoded[end]) == nullptr) ++end;
-    parts.hosts.push_back(parseHost(std::string_view(decoded).substr(at + 1, end - at - 1)));
+    parseHost(std::string_view(decoded).substr(at + 1, end - at - 1), addHost(parts));
   }
 }
 
@@ -98,12 +131,17 @@ bool parseIpv4Number(std::string_view part, std::uint64_t& value) {
 }  // namespace
 
 std::string canonicalScheme(std::string_view scheme) {
-  std::string out(scheme);
-  for (char& c : out) c = lower(c);
-  if (out == "hxxp" || out == "ttp") return "http";
-  if (out == "hxxps" || out == "ttps") return "https";
-  if (out == "fxp") return "ftp";
+  std::string out;
+  canonicalScheme(scheme, out);
   return out;
+}
+
+void canonicalScheme(std::string_view scheme, std::string& out) {
+  out.resize(scheme.size());
+  for (std::size_t i = 0; i < scheme.size(); ++i) out[i] = lower(scheme[i]);
+  if (out == "hxxp" || out == "ttp") out = "http";
+  else if (out == "hxxps" || out == "ttps") out = "https";
+  else if (out == "fxp") out = "ftp";
 }
 
 bool endsInNumber(std::string_view host) {
@@ -150,6 +188,15 @@ bool parseIpv4(std::string_view host, std::array<std::uint8_t, 4>& out) {
 
 Host parseHost(std::string_view text) {
   Host host;
+  parseHost(text, host);
+  return host;
+}
+
+void parseHost(std::string_view text, Host& host) {
+  host.name.clear();
+  host.type = HostType::Name;
+  host.address = {};
+  host.international = false;
   const std::size_t at = text.rfind('@');
   if (at != std::string_view::npos) text.remove_prefix(at + 1);
   if (!text.empty() && text[0] == '[') {
@@ -159,20 +206,24 @@ Host parseHost(std::string_view text) {
     if (zone != std::string::npos) literal.resize(zone);
     host.name = literal;
     host.type = inet_pton(AF_INET6, literal.c_str(), host.address.data()) == 1 ? HostType::Ipv6 : HostType::Invalid;
-    return host;
+    return;
   }
   const std::size_t colon = text.find(':');
   if (colon != std::string_view::npos) text = text.substr(0, colon);
-  host.name = percentDecodeOnce(text);
-  for (char& c : host.name) c = lower(c);
+  percentDecodeOnce(text, host.name);
+  bool high = false;
+  bool plain = true;  // only the characters of an ASCII host name
+  for (char& c : host.name) {
+    c = lower(c);
+    high |= static_cast<unsigned char>(c) >= 0x80;
+    plain &= is(c, kHostName);
+  }
   if (!host.name.empty() && host.name.back() == '.') host.name.pop_back();
   if (host.name.empty()) {
     host.type = HostType::Invalid;
-    return host;
+    return;
   }
-  for (unsigned char c : host.name) {
-    if (c >= 0x80) host.international = true;
-  }
+  host.international = high;
   for (std::size_t label = 0; label != std::string::npos;) {
     const std::string& name = host.name;
     if (label + 4 <= name.size() && name[label] == 'x' && name[label + 1] == 'n' && name[label + 2] == '-' &&
@@ -182,36 +233,30 @@ Host parseHost(std::string_view text) {
     const std::size_t dot = host.name.find('.', label);
     label = dot == std::string::npos ? dot : dot + 1;
   }
-  if (host.international) return host;
+  if (host.international) return;
   if (endsInNumber(host.name)) {
     std::array<std::uint8_t, 4> v4{};
     if (!parseIpv4(host.name, v4)) {
       host.type = HostType::Invalid;
-      return host;
+      return;
     }
     host.type = HostType::Ipv4;
     std::memcpy(host.address.data(), v4.data(), 4);
-    return host;
+    return;
   }
-  for (char c : host.name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
-    if (!ok) {
-      host.type = HostType::Invalid;
-      break;
-    }
-  }
-  return host;
+  if (!plain) host.type = HostType::Invalid;
 }
 
 void parseUrl(std::string_view link, UrlForm form, UrlParts& parts) {
   parts.scheme.clear();
+  for (Host& host : parts.hosts) parts.spareHosts.push_back(std::move(host));
   parts.hosts.clear();
   parts.path = {};
   parts.query = {};
   switch (form) {
     case UrlForm::Scheme: {
       const std::size_t colon = link.find(':');
-      parts.scheme = canonicalScheme(link.substr(0, colon));
+      canonicalScheme(link.substr(0, colon), parts.scheme);
       const std::size_t rest = colon + 1;
       const std::string_view after = link.substr(rest);
       if (parts.scheme == "file") {
@@ -239,7 +284,7 @@ void parseUrl(std::string_view link, UrlForm form, UrlParts& parts) {
         if (parts.hosts.empty() && (parts.scheme == "sip" || parts.scheme == "sips")) {
           std::size_t hostEnd = rest;
           while (hostEnd < end && link[hostEnd] != ';') ++hostEnd;
-          parts.hosts.push_back(parseHost(link.substr(rest, hostEnd - rest)));
+          parseHost(link.substr(rest, hostEnd - rest), addHost(parts));
         }
         parts.path = {end, end};
         parts.query = {end < link.size() ? end + 1 : end, link.size()};

@@ -42,13 +42,19 @@ struct UrlParts {
   std::vector<Host> hosts;  // mailto: one per address; empty when the link names none
   TextRange path;           // into the link text, not decoded
   TextRange query;
+  // Hosts of an earlier parse, kept for their buffers (parseUrl reuses them).
+  std::vector<Host> spareHosts;
 };
 
 // Fills `parts` (cleared first; its buffers are reused).
 void parseUrl(std::string_view link, UrlForm form, UrlParts& parts);
 Host parseHost(std::string_view host);
+// The same into `out`, reusing its buffer.
+void parseHost(std::string_view host, Host& out);
 // "hxxps" -> "https", "ttp" -> "http", "fxp" -> "ftp"; otherwise lower-case.
 std::string canonicalScheme(std::string_view scheme);
+// The same into `out`, reusing its buffer.
+void canonicalScheme(std::string_view scheme, std::string& out);
 // The WHATWG IPv4 parser: "10.1.2.3", "0x0a.1.515", "167837955", "012.1.2.3".
 bool parseIpv4(std::string_view host, std::array<std::uint8_t, 4>& out);
 // True when the last dot-separated part is a number (decimal or 0x hex): a

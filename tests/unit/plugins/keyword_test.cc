@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <Poco/JSON/Parser.h>
+#include <re2/re2.h>
 
 #include <chrono>
 #include <fstream>
@@ -210,6 +211,42 @@ TEST(KeywordTemplates, UsSsns) {
   EXPECT_EQ(found(kw::Template::UsSsn, "666-12-3456 000-12-3456 123-00-4567 123-45-0000"), Texts{});
   EXPECT_EQ(found(kw::Template::UsSsn, "1-123-45-6789"), Texts{});
   EXPECT_EQ(found(kw::Template::UsSsn, "123-45-67890 0123-45-6789"), Texts{});
+}
+
+// The gates are tested without RE2 (templateGateMatches); they must say
+// exactly what their RE2 pattern (templateGate) says, on hand-picked edges
+// and on random text made of the characters that matter.
+TEST(KeywordTemplates, GatesAgreeWithTheirRe2Patterns) {
+  const std::vector<std::string> edges = {
+      "", "4111111111111", "411111111111", "4111 1111 1111 1", "4111-1111-1111-1", "4111  1111 1111 1",
+      "4111 -1111-1111-1", "x4111111111111x", "GB82WEST12345698", "GB82 WEST 1234 5698 7654 32", "GB82 WEST 123",
+      "gb82west1234", "G882WEST12345698", "GB8 2WEST12345698", "GB82  WEST12345698", "123-45-6789", "123-45-678",
+      "12-345-6789", "\xff" "123-45-6789\xfe", "ab12 3 4 5 6 7 8 9 0 1 2", "ab12 3 4 5 6 7 8 9 0 1 ",
+      "Hi Bob, the stand-up moved to 10:30 today. Same room as last week",
+  };
+  std::vector<std::string> texts = edges;
+  const std::string alphabet = "0123456789 -aZ.\xc3\xa9";
+  std::uint32_t seed = 12345;
+  for (int t = 0; t < 3000; ++t) {
+    std::string text;
+    seed = seed * 1103515245u + 12345u;
+    const std::size_t length = 10 + (seed >> 16) % 40;
+    for (std::size_t i = 0; i < length; ++i) {
+      seed = seed * 1103515245u + 12345u;
+      // Mostly digits, so that long runs happen.
+      const std::size_t pick = (seed >> 16) % 24;
+      text.push_back(pick < 10 ? alphabet[pick] : alphabet[pick % alphabet.size()]);
+    }
+    texts.push_back(text);
+  }
+  for (const auto kind : {kw::Template::PaymentCard, kw::Template::Iban, kw::Template::UsSsn}) {
+    const RE2 gate(kw::templateGate(kind));
+    ASSERT_TRUE(gate.ok());
+    for (const auto& text : texts) {
+      EXPECT_EQ(kw::templateGateMatches(kind, text), RE2::PartialMatch(text, gate))
+          << "template " << static_cast<int>(kind) << " on \"" << text << "\"";
+    }
+  }
 }
 
 TEST(KeywordReadingText, TagsDroppedEntitiesDecodedMapKept) {
