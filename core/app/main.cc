@@ -16,6 +16,7 @@
 #include "app/policy_test.h"
 #include "app/query_command.h"
 #include "app/runner.h"
+#include "archive/store.h"
 
 namespace {
 
@@ -96,6 +97,7 @@ int runCommand(const std::vector<std::string>& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  sipwarden::archive::tuneSqliteForProcess();
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
     std::cerr << kUsage;

@@ -1,7 +1,9 @@
 #include "archive/store.h"
 
-#include <Poco/DigestEngine.h>
-#include <Poco/SHA2Engine.h>
+#include <openssl/evp.h>
+
+#include <charconv>
+#include <limits>
 
 #include "archive/migrations.h"
 
@@ -12,12 +14,23 @@ void bindText(sqlite3_stmt* statement, int index, const std::string& value) {
   sqlite3_bind_text(statement, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
 }
 
+// For values that outlive the statement's step (the record being written):
+// SQLite reads them in place instead of copying each one.
+void bindStatic(sqlite3_stmt* statement, int index, std::string_view value) {
+  sqlite3_bind_text(statement, index, value.data(), static_cast<int>(value.size()), SQLITE_STATIC);
+}
+
 std::string columnText(sqlite3_stmt* statement, int column) {
   const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(statement, column));
   return text ? std::string(text, static_cast<std::size_t>(sqlite3_column_bytes(statement, column))) : std::string();
 }
 
 }  // namespace
+
+void tuneSqliteForProcess() {
+  // SQLITE_MISUSE once SQLite is initialised: then the defaults stay.
+  sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
 
 Store::Store(const std::string& path, std::int64_t conversationGapMs, std::int64_t maxPages) : gapMs_(conversationGapMs) {
   if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
@@ -51,8 +64,10 @@ void Store::setUp(std::int64_t maxPages) {
       "transport, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   insertFts_ = prepare("INSERT INTO messages_fts (rowid, text) VALUES (?, ?)");
   findSession_ = prepare("SELECT id FROM conversations WHERE kind = 'session' AND call_id = ? LIMIT 1");
+  // The newest pager conversation of these participants (whether it is
+  // recent enough is the caller's test): conversations_participants.
   findPager_ = prepare(
-      "SELECT id FROM conversations WHERE kind = 'pager' AND participants = ? AND last_ms >= ? "
+      "SELECT id, last_ms FROM conversations WHERE kind = 'pager' AND participants = ? "
       "ORDER BY last_ms DESC LIMIT 1");
   insertConversation_ =
       prepare("INSERT INTO conversations (kind, call_id, participants, started_ms, last_ms) VALUES (?,?,?,?,?)");
@@ -83,9 +98,13 @@ void Store::setUp(std::int64_t maxPages) {
   closeStale_ = prepare(
       "UPDATE calls SET end_ms = ?1, duration_ms = ?1 - answer_ms, closed_by_timer = 1, ended_by = 'session_timer' "
       "WHERE end_ms IS NULL AND answer_ms IS NOT NULL AND answer_ms < ?1 - ?2");
+  newestConversation_ = prepare("SELECT max(last_ms) FROM conversations");
+  readDataVersion_ = prepare("PRAGMA data_version");
   sqlite3_stmt* head = prepare("SELECT last_hash FROM chain_head WHERE id = 1");
   if (sqlite3_step(head) == SQLITE_ROW) lastHash_ = columnText(head, 0);
   sqlite3_finalize(head);
+  knownDataVersion_ = dataVersion();
+  resetConversationCache();
 }
 
 Store::~Store() { close(); }
@@ -93,7 +112,7 @@ Store::~Store() { close(); }
 void Store::close() {
   for (sqlite3_stmt* statement : {insertMessage_, insertFts_, findSession_, findPager_, insertConversation_,
                                   touchConversation_, updateFinal_, upsertCall_, insertFile_, closeStale_,
-                                  updateHead_}) {
+                                  updateHead_, newestConversation_, readDataVersion_}) {
     sqlite3_finalize(statement);  // a no-op for null
   }
   sqlite3_close(db_);
@@ -149,9 +168,18 @@ void Store::migrate() {
 void Store::begin() {
   exec("BEGIN IMMEDIATE");
   rowsAdded_ = 0;
+  touched_.clear();
+  // Another connection committed (a purge or hold by hand, an audit row):
+  // the cached conversations may be gone.
+  const std::int64_t version = dataVersion();
+  if (version != knownDataVersion_) {
+    knownDataVersion_ = version;
+    resetConversationCache();
+  }
 }
 
 void Store::commit() {
+  flushTouched();
   // The chain head moves once per transaction, with the rows it covers.
   if (rowsAdded_ > 0) {
     sqlite3_reset(updateHead_);
@@ -171,53 +199,103 @@ void Store::rollback() {
   // nothing left to roll back.
   if (sqlite3_get_autocommit(db_) == 0) exec("ROLLBACK");
   rowsAdded_ = 0;
+  // Conversations created in the rolled-back transaction are gone.
+  resetConversationCache();
   sqlite3_stmt* head = prepare("SELECT last_hash FROM chain_head WHERE id = 1");
   if (sqlite3_step(head) == SQLITE_ROW) lastHash_ = reinterpret_cast<const char*>(sqlite3_column_text(head, 0));
   sqlite3_finalize(head);
 }
 
-std::string Store::rowHash(const std::string& previousHash, const MessageRecord& r) {
-  Poco::SHA2Engine engine(Poco::SHA2Engine::SHA_256);
-  const std::string fields[] = {previousHash, std::to_string(r.timeMs), r.direction, r.sender, r.senderName,
-                                r.recipient, r.recipientName, r.callId, std::to_string(r.cseq), r.contentType,
-                                r.text, r.originalText, r.verdict, r.rules, r.tags, r.source, r.transport};
-  for (const auto& field : fields) {
-    // Length-prefixed, so no choice of field contents can collide.
-    const std::string length = std::to_string(field.size()) + ":";
-    engine.update(length);
-    engine.update(field);
+namespace {
+
+// SHA-256 through OpenSSL's EVP interface (SHA-NI or AVX2 where the CPU has
+// them), one context per thread, reused.
+class Sha256 {
+ public:
+  Sha256() : context_(EVP_MD_CTX_new()) {
+    if (context_ == nullptr || method() == nullptr) throw ArchiveError("SHA-256 is not available");
   }
-  return Poco::DigestEngine::digestToHex(engine.digest());
+  ~Sha256() { EVP_MD_CTX_free(context_); }
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+
+  void digest(std::string_view data, unsigned char (&out)[32]) {
+    unsigned int length = 0;
+    if (EVP_DigestInit_ex2(context_, method(), nullptr) != 1 ||
+        EVP_DigestUpdate(context_, data.data(), data.size()) != 1 || EVP_DigestFinal_ex(context_, out, &length) != 1 ||
+        length != 32) {
+      throw ArchiveError("SHA-256 failed");
+    }
+  }
+
+ private:
+  static const EVP_MD* method() {
+    static EVP_MD* const fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    return fetched;
+  }
+  EVP_MD_CTX* context_;
+};
+
+void appendNumber(std::string& out, std::int64_t value) {
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+  out.append(digits, end);
 }
 
-std::int64_t Store::conversationFor(const MessageRecord& record) {
-  sqlite3_stmt* find = record.session ? findSession_ : findPager_;
-  sqlite3_reset(find);
-  if (record.session) {
-    bindText(find, 1, record.callId);
-  } else {
-    bindText(find, 1, record.participants);
-    sqlite3_bind_int64(find, 2, record.timeMs - gapMs_);
+// Length-prefixed ("5:alice"), so no choice of field contents can collide.
+void appendField(std::string& out, std::string_view field) {
+  appendNumber(out, static_cast<std::int64_t>(field.size()));
+  out.push_back(':');
+  out.append(field);
+}
+
+void appendNumberField(std::string& out, std::int64_t value) {
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+  appendField(out, std::string_view(digits, static_cast<std::size_t>(end - digits)));
+}
+
+// The chained hash, as 64 lower-case hex digits in `hex`.
+void hashRow(std::string_view previousHash, const MessageRecord& r, char (&hex)[64]) {
+  thread_local Sha256 sha;
+  thread_local std::string buffer;
+  buffer.clear();
+  appendField(buffer, previousHash);
+  appendNumberField(buffer, r.timeMs);
+  for (const std::string* field : {&r.direction, &r.sender, &r.senderName, &r.recipient, &r.recipientName, &r.callId}) {
+    appendField(buffer, *field);
   }
-  std::int64_t id = 0;
-  if (sqlite3_step(find) == SQLITE_ROW) id = sqlite3_column_int64(find, 0);
-  sqlite3_reset(find);
-  if (id != 0) {
-    sqlite3_reset(touchConversation_);
-    sqlite3_bind_int64(touchConversation_, 1, record.timeMs);
-    sqlite3_bind_int64(touchConversation_, 2, id);
-    sqlite3_step(touchConversation_);
-    sqlite3_reset(touchConversation_);
-    return id;
+  appendNumberField(buffer, r.cseq);
+  for (const std::string* field : {&r.contentType, &r.text, &r.originalText, &r.verdict, &r.rules, &r.tags,
+                                   &r.source, &r.transport}) {
+    appendField(buffer, *field);
   }
+  unsigned char digest[32];
+  sha.digest(buffer, digest);
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int i = 0; i < 32; ++i) {
+    hex[2 * i] = kHex[digest[i] >> 4];
+    hex[2 * i + 1] = kHex[digest[i] & 0x0f];
+  }
+}
+
+}  // namespace
+
+std::string Store::rowHash(const std::string& previousHash, const MessageRecord& r) {
+  char hex[64];
+  hashRow(previousHash, r, hex);
+  return std::string(hex, sizeof hex);
+}
+
+std::int64_t Store::insertConversation(const MessageRecord& record) {
   sqlite3_reset(insertConversation_);
-  bindText(insertConversation_, 1, record.session ? "session" : "pager");
+  bindStatic(insertConversation_, 1, record.session ? std::string_view("session") : std::string_view("pager"));
   if (record.session) {
-    bindText(insertConversation_, 2, record.callId);
+    bindStatic(insertConversation_, 2, record.callId);
   } else {
     sqlite3_bind_null(insertConversation_, 2);
   }
-  bindText(insertConversation_, 3, record.participants);
+  bindStatic(insertConversation_, 3, record.participants);
   sqlite3_bind_int64(insertConversation_, 4, record.timeMs);
   sqlite3_bind_int64(insertConversation_, 5, record.timeMs);
   if (sqlite3_step(insertConversation_) != SQLITE_DONE) {
@@ -227,44 +305,160 @@ std::int64_t Store::conversationFor(const MessageRecord& record) {
   return sqlite3_last_insert_rowid(db_);
 }
 
+namespace {
+
+// Bounds on the conversation cache; past them it sheds what it can.
+constexpr std::size_t kMaxSessions = 100'000;
+constexpr std::size_t kMaxPagers = 100'000;
+
+}  // namespace
+
+std::int64_t Store::conversationFor(const MessageRecord& record) {
+  newestMs_ = std::max(newestMs_, record.timeMs);
+  if (record.session) {
+    if (auto found = sessions_.find(record.callId); found != sessions_.end()) {
+      touch(found->second, record.timeMs);
+      return found->second;
+    }
+    sqlite3_reset(findSession_);
+    bindStatic(findSession_, 1, record.callId);
+    std::int64_t id = 0;
+    if (sqlite3_step(findSession_) == SQLITE_ROW) id = sqlite3_column_int64(findSession_, 0);
+    sqlite3_reset(findSession_);
+    if (id != 0) {
+      touch(id, record.timeMs);
+    } else {
+      id = insertConversation(record);
+    }
+    if (sessions_.size() >= kMaxSessions) sessions_.clear();  // misses read the table again
+    sessions_.emplace(record.callId, id);
+    return id;
+  }
+  const std::int64_t earliest = record.timeMs - gapMs_;  // the oldest last_ms that still continues
+  auto found = pagers_.find(record.participants);
+  if (found == pagers_.end() && earliest <= pagerFloorMs_) {
+    // A conversation this cache has not seen may continue: read the newest
+    // one for these participants (conversations_participants).
+    sqlite3_reset(findPager_);
+    bindStatic(findPager_, 1, record.participants);
+    PagerEntry entry{0, 0};
+    if (sqlite3_step(findPager_) == SQLITE_ROW) {
+      entry = {sqlite3_column_int64(findPager_, 0), sqlite3_column_int64(findPager_, 1)};
+    }
+    sqlite3_reset(findPager_);
+    if (entry.id != 0) found = pagers_.emplace(record.participants, entry).first;
+  }
+  if (found != pagers_.end() && found->second.lastMs >= earliest) {
+    PagerEntry& entry = found->second;
+    entry.lastMs = std::max(entry.lastMs, record.timeMs);
+    touch(entry.id, record.timeMs);
+    return entry.id;
+  }
+  const std::int64_t id = insertConversation(record);
+  if (found != pagers_.end()) {
+    found->second = {id, record.timeMs};
+    return id;
+  }
+  if (pagers_.size() >= kMaxPagers) {
+    // Shed the conversations that new messages can no longer continue; what
+    // is shed is looked up again, so the floor rises to their last_ms.
+    const std::int64_t stale = newestMs_ - gapMs_;
+    for (auto it = pagers_.begin(); it != pagers_.end();) {
+      if (it->second.lastMs < stale) {
+        pagerFloorMs_ = std::max(pagerFloorMs_, it->second.lastMs);
+        it = pagers_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (pagers_.size() >= kMaxPagers) {
+      for (const auto& [participants, entry] : pagers_) pagerFloorMs_ = std::max(pagerFloorMs_, entry.lastMs);
+      pagers_.clear();
+    }
+  }
+  pagers_.emplace(record.participants, PagerEntry{id, record.timeMs});
+  return id;
+}
+
+void Store::touch(std::int64_t id, std::int64_t timeMs) {
+  auto [slot, added] = touched_.try_emplace(id, timeMs);
+  if (!added) slot->second = std::max(slot->second, timeMs);
+}
+
+void Store::flushTouched() {
+  for (const auto& [id, lastMs] : touched_) {
+    sqlite3_reset(touchConversation_);
+    sqlite3_bind_int64(touchConversation_, 1, lastMs);
+    sqlite3_bind_int64(touchConversation_, 2, id);
+    if (sqlite3_step(touchConversation_) != SQLITE_DONE) {
+      throw ArchiveError(std::string("cannot update conversation: ") + sqlite3_errmsg(db_));
+    }
+    sqlite3_reset(touchConversation_);
+  }
+  touched_.clear();
+}
+
+void Store::resetConversationCache() {
+  sessions_.clear();
+  pagers_.clear();
+  touched_.clear();
+  pagerFloorMs_ = std::numeric_limits<std::int64_t>::max();  // until read below: every miss looks
+  sqlite3_reset(newestConversation_);
+  if (sqlite3_step(newestConversation_) == SQLITE_ROW) {
+    pagerFloorMs_ = sqlite3_column_type(newestConversation_, 0) == SQLITE_NULL
+                        ? std::numeric_limits<std::int64_t>::min()
+                        : sqlite3_column_int64(newestConversation_, 0);
+  }
+  sqlite3_reset(newestConversation_);
+}
+
+std::int64_t Store::dataVersion() {
+  sqlite3_reset(readDataVersion_);
+  std::int64_t version = -1;
+  if (sqlite3_step(readDataVersion_) == SQLITE_ROW) version = sqlite3_column_int64(readDataVersion_, 0);
+  sqlite3_reset(readDataVersion_);
+  return version;
+}
+
 bool Store::insertMessage(const MessageRecord& r) {
   const std::int64_t conversation = conversationFor(r);
-  const std::string hash = rowHash(lastHash_, r);
+  char hash[64];
+  hashRow(lastHash_, r, hash);
   sqlite3_stmt* s = insertMessage_;
   sqlite3_reset(s);
   sqlite3_bind_int64(s, 1, conversation);
   sqlite3_bind_int64(s, 2, r.timeMs);
-  bindText(s, 3, r.direction);
-  bindText(s, 4, r.sender);
-  bindText(s, 5, r.senderName);
-  bindText(s, 6, r.recipient);
-  bindText(s, 7, r.recipientName);
-  bindText(s, 8, r.callId);
+  bindStatic(s, 3, r.direction);
+  bindStatic(s, 4, r.sender);
+  bindStatic(s, 5, r.senderName);
+  bindStatic(s, 6, r.recipient);
+  bindStatic(s, 7, r.recipientName);
+  bindStatic(s, 8, r.callId);
   sqlite3_bind_int64(s, 9, r.cseq);
-  bindText(s, 10, r.contentType);
-  bindText(s, 11, r.text);
+  bindStatic(s, 10, r.contentType);
+  bindStatic(s, 11, r.text);
   if (r.originalText.empty()) {
     sqlite3_bind_null(s, 12);
   } else {
-    bindText(s, 12, r.originalText);
+    bindStatic(s, 12, r.originalText);
   }
-  bindText(s, 13, r.verdict);
-  bindText(s, 14, r.rules);
-  bindText(s, 15, r.tags);
+  bindStatic(s, 13, r.verdict);
+  bindStatic(s, 14, r.rules);
+  bindStatic(s, 15, r.tags);
   sqlite3_bind_int(s, 16, r.finalCode);
-  bindText(s, 17, r.source);
-  bindText(s, 18, r.transport);
-  bindText(s, 19, hash);
+  bindStatic(s, 17, r.source);
+  bindStatic(s, 18, r.transport);
+  bindStatic(s, 19, std::string_view(hash, sizeof hash));
   if (sqlite3_step(s) != SQLITE_DONE) throw ArchiveError(std::string("cannot insert message: ") + sqlite3_errmsg(db_));
   sqlite3_reset(s);
   if (sqlite3_changes(db_) == 0) return false;  // already archived
   const std::int64_t id = sqlite3_last_insert_rowid(db_);
   sqlite3_reset(insertFts_);
   sqlite3_bind_int64(insertFts_, 1, id);
-  bindText(insertFts_, 2, r.text);
+  bindStatic(insertFts_, 2, r.text);
   if (sqlite3_step(insertFts_) != SQLITE_DONE) throw ArchiveError(std::string("cannot index: ") + sqlite3_errmsg(db_));
   sqlite3_reset(insertFts_);
-  lastHash_ = hash;
+  lastHash_.assign(hash, sizeof hash);
   lastId_ = id;
   ++rowsAdded_;
   return true;
@@ -381,8 +575,10 @@ std::int64_t Store::purgeBatch(std::int64_t cutoffMs, std::int64_t nowMs, int li
   for (auto* statement : {victims, tombstone, unindex, remove}) sqlite3_finalize(statement);
   exec(("DELETE FROM calls WHERE id IN (SELECT id FROM calls WHERE invite_ms < " + std::to_string(cutoffMs) +
         " LIMIT " + std::to_string(limit) + ")").c_str());
+  flushTouched();
   exec("DELETE FROM conversations WHERE NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = conversations.id)"
        " AND NOT EXISTS (SELECT 1 FROM holds WHERE kind = 'conversation' AND value = CAST(conversations.id AS TEXT))");
+  resetConversationCache();  // some cached conversations may be gone
   return purged;
 }
 

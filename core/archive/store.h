@@ -10,6 +10,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "sipwarden/archive.h"
@@ -27,6 +28,13 @@ struct VerifyReport {
   std::int64_t firstBadId = 0;  // the first row whose hash or link is wrong
   std::string problem;
 };
+
+// Turns off SQLite's process-wide memory statistics, which take a global
+// mutex around every allocation (about 7% of the writer's instructions per
+// row); nothing in sipwarden reads them. Call at program start, before any
+// thread uses SQLite (sqlite3_config is not thread-safe); later it does
+// nothing.
+void tuneSqliteForProcess();
 
 class Store {
  public:
@@ -70,6 +78,14 @@ class Store {
   void exec(const char* sql);
   sqlite3_stmt* prepare(const char* sql) const;
   std::int64_t conversationFor(const MessageRecord& record);
+  std::int64_t insertConversation(const MessageRecord& record);
+  void touch(std::int64_t id, std::int64_t timeMs);
+  // Writes the last_ms of the conversations the open transaction touched.
+  void flushTouched();
+  // Forgets the conversation cache (after a rollback, a purge, or another
+  // connection's commit) and reads the newest last_ms it must respect.
+  void resetConversationCache();
+  std::int64_t dataVersion();
 
   sqlite3* db_ = nullptr;
   std::int64_t gapMs_;
@@ -87,6 +103,29 @@ class Store {
   sqlite3_stmt* upsertCall_ = nullptr;
   sqlite3_stmt* insertFile_ = nullptr;
   sqlite3_stmt* closeStale_ = nullptr;
+  sqlite3_stmt* newestConversation_ = nullptr;
+  sqlite3_stmt* readDataVersion_ = nullptr;
+
+  // The conversation cache. This connection is the archive's only writer of
+  // conversations (the hop's writer thread); another connection's commit
+  // (a purge by hand) is seen through PRAGMA data_version at begin() and
+  // empties the cache. Sessions: Call-ID -> id. Pagers: participants -> the
+  // pager conversation with the newest last_ms. Every pager conversation
+  // missing from `pagers_` ended at or before `pagerFloorMs_`, so a message
+  // later than that by more than the gap needs no lookup: it starts a new
+  // conversation unless `pagers_` has one.
+  struct PagerEntry {
+    std::int64_t id;
+    std::int64_t lastMs;
+  };
+  std::unordered_map<std::string, std::int64_t> sessions_;
+  std::unordered_map<std::string, PagerEntry> pagers_;
+  std::int64_t pagerFloorMs_ = 0;
+  std::int64_t newestMs_ = 0;  // the latest message time seen
+  std::int64_t knownDataVersion_ = -1;
+  // Conversation id -> the latest message time in the open transaction,
+  // written at commit (one UPDATE per conversation instead of per row).
+  std::unordered_map<std::int64_t, std::int64_t> touched_;
 };
 
 }  // namespace sipwarden::archive

@@ -109,6 +109,147 @@ TEST(Store, GroupsPagerMessagesUntilAnIdleGapAndSessionsByCallId) {
   EXPECT_EQ(scalar(store, "SELECT count(DISTINCT conversation_id) FROM messages WHERE call_id = 'session-1'"), 1);
 }
 
+TEST(Store, ConversationLastTimeIsTheNewestMessage) {
+  TempDb db;
+  Store store(db.path(), 30 * 60 * 1000);
+  const std::int64_t t0 = 1'700'000'000'000;
+  store.begin();
+  store.insertMessage(record(1, "one", t0));
+  store.insertMessage(record(2, "two", t0 + 20 * 60 * 1000));
+  store.insertMessage(record(3, "late arrival", t0 + 5 * 60 * 1000));  // out of order: last_ms stays
+  store.commit();
+  store.begin();
+  store.insertMessage(record(4, "next batch", t0 + 40 * 60 * 1000));  // 20 minutes after the newest
+  store.commit();
+  EXPECT_EQ(scalar(store, "SELECT count(*) FROM conversations"), 1);
+  EXPECT_EQ(scalar(store, "SELECT last_ms FROM conversations"), t0 + 40 * 60 * 1000);
+  EXPECT_EQ(scalar(store, "SELECT started_ms FROM conversations"), t0);
+}
+
+TEST(Store, PagerConversationContinuesAfterReopening) {
+  TempDb db;
+  const std::int64_t t0 = 1'700'000'000'000;
+  {
+    Store store(db.path(), 30 * 60 * 1000);
+    store.begin();
+    store.insertMessage(record(1, "before restart", t0));
+    store.commit();
+  }
+  Store store(db.path(), 30 * 60 * 1000);
+  store.begin();
+  store.insertMessage(record(2, "after restart", t0 + 10 * 60 * 1000));
+  MessageRecord session = record(3, "session", t0);
+  session.session = true;
+  session.callId = "session-1";
+  store.insertMessage(session);
+  store.commit();
+  EXPECT_EQ(scalar(store, "SELECT count(DISTINCT conversation_id) FROM messages WHERE call_id LIKE 'call-%'"), 1);
+  store.begin();
+  session.cseq = 4;
+  store.insertMessage(session);
+  store.commit();
+  EXPECT_EQ(scalar(store, "SELECT count(*) FROM conversations"), 2);
+}
+
+TEST(Store, RolledBackConversationsAreNotReused) {
+  TempDb db;
+  Store store(db.path(), 30 * 60 * 1000);
+  const std::int64_t t0 = 1'700'000'000'000;
+  store.begin();
+  store.insertMessage(record(1, "rolled back", t0));
+  MessageRecord session = record(2, "rolled back too", t0);
+  session.session = true;
+  session.callId = "session-1";
+  store.insertMessage(session);
+  store.rollback();
+  store.begin();
+  EXPECT_TRUE(store.insertMessage(record(1, "again", t0 + 1000)));
+  session.text = "again";
+  EXPECT_TRUE(store.insertMessage(session));
+  store.commit();
+  EXPECT_EQ(scalar(store, "SELECT count(*) FROM conversations"), 2);
+  EXPECT_EQ(scalar(store, "SELECT count(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id"), 2);
+  EXPECT_TRUE(store.verify().ok);
+}
+
+TEST(Store, SeesConversationsAnotherConnectionRemoved) {
+  // The writer caches conversations; a purge by hand (another process)
+  // must not leave it pointing at a deleted one.
+  TempDb db;
+  Store store(db.path(), 30 * 60 * 1000);
+  const std::int64_t t0 = 1'700'000'000'000;
+  store.begin();
+  store.insertMessage(record(1, "first", t0));
+  MessageRecord session = record(2, "in a session", t0);
+  session.session = true;
+  session.callId = "session-1";
+  store.insertMessage(session);
+  store.commit();
+  execute(db.path(),
+          "INSERT INTO tombstones (id, hash, purged_ms) SELECT id, hash, 0 FROM messages; "
+          "DELETE FROM messages; DELETE FROM conversations;");
+  store.begin();
+  EXPECT_TRUE(store.insertMessage(record(3, "after the purge", t0 + 60 * 1000)));
+  session.cseq = 4;
+  EXPECT_TRUE(store.insertMessage(session));
+  store.commit();
+  EXPECT_EQ(scalar(store, "SELECT count(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id"), 2);
+  EXPECT_EQ(scalar(store, "SELECT count(*) FROM conversations"), 2);
+}
+
+TEST(Store, RowHashKeepsTheArchivedFormat) {
+  // Values from the first implementation (Poco's SHA-256): archives written
+  // by it must still verify.
+  MessageRecord r;
+  r.timeMs = 1'700'000'000'000;
+  r.direction = "from_client";
+  r.sender = "alice@example.com";
+  r.senderName = "Alice";
+  r.recipient = "bob@example.com";
+  r.callId = "call-1";
+  r.cseq = 4294967295u;
+  r.contentType = "text/plain";
+  r.text = "h\xc3\xa9llo, 5:x";
+  r.originalText = "orig";
+  r.verdict = "modified";
+  r.rules = "a,b";
+  r.tags = "k=v";
+  r.source = "192.0.2.1:5060";
+  r.transport = "UDP";
+  const std::string first = Store::rowHash("", r);
+  EXPECT_EQ(first, "ab2820a7238bfe8583c9caecc3e97054ee92d61b86b37187208c68296aeae2be");
+  EXPECT_EQ(Store::rowHash(first, r), "b6df5afc3879ad1d7b3fcfbe5fec986dfb804e3659c7be9f627db78e0c2dd70e");
+}
+
+TEST(Store, UpgradesAVersion3Archive) {
+  TempDb db;
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(db.path().c_str(), &raw), SQLITE_OK);
+    for (const Migration& migration : migrations()) {
+      if (migration.version > 3) break;
+      ASSERT_EQ(sqlite3_exec(raw, migration.sql, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(raw);
+    }
+    ASSERT_EQ(sqlite3_exec(raw,
+                           "PRAGMA user_version = 3; "
+                           "INSERT INTO conversations (kind, call_id, participants, started_ms, last_ms) "
+                           "VALUES ('pager', NULL, 'alice@example.com,bob@example.com', 1700000000000, 1700000000000)",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(raw);
+  }
+  Store store(db.path(), 30 * 60 * 1000);
+  EXPECT_EQ(store.schemaVersion(), migrations().back().version);
+  EXPECT_EQ(scalar(store, "SELECT count(*) FROM sqlite_master WHERE name IN ('conversations_call_id', "
+                          "'conversations_participants') AND sql LIKE '% WHERE %'"),
+            2);
+  store.begin();
+  store.insertMessage(record(1, "continues the old conversation", 1'700'000'000'000 + 60 * 1000));
+  store.commit();
+  EXPECT_EQ(scalar(store, "SELECT conversation_id FROM messages"), 1);
+  EXPECT_EQ(scalar(store, "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'continues'"), 1);
+}
+
 TEST(Store, FullTextIndexFindsWords) {
   TempDb db;
   Store store(db.path());
