@@ -219,36 +219,27 @@ int runExport(const std::vector<std::string>& args) {
   return 0;
 }
 
+// The exit codes both commands share: 2 for a bad command line or filter,
+// 1 for an archive that cannot be read.
+int withExitCodes(int (*command)(const std::vector<std::string>&), const std::vector<std::string>& args) {
+  try {
+    return command(args);
+  } catch (const Usage& error) {
+    std::cerr << "sipwarden: " << error.what() << "\n" << kUsage;
+    return 2;
+  } catch (const QueryError& error) {
+    std::cerr << "sipwarden: " << error.what() << "\n";
+    return 2;
+  } catch (const query::ArchiveReadError& error) {
+    std::cerr << "sipwarden: " << error.what() << "\n";
+    return 1;
+  }
+}
+
 }  // namespace
 
-int queryCommand(const std::vector<std::string>& args) {
-  try {
-    return runQuery(args);
-  } catch (const Usage& error) {
-    std::cerr << "sipwarden: " << error.what() << "\n" << kUsage;
-    return 2;
-  } catch (const QueryError& error) {
-    std::cerr << "sipwarden: " << error.what() << "\n";
-    return 2;
-  } catch (const query::ArchiveReadError& error) {
-    std::cerr << "sipwarden: " << error.what() << "\n";
-    return 1;
-  }
-}
+int queryCommand(const std::vector<std::string>& args) { return withExitCodes(runQuery, args); }
 
-int exportCommand(const std::vector<std::string>& args) {
-  try {
-    return runExport(args);
-  } catch (const Usage& error) {
-    std::cerr << "sipwarden: " << error.what() << "\n" << kUsage;
-    return 2;
-  } catch (const QueryError& error) {
-    std::cerr << "sipwarden: " << error.what() << "\n";
-    return 2;
-  } catch (const query::ArchiveReadError& error) {
-    std::cerr << "sipwarden: " << error.what() << "\n";
-    return 1;
-  }
-}
+int exportCommand(const std::vector<std::string>& args) { return withExitCodes(runExport, args); }
 
 }  // namespace sipwarden::app

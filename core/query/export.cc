@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "query/json.h"
+#include "sipwarden/html_text.h"
 
 namespace sipwarden::query {
 namespace {
@@ -64,21 +65,9 @@ ExportFormat parseExportFormat(const std::string& text) {
   throw QueryError("format: expected eml, json or html");
 }
 
-std::string htmlEscape(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
+// Text and double-quoted attribute values only, so the SDK's escape (which
+// leaves ' alone) is enough.
+std::string htmlEscape(const std::string& text) { return html::escape(text); }
 
 std::string renderHtml(const Transcript& t) {
   const auto& c = t.conversation;
