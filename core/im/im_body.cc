@@ -1,9 +1,11 @@
 #include "im/im_body.h"
 
 #include <Poco/Base64Decoder.h>
+#include <Poco/Exception.h>
 #include <Poco/Base64Encoder.h>
 
 #include <algorithm>
+#include <optional>
 #include <sstream>
 
 #include "sip/grammar.h"
@@ -56,11 +58,17 @@ std::string_view mimeContentType(std::string_view headers) {
   return {};
 }
 
-std::string base64Decode(std::string_view text) {
+// Nothing when the text is not base64: a sender must not be able to make
+// the filters fail (and a fail-open chain pass the message unread) with a
+// broken ms-body. Found by im_body_fuzz.
+std::optional<std::string> base64Decode(std::string_view text) {
   std::istringstream in{std::string(sip::trim(text))};
   Poco::Base64Decoder decoder(in);
-  std::string out((std::istreambuf_iterator<char>(decoder)), std::istreambuf_iterator<char>());
-  return out;
+  try {
+    return std::string((std::istreambuf_iterator<char>(decoder)), std::istreambuf_iterator<char>());
+  } catch (const Poco::Exception&) {
+    return std::nullopt;
+  }
 }
 
 std::string base64Encode(std::string_view text) {
@@ -184,9 +192,11 @@ void ImBody::scanHeader(const std::string& name, std::string_view value) {
   if (marker == std::string::npos) return;
   const std::string type = parseMediaType(value.substr(0, value.find(';'))).type;
   if (!isTextType(type)) return;
+  std::optional<std::string> text = base64Decode(value.substr(marker + 8));
+  if (!text) return;  // not a copy any client can show: the body is what it shows
   Part part;
   part.type = type;
-  part.text = base64Decode(value.substr(marker + 8));
+  part.text = std::move(*text);
   part.location = "header:" + name;
   part.inHeader = true;
   part.headerName = name;

@@ -152,3 +152,15 @@ TEST(MediaType, ParsesQuotedBoundaryWithSemicolons) {
 
 }  // namespace
 }  // namespace sipwarden::im
+
+// A broken ms-body copy must not throw (a fail-open chain would then pass
+// the message unread): it is skipped and the body is still read.
+TEST(ImBodyRegression, MsBodyThatIsNotBase64IsSkipped) {
+  const std::string header = "text/plain; ms-body=\xf3\xf3\xf3hhhh\xf3*";
+  sipwarden::im::ImBody im("MESSAGE", "text/plain", "visit http://evil.example", [&](std::string_view name) -> std::optional<std::string_view> {
+    if (name == "Ms-IM-Format") return std::string_view(header);
+    return std::nullopt;
+  });
+  EXPECT_EQ(im.plainText(), "visit http://evil.example");
+  for (std::size_t i = 0; i < im.partCount(); ++i) EXPECT_EQ(im.partLocation(i), "body");
+}
