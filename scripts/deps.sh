@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libre2-dev libpoco-dev libsqlite3-dev liblua5.4-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  sip-tester sipsak python3 sqlite3 procps iproute2
+  sip-tester sipsak python3 sqlite3 procps iproute2 openssl
   chromium python3-websocket
   clang libclang-rt-14-dev
 )

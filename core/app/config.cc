@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -88,15 +89,81 @@ double getRate(const Object& object, const std::string& path, const std::string&
   return number;
 }
 
+// "tls": certificates and peer checks for TLS listeners and next hops.
+void readTls(const Object& top, AppConfig& config) {
+  if (!top.has("tls")) return;
+  Object::Ptr tls = top.getObject("tls");
+  if (!tls) fail("tls", "expected an object");
+  rejectUnknownKeys(*tls, "tls",
+                    {"certificate", "private_key", "ca", "verify_client", "allowed_subjects", "verify_server",
+                     "client_certificate", "client_private_key"});
+  auto& settings = config.tls;
+  config.tlsSet = true;
+  auto optionalString = [&](const char* key, std::string& out) {
+    if (tls->has(key)) out = getString(*tls, "tls", key);
+  };
+  optionalString("certificate", settings.certificateFile);
+  optionalString("private_key", settings.privateKeyFile);
+  optionalString("ca", settings.caFile);
+  optionalString("client_certificate", settings.clientCertificateFile);
+  optionalString("client_private_key", settings.clientPrivateKeyFile);
+  if (settings.certificateFile.empty() != settings.privateKeyFile.empty()) {
+    fail(settings.certificateFile.empty() ? "tls.certificate" : "tls.private_key",
+         "certificate and private_key go together");
+  }
+  if (settings.clientCertificateFile.empty() != settings.clientPrivateKeyFile.empty()) {
+    fail(settings.clientCertificateFile.empty() ? "tls.client_certificate" : "tls.client_private_key",
+         "client_certificate and client_private_key go together");
+  }
+  if (tls->has("verify_client")) {
+    const std::string mode = getString(*tls, "tls", "verify_client");
+    if (mode == "none") {
+      settings.verifyClient = transport::ClientVerification::None;
+    } else if (mode == "optional") {
+      settings.verifyClient = transport::ClientVerification::Optional;
+    } else if (mode == "required") {
+      settings.verifyClient = transport::ClientVerification::Required;
+    } else {
+      fail("tls.verify_client", "expected none|optional|required");
+    }
+  }
+  if (settings.verifyClient != transport::ClientVerification::None && settings.caFile.empty()) {
+    fail("tls.ca", "verify_client needs the CA that signs client certificates");
+  }
+  if (tls->has("allowed_subjects")) {
+    settings.allowedSubjects = getStrings(*tls, "tls", "allowed_subjects");
+    if (settings.verifyClient != transport::ClientVerification::Required) {
+      fail("tls.allowed_subjects", "needs verify_client: required");
+    }
+  }
+  if (tls->has("verify_server")) {
+    const Poco::Dynamic::Var value = tls->get("verify_server");
+    if (!value.isBoolean()) fail("tls.verify_server", "expected true or false");
+    settings.verifyServer = value.extract<bool>();
+  }
+}
+
+// Relative TLS file names are relative to the config file, as plugin paths are.
+void resolveTlsPaths(AppConfig& config) {
+  const auto dir = std::filesystem::absolute(config.configPath).parent_path();
+  for (std::string* path : {&config.tls.certificateFile, &config.tls.privateKeyFile, &config.tls.caFile,
+                            &config.tls.clientCertificateFile, &config.tls.clientPrivateKeyFile}) {
+    if (!path->empty() && std::filesystem::path(*path).is_relative()) *path = (dir / *path).string();
+  }
+}
+
 // "access": who may send (per listener), "rate_limits": how fast.
 void readAdmission(const Object& top, proxy::ProxyConfig& proxy) {
   if (top.has("access")) {
     Object::Ptr access = top.getObject("access");
     if (!access) fail("access", "expected an object");
-    rejectUnknownKeys(*access, "access", {"allow", "allow_udp", "allow_tcp", "denied"});
-    if (access->has("allow")) proxy.access.allowUdp = proxy.access.allowTcp = getNetworks(*access, "access", "allow");
+    rejectUnknownKeys(*access, "access", {"allow", "allow_udp", "allow_tcp", "allow_tls", "denied"});
+    if (access->has("allow")) {
+      proxy.access.allowUdp = proxy.access.allowTcp = proxy.access.allowTls = getNetworks(*access, "access", "allow");
+    }
     if (access->has("allow_udp")) proxy.access.allowUdp = getNetworks(*access, "access", "allow_udp");
     if (access->has("allow_tcp")) proxy.access.allowTcp = getNetworks(*access, "access", "allow_tcp");
+    if (access->has("allow_tls")) proxy.access.allowTls = getNetworks(*access, "access", "allow_tls");
     if (access->has("denied")) {
       const std::string denied = getString(*access, "access", "denied");
       if (denied != "reject" && denied != "drop") fail("access.denied", "expected reject or drop");
@@ -168,8 +235,10 @@ ListenAddress parseListen(const std::string& text) {
     out.protocol = transport::Protocol::Udp;
   } else if (protocol == "tcp") {
     out.protocol = transport::Protocol::Tcp;
+  } else if (protocol == "tls") {
+    out.protocol = transport::Protocol::Tls;
   } else {
-    throw ConfigError("listen: expected udp:HOST:PORT or tcp:HOST:PORT, got '" + text + "'");
+    throw ConfigError("listen: expected udp:HOST:PORT, tcp:HOST:PORT or tls:HOST:PORT, got '" + text + "'");
   }
   std::string port;
   splitHostPort(text.substr(colon + 1), out.host, port, "listen");
@@ -186,8 +255,11 @@ proxy::Upstream parseUpstream(const std::string& text) {
     const std::string params = text.substr(semicolon + 1);
     if (params == "transport=tcp") {
       out.protocol = transport::Protocol::Tcp;
+    } else if (params == "transport=tls") {
+      out.protocol = transport::Protocol::Tls;
     } else if (params != "transport=udp") {
-      throw ConfigError("upstreams: unknown parameter '" + params + "' (expected transport=udp or transport=tcp)");
+      throw ConfigError("upstreams: unknown parameter '" + params +
+                        "' (expected transport=udp, transport=tcp or transport=tls)");
     }
   }
   std::string port;
@@ -212,8 +284,9 @@ AppConfig parseConfig(const std::string& json) {
   rejectUnknownKeys(*top, "",
                     {"listen", "advertise", "upstreams", "record_route", "force_rport", "udp_mtu", "max_message_size", "max_transactions",
                      "timers", "tcp", "log_level", "shutdown_grace_ms", "plugins", "plugin_dirs", "pid_file", "archive", "admin",
-                     "access", "rate_limits"});
+                     "access", "rate_limits", "tls"});
   readAdmission(*top, config.proxy);
+  readTls(*top, config);
   if (top->has("listen")) {
     const auto listens = getStrings(*top, "", "listen");
     for (std::size_t i = 0; i < listens.size(); ++i) {
@@ -348,6 +421,7 @@ AppConfig loadConfigFile(const std::string& path) {
   text << in.rdbuf();
   AppConfig config = parseConfig(text.str());
   config.configPath = path;
+  resolveTlsPaths(config);
   return config;
 }
 
@@ -385,12 +459,21 @@ void finalizeConfig(AppConfig& config) {
     config.listen.push_back({transport::Protocol::Udp, "127.0.0.1", 5060});
     config.listen.push_back({transport::Protocol::Tcp, "127.0.0.1", 5060});
   }
-  int udp = 0;
-  int tcp = 0;
+  std::map<transport::Protocol, int> listeners;
   for (const auto& listen : config.listen) {
-    (listen.protocol == transport::Protocol::Udp ? udp : tcp)++;
+    if (++listeners[listen.protocol] > 1) fail("listen", "at most one UDP, one TCP and one TLS listener in this version");
   }
-  if (udp > 1 || tcp > 1) fail("listen", "at most one UDP and one TCP listener in this version");
+  const bool tlsListener = listeners.count(transport::Protocol::Tls) != 0;
+  bool tlsUpstream = false;
+  for (const auto& upstream : config.proxy.upstreams) tlsUpstream |= upstream.protocol == transport::Protocol::Tls;
+  if (tlsListener && !config.tls.listenerReady()) fail("tls.certificate", "a tls: listener needs tls.certificate and tls.private_key");
+  if (tlsListener || tlsUpstream || config.tlsSet) {
+    try {
+      config.tlsContexts = transport::TlsContexts::load(config.tls);
+    } catch (const transport::TlsError& error) {
+      fail("tls", error.what());
+    }
+  }
   if (!config.advertiseSet) {
     const std::string host = config.listen.front().host;
     if (host == "0.0.0.0" || host == "::") {
@@ -400,8 +483,13 @@ void finalizeConfig(AppConfig& config) {
   }
   config.proxy.udpPort = 0;
   config.proxy.tcpPort = 0;
+  config.proxy.tlsPort = 0;
   for (const auto& listen : config.listen) {
-    (listen.protocol == transport::Protocol::Udp ? config.proxy.udpPort : config.proxy.tcpPort) = listen.port;
+    switch (listen.protocol) {
+      case transport::Protocol::Udp: config.proxy.udpPort = listen.port; break;
+      case transport::Protocol::Tcp: config.proxy.tcpPort = listen.port; break;
+      case transport::Protocol::Tls: config.proxy.tlsPort = listen.port; break;
+    }
   }
 }
 

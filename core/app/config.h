@@ -45,12 +45,17 @@ struct AppConfig {
   archive::WriterSettings archive;
   // The admin HTTP server (API, metrics, console); off without an `admin` block.
   admin::AdminSettings admin;
+  // The `tls` block as written; paths resolved against the config file.
+  transport::TlsSettings tls;
+  bool tlsSet = false;
+  // Loaded by finalizeConfig when a TLS listener, upstream or block exists.
+  std::shared_ptr<const transport::TlsContexts> tlsContexts;
   std::string configPath;  // where reload reads from; empty without --config
 };
 
-// "udp:127.0.0.1:5060", "tcp:[::1]:5060"
+// "udp:127.0.0.1:5060", "tcp:[::1]:5060", "tls:127.0.0.1:5061"
 ListenAddress parseListen(const std::string& text);
-// "host:port" or "host:port;transport=tcp"
+// "host:port" or "host:port;transport=tcp|tls"
 proxy::Upstream parseUpstream(const std::string& text);
 
 // Reads and validates a config file. Throws ConfigError.

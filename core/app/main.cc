@@ -25,8 +25,8 @@ using sipwarden::app::ConfigError;
 
 constexpr const char* kUsage =
     "usage:\n"
-    "  sipwarden run [--config FILE] [--listen udp:IP:PORT] [--listen tcp:IP:PORT]\n"
-    "                [--upstream HOST:PORT[;transport=tcp]]... [--advertise HOST] [--log-level LEVEL]\n"
+    "  sipwarden run [--config FILE] [--listen udp:IP:PORT] [--listen tcp:IP:PORT] [--listen tls:IP:PORT]\n"
+    "                [--upstream HOST:PORT[;transport=tcp|tls]]... [--advertise HOST] [--log-level LEVEL]\n"
     "                [--pid-file FILE]\n"
     "  sipwarden check-config FILE\n"
     "  sipwarden reload --pid-file FILE\n"

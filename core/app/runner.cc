@@ -29,15 +29,28 @@ std::atomic<bool> reloadRequested{false};
 void onStopSignal(int) { stopRequested = true; }
 void onReloadSignal(int) { reloadRequested = true; }
 
-// Rebuilds the filter chain from the config file. On any error the running
-// chain stays and the reason is logged.
-bool reload(const AppConfig& running, proxy::Proxy& proxy, Poco::Logger& log) {
+// Re-reads the TLS certificates and keys (they are renewed in place, e.g.
+// by an ACME client). New connections use them; open ones keep theirs.
+void reloadTls(const AppConfig& fresh, transport::Transport& transport, Poco::Logger& log) {
+  if (!fresh.tlsSet) return;
+  try {
+    transport.setTls(transport::TlsContexts::load(fresh.tls));
+    log.information("reload: TLS certificates re-read");
+  } catch (const transport::TlsError& error) {
+    log.error("reload: keeping the running TLS certificates: %s", std::string(error.what()));
+  }
+}
+
+// Rebuilds the filter chain (and re-reads TLS certificates) from the config
+// file. On any error the running chain stays and the reason is logged.
+bool reload(const AppConfig& running, proxy::Proxy& proxy, transport::Transport& transport, Poco::Logger& log) {
   if (running.configPath.empty()) {
     log.warning("reload: sipwarden was started without --config; nothing to reload");
     return false;
   }
   try {
     AppConfig fresh = loadConfigFile(running.configPath);
+    reloadTls(fresh, transport, log);
     fresh.pluginDirs.insert(fresh.pluginDirs.end(), running.pluginDirs.begin(), running.pluginDirs.end());
     auto chain = buildChain(fresh);
     proxy.setChain(std::move(chain));
@@ -98,6 +111,7 @@ int run(const AppConfig& config) {
   auto chain = buildChain(config);
   Bridge bridge;
   transport::Transport transport(bridge, config.limits);
+  if (config.tlsContexts) transport.setTls(config.tlsContexts);
   for (const auto& listen : config.listen) {
     transport.listen(listen.protocol, Poco::Net::SocketAddress(listen.host, listen.port));
     log.information("listening on %s:%s", std::string(transport::protocolName(listen.protocol)),
@@ -161,7 +175,7 @@ int run(const AppConfig& config) {
     transport.poll(proxy.timeUntilNextTimer(kMaxSleep));
     proxy.drainResumes();
     proxy.runTimers();
-    if (reloadRequested.exchange(false)) reload(config, proxy, log);
+    if (reloadRequested.exchange(false)) reload(config, proxy, transport, log);
     if (std::chrono::steady_clock::now() >= nextWatch) {
       nextWatch = std::chrono::steady_clock::now() + kWatchInterval;
       // A failed reload keeps the old chain, whose watch still sees the
@@ -169,7 +183,7 @@ int run(const AppConfig& config) {
       const std::string changed = proxy.chain()->changedFile();
       if (!changed.empty() && pipeline::modificationTime(changed) != lastFailedWatch[changed]) {
         log.information("reload: %s changed", changed);
-        if (!reload(config, proxy, log)) lastFailedWatch[changed] = pipeline::modificationTime(changed);
+        if (!reload(config, proxy, transport, log)) lastFailedWatch[changed] = pipeline::modificationTime(changed);
       }
     }
     if (adminServer && std::chrono::steady_clock::now() >= nextSnapshot) {

@@ -41,7 +41,9 @@ Address toAddress(const sip::NameAddr& nameAddr) {
 
 CoreExchange::CoreExchange(const transport::Origin& origin, Direction direction)
     : origin_(&origin),
-      transport_(origin.protocol == transport::Protocol::Udp ? Transport::Udp : Transport::Tcp),
+      transport_(origin.protocol == transport::Protocol::Udp   ? Transport::Udp
+                 : origin.protocol == transport::Protocol::Tcp ? Transport::Tcp
+                                                               : Transport::Tls),
       direction_(direction) {}
 
 std::string_view CoreExchange::sourceIp() const {

@@ -56,7 +56,9 @@ bool Admission::exempted(const Poco::Net::IPAddress& host) const {
 }
 
 Admission::Decision Admission::checkSource(const transport::Origin& origin) const {
-  const auto& allow = origin.protocol == transport::Protocol::Udp ? access_.allowUdp : access_.allowTcp;
+  const auto& allow = origin.protocol == transport::Protocol::Udp   ? access_.allowUdp
+                      : origin.protocol == transport::Protocol::Tcp ? access_.allowTcp
+                                                                    : access_.allowTls;
   if (allow.empty()) return Decision::Admit;
   const Poco::Net::IPAddress host = origin.source.host();
   if (exempted(host)) return Decision::Admit;

@@ -33,6 +33,7 @@ struct AccessSettings {
   // Empty: everyone may send on that listener.
   std::vector<Network> allowUdp;
   std::vector<Network> allowTcp;
+  std::vector<Network> allowTls;
   bool dropDenied = false;  // false: answer 403
 };
 

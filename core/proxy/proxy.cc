@@ -63,7 +63,8 @@ Proxy::Proxy(ProxyConfig config, transport::Sender& sender, const Clock& clock)
   for (const Upstream& upstream : config_.upstreams) {
     // Throws Poco::HostNotFoundException for a name that does not resolve:
     // start-up stops and says which.
-    upstreams_.push_back(Target{upstream.protocol, Poco::Net::SocketAddress(upstream.host, upstream.port), 0});
+    upstreams_.push_back(
+        Target{upstream.protocol, Poco::Net::SocketAddress(upstream.host, upstream.port), 0, upstream.host});
     admission_.exempt(upstreams_.back().address.host());
   }
 }
@@ -437,8 +438,10 @@ void Proxy::handleResponse(std::unique_ptr<sip::Message> response, const sip::Pa
     const auto rport = next.param("rport");
     std::uint64_t port = next.port != 0 ? next.port : 5060;
     if (rport && !rport->empty()) (void)sip::parseDecimal(*rport, 65535, port);
-    Target target{sip::iequals(next.transport, "TCP") ? Protocol::Tcp : Protocol::Udp,
-                  Poco::Net::SocketAddress(host, static_cast<std::uint16_t>(port)), 0};
+    const Protocol protocol = sip::iequals(next.transport, "TLS")   ? Protocol::Tls
+                              : sip::iequals(next.transport, "TCP") ? Protocol::Tcp
+                                                                    : Protocol::Udp;
+    Target target{protocol, Poco::Net::SocketAddress(host, static_cast<std::uint16_t>(port)), 0};
     sip::EditList edits;
     edits.removeElement(*response, vias[0].headerIndex, vias[0].elementIndex);
     ++counters_.responsesByClass[responseClass(code)];

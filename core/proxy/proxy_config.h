@@ -34,10 +34,23 @@ struct TimerSettings {
 
 struct ProxyConfig {
   // The address written into Via and Record-Route; the ports are those of
-  // the UDP and TCP listeners.
+  // the UDP, TCP and TLS listeners (0: no such listener).
   std::string advertisedHost = "127.0.0.1";
   std::uint16_t udpPort = 5060;
   std::uint16_t tcpPort = 5060;
+  std::uint16_t tlsPort = 0;
+
+  std::uint16_t portFor(transport::Protocol protocol) const {
+    switch (protocol) {
+      case transport::Protocol::Udp: return udpPort;
+      case transport::Protocol::Tcp: return tcpPort;
+      case transport::Protocol::Tls: return tlsPort;
+    }
+    return udpPort;
+  }
+  bool ownsPort(std::uint16_t port) const {
+    return port != 0 && (port == udpPort || port == tcpPort || port == tlsPort);
+  }
   std::vector<Upstream> upstreams;
   RecordRouteMode recordRoute = RecordRouteMode::Dialog;
   // Answer every UDP request at its source address and port, as if it

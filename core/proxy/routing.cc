@@ -57,14 +57,12 @@ bool Proxy::fromUpstream(const transport::Origin& origin) const {
 
 bool Proxy::isLocal(const sip::Uri& uri) const {
   if (!uri.isSip() || !iequals(uri.hostAddress(), config_.advertisedHost)) return false;
-  const std::uint16_t port = portOr(uri.port, 5060);
-  return port == config_.udpPort || port == config_.tcpPort;
+  return config_.ownsPort(portOr(uri.port, iequals(uri.scheme, "sips") ? 5061 : 5060));
 }
 
 bool Proxy::isLocalVia(const sip::Via& via) const {
   if (!via.branch().starts_with(kBranchPrefix) || !iequals(via.hostAddress(), config_.advertisedHost)) return false;
-  const std::uint16_t port = portOr(via.port, 5060);
-  return port == config_.udpPort || port == config_.tcpPort;
+  return config_.ownsPort(portOr(via.port, iequals(via.transport, "TLS") ? 5061 : 5060));
 }
 
 std::string Proxy::branchFor(const sip::Message& request, std::string_view serverKey, std::size_t attempt) const {
@@ -87,9 +85,8 @@ bool Proxy::looped(const sip::Message& request) const {
 }
 
 std::string Proxy::viaFor(Protocol protocol, const std::string& branch) const {
-  const std::uint16_t port = protocol == Protocol::Udp ? config_.udpPort : config_.tcpPort;
   return "SIP/2.0/" + std::string(transport::protocolName(protocol)) + " " + config_.advertisedHost + ":" +
-         std::to_string(port) + ";branch=" + branch;
+         std::to_string(config_.portFor(protocol)) + ";branch=" + branch;
 }
 
 Target Proxy::replyTargetFor(const sip::Message& request, const transport::Origin& origin) const {
@@ -106,21 +103,26 @@ Target Proxy::replyTargetFor(const sip::Message& request, const transport::Origi
 namespace {
 
 bool resolve(const sip::Uri& uri, Target& target, std::string& error) {
-  Protocol protocol = Protocol::Udp;
+  // RFC 3261 §26.2: sips means TLS on every hop; transport=tls is the older
+  // spelling many deployments still use for sip: URIs.
+  Protocol protocol = iequals(uri.scheme, "sips") ? Protocol::Tls : Protocol::Udp;
   if (auto transport = uri.param("transport")) {
-    if (iequals(*transport, "tcp")) {
+    if (iequals(*transport, "tcp") && protocol != Protocol::Tls) {
       protocol = Protocol::Tcp;
-    } else if (!iequals(*transport, "udp")) {
+    } else if (iequals(*transport, "tls")) {
+      protocol = Protocol::Tls;
+    } else if (!iequals(*transport, "udp") && !iequals(*transport, "tcp")) {
       error = "Unsupported transport " + std::string(*transport);
+      return false;
+    } else if (protocol == Protocol::Tls) {
+      error = "sips URI with transport=" + std::string(*transport);
       return false;
     }
   }
-  if (iequals(uri.scheme, "sips")) {
-    error = "sips is not supported on this hop";
-    return false;
-  }
+  const std::uint16_t defaultPort = protocol == Protocol::Tls ? 5061 : 5060;
   try {
-    target = Target{protocol, Poco::Net::SocketAddress(std::string(uri.hostAddress()), portOr(uri.port, 5060)), 0};
+    target = Target{protocol, Poco::Net::SocketAddress(std::string(uri.hostAddress()), portOr(uri.port, defaultPort)),
+                    0, std::string(uri.hostAddress())};
   } catch (const Poco::Exception& failure) {
     error = "Cannot resolve " + std::string(uri.host);
     return false;
@@ -226,9 +228,11 @@ Verdict Proxy::prepareForward(const sip::Message& request, const transport::Orig
   // side of the dialog reaches us on its own transport.
   if (config_.recordRoute == RecordRouteMode::Dialog && dialogForming(request)) {
     auto recordRouteFor = [&](Protocol protocol) {
-      const std::uint16_t port = protocol == Protocol::Udp ? config_.udpPort : config_.tcpPort;
-      return "<sip:" + config_.advertisedHost + ":" + std::to_string(port) +
-             (protocol == Protocol::Tcp ? ";transport=tcp" : "") + ";lr>";
+      const char* transportParam = protocol == Protocol::Tcp ? ";transport=tcp"
+                                   : protocol == Protocol::Tls ? ";transport=tls"
+                                                               : "";
+      return "<sip:" + config_.advertisedHost + ":" + std::to_string(config_.portFor(protocol)) + transportParam +
+             ";lr>";
     };
     std::size_t firstRecordRoute = sip::EditList::kEnd;
     const auto& headers = request.headers();

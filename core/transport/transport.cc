@@ -15,7 +15,11 @@ using Poco::Net::PollSet;
 
 struct Transport::Connection {
   std::uint64_t id = 0;
+  Protocol protocol = Protocol::Tcp;
   Poco::Net::StreamSocket socket;
+  std::unique_ptr<TlsSession> tls;  // TLS connections only
+  bool handshaking = false;
+  bool tlsWantsWrite = false;  // the session's last step waits for the socket to drain
   Poco::Net::SocketAddress peer;
   std::string in;
   std::string out;
@@ -57,7 +61,14 @@ bool streamContentLength(std::string_view headers, std::size_t& length) {
 
 }  // namespace
 
-std::string_view protocolName(Protocol protocol) { return protocol == Protocol::Udp ? "UDP" : "TCP"; }
+std::string_view protocolName(Protocol protocol) {
+  switch (protocol) {
+    case Protocol::Udp: return "UDP";
+    case Protocol::Tcp: return "TCP";
+    case Protocol::Tls: return "TLS";
+  }
+  return "UDP";
+}
 
 Transport::Transport(TransportUser& user, TransportLimits limits)
     : user_(user), limits_(limits), lastIdleSweep_(Clock::now()) {
@@ -90,26 +101,36 @@ void Transport::listen(Protocol protocol, const Poco::Net::SocketAddress& addres
     pollSet_.add(socket, PollSet::POLL_READ);
     udp_.push_back(socket);
   } else {
+    if (protocol == Protocol::Tls && (!tls_ || tls_->server().isNull())) {
+      throw TlsError("a TLS listener needs tls.certificate and tls.private_key");
+    }
     Poco::Net::ServerSocket server(address, 1024);
     server.setBlocking(false);
     pollSet_.add(server, PollSet::POLL_READ);
-    tcpListeners_.push_back(server);
+    (protocol == Protocol::Tls ? tlsListeners_ : tcpListeners_).push_back(server);
   }
 }
 
 Poco::Net::SocketAddress Transport::boundAddress(Protocol protocol) const {
   if (protocol == Protocol::Udp) return udp_.empty() ? Poco::Net::SocketAddress() : udp_.front().address();
-  return tcpListeners_.empty() ? Poco::Net::SocketAddress() : tcpListeners_.front().address();
+  const auto& listeners = protocol == Protocol::Tls ? tlsListeners_ : tcpListeners_;
+  return listeners.empty() ? Poco::Net::SocketAddress() : listeners.front().address();
 }
 
 bool Transport::hasListener(Protocol protocol) const {
-  return protocol == Protocol::Udp ? !udp_.empty() : !tcpListeners_.empty();
+  switch (protocol) {
+    case Protocol::Udp: return !udp_.empty();
+    case Protocol::Tcp: return !tcpListeners_.empty();
+    case Protocol::Tls: return !tlsListeners_.empty();
+  }
+  return false;
 }
 
 void Transport::stopAccepting() {
   if (!accepting_) return;
   accepting_ = false;
   for (auto& server : tcpListeners_) pollSet_.remove(server);
+  for (auto& server : tlsListeners_) pollSet_.remove(server);
 }
 
 void Transport::send(const Target& target, std::string_view bytes) {
@@ -137,13 +158,13 @@ void Transport::send(const Target& target, std::string_view bytes) {
   }
   if (connection == nullptr) {
     for (auto& [id, candidate] : connections_) {
-      if (!candidate->dead && candidate->peer == target.address) {
+      if (!candidate->dead && candidate->protocol == target.protocol && candidate->peer == target.address) {
         connection = candidate.get();
         break;
       }
     }
   }
-  if (connection == nullptr) connection = connectTo(target.address);
+  if (connection == nullptr) connection = connectTo(target);
   if (connection == nullptr) {
     ++counters_.sendFailures;
     user_.onSendFailure(target);
@@ -154,20 +175,40 @@ void Transport::send(const Target& target, std::string_view bytes) {
   if (!connection->connecting) flush(*connection);
 }
 
-Transport::Connection* Transport::connectTo(const Poco::Net::SocketAddress& address) {
+Transport::Connection* Transport::connectTo(const Target& target) {
   if (connections_.size() >= limits_.maxConnections) return nullptr;
+  if (target.protocol == Protocol::Tls && !tls_) {
+    log().warning("no TLS configured for a connection to %s", target.address.toString());
+    return nullptr;
+  }
   auto connection = std::make_unique<Connection>();
   try {
-    connection->socket.connectNB(address);
+    connection->socket.connectNB(target.address);
   } catch (const Poco::Exception& error) {
-    log().warning("connect to %s failed: %s", address.toString(), error.displayText());
+    log().warning("connect to %s failed: %s", target.address.toString(), error.displayText());
     return nullptr;
   }
   connection->id = nextConnectionId_++;
-  connection->peer = address;
+  connection->protocol = target.protocol;
+  connection->peer = target.address;
   connection->connecting = true;
   connection->outbound = true;
   connection->lastActivity = Clock::now();
+  connection->partialSince = connection->lastActivity;
+  if (target.protocol == Protocol::Tls) {
+    // The session is made now so the name to verify travels with the
+    // connection; the handshake starts once the TCP connect completes.
+    try {
+      connection->tls = std::make_unique<TlsSession>(
+          tls_, connection->socket.impl()->sockfd(), false,
+          target.serverName.empty() ? target.address.host().toString() : target.serverName);
+    } catch (const TlsError& error) {
+      log().warning("TLS to %s: %s", target.address.toString(), std::string(error.what()));
+      connection->socket.close();
+      return nullptr;
+    }
+    connection->handshaking = true;
+  }
   pollSet_.add(connection->socket, PollSet::POLL_READ | PollSet::POLL_WRITE | PollSet::POLL_ERROR);
   connectionBySocket_[connection->socket.impl()] = connection->id;
   Connection* raw = connection.get();
@@ -176,6 +217,10 @@ Transport::Connection* Transport::connectTo(const Poco::Net::SocketAddress& addr
 }
 
 void Transport::flush(Connection& connection) {
+  if (connection.tls) {
+    flushTls(connection);
+    return;
+  }
   while (!connection.out.empty()) {
     int sent = -1;
     try {
@@ -188,8 +233,59 @@ void Transport::flush(Connection& connection) {
     if (sent <= 0) break;  // would block: wait for POLL_WRITE
     connection.out.erase(0, static_cast<std::size_t>(sent));
   }
-  const int mode = PollSet::POLL_READ | PollSet::POLL_ERROR | (connection.out.empty() ? 0 : PollSet::POLL_WRITE);
-  pollSet_.update(connection.socket, mode);
+  updateInterest(connection);
+}
+
+void Transport::updateInterest(Connection& connection) {
+  const bool wantWrite = connection.tls ? connection.tlsWantsWrite : !connection.out.empty();
+  pollSet_.update(connection.socket, PollSet::POLL_READ | PollSet::POLL_ERROR | (wantWrite ? PollSet::POLL_WRITE : 0));
+}
+
+void Transport::flushTls(Connection& connection) {
+  if (connection.handshaking) {
+    advanceHandshake(connection);
+    return;
+  }
+  connection.tlsWantsWrite = false;
+  while (!connection.out.empty()) {
+    TlsWant want = TlsWant::Nothing;
+    const int taken = connection.tls->write(connection.out, want);
+    if (taken > 0) {
+      connection.out.erase(0, static_cast<std::size_t>(taken));
+      continue;
+    }
+    if (want == TlsWant::Write) connection.tlsWantsWrite = true;
+    if (want == TlsWant::Write || want == TlsWant::Read) break;
+    log().information("TLS send to %s failed: %s", connection.peer.toString(), connection.tls->failure());
+    close(connection.id, true);
+    return;
+  }
+  updateInterest(connection);
+}
+
+void Transport::advanceHandshake(Connection& connection) {
+  const TlsWant want = connection.tls->handshake();
+  connection.tlsWantsWrite = want == TlsWant::Write;
+  if (want == TlsWant::Read || want == TlsWant::Write) {
+    updateInterest(connection);
+    return;
+  }
+  if (want != TlsWant::Nothing) {
+    ++counters_.tlsFailures;
+    log().information("TLS %s %s failed: %s", std::string(connection.outbound ? "to" : "from"),
+                      connection.peer.toString(), connection.tls->failure());
+    close(connection.id, true);
+    return;
+  }
+  connection.handshaking = false;
+  connection.partialSince = Clock::now();
+  ++counters_.tlsHandshakes;
+  log().debug("TLS %s %s established (peer '%s')", std::string(connection.outbound ? "to" : "from"),
+              connection.peer.toString(), connection.tls->peerSubject());
+  flushTls(connection);
+  // Application data that came with the handshake's last flight is in
+  // OpenSSL's buffer, where poll() cannot see it.
+  if (!connection.dead) readStream(connection);
 }
 
 void Transport::close(std::uint64_t id, bool failed) {
@@ -203,18 +299,21 @@ void Transport::close(std::uint64_t id, bool failed) {
   }
   pollSet_.remove(connection.socket);
   connectionBySocket_.erase(connection.socket.impl());
-  const bool undelivered = !connection.out.empty() || connection.connecting;
+  const bool undelivered = !connection.out.empty() || connection.connecting || connection.handshaking;
+  // Before the descriptor closes, so the session's close_notify cannot land
+  // on a socket that reuses its number.
+  connection.tls.reset();
   try {
     connection.socket.close();
   } catch (const Poco::Exception&) {
   }
   if (failed && undelivered) {
     ++counters_.sendFailures;
-    user_.onSendFailure(Target{Protocol::Tcp, connection.peer, id});
+    user_.onSendFailure(Target{connection.protocol, connection.peer, id});
   }
 }
 
-void Transport::acceptOn(Poco::Net::ServerSocket& server) {
+void Transport::acceptOn(Poco::Net::ServerSocket& server, Protocol protocol) {
   for (int i = 0; i < 64; ++i) {
     Poco::Net::StreamSocket socket;
     Poco::Net::SocketAddress peer;
@@ -235,9 +334,23 @@ void Transport::acceptOn(Poco::Net::ServerSocket& server) {
     socket.setNoDelay(true);
     auto connection = std::make_unique<Connection>();
     connection->id = nextConnectionId_++;
+    connection->protocol = protocol;
     connection->socket = socket;
     connection->peer = peer;
     connection->lastActivity = Clock::now();
+    // The header timeout also bounds the TLS handshake.
+    connection->partialSince = connection->lastActivity;
+    if (protocol == Protocol::Tls) {
+      try {
+        connection->tls = std::make_unique<TlsSession>(tls_, socket.impl()->sockfd(), true, "");
+      } catch (const TlsError& error) {
+        log().warning("TLS from %s: %s", peer.toString(), std::string(error.what()));
+        if (--fromSource == 0) inboundBySource_.erase(peer.host().toString());
+        socket.close();
+        continue;
+      }
+      connection->handshaking = true;
+    }
     pollSet_.add(connection->socket, PollSet::POLL_READ | PollSet::POLL_ERROR);
     connectionBySocket_[connection->socket.impl()] = connection->id;
     ++counters_.connectionsAccepted;
@@ -266,19 +379,41 @@ void Transport::readDatagrams(Poco::Net::DatagramSocket& socket) {
 }
 
 void Transport::readStream(Connection& connection) {
+  if (connection.handshaking) {
+    advanceHandshake(connection);
+    return;  // on success the handshake reads what followed it
+  }
   char buffer[16384];
   for (;;) {
     int received = -1;
-    try {
-      received = connection.socket.receiveBytes(buffer, sizeof buffer);
-    } catch (const Poco::Exception&) {
-      close(connection.id, true);
-      return;
-    }
-    if (received < 0) break;  // would block
-    if (received == 0) {
-      close(connection.id, false);
-      return;
+    if (connection.tls) {
+      TlsWant want = TlsWant::Nothing;
+      received = connection.tls->read(buffer, sizeof buffer, want);
+      if (received == 0) {
+        if (want == TlsWant::Read) break;
+        if (want == TlsWant::Write) {
+          connection.tlsWantsWrite = true;
+          updateInterest(connection);
+          break;
+        }
+        if (want == TlsWant::Failed) {
+          log().information("TLS from %s: %s", connection.peer.toString(), connection.tls->failure());
+        }
+        close(connection.id, want == TlsWant::Failed);
+        return;
+      }
+    } else {
+      try {
+        received = connection.socket.receiveBytes(buffer, sizeof buffer);
+      } catch (const Poco::Exception&) {
+        close(connection.id, true);
+        return;
+      }
+      if (received < 0) break;  // would block
+      if (received == 0) {
+        close(connection.id, false);
+        return;
+      }
     }
     if (connection.in.empty()) connection.partialSince = Clock::now();
     connection.in.append(buffer, static_cast<std::size_t>(received));
@@ -329,7 +464,7 @@ void Transport::frameStream(Connection& connection) {
     in.erase(0, total);
     connection.partialSince = Clock::now();
     ++counters_.streamMessagesIn;
-    user_.onMessage(std::move(message), Origin{Protocol::Tcp, connection.peer, connection.id});
+    user_.onMessage(std::move(message), Origin{connection.protocol, connection.peer, connection.id});
   }
 }
 
@@ -341,7 +476,8 @@ void Transport::expireIdle() {
   for (auto& [id, connection] : connections_) {
     if (connection->dead) continue;
     const bool idle = now - connection->lastActivity > limits_.idleTimeout;
-    const bool stalled = !connection->in.empty() && now - connection->partialSince > limits_.headerTimeout;
+    const bool unframed = !connection->in.empty() || connection->handshaking;
+    const bool stalled = unframed && now - connection->partialSince > limits_.headerTimeout;
     if (idle || stalled) expired.push_back(id);
   }
   for (auto id : expired) close(id, false);
@@ -370,11 +506,13 @@ void Transport::poll(std::chrono::milliseconds timeout) {
       }
     }
     if (handled) continue;
-    for (auto& server : tcpListeners_) {
-      if (server.impl() == socket.impl()) {
-        if (accepting_) acceptOn(server);
-        handled = true;
-        break;
+    for (auto* listeners : {&tcpListeners_, &tlsListeners_}) {
+      for (auto& server : *listeners) {
+        if (server.impl() == socket.impl()) {
+          if (accepting_) acceptOn(server, listeners == &tlsListeners_ ? Protocol::Tls : Protocol::Tcp);
+          handled = true;
+          break;
+        }
       }
     }
     if (handled) continue;
@@ -392,6 +530,10 @@ void Transport::poll(std::chrono::milliseconds timeout) {
       if (mode & PollSet::POLL_WRITE) {
         connection.connecting = false;
         connection.socket.setNoDelay(true);
+        if (connection.handshaking) {
+          advanceHandshake(connection);
+          continue;
+        }
       }
     }
     if (mode & PollSet::POLL_READ) readStream(connection);

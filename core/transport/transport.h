@@ -1,7 +1,7 @@
 #pragma once
-// The SIP transport layer: UDP and TCP listeners, outbound TCP connections,
-// stream framing (Content-Length, RFC 5626 CRLF keep-alives), all driven from
-// one thread by poll(). It knows nothing of transactions: whole messages go
+// The SIP transport layer: UDP, TCP and TLS listeners, outbound TCP and TLS
+// connections, stream framing (Content-Length, RFC 5626 CRLF keep-alives),
+// all driven from one thread by poll(). It knows nothing of transactions: whole messages go
 // up through TransportUser, bytes come down through send().
 
 #include <chrono>
@@ -19,11 +19,14 @@
 #include <Poco/Net/SocketImpl.h>
 #include <Poco/Net/StreamSocket.h>
 
+#include "transport/tls.h"
+
 namespace sipwarden::transport {
 
-enum class Protocol { Udp, Tcp };
+enum class Protocol { Udp, Tcp, Tls };
 
-std::string_view protocolName(Protocol protocol);  // "UDP", "TCP"
+std::string_view protocolName(Protocol protocol);  // "UDP", "TCP", "TLS"
+inline bool isStream(Protocol protocol) { return protocol != Protocol::Udp; }
 
 // Where a message came from, and so where its replies may go back.
 struct Origin {
@@ -38,6 +41,9 @@ struct Target {
   Protocol protocol = Protocol::Udp;
   Poco::Net::SocketAddress address;
   std::uint64_t connectionId = 0;
+  // For a new TLS connection: the host the certificate must name (and the
+  // SNI when it is a name). Empty: the address itself.
+  std::string serverName = {};
 };
 
 // What the proxy needs of a transport: a way to send bytes somewhere.
@@ -82,6 +88,8 @@ struct TransportCounters {
   std::uint64_t connectionsAccepted = 0;
   std::uint64_t connectionsRefused = 0;  // over the connection limit
   std::uint64_t keepAlivesAnswered = 0;
+  std::uint64_t tlsHandshakes = 0;
+  std::uint64_t tlsFailures = 0;  // handshake, verification or subject refused
 };
 
 class Transport final : public Sender {
@@ -91,7 +99,12 @@ class Transport final : public Sender {
   Transport(const Transport&) = delete;
   Transport& operator=(const Transport&) = delete;
 
-  // Binds a listener; throws Poco::Exception when the address is taken.
+  // Sets the TLS contexts for connections opened from now on (at start and
+  // on reload); open connections keep theirs. Needed before a TLS listen().
+  void setTls(std::shared_ptr<const TlsContexts> contexts) { tls_ = std::move(contexts); }
+
+  // Binds a listener; throws Poco::Exception when the address is taken
+  // (TlsError for TLS without a certificate).
   void listen(Protocol protocol, const Poco::Net::SocketAddress& address);
   // The address actually bound (port 0 resolves to the kernel's choice).
   Poco::Net::SocketAddress boundAddress(Protocol protocol) const;
@@ -115,14 +128,18 @@ class Transport final : public Sender {
 
  private:
   struct Connection;
-  void acceptOn(Poco::Net::ServerSocket& server);
+  void acceptOn(Poco::Net::ServerSocket& server, Protocol protocol);
   void readDatagrams(Poco::Net::DatagramSocket& socket);
   void readStream(Connection& connection);
   void flush(Connection& connection);
   void close(std::uint64_t id, bool failed);
   void frameStream(Connection& connection);
   void expireIdle();
-  Connection* connectTo(const Poco::Net::SocketAddress& address);
+  Connection* connectTo(const Target& target);
+  void startTls(Connection& connection, bool serverSide, const std::string& serverName);
+  void advanceHandshake(Connection& connection);
+  void flushTls(Connection& connection);
+  void updateInterest(Connection& connection);
 
   TransportUser& user_;
   TransportLimits limits_;
@@ -130,6 +147,8 @@ class Transport final : public Sender {
   std::unordered_map<std::string, std::size_t> inboundBySource_;  // open accepted connections per peer host
   std::vector<Poco::Net::DatagramSocket> udp_;
   std::vector<Poco::Net::ServerSocket> tcpListeners_;
+  std::vector<Poco::Net::ServerSocket> tlsListeners_;
+  std::shared_ptr<const TlsContexts> tls_;
   std::unordered_map<std::uint64_t, std::unique_ptr<Connection>> connections_;
   std::unordered_map<Poco::Net::SocketImpl*, std::uint64_t> connectionBySocket_;
   std::uint64_t nextConnectionId_ = 1;

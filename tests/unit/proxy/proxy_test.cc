@@ -256,6 +256,66 @@ TEST_F(ProxyTest, TransportChangeDoublesRecordRoute) {
       << forwarded;
 }
 
+TEST_F(ProxyTest, TlsUpstreamGetsATlsViaAndDoubleRecordRouteWithTransportTls) {
+  ProxyConfig config;
+  config.tlsPort = 5061;
+  config.upstreams = {{"upstream.example", 5081, Protocol::Tls}};
+  config.upstreams[0].host = "127.0.0.1";
+  proxy = std::make_unique<Proxy>(config, sender, clock);
+  fromCaller(request("INVITE"));
+  const auto sent = sender.take();
+  const Sent& forwarded = sent.at(1);
+  EXPECT_EQ(forwarded.target.protocol, Protocol::Tls);
+  EXPECT_EQ(forwarded.target.serverName, "127.0.0.1");
+  EXPECT_TRUE(headerOf(forwarded.bytes, "Via").starts_with("SIP/2.0/TLS 127.0.0.1:5061;branch=z9hG4bK"));
+  EXPECT_NE(forwarded.bytes.find("Record-Route: <sip:127.0.0.1:5061;transport=tls;lr>\r\n"
+                                 "Record-Route: <sip:127.0.0.1:5060;lr>\r\n"),
+            std::string::npos)
+      << forwarded.bytes;
+}
+
+TEST_F(ProxyTest, SipsAndTransportTlsUrisGoOverTlsWithTheHostToVerify) {
+  rebuild({});
+  std::string sips = request("MESSAGE", "z9hG4bKsips");
+  sips.replace(sips.find("sip:bob@example.com"), 19, "sips:bob@127.0.0.1");
+  fromCaller(sips);
+  auto sent = sender.take();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].target.protocol, Protocol::Tls);
+  EXPECT_EQ(sent[0].target.address, Poco::Net::SocketAddress("127.0.0.1", 5061)) << "sips defaults to 5061";
+
+  std::string tls = request("MESSAGE", "z9hG4bKtlsparam");
+  tls.replace(tls.find("sip:bob@example.com"), 19, "sip:bob@127.0.0.1:5099;transport=TLS");
+  fromCaller(tls);
+  sent = sender.take();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].target.protocol, Protocol::Tls);
+  EXPECT_EQ(sent[0].target.address, Poco::Net::SocketAddress("127.0.0.1", 5099));
+
+  std::string contradiction = request("MESSAGE", "z9hG4bKsipsudp");
+  contradiction.replace(contradiction.find("sip:bob@example.com"), 19, "sips:bob@127.0.0.1;transport=udp");
+  fromCaller(contradiction);
+  sent = sender.take();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(statusOf(sent[0].bytes), 503) << sent[0].bytes;
+}
+
+TEST_F(ProxyTest, RequestsOverTlsAreAnsweredOnTheirConnection) {
+  ProxyConfig config;
+  config.tlsPort = 5061;
+  config.upstreams = {{"127.0.0.1", 5080, Protocol::Udp}};
+  proxy = std::make_unique<Proxy>(config, sender, clock);
+  std::string overTls = request("MESSAGE", "z9hG4bKovertls");
+  overTls.replace(overTls.find("SIP/2.0/UDP"), 11, "SIP/2.0/TLS");
+  proxy->onMessage(overTls, Origin{Protocol::Tls, kCaller, 42});
+  const std::string forwarded = sender.take().at(0).bytes;
+  proxy->onMessage(answer(forwarded, 200, "OK"), Origin{Protocol::Udp, kUpstream, 0});
+  const auto sent = sender.take();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].target.protocol, Protocol::Tls);
+  EXPECT_EQ(sent[0].target.connectionId, 42u);
+}
+
 TEST_F(ProxyTest, InDialogRequestsAreNotRecordRouted) {
   fromCaller(request("INVITE", "z9hG4bKre", "", "existing"));
   EXPECT_EQ(sender.take().at(1).bytes.find("Record-Route"), std::string::npos);
