@@ -6,6 +6,7 @@
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/SecureServerSocket.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/ThreadPool.h>
 #include <Poco/URI.h>
@@ -281,6 +282,7 @@ AdminServer::~AdminServer() { stop(); }
 
 void AdminServer::start() {
   Poco::Net::ServerSocket socket;
+  if (!settings_.tlsContext.isNull()) socket = Poco::Net::SecureServerSocket(settings_.tlsContext);
   socket.bind(Poco::Net::SocketAddress(settings_.host, settings_.port), true);
   socket.listen(64);
   auto* params = new Poco::Net::HTTPServerParams;

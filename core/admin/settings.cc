@@ -79,7 +79,16 @@ std::vector<Token> readTokenFile(const std::string& file, const std::string& whe
 AdminSettings parseAdminSettings(const Poco::JSON::Object& object) {
   AdminSettings s;
   s.enabled = true;
-  rejectUnknown(object, "admin", {"listen", "allow_remote", "tokens", "token_file", "threads"});
+  rejectUnknown(object, "admin", {"listen", "allow_remote", "tokens", "token_file", "threads", "tls"});
+  if (object.has("tls")) {
+    Poco::JSON::Object::Ptr tls = object.getObject("tls");
+    if (!tls) fail("admin.tls", "expected an object {certificate, private_key}");
+    rejectUnknown(*tls, "admin.tls", {"certificate", "private_key"});
+    if (!tls->has("certificate")) fail("admin.tls.certificate", "required");
+    if (!tls->has("private_key")) fail("admin.tls.private_key", "required");
+    s.tlsCertificate = text(*tls, "admin.tls", "certificate");
+    s.tlsPrivateKey = text(*tls, "admin.tls", "private_key");
+  }
   if (object.has("listen")) {
     const std::string listen = text(object, "admin", "listen");
     const std::size_t colon = listen.rfind(':');
@@ -105,13 +114,13 @@ AdminSettings parseAdminSettings(const Poco::JSON::Object& object) {
     }
     s.threads = value.convert<int>();
   }
-  // Tokens travel in clear text until TLS is built: without an explicit
-  // override the server only listens where nobody else can reach it.
+  // Without TLS, tokens travel in clear text: unless told otherwise the
+  // server then only listens where nobody else can reach it.
   Poco::Net::IPAddress address;
   const bool loopback = s.host == "localhost" || (Poco::Net::IPAddress::tryParse(s.host, address) && address.isLoopback());
-  if (!loopback && !s.allowRemote) {
+  if (!loopback && !s.allowRemote && s.tlsCertificate.empty()) {
     fail("admin.listen", "'" + s.host + "' is not a loopback address; tokens would cross the network in clear text "
-                         "(set admin.allow_remote: true to accept that)");
+                         "(configure admin.tls, or set admin.allow_remote: true to accept that)");
   }
   if (object.has("tokens")) {
     Poco::JSON::Array::Ptr tokens = object.getArray("tokens");

@@ -4,11 +4,13 @@
 //   "admin": {"listen": "127.0.0.1:8080", "allow_remote": false,
 //             "tokens": [{"name": "prometheus", "role": "metrics", "token": "..."},
 //                        {"name": "carol", "role": "auditor", "token_file": "/etc/sipwarden/carol.token"}],
-//             "token_file": "/etc/sipwarden/tokens"}   // lines: NAME ROLE TOKEN
+//             "token_file": "/etc/sipwarden/tokens",   // lines: NAME ROLE TOKEN
+//             "tls": {"certificate": "admin.pem", "private_key": "admin.key"}}  // HTTPS
 //
 // Validated once at start; an error names the key path.
 
 #include <Poco/JSON/Object.h>
+#include <Poco/Net/Context.h>
 
 #include <cstdint>
 #include <stdexcept>
@@ -36,6 +38,11 @@ struct AdminSettings {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;
   bool allowRemote = false;
+  // HTTPS: PEM files (relative to the config file), and the context loaded
+  // from them by the config loader before start.
+  std::string tlsCertificate;
+  std::string tlsPrivateKey;
+  Poco::Net::Context::Ptr tlsContext;
   std::vector<Token> tokens;
   int threads = 8;
 };

@@ -147,7 +147,8 @@ void readTls(const Object& top, AppConfig& config) {
 void resolveTlsPaths(AppConfig& config) {
   const auto dir = std::filesystem::absolute(config.configPath).parent_path();
   for (std::string* path : {&config.tls.certificateFile, &config.tls.privateKeyFile, &config.tls.caFile,
-                            &config.tls.clientCertificateFile, &config.tls.clientPrivateKeyFile}) {
+                            &config.tls.clientCertificateFile, &config.tls.clientPrivateKeyFile,
+                            &config.admin.tlsCertificate, &config.admin.tlsPrivateKey}) {
     if (!path->empty() && std::filesystem::path(*path).is_relative()) *path = (dir / *path).string();
   }
 }
@@ -467,6 +468,16 @@ void finalizeConfig(AppConfig& config) {
   bool tlsUpstream = false;
   for (const auto& upstream : config.proxy.upstreams) tlsUpstream |= upstream.protocol == transport::Protocol::Tls;
   if (tlsListener && !config.tls.listenerReady()) fail("tls.certificate", "a tls: listener needs tls.certificate and tls.private_key");
+  if (!config.admin.tlsCertificate.empty()) {
+    transport::TlsSettings admin;
+    admin.certificateFile = config.admin.tlsCertificate;
+    admin.privateKeyFile = config.admin.tlsPrivateKey;
+    try {
+      config.admin.tlsContext = transport::TlsContexts::load(admin)->server();
+    } catch (const transport::TlsError& error) {
+      fail("admin.tls", error.what());
+    }
+  }
   if (tlsListener || tlsUpstream || config.tlsSet) {
     try {
       config.tlsContexts = transport::TlsContexts::load(config.tls);

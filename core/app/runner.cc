@@ -155,7 +155,8 @@ int run(const AppConfig& config) {
       throw ConfigError("admin.listen: cannot listen on " + config.admin.host + ":" +
                         std::to_string(config.admin.port) + ": " + error.displayText());
     }
-    log.information("admin server listening on http://%s", adminServer->address());
+    log.information("admin server listening on %s://%s", std::string(config.admin.tlsContext.isNull() ? "http" : "https"),
+                    adminServer->address());
   }
   auto nextSnapshot = std::chrono::steady_clock::now() + std::chrono::seconds(1);
   if (!config.pidFile.empty()) {

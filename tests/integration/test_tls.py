@@ -271,6 +271,46 @@ class Reload(TlsTestCase):
         self.assertEqual(dict(i[0] for i in client.sock.getpeercert()["subject"])["commonName"], "hop-one.test")
 
 
+class AdminHttps(TlsTestCase):
+    TOKEN = "metrics-token-0123456789abcdef"
+
+    def test_admin_api_over_https_and_not_over_plain_http(self):
+        import urllib.request
+        import urllib.error
+        port = free_port()
+        admin = {"listen": f"127.0.0.1:{port}", "tls": {"certificate": self.hop_cert, "private_key": self.hop_key},
+                 "tokens": [{"name": "prom", "role": "metrics", "token": self.TOKEN}]}
+        warden = self.hop(config=json.dumps({"admin": admin}))
+        self.assertIn(f"https://127.0.0.1:{port}", warden.output())
+        request = urllib.request.Request(f"https://127.0.0.1:{port}/metrics",
+                                         headers={"Authorization": "Bearer " + self.TOKEN})
+        context = client_context(self.ca.cert)
+        with urllib.request.urlopen(request, timeout=5, context=context) as response:
+            self.assertEqual(response.status, 200)
+            self.assertIn(b"sipwarden_", response.read())
+        with self.assertRaises((urllib.error.URLError, ConnectionError, OSError)):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).read()
+
+    def test_a_non_loopback_admin_address_is_accepted_with_tls_only(self):
+        path = os.path.join(self.dir, "admin-remote.json")
+        admin = {"listen": "0.0.0.0:18443", "tokens": [{"name": "prom", "role": "metrics", "token": self.TOKEN}]}
+        with open(path, "w") as out:
+            json.dump({"admin": admin}, out)
+        result = subprocess.run([BINARY, "check-config", path], capture_output=True, text=True, timeout=20)
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("admin.listen", result.stderr)
+        admin["tls"] = {"certificate": self.hop_cert, "private_key": self.hop_key}
+        with open(path, "w") as out:
+            json.dump({"admin": admin}, out)
+        result = subprocess.run([BINARY, "check-config", path], capture_output=True, text=True, timeout=20)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        admin["tls"]["private_key"] = self.alice_key
+        with open(path, "w") as out:
+            json.dump({"admin": admin}, out)
+        result = subprocess.run([BINARY, "check-config", path], capture_output=True, text=True, timeout=20)
+        self.assertIn("admin.tls", result.stderr)
+
+
 class ConfigErrors(TlsTestCase):
     def check(self, settings, listen_tls=True):
         if listen_tls:
