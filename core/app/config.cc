@@ -143,6 +143,40 @@ void readTls(const Object& top, AppConfig& config) {
   }
 }
 
+// "dns": which servers answer, whether SRV is used, how long answers live.
+void readDns(const Object& top, proxy::DnsSettings& dns) {
+  if (!top.has("dns")) return;
+  Object::Ptr object = top.getObject("dns");
+  if (!object) fail("dns", "expected an object");
+  rejectUnknownKeys(*object, "dns", {"servers", "srv", "min_ttl_s", "max_ttl_s", "negative_ttl_s", "threads"});
+  if (object->has("threads")) dns.threads = static_cast<std::size_t>(getInteger(*object, "dns", "threads", 1, 64));
+  if (object->has("servers")) {
+    const auto servers = getStrings(*object, "dns", "servers");
+    for (std::size_t i = 0; i < servers.size(); ++i) {
+      const std::string key = "dns.servers[" + std::to_string(i) + "]";
+      try {
+        const std::string text = servers[i].find(':') == std::string::npos ? servers[i] + ":53" : servers[i];
+        Poco::Net::SocketAddress address(text);
+        if (address.family() != Poco::Net::SocketAddress::IPv4) fail(key, "expected an IPv4 address[:port]");
+        dns.servers.push_back(address);
+      } catch (const Poco::Exception& error) {
+        fail(key, "expected an IPv4 address[:port]: " + error.displayText());
+      }
+    }
+  }
+  if (object->has("srv")) {
+    const Poco::Dynamic::Var value = object->get("srv");
+    if (!value.isBoolean()) fail("dns.srv", "expected true or false");
+    dns.useSrv = value.extract<bool>();
+  }
+  if (object->has("min_ttl_s")) dns.minTtl = std::chrono::seconds(getInteger(*object, "dns", "min_ttl_s", 1, 86400));
+  if (object->has("max_ttl_s")) dns.maxTtl = std::chrono::seconds(getInteger(*object, "dns", "max_ttl_s", 1, 86400));
+  if (object->has("negative_ttl_s")) {
+    dns.negativeTtl = std::chrono::seconds(getInteger(*object, "dns", "negative_ttl_s", 1, 86400));
+  }
+  if (dns.minTtl > dns.maxTtl) fail("dns.min_ttl_s", "must not exceed dns.max_ttl_s");
+}
+
 // Relative TLS file names are relative to the config file, as plugin paths are.
 void resolveTlsPaths(AppConfig& config) {
   const auto dir = std::filesystem::absolute(config.configPath).parent_path();
@@ -285,9 +319,10 @@ AppConfig parseConfig(const std::string& json) {
   rejectUnknownKeys(*top, "",
                     {"listen", "advertise", "upstreams", "record_route", "force_rport", "udp_mtu", "max_message_size", "max_transactions",
                      "timers", "tcp", "log_level", "shutdown_grace_ms", "plugins", "plugin_dirs", "pid_file", "archive", "admin",
-                     "access", "rate_limits", "tls"});
+                     "access", "rate_limits", "tls", "dns"});
   readAdmission(*top, config.proxy);
   readTls(*top, config);
+  readDns(*top, config.dns);
   if (top->has("listen")) {
     const auto listens = getStrings(*top, "", "listen");
     for (std::size_t i = 0; i < listens.size(); ++i) {

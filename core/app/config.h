@@ -15,6 +15,7 @@
 #include "archive/writer.h"
 #include "pipeline/chain.h"
 #include "proxy/proxy_config.h"
+#include "proxy/resolver.h"
 #include "transport/transport.h"
 
 namespace sipwarden::app {
@@ -47,6 +48,8 @@ struct AppConfig {
   admin::AdminSettings admin;
   // The `tls` block as written; paths resolved against the config file.
   transport::TlsSettings tls;
+  // Name lookups for Route and Request-URI hosts (`dns` block).
+  proxy::DnsSettings dns;
   bool tlsSet = false;
   // Loaded by finalizeConfig when a TLS listener, upstream or block exists.
   std::shared_ptr<const transport::TlsContexts> tlsContexts;

@@ -120,6 +120,8 @@ int run(const AppConfig& config) {
   proxy::SteadyClock clock;
   proxy::Proxy proxy(config.proxy, transport, clock);
   bridge.proxy = &proxy;
+  proxy::DnsResolver resolver(config.dns);
+  proxy.setResolver(&resolver);
   proxy.setChain(chain);
   proxy.setWakeup([&transport] { transport.wakeup(); });
   std::unique_ptr<archive::Writer> archive;

@@ -165,7 +165,20 @@ void Proxy::handleRequest(std::unique_ptr<sip::Message> request, const sip::Pars
 }
 
 void Proxy::routeAndForward(Cell& cell) {
-  const Verdict route = prepareForward(*cell.request, cell.origin, cell.forwardEdits, cell.candidates);
+  std::optional<NameQuery> lookup;
+  const Verdict route = prepareForward(*cell.request, cell.origin, cell.forwardEdits, cell.candidates, lookup);
+  if (route.kind() == Verdict::Kind::Pending) {
+    // A second miss for the same cell means the answer left the cache
+    // before we used it; do not chase it forever.
+    if (++cell.dnsRounds > 2) {
+      replyLocally(cell, 503, "Service Unavailable", {{"Warning", "399 sipwarden \"DNS answer expired\""}});
+      return;
+    }
+    cell.waitingForDns = true;
+    schedule(cell, TimerId::DnsWait, config_.timers.t1 * 64);
+    startLookup(*lookup, cell.id);
+    return;
+  }
   if (route.kind() == Verdict::Kind::Reply) {
     replyLocally(cell, route.code(), route.reason(), route.headers());
     return;
@@ -229,12 +242,35 @@ bool Proxy::applyChainVerdict(Cell& cell, const Verdict& verdict) {
 void Proxy::drainResumes() {
   if (!mailbox_->nonEmpty.load(std::memory_order_acquire)) return;
   std::vector<std::pair<std::uint64_t, Verdict>> verdicts;
+  std::vector<std::uint64_t> resolved;
   {
     std::lock_guard<std::mutex> hold(mailbox_->lock);
     verdicts.swap(mailbox_->verdicts);
+    resolved.swap(mailbox_->resolved);
     mailbox_->nonEmpty = false;
   }
   for (auto& [id, verdict] : verdicts) resume(id, std::move(verdict));
+  for (const std::uint64_t id : resolved) {
+    Cell* cell = findCell(id);
+    if (cell == nullptr || !cell->waitingForDns) continue;  // answered or timed out meanwhile
+    cell->waitingForDns = false;
+    cell->deadline(TimerId::DnsWait).reset();
+    routeAndForward(*cell);
+  }
+}
+
+void Proxy::startLookup(const NameQuery& query, std::uint64_t cellId) {
+  std::weak_ptr<Mailbox> mailbox = mailbox_;
+  resolver_->lookup(query, [mailbox, cellId] {
+    auto box = mailbox.lock();
+    if (!box || cellId == 0) return;
+    {
+      std::lock_guard<std::mutex> hold(box->lock);
+      box->resolved.push_back(cellId);
+      box->nonEmpty = true;
+    }
+    if (box->wakeup) box->wakeup();
+  });
 }
 
 void Proxy::resume(std::uint64_t cellId, Verdict verdict) {
@@ -358,7 +394,15 @@ void Proxy::handleAck(std::unique_ptr<sip::Message> ack, const transport::Origin
   // ACK for a 2xx is end to end: forwarded statelessly along the route set.
   sip::EditList edits;
   std::vector<Target> targets;
-  const Verdict route = prepareForward(*ack, origin, edits, targets);
+  std::optional<NameQuery> lookup;
+  const Verdict route = prepareForward(*ack, origin, edits, targets, lookup);
+  if (route.kind() == Verdict::Kind::Pending) {
+    // Stateless: nothing can wait. The UAS retransmits its 2xx until an ACK
+    // arrives, and the caller's next ACK finds the name cached.
+    startLookup(*lookup, 0);
+    drop("ACK waiting for DNS");
+    return;
+  }
   if (!route.isContinue() || targets.empty()) {
     drop("ACK without route: " + route.reason());
     return;
@@ -374,7 +418,9 @@ void Proxy::handleCancel(std::unique_ptr<sip::Message> cancel, const transport::
     // RFC 3261 §16.10: no matching INVITE, so forward statelessly.
     sip::EditList edits;
     std::vector<Target> targets;
-    const Verdict route = prepareForward(*cancel, origin, edits, targets);
+    std::optional<NameQuery> lookup;
+    const Verdict route = prepareForward(*cancel, origin, edits, targets, lookup);
+    if (route.kind() == Verdict::Kind::Pending) startLookup(*lookup, 0);
     if (!route.isContinue() || targets.empty()) {
       sendStatelessReply(*cancel, origin, 481, "Call/Transaction Does Not Exist");
       return;
@@ -386,6 +432,13 @@ void Proxy::handleCancel(std::unique_ptr<sip::Message> cancel, const transport::
   Cell& cell = *cells_.at(found->second);
   sendStatelessReply(*cancel, origin, 200, "OK");
   if (cell.serverState != ServerState::Proceeding || cell.cancelRequested) return;
+  if (cell.waitingForDns) {
+    // Nothing went out yet, so nothing needs cancelling downstream.
+    cell.waitingForDns = false;
+    cell.deadline(TimerId::DnsWait).reset();
+    replyLocally(cell, 487, "Request Terminated");
+    return;
+  }
   cell.cancelRequested = true;
   if (cell.gotProvisional) sendCancel(cell);
   // Otherwise the CANCEL goes out with the first provisional response
@@ -657,6 +710,13 @@ void Proxy::fireTimers(Cell& cell) {
     cell.serverState = ServerState::Terminated;
   }
   if (due(TimerId::ServerLinger)) cell.serverState = ServerState::Terminated;
+  if (due(TimerId::DnsWait) && cell.waitingForDns) {
+    cell.waitingForDns = false;
+    ++counters_.timeouts;
+    replyLocally(cell, 503, "Service Unavailable",
+                 {{"Retry-After", "5"}, {"Warning", "399 sipwarden \"DNS lookup timed out\""}});
+    return;
+  }
   if (due(TimerId::FilterWait) && cell.waitingForFilter) {
     cell.waitingForFilter = false;
     ++counters_.timeouts;

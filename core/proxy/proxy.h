@@ -18,6 +18,7 @@
 
 #include "pipeline/chain.h"
 #include "proxy/proxy_config.h"
+#include "proxy/resolver.h"
 #include "proxy/transaction.h"
 #include "sipwarden/verdict.h"
 #include "transport/transport.h"
@@ -47,10 +48,14 @@ class Proxy final : public transport::TransportUser {
 
   // The archive filters reach through Exchange::archive() (not owned).
   void setArchive(ArchiveSink* archive) { archive_ = archive; }
+  // Where host names are looked up off this thread (not owned). Without
+  // one, names are resolved here, blocking (tools and tests).
+  void setResolver(Resolver* resolver) { resolver_ = resolver; }
   // Called from any thread when a pending filter resumes, so the thread
   // that polls wakes up and calls drainResumes().
   void setWakeup(std::function<void()> wakeup) { mailbox_->wakeup = std::move(wakeup); }
-  // Applies the verdicts pending filters delivered. Call after each poll.
+  // Applies the verdicts pending filters delivered and routes the requests
+  // whose DNS answers came in. Call after each poll.
   void drainResumes();
 
   void onMessage(std::string bytes, const transport::Origin& origin) override;
@@ -81,8 +86,15 @@ class Proxy final : public transport::TransportUser {
   bool isLocalVia(const sip::Via& via) const;
   // Fills the edits every forwarded copy shares and the list of next hops;
   // returns a local reply verdict when the request cannot be routed.
+  // Returns Pending, with `lookup` set and nothing edited, when a name must
+  // be looked up first.
   Verdict prepareForward(const sip::Message& request, const transport::Origin& origin, sip::EditList& edits,
-                         std::vector<transport::Target>& targets);
+                         std::vector<transport::Target>& targets, std::optional<NameQuery>& lookup);
+  enum class Resolution { Ready, Pending, Failed };
+  Resolution resolve(const sip::Uri& uri, std::vector<transport::Target>& targets, std::string& error,
+                     std::optional<NameQuery>& lookup);
+  // Starts a lookup whose completion routes cell `cellId` again (0: none).
+  void startLookup(const NameQuery& query, std::uint64_t cellId);
   std::string viaFor(transport::Protocol protocol, const std::string& branch) const;
   std::string branchFor(const sip::Message& request, std::string_view serverKey, std::size_t attempt) const;
   bool looped(const sip::Message& request) const;
@@ -126,10 +138,12 @@ class Proxy final : public transport::TransportUser {
   std::uint64_t nextCellId_ = 1;
   std::shared_ptr<const pipeline::FilterChain> chain_;
   ArchiveSink* archive_ = nullptr;
+  Resolver* resolver_ = nullptr;
   // Verdicts of pending filters, posted from other threads.
   struct Mailbox {
     std::mutex lock;
     std::vector<std::pair<std::uint64_t, Verdict>> verdicts;
+    std::vector<std::uint64_t> resolved;  // cells whose DNS answer is cached now
     std::atomic<bool> nonEmpty{false};
     std::function<void()> wakeup;
   };

@@ -1,6 +1,7 @@
 // Where a request goes next and how it is changed on the way (RFC 3261
 // §16.4-16.6, RFC 3581): Route processing, Record-Route, Max-Forwards, Via.
 #include <Poco/Exception.h>
+#include <Poco/Net/IPAddress.h>
 #include <Poco/Net/SocketAddress.h>
 
 #include <cstdio>
@@ -102,9 +103,9 @@ Target Proxy::replyTargetFor(const sip::Message& request, const transport::Origi
 
 namespace {
 
-bool resolve(const sip::Uri& uri, Target& target, std::string& error) {
-  // RFC 3261 §26.2: sips means TLS on every hop; transport=tls is the older
-  // spelling many deployments still use for sip: URIs.
+// The transport a URI asks for (RFC 3261 §26.2: sips means TLS on every
+// hop; transport=tls is the older spelling many deployments still use).
+bool uriProtocol(const sip::Uri& uri, Protocol& out, std::string& error) {
   Protocol protocol = iequals(uri.scheme, "sips") ? Protocol::Tls : Protocol::Udp;
   if (auto transport = uri.param("transport")) {
     if (iequals(*transport, "tcp") && protocol != Protocol::Tls) {
@@ -119,15 +120,13 @@ bool resolve(const sip::Uri& uri, Target& target, std::string& error) {
       return false;
     }
   }
-  const std::uint16_t defaultPort = protocol == Protocol::Tls ? 5061 : 5060;
-  try {
-    target = Target{protocol, Poco::Net::SocketAddress(std::string(uri.hostAddress()), portOr(uri.port, defaultPort)),
-                    0, std::string(uri.hostAddress())};
-  } catch (const Poco::Exception& failure) {
-    error = "Cannot resolve " + std::string(uri.host);
-    return false;
-  }
+  out = protocol;
   return true;
+}
+
+bool isAddressLiteral(std::string_view host) {
+  Poco::Net::IPAddress address;
+  return Poco::Net::IPAddress::tryParse(std::string(host), address);
 }
 
 bool dialogForming(const sip::Message& request) {
@@ -138,8 +137,42 @@ bool dialogForming(const sip::Message& request) {
 
 }  // namespace
 
+Proxy::Resolution Proxy::resolve(const sip::Uri& uri, std::vector<Target>& targets, std::string& error,
+                                 std::optional<NameQuery>& lookup) {
+  Protocol protocol = Protocol::Udp;
+  if (!uriProtocol(uri, protocol, error)) return Resolution::Failed;
+  const std::string host(uri.hostAddress());
+  const std::uint16_t defaultPort = protocol == Protocol::Tls ? 5061 : 5060;
+  if (isAddressLiteral(host)) {
+    targets.push_back(Target{protocol, Poco::Net::SocketAddress(host, portOr(uri.port, defaultPort)), 0, host});
+    return Resolution::Ready;
+  }
+  if (resolver_ == nullptr) {
+    // No resolver thread (tools and tests): the blocking system lookup.
+    try {
+      targets.push_back(Target{protocol, Poco::Net::SocketAddress(host, portOr(uri.port, defaultPort)), 0, host});
+      return Resolution::Ready;
+    } catch (const Poco::Exception&) {
+      error = "Cannot resolve " + host;
+      return Resolution::Failed;
+    }
+  }
+  NameQuery query{host, uri.port, protocol};
+  auto answer = resolver_->cached(query);
+  if (!answer) {
+    lookup = std::move(query);
+    return Resolution::Pending;
+  }
+  if (answer->targets.empty()) {
+    error = answer->error;
+    return Resolution::Failed;
+  }
+  targets = std::move(answer->targets);
+  return Resolution::Ready;
+}
+
 Verdict Proxy::prepareForward(const sip::Message& request, const transport::Origin& origin, sip::EditList& edits,
-                              std::vector<Target>& targets) {
+                              std::vector<Target>& targets, std::optional<NameQuery>& lookup) {
   targets.clear();
   const auto& routes = *request.routes();
   std::vector<bool> removed(routes.size(), false);
@@ -148,9 +181,9 @@ Verdict Proxy::prepareForward(const sip::Message& request, const transport::Orig
 
   // §16.4: a strict router before us put our address in the Request-URI and
   // the real destination in the last Route.
-  if (isLocal(*requestUri) && !routes.empty()) {
+  const bool strictRouted = isLocal(*requestUri) && !routes.empty();
+  if (strictRouted) {
     effectiveUri = routes.back().value.uri;
-    edits.replaceRequestUri(std::string(routes.back().value.uri.text));
     removed.back() = true;
   }
   // §16.4: our own Route entries (one, or two after a transport change).
@@ -169,17 +202,19 @@ Verdict Proxy::prepareForward(const sip::Message& request, const transport::Orig
                                                 "REFER, SUBSCRIBE, NOTIFY, PRACK"}});
   } else if (toUpstream) {
     targets = upstreams_;
-  } else if (next < routes.size()) {
-    Target target;
-    if (!resolve(routes[next].value.uri, target, error)) return Verdict::reply(503, error);
-    targets.push_back(target);
-  } else if (isLocal(effectiveUri)) {
+  } else if (isLocal(effectiveUri) && next >= routes.size()) {
     return Verdict::reply(404, "Not Found");
   } else {
-    Target target;
-    if (!resolve(effectiveUri, target, error)) return Verdict::reply(503, error);
-    targets.push_back(target);
+    // Nothing is edited before this point: a request that waits for DNS
+    // comes back here with the answer cached.
+    const sip::Uri& destination = next < routes.size() ? routes[next].value.uri : effectiveUri;
+    switch (resolve(destination, targets, error, lookup)) {
+      case Resolution::Failed: return Verdict::reply(503, error);
+      case Resolution::Pending: return Verdict::pending();
+      case Resolution::Ready: break;
+    }
   }
+  if (strictRouted) edits.replaceRequestUri(std::string(routes.back().value.uri.text));
 
   // Remove the Route elements that were ours, one edit per header line.
   for (std::size_t i = 0; i < routes.size();) {

@@ -34,6 +34,7 @@ enum class TimerId : std::uint8_t {
   CancelRetransmit,
   CancelTimeout,
   FilterWait,  // a plugin returned Pending and has not resumed yet
+  DnsWait,     // the next hop's name is being looked up
   Count
 };
 
@@ -74,6 +75,8 @@ struct Cell {
   std::unique_ptr<pipeline::CoreExchange> exchange;
   bool ended = false;  // filters were told the final outcome
   bool waitingForFilter = false;
+  bool waitingForDns = false;
+  std::uint8_t dnsRounds = 0;
 
   std::array<std::optional<TimePoint>, static_cast<std::size_t>(TimerId::Count)> deadlines{};
 
