@@ -86,8 +86,11 @@ bool Proxy::looped(const sip::Message& request) const {
 }
 
 std::string Proxy::viaFor(Protocol protocol, const std::string& branch) const {
-  return "SIP/2.0/" + std::string(transport::protocolName(protocol)) + " " + config_.advertisedHost + ":" +
-         std::to_string(config_.portFor(protocol)) + ";branch=" + branch;
+  // Without a listener for this transport (TLS out, no TLS in) there is no
+  // port to name; responses come back on the connection anyway.
+  const std::uint16_t port = config_.portFor(protocol);
+  return "SIP/2.0/" + std::string(transport::protocolName(protocol)) + " " + config_.advertisedHost +
+         (port != 0 ? ":" + std::to_string(port) : "") + ";branch=" + branch;
 }
 
 Target Proxy::replyTargetFor(const sip::Message& request, const transport::Origin& origin) const {
@@ -277,9 +280,15 @@ Verdict Proxy::prepareForward(const sip::Message& request, const transport::Orig
         break;
       }
     }
+    // Each side gets an entry on its own transport; a side whose transport
+    // has no listener here (TLS out without a TLS listener) reaches us
+    // through the other side's entry instead.
     const Protocol outbound = targets.front().protocol;
-    edits.insertBefore(firstRecordRoute, "Record-Route", recordRouteFor(outbound));
-    if (outbound != origin.protocol) edits.insertBefore(firstRecordRoute, "Record-Route", recordRouteFor(origin.protocol));
+    const bool outboundListens = config_.portFor(outbound) != 0;
+    if (outboundListens) edits.insertBefore(firstRecordRoute, "Record-Route", recordRouteFor(outbound));
+    if (outbound != origin.protocol || !outboundListens) {
+      edits.insertBefore(firstRecordRoute, "Record-Route", recordRouteFor(origin.protocol));
+    }
   }
   return Verdict::proceed();
 }

@@ -274,6 +274,15 @@ TEST_F(ProxyTest, TlsUpstreamGetsATlsViaAndDoubleRecordRouteWithTransportTls) {
       << forwarded.bytes;
 }
 
+TEST_F(ProxyTest, TlsOutWithoutATlsListenerNamesNoPortAndRecordRoutesTheInboundSideOnly) {
+  rebuild({{"127.0.0.1", 5081, Protocol::Tls}});
+  fromCaller(request("INVITE"));
+  const std::string forwarded = sender.take().at(1).bytes;
+  EXPECT_TRUE(headerOf(forwarded, "Via").starts_with("SIP/2.0/TLS 127.0.0.1;branch=")) << forwarded;
+  EXPECT_NE(forwarded.find("Record-Route: <sip:127.0.0.1:5060;lr>\r\n"), std::string::npos) << forwarded;
+  EXPECT_EQ(forwarded.find("transport=tls"), std::string::npos) << forwarded;
+}
+
 TEST_F(ProxyTest, SipsAndTransportTlsUrisGoOverTlsWithTheHostToVerify) {
   rebuild({});
   std::string sips = request("MESSAGE", "z9hG4bKsips");
