@@ -69,6 +69,8 @@ MetricsSnapshot collect(const proxy::Proxy& proxy, const transport::Transport& t
   s.connectionsAccepted = t.connectionsAccepted;
   s.connectionsRefused = t.connectionsRefused;
   s.connectionsOpen = transport.connectionCount();
+  s.tlsHandshakes = t.tlsHandshakes;
+  s.tlsFailures = t.tlsFailures;
   if (const auto& chain = proxy.chain()) {
     for (const auto& entry : chain->entries()) {
       PluginSnapshot p;
@@ -123,7 +125,11 @@ std::string renderPrometheus(const MetricsSnapshot& s, const archive::Writer* ar
   w.single("sipwarden_connections_accepted_total", "counter", "TCP connections accepted.", s.connectionsAccepted);
   w.single("sipwarden_connections_refused_total", "counter", "TCP connections refused over the limit.",
            s.connectionsRefused);
-  w.single("sipwarden_connections_open", "gauge", "TCP connections open.", s.connectionsOpen);
+  w.single("sipwarden_connections_open", "gauge", "TCP and TLS connections open.", s.connectionsOpen);
+  w.single("sipwarden_tls_handshakes_total", "counter", "TLS handshakes completed (both directions).",
+           s.tlsHandshakes);
+  w.single("sipwarden_tls_failures_total", "counter",
+           "TLS connections refused: handshake, certificate verification or allowed subjects.", s.tlsFailures);
 
   w.family("sipwarden_plugin_invocations_total", "counter", "Filter invocations, by plugin.");
   for (const auto& p : s.plugins) w.sample("sipwarden_plugin_invocations_total", "plugin=\"" + label(p.label) + "\"", p.invocations);

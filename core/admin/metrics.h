@@ -36,6 +36,7 @@ struct MetricsSnapshot {
   std::uint64_t transactionsInFlight = 0;
   std::uint64_t datagramsIn = 0, streamMessagesIn = 0, messagesOut = 0, sendFailures = 0, framingErrors = 0;
   std::uint64_t connectionsAccepted = 0, connectionsRefused = 0, connectionsOpen = 0;
+  std::uint64_t tlsHandshakes = 0, tlsFailures = 0;
   std::vector<PluginSnapshot> plugins;
   bool listenersUp = false;
 };

@@ -291,6 +291,29 @@ class AdminHttps(TlsTestCase):
         with self.assertRaises((urllib.error.URLError, ConnectionError, OSError)):
             urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).read()
 
+    def test_tls_counters_in_metrics(self):
+        import urllib.request
+        port = free_port()
+        admin = {"listen": f"127.0.0.1:{port}", "tokens": [{"name": "prom", "role": "metrics", "token": self.TOKEN}]}
+        self.tls_hop(extra={"admin": admin})
+        self.client()  # one good handshake
+        bad = client_context(self.ca.cert)
+        bad.maximum_version = ssl.TLSVersion.TLSv1_2
+        bad.set_ciphers("AES128-SHA")  # no forward secrecy: the hop refuses it
+        with self.assertRaises((ssl.SSLError, OSError)):
+            TlsClient(self.tls_port, bad)
+        deadline = time.time() + 5
+        text = ""
+        while time.time() < deadline:  # the snapshot is refreshed once a second
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics",
+                                             headers={"Authorization": "Bearer " + self.TOKEN})
+            text = urllib.request.urlopen(request, timeout=5).read().decode()
+            if "sipwarden_tls_failures_total 1" in text and "sipwarden_tls_handshakes_total 1" in text:
+                break
+            time.sleep(0.2)
+        self.assertIn("sipwarden_tls_handshakes_total 1", text)
+        self.assertIn("sipwarden_tls_failures_total 1", text)
+
     def test_a_non_loopback_admin_address_is_accepted_with_tls_only(self):
         path = os.path.join(self.dir, "admin-remote.json")
         admin = {"listen": "0.0.0.0:18443", "tokens": [{"name": "prom", "role": "metrics", "token": self.TOKEN}]}
