@@ -240,6 +240,24 @@ class HopTestCase(unittest.TestCase):
         self.cleanups.append(peer.close)
         return peer
 
+    def background(self, command, log_path):
+        """Starts another program (a softphone, a second proxy) with its
+        output in `log_path`; it is stopped, gently then not, in tearDown."""
+        log = open(log_path, "w")
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+        def stop():
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            log.close()
+        self.cleanups.append(stop)
+        return process
+
     def sipp_background(self, scenario, **kwargs):
         sipp = Sipp(scenario, background=True, **kwargs)
         self.cleanups.append(sipp.stop)

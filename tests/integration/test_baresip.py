@@ -54,21 +54,7 @@ class Baresip(HopTestCase):
         return home
 
     def start(self, home, *args, seconds):
-        log = open(os.path.join(home, "baresip.log"), "w")
-        process = subprocess.Popen([BARESIP, "-f", home, "-t", str(seconds), *args], stdout=log,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-
-        def stop():
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-            log.close()
-        self.cleanups.append(stop)
-        return process
+        return self.background([BARESIP, "-f", home, "-t", str(seconds), *args], os.path.join(home, "baresip.log"))
 
     def log_of(self, home):
         with open(os.path.join(home, "baresip.log"), errors="replace") as log:

@@ -51,7 +51,6 @@ class KamailioTls(HopTestCase):
         self.kam_tls = free_port()
         workdir = tempfile.mkdtemp(prefix="kamailio-", dir=self.dir)
         log_path = os.path.join(workdir, "kamailio.log")
-        log = open(log_path, "w")
         defines = {"SW_UDP": str(self.kam_udp), "SW_TLS": str(self.kam_tls), "SW_UDP_DST": f'"{udp_dst}"',
                    "SW_TLS_DST": f'"{tls_dst}"', "SW_CERT": f'"{self.kam_cert}"', "SW_KEY": f'"{self.kam_key}"',
                    "SW_CA": f'"{self.ca.cert}"'}
@@ -59,17 +58,7 @@ class KamailioTls(HopTestCase):
                    "-Y", workdir, "-m", "64", "-M", "16"]
         for name, value in defines.items():
             command += ["-A", f"{name}={value}"]
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-
-        def stop():
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            log.close()
-        self.cleanups.append(stop)
+        self.background(command, log_path)
         self.assertTrue(wait_for_tcp(self.kam_tls), open(log_path).read()[-3000:])
         self.kam_log = log_path
 
