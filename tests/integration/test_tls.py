@@ -5,7 +5,6 @@ the floor, certificate reload on SIGHUP, and config errors naming the key.
 SIPp in Debian is built without TLS, so the TLS side is Python's ssl."""
 import json
 import os
-import re
 import shutil
 import signal
 import ssl
@@ -14,7 +13,7 @@ import tempfile
 import time
 import unittest
 
-from harness import BINARY, HopTestCase, free_port, header, reply_to, status_of
+from harness import BINARY, HopTestCase, free_port, message_request, reply_to, status_of
 from tls_support import TestCa, TlsClient, TlsNextHop, client_context
 
 
@@ -194,7 +193,6 @@ class TlsOut(TlsTestCase):
         self.cleanups.append(next_hop.stop)
         warden = self.tls_hop(upstream_args=("--upstream", f"127.0.0.1:{next_hop.port};transport=tls"))
         caller = self.peer()
-        from harness import message_request
         caller.send(message_request(caller.port, call_id="tls-out-1"), warden.port)
         self.assertEqual(status_of(caller.recv(timeout=3))[0], 200, warden.output())
         self.assertEqual(len(next_hop.received), 1)
@@ -206,7 +204,6 @@ class TlsOut(TlsTestCase):
         self.cleanups.append(next_hop.stop)
         warden = self.tls_hop(upstream_args=("--upstream", f"127.0.0.1:{next_hop.port};transport=tls"))
         caller = self.peer()
-        from harness import message_request
         caller.send(message_request(caller.port, call_id="tls-out-2"), warden.port)
         reply = caller.recv(timeout=3)
         self.assertIn(status_of(reply)[0], (408, 503), reply)
@@ -221,7 +218,6 @@ class TlsOut(TlsTestCase):
                                    "client_certificate": self.hop_cert, "client_private_key": self.hop_key},
                               upstream_args=("--upstream", f"127.0.0.1:{next_hop.port};transport=tls"))
         caller = self.peer()
-        from harness import message_request
         caller.send(message_request(caller.port, call_id="tls-out-3"), warden.port)
         self.assertEqual(status_of(caller.recv(timeout=3))[0], 200, warden.output())
         subject = dict(item[0] for item in next_hop.peer_certificates[0]["subject"])
