@@ -330,6 +330,29 @@ class AdminHttps(TlsTestCase):
         self.assertIn("admin.tls", result.stderr)
 
 
+class Example(TlsTestCase):
+    def test_the_tls_example_config_runs_with_its_certificate_script(self):
+        from harness import ROOT
+        work = tempfile.mkdtemp(dir=self.dir)
+        os.makedirs(os.path.join(work, "tls"))
+        shutil.copy(os.path.join(ROOT, "examples", "tls", "make-test-certs.sh"), os.path.join(work, "tls"))
+        with open(os.path.join(ROOT, "examples", "sipwarden-tls.json")) as example:
+            config = example.read()
+        subprocess.run(["bash", os.path.join(work, "tls", "make-test-certs.sh")], check=True, timeout=60,
+                       capture_output=True)
+        path = os.path.join(work, "sipwarden-tls.json")
+        with open(path, "w") as out:
+            out.write(config)
+        result = subprocess.run([BINARY, "check-config", path], capture_output=True, text=True, timeout=20)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.tls_port = free_port()
+        warden = self.hop("--config", path, "--listen", f"tls:127.0.0.1:{self.tls_port}")
+        client = TlsClient(self.tls_port, client_context(os.path.join(work, "tls", "ca.pem")))
+        self.cleanups.append(client.close)
+        self.assertEqual(dict(i[0] for i in client.sock.getpeercert()["subject"])["commonName"], "sipwarden.example",
+                         warden.output())
+
+
 class ConfigErrors(TlsTestCase):
     def check(self, settings, listen_tls=True):
         if listen_tls:
