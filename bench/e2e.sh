@@ -3,10 +3,12 @@
 # with sipwarden and with Kamailio (bench/kamailio/kamailio.cfg, stateless)
 # as the hop, in the same run so that their figures are comparable.
 #
-#   bench/e2e.sh [--quick] [--long]
+#   bench/e2e.sh [--quick] [--long | --rss-only]
 #
-#   --quick  small counts, a smoke run (< 60 s)
-#   --long   also sipwarden RSS over 1,000,000 MESSAGEs at 5000/s (~250 s)
+#   --quick     small counts, a smoke run (< 60 s)
+#   --long      also sipwarden RSS over 1,000,000 MESSAGEs at 5000/s (~250 s)
+#   --rss-only  only that long run (part 5), without Kamailio (~250 s;
+#               with --quick 30,000 MESSAGEs)
 #
 # Measures, for each hop:
 #   1. MESSAGE at a fixed rate: hop CPU microseconds per transaction (delta of
@@ -22,7 +24,9 @@
 #      response time with the UAC talking directly to the UAS, (a) from SIPp
 #      -trace_rtt (SIPp's clock has 1 ms resolution) and (b) from kernel
 #      timestamps of the packets on lo (AF_PACKET capture, needs root).
-#   5. (--long) sipwarden RSS at start, after 100k and after 1M MESSAGEs.
+#   5. (--long, --rss-only) a fresh sipwarden (defaults, no plugins): RSS at
+#      start, after 100k and after 1M MESSAGEs and after LONG_IDLE s idle,
+#      sampled every 10 s in between; failed calls; CPU us per MESSAGE.
 #
 # Environment overrides: SIPWARDEN_BIN, KAMAILIO_BIN, SIPP_BIN, E2E_PORT_BASE
 # (default 25000), KAM_CHILDREN (default: the cfg's 4).
@@ -34,11 +38,13 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CMDLINE="bench/e2e.sh${*:+ $*}"
 QUICK=0
 LONG=0
+RSS_ONLY=0
 for a in "$@"; do
     case "$a" in
         --quick) QUICK=1 ;;
         --long) LONG=1 ;;
-        -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+        --rss-only) LONG=1; RSS_ONLY=1 ;;
+        -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
         *) echo "e2e.sh: unknown option: $a" >&2; exit 2 ;;
     esac
 done
@@ -54,7 +60,8 @@ STATS=$ROOT/bench/e2e_stats.py
 SCN=$ROOT/tests/sipp
 
 [ -x "$SW_BIN" ] || die "sipwarden binary not found: $SW_BIN (run scripts/build.sh release)"
-[ -n "$KAM_BIN" ] && [ -x "$KAM_BIN" ] || die "kamailio not found (apt-get install -y kamailio)"
+[ "$RSS_ONLY" = 1 ] || { [ -n "$KAM_BIN" ] && [ -x "$KAM_BIN" ]; } ||
+    die "kamailio not found (apt-get install -y kamailio)"
 [ -n "$SIPP_BIN" ] && [ -x "$SIPP_BIN" ] || die "sipp not found (apt-get install -y sip-tester)"
 command -v python3 >/dev/null || die "python3 not found"
 command -v ss >/dev/null || die "ss (iproute2) not found"
@@ -244,8 +251,83 @@ run_uac() {
     log "  $name: rc=$uac_rc success=$success failed=$failed retrans=$retrans rate=$rate/s"
 }
 
+# long_run: part 5, a fresh sipwarden (defaults: no config, no plugins) fed
+# LONG_N MESSAGEs at LONG_RATE/s; RSS at start, after LONG_N1, after LONG_N
+# and after LONG_IDLE s idle, sampled every 10 s in between.
+long_run() {
+    local s1 f1 r1 t0 t1
+    log "5. long run: fresh sipwarden, $LONG_N MESSAGEs at ${LONG_RATE}/s"
+    start_sipwarden LSW_PID "$LONG_SW_PORT" sipwarden-long.log
+    wait_port udp "$LONG_SW_PORT" "$LSW_PID"
+    sleep 1
+    put long_rate "$LONG_RATE"
+    put long_idle_s "$LONG_IDLE"
+    put long_n1 "$LONG_N1"; put long_n "$LONG_N"
+    put long_rss_start_mb "$(mb "$(rss_kb "$LSW_PID")")"
+    ( t=0; while kill -0 "$LSW_PID" 2>/dev/null; do
+          echo "$t $(rss_kb "$LSW_PID")"; sleep 10; t=$((t + 10)); done ) > "$WORK/long-rss.txt" &
+    SAMPLER_PID=$!
+    t0=$(ticks "$LSW_PID")
+    run_uac long-1 message "$LONG_SW_PORT" "$LONG_RATE" "$LONG_N1"
+    s1=$success f1=$failed r1=$retrans
+    put long_rss_100k_mb "$(mb "$(rss_kb "$LSW_PID")")"
+    alive "$LSW_PID" "sipwarden (long)"
+    run_uac long-2 message "$LONG_SW_PORT" "$LONG_RATE" "$((LONG_N - LONG_N1))"
+    t1=$(ticks "$LSW_PID")
+    put long_rss_1m_mb "$(mb "$(rss_kb "$LSW_PID")")"
+    put long_success "$((s1 + success))"; put long_failed "$((f1 + failed))"
+    put long_retrans "$((r1 + retrans))"
+    put long_cpu_us "$(awk -v t="$((t1 - t0))" -v c="$CLK_TCK" -v s="$((s1 + success))" \
+        'BEGIN { if (s > 0) printf "%.2f", t * 1e6 / c / s; else print "n/a" }')"
+    alive "$LSW_PID" "sipwarden (long)"
+    sleep "$LONG_IDLE"
+    put long_rss_idle_mb "$(mb "$(rss_kb "$LSW_PID")")"
+    put long_hwm_mb "$(mb "$(awk '/^VmHWM:/ {print $2}' "/proc/$LSW_PID/status" 2>/dev/null)")"
+    stop_pid "$SAMPLER_PID"; SAMPLER_PID=""
+    put long_series "$(awk '{printf "%s%d:%.1f", (NR > 1 ? " " : ""), $1, $2 / 1024}' "$WORK/long-rss.txt")"
+    put long_log_lines "$(wc -l < "$WORK/sipwarden-long.log")"
+}
+
+getv() { awk -F'\t' -v k="$1" '$1 == k {v = $2} END {print v}' "$RES"; }
+
+report() {
+    {
+        echo "Command: \`$CMDLINE\`"
+        echo
+        echo "Machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(uname -r); $(date -u '+%Y-%m-%d %H:%M UTC')"
+        echo "Load average at start: $LOAD_START; at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+        echo "sipwarden binary: $SW_BIN (sha256 $SW_SHA..., built $SW_MTIME)"
+        if [ "$RSS_ONLY" = 1 ]; then
+            echo "Versions: $("$SW_RUN" --version 2>&1 | head -1); $("$SIPP_BIN" -v 2>&1 | grep -m1 SIPp | sed 's/^ *//'); CLK_TCK=$CLK_TCK"
+        else
+            echo "Versions: $("$SW_RUN" --version 2>&1 | head -1); $("$KAM_BIN" -v 2>&1 | head -1 | sed 's/^version: //'); $("$SIPP_BIN" -v 2>&1 | grep -m1 SIPp | sed 's/^ *//')"
+            echo "Kamailio: $(getv kam_nproc) processes (children=${KAM_CHILDREN:-4} UDP workers); CLK_TCK=$CLK_TCK;" \
+                 "idle CPU over 2 s: sipwarden $(getv sw_idle_ticks_2s) ticks, Kamailio $(getv kam_idle_ticks_2s) ticks"
+        fi
+        echo
+        python3 "$STATS" table "$RES"
+        echo
+        if [ "$RSS_ONLY" = 1 ]; then
+            echo "sipwarden log lines (warning+): $(getv long_log_lines)"
+        else
+            echo "sipwarden log lines (warning+): $(getv sw_log_lines); kamailio log lines: $(getv kam_log_lines);" \
+                 "sipwarden RSS after the rate steps: $(getv sw_rss_after_steps_mb) MB"
+        fi
+        echo "Raw output: $WORK"
+    } | tee "$WORK/report.md"
+}
+
 # ------------------------------------------------------------------ start up
 log "work directory: $WORK"
+if [ "$RSS_ONLY" = 1 ]; then
+    for p in $UAS_PORT $UAC_PORT $LONG_SW_PORT; do port_free "$p"; done
+    put rss_only 1
+    start_uas message
+    long_run
+    report
+    exit 0
+fi
+
 for p in $UAS_PORT $UAC_PORT $SW_PORT $KAM_PORT; do port_free "$p"; done
 [ "$LONG" = 1 ] && port_free "$LONG_SW_PORT"
 
@@ -361,7 +443,6 @@ lat_run direct "$UAS_PORT"
 lat_run sw "$SW_PORT"
 lat_run kam "$KAM_PORT"
 alive "$SW_PID" sipwarden
-getv() { awk -F'\t' -v k="$1" '$1 == k {v = $2} END {print v}' "$RES"; }
 for who in sw kam; do
     for m in sipp_p50 sipp_p99 sipp_mean cap_p50 cap_p99; do
         h=$(getv "${who}_lat_$m"); d=$(getv "direct_lat_$m")
@@ -405,50 +486,10 @@ put kam_max_rate "${MAXR[kam]}"
 put sw_rss_after_steps_mb "$(mb "$(rss_kb "$SW_PID")")"
 
 # ------------------------------------------------------------- 5: long run
-if [ "$LONG" = 1 ]; then
-    log "5. long run: fresh sipwarden, $LONG_N MESSAGEs at ${LONG_RATE}/s"
-    start_sipwarden LSW_PID "$LONG_SW_PORT" sipwarden-long.log
-    wait_port udp "$LONG_SW_PORT" "$LSW_PID"
-    sleep 1
-    put long_rate "$LONG_RATE"
-    put long_idle_s "$LONG_IDLE"
-    put long_rss_start_mb "$(mb "$(rss_kb "$LSW_PID")")"
-    ( t=0; while kill -0 "$LSW_PID" 2>/dev/null; do
-          echo "$t $(rss_kb "$LSW_PID")"; sleep 10; t=$((t + 10)); done ) > "$WORK/long-rss.txt" &
-    SAMPLER_PID=$!
-    run_uac long-1 message "$LONG_SW_PORT" "$LONG_RATE" "$LONG_N1"
-    s1=$success f1=$failed r1=$retrans
-    put long_rss_100k_mb "$(mb "$(rss_kb "$LSW_PID")")"
-    alive "$LSW_PID" "sipwarden (long)"
-    run_uac long-2 message "$LONG_SW_PORT" "$LONG_RATE" "$((LONG_N - LONG_N1))"
-    put long_rss_1m_mb "$(mb "$(rss_kb "$LSW_PID")")"
-    put long_success "$((s1 + success))"; put long_failed "$((f1 + failed))"
-    put long_retrans "$((r1 + retrans))"
-    alive "$LSW_PID" "sipwarden (long)"
-    sleep "$LONG_IDLE"
-    put long_rss_idle_mb "$(mb "$(rss_kb "$LSW_PID")")"
-    stop_pid "$SAMPLER_PID"; SAMPLER_PID=""
-    put long_series "$(awk '{printf "%s%d:%.1f", (NR > 1 ? " " : ""), $1, $2 / 1024}' "$WORK/long-rss.txt")"
-fi
+[ "$LONG" = 1 ] && long_run
 
 put sw_log_lines "$(wc -l < "$WORK/sipwarden.log")"
 put kam_log_lines "$(wc -l < "$WORK/kamailio.log")"
 
-# ---------------------------------------------------------------- report
-{
-    echo "Command: \`$CMDLINE\`"
-    echo
-    echo "Machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(uname -r); $(date -u '+%Y-%m-%d %H:%M UTC')"
-    echo "Load average at start: $LOAD_START; at end: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "sipwarden binary: $SW_BIN (sha256 $SW_SHA..., built $SW_MTIME)"
-    echo "Versions: $("$SW_RUN" --version 2>&1 | head -1); $("$KAM_BIN" -v 2>&1 | head -1 | sed 's/^version: //'); $("$SIPP_BIN" -v 2>&1 | grep -m1 SIPp | sed 's/^ *//')"
-    echo "Kamailio: $(getv kam_nproc) processes (children=${KAM_CHILDREN:-4} UDP workers); CLK_TCK=$CLK_TCK;" \
-         "idle CPU over 2 s: sipwarden $(getv sw_idle_ticks_2s) ticks, Kamailio $(getv kam_idle_ticks_2s) ticks"
-    echo
-    python3 "$STATS" table "$RES"
-    echo
-    echo "sipwarden log lines (warning+): $(getv sw_log_lines); kamailio log lines: $(getv kam_log_lines);" \
-         "sipwarden RSS after the rate steps: $(getv sw_rss_after_steps_mb) MB"
-    echo "Raw output: $WORK"
-} | tee "$WORK/report.md"
+report
 exit 0

@@ -219,6 +219,35 @@ def cmd_latency(cap, uac, uas, hop):
 
 
 # -------------------------------------------------------------------- table
+def count_label(n):
+    """100000 -> 100k, 1000000 -> 1M (the long run's checkpoints)."""
+    try:
+        n = int(n)
+    except ValueError:
+        return n
+    if n % 1000000 == 0:
+        return "%dM" % (n // 1000000)
+    if n % 1000 == 0:
+        return "%dk" % (n // 1000)
+    return str(n)
+
+
+def long_rows(r, g, fnum):
+    """(measure, sipwarden) rows of the long run (e2e.sh part 5)."""
+    n1, n = count_label(g("long_n1", "100000")), count_label(g("long_n", "1000000"))
+    return [
+        ("long run @ %s msg/s, sipwarden RSS: start / %s / %s / %s + %s s idle (MB)" % (
+            g("long_rate"), n1, n, n, g("long_idle_s")),
+         "%s / %s / %s / %s" % (
+            fnum("long_rss_start_mb", "%.1f"), fnum("long_rss_100k_mb", "%.1f"),
+            fnum("long_rss_1m_mb", "%.1f"), fnum("long_rss_idle_mb", "%.1f"))),
+        ("long run: sipwarden peak RSS (VmHWM, MB)", fnum("long_hwm_mb", "%.1f")),
+        ("long run: successful / failed (retransmissions)", "%s / %s (%s)" % (
+            g("long_success"), g("long_failed"), g("long_retrans"))),
+        ("long run: sipwarden CPU us / MESSAGE", fnum("long_cpu_us")),
+    ]
+
+
 def cmd_table(path):
     r = {}
     with open(path) as f:
@@ -251,6 +280,16 @@ def cmd_table(path):
 
     out = []
     w = out.append
+    if r.get("rss_only") == "1":
+        # e2e.sh --rss-only: the long run alone, sipwarden only
+        w("| measure | sipwarden |")
+        w("| --- | ---: |")
+        for row in long_rows(r, g, fnum):
+            w("| %s | %s |" % row)
+        print("\n".join(out))
+        print()
+        print("Long run, sipwarden RSS over time (s:MB): " + g("long_series"))
+        return
     w("| measure | sipwarden | Kamailio | sipwarden / Kamailio |")
     w("| --- | ---: | ---: | ---: |")
     for sc, label in (("msg", "MESSAGE"), ("inv", "INVITE+BYE")):
@@ -295,12 +334,8 @@ def cmd_table(path):
         fnum("kam_lat_cap_res_p50"), fnum("kam_lat_cap_res_p99")))
     w("| sipwarden RSS at start (MB) | %s | | |" % fnum("sw_rss_start_mb", "%.1f"))
     if "long_rss_start_mb" in r:
-        w("| long run @ %s msg/s, sipwarden RSS: start / 100k / 1M / 1M + %s s idle (MB) | %s / %s / %s / %s | | |" % (
-            g("long_rate"), g("long_idle_s"),
-            fnum("long_rss_start_mb", "%.1f"), fnum("long_rss_100k_mb", "%.1f"),
-            fnum("long_rss_1m_mb", "%.1f"), fnum("long_rss_idle_mb", "%.1f")))
-        w("| long run: successful / failed (retransmissions) | %s / %s (%s) | | |" % (
-            g("long_success"), g("long_failed"), g("long_retrans")))
+        for row in long_rows(r, g, fnum):
+            w("| %s | %s | | |" % row)
     print("\n".join(out))
     steps = g("steps", "")
     if steps:
