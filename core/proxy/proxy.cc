@@ -18,6 +18,12 @@ namespace {
 
 Poco::Logger& log() { return Poco::Logger::get("sipwarden.proxy"); }
 
+// Frees a buffer a lingering transaction no longer needs. `text = {}` or
+// clear() would keep the capacity (libstdc++ copies a short string into the
+// existing buffer), so a finished cell would go on holding the whole
+// forwarded request until it expires.
+void releaseBuffer(std::string& text) { std::string().swap(text); }
+
 std::uint64_t hashText(std::string_view text) {
   std::uint64_t hash = 1469598103934665603ULL;
   for (unsigned char c : text) {
@@ -301,7 +307,7 @@ void Proxy::endTransaction(Cell& cell, int finalCode) {
   cell.exchange.reset();
   cell.chain.reset();
   cell.forwardEdits = sip::EditList{};
-  cell.forwarded = std::string();
+  releaseBuffer(cell.forwarded);
   cell.candidates.resize(cell.candidates.empty() ? 0 : cell.attempt + 1);
   cell.request.reset();
 }
@@ -348,6 +354,7 @@ void Proxy::replyLocally(Cell& cell, int code, const std::string& reason, const 
     return;
   }
   cell.lastResponse = std::move(bytes);
+  cell.lastResponse.shrink_to_fit();  // kept for the whole linger; see relayResponse
   cell.lastResponseCode = code;
   endTransaction(cell, code);
   if (cell.clientState == ClientState::Calling || cell.clientState == ClientState::Proceeding) {
@@ -579,12 +586,15 @@ void Proxy::relayResponse(Cell& cell, const sip::Message& response) {
   if (cell.isInvite && code < 300) {
     // RFC 6026 Accepted: INVITE retransmissions are absorbed, 2xx
     // retransmissions from downstream are relayed.
-    cell.lastResponse.clear();
+    releaseBuffer(cell.lastResponse);
     cell.serverState = ServerState::Accepted;
     finishServer(cell, config_.timers.linger);
     return;
   }
   cell.lastResponse = std::move(bytes);
+  // The serializer reserves room for edits (256 bytes and more); a final
+  // response lingers for every retransmission window, so keep only its bytes.
+  cell.lastResponse.shrink_to_fit();
   cell.serverState = ServerState::Completed;
   if (cell.isInvite) {
     if (cell.origin.protocol == Protocol::Udp) {
@@ -743,6 +753,18 @@ void Proxy::runTimers() {
     timers_.pop();
     if (Cell* cell = findCell(id)) fireTimers(*cell);
   }
+}
+
+std::size_t Proxy::heldBufferBytes() const {
+  std::size_t bytes = 0;
+  for (const auto& [id, cell] : cells_) {
+    for (const std::string* buffer : {&cell->serverKey, &cell->lastResponse, &cell->branch, &cell->clientKey,
+                                      &cell->forwarded, &cell->cancelBytes, &cell->cancelKey, &cell->ackBytes}) {
+      bytes += buffer->capacity();
+    }
+    if (cell->request) bytes += cell->request->bytes().capacity();
+  }
+  return bytes;
 }
 
 std::size_t Proxy::inFlightCount() const {

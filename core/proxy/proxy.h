@@ -67,6 +67,10 @@ class Proxy final : public transport::TransportUser {
   Millis timeUntilNextTimer(Millis cap) const;
 
   std::size_t transactionCount() const { return cells_.size(); }
+  // Bytes of the message buffers the transaction table holds (requests,
+  // responses, keys); what lingering transactions cost, for tests and for
+  // watching memory.
+  std::size_t heldBufferBytes() const;
   // Requests still waiting for a final response (what a shutdown drains).
   std::size_t inFlightCount() const;
   const ProxyCounters& counters() const { return counters_; }
