@@ -283,7 +283,9 @@ AdminServer::~AdminServer() { stop(); }
 void AdminServer::start() {
   Poco::Net::ServerSocket socket;
   if (!settings_.tlsContext.isNull()) socket = Poco::Net::SecureServerSocket(settings_.tlsContext);
-  socket.bind(Poco::Net::SocketAddress(settings_.host, settings_.port), true);
+  // SO_REUSEADDR without SO_REUSEPORT: a second server on the same port
+  // must fail to start, not share the connections (see Transport::listen).
+  socket.bind(Poco::Net::SocketAddress(settings_.host, settings_.port), true, false);
   socket.listen(64);
   auto* params = new Poco::Net::HTTPServerParams;
   params->setMaxThreads(settings_.threads);

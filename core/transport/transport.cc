@@ -90,8 +90,14 @@ void Transport::wakeup() {
 Transport::~Transport() = default;
 
 void Transport::listen(Protocol protocol, const Poco::Net::SocketAddress& address) {
+  // Never SO_REUSEPORT (Poco's bind(address, true) sets it along with
+  // SO_REUSEADDR): with it a second process, say another sipwarden started
+  // on the same port, binds without error and the kernel splits the traffic
+  // between the two, so part of it silently bypasses this hop's filters and
+  // archive. Without it that second bind fails with "address in use".
   if (protocol == Protocol::Udp) {
-    Poco::Net::DatagramSocket socket(address, true);
+    Poco::Net::DatagramSocket socket(address.family());
+    socket.bind(address, false, false);
     socket.setBlocking(false);
     try {
       socket.setReceiveBufferSize(4 * 1024 * 1024);
@@ -104,7 +110,10 @@ void Transport::listen(Protocol protocol, const Poco::Net::SocketAddress& addres
     if (protocol == Protocol::Tls && (!tls_ || tls_->server().isNull())) {
       throw TlsError("a TLS listener needs tls.certificate and tls.private_key");
     }
-    Poco::Net::ServerSocket server(address, 1024);
+    // SO_REUSEADDR only: a restart must not wait for TIME_WAIT to clear.
+    Poco::Net::ServerSocket server;
+    server.bind(address, true, false);
+    server.listen(1024);
     server.setBlocking(false);
     pollSet_.add(server, PollSet::POLL_READ);
     (protocol == Protocol::Tls ? tlsListeners_ : tcpListeners_).push_back(server);

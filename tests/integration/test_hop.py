@@ -7,7 +7,7 @@ import socket
 import time
 import unittest
 
-from harness import (CORPUS, HopTestCase, Sipp, free_port, header, message_request, reply_to, status_of)
+from harness import (BINARY, CORPUS, HopTestCase, Sipp, free_port, header, message_request, reply_to, status_of)
 
 
 class SippThroughTheHop(HopTestCase):
@@ -211,6 +211,26 @@ class HopBehaviour(HopTestCase):
         warden = self.hop("--upstream", "127.0.0.1:9")
         self.assertEqual(warden.stop(signal.SIGTERM), 0)
         self.assertIn("stopped", warden.output())
+
+    def test_a_second_hop_on_the_same_port_refuses_to_start(self):
+        # Found by bench/soak.sh: the listeners were bound with SO_REUSEPORT,
+        # so a second sipwarden on a port in use started without error and
+        # the kernel split the traffic, part of it bypassing the first hop's
+        # filters and archive.
+        import subprocess
+        upstream = self.peer()
+        first = self.hop("--upstream", f"127.0.0.1:{upstream.port}")
+        for listen in (f"udp:127.0.0.1:{first.port}", f"tcp:127.0.0.1:{first.port}"):
+            try:
+                second = subprocess.run([BINARY, "run", "--listen", listen, "--upstream", "127.0.0.1:9"],
+                                        capture_output=True, text=True, timeout=5)
+            except subprocess.TimeoutExpired:
+                self.fail(f"a second hop started on {listen}, which is in use")
+            self.assertNotEqual(second.returncode, 0, listen)
+            self.assertIn("Address already in use", second.stderr + second.stdout, listen)
+        caller = self.peer()
+        caller.send(message_request(caller.port, "dup-1"), first.port)
+        self.assertIsNotNone(upstream.recv(timeout=5), "the first hop still forwards")
 
 
 class Conformance(HopTestCase):
