@@ -30,7 +30,8 @@
 # /proc/PID/stat; a MESSAGE is one transaction, a call two: INVITE and BYE).
 #
 # Environment overrides: SIPWARDEN_BIN, SIPP_BIN, SOAK_PORT_BASE (default
-# 26000: hop BASE+60 udp+tcp, UAS BASE+91, UACs BASE+101..BASE+106),
+# 28000: hop BASE+10 udp+tcp, UAS BASE+20, UACs BASE+31..BASE+36; a layout
+# unlike bench/e2e.sh's, so the two never share a hop or UAS port),
 # SOAK_ARCHIVE_MODE (deliver | reject, default deliver), and the rates per
 # second SOAK_RATE_PLAIN (300), SOAK_RATE_LINK (50), SOAK_RATE_URL (30),
 # SOAK_RATE_KEYWORD (30), SOAK_RATE_FILE (20), SOAK_RATE_CALLS (40 calls/s),
@@ -86,16 +87,16 @@ done
 CLK_TCK=$(getconf CLK_TCK) || die "getconf CLK_TCK failed"
 
 # ---------------------------------------------------------------- parameters
-BASE=${SOAK_PORT_BASE:-26000}
+BASE=${SOAK_PORT_BASE:-28000}
 case "$BASE" in ''|*[!0-9]*) die "SOAK_PORT_BASE: expected a port number, got '$BASE'" ;; esac
 [ "$BASE" -ge 1024 ] && [ "$BASE" -le 65000 ] || die "SOAK_PORT_BASE: expected 1024 to 65000, got $BASE"
-SW_PORT=$((BASE + 60))
-UAS_PORT=$((BASE + 91))
+SW_PORT=$((BASE + 10))
+UAS_PORT=$((BASE + 20))
 ARCHIVE_MODE=${SOAK_ARCHIVE_MODE:-deliver}
 case "$ARCHIVE_MODE" in deliver|reject) ;; *) die "SOAK_ARCHIVE_MODE: expected deliver or reject, got '$ARCHIVE_MODE'" ;; esac
 HOLD_MS=${SOAK_CALL_HOLD_MS:-1000}
 
-# name scenario rate expected-answer; the UAC of stream i uses port BASE+100+i
+# name scenario rate expected-answer; the UAC of stream i uses port BASE+30+i
 STREAMS="plain link url keyword file calls"
 declare -A SCEN=(
     [plain]=$SCN/uac_message.xml [link]=$SCN/uac_message_link.xml
@@ -217,7 +218,7 @@ EOF
 log "work directory: $WORK; $DURATION s of traffic; archive mode $ARCHIVE_MODE"
 port_free "$SW_PORT"; port_free "$UAS_PORT"
 i=0
-for s in $STREAMS; do i=$((i + 1)); port_free $((BASE + 100 + i)); done
+for s in $STREAMS; do i=$((i + 1)); port_free $((BASE + 30 + i)); done
 
 mkdir -p "$WORK/uas"
 (cd "$WORK/uas" && exec "$SIPP_BIN" -sf "$SOAK_SCN/uas_mixed.xml" -i 127.0.0.1 -p "$UAS_PORT" \
@@ -255,7 +256,7 @@ for s in $STREAMS; do
     # -timeout bounds each UAC: its calls are spread over DURATION s, plus
     # room for a call's own timers (Timer F is 32 s at the default T1).
     (cd "$WORK/$s" && exec "$SIPP_BIN" -sf "${SCEN[$s]}" "127.0.0.1:$SW_PORT" -i 127.0.0.1 \
-        -p $((BASE + 100 + i)) -s bob -m "${COUNT[$s]}" -r "$r" -rp 1000 \
+        -p $((BASE + 30 + i)) -s bob -m "${COUNT[$s]}" -r "$r" -rp 1000 \
         -timeout "$((DURATION + 60))s" -timeout_error -nostdin \
         -trace_stat -stf stat.csv -fd 1 -trace_err "${extra[@]}" > sipp.out 2>&1) &
     UAC_PID[$s]=$!
@@ -334,7 +335,8 @@ if [ -n "$uas_counts" ]; then
 fi
 
 # The archive, read after sipwarden committed its queue and exited
-eval "$(python3 - "$DB" <<'PY'
+UAC_SOURCES=$(i=0; for s in $STREAMS; do i=$((i + 1)); printf '127.0.0.1:%s ' $((BASE + 30 + i)); done)
+eval "$(python3 - "$DB" "$UAC_SOURCES" <<'PY'
 import sqlite3, sys
 try:
     db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
@@ -348,6 +350,11 @@ try:
     print("arch_code_other=%d" % q("SELECT count(*) FROM messages WHERE final_code NOT BETWEEN 200 AND 299 AND final_code <> 403"))
     print("arch_rules='%s'" % ",".join("%s=%d" % r for r in db.execute(
         "SELECT rules, count(*) FROM messages WHERE verdict = 'blocked' GROUP BY rules ORDER BY rules")).replace("'", ""))
+    # Rows from anything but the soak's own UACs: another run sending to
+    # this hop's port (a port collision) would spoil every count.
+    ours = sys.argv[2].split()
+    print("arch_foreign=%d" % sum(n for source, n in db.execute(
+        "SELECT source, count(*) FROM messages GROUP BY source") if source not in ours))
     print("call_rows=%d" % q("SELECT count(*) FROM calls"))
     print("call_answered=%d" % q("SELECT count(*) FROM calls WHERE disposition = 'answered' AND end_ms IS NOT NULL"))
     print("call_dispositions='%s'" % ",".join("%s=%d" % r for r in db.execute(
@@ -389,6 +396,7 @@ inv_split=FAIL
     [ "$arch_blocked" = "$blocked" ] && inv_split=PASS
 RESULT=0
 for v in "$inv_archive" "$inv_uas" "$inv_calls" "$inv_split"; do [ "$v" = PASS ] || RESULT=1; done
+[ "${arch_foreign:-1}" = 0 ] || RESULT=1
 [ "$failed" = 0 ] || RESULT=1
 [ "$SW_RC" = 0 ] || RESULT=1
 sw_log_lines=$(wc -l < "$WORK/sipwarden.log")
@@ -418,6 +426,7 @@ sw_log_lines=$(wc -l < "$WORK/sipwarden.log")
     echo "| archived message rows | $arch_rows | **$inv_archive** (= delivered + blocked = $(( delivered + blocked ))) |"
     echo "| archived by verdict: delivered / modified / blocked | ${arch_delivered:-n/a} / ${arch_modified:-n/a} / ${arch_blocked:-n/a} | $inv_split (delivered+modified = $delivered, blocked = $blocked) |"
     echo "| archived final codes: 2xx / 403 / other | ${arch_code_2xx:-n/a} / ${arch_code_403:-n/a} / ${arch_code_other:-n/a} | |"
+    echo "| archived rows from sources other than the soak's UACs | ${arch_foreign:-n/a} | $([ "${arch_foreign:-1}" = 0 ] && echo PASS || echo "FAIL (foreign traffic: a port collision?)") (= 0) |"
     echo "| blocked rows by rule | ${arch_rules:-n/a} | |"
     echo "| calls made (INVITE sent) / completed | $calls_sent / $calls_ok | |"
     echo "| INVITEs received by the UAS | $uas_invites | |"
