@@ -31,7 +31,7 @@
 #
 # Environment overrides: SIPWARDEN_BIN, SIPP_BIN, SOAK_PORT_BASE (default
 # 28000: hop BASE+10 udp+tcp, UAS BASE+20, UACs BASE+31..BASE+36; a layout
-# unlike bench/e2e.sh's, so the two never share a hop or UAS port),
+# unlike bench/e2e.sh's, so the same base in both gives no common port),
 # SOAK_ARCHIVE_MODE (deliver | reject, default deliver), and the rates per
 # second SOAK_RATE_PLAIN (300), SOAK_RATE_LINK (50), SOAK_RATE_URL (30),
 # SOAK_RATE_KEYWORD (30), SOAK_RATE_FILE (20), SOAK_RATE_CALLS (40 calls/s),
@@ -45,7 +45,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CMDLINE="bench/soak.sh${*:+ $*}"
 DURATION=180
 KEEP=0
-usage() { sed -n '2,39p' "$0"; }
+usage() { awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; }
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) DURATION=40 ;;
