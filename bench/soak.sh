@@ -397,6 +397,7 @@ inv_split=FAIL
 RESULT=0
 for v in "$inv_archive" "$inv_uas" "$inv_calls" "$inv_split"; do [ "$v" = PASS ] || RESULT=1; done
 [ "${arch_foreign:-1}" = 0 ] || RESULT=1
+[ "${verify_rc:-1}" = 0 ] || RESULT=1
 [ "$failed" = 0 ] || RESULT=1
 [ "$SW_RC" = 0 ] || RESULT=1
 sw_log_lines=$(wc -l < "$WORK/sipwarden.log")
