@@ -29,8 +29,11 @@ Writer::Writer(WriterSettings settings)
 
 Writer::~Writer() { drainAndStop(); }
 
-bool Writer::submit(MessageRecord record, std::function<void(bool)> committed) {
-  return enqueue(Job{std::move(record), std::move(committed), false, {}});
+bool Writer::submit(MessageRecord record, std::shared_ptr<CommitWaiter> waiter) {
+  Job job;
+  job.record = std::move(record);
+  job.waiter = std::move(waiter);
+  return enqueue(std::move(job));
 }
 
 void Writer::finalCode(const std::string& callId, std::uint32_t cseq, const std::string& sender, int code) {
@@ -161,9 +164,23 @@ void Writer::run() {
     const auto start = std::chrono::steady_clock::now();
     try {
       store_->begin();
+      // The write lock is held from here to the commit, so what remains is
+      // short and cannot wait on another connection. Now, not before the
+      // lock (which may take seconds), each waiter is claimed: one that
+      // already gave up (its sender got 503) loses its row, one that is
+      // claimed waits for this commit instead of giving up.
+      std::uint64_t abandoned = 0;
+      for (auto& job : batch) {
+        if (job.waiter && !job.waiter->claim()) {
+          job.abandoned = true;
+          ++abandoned;
+        }
+      }
+      counters_.abandoned.fetch_add(abandoned, std::memory_order_relaxed);
       std::uint64_t written = 0;
       std::uint64_t duplicates = 0;
       for (const auto& job : batch) {
+        if (job.abandoned) continue;
         if (job.action) {
           job.action(*store_);
         } else if (job.finalCodeOnly) {
@@ -178,7 +195,7 @@ void Writer::run() {
       if (!healthy_) log().information("archive writable again");
       healthy_ = true;
       for (auto& job : batch) {
-        if (job.committed) job.committed(true);
+        if (job.waiter && !job.abandoned) job.waiter->committed(true);
       }
       counters_.committed.fetch_add(written, std::memory_order_relaxed);
       counters_.duplicates.fetch_add(duplicates, std::memory_order_relaxed);
@@ -198,8 +215,8 @@ void Writer::run() {
       // 503); rows nobody waits for are kept and retried after a pause.
       std::vector<Job> retry;
       for (auto& job : batch) {
-        if (job.committed) {
-          job.committed(false);
+        if (job.waiter) {
+          if (!job.abandoned) job.waiter->committed(false);
         } else {
           retry.push_back(std::move(job));
         }

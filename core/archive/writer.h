@@ -40,6 +40,9 @@ struct WriterCounters {
   std::atomic<std::uint64_t> committed{0};
   std::atomic<std::uint64_t> duplicates{0};
   std::atomic<std::uint64_t> refused{0};  // queue full or archive failed
+  // Rows not written because whoever waited for them had given up (the
+  // sender was answered 503 before the archive could take the row).
+  std::atomic<std::uint64_t> abandoned{0};
   std::atomic<std::uint64_t> batches{0};
   std::atomic<std::uint64_t> failures{0};
   std::atomic<std::uint64_t> lastCommitMicros{0};
@@ -58,7 +61,7 @@ class Writer final : public ArchiveSink {
   explicit Writer(WriterSettings settings);
   ~Writer() override;
 
-  bool submit(MessageRecord record, std::function<void(bool)> committed = {}) override;
+  bool submit(MessageRecord record, std::shared_ptr<CommitWaiter> waiter = nullptr) override;
   void finalCode(const std::string& callId, std::uint32_t cseq, const std::string& sender, int code) override;
   bool submitCall(CallRecord record) override;
   bool submitFileTransfer(FileTransferRecord record) override;
@@ -72,8 +75,9 @@ class Writer final : public ArchiveSink {
  private:
   struct Job {
     MessageRecord record;
-    std::function<void(bool)> committed;
+    std::shared_ptr<CommitWaiter> waiter;
     bool finalCodeOnly = false;
+    bool abandoned = false;  // its waiter gave up before the row was written
     std::function<void(Store&)> action;  // call records and other writes
   };
   bool enqueue(Job job);

@@ -48,6 +48,14 @@ MessageRecord record(std::uint32_t cseq, std::string text, std::int64_t timeMs =
   return r;
 }
 
+// Waits for a row like archive-before-forward does, never giving up.
+class PromiseWaiter final : public CommitWaiter {
+ public:
+  bool claim() override { return true; }
+  void committed(bool durable) override { done.set_value(durable); }
+  std::promise<bool> done;
+};
+
 void execute(const std::string& path, const std::string& sql) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
@@ -340,9 +348,9 @@ TEST(Writer, GroupCommitsEverythingSubmittedBeforeStop) {
 TEST(Writer, TellsWhoWaitsWhenTheRowIsDurable) {
   TempDb db;
   Writer writer(WriterSettings{db.path(), 100, std::chrono::milliseconds(5), 100000, 30 * 60 * 1000});
-  std::promise<bool> committed;
-  ASSERT_TRUE(writer.submit(record(1, "wait for me"), [&](bool ok) { committed.set_value(ok); }));
-  auto future = committed.get_future();
+  auto waiter = std::make_shared<PromiseWaiter>();
+  auto future = waiter->done.get_future();
+  ASSERT_TRUE(writer.submit(record(1, "wait for me"), waiter));
   ASSERT_EQ(future.wait_for(std::chrono::seconds(5)), std::future_status::ready);
   EXPECT_TRUE(future.get());
   EXPECT_EQ(Store(db.path()).messageCount(), 1);
@@ -367,9 +375,9 @@ TEST(Writer, RecoversByItselfWhenSpaceReturns) {
   TempDb db;
   Writer writer(WriterSettings{db.path(), 1, std::chrono::milliseconds(1), 100000, 30 * 60 * 1000, 40});
   auto commitOne = [&](std::uint32_t cseq) {
-    std::promise<bool> done;
-    auto future = done.get_future();
-    if (!writer.submit(record(cseq, std::string(500, 'x')), [&](bool ok) { done.set_value(ok); })) return false;
+    auto waiter = std::make_shared<PromiseWaiter>();
+    auto future = waiter->done.get_future();
+    if (!writer.submit(record(cseq, std::string(500, 'x')), waiter)) return false;
     return future.wait_for(std::chrono::seconds(5)) == std::future_status::ready && future.get();
   };
   std::uint32_t cseq = 1;
