@@ -77,8 +77,9 @@ class ArchiveSink {
   // given, `waiter` is claimed before the row is written and told when it
   // is durable or could not be written (see CommitWaiter).
   virtual bool submit(MessageRecord record, std::shared_ptr<CommitWaiter> waiter = nullptr) = 0;
-  // Records the final response code of an archived request (not covered by
-  // the tamper-evidence chain: it arrives after the row is sealed).
+  // Records the final response code of an archived request. It arrives
+  // after the row is sealed, so it goes to a second chain of outcome
+  // records (docs/archive.md).
   virtual void finalCode(const std::string& callId, std::uint32_t cseq, const std::string& sender, int code) = 0;
   virtual bool healthy() const = 0;
   virtual bool submitCall(CallRecord record) = 0;

@@ -293,6 +293,101 @@ TEST(Store, VerifyFindsAnEditedRow) {
   EXPECT_EQ(report.firstBadId, 4);
 }
 
+TEST(Store, OutcomeHashKeepsItsFormat) {
+  // Expected values from Python's hashlib over the same length-prefixed
+  // fields: previous outcome hash, message id, message hash, final code.
+  const std::string first = Store::outcomeHash("", 7, std::string(64, 'a'), 200);
+  EXPECT_EQ(first, "1a22424c1f4815f51a34699177f3ad6599c789c7a60565c0f8e22d8f0f2d2d43");
+  EXPECT_EQ(Store::outcomeHash(first, 8, std::string(64, 'b'), -1),
+            "21d30228637982f4a6cfe3d2ced749e9c6e685c63197c2eb4f20a02145f2c9ba");
+}
+
+TEST(Store, FinalCodesAreSealedAndAnEditedOneIsFound) {
+  TempDb db;
+  {
+    Store store(db.path());
+    store.begin();
+    for (std::uint32_t i = 1; i <= 10; ++i) {
+      MessageRecord r = record(i, "message " + std::to_string(i));
+      r.finalCode = 0;  // as the archive plugin writes it: the code comes later
+      store.insertMessage(r);
+    }
+    store.commit();
+    store.begin();
+    for (std::uint32_t i = 1; i <= 10; ++i) store.updateFinalCode("call-" + std::to_string(i), i, "alice@example.com", 200);
+    store.updateFinalCode("call-3", 3, "alice@example.com", 486);  // a later code replaces it
+    store.updateFinalCode("never-archived", 1, "alice@example.com", 503);
+    store.commit();
+    const VerifyReport report = store.verify();
+    EXPECT_TRUE(report.ok) << report.problem;
+    EXPECT_EQ(report.outcomes, 11);
+    EXPECT_EQ(report.unsealedCodes, 0);
+    EXPECT_EQ(scalar(store, "SELECT final_code FROM messages WHERE id = 3"), 486);
+  }
+  execute(db.path(), "UPDATE messages SET final_code = 200 WHERE id = 3");
+  VerifyReport report = Store(db.path()).verify();
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(report.firstBadId, 3);
+  EXPECT_NE(report.problem.find("final code 200"), std::string::npos) << report.problem;
+
+  execute(db.path(), "UPDATE messages SET final_code = 486 WHERE id = 3; UPDATE outcomes SET final_code = 200 WHERE id = 11");
+  report = Store(db.path()).verify();
+  EXPECT_FALSE(report.ok) << "an edited outcome record breaks its chain";
+  EXPECT_EQ(report.firstBadId, 3);
+
+  execute(db.path(), "UPDATE outcomes SET final_code = 486 WHERE id = 11; DELETE FROM outcomes WHERE id = 11; "
+                     "UPDATE messages SET final_code = 200 WHERE id = 3");
+  report = Store(db.path()).verify();
+  EXPECT_FALSE(report.ok) << "the newest outcome removed (and the code put back) is seen at the head";
+}
+
+TEST(Store, FinalCodesOfAnArchiveOlderThanOutcomesAreCountedNotFailed) {
+  TempDb db;
+  {
+    // A version-4 archive with two sealed rows and their final codes, as the
+    // previous sipwarden wrote it (final_code outside any chain).
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(db.path().c_str(), &raw), SQLITE_OK);
+    for (const Migration& migration : migrations()) {
+      if (migration.version > 4) break;
+      ASSERT_EQ(sqlite3_exec(raw, migration.sql, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(raw);
+    }
+    std::string previous;
+    std::string sql = "PRAGMA user_version = 4; INSERT INTO conversations (id, kind, participants, started_ms, last_ms) "
+                      "VALUES (1, 'pager', 'alice@example.com,bob@example.com', 0, 0);";
+    for (std::uint32_t i = 1; i <= 2; ++i) {
+      const MessageRecord r = record(i, "old " + std::to_string(i));
+      previous = Store::rowHash(previous, r);
+      sql += "INSERT INTO messages (id, conversation_id, time_ms, direction, sender, recipient, call_id, cseq, "
+             "content_type, text, verdict, final_code, hash) VALUES (" + std::to_string(i) + ", 1, " +
+             std::to_string(r.timeMs) + ", 'from_client', 'alice@example.com', 'bob@example.com', '" + r.callId +
+             "', " + std::to_string(i) + ", 'text/plain', '" + r.text + "', 'delivered', 200, '" + previous + "');";
+    }
+    sql += "UPDATE chain_head SET last_id = 2, last_hash = '" + previous + "', rows = 2;";
+    ASSERT_EQ(sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(raw);
+    sqlite3_close(raw);
+  }
+  Store store(db.path());
+  VerifyReport report = store.verify();
+  EXPECT_TRUE(report.ok) << report.problem;
+  EXPECT_EQ(report.rows, 2);
+  EXPECT_EQ(report.unsealedCodes, 2);
+  EXPECT_EQ(report.outcomes, 0);
+  store.begin();
+  store.insertMessage(record(3, "new"));
+  store.updateFinalCode("call-1", 1, "alice@example.com", 408);  // an old row's code, sealed from now on
+  store.commit();
+  report = store.verify();
+  EXPECT_TRUE(report.ok) << report.problem;
+  EXPECT_EQ(report.rows, 3);
+  EXPECT_EQ(report.outcomes, 2);
+  EXPECT_EQ(report.unsealedCodes, 1);
+  execute(db.path(), "UPDATE messages SET final_code = 200 WHERE id = 1");
+  report = Store(db.path()).verify();
+  EXPECT_FALSE(report.ok) << "an old row's code, once sealed, is covered";
+  EXPECT_EQ(report.firstBadId, 1);
+}
+
 TEST(Store, VerifyFindsADeletedRowInTheMiddleAndAtTheEnd) {
   TempDb db;
   {
