@@ -25,6 +25,18 @@ std::string columnText(sqlite3_stmt* statement, int column) {
   return text ? std::string(text, static_cast<std::size_t>(sqlite3_column_bytes(statement, column))) : std::string();
 }
 
+// Bounds the final-code shortcut's memory (about 100 bytes a row).
+constexpr std::size_t kRecentRows = 65536;
+
+std::string requestKey(std::string_view callId, std::uint32_t cseq, std::string_view sender) {
+  std::string key;
+  key.reserve(callId.size() + sender.size() + 12);
+  key.append(callId).push_back('\0');
+  key.append(std::to_string(cseq)).push_back('\0');
+  key.append(sender);
+  return key;
+}
+
 }  // namespace
 
 void tuneSqliteForProcess() {
@@ -74,6 +86,7 @@ void Store::setUp(std::int64_t maxPages) {
   touchConversation_ = prepare("UPDATE conversations SET last_ms = max(last_ms, ?) WHERE id = ?");
   updateFinal_ =
       prepare("UPDATE messages SET final_code = ? WHERE call_id = ? AND cseq = ? AND sender = ? RETURNING id, hash");
+  updateFinalById_ = prepare("UPDATE messages SET final_code = ? WHERE id = ?");
   insertOutcome_ = prepare("INSERT INTO outcomes (message_id, final_code, hash) VALUES (?, ?, ?)");
   updateOutcomeHead_ = prepare(
       "UPDATE chain_head SET outcomes_last_id = ?, outcomes_last_hash = ?, outcomes_rows = outcomes_rows + ? "
@@ -116,7 +129,7 @@ void Store::close() {
   for (sqlite3_stmt* statement : {insertMessage_, insertFts_, findSession_, findPager_, insertConversation_,
                                   touchConversation_, updateFinal_, upsertCall_, insertFile_, closeStale_,
                                   updateHead_, newestConversation_, readDataVersion_, insertOutcome_,
-                                  updateOutcomeHead_}) {
+                                  updateOutcomeHead_, updateFinalById_}) {
     sqlite3_finalize(statement);  // a no-op for null
   }
   sqlite3_close(db_);
@@ -442,6 +455,7 @@ void Store::flushTouched() {
 }
 
 void Store::resetConversationCache() {
+  recent_.clear();
   sessions_.clear();
   pagers_.clear();
   touched_.clear();
@@ -504,7 +518,12 @@ bool Store::insertMessage(const MessageRecord& r) {
   lastHash_.assign(hash, sizeof hash);
   lastId_ = id;
   ++rowsAdded_;
-  if (r.finalCode != 0) appendOutcome(id, std::string_view(hash, sizeof hash), r.finalCode);
+  if (r.finalCode != 0) {
+    appendOutcome(id, std::string_view(hash, sizeof hash), r.finalCode);
+  } else {
+    if (recent_.size() >= kRecentRows) recent_.clear();
+    recent_.insert_or_assign(requestKey(r.callId, r.cseq, r.sender), RecentRow{id, std::string(hash, sizeof hash)});
+  }
   return true;
 }
 
@@ -524,6 +543,23 @@ void Store::appendOutcome(std::int64_t messageId, std::string_view messageHash, 
 }
 
 void Store::updateFinalCode(const std::string& callId, std::uint32_t cseq, const std::string& sender, int code) {
+  if (auto found = recent_.find(requestKey(callId, cseq, sender)); found != recent_.end()) {
+    const RecentRow row = std::move(found->second);
+    recent_.erase(found);
+    sqlite3_reset(updateFinalById_);
+    sqlite3_bind_int(updateFinalById_, 1, code);
+    sqlite3_bind_int64(updateFinalById_, 2, row.id);
+    if (sqlite3_step(updateFinalById_) != SQLITE_DONE) {
+      const std::string error = sqlite3_errmsg(db_);
+      sqlite3_reset(updateFinalById_);
+      throw ArchiveError("cannot record final code: " + error);
+    }
+    sqlite3_reset(updateFinalById_);
+    if (sqlite3_changes(db_) == 1) {
+      appendOutcome(row.id, row.hash, code);
+      return;
+    }
+  }
   sqlite3_reset(updateFinal_);
   sqlite3_bind_int(updateFinal_, 1, code);
   bindText(updateFinal_, 2, callId);

@@ -144,6 +144,16 @@ class Store {
   // Conversation id -> the latest message time in the open transaction,
   // written at commit (one UPDATE per conversation instead of per row).
   std::unordered_map<std::int64_t, std::int64_t> touched_;
+  // Rows this connection wrote lately, by request key (Call-ID, CSeq,
+  // sender): their final code arrives a batch or two later, and with the id
+  // and hash at hand it costs an UPDATE by rowid, not a search of the UNIQUE
+  // index with RETURNING. Emptied with the conversation cache, and when full.
+  struct RecentRow {
+    std::int64_t id;
+    std::string hash;
+  };
+  std::unordered_map<std::string, RecentRow> recent_;
+  sqlite3_stmt* updateFinalById_ = nullptr;
 };
 
 }  // namespace sipwarden::archive
