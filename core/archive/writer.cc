@@ -24,8 +24,14 @@ Poco::Logger& log() { return Poco::Logger::get("sipwarden.archive"); }
 
 Writer::Writer(WriterSettings settings)
     : settings_(std::move(settings)),
-      store_(std::make_unique<Store>(settings_.path, settings_.conversationGapMs, settings_.maxPages)),
-      thread_([this] { run(); }) {}
+      store_(std::make_unique<Store>(settings_.path, settings_.conversationGapMs, settings_.maxPages)) {
+  // The checkpoint thread keeps the WAL short; the writer's own automatic
+  // checkpoint stays only as a backstop for a WAL the thread cannot catch
+  // up with (400 MB).
+  sqlite3_exec(store_->handle(), "PRAGMA wal_autocheckpoint=100000", nullptr, nullptr, nullptr);
+  thread_ = std::thread([this] { run(); });
+  checkpointThread_ = std::thread([this] { checkpointLoop(); });
+}
 
 Writer::~Writer() { drainAndStop(); }
 
@@ -103,6 +109,43 @@ void Writer::drainAndStop() {
   }
   wake_.notify_one();
   if (thread_.joinable()) thread_.join();
+  {
+    std::lock_guard<std::mutex> hold(checkpointLock_);
+    checkpointStopping_ = true;
+  }
+  checkpointWake_.notify_one();
+  if (checkpointThread_.joinable()) checkpointThread_.join();
+}
+
+void Writer::checkpointLoop() {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(settings_.path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) !=
+      SQLITE_OK) {
+    log().warning("no checkpoint connection (%s): only the writer's backstop checkpoints run",
+                  std::string(sqlite3_errmsg(db)));
+    sqlite3_close(db);
+    return;
+  }
+  // A connection that has not read the database yet does not know it is in
+  // WAL mode, and its checkpoints do nothing.
+  sqlite3_exec(db, "PRAGMA journal_mode", nullptr, nullptr, nullptr);
+  // PASSIVE never waits for the writer or readers: it copies what it can,
+  // and the writer restarts the WAL from its start once all is copied.
+  int lastCopied = 0;
+  std::unique_lock<std::mutex> hold(checkpointLock_);
+  while (!checkpointWake_.wait_for(hold, std::chrono::milliseconds(100), [&] { return checkpointStopping_; })) {
+    hold.unlock();
+    int logFrames = 0;
+    int copiedFrames = 0;
+    const int rc = sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &logFrames, &copiedFrames);
+    // copiedFrames counts from the WAL's start: a change means this call copied.
+    if (rc == SQLITE_OK && copiedFrames > 0 && copiedFrames != lastCopied) {
+      counters_.checkpoints.fetch_add(1, std::memory_order_relaxed);
+    }
+    lastCopied = copiedFrames;
+    hold.lock();
+  }
+  sqlite3_close(db);
 }
 
 void Writer::purgeExpired() {

@@ -451,6 +451,18 @@ TEST(Writer, TellsWhoWaitsWhenTheRowIsDurable) {
   EXPECT_EQ(Store(db.path()).messageCount(), 1);
 }
 
+TEST(Writer, CheckpointsOnItsOwnConnection) {
+  TempDb db;
+  Writer writer(WriterSettings{db.path(), 100, std::chrono::milliseconds(5), 100000, 30 * 60 * 1000});
+  for (std::uint32_t i = 1; i <= 500; ++i) ASSERT_TRUE(writer.submit(record(i, "m" + std::to_string(i))));
+  for (int i = 0; i < 300 && writer.counters().checkpoints.load() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GT(writer.counters().checkpoints.load(), 0u);
+  writer.drainAndStop();
+  EXPECT_EQ(Store(db.path()).messageCount(), 500);
+}
+
 TEST(Writer, RefusesWhenTheQueueIsFull) {
   TempDb db;
   Writer writer(WriterSettings{db.path(), 10, std::chrono::milliseconds(200), 3, 30 * 60 * 1000});
