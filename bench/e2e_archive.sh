@@ -10,6 +10,8 @@
 #          sqlops/db_sqlite before forward() (bench/kamailio/kamailio-archive.cfg),
 #          4 workers (as kam) inserting into one file
 #   kama1  the same with 1 worker: no lock contention between writers
+#   swa0   (only with SIPWARDEN_BEFORE_BIN) swa with another sipwarden build,
+#          for a before/after comparison in the same run
 #
 #   bench/e2e_archive.sh [--quick]
 #
@@ -60,6 +62,13 @@ UAC_PORT=$((BASE + 92))
 declare -A PORT=([sw]=$((BASE + 60)) [swa]=$((BASE + 61)) [kam]=$((BASE + 70)) [kama]=$((BASE + 71))
                 [kama1]=$((BASE + 72)))
 HOPS="sw swa kam kama kama1"
+BEFORE_BIN=${SIPWARDEN_BEFORE_BIN:-}
+if [ -n "$BEFORE_BIN" ]; then
+    [ -x "$BEFORE_BIN" ] || die "SIPWARDEN_BEFORE_BIN is not executable: $BEFORE_BIN"
+    PORT[swa0]=$((BASE + 63))
+    HOPS="sw swa0 swa kam kama kama1"
+fi
+NHOPS=$(echo $HOPS | wc -w)
 
 if [ "$QUICK" = 1 ]; then
     MSG_RATE=2000; MSG_COUNT=4000; ROUNDS=1; STEPS="2000 6000"; STEP_SECS=2; DRAIN=0
@@ -161,7 +170,7 @@ run_uac() {  # run_uac NAME PORT RATE COUNT
 
 rows_of() {  # archived MESSAGE rows of an archiving hop
     case $1 in
-        swa) sqlite3 "$WORK/swa.db" "SELECT count(*) FROM messages" 2>/dev/null ;;
+        swa|swa0) sqlite3 "$WORK/$1.db" "SELECT count(*) FROM messages" 2>/dev/null ;;
         kama|kama1) sqlite3 "$WORK/$1.db" "SELECT count(*) FROM messages" 2>/dev/null ;;
         *) echo 0 ;;
     esac
@@ -184,6 +193,15 @@ JSON
 "$WORK/sipwarden" run --config "$WORK/swa.json" --listen "udp:127.0.0.1:${PORT[swa]}" \
     --upstream "127.0.0.1:$UAS_PORT" --log-level warning > "$WORK/swa.log" 2>&1 &
 PIDS[swa]=$!
+if [ -n "$BEFORE_BIN" ]; then
+    mkdir -p "$WORK/before"
+    cp "$BEFORE_BIN" "$WORK/before/sipwarden" && cp -r "$(dirname "$BEFORE_BIN")/plugins" "$WORK/before/plugins" ||
+        die "cannot copy $BEFORE_BIN and its plugins"
+    sed "s|$WORK/swa.db|$WORK/swa0.db|" "$WORK/swa.json" > "$WORK/swa0.json"
+    "$WORK/before/sipwarden" run --config "$WORK/swa0.json" --listen "udp:127.0.0.1:${PORT[swa0]}" \
+        --upstream "127.0.0.1:$UAS_PORT" --log-level warning > "$WORK/swa0.log" 2>&1 &
+    PIDS[swa0]=$!
+fi
 KAM_EXTRA=()
 [ -n "${KAM_CHILDREN:-}" ] && KAM_EXTRA=(-A "SW_CHILDREN=$KAM_CHILDREN")
 "$KAM_BIN" -f "$ROOT/bench/kamailio/kamailio.cfg" -DD -E -A "SW_PORT=${PORT[kam]}" \
@@ -201,7 +219,7 @@ done
 for who in $HOPS; do wait_port "${PORT[$who]}" "${PIDS[$who]}"; done
 sleep 1
 for who in kam kama kama1; do PIDS[$who]="${PIDS[$who]} $(descendants "${PIDS[$who]}" | tr '\n' ' ')"; done
-log "pids: sw ${PIDS[sw]}; swa ${PIDS[swa]}; kam ${PIDS[kam]}; kama ${PIDS[kama]}; kama1 ${PIDS[kama1]}"
+log "pids: sw ${PIDS[sw]}; swa ${PIDS[swa]}; swa0 ${PIDS[swa0]:-}; kam ${PIDS[kam]}; kama ${PIDS[kama]}; kama1 ${PIDS[kama1]}"
 
 # ------------------------------------------------- 1: CPU per MESSAGE
 log "1. MESSAGE ${MSG_RATE}/s x $MSG_COUNT, $ROUNDS round(s) per hop"
@@ -246,11 +264,11 @@ for r in $STEPS; do
         LAST[$who]=$(date +%s)
         sleep 1
     done
-    [ ${#FAILED[@]} = 5 ] && break
+    [ ${#FAILED[@]} = "$NHOPS" ] && break
 done
 for who in $HOPS; do put "${who}_max_rate" "${MAXR[$who]}"; done
 sleep 2
-for who in swa kama kama1; do put "${who}_rows_total" "$(rows_of "$who")"; done
+for who in $HOPS; do put "${who}_rows_total" "$(rows_of "$who")"; done
 put swa_verify "$("$WORK/sipwarden" archive verify --db "$WORK/swa.db" 2>&1 | head -1)"
 
 # ---------------------------------------------------------------- report
@@ -265,10 +283,11 @@ put swa_verify "$("$WORK/sipwarden" archive verify --db "$WORK/swa.db" 2>&1 | he
     for who in $HOPS; do
         case $who in
             sw) name="sipwarden, relay only" ;; swa) name="sipwarden, archive reject mode" ;;
+            swa0) name="sipwarden (SIPWARDEN_BEFORE_BIN), archive reject mode" ;;
             kam) name="Kamailio stateless" ;; kama) name="Kamailio + sqlops/db_sqlite insert, 4 workers" ;;
             kama1) name="Kamailio + sqlops/db_sqlite insert, 1 worker" ;;
         esac
-        rows="-"; case $who in swa|kama*) rows=$(getv "${who}_rows") ;; esac
+        rows="-"; case $who in swa*|kama*) rows=$(getv "${who}_rows") ;; esac
         echo "| $name | $(getv "${who}_cpu_us") | $(getv "${who}_success") / $(getv "${who}_failed") | $rows | $(getv "${who}_max_rate") |"
     done
     echo
@@ -277,7 +296,7 @@ put swa_verify "$("$WORK/sipwarden" archive verify --db "$WORK/swa.db" 2>&1 | he
         echo "- $who: $(awk -F'\t' -v w="$who" 'index($1, "step_" w "_") == 1 && split($1, a, "_") == 3 {printf "%s: %s; ", a[3], $2}' "$RES")"
     done
     echo
-    echo "Rows at the end: swa $(getv swa_rows_total), kama $(getv kama_rows_total), kama1 $(getv kama1_rows_total); swa verify: $(getv swa_verify)"
+    echo "Rows at the end: $(for who in $HOPS; do case $who in swa*|kama*) printf '%s %s; ' "$who" "$(getv "${who}_rows_total")" ;; esac; done)swa verify: $(getv swa_verify)"
     echo "Raw output: $WORK"
 } | tee "$WORK/report.md"
 exit 0
