@@ -293,6 +293,21 @@ TEST(Store, VerifyFindsAnEditedRow) {
   EXPECT_EQ(report.firstBadId, 4);
 }
 
+TEST(Store, VerdictIndexHoldsOnlyTheRareVerdicts) {
+  TempDb db;
+  Store store(db.path());
+  store.begin();
+  store.insertMessage(record(1, "a delivered one"));
+  MessageRecord blocked = record(2, "a blocked one");
+  blocked.verdict = "blocked";
+  store.insertMessage(blocked);
+  store.commit();
+  EXPECT_EQ(scalar(store, "SELECT count(*) FROM messages INDEXED BY messages_verdict "
+                          "WHERE verdict <> 'delivered' AND verdict = 'blocked'"), 1);
+  EXPECT_EQ(scalar(store, "SELECT count(*) FROM sqlite_master WHERE name = 'messages_verdict' "
+                          "AND sql LIKE '%WHERE verdict <> ''delivered''%'"), 1);
+}
+
 TEST(Store, OutcomeHashKeepsItsFormat) {
   // Expected values from Python's hashlib over the same length-prefixed
   // fields: previous outcome hash, message id, message hash, final code.
