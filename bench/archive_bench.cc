@@ -99,6 +99,39 @@ BENCHMARK(commitRows)->Arg(1)->Iterations(20'000)->Unit(benchmark::kMillisecond)
 BENCHMARK(commitRows)->Arg(100)->Iterations(kCommitRows / 100)->Unit(benchmark::kMillisecond);
 BENCHMARK(commitRows)->Arg(1000)->Iterations(kCommitRows / 1000)->Unit(benchmark::kMillisecond);
 
+// The final code's share, 1,000 rows per transaction:
+//   commitRowsNoCode        rows inserted with no final code (no outcome record)
+//   commitRowsCodeLater     as the hop writes them: each row without a code,
+//                           and the previous batch's codes (UPDATE + outcome
+//                           record each) in the same transaction
+// (commitRows inserts each row with its code: row + outcome record.)
+void commitRowsWithCodes(benchmark::State& state, bool codeLater) {
+  static const std::vector<MessageRecord> records = [] {
+    std::vector<MessageRecord> out = commitRecords();
+    for (auto& r : out) r.finalCode = 0;
+    return out;
+  }();
+  const std::string path = freshPath("sipwarden-bench-commit.db");
+  Store store(path);
+  constexpr std::uint32_t kBatch = 1000;
+  std::uint32_t next = 0;
+  for (auto _ : state) {
+    store.begin();
+    if (codeLater && next >= kBatch) {
+      for (std::uint32_t i = next - kBatch; i < next; ++i) {
+        store.updateFinalCode(records[i].callId, records[i].cseq, records[i].sender, 200);
+      }
+    }
+    for (std::uint32_t i = 0; i < kBatch; ++i) store.insertMessage(records[next++]);
+    store.commit();
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(next));
+}
+void commitRowsNoCode(benchmark::State& state) { commitRowsWithCodes(state, false); }
+void commitRowsCodeLater(benchmark::State& state) { commitRowsWithCodes(state, true); }
+BENCHMARK(commitRowsNoCode)->Iterations(kCommitRows / 1000)->Unit(benchmark::kMillisecond);
+BENCHMARK(commitRowsCodeLater)->Iterations(kCommitRows / 1000)->Unit(benchmark::kMillisecond);
+
 constexpr std::uint32_t kLargeArchive = 1'000'000;
 
 Store& largeArchive() {

@@ -165,6 +165,9 @@ std::string renderPrometheus(const MetricsSnapshot& s, const archive::Writer* ar
                 a.committed.load());
     more.single("sipwarden_archive_refused_total", "counter", "Records refused (queue full or archive failing).",
                 a.refused.load());
+    more.single("sipwarden_archive_abandoned_total", "counter",
+                "Messages not archived because their sender had been answered 503 before the archive took them.",
+                a.abandoned.load());
     more.single("sipwarden_archive_failures_total", "counter", "Batches that failed to commit.", a.failures.load());
     more.family("sipwarden_archive_commit_seconds", "histogram", "Time to write and commit one batch.");
     std::uint64_t cumulative = 0;

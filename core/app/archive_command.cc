@@ -87,7 +87,12 @@ int archiveCommand(const std::vector<std::string>& args) {
   }
   const archive::VerifyReport report = store.verify();
   if (report.ok) {
-    std::cout << path << ": OK, " << report.rows << " messages, chain intact\n";
+    std::cout << path << ": OK, " << report.rows << " messages, chain intact; " << report.outcomes
+              << " final codes sealed";
+    if (report.unsealedCodes > 0) {
+      std::cout << " (" << report.unsealedCodes << " older final codes predate schema 005 and are not covered)";
+    }
+    std::cout << "\n";
     return 0;
   }
   std::cout << path << ": TAMPERED at row " << report.firstBadId << " (" << report.rows

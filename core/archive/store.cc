@@ -25,6 +25,18 @@ std::string columnText(sqlite3_stmt* statement, int column) {
   return text ? std::string(text, static_cast<std::size_t>(sqlite3_column_bytes(statement, column))) : std::string();
 }
 
+// Bounds the final-code shortcut's memory (about 100 bytes a row).
+constexpr std::size_t kRecentRows = 65536;
+
+std::string requestKey(std::string_view callId, std::uint32_t cseq, std::string_view sender) {
+  std::string key;
+  key.reserve(callId.size() + sender.size() + 12);
+  key.append(callId).push_back('\0');
+  key.append(std::to_string(cseq)).push_back('\0');
+  key.append(sender);
+  return key;
+}
+
 }  // namespace
 
 void tuneSqliteForProcess() {
@@ -72,7 +84,13 @@ void Store::setUp(std::int64_t maxPages) {
   insertConversation_ =
       prepare("INSERT INTO conversations (kind, call_id, participants, started_ms, last_ms) VALUES (?,?,?,?,?)");
   touchConversation_ = prepare("UPDATE conversations SET last_ms = max(last_ms, ?) WHERE id = ?");
-  updateFinal_ = prepare("UPDATE messages SET final_code = ? WHERE call_id = ? AND cseq = ? AND sender = ?");
+  updateFinal_ =
+      prepare("UPDATE messages SET final_code = ? WHERE call_id = ? AND cseq = ? AND sender = ? RETURNING id, hash");
+  updateFinalById_ = prepare("UPDATE messages SET final_code = ? WHERE id = ?");
+  insertOutcome_ = prepare("INSERT INTO outcomes (message_id, final_code, hash) VALUES (?, ?, ?)");
+  updateOutcomeHead_ = prepare(
+      "UPDATE chain_head SET outcomes_last_id = ?, outcomes_last_hash = ?, outcomes_rows = outcomes_rows + ? "
+      "WHERE id = 1");
   updateHead_ = prepare("UPDATE chain_head SET last_id = ?, last_hash = ?, rows = rows + ? WHERE id = 1");
   // Each event writes what it knows; NULL (and '' / 0) keep what is there.
   upsertCall_ = prepare(
@@ -100,9 +118,7 @@ void Store::setUp(std::int64_t maxPages) {
       "WHERE end_ms IS NULL AND answer_ms IS NOT NULL AND answer_ms < ?1 - ?2");
   newestConversation_ = prepare("SELECT max(last_ms) FROM conversations");
   readDataVersion_ = prepare("PRAGMA data_version");
-  sqlite3_stmt* head = prepare("SELECT last_hash FROM chain_head WHERE id = 1");
-  if (sqlite3_step(head) == SQLITE_ROW) lastHash_ = columnText(head, 0);
-  sqlite3_finalize(head);
+  loadHeads();
   knownDataVersion_ = dataVersion();
   resetConversationCache();
 }
@@ -112,7 +128,8 @@ Store::~Store() { close(); }
 void Store::close() {
   for (sqlite3_stmt* statement : {insertMessage_, insertFts_, findSession_, findPager_, insertConversation_,
                                   touchConversation_, updateFinal_, upsertCall_, insertFile_, closeStale_,
-                                  updateHead_, newestConversation_, readDataVersion_}) {
+                                  updateHead_, newestConversation_, readDataVersion_, insertOutcome_,
+                                  updateOutcomeHead_, updateFinalById_}) {
     sqlite3_finalize(statement);  // a no-op for null
   }
   sqlite3_close(db_);
@@ -168,6 +185,7 @@ void Store::migrate() {
 void Store::begin() {
   exec("BEGIN IMMEDIATE");
   rowsAdded_ = 0;
+  outcomesAdded_ = 0;
   touched_.clear();
   // Another connection committed (a purge or hold by hand, an audit row):
   // the cached conversations may be gone.
@@ -191,19 +209,38 @@ void Store::commit() {
     }
     sqlite3_reset(updateHead_);
   }
+  if (outcomesAdded_ > 0) {
+    sqlite3_reset(updateOutcomeHead_);
+    sqlite3_bind_int64(updateOutcomeHead_, 1, lastOutcomeId_);
+    bindText(updateOutcomeHead_, 2, lastOutcomeHash_);
+    sqlite3_bind_int64(updateOutcomeHead_, 3, outcomesAdded_);
+    if (sqlite3_step(updateOutcomeHead_) != SQLITE_DONE) {
+      throw ArchiveError(std::string("cannot update outcome chain head: ") + sqlite3_errmsg(db_));
+    }
+    sqlite3_reset(updateOutcomeHead_);
+  }
   exec("COMMIT");
   rowsAdded_ = 0;
+  outcomesAdded_ = 0;
+}
+
+void Store::loadHeads() {
+  sqlite3_stmt* head = prepare("SELECT last_hash, outcomes_last_hash FROM chain_head WHERE id = 1");
+  if (sqlite3_step(head) == SQLITE_ROW) {
+    lastHash_ = columnText(head, 0);
+    lastOutcomeHash_ = columnText(head, 1);
+  }
+  sqlite3_finalize(head);
 }
 void Store::rollback() {
   // SQLite rolls back by itself on some errors (SQLITE_FULL); then there is
   // nothing left to roll back.
   if (sqlite3_get_autocommit(db_) == 0) exec("ROLLBACK");
   rowsAdded_ = 0;
+  outcomesAdded_ = 0;
   // Conversations created in the rolled-back transaction are gone.
   resetConversationCache();
-  sqlite3_stmt* head = prepare("SELECT last_hash FROM chain_head WHERE id = 1");
-  if (sqlite3_step(head) == SQLITE_ROW) lastHash_ = reinterpret_cast<const char*>(sqlite3_column_text(head, 0));
-  sqlite3_finalize(head);
+  loadHeads();
 }
 
 namespace {
@@ -285,6 +322,25 @@ std::string Store::rowHash(const std::string& previousHash, const MessageRecord&
   char hex[64];
   hashRow(previousHash, r, hex);
   return std::string(hex, sizeof hex);
+}
+
+std::string Store::outcomeHash(std::string_view previousHash, std::int64_t messageId, std::string_view messageHash,
+                               int finalCode) {
+  thread_local Sha256 sha;
+  std::string buffer;
+  appendField(buffer, previousHash);
+  appendNumberField(buffer, messageId);
+  appendField(buffer, messageHash);
+  appendNumberField(buffer, finalCode);
+  unsigned char digest[32];
+  sha.digest(buffer, digest);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex(64, '0');
+  for (int i = 0; i < 32; ++i) {
+    hex[2 * i] = kHex[digest[i] >> 4];
+    hex[2 * i + 1] = kHex[digest[i] & 0x0f];
+  }
+  return hex;
 }
 
 std::int64_t Store::insertConversation(const MessageRecord& record) {
@@ -399,6 +455,7 @@ void Store::flushTouched() {
 }
 
 void Store::resetConversationCache() {
+  recent_.clear();
   sessions_.clear();
   pagers_.clear();
   touched_.clear();
@@ -461,19 +518,70 @@ bool Store::insertMessage(const MessageRecord& r) {
   lastHash_.assign(hash, sizeof hash);
   lastId_ = id;
   ++rowsAdded_;
+  if (r.finalCode != 0) {
+    appendOutcome(id, std::string_view(hash, sizeof hash), r.finalCode);
+  } else {
+    if (recent_.size() >= kRecentRows) recent_.clear();
+    recent_.insert_or_assign(requestKey(r.callId, r.cseq, r.sender), RecentRow{id, std::string(hash, sizeof hash)});
+  }
   return true;
 }
 
+void Store::appendOutcome(std::int64_t messageId, std::string_view messageHash, int finalCode) {
+  const std::string hash = outcomeHash(lastOutcomeHash_, messageId, messageHash, finalCode);
+  sqlite3_reset(insertOutcome_);
+  sqlite3_bind_int64(insertOutcome_, 1, messageId);
+  sqlite3_bind_int(insertOutcome_, 2, finalCode);
+  bindStatic(insertOutcome_, 3, hash);
+  if (sqlite3_step(insertOutcome_) != SQLITE_DONE) {
+    throw ArchiveError(std::string("cannot record outcome: ") + sqlite3_errmsg(db_));
+  }
+  sqlite3_reset(insertOutcome_);
+  lastOutcomeHash_ = hash;
+  lastOutcomeId_ = sqlite3_last_insert_rowid(db_);
+  ++outcomesAdded_;
+}
+
 void Store::updateFinalCode(const std::string& callId, std::uint32_t cseq, const std::string& sender, int code) {
+  if (auto found = recent_.find(requestKey(callId, cseq, sender)); found != recent_.end()) {
+    const RecentRow row = std::move(found->second);
+    recent_.erase(found);
+    sqlite3_reset(updateFinalById_);
+    sqlite3_bind_int(updateFinalById_, 1, code);
+    sqlite3_bind_int64(updateFinalById_, 2, row.id);
+    if (sqlite3_step(updateFinalById_) != SQLITE_DONE) {
+      const std::string error = sqlite3_errmsg(db_);
+      sqlite3_reset(updateFinalById_);
+      throw ArchiveError("cannot record final code: " + error);
+    }
+    sqlite3_reset(updateFinalById_);
+    if (sqlite3_changes(db_) == 1) {
+      appendOutcome(row.id, row.hash, code);
+      return;
+    }
+  }
   sqlite3_reset(updateFinal_);
   sqlite3_bind_int(updateFinal_, 1, code);
   bindText(updateFinal_, 2, callId);
   sqlite3_bind_int64(updateFinal_, 3, cseq);
   bindText(updateFinal_, 4, sender);
-  if (sqlite3_step(updateFinal_) != SQLITE_DONE) {
-    throw ArchiveError(std::string("cannot record final code: ") + sqlite3_errmsg(db_));
+  int rc = sqlite3_step(updateFinal_);
+  if (rc == SQLITE_ROW) {  // at most one row: (call_id, cseq, sender) is unique
+    const std::int64_t id = sqlite3_column_int64(updateFinal_, 0);
+    const std::string messageHash = columnText(updateFinal_, 1);
+    rc = sqlite3_step(updateFinal_);
+    if (rc == SQLITE_DONE) {
+      sqlite3_reset(updateFinal_);
+      appendOutcome(id, messageHash, code);
+      return;
+    }
   }
-  sqlite3_reset(updateFinal_);
+  if (rc != SQLITE_DONE) {
+    const std::string error = sqlite3_errmsg(db_);
+    sqlite3_reset(updateFinal_);
+    throw ArchiveError("cannot record final code: " + error);
+  }
+  sqlite3_reset(updateFinal_);  // no such message (it was never archived)
 }
 
 namespace {
@@ -663,7 +771,71 @@ VerifyReport Store::verify() const {
     }
     sqlite3_finalize(head);
   }
+  if (report.ok) verifyOutcomes(report);
   return report;
+}
+
+void Store::verifyOutcomes(VerifyReport& report) const {
+  auto fail = [&](std::int64_t messageId, std::string problem) {
+    report.ok = false;
+    report.firstBadId = messageId;
+    report.problem = std::move(problem);
+  };
+  // The outcome chain, each record bound to its message's hash (a purged
+  // message's hash is its tombstone's).
+  sqlite3_stmt* outcomes = prepare(
+      "SELECT o.id, o.message_id, o.final_code, o.hash, coalesce(m.hash, t.hash) FROM outcomes o "
+      "LEFT JOIN messages m ON m.id = o.message_id LEFT JOIN tombstones t ON t.id = o.message_id ORDER BY o.id");
+  std::string previous;
+  std::int64_t lastId = 0;
+  while (sqlite3_step(outcomes) == SQLITE_ROW) {
+    const std::int64_t id = sqlite3_column_int64(outcomes, 0);
+    const std::int64_t messageId = sqlite3_column_int64(outcomes, 1);
+    const int code = sqlite3_column_int(outcomes, 2);
+    const std::string stored = columnText(outcomes, 3);
+    ++report.outcomes;
+    if (sqlite3_column_type(outcomes, 4) == SQLITE_NULL) {
+      fail(messageId, "final-code record " + std::to_string(id) + " names message " + std::to_string(messageId) +
+                          ", which is neither in the archive nor purged");
+      break;
+    }
+    if (outcomeHash(previous, messageId, columnText(outcomes, 4), code) != stored) {
+      fail(messageId, "final-code record " + std::to_string(id) + " of row " + std::to_string(messageId) +
+                          " does not match its hash: it was edited, or a record before it was inserted or deleted");
+      break;
+    }
+    previous = stored;
+    lastId = id;
+  }
+  sqlite3_finalize(outcomes);
+  if (!report.ok) return;
+  sqlite3_stmt* head = prepare("SELECT outcomes_last_id, outcomes_last_hash, outcomes_rows FROM chain_head WHERE id = 1");
+  if (sqlite3_step(head) == SQLITE_ROW &&
+      (sqlite3_column_int64(head, 0) != lastId || columnText(head, 1) != previous ||
+       sqlite3_column_int64(head, 2) != report.outcomes)) {
+    fail(0, "the final-code chain ends at record " + std::to_string(lastId) + " but the archive recorded record " +
+                std::to_string(sqlite3_column_int64(head, 0)) + " as its last: records were deleted or the head altered");
+  }
+  sqlite3_finalize(head);
+  if (!report.ok) return;
+  // Each message's final_code is its newest outcome's (0: none yet), except
+  // in rows from before the outcome chain that never got a later code.
+  sqlite3_stmt* codes = prepare(
+      "SELECT m.id, m.final_code FROM messages m, chain_head h WHERE h.id = 1 "
+      "AND (m.id >= h.outcomes_from_id OR EXISTS (SELECT 1 FROM outcomes o WHERE o.message_id = m.id)) "
+      "AND m.final_code IS NOT coalesce((SELECT o.final_code FROM outcomes o WHERE o.message_id = m.id "
+      "ORDER BY o.id DESC LIMIT 1), 0) ORDER BY m.id LIMIT 1");
+  if (sqlite3_step(codes) == SQLITE_ROW) {
+    const std::int64_t id = sqlite3_column_int64(codes, 0);
+    fail(id, "row " + std::to_string(id) + " has final code " + std::to_string(sqlite3_column_int(codes, 1)) +
+                 ", which its final-code records do not show: it was edited");
+  }
+  sqlite3_finalize(codes);
+  sqlite3_stmt* unsealed = prepare(
+      "SELECT count(*) FROM messages m, chain_head h WHERE h.id = 1 AND m.id < h.outcomes_from_id "
+      "AND m.final_code <> 0 AND NOT EXISTS (SELECT 1 FROM outcomes o WHERE o.message_id = m.id)");
+  if (sqlite3_step(unsealed) == SQLITE_ROW) report.unsealedCodes = sqlite3_column_int64(unsealed, 0);
+  sqlite3_finalize(unsealed);
 }
 
 }  // namespace sipwarden::archive

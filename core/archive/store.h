@@ -10,6 +10,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -27,6 +28,10 @@ struct VerifyReport {
   std::int64_t rows = 0;
   std::int64_t firstBadId = 0;  // the first row whose hash or link is wrong
   std::string problem;
+  std::int64_t outcomes = 0;  // final-code records checked (second chain)
+  // Final codes of messages written before schema 005, which no outcome
+  // record covers (not a failure: those archives had no way to seal them).
+  std::int64_t unsealedCodes = 0;
 };
 
 // Turns off SQLite's process-wide memory statistics, which take a global
@@ -53,7 +58,8 @@ class Store {
   // false when the same request was archived before (retransmission, a
   // second pass): nothing is written then.
   bool insertMessage(const MessageRecord& record);
-  // Final response codes arrive after the row; they are outside the chain.
+  // Final response codes arrive after the row: each is also appended to the
+  // outcome chain (schemas/005_outcomes.sql), so verify covers it.
   void updateFinalCode(const std::string& callId, std::uint32_t cseq, const std::string& sender, int code);
   std::int64_t messageCount() const;
   void upsertCall(const CallRecord& record);
@@ -70,6 +76,9 @@ class Store {
 
   // The chained hash of a row, as insertMessage computes it.
   static std::string rowHash(const std::string& previousHash, const MessageRecord& record);
+  // The chained hash of an outcome record (a message's final code).
+  static std::string outcomeHash(std::string_view previousHash, std::int64_t messageId, std::string_view messageHash,
+                                 int finalCode);
 
  private:
   void setUp(std::int64_t maxPages);
@@ -78,6 +87,10 @@ class Store {
   void exec(const char* sql);
   sqlite3_stmt* prepare(const char* sql) const;
   std::int64_t conversationFor(const MessageRecord& record);
+  void appendOutcome(std::int64_t messageId, std::string_view messageHash, int finalCode);
+  // Reads both chains' heads (at start and after a rollback).
+  void loadHeads();
+  void verifyOutcomes(VerifyReport& report) const;
   std::int64_t insertConversation(const MessageRecord& record);
   void touch(std::int64_t id, std::int64_t timeMs);
   // Writes the last_ms of the conversations the open transaction touched.
@@ -98,6 +111,11 @@ class Store {
   sqlite3_stmt* touchConversation_ = nullptr;
   sqlite3_stmt* updateFinal_ = nullptr;
   sqlite3_stmt* updateHead_ = nullptr;
+  sqlite3_stmt* insertOutcome_ = nullptr;
+  sqlite3_stmt* updateOutcomeHead_ = nullptr;
+  std::string lastOutcomeHash_;
+  std::int64_t lastOutcomeId_ = 0;
+  std::int64_t outcomesAdded_ = 0;  // in the open transaction
   std::int64_t lastId_ = 0;
   std::int64_t rowsAdded_ = 0;  // in the open transaction
   sqlite3_stmt* upsertCall_ = nullptr;
@@ -126,6 +144,16 @@ class Store {
   // Conversation id -> the latest message time in the open transaction,
   // written at commit (one UPDATE per conversation instead of per row).
   std::unordered_map<std::int64_t, std::int64_t> touched_;
+  // Rows this connection wrote lately, by request key (Call-ID, CSeq,
+  // sender): their final code arrives a batch or two later, and with the id
+  // and hash at hand it costs an UPDATE by rowid, not a search of the UNIQUE
+  // index with RETURNING. Emptied with the conversation cache, and when full.
+  struct RecentRow {
+    std::int64_t id;
+    std::string hash;
+  };
+  std::unordered_map<std::string, RecentRow> recent_;
+  sqlite3_stmt* updateFinalById_ = nullptr;
 };
 
 }  // namespace sipwarden::archive

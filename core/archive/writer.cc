@@ -24,13 +24,22 @@ Poco::Logger& log() { return Poco::Logger::get("sipwarden.archive"); }
 
 Writer::Writer(WriterSettings settings)
     : settings_(std::move(settings)),
-      store_(std::make_unique<Store>(settings_.path, settings_.conversationGapMs, settings_.maxPages)),
-      thread_([this] { run(); }) {}
+      store_(std::make_unique<Store>(settings_.path, settings_.conversationGapMs, settings_.maxPages)) {
+  // The checkpoint thread keeps the WAL short; the writer's own automatic
+  // checkpoint stays only as a backstop for a WAL the thread cannot catch
+  // up with (400 MB).
+  sqlite3_exec(store_->handle(), "PRAGMA wal_autocheckpoint=100000", nullptr, nullptr, nullptr);
+  thread_ = std::thread([this] { run(); });
+  checkpointThread_ = std::thread([this] { checkpointLoop(); });
+}
 
 Writer::~Writer() { drainAndStop(); }
 
-bool Writer::submit(MessageRecord record, std::function<void(bool)> committed) {
-  return enqueue(Job{std::move(record), std::move(committed), false, {}});
+bool Writer::submit(MessageRecord record, std::shared_ptr<CommitWaiter> waiter) {
+  Job job;
+  job.record = std::move(record);
+  job.waiter = std::move(waiter);
+  return enqueue(std::move(job));
 }
 
 void Writer::finalCode(const std::string& callId, std::uint32_t cseq, const std::string& sender, int code) {
@@ -100,6 +109,43 @@ void Writer::drainAndStop() {
   }
   wake_.notify_one();
   if (thread_.joinable()) thread_.join();
+  {
+    std::lock_guard<std::mutex> hold(checkpointLock_);
+    checkpointStopping_ = true;
+  }
+  checkpointWake_.notify_one();
+  if (checkpointThread_.joinable()) checkpointThread_.join();
+}
+
+void Writer::checkpointLoop() {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(settings_.path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) !=
+      SQLITE_OK) {
+    log().warning("no checkpoint connection (%s): only the writer's backstop checkpoints run",
+                  std::string(sqlite3_errmsg(db)));
+    sqlite3_close(db);
+    return;
+  }
+  // A connection that has not read the database yet does not know it is in
+  // WAL mode, and its checkpoints do nothing.
+  sqlite3_exec(db, "PRAGMA journal_mode", nullptr, nullptr, nullptr);
+  // PASSIVE never waits for the writer or readers: it copies what it can,
+  // and the writer restarts the WAL from its start once all is copied.
+  int lastCopied = 0;
+  std::unique_lock<std::mutex> hold(checkpointLock_);
+  while (!checkpointWake_.wait_for(hold, std::chrono::milliseconds(100), [&] { return checkpointStopping_; })) {
+    hold.unlock();
+    int logFrames = 0;
+    int copiedFrames = 0;
+    const int rc = sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &logFrames, &copiedFrames);
+    // copiedFrames counts from the WAL's start: a change means this call copied.
+    if (rc == SQLITE_OK && copiedFrames > 0 && copiedFrames != lastCopied) {
+      counters_.checkpoints.fetch_add(1, std::memory_order_relaxed);
+    }
+    lastCopied = copiedFrames;
+    hold.lock();
+  }
+  sqlite3_close(db);
 }
 
 void Writer::purgeExpired() {
@@ -161,9 +207,23 @@ void Writer::run() {
     const auto start = std::chrono::steady_clock::now();
     try {
       store_->begin();
+      // The write lock is held from here to the commit, so what remains is
+      // short and cannot wait on another connection. Now, not before the
+      // lock (which may take seconds), each waiter is claimed: one that
+      // already gave up (its sender got 503) loses its row, one that is
+      // claimed waits for this commit instead of giving up.
+      std::uint64_t abandoned = 0;
+      for (auto& job : batch) {
+        if (job.waiter && !job.waiter->claim()) {
+          job.abandoned = true;
+          ++abandoned;
+        }
+      }
+      counters_.abandoned.fetch_add(abandoned, std::memory_order_relaxed);
       std::uint64_t written = 0;
       std::uint64_t duplicates = 0;
       for (const auto& job : batch) {
+        if (job.abandoned) continue;
         if (job.action) {
           job.action(*store_);
         } else if (job.finalCodeOnly) {
@@ -178,7 +238,7 @@ void Writer::run() {
       if (!healthy_) log().information("archive writable again");
       healthy_ = true;
       for (auto& job : batch) {
-        if (job.committed) job.committed(true);
+        if (job.waiter && !job.abandoned) job.waiter->committed(true);
       }
       counters_.committed.fetch_add(written, std::memory_order_relaxed);
       counters_.duplicates.fetch_add(duplicates, std::memory_order_relaxed);
@@ -198,8 +258,8 @@ void Writer::run() {
       // 503); rows nobody waits for are kept and retried after a pause.
       std::vector<Job> retry;
       for (auto& job : batch) {
-        if (job.committed) {
-          job.committed(false);
+        if (job.waiter) {
+          if (!job.abandoned) job.waiter->committed(false);
         } else {
           retry.push_back(std::move(job));
         }

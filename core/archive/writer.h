@@ -40,8 +40,14 @@ struct WriterCounters {
   std::atomic<std::uint64_t> committed{0};
   std::atomic<std::uint64_t> duplicates{0};
   std::atomic<std::uint64_t> refused{0};  // queue full or archive failed
+  // Rows not written because whoever waited for them had given up (the
+  // sender was answered 503 before the archive could take the row).
+  std::atomic<std::uint64_t> abandoned{0};
   std::atomic<std::uint64_t> batches{0};
   std::atomic<std::uint64_t> failures{0};
+  // Checkpoints that moved WAL frames into the database file, on the
+  // checkpoint thread (never on the writer's commit path).
+  std::atomic<std::uint64_t> checkpoints{0};
   std::atomic<std::uint64_t> lastCommitMicros{0};
   // Commit latency histogram for /metrics: batches whose commit took at
   // most kCommitBucketMicros[i] (the first bucket that fits), and the sum.
@@ -58,7 +64,7 @@ class Writer final : public ArchiveSink {
   explicit Writer(WriterSettings settings);
   ~Writer() override;
 
-  bool submit(MessageRecord record, std::function<void(bool)> committed = {}) override;
+  bool submit(MessageRecord record, std::shared_ptr<CommitWaiter> waiter = nullptr) override;
   void finalCode(const std::string& callId, std::uint32_t cseq, const std::string& sender, int code) override;
   bool submitCall(CallRecord record) override;
   bool submitFileTransfer(FileTransferRecord record) override;
@@ -72,13 +78,19 @@ class Writer final : public ArchiveSink {
  private:
   struct Job {
     MessageRecord record;
-    std::function<void(bool)> committed;
+    std::shared_ptr<CommitWaiter> waiter;
     bool finalCodeOnly = false;
+    bool abandoned = false;  // its waiter gave up before the row was written
     std::function<void(Store&)> action;  // call records and other writes
   };
   bool enqueue(Job job);
   void run();
   void purgeExpired();
+  // Copies committed WAL frames into the database file on its own
+  // connection, so that a commit never waits for a checkpoint (the WAL's
+  // fsync and the copy took up to a second inside COMMIT, and in reject mode
+  // every waiting sender with it).
+  void checkpointLoop();
 
   WriterSettings settings_;
   std::unique_ptr<Store> store_;
@@ -92,6 +104,10 @@ class Writer final : public ArchiveSink {
   std::chrono::steady_clock::time_point refuseUntil_{};
   WriterCounters counters_;
   std::thread thread_;
+  std::mutex checkpointLock_;
+  std::condition_variable checkpointWake_;
+  bool checkpointStopping_ = false;
+  std::thread checkpointThread_;
 };
 
 }  // namespace sipwarden::archive

@@ -98,11 +98,15 @@ std::map<std::string, std::string>& CoreExchange::state() {
 
 void CoreExchange::tag(std::string_view key, std::string_view value) { tags_.emplace_back(key, value); }
 
-std::function<void(Verdict)> CoreExchange::resumer() {
-  if (resumerFactory_) return resumerFactory_();
+std::shared_ptr<PendingVerdict> CoreExchange::pendingVerdict() {
   // Offline (policy test): nobody waits, so a pending plugin's verdict is
   // simply dropped; the plugin should not return Pending there.
-  return [](Verdict) {};
+  pending_ = pendingFactory_ ? pendingFactory_() : std::make_shared<PendingResume>(nullptr);
+  return pending_;
+}
+
+std::function<void(Verdict)> CoreExchange::resumer() {
+  return [pending = pendingVerdict()](Verdict verdict) { pending->resume(std::move(verdict)); };
 }
 
 std::uint32_t CoreExchange::cseqNumber() const {

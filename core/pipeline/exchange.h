@@ -12,6 +12,7 @@
 
 #include "im/im_body.h"
 #include "pipeline/counters.h"
+#include "pipeline/pending_verdict.h"
 #include "sip/edit_list.h"
 #include "sip/message.h"
 #include "sipwarden/filter.h"
@@ -55,10 +56,14 @@ class CoreExchange final : public Exchange, private MessageView, private Edits {
   std::string_view stoppedBy() const override { return stoppedBy_; }
   std::function<void(Verdict)> resumer() override;
   ArchiveSink* archive() override { return archive_; }
+  std::shared_ptr<PendingVerdict> pendingVerdict() override;
 
   void setStoppedBy(std::string_view plugin) { stoppedBy_ = std::string(plugin); }
-  // How resumer() reaches the transaction: set by the proxy.
-  void setResumerFactory(std::function<std::function<void(Verdict)>()> factory) { resumerFactory_ = std::move(factory); }
+  // How a pending verdict reaches the transaction: set by the proxy.
+  using PendingFactory = std::function<std::shared_ptr<PendingResume>()>;
+  void setPendingFactory(PendingFactory factory) { pendingFactory_ = std::move(factory); }
+  // The pending verdict the last pending plugin took (null before any).
+  const std::shared_ptr<PendingResume>& pending() const { return pending_; }
   void setArchive(ArchiveSink* archive) { archive_ = archive; }
   // The plugin that returned Pending, to go on after it.
   std::size_t pendingPlugin() const { return pendingPlugin_; }
@@ -109,7 +114,8 @@ class CoreExchange final : public Exchange, private MessageView, private Edits {
   std::vector<std::map<std::string, std::string>> pluginState_;
   std::vector<std::pair<std::string, std::string>> tags_;
   std::string stoppedBy_;
-  std::function<std::function<void(Verdict)>()> resumerFactory_;
+  PendingFactory pendingFactory_;
+  std::shared_ptr<PendingResume> pending_;
   ArchiveSink* archive_ = nullptr;
   std::optional<std::chrono::system_clock::time_point> fixedNow_;
   std::size_t pendingPlugin_ = 0;

@@ -201,10 +201,8 @@ bool Proxy::filterRequest(Cell& cell) {
   cell.exchange->setArchive(archive_);
   const std::uint64_t id = cell.id;
   std::weak_ptr<Mailbox> mailbox = mailbox_;
-  cell.exchange->setResumerFactory([id, mailbox]() -> std::function<void(Verdict)> {
-    auto once = std::make_shared<std::atomic<bool>>(false);
-    return [id, mailbox, once](Verdict verdict) {
-      if (once->exchange(true)) return;
+  cell.exchange->setPendingFactory([id, mailbox] {
+    return std::make_shared<pipeline::PendingResume>([id, mailbox](Verdict verdict) {
       auto box = mailbox.lock();
       if (!box) return;  // the proxy is gone
       {
@@ -213,7 +211,7 @@ bool Proxy::filterRequest(Cell& cell) {
         box->nonEmpty = true;
       }
       if (box->wakeup) box->wakeup();
-    };
+    });
   });
   return continueChain(cell, 0);
 }
@@ -295,9 +293,17 @@ void Proxy::resume(std::uint64_t cellId, Verdict verdict) {
   if (proceed) routeAndForward(*cell);
 }
 
+bool Proxy::giveUpOnFilter(Cell& cell) {
+  const auto& pending = cell.exchange ? cell.exchange->pending() : nullptr;
+  return pending == nullptr || pending->giveUp();
+}
+
 void Proxy::endTransaction(Cell& cell, int finalCode) {
   if (cell.ended) return;
   cell.ended = true;
+  // A transaction that ends while a filter's work is still queued tells that
+  // work nobody waits for it any more.
+  if (cell.waitingForFilter) giveUpOnFilter(cell);
   if (cell.exchange) {
     cell.exchange->bind(*cell.request);
     cell.chain->runEnd(*cell.exchange, finalCode);
@@ -727,7 +733,14 @@ void Proxy::fireTimers(Cell& cell) {
                  {{"Retry-After", "5"}, {"Warning", "399 sipwarden \"DNS lookup timed out\""}});
     return;
   }
-  if (due(TimerId::FilterWait) && cell.waitingForFilter) {
+  const bool filterWaitDue = due(TimerId::FilterWait) && cell.waitingForFilter;
+  if (filterWaitDue && !giveUpOnFilter(cell)) {
+    // The filter's work claimed the transaction (the archive is committing
+    // its row) or its verdict is already in the mailbox: answering 503 now
+    // would refuse a message that is being archived as delivered.
+    ++counters_.filterWaitsExtended;
+    schedule(cell, TimerId::FilterWait, config_.timers.t1 * 4);
+  } else if (filterWaitDue) {
     cell.waitingForFilter = false;
     ++counters_.timeouts;
     replyLocally(cell, 503, "Service Unavailable",

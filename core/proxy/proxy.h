@@ -33,6 +33,9 @@ struct ProxyCounters {
   std::uint64_t retransmissionsAbsorbed = 0;
   std::uint64_t transactionsCreated = 0;
   std::uint64_t timeouts = 0;
+  // Filter waits past 64 x T1 because the filter's work had claimed the
+  // transaction (an archive commit under way).
+  std::uint64_t filterWaitsExtended = 0;
   std::uint64_t failovers = 0;
 };
 
@@ -127,6 +130,9 @@ class Proxy final : public transport::TransportUser {
   void routeAndForward(Cell& cell);
   void resume(std::uint64_t cellId, Verdict verdict);
   void endTransaction(Cell& cell, int finalCode);
+  // Gives up waiting for the pending filter unless its work has claimed the
+  // transaction or resumed it; true when it gave up.
+  bool giveUpOnFilter(Cell& cell);
   Cell* findCell(std::uint64_t id);
 
   ProxyConfig config_;

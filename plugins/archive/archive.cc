@@ -12,6 +12,7 @@
 //          delivered. Place the plugin last in the chain so it records the
 //          text the recipient receives.
 #include <algorithm>
+#include <memory>
 
 #include "sipwarden/plugin.h"
 
@@ -32,6 +33,25 @@ std::string transportName(Transport transport) {
   return "";
 }
 
+Verdict unavailable() {
+  return Verdict::reply(503, "Service Unavailable",
+                        {{"Retry-After", "30"}, {"Warning", "399 sipwarden \"archive: the message cannot be archived\""}});
+}
+
+// Archive-before-forward: the transaction waits for its row. The writer
+// claims the transaction once it holds the write lock, so a transaction
+// that already gave up (and answered 503) never gets its row written, and
+// one whose row is being committed does not give up.
+class ForwardWhenDurable final : public CommitWaiter {
+ public:
+  explicit ForwardWhenDurable(std::shared_ptr<PendingVerdict> pending) : pending_(std::move(pending)) {}
+  bool claim() override { return pending_->claim(); }
+  void committed(bool durable) override { pending_->resume(durable ? Verdict::proceed() : unavailable()); }
+
+ private:
+  std::shared_ptr<PendingVerdict> pending_;
+};
+
 class Archive final : public Filter {
  public:
   explicit Archive(bool reject) : reject_(reject) {}
@@ -50,10 +70,8 @@ class Archive final : public Filter {
       if (!archive->submit(std::move(record))) exchange.count("refused");
       return Verdict::proceed();
     }
-    auto resume = exchange.resumer();
-    const bool queued = archive->submit(std::move(record), [resume](bool committed) {
-      resume(committed ? Verdict::proceed() : unavailable());
-    });
+    const bool queued =
+        archive->submit(std::move(record), std::make_shared<ForwardWhenDurable>(exchange.pendingVerdict()));
     if (!queued) {
       exchange.count("rejected");
       exchange.state().erase("archived");
@@ -83,11 +101,6 @@ class Archive final : public Filter {
   }
 
  private:
-  static Verdict unavailable() {
-    return Verdict::reply(503, "Service Unavailable",
-                          {{"Retry-After", "30"}, {"Warning", "399 sipwarden \"archive: the message cannot be archived\""}});
-  }
-
   static MessageRecord recordOf(Exchange& exchange, InstantMessage& im) {
     const MessageView& message = exchange.message();
     MessageRecord record;

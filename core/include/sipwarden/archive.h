@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 namespace sipwarden {
@@ -55,16 +56,30 @@ struct FileTransferRecord {
   std::int64_t timeMs = 0;
 };
 
+// Someone who acts only once a message row is durable (archive-before-
+// forward). The writer calls claim() on its own thread once it holds the
+// archive's write lock, just before writing the row: false means the waiter
+// gave up, and the row is not written. committed() then follows once: true
+// when the row's batch is durable, false when it could not be written (also
+// without a claim, when the archive fails before the row's turn).
+class CommitWaiter {
+ public:
+  virtual ~CommitWaiter() = default;
+  virtual bool claim() = 0;
+  virtual void committed(bool durable) = 0;
+};
+
 class ArchiveSink {
  public:
   virtual ~ArchiveSink() = default;
   // Queues the record for the writer thread. False when the queue is full
   // or the archive has failed (the caller applies its failure mode). When
-  // given, `committed` is called on the writer thread once the row is
-  // durable (true) or could not be written (false).
-  virtual bool submit(MessageRecord record, std::function<void(bool)> committed = {}) = 0;
-  // Records the final response code of an archived request (not covered by
-  // the tamper-evidence chain: it arrives after the row is sealed).
+  // given, `waiter` is claimed before the row is written and told when it
+  // is durable or could not be written (see CommitWaiter).
+  virtual bool submit(MessageRecord record, std::shared_ptr<CommitWaiter> waiter = nullptr) = 0;
+  // Records the final response code of an archived request. It arrives
+  // after the row is sealed, so it goes to a second chain of outcome
+  // records (docs/archive.md).
   virtual void finalCode(const std::string& callId, std::uint32_t cseq, const std::string& sender, int code) = 0;
   virtual bool healthy() const = 0;
   virtual bool submitCall(CallRecord record) = 0;

@@ -12,6 +12,7 @@
 #include <functional>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -97,6 +98,28 @@ class Edits {
 };
 
 // What a filter knows about the transaction around the message.
+// The meeting point of a transaction waiting for a pending verdict and the
+// work that will produce it on another thread (the archive's commit). Both
+// sides may give up or finish at any time; exactly one outcome wins:
+//   - the transaction gives up (64 x T1 passed, or it ended): claim() and
+//     resume() then return false, and the work should be dropped;
+//   - claim() succeeded first: the transaction no longer gives up. It waits
+//     as long as the work takes, so resume() must follow, soon and surely.
+//     Claim just before the step that cannot be undone (the archive claims
+//     once it holds the write lock, right before writing the row), so that
+//     "the caller was refused" and "the work was done" never both happen.
+// resume() without claim() simply races the give-up (false if it lost).
+class PendingVerdict {
+ public:
+  virtual ~PendingVerdict() = default;
+  // Any thread. True when the transaction now waits for resume().
+  virtual bool claim() = 0;
+  // Any thread, once. Delivers the verdict; false if the transaction gave up.
+  virtual bool resume(Verdict verdict) = 0;
+  // Any thread. True once the transaction gave up.
+  virtual bool abandoned() const = 0;
+};
+
 class Exchange {
  public:
   virtual ~Exchange() = default;
@@ -128,10 +151,15 @@ class Exchange {
 
   // For a plugin about to return Verdict::pending(): a callable that
   // delivers its real verdict later, from any thread, exactly once. The
-  // chain then goes on with the next plugin (or answers, or drops).
+  // chain then goes on with the next plugin (or answers, or drops). It
+  // races the transaction's give-up (64 x T1); use pendingVerdict() when
+  // the work behind the verdict must not outlive a transaction that gave up.
   virtual std::function<void(Verdict)> resumer() = 0;
   // The archive, or nullptr when none is configured.
   virtual ArchiveSink* archive() = 0;
+  // Since ABI 3. Like resumer(), with a way to claim the transaction first
+  // (see PendingVerdict).
+  virtual std::shared_ptr<PendingVerdict> pendingVerdict() = 0;
 };
 
 class Filter {

@@ -48,6 +48,14 @@ MessageRecord record(std::uint32_t cseq, std::string text, std::int64_t timeMs =
   return r;
 }
 
+// Waits for a row like archive-before-forward does, never giving up.
+class PromiseWaiter final : public CommitWaiter {
+ public:
+  bool claim() override { return true; }
+  void committed(bool durable) override { done.set_value(durable); }
+  std::promise<bool> done;
+};
+
 void execute(const std::string& path, const std::string& sql) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
@@ -285,6 +293,116 @@ TEST(Store, VerifyFindsAnEditedRow) {
   EXPECT_EQ(report.firstBadId, 4);
 }
 
+TEST(Store, VerdictIndexHoldsOnlyTheRareVerdicts) {
+  TempDb db;
+  Store store(db.path());
+  store.begin();
+  store.insertMessage(record(1, "a delivered one"));
+  MessageRecord blocked = record(2, "a blocked one");
+  blocked.verdict = "blocked";
+  store.insertMessage(blocked);
+  store.commit();
+  EXPECT_EQ(scalar(store, "SELECT count(*) FROM messages INDEXED BY messages_verdict "
+                          "WHERE verdict <> 'delivered' AND verdict = 'blocked'"), 1);
+  EXPECT_EQ(scalar(store, "SELECT count(*) FROM sqlite_master WHERE name = 'messages_verdict' "
+                          "AND sql LIKE '%WHERE verdict <> ''delivered''%'"), 1);
+}
+
+TEST(Store, OutcomeHashKeepsItsFormat) {
+  // Expected values from Python's hashlib over the same length-prefixed
+  // fields: previous outcome hash, message id, message hash, final code.
+  const std::string first = Store::outcomeHash("", 7, std::string(64, 'a'), 200);
+  EXPECT_EQ(first, "1a22424c1f4815f51a34699177f3ad6599c789c7a60565c0f8e22d8f0f2d2d43");
+  EXPECT_EQ(Store::outcomeHash(first, 8, std::string(64, 'b'), -1),
+            "21d30228637982f4a6cfe3d2ced749e9c6e685c63197c2eb4f20a02145f2c9ba");
+}
+
+TEST(Store, FinalCodesAreSealedAndAnEditedOneIsFound) {
+  TempDb db;
+  {
+    Store store(db.path());
+    store.begin();
+    for (std::uint32_t i = 1; i <= 10; ++i) {
+      MessageRecord r = record(i, "message " + std::to_string(i));
+      r.finalCode = 0;  // as the archive plugin writes it: the code comes later
+      store.insertMessage(r);
+    }
+    store.commit();
+    store.begin();
+    for (std::uint32_t i = 1; i <= 10; ++i) store.updateFinalCode("call-" + std::to_string(i), i, "alice@example.com", 200);
+    store.updateFinalCode("call-3", 3, "alice@example.com", 486);  // a later code replaces it
+    store.updateFinalCode("never-archived", 1, "alice@example.com", 503);
+    store.commit();
+    const VerifyReport report = store.verify();
+    EXPECT_TRUE(report.ok) << report.problem;
+    EXPECT_EQ(report.outcomes, 11);
+    EXPECT_EQ(report.unsealedCodes, 0);
+    EXPECT_EQ(scalar(store, "SELECT final_code FROM messages WHERE id = 3"), 486);
+  }
+  execute(db.path(), "UPDATE messages SET final_code = 200 WHERE id = 3");
+  VerifyReport report = Store(db.path()).verify();
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(report.firstBadId, 3);
+  EXPECT_NE(report.problem.find("final code 200"), std::string::npos) << report.problem;
+
+  execute(db.path(), "UPDATE messages SET final_code = 486 WHERE id = 3; UPDATE outcomes SET final_code = 200 WHERE id = 11");
+  report = Store(db.path()).verify();
+  EXPECT_FALSE(report.ok) << "an edited outcome record breaks its chain";
+  EXPECT_EQ(report.firstBadId, 3);
+
+  execute(db.path(), "UPDATE outcomes SET final_code = 486 WHERE id = 11; DELETE FROM outcomes WHERE id = 11; "
+                     "UPDATE messages SET final_code = 200 WHERE id = 3");
+  report = Store(db.path()).verify();
+  EXPECT_FALSE(report.ok) << "the newest outcome removed (and the code put back) is seen at the head";
+}
+
+TEST(Store, FinalCodesOfAnArchiveOlderThanOutcomesAreCountedNotFailed) {
+  TempDb db;
+  {
+    // A version-4 archive with two sealed rows and their final codes, as the
+    // previous sipwarden wrote it (final_code outside any chain).
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(db.path().c_str(), &raw), SQLITE_OK);
+    for (const Migration& migration : migrations()) {
+      if (migration.version > 4) break;
+      ASSERT_EQ(sqlite3_exec(raw, migration.sql, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(raw);
+    }
+    std::string previous;
+    std::string sql = "PRAGMA user_version = 4; INSERT INTO conversations (id, kind, participants, started_ms, last_ms) "
+                      "VALUES (1, 'pager', 'alice@example.com,bob@example.com', 0, 0);";
+    for (std::uint32_t i = 1; i <= 2; ++i) {
+      const MessageRecord r = record(i, "old " + std::to_string(i));
+      previous = Store::rowHash(previous, r);
+      sql += "INSERT INTO messages (id, conversation_id, time_ms, direction, sender, recipient, call_id, cseq, "
+             "content_type, text, verdict, final_code, hash) VALUES (" + std::to_string(i) + ", 1, " +
+             std::to_string(r.timeMs) + ", 'from_client', 'alice@example.com', 'bob@example.com', '" + r.callId +
+             "', " + std::to_string(i) + ", 'text/plain', '" + r.text + "', 'delivered', 200, '" + previous + "');";
+    }
+    sql += "UPDATE chain_head SET last_id = 2, last_hash = '" + previous + "', rows = 2;";
+    ASSERT_EQ(sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(raw);
+    sqlite3_close(raw);
+  }
+  Store store(db.path());
+  VerifyReport report = store.verify();
+  EXPECT_TRUE(report.ok) << report.problem;
+  EXPECT_EQ(report.rows, 2);
+  EXPECT_EQ(report.unsealedCodes, 2);
+  EXPECT_EQ(report.outcomes, 0);
+  store.begin();
+  store.insertMessage(record(3, "new"));
+  store.updateFinalCode("call-1", 1, "alice@example.com", 408);  // an old row's code, sealed from now on
+  store.commit();
+  report = store.verify();
+  EXPECT_TRUE(report.ok) << report.problem;
+  EXPECT_EQ(report.rows, 3);
+  EXPECT_EQ(report.outcomes, 2);
+  EXPECT_EQ(report.unsealedCodes, 1);
+  execute(db.path(), "UPDATE messages SET final_code = 200 WHERE id = 1");
+  report = Store(db.path()).verify();
+  EXPECT_FALSE(report.ok) << "an old row's code, once sealed, is covered";
+  EXPECT_EQ(report.firstBadId, 1);
+}
+
 TEST(Store, VerifyFindsADeletedRowInTheMiddleAndAtTheEnd) {
   TempDb db;
   {
@@ -340,12 +458,24 @@ TEST(Writer, GroupCommitsEverythingSubmittedBeforeStop) {
 TEST(Writer, TellsWhoWaitsWhenTheRowIsDurable) {
   TempDb db;
   Writer writer(WriterSettings{db.path(), 100, std::chrono::milliseconds(5), 100000, 30 * 60 * 1000});
-  std::promise<bool> committed;
-  ASSERT_TRUE(writer.submit(record(1, "wait for me"), [&](bool ok) { committed.set_value(ok); }));
-  auto future = committed.get_future();
+  auto waiter = std::make_shared<PromiseWaiter>();
+  auto future = waiter->done.get_future();
+  ASSERT_TRUE(writer.submit(record(1, "wait for me"), waiter));
   ASSERT_EQ(future.wait_for(std::chrono::seconds(5)), std::future_status::ready);
   EXPECT_TRUE(future.get());
   EXPECT_EQ(Store(db.path()).messageCount(), 1);
+}
+
+TEST(Writer, CheckpointsOnItsOwnConnection) {
+  TempDb db;
+  Writer writer(WriterSettings{db.path(), 100, std::chrono::milliseconds(5), 100000, 30 * 60 * 1000});
+  for (std::uint32_t i = 1; i <= 500; ++i) ASSERT_TRUE(writer.submit(record(i, "m" + std::to_string(i))));
+  for (int i = 0; i < 300 && writer.counters().checkpoints.load() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GT(writer.counters().checkpoints.load(), 0u);
+  writer.drainAndStop();
+  EXPECT_EQ(Store(db.path()).messageCount(), 500);
 }
 
 TEST(Writer, RefusesWhenTheQueueIsFull) {
@@ -367,9 +497,9 @@ TEST(Writer, RecoversByItselfWhenSpaceReturns) {
   TempDb db;
   Writer writer(WriterSettings{db.path(), 1, std::chrono::milliseconds(1), 100000, 30 * 60 * 1000, 40});
   auto commitOne = [&](std::uint32_t cseq) {
-    std::promise<bool> done;
-    auto future = done.get_future();
-    if (!writer.submit(record(cseq, std::string(500, 'x')), [&](bool ok) { done.set_value(ok); })) return false;
+    auto waiter = std::make_shared<PromiseWaiter>();
+    auto future = waiter->done.get_future();
+    if (!writer.submit(record(cseq, std::string(500, 'x')), waiter)) return false;
     return future.wait_for(std::chrono::seconds(5)) == std::future_status::ready && future.get();
   };
   std::uint32_t cseq = 1;

@@ -21,9 +21,10 @@ namespace {
 class StoreSink final : public ArchiveSink {
  public:
   explicit StoreSink(archive::Store& store) : store_(store) {}
-  bool submit(MessageRecord record, std::function<void(bool)> committed) override {
+  bool submit(MessageRecord record, std::shared_ptr<CommitWaiter> waiter) override {
+    if (waiter && !waiter->claim()) return true;
     store_.insertMessage(record);
-    if (committed) committed(true);
+    if (waiter) waiter->committed(true);
     return true;
   }
   void finalCode(const std::string&, std::uint32_t, const std::string&, int) override {}
