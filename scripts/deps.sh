@@ -9,7 +9,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   sip-tester sipsak python3 sqlite3 procps iproute2 openssl
   chromium python3-websocket
-  kamailio kamailio-tls-modules baresip-core
+  kamailio kamailio-tls-modules kamailio-sqlite-modules baresip-core
   clang libclang-rt-14-dev
 )
 
