@@ -49,8 +49,9 @@ for a in "$@"; do
     esac
 done
 
-die() { echo "e2e.sh: error: $*" >&2; exit 1; }
-log() { echo "[$(date +%T) load $(cut -d' ' -f1 /proc/loadavg)] $*" >&2; }
+SCRIPT_NAME=e2e.sh
+# shellcheck source=bench/common.sh
+source "$ROOT/bench/common.sh"
 
 SW_BIN=${SIPWARDEN_BIN:-$ROOT/build/release/sipwarden}
 KAM_BIN=${KAMAILIO_BIN:-$(command -v kamailio || true)}
@@ -118,19 +119,6 @@ put() { printf '%s\t%s\n' "$1" "$2" >> "$RES"; }
 UAS_PID="" SW_PID="" KAM_PID="" UAC_PID="" CAP_PID="" SAMPLER_PID="" LSW_PID=""
 KAM_PIDS=""
 
-stop_pid() {  # stop_pid PID: TERM, wait up to 5 s, then KILL
-    local pid=$1 i
-    [ -n "$pid" ] || return 0
-    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
-    kill -TERM "$pid" 2>/dev/null
-    for i in $(seq 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-    return 0
-}
 
 cleanup() {
     local p

@@ -40,8 +40,9 @@ for a in "$@"; do
     esac
 done
 
-die() { echo "e2e_archive.sh: error: $*" >&2; exit 1; }
-log() { echo "[$(date +%T) load $(cut -d' ' -f1 /proc/loadavg)] $*" >&2; }
+SCRIPT_NAME=e2e_archive.sh
+# shellcheck source=bench/common.sh
+source "$ROOT/bench/common.sh"
 
 SW_BIN=${SIPWARDEN_BIN:-$ROOT/build/release/sipwarden}
 KAM_BIN=${KAMAILIO_BIN:-$(command -v kamailio || true)}
@@ -95,16 +96,6 @@ getv() { awk -F'\t' -v k="$1" '$1 == k {v = $2} END {print v}' "$RES"; }
 declare -A PIDS=()
 UAS_PID="" UAC_PID=""
 
-stop_pid() {
-    local pid=$1 i
-    [ -n "$pid" ] || return 0
-    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
-    kill -TERM "$pid" 2>/dev/null
-    for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-    return 0
-}
 
 descendants() {
     local parent=$1 p kids

@@ -65,8 +65,9 @@ if [ "$DURATION" -lt 10 ] || [ "$DURATION" -gt 3600 ]; then
     echo "soak.sh: --duration: expected 10 to 3600 seconds, got $DURATION" >&2; exit 2
 fi
 
-die() { echo "soak.sh: error: $*" >&2; exit 1; }
-log() { echo "[$(date +%T) load $(cut -d' ' -f1 /proc/loadavg)] $*" >&2; }
+SCRIPT_NAME=soak.sh
+# shellcheck source=bench/common.sh
+source "$ROOT/bench/common.sh"
 
 SW_BIN=${SIPWARDEN_BIN:-$ROOT/build/release/sipwarden}
 SIPP_BIN=${SIPP_BIN:-$(command -v sipp || true)}
@@ -130,19 +131,6 @@ SW_PID="" UAS_PID="" SAMPLER_PID=""
 declare -A UAC_PID=()
 RESULT=1
 
-stop_pid() {  # stop_pid PID [SIGNAL]: signal (TERM), wait up to 5 s, then KILL
-    local pid=$1 sig=${2:-TERM} i
-    [ -n "$pid" ] || return 0
-    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
-    kill "-$sig" "$pid" 2>/dev/null
-    for i in $(seq 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-    return 0
-}
 
 cleanup() {
     local s
