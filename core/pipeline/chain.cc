@@ -6,6 +6,8 @@
 #include <chrono>
 #include <exception>
 
+#include "sip/reason.h"
+
 namespace sipwarden::pipeline {
 namespace {
 
@@ -98,7 +100,7 @@ Verdict FilterChain::resolve(std::size_t index, Verdict verdict, CoreExchange& e
                     std::string(exchange.message().callId()), verdict.reason());
       if (entry.failMode == FailMode::Open) return Verdict::proceed();
       exchange.setStoppedBy(entry.name);
-      return Verdict::reply(entry.failCode, "Service Unavailable",
+      return Verdict::reply(entry.failCode, std::string(sip::standardReason(entry.failCode)),
                             {{"Warning", "399 sipwarden \"" + entry.name + " failed\""}});
   }
   return Verdict::proceed();

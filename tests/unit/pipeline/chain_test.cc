@@ -142,6 +142,7 @@ TEST(Chain, FailClosedRepliesWithTheConfiguredCode) {
     const ChainRun result = run(*chain);
     EXPECT_EQ(result.verdict.kind(), Verdict::Kind::Reply) << action;
     EXPECT_EQ(result.verdict.code(), 500);
+    EXPECT_EQ(result.verdict.reason(), "Server Internal Error") << "the phrase follows the configured code";
     ASSERT_EQ(result.verdict.headers().size(), 1u);
     EXPECT_EQ(result.verdict.headers()[0].second, "399 sipwarden \"probe failed\"");
   }
