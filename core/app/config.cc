@@ -5,6 +5,8 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -51,6 +53,12 @@ std::int64_t getInteger(const Object& object, const std::string& path, const std
     fail(joinPath(path, key), "expected an integer from " + std::to_string(min) + " to " + std::to_string(max));
   }
   return number;
+}
+
+bool getBool(const Object& object, const std::string& path, const std::string& key) {
+  const Poco::Dynamic::Var value = object.get(key);
+  if (!value.isBoolean()) fail(joinPath(path, key), "expected true or false");
+  return value.extract<bool>();
 }
 
 std::vector<std::string> getStrings(const Object& object, const std::string& path, const std::string& key) {
@@ -136,11 +144,7 @@ void readTls(const Object& top, AppConfig& config) {
       fail("tls.allowed_subjects", "needs verify_client: required");
     }
   }
-  if (tls->has("verify_server")) {
-    const Poco::Dynamic::Var value = tls->get("verify_server");
-    if (!value.isBoolean()) fail("tls.verify_server", "expected true or false");
-    settings.verifyServer = value.extract<bool>();
-  }
+  if (tls->has("verify_server")) settings.verifyServer = getBool(*tls, "tls", "verify_server");
 }
 
 // "dns": which servers answer, whether SRV is used, how long answers live.
@@ -164,11 +168,7 @@ void readDns(const Object& top, proxy::DnsSettings& dns) {
       }
     }
   }
-  if (object->has("srv")) {
-    const Poco::Dynamic::Var value = object->get("srv");
-    if (!value.isBoolean()) fail("dns.srv", "expected true or false");
-    dns.useSrv = value.extract<bool>();
-  }
+  if (object->has("srv")) dns.useSrv = getBool(*object, "dns", "srv");
   if (object->has("min_ttl_s")) dns.minTtl = std::chrono::seconds(getInteger(*object, "dns", "min_ttl_s", 1, 86400));
   if (object->has("max_ttl_s")) dns.maxTtl = std::chrono::seconds(getInteger(*object, "dns", "max_ttl_s", 1, 86400));
   if (object->has("negative_ttl_s")) {
@@ -260,19 +260,19 @@ std::string stripLineComments(const std::string& json) {
   return out;
 }
 
+// Config files spell protocols in lower case only ("udp", "tcp", "tls").
+bool configProtocol(const std::string& name, transport::Protocol& out) {
+  return std::none_of(name.begin(), name.end(), [](unsigned char c) { return std::isupper(c); }) &&
+         transport::protocolFromName(name, out);
+}
+
 }  // namespace
 
 ListenAddress parseListen(const std::string& text) {
   ListenAddress out;
   const std::size_t colon = text.find(':');
   const std::string protocol = colon == std::string::npos ? "" : text.substr(0, colon);
-  if (protocol == "udp") {
-    out.protocol = transport::Protocol::Udp;
-  } else if (protocol == "tcp") {
-    out.protocol = transport::Protocol::Tcp;
-  } else if (protocol == "tls") {
-    out.protocol = transport::Protocol::Tls;
-  } else {
+  if (!configProtocol(protocol, out.protocol)) {
     throw ConfigError("listen: expected udp:HOST:PORT, tcp:HOST:PORT or tls:HOST:PORT, got '" + text + "'");
   }
   std::string port;
@@ -288,11 +288,7 @@ proxy::Upstream parseUpstream(const std::string& text) {
   if (semicolon != std::string::npos) {
     address = text.substr(0, semicolon);
     const std::string params = text.substr(semicolon + 1);
-    if (params == "transport=tcp") {
-      out.protocol = transport::Protocol::Tcp;
-    } else if (params == "transport=tls") {
-      out.protocol = transport::Protocol::Tls;
-    } else if (params != "transport=udp") {
+    if (!params.starts_with("transport=") || !configProtocol(params.substr(10), out.protocol)) {
       throw ConfigError("upstreams: unknown parameter '" + params +
                         "' (expected transport=udp, transport=tcp or transport=tls)");
     }
@@ -360,11 +356,7 @@ AppConfig parseConfig(const std::string& json) {
   if (top->has("udp_mtu")) {
     config.proxy.udpMtuLimit = static_cast<std::size_t>(getInteger(*top, "", "udp_mtu", 0, 65535));
   }
-  if (top->has("force_rport")) {
-    const Poco::Dynamic::Var value = top->get("force_rport");
-    if (!value.isBoolean()) fail("force_rport", "expected true or false");
-    config.proxy.forceRport = value.extract<bool>();
-  }
+  if (top->has("force_rport")) config.proxy.forceRport = getBool(*top, "", "force_rport");
   if (top->has("max_message_size")) {
     config.proxy.maxMessageSize = static_cast<std::size_t>(getInteger(*top, "", "max_message_size", 1024, 1048576));
     config.limits.maxMessageSize = config.proxy.maxMessageSize;

@@ -504,9 +504,8 @@ void Proxy::handleResponse(std::unique_ptr<sip::Message> response, const sip::Pa
     const auto rport = next.param("rport");
     std::uint64_t port = next.port != 0 ? next.port : 5060;
     if (rport && !rport->empty()) (void)sip::parseDecimal(*rport, 65535, port);
-    const Protocol protocol = sip::iequals(next.transport, "TLS")   ? Protocol::Tls
-                              : sip::iequals(next.transport, "TCP") ? Protocol::Tcp
-                                                                    : Protocol::Udp;
+    Protocol protocol = Protocol::Udp;
+    (void)transport::protocolFromName(next.transport, protocol);  // an unknown transport: UDP
     Target target{protocol, Poco::Net::SocketAddress(host, static_cast<std::uint16_t>(port)), 0};
     sip::EditList edits;
     edits.removeElement(*response, vias[0].headerIndex, vias[0].elementIndex);

@@ -109,16 +109,14 @@ namespace {
 // The transport a URI asks for (RFC 3261 §26.2: sips means TLS on every
 // hop; transport=tls is the older spelling many deployments still use).
 bool uriProtocol(const sip::Uri& uri, Protocol& out, std::string& error) {
-  Protocol protocol = iequals(uri.scheme, "sips") ? Protocol::Tls : Protocol::Udp;
+  const bool sips = iequals(uri.scheme, "sips");
+  Protocol protocol = sips ? Protocol::Tls : Protocol::Udp;
   if (auto transport = uri.param("transport")) {
-    if (iequals(*transport, "tcp") && protocol != Protocol::Tls) {
-      protocol = Protocol::Tcp;
-    } else if (iequals(*transport, "tls")) {
-      protocol = Protocol::Tls;
-    } else if (!iequals(*transport, "udp") && !iequals(*transport, "tcp")) {
+    if (!transport::protocolFromName(*transport, protocol)) {
       error = "Unsupported transport " + std::string(*transport);
       return false;
-    } else if (protocol == Protocol::Tls) {
+    }
+    if (sips && protocol != Protocol::Tls) {
       error = "sips URI with transport=" + std::string(*transport);
       return false;
     }

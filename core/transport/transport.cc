@@ -70,6 +70,16 @@ std::string_view protocolName(Protocol protocol) {
   return "UDP";
 }
 
+bool protocolFromName(std::string_view name, Protocol& out) {
+  for (const Protocol protocol : {Protocol::Udp, Protocol::Tcp, Protocol::Tls}) {
+    if (sip::iequals(name, protocolName(protocol))) {
+      out = protocol;
+      return true;
+    }
+  }
+  return false;
+}
+
 Transport::Transport(TransportUser& user, TransportLimits limits)
     : user_(user), limits_(limits), lastIdleSweep_(Clock::now()) {
   datagramBuffer_.resize(65536);

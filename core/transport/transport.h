@@ -27,6 +27,9 @@ enum class Protocol { Udp, Tcp, Tls };
 
 std::string_view protocolName(Protocol protocol);  // "UDP", "TCP", "TLS"
 inline bool isStream(Protocol protocol) { return protocol != Protocol::Udp; }
+// "udp", "tcp", "tls" in any case (config, URI transport=, Via); false for
+// anything else.
+bool protocolFromName(std::string_view name, Protocol& out);
 
 // Where a message came from, and so where its replies may go back.
 struct Origin {
