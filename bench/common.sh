@@ -1,5 +1,6 @@
 # Shared by the bench scripts (e2e.sh, e2e_archive.sh, soak.sh): messages,
-# and stopping what they started. Source it after setting SCRIPT_NAME.
+# stopping what they started, waiting for a listener. Source it after
+# setting SCRIPT_NAME.
 
 die() { echo "$SCRIPT_NAME: error: $*" >&2; exit 1; }
 log() { echo "[$(date +%T) load $(cut -d' ' -f1 /proc/loadavg)] $*" >&2; }
@@ -18,4 +19,17 @@ stop_pid() {
     kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
     return 0
+}
+
+# wait_port udp|tcp PORT PID: until something listens on PORT (10 s at most);
+# dies if PID exits first. Messages name $WORK, where the logs are.
+wait_port() {
+    local proto=$1 port=$2 pid=$3 i flag=-u
+    [ "$proto" = tcp ] && flag=-t
+    for i in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || die "process $pid died before listening on $proto/$port (see $WORK)"
+        [ -n "$(ss -Hln $flag "sport = :$port" 2>/dev/null)" ] && return 0
+        sleep 0.1
+    done
+    die "nothing listens on $proto 127.0.0.1:$port after 10 s"
 }

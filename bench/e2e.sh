@@ -136,18 +136,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "e2e.sh: interrupted" >&2; exit 130' INT TERM
 
-wait_port() {  # wait_port udp|tcp PORT PID: until something listens on PORT
-    local proto=$1 port=$2 pid=$3 i flag=-u
-    [ "$proto" = tcp ] && flag=-t
-    for i in $(seq 100); do
-        kill -0 "$pid" 2>/dev/null || die "process $pid died before listening on $proto/$port (see $WORK)"
-        if [ -n "$(ss -Hln $flag "sport = :$port" 2>/dev/null)" ]; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    die "nothing listens on $proto 127.0.0.1:$port after 10 s"
-}
 
 port_free() {  # fail early when a port we need is taken
     local port=$1

@@ -123,15 +123,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "e2e_archive.sh: interrupted" >&2; exit 130' INT TERM
 
-wait_port() {
-    local port=$1 pid=$2 i
-    for i in $(seq 100); do
-        kill -0 "$pid" 2>/dev/null || die "process $pid died before listening on udp/$port (see $WORK)"
-        [ -n "$(ss -Hlnu "sport = :$port" 2>/dev/null)" ] && return 0
-        sleep 0.1
-    done
-    die "nothing listens on udp 127.0.0.1:$port after 10 s"
-}
 
 ticks() {
     local p total=0 t
@@ -172,7 +163,7 @@ log "work directory: $WORK"
 (cd "$WORK" && exec "$SIPP_BIN" -sf "$SCN/uas_message.xml" -i 127.0.0.1 -p "$UAS_PORT" -nostdin \
     -trace_err > uas.out 2>&1) &
 UAS_PID=$!
-wait_port "$UAS_PORT" "$UAS_PID"
+wait_port udp "$UAS_PORT" "$UAS_PID"
 
 "$WORK/sipwarden" run --listen "udp:127.0.0.1:${PORT[sw]}" --upstream "127.0.0.1:$UAS_PORT" \
     --log-level warning > "$WORK/sw.log" 2>&1 &
@@ -207,7 +198,7 @@ for who in kama kama1; do
         "${extra[@]}" > "$WORK/$who.log" 2>&1 &
     PIDS[$who]=$!
 done
-for who in $HOPS; do wait_port "${PORT[$who]}" "${PIDS[$who]}"; done
+for who in $HOPS; do wait_port udp "${PORT[$who]}" "${PIDS[$who]}"; done
 sleep 1
 for who in kam kama kama1; do PIDS[$who]="${PIDS[$who]} $(descendants "${PIDS[$who]}" | tr '\n' ' ')"; done
 log "pids: sw ${PIDS[sw]}; swa ${PIDS[swa]}; swa0 ${PIDS[swa0]:-}; kam ${PIDS[kam]}; kama ${PIDS[kama]}; kama1 ${PIDS[kama1]}"

@@ -146,16 +146,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "soak.sh: interrupted" >&2; exit 130' INT TERM
 
-wait_port() {  # wait_port udp|tcp PORT PID: until something listens on PORT
-    local proto=$1 port=$2 pid=$3 i flag=-u
-    [ "$proto" = tcp ] && flag=-t
-    for i in $(seq 100); do
-        kill -0 "$pid" 2>/dev/null || die "process $pid died before listening on $proto/$port (see $WORK)"
-        [ -n "$(ss -Hln $flag "sport = :$port" 2>/dev/null)" ] && return 0
-        sleep 0.1
-    done
-    die "nothing listens on $proto 127.0.0.1:$port after 10 s"
-}
 
 port_free() {
     [ -z "$(ss -Hlnut "sport = :$1" 2>/dev/null)" ] || die "port $1 is in use (set SOAK_PORT_BASE)"
