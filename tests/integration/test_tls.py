@@ -14,7 +14,7 @@ import time
 import unittest
 
 from harness import BINARY, HopTestCase, free_port, message_request, reply_to, status_of
-from tls_support import TestCa, TlsClient, TlsNextHop, client_context
+from tls_support import TestCa, TlsClient, TlsNextHop, WithTestCa, client_context
 
 
 def tls_request(method, client_port, call_id, request_uri="sip:bob@example.com", extra="", body="hello",
@@ -43,21 +43,17 @@ def values(message, name):
     return out
 
 
-class TlsTestCase(HopTestCase):
+class TlsTestCase(WithTestCa, HopTestCase):
+    HOP_NAME = "hop-one.test"
+
     @classmethod
     def setUpClass(cls):
-        cls.dir = tempfile.mkdtemp(prefix="sipwarden-tls-")
-        cls.ca = TestCa(cls.dir)
-        cls.hop_cert, cls.hop_key = cls.ca.issue("hop", "hop-one.test")
+        super().setUpClass()
         cls.alice_cert, cls.alice_key = cls.ca.issue("alice", "alice-ua", "DNS:alice.example.com")
         cls.mallory_cert, cls.mallory_key = cls.ca.issue("mallory", "mallory-ua", "DNS:mallory.example.com")
         cls.upstream_cert, cls.upstream_key = cls.ca.issue("upstream", "upstream.test")
         cls.rogue = TestCa(cls.dir, "rogue CA")
         cls.rogue_cert, cls.rogue_key = cls.rogue.issue("rogue-upstream", "upstream.test")
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.dir, ignore_errors=True)
 
     def tls_hop(self, tls=None, upstream_args=(), extra=None):
         self.tls_port = free_port()

@@ -16,7 +16,7 @@ import time
 import unittest
 
 from harness import ROOT, HopTestCase, Sipp, free_port
-from tls_support import TestCa
+from tls_support import WithTestCa
 
 KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
 CONFIG = os.path.join(ROOT, "tests", "integration", "kamailio", "tls_relay.cfg")
@@ -33,17 +33,11 @@ def wait_for_tcp(port, timeout=10):
     return False
 
 
-class KamailioTls(HopTestCase):
+class KamailioTls(WithTestCa, HopTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.dir = tempfile.mkdtemp(prefix="sipwarden-kamtls-")
-        cls.ca = TestCa(cls.dir)
-        cls.hop_cert, cls.hop_key = cls.ca.issue("hop", "hop.test")
+        super().setUpClass()
         cls.kam_cert, cls.kam_key = cls.ca.issue("kamailio", "kamailio.test")
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.dir, ignore_errors=True)
 
     def kamailio(self, udp_dst, tls_dst):
         self.kam_udp = free_port()

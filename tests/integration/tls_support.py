@@ -3,9 +3,11 @@ command at test time, a SIP-over-TLS client and a one-connection TLS next
 hop, both from Python's ssl module. Every wait is bounded."""
 import os
 import re
+import shutil
 import socket
 import ssl
 import subprocess
+import tempfile
 import threading
 
 
@@ -39,6 +41,24 @@ class TestCa:
         _openssl("x509", "-req", "-in", csr, "-CA", self.cert, "-CAkey", self.key, "-CAcreateserial",
                  "-out", cert, "-days", "2", "-extfile", ext, cwd=self.dir)
         return cert, key
+
+
+class WithTestCa:
+    """A test-class mixin: a temporary directory, a CA and the hop's
+    certificate (`HOP_NAME`), made once per class and removed after it."""
+    HOP_NAME = "hop.test"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.dir = tempfile.mkdtemp(prefix="sipwarden-tls-")
+        cls.ca = TestCa(cls.dir)
+        cls.hop_cert, cls.hop_key = cls.ca.issue("hop", cls.HOP_NAME)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir, ignore_errors=True)
+        super().tearDownClass()
 
 
 def client_context(ca=None, cert=None, key=None, verify=True):
