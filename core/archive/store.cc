@@ -198,27 +198,21 @@ void Store::begin() {
 
 void Store::commit() {
   flushTouched();
-  // The chain head moves once per transaction, with the rows it covers.
-  if (rowsAdded_ > 0) {
-    sqlite3_reset(updateHead_);
-    sqlite3_bind_int64(updateHead_, 1, lastId_);
-    bindText(updateHead_, 2, lastHash_);
-    sqlite3_bind_int64(updateHead_, 3, rowsAdded_);
-    if (sqlite3_step(updateHead_) != SQLITE_DONE) {
-      throw ArchiveError(std::string("cannot update chain head: ") + sqlite3_errmsg(db_));
+  // Each chain's head moves once per transaction, with the rows it covers.
+  auto moveHead = [this](sqlite3_stmt* update, std::int64_t id, const std::string& hash, std::int64_t added,
+                         const char* chain) {
+    if (added == 0) return;
+    sqlite3_reset(update);
+    sqlite3_bind_int64(update, 1, id);
+    bindText(update, 2, hash);
+    sqlite3_bind_int64(update, 3, added);
+    if (sqlite3_step(update) != SQLITE_DONE) {
+      throw ArchiveError(std::string("cannot update ") + chain + " head: " + sqlite3_errmsg(db_));
     }
-    sqlite3_reset(updateHead_);
-  }
-  if (outcomesAdded_ > 0) {
-    sqlite3_reset(updateOutcomeHead_);
-    sqlite3_bind_int64(updateOutcomeHead_, 1, lastOutcomeId_);
-    bindText(updateOutcomeHead_, 2, lastOutcomeHash_);
-    sqlite3_bind_int64(updateOutcomeHead_, 3, outcomesAdded_);
-    if (sqlite3_step(updateOutcomeHead_) != SQLITE_DONE) {
-      throw ArchiveError(std::string("cannot update outcome chain head: ") + sqlite3_errmsg(db_));
-    }
-    sqlite3_reset(updateOutcomeHead_);
-  }
+    sqlite3_reset(update);
+  };
+  moveHead(updateHead_, lastId_, lastHash_, rowsAdded_, "chain");
+  moveHead(updateOutcomeHead_, lastOutcomeId_, lastOutcomeHash_, outcomesAdded_, "outcome chain");
   exec("COMMIT");
   rowsAdded_ = 0;
   outcomesAdded_ = 0;
