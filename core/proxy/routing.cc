@@ -125,10 +125,7 @@ bool uriProtocol(const sip::Uri& uri, Protocol& out, std::string& error) {
   return true;
 }
 
-bool isAddressLiteral(std::string_view host) {
-  Poco::Net::IPAddress address;
-  return Poco::Net::IPAddress::tryParse(std::string(host), address);
-}
+
 
 bool dialogForming(const sip::Message& request) {
   const std::string_view method = request.method();
@@ -144,8 +141,9 @@ Proxy::Resolution Proxy::resolve(const sip::Uri& uri, std::vector<Target>& targe
   if (!uriProtocol(uri, protocol, error)) return Resolution::Failed;
   const std::string host(uri.hostAddress());
   const std::uint16_t defaultPort = protocol == Protocol::Tls ? 5061 : 5060;
-  if (isAddressLiteral(host)) {
-    targets.push_back(Target{protocol, Poco::Net::SocketAddress(host, portOr(uri.port, defaultPort)), 0, host});
+  // An address literal is parsed once, here, and needs no lookup.
+  if (Poco::Net::IPAddress literal; Poco::Net::IPAddress::tryParse(host, literal)) {
+    targets.push_back(Target{protocol, Poco::Net::SocketAddress(literal, portOr(uri.port, defaultPort)), 0, host});
     return Resolution::Ready;
   }
   if (resolver_ == nullptr) {
