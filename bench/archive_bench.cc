@@ -12,12 +12,12 @@
 #include <filesystem>
 #include <random>
 
-#include "archive/store.h"
+#include "archive/sqlite_store.h"
 
 namespace {
 
 using sipwarden::MessageRecord;
-using sipwarden::archive::Store;
+using Store = sipwarden::archive::SqliteStore;
 
 std::vector<std::string> vocabulary() {
   static const char* syllables[] = {"ka", "lo", "mi", "ne", "po", "ra", "si", "tu", "ve", "zo", "ba", "de",

@@ -1,8 +1,12 @@
-# Writes OUT: a C++ file holding every schemas/NNN_*.sql as a string, so the
+# Writes OUT: a C++ file holding every SCHEMAS/NNN_*.sql as a string, so the
 # binary carries its migrations and knows the newest version it speaks.
+# FUNCTION names the accessor (migrations for SQLite, postgresMigrations).
+if(NOT FUNCTION)
+  set(FUNCTION migrations)
+endif()
 file(GLOB files ${SCHEMAS}/[0-9][0-9][0-9]_*.sql)
 list(SORT files)
-set(body "// Generated from schemas/*.sql by cmake/embed_migrations.cmake. Do not edit.\n#include \"archive/migrations.h\"\n\nnamespace sipwarden::archive {\n\nconst std::vector<Migration>& migrations() {\n  static const std::vector<Migration> list = {\n")
+set(body "// Generated from ${SCHEMAS} by cmake/embed_migrations.cmake. Do not edit.\n#include \"archive/migrations.h\"\n\nnamespace sipwarden::archive {\n\nconst std::vector<Migration>& ${FUNCTION}() {\n  static const std::vector<Migration> list = {\n")
 foreach(path ${files})
   get_filename_component(name ${path} NAME)
   string(SUBSTRING ${name} 0 3 version)

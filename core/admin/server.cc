@@ -185,7 +185,7 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
     if (parts.size() < 3 || parts[0] != "api" || parts[1] != "v1") throw HttpError{HTTPResponse::HTTP_NOT_FOUND, "no such path"};
     if (identity->role != Role::Auditor) throw HttpError{HTTPResponse::HTTP_FORBIDDEN, "needs an auditor token"};
     if (state_->archivePath.empty()) {
-      throw HttpError{HTTPResponse::HTTP_SERVICE_UNAVAILABLE, "no archive configured (archive.path)"};
+      throw HttpError{HTTPResponse::HTTP_SERVICE_UNAVAILABLE, "no archive configured (archive.url)"};
     }
     api(parts, uri, "api:" + identity->name, response);
   }

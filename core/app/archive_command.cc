@@ -1,27 +1,67 @@
 #include "app/archive_command.h"
 
 #include <chrono>
+#include <filesystem>
 #include <iostream>
 
 #include "app/config.h"
+#include "archive/migrate.h"
 #include "archive/store.h"
 
 namespace sipwarden::app {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: sipwarden archive verify (--db FILE | --config FILE)\n"
-    "       sipwarden archive hold (--db FILE | --config FILE) (--participant AOR | --conversation ID) [--release]\n"
-    "       sipwarden archive purge (--db FILE | --config FILE) --older-than-days N\n";
+    "usage: sipwarden archive verify (--db FILE|URL | --config FILE)\n"
+    "       sipwarden archive hold (--db FILE|URL | --config FILE) (--participant AOR | --conversation ID) [--release]\n"
+    "       sipwarden archive purge (--db FILE|URL | --config FILE) --older-than-days N\n"
+    "       sipwarden archive migrate --from sqlite:///FILE --to postgresql://... [--hop ID]\n";
 
 std::int64_t nowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
+// The copied chain keeps its hashes; by default it is named after the file.
+int migrateCommand(const std::vector<std::string>& args) {
+  std::string from;
+  std::string to;
+  std::string hop;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const bool hasValue = i + 1 < args.size();
+    if (args[i] == "--from" && hasValue) {
+      from = args[++i];
+    } else if (args[i] == "--to" && hasValue) {
+      to = args[++i];
+    } else if (args[i] == "--hop" && hasValue) {
+      hop = args[++i];
+    } else {
+      std::cerr << kUsage;
+      return 2;
+    }
+  }
+  if (from.empty() || to.empty()) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  if (hop.empty()) hop = "migrated:" + std::filesystem::path(archive::parseArchiveLocation(from).target).stem().string();
+  const auto counts = archive::migrateArchive(from, to, hop, [](const std::string& line) { std::cout << "  " << line << "\n"; });
+  std::cout << "copied " << counts.messages << " messages in " << counts.conversations << " conversations and "
+            << counts.calls << " calls into " << archive::redactedLocation(to) << " as hop " << hop << "\n";
+  const std::unique_ptr<archive::Store> target = archive::openStore(to, archive::StoreOptions{});
+  const archive::VerifyReport report = target->verify();
+  if (!report.ok) {
+    std::cout << "the copy does not verify: " << report.problem << "\n";
+    return 3;
+  }
+  std::cout << "verified: " << report.rows << " messages in " << report.chains << " chains intact; the file is unchanged\n";
+  return 0;
+}
+
 }  // namespace
 
 int archiveCommand(const std::vector<std::string>& args) {
+  if (!args.empty() && args[0] == "migrate") return migrateCommand(args);
   if (args.empty() || (args[0] != "verify" && args[0] != "hold" && args[0] != "purge")) {
     std::cerr << kUsage;
     return 2;
@@ -36,8 +76,8 @@ int archiveCommand(const std::vector<std::string>& args) {
     if (args[i] == "--db" && hasValue) {
       path = args[++i];
     } else if (args[i] == "--config" && hasValue) {
-      path = loadConfigFile(args[++i]).archive.path;
-      if (path.empty()) throw ConfigError(args[i] + ": archive.path is not set");
+      path = loadConfigFile(args[++i]).archive.url;
+      if (path.empty()) throw ConfigError(args[i] + ": archive.url (or archive.path) is not set");
     } else if (args[i] == "--participant" && hasValue) {
       kind = "participant";
       value = args[++i];
@@ -58,7 +98,9 @@ int archiveCommand(const std::vector<std::string>& args) {
     std::cerr << kUsage;
     return 2;
   }
-  archive::Store store(path);
+  const std::unique_ptr<archive::Store> opened = archive::openStore(path, archive::StoreOptions{});
+  archive::Store& store = *opened;
+  const std::string shown = archive::redactedLocation(path);
   if (args[0] == "hold") {
     if (kind.empty()) {
       std::cerr << kUsage;
@@ -87,7 +129,8 @@ int archiveCommand(const std::vector<std::string>& args) {
   }
   const archive::VerifyReport report = store.verify();
   if (report.ok) {
-    std::cout << path << ": OK, " << report.rows << " messages, chain intact; " << report.outcomes
+    std::cout << shown << ": OK, " << report.rows << " messages, " << report.chains
+              << (report.chains == 1 ? " chain" : " chains") << " intact; " << report.outcomes
               << " final codes sealed";
     if (report.unsealedCodes > 0) {
       std::cout << " (" << report.unsealedCodes << " older final codes predate schema 005 and are not covered)";
@@ -95,7 +138,7 @@ int archiveCommand(const std::vector<std::string>& args) {
     std::cout << "\n";
     return 0;
   }
-  std::cout << path << ": TAMPERED at row " << report.firstBadId << " (" << report.rows
+  std::cout << shown << ": TAMPERED at row " << report.firstBadId << " (" << report.rows
             << " rows checked): " << report.problem << "\n";
   return 3;
 }

@@ -13,6 +13,7 @@
 #include <set>
 #include <sstream>
 
+#include "archive/store.h"
 #include "pipeline/loader.h"
 #include "sip/grammar.h"
 
@@ -407,11 +408,25 @@ AppConfig parseConfig(const std::string& json) {
     Object::Ptr archive = top->getObject("archive");
     if (!archive) fail("archive", "expected an object");
     rejectUnknownKeys(*archive, "archive",
-                      {"path", "batch_rows", "batch_ms", "queue_limit", "conversation_gap_minutes", "max_pages",
-                       "retention_days"});
+                      {"url", "path", "hop_id", "batch_rows", "batch_ms", "queue_limit", "conversation_gap_minutes",
+                       "max_pages", "retention_days"});
     auto& settings = config.archive;
-    settings.path = getString(*archive, "archive", "path");
-    if (settings.path.empty()) fail("archive.path", "expected the SQLite file's path");
+    if (archive->has("url") && archive->has("path")) fail("archive.url", "give url or path, not both");
+    if (archive->has("url")) {
+      settings.url = getString(*archive, "archive", "url");
+      try {
+        archive::parseArchiveLocation(settings.url);
+      } catch (const archive::ArchiveError& error) {
+        fail("archive.url", error.what());
+      }
+    } else {
+      settings.url = getString(*archive, "archive", "path");
+      if (settings.url.empty()) fail("archive.path", "expected the SQLite file's path");
+    }
+    if (archive->has("hop_id")) {
+      settings.hopId = getString(*archive, "archive", "hop_id");
+      if (settings.hopId.empty()) fail("archive.hop_id", "expected a non-empty name");
+    }
     if (archive->has("batch_rows")) {
       settings.batchRows = static_cast<std::size_t>(getInteger(*archive, "archive", "batch_rows", 1, 100000));
     }

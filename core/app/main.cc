@@ -16,7 +16,7 @@
 #include "app/policy_test.h"
 #include "app/query_command.h"
 #include "app/runner.h"
-#include "archive/store.h"
+#include "archive/sqlite_store.h"
 
 namespace {
 

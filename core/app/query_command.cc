@@ -18,14 +18,14 @@ namespace {
 using query::QueryError;
 
 constexpr const char* kUsage =
-    "usage: sipwarden query messages|conversations|calls (--db FILE | --config FILE)\n"
+    "usage: sipwarden query messages|conversations|calls (--db FILE|URL | --config FILE)\n"
     "           [--participant URI] [--from URI] [--to URI] [--since WHEN] [--until WHEN]\n"
-    "           [--text FTS5-QUERY] [--verdict blocked|modified|delivered|failed] [--rule NAME] [--tag K=V]\n"
+    "           [--text QUERY] [--verdict blocked|modified|delivered|failed] [--rule NAME] [--tag K=V]\n"
     "           [--call-id ID] [--disposition D] [--limit N] [--cursor C] [--format table|json|csv] [--utc]\n"
-    "       sipwarden query conversation ID (--db FILE | --config FILE) [--format table|json] [--utc]\n"
-    "       sipwarden query audit|stats (--db FILE | --config FILE) [--since WHEN] [--until WHEN] [--limit N] [--format ...]\n"
+    "       sipwarden query conversation ID (--db FILE|URL | --config FILE) [--format table|json] [--utc]\n"
+    "       sipwarden query audit|stats (--db FILE|URL | --config FILE) [--since WHEN] [--until WHEN] [--limit N] [--format ...]\n"
     "       sipwarden export (--conversation ID | --participant URI) [--since WHEN] [--until WHEN]\n"
-    "           --format eml|json|html --out DIR (--db FILE | --config FILE)\n"
+    "           --format eml|json|html --out DIR (--db FILE|URL | --config FILE)\n"
     "WHEN: 7d, 12h, 30m, 2w, or 2026-11-20[T10:00[:00]][Z] (local time unless Z or --utc)\n";
 
 struct Usage : std::runtime_error {
@@ -62,8 +62,8 @@ Options parseOptions(const std::vector<std::string>& args, std::size_t from) {
       o.db = value();
     } else if (arg == "--config") {
       const std::string file = value();
-      o.db = loadConfigFile(file).archive.path;
-      if (o.db.empty()) throw ConfigError(file + ": archive.path is not set");
+      o.db = loadConfigFile(file).archive.url;
+      if (o.db.empty()) throw ConfigError(file + ": archive.url (or archive.path) is not set");
     } else if (arg == "--format") {
       o.format = value();
     } else if (arg == "--utc") {

@@ -2,6 +2,7 @@
 
 #include <Poco/Exception.h>
 #include <Poco/Logger.h>
+#include <Poco/Net/DNS.h>
 #include <Poco/Net/SocketAddress.h>
 
 #include <unistd.h>
@@ -125,10 +126,18 @@ int run(const AppConfig& config) {
   proxy.setChain(chain);
   proxy.setWakeup([&transport] { transport.wakeup(); });
   std::unique_ptr<archive::Writer> archive;
-  if (!config.archive.path.empty()) {
-    archive = std::make_unique<archive::Writer>(config.archive);
+  if (!config.archive.url.empty()) {
+    archive::WriterSettings settings = config.archive;
+    // A shared archive keeps one chain per hop: by default this machine and
+    // the first SIP port, which no other running hop can have.
+    if (settings.hopId.empty() && !config.listen.empty()) {
+      settings.hopId = Poco::Net::DNS::hostName() + ":" + std::to_string(transport.boundAddress(config.listen.front().protocol).port());
+    }
+    archive = std::make_unique<archive::Writer>(settings);
     proxy.setArchive(archive.get());
-    log.information("archive %s open", config.archive.path);
+    const bool shared = archive::parseArchiveLocation(settings.url).postgres();
+    log.information("archive %s open%s", archive::redactedLocation(settings.url),
+                    shared ? " (chain of hop " + settings.hopId + ")" : std::string());
   }
   for (const auto& entry : chain->entries()) log.information("filter %s loaded", entry.label);
   // The admin server reads the proxy's counters through a snapshot the SIP
@@ -150,7 +159,7 @@ int run(const AppConfig& config) {
       }
       return why.empty();
     };
-    adminServer = std::make_unique<admin::AdminServer>(config.admin, config.archive.path, std::move(hooks));
+    adminServer = std::make_unique<admin::AdminServer>(config.admin, config.archive.url, std::move(hooks));
     try {
       adminServer->start();
     } catch (const Poco::Exception& error) {

@@ -12,7 +12,9 @@ struct Migration {
   const char* sql;
 };
 
-// Sorted by version, starting at 1.
+// Sorted by version, starting at 1: schemas/*.sql (SQLite).
 const std::vector<Migration>& migrations();
+// The same for schemas/postgresql/*.sql; versions count on their own.
+const std::vector<Migration>& postgresMigrations();
 
 }  // namespace sipwarden::archive

@@ -1,17 +1,17 @@
 #pragma once
-// The SQLite archive: schema migrations, message rows with their
-// tamper-evidence chain and full-text index, conversation grouping, and the
-// verification that walks the chain. One Store per connection; the writer
-// thread owns the writing one, readers open their own.
-
-#include <sqlite3.h>
+// The archive's writing side, whatever holds it: schema migrations, message
+// rows with their tamper-evidence chains and full-text index, conversation
+// grouping, calls, retention, legal hold and verification. Two backends:
+// SQLite (sqlite_store.h, one file per hop, the default) and PostgreSQL
+// (postgres_store.h, one database shared by several hops).
+//
+// A Store is one connection, used by one thread at a time: the hop's writer
+// thread owns the one that writes rows; the command line opens its own.
 
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <string>
-#include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "sipwarden/archive.h"
@@ -32,128 +32,68 @@ struct VerifyReport {
   // Final codes of messages written before schema 005, which no outcome
   // record covers (not a failure: those archives had no way to seal them).
   std::int64_t unsealedCodes = 0;
+  std::int64_t chains = 1;  // one per hop in a shared archive
 };
-
-// Turns off SQLite's process-wide memory statistics, which take a global
-// mutex around every allocation (about 7% of the writer's instructions per
-// row); nothing in sipwarden reads them. Call at program start, before any
-// thread uses SQLite (sqlite3_config is not thread-safe); later it does
-// nothing.
-void tuneSqliteForProcess();
 
 class Store {
  public:
-  // Opens (creating if needed) and migrates. Refuses a database whose schema
-  // is newer than this binary. Throws ArchiveError.
-  explicit Store(const std::string& path, std::int64_t conversationGapMs = 30 * 60 * 1000, std::int64_t maxPages = 0);
-  ~Store();
-  Store(const Store&) = delete;
-  Store& operator=(const Store&) = delete;
+  virtual ~Store() = default;
 
-  int schemaVersion() const;
-  void begin();
-  void commit();
-  void rollback();
+  virtual int schemaVersion() = 0;
+  // Opens the write transaction of one batch. `messages` are the rows the
+  // batch will insert: a shared backend serialises their conversations
+  // against other hops up front, in one global order, so that two hops
+  // never deadlock.
+  virtual void begin(const std::vector<const MessageRecord*>& messages) = 0;
+  void begin() { begin({}); }
+  virtual void commit() = 0;
+  // Also after a failed commit; never throws for "nothing to roll back".
+  virtual void rollback() = 0;
   // Inserts one message (inside a transaction the caller opened). Returns
   // false when the same request was archived before (retransmission, a
-  // second pass): nothing is written then.
-  bool insertMessage(const MessageRecord& record);
+  // second pass, or another hop): nothing is written then.
+  virtual bool insertMessage(const MessageRecord& record) = 0;
   // Final response codes arrive after the row: each is also appended to the
-  // outcome chain (schemas/005_outcomes.sql), so verify covers it.
-  void updateFinalCode(const std::string& callId, std::uint32_t cseq, const std::string& sender, int code);
-  std::int64_t messageCount() const;
-  void upsertCall(const CallRecord& record);
-  void insertFileTransfer(const FileTransferRecord& record);
-  void closeStaleCalls(std::int64_t nowMs, std::int64_t timeoutMs);
+  // outcome chain, so verify covers it.
+  virtual void updateFinalCode(const std::string& callId, std::uint32_t cseq, const std::string& sender,
+                               int code) = 0;
+  virtual std::int64_t messageCount() = 0;
+  virtual void upsertCall(const CallRecord& record) = 0;
+  virtual void insertFileTransfer(const FileTransferRecord& record) = 0;
+  virtual void closeStaleCalls(std::int64_t nowMs, std::int64_t timeoutMs) = 0;
   // Deletes up to `limit` messages older than `cutoffMs` that no hold
   // covers (leaving tombstones), and calls older than it. Returns how many
   // messages went; call it again (in a new transaction) until it returns 0.
-  std::int64_t purgeBatch(std::int64_t cutoffMs, std::int64_t nowMs, int limit);
+  virtual std::int64_t purgeBatch(std::int64_t cutoffMs, std::int64_t nowMs, int limit) = 0;
   // kind: "participant" (an address-of-record) or "conversation" (an id).
-  void setHold(const std::string& kind, const std::string& value, bool held, std::int64_t nowMs);
-  VerifyReport verify() const;
-  sqlite3* handle() { return db_; }
-
-  // The chained hash of a row, as insertMessage computes it.
-  static std::string rowHash(const std::string& previousHash, const MessageRecord& record);
-  // The chained hash of an outcome record (a message's final code).
-  static std::string outcomeHash(std::string_view previousHash, std::int64_t messageId, std::string_view messageHash,
-                                 int finalCode);
-
- private:
-  void setUp(std::int64_t maxPages);
-  void close();
-  void migrate();
-  void exec(const char* sql);
-  sqlite3_stmt* prepare(const char* sql) const;
-  std::int64_t conversationFor(const MessageRecord& record);
-  void appendOutcome(std::int64_t messageId, std::string_view messageHash, int finalCode);
-  // Reads both chains' heads (at start and after a rollback).
-  void loadHeads();
-  void verifyOutcomes(VerifyReport& report) const;
-  std::int64_t insertConversation(const MessageRecord& record);
-  void touch(std::int64_t id, std::int64_t timeMs);
-  // Writes the last_ms of the conversations the open transaction touched.
-  void flushTouched();
-  // Forgets the conversation cache (after a rollback, a purge, or another
-  // connection's commit) and reads the newest last_ms it must respect.
-  void resetConversationCache();
-  std::int64_t dataVersion();
-
-  sqlite3* db_ = nullptr;
-  std::int64_t gapMs_;
-  std::string lastHash_;
-  sqlite3_stmt* insertMessage_ = nullptr;
-  sqlite3_stmt* insertFts_ = nullptr;
-  sqlite3_stmt* findSession_ = nullptr;
-  sqlite3_stmt* findPager_ = nullptr;
-  sqlite3_stmt* insertConversation_ = nullptr;
-  sqlite3_stmt* touchConversation_ = nullptr;
-  sqlite3_stmt* updateFinal_ = nullptr;
-  sqlite3_stmt* updateHead_ = nullptr;
-  sqlite3_stmt* insertOutcome_ = nullptr;
-  sqlite3_stmt* updateOutcomeHead_ = nullptr;
-  std::string lastOutcomeHash_;
-  std::int64_t lastOutcomeId_ = 0;
-  std::int64_t outcomesAdded_ = 0;  // in the open transaction
-  std::int64_t lastId_ = 0;
-  std::int64_t rowsAdded_ = 0;  // in the open transaction
-  sqlite3_stmt* upsertCall_ = nullptr;
-  sqlite3_stmt* insertFile_ = nullptr;
-  sqlite3_stmt* closeStale_ = nullptr;
-  sqlite3_stmt* newestConversation_ = nullptr;
-  sqlite3_stmt* readDataVersion_ = nullptr;
-
-  // The conversation cache. This connection is the archive's only writer of
-  // conversations (the hop's writer thread); another connection's commit
-  // (a purge by hand) is seen through PRAGMA data_version at begin() and
-  // empties the cache. Sessions: Call-ID -> id. Pagers: participants -> the
-  // pager conversation with the newest last_ms. Every pager conversation
-  // missing from `pagers_` ended at or before `pagerFloorMs_`, so a message
-  // later than that by more than the gap needs no lookup: it starts a new
-  // conversation unless `pagers_` has one.
-  struct PagerEntry {
-    std::int64_t id;
-    std::int64_t lastMs;
-  };
-  std::unordered_map<std::string, std::int64_t> sessions_;
-  std::unordered_map<std::string, PagerEntry> pagers_;
-  std::int64_t pagerFloorMs_ = 0;
-  std::int64_t newestMs_ = 0;  // the latest message time seen
-  std::int64_t knownDataVersion_ = -1;
-  // Conversation id -> the latest message time in the open transaction,
-  // written at commit (one UPDATE per conversation instead of per row).
-  std::unordered_map<std::int64_t, std::int64_t> touched_;
-  // Rows this connection wrote lately, by request key (Call-ID, CSeq,
-  // sender): their final code arrives a batch or two later, and with the id
-  // and hash at hand it costs an UPDATE by rowid, not a search of the UNIQUE
-  // index with RETURNING. Emptied with the conversation cache, and when full.
-  struct RecentRow {
-    std::int64_t id;
-    std::string hash;
-  };
-  std::unordered_map<std::string, RecentRow> recent_;
-  sqlite3_stmt* updateFinalById_ = nullptr;
+  virtual void setHold(const std::string& kind, const std::string& value, bool held, std::int64_t nowMs) = 0;
+  virtual VerifyReport verify() = 0;
 };
+
+struct StoreOptions {
+  std::int64_t conversationGapMs = 30 * 60 * 1000;
+  // SQLite: a size quota in pages (max_page_count); 0 for none.
+  std::int64_t maxPages = 0;
+  // PostgreSQL: the name of this hop's chain. Empty for a store that only
+  // reads, migrates or administers (it cannot insert messages).
+  std::string hopId;
+};
+
+// Where an archive lives: "sqlite:///abs/path", "sqlite:relative/path", a
+// plain file path (SQLite), or "postgresql://..." / "postgres://..." (a
+// libpq connection URI).
+struct ArchiveLocation {
+  enum class Kind { kSqlite, kPostgres } kind = Kind::kSqlite;
+  std::string target;  // the SQLite file's path, or the libpq URI
+  bool postgres() const { return kind == Kind::kPostgres; }
+};
+// Throws ArchiveError for an unknown scheme or an empty path.
+ArchiveLocation parseArchiveLocation(const std::string& url);
+// The URI without its password, for logs and messages.
+std::string redactedLocation(const std::string& url);
+
+// Opens (creating if needed) and migrates. Refuses a schema newer than this
+// binary. Throws ArchiveError.
+std::unique_ptr<Store> openStore(const std::string& url, const StoreOptions& options);
 
 }  // namespace sipwarden::archive

@@ -4,6 +4,8 @@
 
 #include <vector>
 
+#include "archive/sqlite_store.h"
+
 namespace sipwarden::archive {
 
 void WriterCounters::recordCommit(std::uint64_t micros) {
@@ -24,13 +26,15 @@ Poco::Logger& log() { return Poco::Logger::get("sipwarden.archive"); }
 
 Writer::Writer(WriterSettings settings)
     : settings_(std::move(settings)),
-      store_(std::make_unique<Store>(settings_.path, settings_.conversationGapMs, settings_.maxPages)) {
-  // The checkpoint thread keeps the WAL short; the writer's own automatic
-  // checkpoint stays only as a backstop for a WAL the thread cannot catch
-  // up with (400 MB).
-  sqlite3_exec(store_->handle(), "PRAGMA wal_autocheckpoint=100000", nullptr, nullptr, nullptr);
+      store_(openStore(settings_.url, StoreOptions{settings_.conversationGapMs, settings_.maxPages, settings_.hopId})) {
+  if (auto* sqlite = dynamic_cast<SqliteStore*>(store_.get())) {
+    // The checkpoint thread keeps the WAL short; the writer's own automatic
+    // checkpoint stays only as a backstop for a WAL the thread cannot catch
+    // up with (400 MB).
+    sqlite3_exec(sqlite->handle(), "PRAGMA wal_autocheckpoint=100000", nullptr, nullptr, nullptr);
+    checkpointThread_ = std::thread([this, path = parseArchiveLocation(settings_.url).target] { checkpointLoop(path); });
+  }
   thread_ = std::thread([this] { run(); });
-  checkpointThread_ = std::thread([this] { checkpointLoop(); });
 }
 
 Writer::~Writer() { drainAndStop(); }
@@ -117,9 +121,9 @@ void Writer::drainAndStop() {
   if (checkpointThread_.joinable()) checkpointThread_.join();
 }
 
-void Writer::checkpointLoop() {
+void Writer::checkpointLoop(const std::string& path) {
   sqlite3* db = nullptr;
-  if (sqlite3_open_v2(settings_.path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) !=
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) !=
       SQLITE_OK) {
     log().warning("no checkpoint connection (%s): only the writer's backstop checkpoints run",
                   std::string(sqlite3_errmsg(db)));
@@ -178,6 +182,7 @@ void Writer::purgeExpired() {
 
 void Writer::run() {
   std::vector<Job> batch;
+  std::vector<const MessageRecord*> rows;
   auto nextPurge = std::chrono::steady_clock::now();
   for (;;) {
     {
@@ -206,7 +211,11 @@ void Writer::run() {
     }
     const auto start = std::chrono::steady_clock::now();
     try {
-      store_->begin();
+      rows.clear();
+      for (const auto& job : batch) {
+        if (!job.action && !job.finalCodeOnly) rows.push_back(&job.record);
+      }
+      store_->begin(rows);
       // The write lock is held from here to the commit, so what remains is
       // short and cannot wait on another connection. Now, not before the
       // lock (which may take seconds), each waiter is claimed: one that

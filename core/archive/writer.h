@@ -23,17 +23,20 @@
 namespace sipwarden::archive {
 
 struct WriterSettings {
-  std::string path;
+  // A SQLite file's path or an archive URL (store.h: parseArchiveLocation).
+  std::string url;
   std::size_t batchRows = 500;
   std::chrono::milliseconds batchTime{20};
   std::size_t queueLimit = 100000;
   std::int64_t conversationGapMs = 30 * 60 * 1000;
-  // A size quota in database pages (SQLite max_page_count); 0 for none.
+  // SQLite: a size quota in database pages (max_page_count); 0 for none.
   std::int64_t maxPages = 0;
   // Messages and calls older than this are purged (0: keep forever),
   // checked at start and every purgeInterval, in small transactions.
   int retentionDays = 0;
   std::chrono::milliseconds purgeInterval{std::chrono::minutes(10)};
+  // The name of this hop's chain in a shared (PostgreSQL) archive.
+  std::string hopId{};
 };
 
 struct WriterCounters {
@@ -86,11 +89,11 @@ class Writer final : public ArchiveSink {
   bool enqueue(Job job);
   void run();
   void purgeExpired();
-  // Copies committed WAL frames into the database file on its own
-  // connection, so that a commit never waits for a checkpoint (the WAL's
+  // SQLite only: copies committed WAL frames into the database file on its
+  // own connection, so that a commit never waits for a checkpoint (the WAL's
   // fsync and the copy took up to a second inside COMMIT, and in reject mode
   // every waiting sender with it).
-  void checkpointLoop();
+  void checkpointLoop(const std::string& path);
 
   WriterSettings settings_;
   std::unique_ptr<Store> store_;

@@ -1,21 +1,7 @@
 #include "query/reader.h"
 
-#include <filesystem>
-
-#include "archive/migrations.h"
-#include "archive/store.h"
-
 namespace sipwarden::query {
 namespace {
-
-// A bound value. (A std::variant here trips GCC 12's -Wmaybe-uninitialized.)
-struct Value {
-  Value(std::int64_t n) : number(n) {}
-  Value(std::string t) : isText(true), text(std::move(t)) {}
-  bool isText = false;
-  std::int64_t number = 0;
-  std::string text;
-};
 
 // One statement built from WHERE fragments and their values, in order.
 class Sql {
@@ -34,66 +20,6 @@ class Sql {
   std::vector<Value> values_;
 };
 
-class Statement {
- public:
-  Statement(sqlite3* db, const std::string& sql, const std::vector<Value>& values)
-      : db_(db), fullText_(sql.find(" MATCH ") != std::string::npos) {
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &statement_, nullptr) != SQLITE_OK) {
-      throw ArchiveReadError(std::string("archive: ") + sqlite3_errmsg(db));
-    }
-    int index = 1;
-    for (const auto& value : values) {
-      if (!value.isText) {
-        sqlite3_bind_int64(statement_, index++, value.number);
-      } else {
-        const auto& text = value.text;
-        sqlite3_bind_text(statement_, index++, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
-      }
-    }
-  }
-  ~Statement() { sqlite3_finalize(statement_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-
-  // True for a row; false at the end. An FTS5 syntax error is the user's.
-  bool step() {
-    const int rc = sqlite3_step(statement_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    const std::string error = sqlite3_errmsg(db_);
-    // A plain SQLITE_ERROR from a full-text query is the FTS5 parser
-    // refusing the user's text ("unterminated string", "syntax error").
-    if (rc == SQLITE_ERROR && fullText_) throw QueryError("text: " + error);
-    throw ArchiveReadError("archive: " + error);
-  }
-  std::int64_t integer(int column) const { return sqlite3_column_int64(statement_, column); }
-  std::string text(int column) const {
-    const auto* bytes = reinterpret_cast<const char*>(sqlite3_column_text(statement_, column));
-    return bytes ? std::string(bytes, static_cast<std::size_t>(sqlite3_column_bytes(statement_, column))) : "";
-  }
-  bool null(int column) const { return sqlite3_column_type(statement_, column) == SQLITE_NULL; }
-  std::optional<std::int64_t> optionalInteger(int column) const {
-    return null(column) ? std::nullopt : std::optional<std::int64_t>(integer(column));
-  }
-
- private:
-  sqlite3* db_;
-  bool fullText_;
-  sqlite3_stmt* statement_ = nullptr;
-};
-
-sqlite3* openConnection(const std::string& path, int flags) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
-    const std::string error = db ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close(db);
-    throw ArchiveReadError("cannot open archive " + path + ": " + error);
-  }
-  // The writer holds its lock for one batch (milliseconds); wait that out.
-  sqlite3_busy_timeout(db, 5000);
-  return db;
-}
-
 void refuse(const Filters& f, const char* list, bool text, bool verdict, bool disposition, bool people) {
   auto no = [list](const char* name) {
     throw QueryError(std::string(name) + ": not a filter for " + list);
@@ -108,9 +34,21 @@ void refuse(const Filters& f, const char* list, bool text, bool verdict, bool di
   }
 }
 
+// PostgreSQL's text search: the user's words in web-search syntax ("a b"
+// for both, quotes for a phrase, "or", "-word") against the generated
+// tsvector (schemas/postgresql/001_archive.sql), which never fails to parse.
+constexpr const char* kPostgresTextMatch = "m.text_search @@ websearch_to_tsquery('simple', ?)";
+
+// Whether a comma-separated column holds the bound value as a whole entry.
+std::string inList(Dialect dialect, const std::string& column) {
+  const std::string list = "',' || " + column + " || ','";
+  return dialect == Dialect::kSqlite ? "instr(" + list + ", ',' || ? || ',') > 0"
+                                     : "strpos(" + list + ", ',' || ? || ',') > 0";
+}
+
 // Conditions on messages `m` shared by the message list and the
 // conversation list (which keeps conversations holding a matching message).
-void messageConditions(const Filters& f, Sql& sql, bool withTime, bool withText = true) {
+void messageConditions(Dialect dialect, const Filters& f, Sql& sql, bool withTime, bool withText = true) {
   if (!f.participant.empty()) {
     sql.where("(m.sender = ? OR m.recipient = ?)");
     sql.bind(f.participant);
@@ -133,7 +71,8 @@ void messageConditions(const Filters& f, Sql& sql, bool withTime, bool withText 
     sql.bind(*f.untilMs);
   }
   if (withText && !f.text.empty()) {
-    sql.where("m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)");
+    sql.where(dialect == Dialect::kSqlite ? "m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)"
+                                          : kPostgresTextMatch);
     sql.bind(f.text);
   }
   if (!f.verdict.empty()) {
@@ -144,11 +83,11 @@ void messageConditions(const Filters& f, Sql& sql, bool withTime, bool withText 
   }
   // Comma-separated lists: match whole entries only.
   if (!f.rule.empty()) {
-    sql.where("instr(',' || m.rules || ',', ',' || ? || ',') > 0");
+    sql.where(inList(dialect, "m.rules"));
     sql.bind(f.rule);
   }
   if (!f.tag.empty()) {
-    sql.where("instr(',' || m.tags || ',', ',' || ? || ',') > 0");
+    sql.where(inList(dialect, "m.tags"));
     sql.bind(f.tag);
   }
   if (!f.callId.empty()) {
@@ -174,7 +113,7 @@ constexpr const char* kMessageColumns =
     "m.id, m.conversation_id, m.time_ms, m.direction, m.sender, m.sender_name, m.recipient, m.recipient_name, "
     "m.call_id, m.content_type, m.text, m.original_text, m.verdict, m.rules, m.tags, m.final_code";
 
-MessageRow messageRow(const Statement& s) {
+MessageRow messageRow(const Rows& s) {
   MessageRow r;
   r.id = s.integer(0);
   r.conversationId = s.integer(1);
@@ -195,15 +134,23 @@ MessageRow messageRow(const Statement& s) {
   return r;
 }
 
-// "+x.verdict": count within the conversation's rows (messages_conversation),
-// not by walking every blocked message in the archive (messages_verdict).
-constexpr const char* kConversationColumns =
-    "c.id, c.kind, coalesce(c.call_id, ''), c.participants, c.started_ms, c.last_ms, c.legal_hold, "
-    "(SELECT count(*) FROM messages x WHERE x.conversation_id = c.id), "
-    "(SELECT count(*) FROM messages x WHERE x.conversation_id = c.id AND +x.verdict = 'blocked'), "
-    "(SELECT count(*) FROM messages x WHERE x.conversation_id = c.id AND +x.verdict = 'modified')";
+// The conversation list's columns. In SQLite "+x.verdict" counts within the
+// conversation's rows (messages_conversation), not by walking every blocked
+// message in the archive (messages_verdict). A conversation is under legal
+// hold when it or one of its participants is held.
+std::string conversationColumns(Dialect dialect) {
+  const char* verdict = dialect == Dialect::kSqlite ? "+x.verdict" : "x.verdict";
+  return std::string("c.id, c.kind, coalesce(c.call_id, ''), c.participants, c.started_ms, c.last_ms, ") +
+         "(c.legal_hold <> 0 OR EXISTS (SELECT 1 FROM holds h WHERE (h.kind = 'conversation' AND h.value = "
+         "CAST(c.id AS TEXT)) OR (h.kind = 'participant' AND " +
+         (dialect == Dialect::kSqlite ? "instr(',' || c.participants || ',', ',' || h.value || ',') > 0"
+                                      : "strpos(',' || c.participants || ',', ',' || h.value || ',') > 0") +
+         "))), (SELECT count(*) FROM messages x WHERE x.conversation_id = c.id), "
+         "(SELECT count(*) FROM messages x WHERE x.conversation_id = c.id AND " + verdict + " = 'blocked'), "
+         "(SELECT count(*) FROM messages x WHERE x.conversation_id = c.id AND " + verdict + " = 'modified')";
+}
 
-ConversationRow conversationRow(const Statement& s) {
+ConversationRow conversationRow(const Rows& s) {
   ConversationRow r;
   r.id = s.integer(0);
   r.kind = s.text(1);
@@ -221,11 +168,12 @@ ConversationRow conversationRow(const Statement& s) {
 // Runs `sql` (which ends in "LIMIT ?") for limit + 1 rows: the extra row
 // only says whether there is a next page.
 template <typename Row, typename Read, typename Key>
-Page<Row> page(sqlite3* db, const std::string& text, Sql& sql, int limit, char kind, Read read, Key key) {
+Page<Row> page(Connection& db, const std::string& text, Sql& sql, int limit, char kind, Read read, Key key) {
   sql.bind(static_cast<std::int64_t>(limit) + 1);
-  Statement statement(db, text, sql.values());
+  const auto rows = db.query(text, sql.values());
+  const Rows& statement = *rows;
   Page<Row> out;
-  while (statement.step()) {
+  while (rows->step()) {
     if (static_cast<int>(out.rows.size()) == limit) {
       const auto [time, id] = key(out.rows.back());
       out.nextCursor = encodeCursor(kind, time, id);
@@ -238,43 +186,17 @@ Page<Row> page(sqlite3* db, const std::string& text, Sql& sql, int limit, char k
 
 }  // namespace
 
-Reader::Reader(const std::string& path) : path_(path) {
-  if (!std::filesystem::exists(path)) throw ArchiveReadError("no archive at " + path);
-  read_ = openConnection(path, SQLITE_OPEN_READONLY);
-  int version = 0;
-  {
-    Statement statement(read_, "PRAGMA user_version", {});
-    if (statement.step()) version = static_cast<int>(statement.integer(0));
-  }
-  if (version < archive::migrations().back().version) {
-    // An archive last opened by an older sipwarden: migrate it as the hop
-    // would (the audit table is needed), then read on.
-    sqlite3_close(read_);
-    read_ = nullptr;
-    try {
-      archive::Store store(path);
-    } catch (const archive::ArchiveError& error) {
-      throw ArchiveReadError(error.what());
-    }
-    read_ = openConnection(path, SQLITE_OPEN_READONLY);
-  }
-  sqlite3_exec(read_, "PRAGMA cache_size=-32768", nullptr, nullptr, nullptr);
-}
-
-Reader::~Reader() {
-  sqlite3_close(read_);
-  sqlite3_close(write_);
-}
+Reader::Reader(const std::string& url) : db_(openConnection(url)) {}
 
 Page<MessageRow> Reader::messages(const Filters& f) {
   refuse(f, "messages", true, true, false, true);
   if (!f.text.empty()) return textSearch(f);
   Sql sql;
-  messageConditions(f, sql, true);
+  messageConditions(db_->dialect(), f, sql, true);
   keyset(f, 'm', "m.time_ms", "m.id", sql);
   const std::string text = std::string("SELECT ") + kMessageColumns + " FROM messages m" + sql.clause() +
                            " ORDER BY m.time_ms DESC, m.id DESC LIMIT ?";
-  return page<MessageRow>(read_, text, sql, f.limit, 'm', messageRow,
+  return page<MessageRow>(*db_, text, sql, f.limit, 'm', messageRow,
                           [](const MessageRow& r) { return std::pair(r.timeMs, r.id); });
 }
 
@@ -285,17 +207,22 @@ Page<MessageRow> Reader::messages(const Filters& f) {
 // archive (arrival) order, the time order the hop assigned.
 Page<MessageRow> Reader::textSearch(const Filters& f) {
   Sql sql;
-  sql.where("messages_fts MATCH ?");
+  const bool sqlite = db_->dialect() == Dialect::kSqlite;
+  sql.where(sqlite ? "messages_fts MATCH ?" : kPostgresTextMatch);
   sql.bind(f.text);
-  messageConditions(f, sql, true, false);
+  messageConditions(db_->dialect(), f, sql, true, false);
   if (!f.cursor.empty()) {
-    sql.where("messages_fts.rowid < ?");
+    sql.where(sqlite ? "messages_fts.rowid < ?" : "m.id < ?");
     sql.bind(decodeCursor(f.cursor, 't').second);
   }
-  const std::string text = std::string("SELECT ") + kMessageColumns +
-                           " FROM messages_fts CROSS JOIN messages m ON m.id = messages_fts.rowid" + sql.clause() +
-                           " ORDER BY messages_fts.rowid DESC LIMIT ?";
-  return page<MessageRow>(read_, text, sql, f.limit, 't', messageRow,
+  // PostgreSQL walks the primary key backwards and checks each row against
+  // the GIN index's bitmap, or the other way round: the planner chooses.
+  const std::string text =
+      std::string("SELECT ") + kMessageColumns +
+      (sqlite ? " FROM messages_fts CROSS JOIN messages m ON m.id = messages_fts.rowid" + sql.clause() +
+                    " ORDER BY messages_fts.rowid DESC LIMIT ?"
+              : " FROM messages m" + sql.clause() + " ORDER BY m.id DESC LIMIT ?");
+  return page<MessageRow>(*db_, text, sql, f.limit, 't', messageRow,
                           [](const MessageRow& r) { return std::pair(std::int64_t{0}, r.id); });
 }
 
@@ -317,25 +244,27 @@ Page<ConversationRow> Reader::conversations(const Filters& f) {
     // conversations of all 86,000 matches took 1.3 s. INDEXED BY keeps
     // the inner search on the conversation's rows even with a verdict
     // filter (through messages_verdict it took seconds).
+    const bool sqlite = db_->dialect() == Dialect::kSqlite;
     Sql inner;
     inner.where("m.conversation_id = c.id");
-    inner.where("m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)");
+    inner.where(sqlite ? "m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)" : kPostgresTextMatch);
     inner.bind(f.text);
-    messageConditions(f, inner, false, false);
-    sql.where("EXISTS (SELECT 1 FROM messages m INDEXED BY messages_conversation" + inner.clause() + ")");
+    messageConditions(db_->dialect(), f, inner, false, false);
+    sql.where(std::string("EXISTS (SELECT 1 FROM messages m") + (sqlite ? " INDEXED BY messages_conversation" : "") +
+              inner.clause() + ")");
     for (const auto& value : inner.values()) sql.bind(value);
   } else if (hasMessageConditions(f)) {
     // Selective filters (a participant, a verdict): the few matching rows
     // name their conversations.
     Sql inner;
-    messageConditions(f, inner, false);
+    messageConditions(db_->dialect(), f, inner, false);
     sql.where("c.id IN (SELECT m.conversation_id FROM messages m" + inner.clause() + ")");
     for (const auto& value : inner.values()) sql.bind(value);
   }
   keyset(f, 'c', "c.last_ms", "c.id", sql);
-  const std::string text = std::string("SELECT ") + kConversationColumns + " FROM conversations c" + sql.clause() +
+  const std::string text = "SELECT " + conversationColumns(db_->dialect()) + " FROM conversations c" + sql.clause() +
                            " ORDER BY c.last_ms DESC, c.id DESC LIMIT ?";
-  return page<ConversationRow>(read_, text, sql, f.limit, 'c', conversationRow,
+  return page<ConversationRow>(*db_, text, sql, f.limit, 'c', conversationRow,
                                [](const ConversationRow& r) { return std::pair(r.lastMs, r.id); });
 }
 
@@ -376,7 +305,7 @@ Page<CallRow> Reader::calls(const Filters& f) {
       "SELECT k.id, k.call_id, k.caller, k.callee, k.invite_ms, k.ringing_ms, k.answer_ms, k.end_ms, k.duration_ms, "
       "k.disposition, k.end_code, k.ended_by, k.media FROM calls k" +
       sql.clause() + " ORDER BY k.invite_ms DESC, k.id DESC LIMIT ?";
-  auto read = [](const Statement& s) {
+  auto read = [](const Rows& s) {
     CallRow r;
     r.id = s.integer(0);
     r.callId = s.text(1);
@@ -393,22 +322,21 @@ Page<CallRow> Reader::calls(const Filters& f) {
     r.media = s.text(12);
     return r;
   };
-  return page<CallRow>(read_, text, sql, f.limit, 'k', read,
+  return page<CallRow>(*db_, text, sql, f.limit, 'k', read,
                        [](const CallRow& r) { return std::pair(r.inviteMs, r.id); });
 }
 
 std::optional<Transcript> Reader::conversation(std::int64_t id) {
   Transcript out;
   {
-    Statement head(read_, std::string("SELECT ") + kConversationColumns + " FROM conversations c WHERE c.id = ?", {id});
-    if (!head.step()) return std::nullopt;
-    out.conversation = conversationRow(head);
+    const auto head = db_->query("SELECT " + conversationColumns(db_->dialect()) + " FROM conversations c WHERE c.id = ?", {id});
+    if (!head->step()) return std::nullopt;
+    out.conversation = conversationRow(*head);
   }
-  Statement rows(read_,
-                 std::string("SELECT ") + kMessageColumns +
+  const auto rows = db_->query(std::string("SELECT ") + kMessageColumns +
                      " FROM messages m WHERE m.conversation_id = ? ORDER BY m.time_ms, m.id",
                  {id});
-  while (rows.step()) out.messages.push_back(messageRow(rows));
+  while (rows->step()) out.messages.push_back(messageRow(*rows));
   return out;
 }
 
@@ -428,8 +356,8 @@ Stats Reader::stats(const Filters& f) {
   // the total from messages_time, delivered as the rest; the first and last
   // times from messages_time: no pass over the rows.
   {
-    Statement s(read_, "SELECT count(*) FROM messages" + range.clause(), range.values());
-    out.messages = s.step() ? s.integer(0) : 0;
+    const auto s = db_->query("SELECT count(*) FROM messages" + range.clause(), range.values());
+    out.messages = s->step() ? s->integer(0) : 0;
   }
   std::int64_t others = 0;
   for (const char* verdict : {"blocked", "modified", "failed"}) {
@@ -445,8 +373,8 @@ Stats Reader::stats(const Filters& f) {
       count.where("time_ms < ?");
       count.bind(*f.untilMs);
     }
-    Statement s(read_, "SELECT count(*) FROM messages" + count.clause(), count.values());
-    const std::int64_t n = s.step() ? s.integer(0) : 0;
+    const auto s = db_->query("SELECT count(*) FROM messages" + count.clause(), count.values());
+    const std::int64_t n = s->step() ? s->integer(0) : 0;
     others += n;
     if (verdict == std::string("blocked")) out.blocked = n;
     if (verdict == std::string("modified")) out.modified = n;
@@ -454,10 +382,10 @@ Stats Reader::stats(const Filters& f) {
   }
   out.delivered = out.messages - others;
   {
-    Statement s(read_, "SELECT min(time_ms), max(time_ms) FROM messages" + range.clause(), range.values());
-    if (s.step() && !s.null(0)) {
-      out.firstMs = s.integer(0);
-      out.lastMs = s.integer(1);
+    const auto s = db_->query("SELECT min(time_ms), max(time_ms) FROM messages" + range.clause(), range.values());
+    if (s->step() && !s->null(0)) {
+      out.firstMs = s->integer(0);
+      out.lastMs = s->integer(1);
     }
   }
   Sql conversations;
@@ -470,8 +398,8 @@ Stats Reader::stats(const Filters& f) {
     conversations.bind(*f.untilMs);
   }
   {
-    Statement s(read_, "SELECT count(*) FROM conversations" + conversations.clause(), conversations.values());
-    if (s.step()) out.conversations = s.integer(0);
+    const auto s = db_->query("SELECT count(*) FROM conversations" + conversations.clause(), conversations.values());
+    if (s->step()) out.conversations = s->integer(0);
   }
   Sql calls;
   if (f.sinceMs) {
@@ -483,11 +411,11 @@ Stats Reader::stats(const Filters& f) {
     calls.bind(*f.untilMs);
   }
   {
-    Statement s(read_, "SELECT count(*), coalesce(sum(answer_ms IS NOT NULL), 0) FROM calls" + calls.clause(),
+    const auto s = db_->query("SELECT count(*), count(answer_ms) FROM calls" + calls.clause(),
                 calls.values());
-    if (s.step()) {
-      out.calls = s.integer(0);
-      out.answeredCalls = s.integer(1);
+    if (s->step()) {
+      out.calls = s->integer(0);
+      out.answeredCalls = s->integer(1);
     }
   }
   return out;
@@ -507,7 +435,7 @@ Page<AuditRow> Reader::audit(const Filters& f) {
   keyset(f, 'a', "a.time_ms", "a.id", sql);
   const std::string text = "SELECT a.id, a.time_ms, a.who, a.action, a.query, a.results FROM audit a" + sql.clause() +
                            " ORDER BY a.time_ms DESC, a.id DESC LIMIT ?";
-  auto read = [](const Statement& s) {
+  auto read = [](const Rows& s) {
     AuditRow r;
     r.id = s.integer(0);
     r.timeMs = s.integer(1);
@@ -517,23 +445,14 @@ Page<AuditRow> Reader::audit(const Filters& f) {
     r.results = s.integer(5);
     return r;
   };
-  return page<AuditRow>(read_, text, sql, f.limit, 'a', read,
+  return page<AuditRow>(*db_, text, sql, f.limit, 'a', read,
                         [](const AuditRow& r) { return std::pair(r.timeMs, r.id); });
 }
 
 void Reader::recordAudit(const std::string& who, const std::string& action, const std::string& query,
                          std::int64_t results) {
-  if (!write_) {
-    write_ = openConnection(path_, SQLITE_OPEN_READWRITE);
-    // The archive's own durability (WAL, synchronous=NORMAL: safe against a
-    // crash, not against power loss before the next checkpoint). With the
-    // default FULL, every audited search fsynced while holding the write
-    // lock, and the hop's writer waited behind it.
-    sqlite3_exec(write_, "PRAGMA synchronous=NORMAL", nullptr, nullptr, nullptr);
-  }
-  Statement insert(write_, "INSERT INTO audit (time_ms, who, action, query, results) VALUES (?, ?, ?, ?, ?)",
-                   {nowMillis(), who, action, query, results});
-  insert.step();
+  db_->write("INSERT INTO audit (time_ms, who, action, query, results) VALUES (?, ?, ?, ?, ?)",
+             {nowMillis(), who, action, query, results});
 }
 
 }  // namespace sipwarden::query

@@ -1,13 +1,10 @@
 #pragma once
 // Reading the archive: messages, conversations, calls, a conversation's
 // transcript, totals, and the audit trail, newest first with keyset
-// pagination. A Reader owns its own read-only SQLite connection (WAL lets it
-// read while the hop's writer commits; it never takes the write lock), plus
-// a second, read-write one used only to append audit rows.
+// pagination, on either backend (query/connection.h). A Reader owns its own
+// connection: it never blocks the hop's writer.
 //
 // One Reader per thread at a time: the HTTP server keeps a small pool.
-
-#include <sqlite3.h>
 
 #include <cstdint>
 #include <memory>
@@ -15,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "query/connection.h"
 #include "query/filters.h"
 
 namespace sipwarden::query {
@@ -79,10 +77,10 @@ struct Stats {
 
 class Reader {
  public:
-  // Opens `path`, which must exist. Brings an older schema up to date first
-  // (through archive::Store, as the hop would at start). Throws QueryError.
-  explicit Reader(const std::string& path);
-  ~Reader();
+  // Opens the archive at `url` (a SQLite file, which must exist, or a
+  // PostgreSQL URI). Brings an older schema up to date first, as the hop
+  // would at start. Throws ArchiveReadError.
+  explicit Reader(const std::string& url);
   Reader(const Reader&) = delete;
   Reader& operator=(const Reader&) = delete;
 
@@ -106,9 +104,7 @@ class Reader {
  private:
   Page<MessageRow> textSearch(const Filters& filters);
 
-  sqlite3* read_ = nullptr;
-  sqlite3* write_ = nullptr;
-  std::string path_;
+  std::unique_ptr<Connection> db_;
 };
 
 }  // namespace sipwarden::query

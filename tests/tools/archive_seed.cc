@@ -18,13 +18,13 @@
 #include <thread>
 #include <vector>
 
-#include "archive/store.h"
+#include "archive/sqlite_store.h"
 
 namespace {
 
 using sipwarden::CallRecord;
 using sipwarden::MessageRecord;
-using sipwarden::archive::Store;
+using Store = sipwarden::archive::SqliteStore;
 
 // 2026-11-02T09:00:00Z
 constexpr std::int64_t kFixtureStart = 1793610000000;

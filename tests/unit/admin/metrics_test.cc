@@ -40,7 +40,7 @@ TEST(Prometheus, RendersTheSnapshot) {
 TEST(Prometheus, ArchiveWriterCountersAndCommitHistogram) {
   const auto path = std::filesystem::temp_directory_path() / ("sipwarden-metrics-" + std::to_string(::getpid()) + ".db");
   archive::WriterSettings settings;
-  settings.path = path.string();
+  settings.url = path.string();
   {
     archive::Writer writer(settings);
     MessageRecord r;

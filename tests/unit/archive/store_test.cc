@@ -7,7 +7,8 @@
 #include <thread>
 
 #include "archive/migrations.h"
-#include "archive/store.h"
+#include "archive/chain.h"
+#include "archive/sqlite_store.h"
 #include "archive/writer.h"
 
 namespace sipwarden::archive {
@@ -63,7 +64,7 @@ void execute(const std::string& path, const std::string& sql) {
   sqlite3_close(db);
 }
 
-std::int64_t scalar(Store& store, const std::string& sql) {
+std::int64_t scalar(SqliteStore& store, const std::string& sql) {
   sqlite3_stmt* statement = nullptr;
   EXPECT_EQ(sqlite3_prepare_v2(store.handle(), sql.c_str(), -1, &statement, nullptr), SQLITE_OK);
   std::int64_t value = -1;
@@ -75,11 +76,11 @@ std::int64_t scalar(Store& store, const std::string& sql) {
 TEST(Store, MigratesAFreshArchiveAndRefusesANewerOne) {
   TempDb db;
   const int newest = migrations().back().version;
-  { EXPECT_EQ(Store(db.path()).schemaVersion(), newest); }
-  { EXPECT_EQ(Store(db.path()).schemaVersion(), newest) << "reopening applies nothing twice"; }
+  { EXPECT_EQ(SqliteStore(db.path()).schemaVersion(), newest); }
+  { EXPECT_EQ(SqliteStore(db.path()).schemaVersion(), newest) << "reopening applies nothing twice"; }
   execute(db.path(), "PRAGMA user_version = 99");
   try {
-    Store again(db.path());
+    SqliteStore again(db.path());
     FAIL() << "a newer schema must be refused";
   } catch (const ArchiveError& error) {
     EXPECT_NE(std::string(error.what()).find("schema version 99 is newer"), std::string::npos);
@@ -88,7 +89,7 @@ TEST(Store, MigratesAFreshArchiveAndRefusesANewerOne) {
 
 TEST(Store, ArchivesARequestOnce) {
   TempDb db;
-  Store store(db.path());
+  SqliteStore store(db.path());
   store.begin();
   EXPECT_TRUE(store.insertMessage(record(1, "hello")));
   EXPECT_FALSE(store.insertMessage(record(1, "hello")));
@@ -98,7 +99,7 @@ TEST(Store, ArchivesARequestOnce) {
 
 TEST(Store, GroupsPagerMessagesUntilAnIdleGapAndSessionsByCallId) {
   TempDb db;
-  Store store(db.path(), 30 * 60 * 1000);
+  SqliteStore store(db.path(), 30 * 60 * 1000);
   const std::int64_t t0 = 1'700'000'000'000;
   store.begin();
   store.insertMessage(record(1, "one", t0));
@@ -119,7 +120,7 @@ TEST(Store, GroupsPagerMessagesUntilAnIdleGapAndSessionsByCallId) {
 
 TEST(Store, ConversationLastTimeIsTheNewestMessage) {
   TempDb db;
-  Store store(db.path(), 30 * 60 * 1000);
+  SqliteStore store(db.path(), 30 * 60 * 1000);
   const std::int64_t t0 = 1'700'000'000'000;
   store.begin();
   store.insertMessage(record(1, "one", t0));
@@ -138,12 +139,12 @@ TEST(Store, PagerConversationContinuesAfterReopening) {
   TempDb db;
   const std::int64_t t0 = 1'700'000'000'000;
   {
-    Store store(db.path(), 30 * 60 * 1000);
+    SqliteStore store(db.path(), 30 * 60 * 1000);
     store.begin();
     store.insertMessage(record(1, "before restart", t0));
     store.commit();
   }
-  Store store(db.path(), 30 * 60 * 1000);
+  SqliteStore store(db.path(), 30 * 60 * 1000);
   store.begin();
   store.insertMessage(record(2, "after restart", t0 + 10 * 60 * 1000));
   MessageRecord session = record(3, "session", t0);
@@ -161,7 +162,7 @@ TEST(Store, PagerConversationContinuesAfterReopening) {
 
 TEST(Store, RolledBackConversationsAreNotReused) {
   TempDb db;
-  Store store(db.path(), 30 * 60 * 1000);
+  SqliteStore store(db.path(), 30 * 60 * 1000);
   const std::int64_t t0 = 1'700'000'000'000;
   store.begin();
   store.insertMessage(record(1, "rolled back", t0));
@@ -184,7 +185,7 @@ TEST(Store, SeesConversationsAnotherConnectionRemoved) {
   // The writer caches conversations; a purge by hand (another process)
   // must not leave it pointing at a deleted one.
   TempDb db;
-  Store store(db.path(), 30 * 60 * 1000);
+  SqliteStore store(db.path(), 30 * 60 * 1000);
   const std::int64_t t0 = 1'700'000'000'000;
   store.begin();
   store.insertMessage(record(1, "first", t0));
@@ -224,9 +225,9 @@ TEST(Store, RowHashKeepsTheArchivedFormat) {
   r.tags = "k=v";
   r.source = "192.0.2.1:5060";
   r.transport = "UDP";
-  const std::string first = Store::rowHash("", r);
+  const std::string first = rowHash("", r);
   EXPECT_EQ(first, "ab2820a7238bfe8583c9caecc3e97054ee92d61b86b37187208c68296aeae2be");
-  EXPECT_EQ(Store::rowHash(first, r), "b6df5afc3879ad1d7b3fcfbe5fec986dfb804e3659c7be9f627db78e0c2dd70e");
+  EXPECT_EQ(rowHash(first, r), "b6df5afc3879ad1d7b3fcfbe5fec986dfb804e3659c7be9f627db78e0c2dd70e");
 }
 
 TEST(Store, UpgradesAVersion3Archive) {
@@ -246,7 +247,7 @@ TEST(Store, UpgradesAVersion3Archive) {
               SQLITE_OK);
     sqlite3_close(raw);
   }
-  Store store(db.path(), 30 * 60 * 1000);
+  SqliteStore store(db.path(), 30 * 60 * 1000);
   EXPECT_EQ(store.schemaVersion(), migrations().back().version);
   EXPECT_EQ(scalar(store, "SELECT count(*) FROM sqlite_master WHERE name IN ('conversations_call_id', "
                           "'conversations_participants') AND sql LIKE '% WHERE %'"),
@@ -260,7 +261,7 @@ TEST(Store, UpgradesAVersion3Archive) {
 
 TEST(Store, FullTextIndexFindsWords) {
   TempDb db;
-  Store store(db.path());
+  SqliteStore store(db.path());
   store.begin();
   store.insertMessage(record(1, "the quarterly budget review"));
   store.insertMessage(record(2, "lunch at noon"));
@@ -270,7 +271,7 @@ TEST(Store, FullTextIndexFindsWords) {
 
 TEST(Store, VerifyPassesOnAnUntouchedArchive) {
   TempDb db;
-  Store store(db.path());
+  SqliteStore store(db.path());
   store.begin();
   for (std::uint32_t i = 1; i <= 20; ++i) store.insertMessage(record(i, "message " + std::to_string(i)));
   store.commit();
@@ -282,20 +283,20 @@ TEST(Store, VerifyPassesOnAnUntouchedArchive) {
 TEST(Store, VerifyFindsAnEditedRow) {
   TempDb db;
   {
-    Store store(db.path());
+    SqliteStore store(db.path());
     store.begin();
     for (std::uint32_t i = 1; i <= 10; ++i) store.insertMessage(record(i, "message " + std::to_string(i)));
     store.commit();
   }
   execute(db.path(), "UPDATE messages SET text = 'nothing to see' WHERE id = 4");
-  const VerifyReport report = Store(db.path()).verify();
+  const VerifyReport report = SqliteStore(db.path()).verify();
   EXPECT_FALSE(report.ok);
   EXPECT_EQ(report.firstBadId, 4);
 }
 
 TEST(Store, VerdictIndexHoldsOnlyTheRareVerdicts) {
   TempDb db;
-  Store store(db.path());
+  SqliteStore store(db.path());
   store.begin();
   store.insertMessage(record(1, "a delivered one"));
   MessageRecord blocked = record(2, "a blocked one");
@@ -311,16 +312,16 @@ TEST(Store, VerdictIndexHoldsOnlyTheRareVerdicts) {
 TEST(Store, OutcomeHashKeepsItsFormat) {
   // Expected values from Python's hashlib over the same length-prefixed
   // fields: previous outcome hash, message id, message hash, final code.
-  const std::string first = Store::outcomeHash("", 7, std::string(64, 'a'), 200);
+  const std::string first = outcomeHash("", 7, std::string(64, 'a'), 200);
   EXPECT_EQ(first, "1a22424c1f4815f51a34699177f3ad6599c789c7a60565c0f8e22d8f0f2d2d43");
-  EXPECT_EQ(Store::outcomeHash(first, 8, std::string(64, 'b'), -1),
+  EXPECT_EQ(outcomeHash(first, 8, std::string(64, 'b'), -1),
             "21d30228637982f4a6cfe3d2ced749e9c6e685c63197c2eb4f20a02145f2c9ba");
 }
 
 TEST(Store, FinalCodesAreSealedAndAnEditedOneIsFound) {
   TempDb db;
   {
-    Store store(db.path());
+    SqliteStore store(db.path());
     store.begin();
     for (std::uint32_t i = 1; i <= 10; ++i) {
       MessageRecord r = record(i, "message " + std::to_string(i));
@@ -340,19 +341,19 @@ TEST(Store, FinalCodesAreSealedAndAnEditedOneIsFound) {
     EXPECT_EQ(scalar(store, "SELECT final_code FROM messages WHERE id = 3"), 486);
   }
   execute(db.path(), "UPDATE messages SET final_code = 200 WHERE id = 3");
-  VerifyReport report = Store(db.path()).verify();
+  VerifyReport report = SqliteStore(db.path()).verify();
   EXPECT_FALSE(report.ok);
   EXPECT_EQ(report.firstBadId, 3);
   EXPECT_NE(report.problem.find("final code 200"), std::string::npos) << report.problem;
 
   execute(db.path(), "UPDATE messages SET final_code = 486 WHERE id = 3; UPDATE outcomes SET final_code = 200 WHERE id = 11");
-  report = Store(db.path()).verify();
+  report = SqliteStore(db.path()).verify();
   EXPECT_FALSE(report.ok) << "an edited outcome record breaks its chain";
   EXPECT_EQ(report.firstBadId, 3);
 
   execute(db.path(), "UPDATE outcomes SET final_code = 486 WHERE id = 11; DELETE FROM outcomes WHERE id = 11; "
                      "UPDATE messages SET final_code = 200 WHERE id = 3");
-  report = Store(db.path()).verify();
+  report = SqliteStore(db.path()).verify();
   EXPECT_FALSE(report.ok) << "the newest outcome removed (and the code put back) is seen at the head";
 }
 
@@ -372,7 +373,7 @@ TEST(Store, FinalCodesOfAnArchiveOlderThanOutcomesAreCountedNotFailed) {
                       "VALUES (1, 'pager', 'alice@example.com,bob@example.com', 0, 0);";
     for (std::uint32_t i = 1; i <= 2; ++i) {
       const MessageRecord r = record(i, "old " + std::to_string(i));
-      previous = Store::rowHash(previous, r);
+      previous = rowHash(previous, r);
       sql += "INSERT INTO messages (id, conversation_id, time_ms, direction, sender, recipient, call_id, cseq, "
              "content_type, text, verdict, final_code, hash) VALUES (" + std::to_string(i) + ", 1, " +
              std::to_string(r.timeMs) + ", 'from_client', 'alice@example.com', 'bob@example.com', '" + r.callId +
@@ -382,7 +383,7 @@ TEST(Store, FinalCodesOfAnArchiveOlderThanOutcomesAreCountedNotFailed) {
     ASSERT_EQ(sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(raw);
     sqlite3_close(raw);
   }
-  Store store(db.path());
+  SqliteStore store(db.path());
   VerifyReport report = store.verify();
   EXPECT_TRUE(report.ok) << report.problem;
   EXPECT_EQ(report.rows, 2);
@@ -398,7 +399,7 @@ TEST(Store, FinalCodesOfAnArchiveOlderThanOutcomesAreCountedNotFailed) {
   EXPECT_EQ(report.outcomes, 2);
   EXPECT_EQ(report.unsealedCodes, 1);
   execute(db.path(), "UPDATE messages SET final_code = 200 WHERE id = 1");
-  report = Store(db.path()).verify();
+  report = SqliteStore(db.path()).verify();
   EXPECT_FALSE(report.ok) << "an old row's code, once sealed, is covered";
   EXPECT_EQ(report.firstBadId, 1);
 }
@@ -406,24 +407,24 @@ TEST(Store, FinalCodesOfAnArchiveOlderThanOutcomesAreCountedNotFailed) {
 TEST(Store, VerifyFindsADeletedRowInTheMiddleAndAtTheEnd) {
   TempDb db;
   {
-    Store store(db.path());
+    SqliteStore store(db.path());
     store.begin();
     for (std::uint32_t i = 1; i <= 10; ++i) store.insertMessage(record(i, "message " + std::to_string(i)));
     store.commit();
   }
   execute(db.path(), "DELETE FROM messages WHERE id = 10");
-  VerifyReport report = Store(db.path()).verify();
+  VerifyReport report = SqliteStore(db.path()).verify();
   EXPECT_FALSE(report.ok);
   EXPECT_NE(report.problem.find("rows were deleted"), std::string::npos) << report.problem;
   execute(db.path(), "DELETE FROM messages WHERE id = 6");
-  report = Store(db.path()).verify();
+  report = SqliteStore(db.path()).verify();
   EXPECT_FALSE(report.ok);
   EXPECT_EQ(report.firstBadId, 7);
 }
 
 TEST(Store, AFullDiskIsAnError) {
   TempDb db;
-  Store store(db.path());
+  SqliteStore store(db.path());
   sqlite3_exec(store.handle(), "PRAGMA max_page_count = 30", nullptr, nullptr, nullptr);
   bool failed = false;
   try {
@@ -449,7 +450,7 @@ TEST(Writer, GroupCommitsEverythingSubmittedBeforeStop) {
     EXPECT_EQ(writer.counters().duplicates.load(), 1u);
     EXPECT_GE(writer.counters().batches.load(), 10u);
   }
-  Store store(db.path());
+  SqliteStore store(db.path());
   EXPECT_EQ(store.messageCount(), 1000);
   EXPECT_TRUE(store.verify().ok) << "a final code recorded later does not break the chain";
   EXPECT_EQ(scalar(store, "SELECT final_code FROM messages WHERE call_id = 'call-7'"), 486);
@@ -463,7 +464,7 @@ TEST(Writer, TellsWhoWaitsWhenTheRowIsDurable) {
   ASSERT_TRUE(writer.submit(record(1, "wait for me"), waiter));
   ASSERT_EQ(future.wait_for(std::chrono::seconds(5)), std::future_status::ready);
   EXPECT_TRUE(future.get());
-  EXPECT_EQ(Store(db.path()).messageCount(), 1);
+  EXPECT_EQ(SqliteStore(db.path()).messageCount(), 1);
 }
 
 TEST(Writer, CheckpointsOnItsOwnConnection) {
@@ -475,7 +476,7 @@ TEST(Writer, CheckpointsOnItsOwnConnection) {
   }
   EXPECT_GT(writer.counters().checkpoints.load(), 0u);
   writer.drainAndStop();
-  EXPECT_EQ(Store(db.path()).messageCount(), 500);
+  EXPECT_EQ(SqliteStore(db.path()).messageCount(), 500);
 }
 
 TEST(Writer, RefusesWhenTheQueueIsFull) {
@@ -525,7 +526,7 @@ namespace {
 
 TEST(Store, PurgeKeepsHeldConversationsAndParticipantsAndTheChainVerifies) {
   TempDb db;
-  Store store(db.path());
+  SqliteStore store(db.path());
   const std::int64_t old = 1'000'000'000'000;  // 2001
   const std::int64_t recent = 1'900'000'000'000;
   store.begin();

@@ -11,7 +11,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "archive/store.h"
+#include "archive/sqlite_store.h"
 #include "archive/writer.h"
 #include "pipeline/chain.h"
 #include "pipeline/loader.h"
@@ -113,7 +113,7 @@ class ArchiveRejectTest : public ::testing::Test {
     }
   }
   std::int64_t rows(const std::string& where = "1=1") {
-    archive::Store store(path_);
+    archive::SqliteStore store(path_);
     sqlite3_stmt* statement = nullptr;
     sqlite3_prepare_v2(store.handle(), ("SELECT count(*) FROM messages WHERE " + where).c_str(), -1, &statement,
                        nullptr);
@@ -152,7 +152,7 @@ TEST_F(ArchiveRejectTest, ARowWhoseSenderWasRefusedIsNeverWrittenAfterTheLockGoe
   writer_->drainAndStop();
   EXPECT_EQ(rows("call_id = 'refused-1'"), 0) << "an undelivered message is not archived as delivered";
   EXPECT_EQ(rows("call_id = 'after-1'"), 1);
-  EXPECT_TRUE(archive::Store(path_).verify().ok);
+  EXPECT_TRUE(archive::SqliteStore(path_).verify().ok);
 }
 
 TEST_F(ArchiveRejectTest, ARowCommittedBeforeTheGiveUpIsForwarded) {

@@ -6,7 +6,7 @@
 
 #include <filesystem>
 
-#include "archive/store.h"
+#include "archive/sqlite_store.h"
 #include "pipeline/exchange.h"
 #include "pipeline/loader.h"
 
@@ -20,7 +20,7 @@ namespace {
 // Writes straight into a Store, so the test reads what the writer would.
 class StoreSink final : public ArchiveSink {
  public:
-  explicit StoreSink(archive::Store& store) : store_(store) {}
+  explicit StoreSink(archive::SqliteStore& store) : store_(store) {}
   bool submit(MessageRecord record, std::shared_ptr<CommitWaiter> waiter) override {
     if (waiter && !waiter->claim()) return true;
     store_.insertMessage(record);
@@ -40,7 +40,7 @@ class StoreSink final : public ArchiveSink {
   void closeStaleCalls(std::int64_t nowMs, std::int64_t timeoutMs) override { store_.closeStaleCalls(nowMs, timeoutMs); }
 
  private:
-  archive::Store& store_;
+  archive::SqliteStore& store_;
 };
 
 std::unique_ptr<sip::Message> parse(const std::string& text) {
@@ -69,7 +69,7 @@ class CallLogTest : public ::testing::Test {
   CallLogTest()
       : path_((std::filesystem::temp_directory_path() / ("cdr-" + std::to_string(::getpid()) + ".db")).string()) {
     for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_ + suffix);
-    store_ = std::make_unique<archive::Store>(path_);
+    store_ = std::make_unique<archive::SqliteStore>(path_);
     sink_ = std::make_unique<StoreSink>(*store_);
     pipeline::registerBuiltinPlugin(plugins::call_log());
     Poco::JSON::Parser parser;
@@ -123,7 +123,7 @@ class CallLogTest : public ::testing::Test {
   }
 
   std::string path_;
-  std::unique_ptr<archive::Store> store_;
+  std::unique_ptr<archive::SqliteStore> store_;
   std::unique_ptr<StoreSink> sink_;
   std::shared_ptr<const pipeline::FilterChain> chain_;
   transport::Origin origin_{transport::Protocol::Udp, Poco::Net::SocketAddress("192.0.2.1", 5060), 0};

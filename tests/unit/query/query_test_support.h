@@ -1,12 +1,12 @@
 #pragma once
-// A real temporary archive for query tests, written through archive::Store
+// A real temporary archive for query tests, written through archive::SqliteStore
 // exactly as the hop's writer writes it.
 #include <unistd.h>
 
 #include <filesystem>
 #include <string>
 
-#include "archive/store.h"
+#include "archive/sqlite_store.h"
 
 namespace sipwarden::query::testing {
 
@@ -18,14 +18,14 @@ class TempArchive {
              ("sipwarden-query-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".db"))
                 .string();
     remove();
-    store_ = std::make_unique<archive::Store>(path_);
+    store_ = std::make_unique<archive::SqliteStore>(path_);
   }
   ~TempArchive() {
     store_.reset();
     remove();
   }
   const std::string& path() const { return path_; }
-  archive::Store& store() { return *store_; }
+  archive::SqliteStore& store() { return *store_; }
 
   // One message in its own transaction.
   void add(std::int64_t timeMs, const std::string& from, const std::string& to, const std::string& text,
@@ -56,7 +56,7 @@ class TempArchive {
     for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_ + suffix);
   }
   std::string path_;
-  std::unique_ptr<archive::Store> store_;
+  std::unique_ptr<archive::SqliteStore> store_;
   std::uint32_t cseq_ = 0;
 };
 

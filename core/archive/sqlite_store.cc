@@ -1,6 +1,6 @@
-#include "archive/store.h"
+#include "archive/sqlite_store.h"
 
-#include <openssl/evp.h>
+#include "archive/chain.h"
 
 #include <charconv>
 #include <limits>
@@ -44,7 +44,7 @@ void tuneSqliteForProcess() {
   sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
-Store::Store(const std::string& path, std::int64_t conversationGapMs, std::int64_t maxPages) : gapMs_(conversationGapMs) {
+SqliteStore::SqliteStore(const std::string& path, std::int64_t conversationGapMs, std::int64_t maxPages) : gapMs_(conversationGapMs) {
   if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                       nullptr) != SQLITE_OK) {
     const std::string error = db_ ? sqlite3_errmsg(db_) : "out of memory";
@@ -61,7 +61,7 @@ Store::Store(const std::string& path, std::int64_t conversationGapMs, std::int64
   }
 }
 
-void Store::setUp(std::int64_t maxPages) {
+void SqliteStore::setUp(std::int64_t maxPages) {
   sqlite3_busy_timeout(db_, 5000);
   exec("PRAGMA journal_mode=WAL");
   exec("PRAGMA synchronous=NORMAL");
@@ -123,9 +123,9 @@ void Store::setUp(std::int64_t maxPages) {
   resetConversationCache();
 }
 
-Store::~Store() { close(); }
+SqliteStore::~SqliteStore() { close(); }
 
-void Store::close() {
+void SqliteStore::close() {
   for (sqlite3_stmt* statement : {insertMessage_, insertFts_, findSession_, findPager_, insertConversation_,
                                   touchConversation_, updateFinal_, upsertCall_, insertFile_, closeStale_,
                                   updateHead_, newestConversation_, readDataVersion_, insertOutcome_,
@@ -136,7 +136,7 @@ void Store::close() {
   db_ = nullptr;
 }
 
-void Store::exec(const char* sql) {
+void SqliteStore::exec(const char* sql) {
   char* error = nullptr;
   if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK) {
     const std::string message = error ? error : "unknown error";
@@ -145,7 +145,7 @@ void Store::exec(const char* sql) {
   }
 }
 
-sqlite3_stmt* Store::prepare(const char* sql) const {
+sqlite3_stmt* SqliteStore::prepare(const char* sql) const {
   sqlite3_stmt* statement = nullptr;
   if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &statement, nullptr) != SQLITE_OK) {
     throw ArchiveError(std::string("cannot prepare statement: ") + sqlite3_errmsg(db_));
@@ -153,7 +153,7 @@ sqlite3_stmt* Store::prepare(const char* sql) const {
   return statement;
 }
 
-int Store::schemaVersion() const {
+int SqliteStore::schemaVersion() {
   sqlite3_stmt* statement = prepare("PRAGMA user_version");
   int version = 0;
   if (sqlite3_step(statement) == SQLITE_ROW) version = sqlite3_column_int(statement, 0);
@@ -161,7 +161,7 @@ int Store::schemaVersion() const {
   return version;
 }
 
-void Store::migrate() {
+void SqliteStore::migrate() {
   const int current = schemaVersion();
   const int newest = migrations().empty() ? 0 : migrations().back().version;
   if (current > newest) {
@@ -182,7 +182,7 @@ void Store::migrate() {
   }
 }
 
-void Store::begin() {
+void SqliteStore::begin(const std::vector<const MessageRecord*>& /*messages: one writer per file, nothing to serialise*/) {
   exec("BEGIN IMMEDIATE");
   rowsAdded_ = 0;
   outcomesAdded_ = 0;
@@ -196,7 +196,7 @@ void Store::begin() {
   }
 }
 
-void Store::commit() {
+void SqliteStore::commit() {
   flushTouched();
   // Each chain's head moves once per transaction, with the rows it covers.
   auto moveHead = [this](sqlite3_stmt* update, std::int64_t id, const std::string& hash, std::int64_t added,
@@ -218,7 +218,7 @@ void Store::commit() {
   outcomesAdded_ = 0;
 }
 
-void Store::loadHeads() {
+void SqliteStore::loadHeads() {
   sqlite3_stmt* head = prepare("SELECT last_hash, outcomes_last_hash FROM chain_head WHERE id = 1");
   if (sqlite3_step(head) == SQLITE_ROW) {
     lastHash_ = columnText(head, 0);
@@ -226,7 +226,7 @@ void Store::loadHeads() {
   }
   sqlite3_finalize(head);
 }
-void Store::rollback() {
+void SqliteStore::rollback() {
   // SQLite rolls back by itself on some errors (SQLITE_FULL); then there is
   // nothing left to roll back.
   if (sqlite3_get_autocommit(db_) == 0) exec("ROLLBACK");
@@ -237,107 +237,7 @@ void Store::rollback() {
   loadHeads();
 }
 
-namespace {
-
-// SHA-256 through OpenSSL's EVP interface (SHA-NI or AVX2 where the CPU has
-// them), one context per thread, reused.
-class Sha256 {
- public:
-  Sha256() : context_(EVP_MD_CTX_new()) {
-    if (context_ == nullptr || method() == nullptr) throw ArchiveError("SHA-256 is not available");
-  }
-  ~Sha256() { EVP_MD_CTX_free(context_); }
-  Sha256(const Sha256&) = delete;
-  Sha256& operator=(const Sha256&) = delete;
-
-  void digest(std::string_view data, unsigned char (&out)[32]) {
-    unsigned int length = 0;
-    if (EVP_DigestInit_ex2(context_, method(), nullptr) != 1 ||
-        EVP_DigestUpdate(context_, data.data(), data.size()) != 1 || EVP_DigestFinal_ex(context_, out, &length) != 1 ||
-        length != 32) {
-      throw ArchiveError("SHA-256 failed");
-    }
-  }
-
- private:
-  static const EVP_MD* method() {
-    static EVP_MD* const fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-    return fetched;
-  }
-  EVP_MD_CTX* context_;
-};
-
-void appendNumber(std::string& out, std::int64_t value) {
-  char digits[24];
-  const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
-  out.append(digits, end);
-}
-
-// Length-prefixed ("5:alice"), so no choice of field contents can collide.
-void appendField(std::string& out, std::string_view field) {
-  appendNumber(out, static_cast<std::int64_t>(field.size()));
-  out.push_back(':');
-  out.append(field);
-}
-
-void appendNumberField(std::string& out, std::int64_t value) {
-  char digits[24];
-  const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
-  appendField(out, std::string_view(digits, static_cast<std::size_t>(end - digits)));
-}
-
-// The chained hash, as 64 lower-case hex digits in `hex`.
-void hashRow(std::string_view previousHash, const MessageRecord& r, char (&hex)[64]) {
-  thread_local Sha256 sha;
-  thread_local std::string buffer;
-  buffer.clear();
-  appendField(buffer, previousHash);
-  appendNumberField(buffer, r.timeMs);
-  for (const std::string* field : {&r.direction, &r.sender, &r.senderName, &r.recipient, &r.recipientName, &r.callId}) {
-    appendField(buffer, *field);
-  }
-  appendNumberField(buffer, r.cseq);
-  for (const std::string* field : {&r.contentType, &r.text, &r.originalText, &r.verdict, &r.rules, &r.tags,
-                                   &r.source, &r.transport}) {
-    appendField(buffer, *field);
-  }
-  unsigned char digest[32];
-  sha.digest(buffer, digest);
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (int i = 0; i < 32; ++i) {
-    hex[2 * i] = kHex[digest[i] >> 4];
-    hex[2 * i + 1] = kHex[digest[i] & 0x0f];
-  }
-}
-
-}  // namespace
-
-std::string Store::rowHash(const std::string& previousHash, const MessageRecord& r) {
-  char hex[64];
-  hashRow(previousHash, r, hex);
-  return std::string(hex, sizeof hex);
-}
-
-std::string Store::outcomeHash(std::string_view previousHash, std::int64_t messageId, std::string_view messageHash,
-                               int finalCode) {
-  thread_local Sha256 sha;
-  std::string buffer;
-  appendField(buffer, previousHash);
-  appendNumberField(buffer, messageId);
-  appendField(buffer, messageHash);
-  appendNumberField(buffer, finalCode);
-  unsigned char digest[32];
-  sha.digest(buffer, digest);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex(64, '0');
-  for (int i = 0; i < 32; ++i) {
-    hex[2 * i] = kHex[digest[i] >> 4];
-    hex[2 * i + 1] = kHex[digest[i] & 0x0f];
-  }
-  return hex;
-}
-
-std::int64_t Store::insertConversation(const MessageRecord& record) {
+std::int64_t SqliteStore::insertConversation(const MessageRecord& record) {
   sqlite3_reset(insertConversation_);
   bindStatic(insertConversation_, 1, record.session ? std::string_view("session") : std::string_view("pager"));
   if (record.session) {
@@ -363,7 +263,7 @@ constexpr std::size_t kMaxPagers = 100'000;
 
 }  // namespace
 
-std::int64_t Store::conversationFor(const MessageRecord& record) {
+std::int64_t SqliteStore::conversationFor(const MessageRecord& record) {
   newestMs_ = std::max(newestMs_, record.timeMs);
   if (record.session) {
     if (auto found = sessions_.find(record.callId); found != sessions_.end()) {
@@ -430,12 +330,12 @@ std::int64_t Store::conversationFor(const MessageRecord& record) {
   return id;
 }
 
-void Store::touch(std::int64_t id, std::int64_t timeMs) {
+void SqliteStore::touch(std::int64_t id, std::int64_t timeMs) {
   auto [slot, added] = touched_.try_emplace(id, timeMs);
   if (!added) slot->second = std::max(slot->second, timeMs);
 }
 
-void Store::flushTouched() {
+void SqliteStore::flushTouched() {
   for (const auto& [id, lastMs] : touched_) {
     sqlite3_reset(touchConversation_);
     sqlite3_bind_int64(touchConversation_, 1, lastMs);
@@ -448,7 +348,7 @@ void Store::flushTouched() {
   touched_.clear();
 }
 
-void Store::resetConversationCache() {
+void SqliteStore::resetConversationCache() {
   recent_.clear();
   sessions_.clear();
   pagers_.clear();
@@ -463,7 +363,7 @@ void Store::resetConversationCache() {
   sqlite3_reset(newestConversation_);
 }
 
-std::int64_t Store::dataVersion() {
+std::int64_t SqliteStore::dataVersion() {
   sqlite3_reset(readDataVersion_);
   std::int64_t version = -1;
   if (sqlite3_step(readDataVersion_) == SQLITE_ROW) version = sqlite3_column_int64(readDataVersion_, 0);
@@ -471,7 +371,7 @@ std::int64_t Store::dataVersion() {
   return version;
 }
 
-bool Store::insertMessage(const MessageRecord& r) {
+bool SqliteStore::insertMessage(const MessageRecord& r) {
   const std::int64_t conversation = conversationFor(r);
   char hash[64];
   hashRow(lastHash_, r, hash);
@@ -521,7 +421,7 @@ bool Store::insertMessage(const MessageRecord& r) {
   return true;
 }
 
-void Store::appendOutcome(std::int64_t messageId, std::string_view messageHash, int finalCode) {
+void SqliteStore::appendOutcome(std::int64_t messageId, std::string_view messageHash, int finalCode) {
   const std::string hash = outcomeHash(lastOutcomeHash_, messageId, messageHash, finalCode);
   sqlite3_reset(insertOutcome_);
   sqlite3_bind_int64(insertOutcome_, 1, messageId);
@@ -536,7 +436,7 @@ void Store::appendOutcome(std::int64_t messageId, std::string_view messageHash, 
   ++outcomesAdded_;
 }
 
-void Store::updateFinalCode(const std::string& callId, std::uint32_t cseq, const std::string& sender, int code) {
+void SqliteStore::updateFinalCode(const std::string& callId, std::uint32_t cseq, const std::string& sender, int code) {
   if (auto found = recent_.find(requestKey(callId, cseq, sender)); found != recent_.end()) {
     const RecentRow row = std::move(found->second);
     recent_.erase(found);
@@ -598,7 +498,7 @@ void bindOptionalInt(sqlite3_stmt* statement, int index, std::int64_t value) {
 
 }  // namespace
 
-void Store::upsertCall(const CallRecord& r) {
+void SqliteStore::upsertCall(const CallRecord& r) {
   sqlite3_stmt* s = upsertCall_;
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
@@ -617,7 +517,7 @@ void Store::upsertCall(const CallRecord& r) {
   sqlite3_reset(s);
 }
 
-void Store::insertFileTransfer(const FileTransferRecord& r) {
+void SqliteStore::insertFileTransfer(const FileTransferRecord& r) {
   sqlite3_stmt* s = insertFile_;
   sqlite3_reset(s);
   bindText(s, 1, r.callId);
@@ -633,7 +533,7 @@ void Store::insertFileTransfer(const FileTransferRecord& r) {
   sqlite3_reset(s);
 }
 
-void Store::closeStaleCalls(std::int64_t nowMs, std::int64_t timeoutMs) {
+void SqliteStore::closeStaleCalls(std::int64_t nowMs, std::int64_t timeoutMs) {
   sqlite3_reset(closeStale_);
   sqlite3_bind_int64(closeStale_, 1, nowMs);
   sqlite3_bind_int64(closeStale_, 2, timeoutMs);
@@ -641,7 +541,7 @@ void Store::closeStaleCalls(std::int64_t nowMs, std::int64_t timeoutMs) {
   sqlite3_reset(closeStale_);
 }
 
-std::int64_t Store::purgeBatch(std::int64_t cutoffMs, std::int64_t nowMs, int limit) {
+std::int64_t SqliteStore::purgeBatch(std::int64_t cutoffMs, std::int64_t nowMs, int limit) {
   static const char* kVictims =
       "SELECT m.id, m.hash, m.text FROM messages m "
       "WHERE m.time_ms < ?1 "
@@ -684,7 +584,7 @@ std::int64_t Store::purgeBatch(std::int64_t cutoffMs, std::int64_t nowMs, int li
   return purged;
 }
 
-void Store::setHold(const std::string& kind, const std::string& value, bool held, std::int64_t nowMs) {
+void SqliteStore::setHold(const std::string& kind, const std::string& value, bool held, std::int64_t nowMs) {
   if (kind != "participant" && kind != "conversation") throw ArchiveError("hold kind must be participant or conversation");
   sqlite3_stmt* statement = prepare(held ? "INSERT OR IGNORE INTO holds (kind, value, created_ms) VALUES (?, ?, ?)"
                                          : "DELETE FROM holds WHERE kind = ? AND value = ?");
@@ -696,7 +596,7 @@ void Store::setHold(const std::string& kind, const std::string& value, bool held
   if (rc != SQLITE_DONE) throw ArchiveError(std::string("cannot change hold: ") + sqlite3_errmsg(db_));
 }
 
-std::int64_t Store::messageCount() const {
+std::int64_t SqliteStore::messageCount() {
   sqlite3_stmt* statement = prepare("SELECT count(*) FROM messages");
   std::int64_t n = 0;
   if (sqlite3_step(statement) == SQLITE_ROW) n = sqlite3_column_int64(statement, 0);
@@ -704,7 +604,7 @@ std::int64_t Store::messageCount() const {
   return n;
 }
 
-VerifyReport Store::verify() const {
+VerifyReport SqliteStore::verify() {
   VerifyReport report;
   // Purged rows are tombstones (their hash only): the chain steps over them.
   sqlite3_stmt* rows = prepare(
@@ -769,7 +669,7 @@ VerifyReport Store::verify() const {
   return report;
 }
 
-void Store::verifyOutcomes(VerifyReport& report) const {
+void SqliteStore::verifyOutcomes(VerifyReport& report) const {
   auto fail = [&](std::int64_t messageId, std::string problem) {
     report.ok = false;
     report.firstBadId = messageId;

@@ -1,0 +1,112 @@
+#include "archive/chain.h"
+
+#include <openssl/evp.h>
+
+#include <charconv>
+
+#include "archive/store.h"
+
+namespace sipwarden::archive {
+namespace {
+
+// SHA-256 through OpenSSL's EVP interface (SHA-NI or AVX2 where the CPU has
+// them), one context per thread, reused.
+class Sha256 {
+ public:
+  Sha256() : context_(EVP_MD_CTX_new()) {
+    if (context_ == nullptr || method() == nullptr) throw ArchiveError("SHA-256 is not available");
+  }
+  ~Sha256() { EVP_MD_CTX_free(context_); }
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+
+  void digest(std::string_view data, unsigned char (&out)[32]) {
+    unsigned int length = 0;
+    if (EVP_DigestInit_ex2(context_, method(), nullptr) != 1 ||
+        EVP_DigestUpdate(context_, data.data(), data.size()) != 1 || EVP_DigestFinal_ex(context_, out, &length) != 1 ||
+        length != 32) {
+      throw ArchiveError("SHA-256 failed");
+    }
+  }
+
+ private:
+  static const EVP_MD* method() {
+    static EVP_MD* const fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    return fetched;
+  }
+  EVP_MD_CTX* context_;
+};
+
+void appendNumber(std::string& out, std::int64_t value) {
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+  out.append(digits, end);
+}
+
+// Length-prefixed ("5:alice"), so no choice of field contents can collide.
+void appendField(std::string& out, std::string_view field) {
+  appendNumber(out, static_cast<std::int64_t>(field.size()));
+  out.push_back(':');
+  out.append(field);
+}
+
+void appendNumberField(std::string& out, std::int64_t value) {
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+  appendField(out, std::string_view(digits, static_cast<std::size_t>(end - digits)));
+}
+
+}  // namespace
+
+// The chained hash, as 64 lower-case hex digits in `hex`.
+void hashRow(std::string_view previousHash, const MessageRecord& r, char (&hex)[64]) {
+  thread_local Sha256 sha;
+  thread_local std::string buffer;
+  buffer.clear();
+  appendField(buffer, previousHash);
+  appendNumberField(buffer, r.timeMs);
+  for (const std::string* field : {&r.direction, &r.sender, &r.senderName, &r.recipient, &r.recipientName, &r.callId}) {
+    appendField(buffer, *field);
+  }
+  appendNumberField(buffer, r.cseq);
+  for (const std::string* field : {&r.contentType, &r.text, &r.originalText, &r.verdict, &r.rules, &r.tags,
+                                   &r.source, &r.transport}) {
+    appendField(buffer, *field);
+  }
+  unsigned char digest[32];
+  sha.digest(buffer, digest);
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int i = 0; i < 32; ++i) {
+    hex[2 * i] = kHex[digest[i] >> 4];
+    hex[2 * i + 1] = kHex[digest[i] & 0x0f];
+  }
+}
+
+
+std::string rowHash(const std::string& previousHash, const MessageRecord& r) {
+  char hex[64];
+  hashRow(previousHash, r, hex);
+  return std::string(hex, sizeof hex);
+}
+
+std::string outcomeHash(std::string_view previousHash, std::int64_t messageId, std::string_view messageHash,
+                               int finalCode) {
+  thread_local Sha256 sha;
+  std::string buffer;
+  appendField(buffer, previousHash);
+  appendNumberField(buffer, messageId);
+  appendField(buffer, messageHash);
+  appendNumberField(buffer, finalCode);
+  unsigned char digest[32];
+  sha.digest(buffer, digest);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex(64, '0');
+  for (int i = 0; i < 32; ++i) {
+    hex[2 * i] = kHex[digest[i] >> 4];
+    hex[2 * i + 1] = kHex[digest[i] & 0x0f];
+  }
+  return hex;
+}
+
+
+}  // namespace sipwarden::archive

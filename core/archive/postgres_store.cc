@@ -1,0 +1,466 @@
+#include "archive/postgres_store.h"
+
+#include <algorithm>
+
+#include "archive/chain.h"
+#include "archive/migrations.h"
+
+namespace sipwarden::archive {
+namespace {
+
+// pg_advisory_lock keys of our own; any constant no other tool uses.
+constexpr std::int64_t kMigrationLock = 0x5349505741524431;  // "SIPWARD1"
+
+// The message columns after the conversation: $3 onwards in both insert
+// statements ($1 participants, $2 time).
+constexpr const char* kInsertMessage =
+    "INSERT INTO messages (conversation_id, time_ms, hop_id, direction, sender, sender_name, recipient, "
+    "recipient_name, call_id, cseq, content_type, text, original_text, verdict, rules, tags, final_code, source, "
+    "transport, hash) VALUES ((SELECT id FROM conversation), $2::bigint, $3, $4, $5, $6, $7, $8, $9, $10::bigint, "
+    "$11, $12, $13, $14, $15, $16, $17::integer, $18, $19, $20) "
+    "ON CONFLICT (call_id, cseq, sender) DO NOTHING RETURNING id";
+
+// A text[] literal: {"a","b"} with quotes and backslashes escaped.
+std::string textArray(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (const auto& value : values) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    for (const char c : value) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+}  // namespace
+
+PostgresStore::PostgresStore(const std::string& uri, StoreOptions options) : db_(uri), options_(std::move(options)) {
+  migrate();
+  prepareStatements();
+  if (!options_.hopId.empty()) claimHop();
+}
+
+int PostgresStore::schemaVersion() {
+  if (db_.run("SELECT to_regclass('schema_version') IS NULL").integer(0, 0) == 1) return 0;
+  return static_cast<int>(db_.run("SELECT version FROM schema_version").integer(0, 0));
+}
+
+void PostgresStore::migrate() {
+  // Two hops starting at once must not both create the tables.
+  db_.run("SELECT pg_advisory_lock($1)", pg::Params().number(kMigrationLock));
+  try {
+    const int current = schemaVersion();
+    const int newest = postgresMigrations().empty() ? 0 : postgresMigrations().back().version;
+    if (current > newest) {
+      throw ArchiveError("archive schema version " + std::to_string(current) + " is newer than this sipwarden (" +
+                         std::to_string(newest) + "); use a newer sipwarden");
+    }
+    for (const Migration& migration : postgresMigrations()) {
+      if (migration.version <= current) continue;
+      db_.script("BEGIN");
+      try {
+        db_.script(migration.sql);
+        db_.run("UPDATE schema_version SET version = $1", pg::Params().number(migration.version));
+        db_.script("COMMIT");
+      } catch (const ArchiveError& error) {
+        db_.script("ROLLBACK");
+        throw ArchiveError(std::string("migration ") + migration.name + " failed: " + error.what());
+      }
+    }
+  } catch (...) {
+    db_.run("SELECT pg_advisory_unlock($1)", pg::Params().number(kMigrationLock));
+    throw;
+  }
+  db_.run("SELECT pg_advisory_unlock($1)", pg::Params().number(kMigrationLock));
+}
+
+void PostgresStore::claimHop() {
+  const auto claimed = db_.run("SELECT pg_try_advisory_lock(hashtextextended('sipwarden hop ' || $1, 0))",
+                               pg::Params().text(options_.hopId));
+  if (claimed.integer(0, 0) != 1) {
+    throw ArchiveError("another sipwarden is writing this archive as hop '" + options_.hopId +
+                       "': give each hop its own archive.hop_id");
+  }
+  db_.run("INSERT INTO chain_head (hop_id) VALUES ($1) ON CONFLICT DO NOTHING", pg::Params().text(options_.hopId));
+  loadHeads();
+}
+
+void PostgresStore::prepareStatements() {
+  db_.prepare("insert_session",
+              std::string("WITH conversation AS (INSERT INTO conversations (kind, call_id, participants, started_ms, "
+                          "last_ms) VALUES ('session', $9, $1, $2::bigint, $2::bigint) ON CONFLICT (call_id) WHERE "
+                          "kind = 'session' DO UPDATE SET last_ms = greatest(conversations.last_ms, excluded.last_ms) "
+                          "RETURNING id) ") +
+                  kInsertMessage);
+  // The newest pager conversation of these participants continues if it was
+  // active within the gap ($21); otherwise a new one starts.
+  db_.prepare("insert_pager",
+              std::string("WITH newest AS (SELECT id, last_ms FROM conversations WHERE kind = 'pager' AND "
+                          "participants = $1 ORDER BY last_ms DESC LIMIT 1), "
+                          "continued AS (UPDATE conversations c SET last_ms = greatest(c.last_ms, $2::bigint) FROM "
+                          "newest n WHERE c.id = n.id AND n.last_ms >= $2::bigint - $21::bigint RETURNING c.id), "
+                          "created AS (INSERT INTO conversations (kind, participants, started_ms, last_ms) SELECT "
+                          "'pager', $1, $2::bigint, $2::bigint WHERE NOT EXISTS (SELECT 1 FROM continued) RETURNING "
+                          "id), "
+                          "conversation AS (SELECT id FROM continued UNION ALL SELECT id FROM created) ") +
+                  kInsertMessage);
+  db_.prepare("final_code",
+              "UPDATE messages SET final_code = $4 WHERE call_id = $1 AND cseq = $2 AND sender = $3 RETURNING id, hash");
+  db_.prepare("outcome", "INSERT INTO outcomes (hop_id, message_id, final_code, hash) VALUES ($1, $2, $3, $4) RETURNING id");
+  // Each event writes what it knows; NULL (and '' / 0) keep what is there
+  // (the SQLite statement in sqlite_store.cc, in this dialect).
+  db_.prepare(
+      "upsert_call",
+      "INSERT INTO calls (call_id, caller, callee, invite_ms, ringing_ms, answer_ms, end_ms, disposition, end_code, "
+      "ended_by, media) VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8::text, 'in_progress'), "
+      "coalesce($9::integer, 0), '', coalesce($11::text, '')) "
+      "ON CONFLICT (call_id) DO UPDATE SET "
+      "caller = CASE WHEN calls.caller = '' THEN excluded.caller ELSE calls.caller END, "
+      "callee = CASE WHEN calls.callee = '' THEN excluded.callee ELSE calls.callee END, "
+      "invite_ms = least(calls.invite_ms, excluded.invite_ms), "
+      "ringing_ms = coalesce(calls.ringing_ms, excluded.ringing_ms), "
+      "answer_ms = coalesce(calls.answer_ms, excluded.answer_ms), "
+      "end_ms = coalesce(calls.end_ms, excluded.end_ms), "
+      "disposition = CASE WHEN $8::text IS NULL OR calls.end_ms IS NOT NULL THEN calls.disposition ELSE $8::text END, "
+      "end_code = CASE WHEN $9::integer IS NULL OR calls.end_ms IS NOT NULL THEN calls.end_code ELSE $9::integer END, "
+      "ended_by = CASE WHEN $10::text IS NULL OR calls.ended_by <> '' THEN calls.ended_by "
+      "  WHEN $10::text = calls.caller THEN 'caller' ELSE 'callee' END, "
+      "media = CASE WHEN $11::text IS NULL THEN calls.media ELSE $11::text END, "
+      "duration_ms = CASE WHEN coalesce(calls.end_ms, excluded.end_ms) IS NOT NULL "
+      "  AND coalesce(calls.answer_ms, excluded.answer_ms) IS NOT NULL "
+      "  THEN coalesce(calls.end_ms, excluded.end_ms) - coalesce(calls.answer_ms, excluded.answer_ms) ELSE NULL END");
+  db_.prepare("file_transfer",
+              "INSERT INTO file_transfers (call_id, name, size, blocked, time_ms) VALUES ($1, $2, $3, $4, $5)");
+  db_.prepare("move_head",
+              "UPDATE chain_head SET last_id = $2, last_hash = $3, rows = rows + $4 WHERE hop_id = $1");
+  db_.prepare("move_outcome_head",
+              "UPDATE chain_head SET outcomes_last_id = $2, outcomes_last_hash = $3, outcomes_rows = outcomes_rows + $4 "
+              "WHERE hop_id = $1");
+}
+
+void PostgresStore::loadHeads() {
+  const auto head = db_.run("SELECT last_id, last_hash, outcomes_last_id, outcomes_last_hash FROM chain_head "
+                            "WHERE hop_id = $1",
+                            pg::Params().text(options_.hopId));
+  if (head.rows() == 0) throw ArchiveError("chain head of hop '" + options_.hopId + "' is missing");
+  lastId_ = head.integer(0, 0);
+  lastHash_ = head.text(0, 1);
+  lastOutcomeId_ = head.integer(0, 2);
+  lastOutcomeHash_ = head.text(0, 3);
+}
+
+void PostgresStore::begin(const std::vector<const MessageRecord*>& messages) {
+  if (db_.ensureConnected()) {
+    // A new server session: the hop lock went with the old one.
+    if (!options_.hopId.empty()) claimHop();
+  }
+  db_.script("BEGIN");
+  rowsAdded_ = 0;
+  outcomesAdded_ = 0;
+  if (messages.empty()) return;
+  std::vector<std::string> keys;
+  keys.reserve(messages.size());
+  for (const MessageRecord* message : messages) {
+    keys.push_back(message->session ? "s:" + message->callId : "p:" + message->participants);
+  }
+  // Sorted by the lock key itself, so every hop takes its locks in the same
+  // order; OFFSET 0 keeps the sorted subquery from being flattened away.
+  db_.run("SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(x, 0) AS k "
+          "FROM unnest($1::text[]) AS x ORDER BY k OFFSET 0) AS keys",
+          pg::Params().text(textArray(keys)));
+}
+
+void PostgresStore::commit() {
+  if (rowsAdded_ > 0) {
+    db_.runPrepared("move_head",
+                    pg::Params().text(options_.hopId).number(lastId_).text(lastHash_).number(rowsAdded_));
+  }
+  if (outcomesAdded_ > 0) {
+    db_.runPrepared("move_outcome_head", pg::Params()
+                                             .text(options_.hopId)
+                                             .number(lastOutcomeId_)
+                                             .text(lastOutcomeHash_)
+                                             .number(outcomesAdded_));
+  }
+  db_.script("COMMIT");
+  rowsAdded_ = 0;
+  outcomesAdded_ = 0;
+}
+
+void PostgresStore::rollback() {
+  try {
+    if (db_.inTransaction()) db_.script("ROLLBACK");
+  } catch (const ArchiveError&) {
+    // A lost connection has nothing to roll back; begin() reconnects.
+  }
+  rowsAdded_ = 0;
+  outcomesAdded_ = 0;
+  if (!options_.hopId.empty()) {
+    try {
+      loadHeads();
+    } catch (const ArchiveError&) {
+      // Read again after the reconnect in begin().
+    }
+  }
+}
+
+bool PostgresStore::insertMessage(const MessageRecord& r) {
+  if (options_.hopId.empty()) throw ArchiveError("this archive connection has no hop id and cannot write messages");
+  char hex[64];
+  hashRow(lastHash_, r, hex);
+  const std::string hash(hex, sizeof hex);
+  pg::Params params;
+  params.text(r.participants).number(r.timeMs).text(options_.hopId).text(r.direction).text(r.sender);
+  params.text(r.senderName).text(r.recipient).text(r.recipientName).text(r.callId).number(r.cseq);
+  params.text(r.contentType).text(r.text).textOrNull(r.originalText).text(r.verdict).text(r.rules).text(r.tags);
+  params.number(r.finalCode).text(r.source).text(r.transport).text(hash);
+  if (!r.session) params.number(options_.conversationGapMs);
+  const auto inserted = db_.runPrepared(r.session ? "insert_session" : "insert_pager", params);
+  if (inserted.rows() == 0) return false;  // archived before, by this hop or another
+  lastId_ = inserted.integer(0, 0);
+  lastHash_ = hash;
+  ++rowsAdded_;
+  if (r.finalCode != 0) appendOutcome(lastId_, hash, r.finalCode);
+  return true;
+}
+
+void PostgresStore::appendOutcome(std::int64_t messageId, const std::string& messageHash, int finalCode) {
+  const std::string hash = outcomeHash(lastOutcomeHash_, messageId, messageHash, finalCode);
+  const auto inserted = db_.runPrepared(
+      "outcome", pg::Params().text(options_.hopId).number(messageId).number(finalCode).text(hash));
+  lastOutcomeId_ = inserted.integer(0, 0);
+  lastOutcomeHash_ = hash;
+  ++outcomesAdded_;
+}
+
+void PostgresStore::updateFinalCode(const std::string& callId, std::uint32_t cseq, const std::string& sender,
+                                    int code) {
+  // The row may be another hop's: it is sealed into this hop's outcome chain.
+  const auto updated =
+      db_.runPrepared("final_code", pg::Params().text(callId).number(cseq).text(sender).number(code));
+  if (updated.rows() == 0) return;  // never archived
+  appendOutcome(updated.integer(0, 0), updated.text(0, 1), code);
+}
+
+std::int64_t PostgresStore::messageCount() { return db_.run("SELECT count(*) FROM messages").integer(0, 0); }
+
+void PostgresStore::upsertCall(const CallRecord& r) {
+  pg::Params params;
+  params.text(r.callId).text(r.caller).text(r.callee);
+  params.number(r.inviteMs != 0 ? r.inviteMs : (r.endMs != 0 ? r.endMs : r.answerMs));
+  params.numberOrNull(r.ringingMs).numberOrNull(r.answerMs).numberOrNull(r.endMs);
+  params.textOrNull(r.disposition).numberOrNull(r.endCode).textOrNull(r.endedByAor).textOrNull(r.media);
+  db_.runPrepared("upsert_call", params);
+}
+
+void PostgresStore::insertFileTransfer(const FileTransferRecord& r) {
+  pg::Params params;
+  params.text(r.callId).text(r.name);
+  if (r.size < 0) {
+    params.null();
+  } else {
+    params.number(r.size);
+  }
+  params.number(r.blocked ? 1 : 0).number(r.timeMs);
+  db_.runPrepared("file_transfer", params);
+}
+
+void PostgresStore::closeStaleCalls(std::int64_t nowMs, std::int64_t timeoutMs) {
+  db_.run("UPDATE calls SET end_ms = $1, duration_ms = $1 - answer_ms, closed_by_timer = 1, ended_by = 'session_timer' "
+          "WHERE end_ms IS NULL AND answer_ms IS NOT NULL AND answer_ms < $1 - $2",
+          pg::Params().number(nowMs).number(timeoutMs));
+}
+
+std::int64_t PostgresStore::purgeBatch(std::int64_t cutoffMs, std::int64_t nowMs, int limit) {
+  // SKIP LOCKED: another hop purging at the same time takes other rows.
+  const auto purged = db_.run(
+      "WITH victims AS (SELECT m.id FROM messages m WHERE m.time_ms < $1 "
+      "AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.kind = 'conversation' AND h.value = m.conversation_id::text) "
+      "AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.kind = 'participant' AND h.value IN (m.sender, m.recipient)) "
+      "ORDER BY m.id LIMIT $2 FOR UPDATE SKIP LOCKED), "
+      "gone AS (DELETE FROM messages m USING victims v WHERE m.id = v.id RETURNING m.id, m.hop_id, m.hash) "
+      "INSERT INTO tombstones (id, hop_id, hash, purged_ms) SELECT id, hop_id, hash, $3 FROM gone",
+      pg::Params().number(cutoffMs).number(limit).number(nowMs));
+  db_.run("DELETE FROM calls WHERE id IN (SELECT id FROM calls WHERE invite_ms < $1 LIMIT $2)",
+          pg::Params().number(cutoffMs).number(limit));
+  // Only conversations that ended before the cutoff: a new one may still be
+  // waiting for its first message from another hop's open transaction.
+  db_.run("DELETE FROM conversations c WHERE c.last_ms < $1 "
+          "AND NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = c.id) "
+          "AND NOT EXISTS (SELECT 1 FROM holds WHERE kind = 'conversation' AND value = c.id::text)",
+          pg::Params().number(cutoffMs));
+  return purged.affected();
+}
+
+void PostgresStore::setHold(const std::string& kind, const std::string& value, bool held, std::int64_t nowMs) {
+  if (kind != "participant" && kind != "conversation") throw ArchiveError("hold kind must be participant or conversation");
+  if (held) {
+    db_.run("INSERT INTO holds (kind, value, created_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            pg::Params().text(kind).text(value).number(nowMs));
+  } else {
+    db_.run("DELETE FROM holds WHERE kind = $1 AND value = $2", pg::Params().text(kind).text(value));
+  }
+}
+
+VerifyReport PostgresStore::verify() {
+  VerifyReport report;
+  report.chains = 0;
+  // One snapshot for every chain, and cursors so a large archive is read in
+  // pieces rather than in one result.
+  db_.script("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  try {
+    const auto orphans = db_.run(
+        "SELECT hop_id FROM (SELECT DISTINCT hop_id FROM messages UNION SELECT DISTINCT hop_id FROM tombstones "
+        "UNION SELECT DISTINCT hop_id FROM outcomes) h WHERE NOT EXISTS (SELECT 1 FROM chain_head c WHERE "
+        "c.hop_id = h.hop_id) LIMIT 1");
+    if (orphans.rows() > 0) {
+      report.ok = false;
+      report.problem = "rows of hop '" + orphans.text(0, 0) + "' have no chain head: the head was deleted";
+    }
+    const auto hops = db_.run("SELECT hop_id FROM chain_head ORDER BY hop_id");
+    for (int i = 0; report.ok && i < hops.rows(); ++i) {
+      ++report.chains;
+      verifyChain(hops.text(i, 0), report);
+      if (report.ok) verifyOutcomes(hops.text(i, 0), report);
+    }
+    if (report.ok) {
+      // Each message's final_code is its newest outcome's (0: none yet),
+      // except in migrated rows older than their chain's outcome records.
+      const auto edited = db_.run(
+          "SELECT m.id, m.final_code FROM messages m JOIN chain_head h ON h.hop_id = m.hop_id "
+          "WHERE (m.id >= h.outcomes_from_id OR EXISTS (SELECT 1 FROM outcomes o WHERE o.message_id = m.id)) "
+          "AND m.final_code IS DISTINCT FROM coalesce((SELECT o.final_code FROM outcomes o WHERE o.message_id = m.id "
+          "ORDER BY o.id DESC LIMIT 1), 0) ORDER BY m.id LIMIT 1");
+      if (edited.rows() > 0) {
+        report.ok = false;
+        report.firstBadId = edited.integer(0, 0);
+        report.problem = "row " + edited.text(0, 0) + " has final code " + edited.text(0, 1) +
+                         ", which its final-code records do not show: it was edited";
+      }
+      report.unsealedCodes =
+          db_.run("SELECT count(*) FROM messages m JOIN chain_head h ON h.hop_id = m.hop_id "
+                  "WHERE m.id < h.outcomes_from_id AND m.final_code <> 0 "
+                  "AND NOT EXISTS (SELECT 1 FROM outcomes o WHERE o.message_id = m.id)")
+              .integer(0, 0);
+    }
+    db_.script("COMMIT");
+  } catch (...) {
+    rollback();
+    throw;
+  }
+  return report;
+}
+
+void PostgresStore::verifyChain(const std::string& hop, VerifyReport& report) {
+  db_.run("DECLARE chain NO SCROLL CURSOR FOR "
+          "SELECT id, time_ms, direction, sender, sender_name, recipient, recipient_name, call_id, cseq, content_type, "
+          "text, coalesce(original_text, ''), verdict, rules, tags, final_code, source, transport, hash, 0 AS purged "
+          "FROM messages WHERE hop_id = $1 UNION ALL "
+          "SELECT id, 0, '', '', '', '', '', '', 0, '', '', '', '', '', '', 0, '', '', hash, 1 FROM tombstones "
+          "WHERE hop_id = $1 ORDER BY 1",
+          pg::Params().text(hop));
+  std::string previous;
+  std::int64_t lastId = 0;
+  std::int64_t rows = 0;
+  for (bool more = true; more && report.ok;) {
+    const auto batch = db_.run("FETCH 5000 FROM chain");
+    more = batch.rows() == 5000;
+    for (int i = 0; i < batch.rows(); ++i) {
+      MessageRecord r;
+      const std::int64_t id = batch.integer(i, 0);
+      r.timeMs = batch.integer(i, 1);
+      r.direction = batch.text(i, 2);
+      r.sender = batch.text(i, 3);
+      r.senderName = batch.text(i, 4);
+      r.recipient = batch.text(i, 5);
+      r.recipientName = batch.text(i, 6);
+      r.callId = batch.text(i, 7);
+      r.cseq = static_cast<std::uint32_t>(batch.integer(i, 8));
+      r.contentType = batch.text(i, 9);
+      r.text = batch.text(i, 10);
+      r.originalText = batch.text(i, 11);
+      r.verdict = batch.text(i, 12);
+      r.rules = batch.text(i, 13);
+      r.tags = batch.text(i, 14);
+      r.finalCode = static_cast<int>(batch.integer(i, 15));
+      r.source = batch.text(i, 16);
+      r.transport = batch.text(i, 17);
+      const std::string stored = batch.text(i, 18);
+      ++rows;
+      ++report.rows;
+      if (batch.integer(i, 19) == 0 && rowHash(previous, r) != stored) {
+        report.ok = false;
+        report.firstBadId = id;
+        report.problem = "row " + std::to_string(id) + " of hop '" + hop +
+                         "' does not match its hash: it was edited, or a row before it was inserted or deleted";
+        break;
+      }
+      previous = stored;
+      lastId = id;
+    }
+  }
+  db_.script("CLOSE chain");
+  if (!report.ok) return;
+  const auto head =
+      db_.run("SELECT last_id, last_hash, rows FROM chain_head WHERE hop_id = $1", pg::Params().text(hop));
+  if (head.integer(0, 0) != lastId || head.text(0, 1) != previous || head.integer(0, 2) != rows) {
+    report.ok = false;
+    report.firstBadId = lastId + 1;
+    report.problem = "the chain of hop '" + hop + "' ends at row " + std::to_string(lastId) +
+                     " but the archive recorded row " + head.text(0, 0) + " (" + head.text(0, 2) +
+                     " rows) as its last: rows were deleted or the head was altered";
+  }
+}
+
+void PostgresStore::verifyOutcomes(const std::string& hop, VerifyReport& report) {
+  db_.run("DECLARE outcome_chain NO SCROLL CURSOR FOR "
+          "SELECT o.id, o.message_id, o.final_code, o.hash, coalesce(m.hash, t.hash) FROM outcomes o "
+          "LEFT JOIN messages m ON m.id = o.message_id LEFT JOIN tombstones t ON t.id = o.message_id "
+          "WHERE o.hop_id = $1 ORDER BY o.id",
+          pg::Params().text(hop));
+  std::string previous;
+  std::int64_t lastId = 0;
+  std::int64_t records = 0;
+  auto fail = [&](std::int64_t messageId, std::string problem) {
+    report.ok = false;
+    report.firstBadId = messageId;
+    report.problem = std::move(problem);
+  };
+  for (bool more = true; more && report.ok;) {
+    const auto batch = db_.run("FETCH 5000 FROM outcome_chain");
+    more = batch.rows() == 5000;
+    for (int i = 0; i < batch.rows(); ++i) {
+      const std::int64_t id = batch.integer(i, 0);
+      const std::int64_t messageId = batch.integer(i, 1);
+      const std::string stored = batch.text(i, 3);
+      ++records;
+      ++report.outcomes;
+      if (batch.null(i, 4)) {
+        fail(messageId, "final-code record " + std::to_string(id) + " names message " + std::to_string(messageId) +
+                            ", which is neither in the archive nor purged");
+        break;
+      }
+      if (outcomeHash(previous, messageId, batch.text(i, 4), static_cast<int>(batch.integer(i, 2))) != stored) {
+        fail(messageId, "final-code record " + std::to_string(id) + " of row " + std::to_string(messageId) +
+                            " does not match its hash: it was edited, or a record before it was inserted or deleted");
+        break;
+      }
+      previous = stored;
+      lastId = id;
+    }
+  }
+  db_.script("CLOSE outcome_chain");
+  if (!report.ok) return;
+  const auto head = db_.run("SELECT outcomes_last_id, outcomes_last_hash, outcomes_rows FROM chain_head WHERE hop_id = $1",
+                            pg::Params().text(hop));
+  if (head.integer(0, 0) != lastId || head.text(0, 1) != previous || head.integer(0, 2) != records) {
+    fail(0, "the final-code chain of hop '" + hop + "' ends at record " + std::to_string(lastId) +
+                " but the archive recorded record " + head.text(0, 0) +
+                " as its last: records were deleted or the head altered");
+  }
+}
+
+}  // namespace sipwarden::archive

@@ -1,0 +1,67 @@
+#pragma once
+// The PostgreSQL archive: one database that several hops share. What SQLite
+// does in one process's memory happens in the database here, so that hops
+// agree without talking to each other:
+//   * conversation grouping is a statement per message (a session is unique
+//     per Call-ID; a pager conversation continues the newest one of the same
+//     participants within the idle gap), serialised per conversation by
+//     transaction-scoped advisory locks that a batch takes up front, in one
+//     global order, so two hops never deadlock on them;
+//   * each hop appends to its own pair of chains (messages and outcomes,
+//     chain_head keyed by hop_id), and a session advisory lock keeps two
+//     processes from writing one hop's chain;
+//   * a request archived by one hop is a duplicate for every other
+//     (UNIQUE (call_id, cseq, sender)).
+
+#include <string>
+#include <vector>
+
+#include "archive/pg.h"
+#include "archive/store.h"
+
+namespace sipwarden::archive {
+
+class PostgresStore final : public Store {
+ public:
+  // Connects, migrates (schemas/postgresql/) and, with a hop id, claims that
+  // hop's chain. Throws ArchiveError.
+  PostgresStore(const std::string& uri, StoreOptions options);
+
+  int schemaVersion() override;
+  using Store::begin;
+  void begin(const std::vector<const MessageRecord*>& messages) override;
+  void commit() override;
+  void rollback() override;
+  bool insertMessage(const MessageRecord& record) override;
+  void updateFinalCode(const std::string& callId, std::uint32_t cseq, const std::string& sender, int code) override;
+  std::int64_t messageCount() override;
+  void upsertCall(const CallRecord& record) override;
+  void insertFileTransfer(const FileTransferRecord& record) override;
+  void closeStaleCalls(std::int64_t nowMs, std::int64_t timeoutMs) override;
+  std::int64_t purgeBatch(std::int64_t cutoffMs, std::int64_t nowMs, int limit) override;
+  void setHold(const std::string& kind, const std::string& value, bool held, std::int64_t nowMs) override;
+  VerifyReport verify() override;
+
+  // The connection, for the migration command (archive migrate) and tests.
+  pg::Connection& connection() { return db_; }
+
+ private:
+  void migrate();
+  void claimHop();
+  void prepareStatements();
+  void loadHeads();
+  void appendOutcome(std::int64_t messageId, const std::string& messageHash, int finalCode);
+  void verifyChain(const std::string& hop, VerifyReport& report);
+  void verifyOutcomes(const std::string& hop, VerifyReport& report);
+
+  pg::Connection db_;
+  StoreOptions options_;
+  std::string lastHash_;
+  std::int64_t lastId_ = 0;
+  std::int64_t rowsAdded_ = 0;  // in the open transaction
+  std::string lastOutcomeHash_;
+  std::int64_t lastOutcomeId_ = 0;
+  std::int64_t outcomesAdded_ = 0;
+};
+
+}  // namespace sipwarden::archive

@@ -1,0 +1,192 @@
+#include "query/connection.h"
+
+#include <sqlite3.h>
+
+#include <filesystem>
+
+#include "archive/migrations.h"
+#include "archive/pg.h"
+#include "archive/store.h"
+
+namespace sipwarden::query {
+namespace {
+
+class SqliteRows final : public Rows {
+ public:
+  SqliteRows(sqlite3* db, const std::string& sql, const std::vector<Value>& values)
+      : db_(db), fullText_(sql.find(" MATCH ") != std::string::npos) {
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &statement_, nullptr) != SQLITE_OK) {
+      throw ArchiveReadError(std::string("archive: ") + sqlite3_errmsg(db));
+    }
+    int index = 1;
+    for (const auto& value : values) {
+      if (!value.isText) {
+        sqlite3_bind_int64(statement_, index++, value.number);
+      } else {
+        const auto& text = value.text;
+        sqlite3_bind_text(statement_, index++, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+      }
+    }
+  }
+  ~SqliteRows() override { sqlite3_finalize(statement_); }
+  SqliteRows(const SqliteRows&) = delete;
+  SqliteRows& operator=(const SqliteRows&) = delete;
+
+  bool step() override {
+    const int rc = sqlite3_step(statement_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    const std::string error = sqlite3_errmsg(db_);
+    // A plain SQLITE_ERROR from a full-text query is the FTS5 parser
+    // refusing the user's text ("unterminated string", "syntax error").
+    if (rc == SQLITE_ERROR && fullText_) throw QueryError("text: " + error);
+    throw ArchiveReadError("archive: " + error);
+  }
+  std::int64_t integer(int column) const override { return sqlite3_column_int64(statement_, column); }
+  std::string text(int column) const override {
+    const auto* bytes = reinterpret_cast<const char*>(sqlite3_column_text(statement_, column));
+    return bytes ? std::string(bytes, static_cast<std::size_t>(sqlite3_column_bytes(statement_, column))) : "";
+  }
+  bool null(int column) const override { return sqlite3_column_type(statement_, column) == SQLITE_NULL; }
+
+ private:
+  sqlite3* db_;
+  bool fullText_;
+  sqlite3_stmt* statement_ = nullptr;
+};
+
+sqlite3* openSqlite(const std::string& path, int flags) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+    const std::string error = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    throw ArchiveReadError("cannot open archive " + path + ": " + error);
+  }
+  // The writer holds its lock for one batch (milliseconds); wait that out.
+  sqlite3_busy_timeout(db, 5000);
+  return db;
+}
+
+// A read-only connection (WAL lets it read while the hop's writer commits;
+// it never takes the write lock), plus a read-write one opened only to
+// append audit rows.
+class SqliteConnection final : public Connection {
+ public:
+  explicit SqliteConnection(const std::string& path) : path_(path) {
+    if (!std::filesystem::exists(path)) throw ArchiveReadError("no archive at " + path);
+    read_ = openSqlite(path, SQLITE_OPEN_READONLY);
+    int version = 0;
+    {
+      SqliteRows rows(read_, "PRAGMA user_version", {});
+      if (rows.step()) version = static_cast<int>(rows.integer(0));
+    }
+    if (version < archive::migrations().back().version) {
+      // An archive last opened by an older sipwarden: migrate it as the hop
+      // would (the audit table is needed), then read on.
+      sqlite3_close(read_);
+      read_ = nullptr;
+      try {
+        archive::openStore(path, archive::StoreOptions{});
+      } catch (const archive::ArchiveError& error) {
+        throw ArchiveReadError(error.what());
+      }
+      read_ = openSqlite(path, SQLITE_OPEN_READONLY);
+    }
+    sqlite3_exec(read_, "PRAGMA cache_size=-32768", nullptr, nullptr, nullptr);
+  }
+  ~SqliteConnection() override {
+    sqlite3_close(read_);
+    sqlite3_close(write_);
+  }
+  SqliteConnection(const SqliteConnection&) = delete;
+  SqliteConnection& operator=(const SqliteConnection&) = delete;
+
+  Dialect dialect() const override { return Dialect::kSqlite; }
+  std::unique_ptr<Rows> query(const std::string& sql, const std::vector<Value>& values) override {
+    return std::make_unique<SqliteRows>(read_, sql, values);
+  }
+  void write(const std::string& sql, const std::vector<Value>& values) override {
+    if (!write_) {
+      write_ = openSqlite(path_, SQLITE_OPEN_READWRITE);
+      // The archive's own durability (WAL, synchronous=NORMAL: safe against a
+      // crash, not against power loss before the next checkpoint). With the
+      // default FULL, every audited search fsynced while holding the write
+      // lock, and the hop's writer waited behind it.
+      sqlite3_exec(write_, "PRAGMA synchronous=NORMAL", nullptr, nullptr, nullptr);
+    }
+    SqliteRows(write_, sql, values).step();
+  }
+
+ private:
+  std::string path_;
+  sqlite3* read_ = nullptr;
+  sqlite3* write_ = nullptr;
+};
+
+// PostgreSQL returns a whole result at once; pages are small (limit + 1).
+class PostgresRows final : public Rows {
+ public:
+  explicit PostgresRows(archive::pg::Result result) : result_(std::move(result)) {}
+  bool step() override { return ++row_ < result_.rows(); }
+  std::int64_t integer(int column) const override { return result_.integer(row_, column); }
+  std::string text(int column) const override { return result_.text(row_, column); }
+  bool null(int column) const override { return result_.null(row_, column); }
+
+ private:
+  archive::pg::Result result_;
+  int row_ = -1;
+};
+
+class PostgresConnection final : public Connection {
+ public:
+  explicit PostgresConnection(const std::string& uri) : db_(connect(uri)) {}
+
+  Dialect dialect() const override { return Dialect::kPostgres; }
+  std::unique_ptr<Rows> query(const std::string& sql, const std::vector<Value>& values) override {
+    return std::make_unique<PostgresRows>(run(sql, values));
+  }
+  void write(const std::string& sql, const std::vector<Value>& values) override { run(sql, values); }
+
+ private:
+  static std::unique_ptr<archive::pg::Connection> connect(const std::string& uri) {
+    try {
+      // Migrates an older schema first, as the hop would; then reads only.
+      archive::openStore(uri, archive::StoreOptions{});
+      return std::make_unique<archive::pg::Connection>(uri);
+    } catch (const archive::ArchiveError& error) {
+      throw ArchiveReadError(error.what());
+    }
+  }
+  archive::pg::Result run(const std::string& sql, const std::vector<Value>& values) {
+    archive::pg::Params params;
+    for (const auto& value : values) {
+      if (value.isText) {
+        params.text(value.text);
+      } else {
+        params.number(value.number);
+      }
+    }
+    try {
+      return db_->run(archive::pg::numberPlaceholders(sql), params);
+    } catch (const archive::ArchiveError& error) {
+      throw ArchiveReadError(std::string("archive: ") + error.what());
+    }
+  }
+
+  std::unique_ptr<archive::pg::Connection> db_;
+};
+
+}  // namespace
+
+std::unique_ptr<Connection> openConnection(const std::string& url) {
+  archive::ArchiveLocation location;
+  try {
+    location = archive::parseArchiveLocation(url);
+  } catch (const archive::ArchiveError& error) {
+    throw ArchiveReadError(error.what());
+  }
+  if (location.postgres()) return std::make_unique<PostgresConnection>(location.target);
+  return std::make_unique<SqliteConnection>(location.target);
+}
+
+}  // namespace sipwarden::query
