@@ -10,6 +10,7 @@ packages=(
   sip-tester sipsak python3 sqlite3 procps iproute2 openssl
   chromium python3-websocket
   kamailio kamailio-tls-modules kamailio-sqlite-modules baresip-core
+  postgresql libpq-dev
   clang libclang-rt-14-dev
 )
 

@@ -11,6 +11,13 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 # benchmarks would be built for nothing.
 "$here/scripts/build.sh" release --target integration_deps
 "$here/scripts/build.sh" fuzz
+# One throw-away PostgreSQL server on loopback for the archive's second
+# backend: the unit suite runs its backend cases on it (one schema per test),
+# the integration tests one database per test.
+pg_dir="$(mktemp -d /tmp/sipwarden-pg.XXXXXX)"
+trap '"$here/scripts/pg-test-server.sh" stop "$pg_dir"; rm -rf "$pg_dir"' EXIT
+SIPWARDEN_TEST_PG_URL="$("$here/scripts/pg-test-server.sh" start "$pg_dir")"
+export SIPWARDEN_TEST_PG_URL
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 status=0

@@ -5,7 +5,8 @@
 --     (hop_id), and each hop has its own pair of chains in chain_head, so
 --     hops never contend on one chain head;
 --   * text search is a generated tsvector column with a GIN index (the
---     'simple' configuration: no stemming, like FTS5's unicode61);
+--     'simple' configuration: no stemming, like FTS5's unicode61), queried
+--     in web-search syntax (websearch_to_tsquery);
 --   * a session conversation is unique per Call-ID, so two hops that see
 --     the two halves of one dialog find the same conversation.
 -- Migrations are forward-only: NNN_*.sql moves the schema from NNN-1 to NNN,
@@ -49,7 +50,10 @@ CREATE TABLE messages (
   source          text NOT NULL DEFAULT '',
   transport       text NOT NULL DEFAULT '',
   hash            text NOT NULL,
-  text_search     tsvector GENERATED ALWAYS AS (to_tsvector('simple', text)) STORED,
+  -- Words as written ("budget.exe") and split at punctuation ("budget",
+  -- "exe"), as FTS5's unicode61 tokenizer splits them.
+  text_search     tsvector GENERATED ALWAYS AS (to_tsvector('simple', text) ||
+                    to_tsvector('simple', regexp_replace(text, '[[:punct:]]+', ' ', 'g'))) STORED,
   UNIQUE (call_id, cseq, sender)           -- a request is archived once, whichever hop saw it
 );
 CREATE INDEX messages_time ON messages(time_ms);
