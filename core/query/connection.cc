@@ -167,6 +167,9 @@ class PostgresConnection final : public Connection {
       }
     }
     try {
+      // A server restarted since the last query: the failed query lost the
+      // connection, this one makes it again.
+      db_->ensureConnected();
       return db_->run(archive::pg::numberPlaceholders(sql), params);
     } catch (const archive::ArchiveError& error) {
       throw ArchiveReadError(std::string("archive: ") + error.what());

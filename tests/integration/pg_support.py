@@ -10,7 +10,7 @@ import tempfile
 
 from harness import ROOT
 
-_SCRIPT = os.path.join(ROOT, "scripts", "pg-test-server.sh")
+SCRIPT = os.path.join(ROOT, "scripts", "pg-test-server.sh")
 _server = {"url": os.environ.get("SIPWARDEN_TEST_PG_URL")}
 _names = itertools.count()
 
@@ -18,9 +18,9 @@ _names = itertools.count()
 def server_url():
     if not _server["url"]:
         directory = tempfile.mkdtemp(prefix="sipwarden-pg-")
-        url = subprocess.run([_SCRIPT, "start", directory], check=True, capture_output=True, text=True,
+        url = subprocess.run([SCRIPT, "start", directory], check=True, capture_output=True, text=True,
                              timeout=60).stdout.strip()
-        atexit.register(subprocess.run, [_SCRIPT, "stop", directory], timeout=60)
+        atexit.register(subprocess.run, [SCRIPT, "stop", directory], timeout=60)
         _server["url"] = url
     return _server["url"]
 

@@ -8,8 +8,11 @@ import os
 import subprocess
 import tempfile
 
-from harness import BINARY, HopTestCase, Sipp, Sipwarden, free_port
-from pg_support import fresh_database, psql, scalar
+import time
+
+from harness import (BINARY, AnsweringPeer, HopTestCase, Sipp, Sipwarden, free_port, header, message_request,
+                     status_of)
+from pg_support import SCRIPT, fresh_database, psql, scalar
 from query_support import QueryTestCase
 from test_console import Console
 from test_query import AdminServer, QueryCommandLine
@@ -87,6 +90,46 @@ class SharedArchive(HopTestCase):
         bad = run_cli("check-config", self._write(json.dumps({"archive": {"url": "mysql://x/y"}})))
         self.assertNotEqual(bad.returncode, 0)
         self.assertIn("archive.url: unknown archive scheme 'mysql'", bad.stdout + bad.stderr)
+
+    def test_reject_mode_answers_503_while_the_server_is_down_and_resumes_after(self):
+        # A server of this test's own, since it is stopped halfway.
+        directory = tempfile.mkdtemp(prefix="sipwarden-pg-")
+        url = subprocess.run([SCRIPT, "start", directory], check=True, capture_output=True, text=True,
+                             timeout=60).stdout.strip()
+        self.cleanups.append(lambda: subprocess.run([SCRIPT, "stop", directory], timeout=60))
+        upstream = AnsweringPeer()
+        self.cleanups.append(upstream.stop)
+        self.url = url
+        warden = self.hop("--upstream", f"127.0.0.1:{upstream.port}", config=self.config("reject"))
+        caller = self.peer()
+        answers = {}
+
+        def send(call_id):
+            caller.send(message_request(caller.port, call_id=call_id, body="text of " + call_id), warden.port)
+            reply = caller.recv(timeout=10)
+            answers[call_id] = status_of(reply)[0]
+            return reply
+
+        for i in range(5):
+            self.assertEqual(status_of(send(f"before-{i}"))[0], 200)
+        subprocess.run([SCRIPT, "stop", directory], check=True, timeout=60)
+        refused = send("while-down")
+        self.assertEqual(status_of(refused)[0], 503, refused)
+        self.assertIsNotNone(header(refused, "Retry-After"), refused)
+        subprocess.run([SCRIPT, "resume", directory], check=True, capture_output=True, timeout=60)
+        deadline = time.time() + 20
+        attempt = 0
+        while time.time() < deadline and answers.get(f"after-{attempt - 1}") != 200:
+            send(f"after-{attempt}")
+            attempt += 1
+            time.sleep(0.2)
+        self.assertEqual(answers[f"after-{attempt - 1}"], 200, answers)
+        self.assertEqual(warden.stop(), 0)
+        delivered = sorted(call_id for call_id, code in answers.items() if code == 200)
+        archived = sorted(row[0] for row in psql(url, "SELECT call_id FROM messages"))
+        self.assertEqual(archived, delivered, "exactly the delivered messages are archived")
+        self.assertEqual(run_cli("archive", "verify", "--db", url).returncode, 0)
+        self.assertIn("archive write failed", warden.output())
 
     def _write(self, text):
         handle, path = tempfile.mkstemp(suffix=".json")
