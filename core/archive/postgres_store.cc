@@ -16,7 +16,7 @@ constexpr std::int64_t kMigrationLock = 0x5349505741524431;  // "SIPWARD1"
 constexpr const char* kInsertMessage =
     "INSERT INTO messages (conversation_id, time_ms, hop_id, direction, sender, sender_name, recipient, "
     "recipient_name, call_id, cseq, content_type, text, original_text, verdict, rules, tags, final_code, source, "
-    "transport, hash) VALUES ((SELECT id FROM conversation), $2::bigint, $3, $4, $5, $6, $7, $8, $9, $10::bigint, "
+    "transport, hash) VALUES ((SELECT id FROM conversation LIMIT 1), $2::bigint, $3, $4, $5, $6, $7, $8, $9, $10::bigint, "
     "$11, $12, $13, $14, $15, $16, $17::integer, $18, $19, $20) "
     "ON CONFLICT (call_id, cseq, sender) DO NOTHING RETURNING id";
 
@@ -78,8 +78,11 @@ void PostgresStore::migrate() {
 }
 
 void PostgresStore::claimHop() {
-  const auto claimed = db_.run("SELECT pg_try_advisory_lock(hashtextextended('sipwarden hop ' || $1, 0))",
-                               pg::Params().text(options_.hopId));
+  // Per schema: two archives in one database (schemas on search_path) are
+  // two archives, each with its own hops.
+  const auto claimed =
+      db_.run("SELECT pg_try_advisory_lock(hashtextextended('sipwarden hop ' || current_schema() || ' ' || $1, 0))",
+              pg::Params().text(options_.hopId));
   if (claimed.integer(0, 0) != 1) {
     throw ArchiveError("another sipwarden is writing this archive as hop '" + options_.hopId +
                        "': give each hop its own archive.hop_id");
@@ -96,16 +99,21 @@ void PostgresStore::prepareStatements() {
                           "RETURNING id) ") +
                   kInsertMessage);
   // The newest pager conversation of these participants continues if it was
-  // active within the gap ($21); otherwise a new one starts.
+  // active within the gap ($21); otherwise a new one starts, unless the
+  // message is a duplicate: then the row is not inserted, and its
+  // conversation (the original's) stands in for the NOT NULL column.
   db_.prepare("insert_pager",
               std::string("WITH newest AS (SELECT id, last_ms FROM conversations WHERE kind = 'pager' AND "
                           "participants = $1 ORDER BY last_ms DESC LIMIT 1), "
                           "continued AS (UPDATE conversations c SET last_ms = greatest(c.last_ms, $2::bigint) FROM "
                           "newest n WHERE c.id = n.id AND n.last_ms >= $2::bigint - $21::bigint RETURNING c.id), "
+                          "existing AS (SELECT conversation_id AS id FROM messages WHERE call_id = $9 AND cseq = "
+                          "$10::bigint AND sender = $5), "
                           "created AS (INSERT INTO conversations (kind, participants, started_ms, last_ms) SELECT "
-                          "'pager', $1, $2::bigint, $2::bigint WHERE NOT EXISTS (SELECT 1 FROM continued) RETURNING "
-                          "id), "
-                          "conversation AS (SELECT id FROM continued UNION ALL SELECT id FROM created) ") +
+                          "'pager', $1, $2::bigint, $2::bigint WHERE NOT EXISTS (SELECT 1 FROM continued) AND NOT "
+                          "EXISTS (SELECT 1 FROM existing) RETURNING id), "
+                          "conversation AS (SELECT id FROM continued UNION ALL SELECT id FROM created UNION ALL "
+                          "SELECT id FROM existing) ") +
                   kInsertMessage);
   db_.prepare("final_code",
               "UPDATE messages SET final_code = $4 WHERE call_id = $1 AND cseq = $2 AND sender = $3 RETURNING id, hash");

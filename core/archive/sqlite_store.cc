@@ -252,7 +252,8 @@ std::int64_t SqliteStore::insertConversation(const MessageRecord& record) {
     throw ArchiveError(std::string("cannot insert conversation: ") + sqlite3_errmsg(db_));
   }
   sqlite3_reset(insertConversation_);
-  return sqlite3_last_insert_rowid(db_);
+  createdConversation_ = sqlite3_last_insert_rowid(db_);
+  return createdConversation_;
 }
 
 namespace {
@@ -372,6 +373,7 @@ std::int64_t SqliteStore::dataVersion() {
 }
 
 bool SqliteStore::insertMessage(const MessageRecord& r) {
+  createdConversation_ = 0;
   const std::int64_t conversation = conversationFor(r);
   char hash[64];
   hashRow(lastHash_, r, hash);
@@ -402,7 +404,16 @@ bool SqliteStore::insertMessage(const MessageRecord& r) {
   bindStatic(s, 19, std::string_view(hash, sizeof hash));
   if (sqlite3_step(s) != SQLITE_DONE) throw ArchiveError(std::string("cannot insert message: ") + sqlite3_errmsg(db_));
   sqlite3_reset(s);
-  if (sqlite3_changes(db_) == 0) return false;  // already archived
+  if (sqlite3_changes(db_) == 0) {  // already archived
+    // A second pass after the idle gap opened a conversation for a row that
+    // is not written: take it back (rare; the cache is read again after).
+    if (createdConversation_ != 0) {
+      flushTouched();
+      exec(("DELETE FROM conversations WHERE id = " + std::to_string(createdConversation_)).c_str());
+      resetConversationCache();
+    }
+    return false;
+  }
   const std::int64_t id = sqlite3_last_insert_rowid(db_);
   sqlite3_reset(insertFts_);
   sqlite3_bind_int64(insertFts_, 1, id);

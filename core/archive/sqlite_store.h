@@ -132,6 +132,8 @@ class SqliteStore final : public Store {
     std::string hash;
   };
   std::unordered_map<std::string, RecentRow> recent_;
+  // The conversation the current insertMessage created, if any.
+  std::int64_t createdConversation_ = 0;
   sqlite3_stmt* updateFinalById_ = nullptr;
 };
 

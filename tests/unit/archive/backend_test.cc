@@ -59,7 +59,11 @@ TEST_P(Backend, ArchivesARequestOnce) {
   auto store = archive().open();
   EXPECT_TRUE(insert(*store, message("c1", kT0, "hello")));
   EXPECT_FALSE(insert(*store, message("c1", kT0 + 5, "hello"))) << "a retransmission is not a second row";
+  EXPECT_FALSE(insert(*store, message("c1", kT0 + 120 * kMinute, "hello"))) << "nor a second pass hours later";
   EXPECT_EQ(store->messageCount(), 1);
+  EXPECT_EQ(archive().scalar("SELECT count(*) FROM conversations"), 1) << "and no empty conversation";
+  EXPECT_TRUE(insert(*store, message("c2", kT0 + 121 * kMinute, "later")));
+  EXPECT_EQ(archive().scalar("SELECT count(*) FROM conversations"), 2);
   EXPECT_TRUE(store->verify().ok);
 }
 
