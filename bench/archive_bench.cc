@@ -4,14 +4,23 @@
 //                    100,000 rows/s with batching)
 //   ftsTwoWords      a two-word full-text query on 1,000,000 archived messages
 //   participantLast100  a participant's last 100 messages on the same archive
+//   postgresCommitRows/threads:N  rows committed per second into PostgreSQL
+//                    by N hops at once (each its own connection and chain),
+//                    as the hop writes them (codes a batch later); needs
+//                    SIPWARDEN_BENCH_PG_URL (scripts/pg-test-server.sh)
 // and prints the archive's bytes per message. The 1M archive is built once in
 // $TMPDIR (about a minute) and reused by later runs.
 //   build/release/bench/archive_bench
 #include <benchmark/benchmark.h>
 
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <random>
 
+#include "archive/pg.h"
 #include "archive/sqlite_store.h"
 
 namespace {
@@ -131,6 +140,56 @@ void commitRowsNoCode(benchmark::State& state) { commitRowsWithCodes(state, fals
 void commitRowsCodeLater(benchmark::State& state) { commitRowsWithCodes(state, true); }
 BENCHMARK(commitRowsNoCode)->Iterations(kCommitRows / 1000)->Unit(benchmark::kMillisecond);
 BENCHMARK(commitRowsCodeLater)->Iterations(kCommitRows / 1000)->Unit(benchmark::kMillisecond);
+
+// Each thread is one hop: its own store and chain, its own Call-IDs, the
+// same participants as the other hop (so the hops meet on conversations).
+void postgresCommitRows(benchmark::State& state) {
+  const char* server = std::getenv("SIPWARDEN_BENCH_PG_URL");
+  if (server == nullptr) {
+    state.SkipWithError("SIPWARDEN_BENCH_PG_URL is not set");
+    return;
+  }
+  static std::string url;
+  if (state.thread_index() == 0) {
+    // A fresh schema per run, for all the run's threads.
+    static int run = 0;
+    const std::string schema = "bench_" + std::to_string(::getpid()) + "_" + std::to_string(run++);
+    sipwarden::archive::pg::Connection(server).script("CREATE SCHEMA " + schema);
+    url = std::string(server) + (std::strchr(server, '?') ? "&" : "?") + "options=-csearch_path%3D" + schema;
+    sipwarden::archive::openStore(url, {});  // migrates once, before the threads write
+  }
+  static std::vector<MessageRecord> base = [] {
+    std::vector<MessageRecord> out = commitRecords();
+    for (auto& r : out) r.finalCode = 0;
+    return out;
+  }();
+  std::vector<MessageRecord> records(base.begin(), base.begin() + 20'000);
+  for (auto& r : records) r.callId += "-hop" + std::to_string(state.thread_index());
+  constexpr std::uint32_t kBatch = 1000;
+  std::unique_ptr<sipwarden::archive::Store> store;
+  std::uint32_t next = 0;
+  for (auto _ : state) {
+    if (!store) {
+      state.PauseTiming();
+      store = sipwarden::archive::openStore(
+          url, {30 * 60 * 1000, 0, "bench-hop-" + std::to_string(state.thread_index())});
+      state.ResumeTiming();
+    }
+    std::vector<const MessageRecord*> batch;
+    for (std::uint32_t i = next; i < next + kBatch; ++i) batch.push_back(&records[i]);
+    store->begin(batch);
+    if (next >= kBatch) {
+      for (std::uint32_t i = next - kBatch; i < next; ++i) {
+        store->updateFinalCode(records[i].callId, records[i].cseq, records[i].sender, 200);
+      }
+    }
+    store->insertMessages(batch);  // as the writer does
+    store->commit();
+    next += kBatch;
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(next));
+}
+BENCHMARK(postgresCommitRows)->Iterations(20)->Threads(1)->Threads(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 constexpr std::uint32_t kLargeArchive = 1'000'000;
 

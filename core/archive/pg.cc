@@ -138,6 +138,29 @@ std::string redact(const std::string& uri) {
   return uri.substr(0, colon + 1) + "***" + uri.substr(at);
 }
 
+std::string textArray(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (const auto& value : values) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    for (const char c : value) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+std::string numberArray(const std::vector<std::int64_t>& values) {
+  std::string out = "{";
+  for (const auto value : values) {
+    if (out.size() > 1) out += ',';
+    out += std::to_string(value);
+  }
+  return out + "}";
+}
+
 std::string numberPlaceholders(std::string_view sql) {
   std::string out;
   out.reserve(sql.size() + 16);

@@ -96,6 +96,12 @@ class Connection {
 // "postgresql://user:secret@host/db" -> "postgresql://user:***@host/db".
 std::string redact(const std::string& uri);
 
+// Array literals for array parameters ($1::text[]): {"a","b"} with quotes
+// and backslashes escaped, and {1,2}. Bulk statements send a batch's
+// columns as one array each.
+std::string textArray(const std::vector<std::string>& values);
+std::string numberArray(const std::vector<std::int64_t>& values);
+
 // Rewrites "?" placeholders (outside quoted strings) as "$1", "$2", ...: the
 // query code writes one SQL text for both dialects.
 std::string numberPlaceholders(std::string_view sql);

@@ -20,21 +20,6 @@ constexpr const char* kInsertMessage =
     "$11, $12, $13, $14, $15, $16, $17::integer, $18, $19, $20) "
     "ON CONFLICT (call_id, cseq, sender) DO NOTHING RETURNING id";
 
-// A text[] literal: {"a","b"} with quotes and backslashes escaped.
-std::string textArray(const std::vector<std::string>& values) {
-  std::string out = "{";
-  for (const auto& value : values) {
-    if (out.size() > 1) out += ',';
-    out += '"';
-    for (const char c : value) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  return out + "}";
-}
-
 }  // namespace
 
 PostgresStore::PostgresStore(const std::string& uri, StoreOptions options) : db_(uri), options_(std::move(options)) {
@@ -115,8 +100,19 @@ void PostgresStore::prepareStatements() {
                           "conversation AS (SELECT id FROM continued UNION ALL SELECT id FROM created UNION ALL "
                           "SELECT id FROM existing) ") +
                   kInsertMessage);
-  db_.prepare("final_code",
-              "UPDATE messages SET final_code = $4 WHERE call_id = $1 AND cseq = $2 AND sender = $3 RETURNING id, hash");
+  // One code per row (the last, if a batch holds two for one request), in
+  // the order they came.
+  db_.prepare("final_codes",
+              "WITH codes AS (SELECT DISTINCT ON (call_id, cseq, sender) * FROM unnest($1::text[], $2::bigint[], "
+              "$3::text[], $4::integer[]) WITH ORDINALITY AS c(call_id, cseq, sender, code, n) "
+              "ORDER BY call_id, cseq, sender, n DESC), "
+              "updated AS (UPDATE messages m SET final_code = c.code FROM codes c WHERE m.call_id = c.call_id AND "
+              "m.cseq = c.cseq AND m.sender = c.sender RETURNING m.id, m.hash, c.code, c.n) "
+              "SELECT id, hash, code FROM updated ORDER BY n");
+  db_.prepare("outcomes",
+              "WITH added AS (INSERT INTO outcomes (hop_id, message_id, final_code, hash) "
+              "SELECT $1, o.message_id, o.code, o.hash FROM unnest($2::bigint[], $3::integer[], $4::text[]) "
+              "WITH ORDINALITY AS o(message_id, code, hash, n) ORDER BY o.n RETURNING id) SELECT max(id) FROM added");
   db_.prepare("outcome", "INSERT INTO outcomes (hop_id, message_id, final_code, hash) VALUES ($1, $2, $3, $4) RETURNING id");
   // Each event writes what it knows; NULL (and '' / 0) keep what is there
   // (the SQLite statement in sqlite_store.cc, in this dialect).
@@ -168,6 +164,7 @@ void PostgresStore::begin(const std::vector<const MessageRecord*>& messages) {
   db_.script("BEGIN");
   rowsAdded_ = 0;
   outcomesAdded_ = 0;
+  codes_.clear();
   if (messages.empty()) return;
   std::vector<std::string> keys;
   keys.reserve(messages.size());
@@ -178,10 +175,11 @@ void PostgresStore::begin(const std::vector<const MessageRecord*>& messages) {
   // order; OFFSET 0 keeps the sorted subquery from being flattened away.
   db_.run("SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(x, 0) AS k "
           "FROM unnest($1::text[]) AS x ORDER BY k OFFSET 0) AS keys",
-          pg::Params().text(textArray(keys)));
+          pg::Params().text(pg::textArray(keys)));
 }
 
 void PostgresStore::commit() {
+  flushCodes();
   if (rowsAdded_ > 0) {
     db_.runPrepared("move_head",
                     pg::Params().text(options_.hopId).number(lastId_).text(lastHash_).number(rowsAdded_));
@@ -206,6 +204,7 @@ void PostgresStore::rollback() {
   }
   rowsAdded_ = 0;
   outcomesAdded_ = 0;
+  codes_.clear();
   if (!options_.hopId.empty()) {
     try {
       loadHeads();
@@ -246,11 +245,48 @@ void PostgresStore::appendOutcome(std::int64_t messageId, const std::string& mes
 
 void PostgresStore::updateFinalCode(const std::string& callId, std::uint32_t cseq, const std::string& sender,
                                     int code) {
-  // The row may be another hop's: it is sealed into this hop's outcome chain.
-  const auto updated =
-      db_.runPrepared("final_code", pg::Params().text(callId).number(cseq).text(sender).number(code));
-  if (updated.rows() == 0) return;  // never archived
-  appendOutcome(updated.integer(0, 0), updated.text(0, 1), code);
+  codes_.push_back(PendingCode{callId, cseq, sender, code});
+}
+
+// A batch's final codes in two statements instead of two per code: one
+// UPDATE over all of them (returning each row's id and hash, in the order
+// the codes came), then their outcome records, chained here in that order.
+// The rows may be another hop's: they are sealed into this hop's chain.
+void PostgresStore::flushCodes() {
+  if (codes_.empty()) return;
+  std::vector<std::string> callIds;
+  std::vector<std::string> senders;
+  std::string cseqs = "{";
+  std::string codes = "{";
+  for (const PendingCode& pending : codes_) {
+    callIds.push_back(pending.callId);
+    senders.push_back(pending.sender);
+    cseqs += (cseqs.size() > 1 ? "," : "") + std::to_string(pending.cseq);
+    codes += (codes.size() > 1 ? "," : "") + std::to_string(pending.code);
+  }
+  codes_.clear();
+  const auto updated = db_.runPrepared(
+      "final_codes",
+      pg::Params().text(pg::textArray(callIds)).text(cseqs + "}").text(pg::textArray(senders)).text(codes + "}"));
+  if (updated.rows() == 0) return;  // none was archived
+  std::string messageIds = "{";
+  std::string finalCodes = "{";
+  std::vector<std::string> hashes;
+  for (int i = 0; i < updated.rows(); ++i) {
+    const std::int64_t messageId = updated.integer(i, 0);
+    const int code = static_cast<int>(updated.integer(i, 2));
+    lastOutcomeHash_ = outcomeHash(lastOutcomeHash_, messageId, updated.text(i, 1), code);
+    hashes.push_back(lastOutcomeHash_);
+    messageIds += (i > 0 ? "," : "") + std::to_string(messageId);
+    finalCodes += (i > 0 ? "," : "") + std::to_string(code);
+  }
+  const auto inserted = db_.runPrepared("outcomes", pg::Params()
+                                                        .text(options_.hopId)
+                                                        .text(messageIds + "}")
+                                                        .text(finalCodes + "}")
+                                                        .text(pg::textArray(hashes)));
+  lastOutcomeId_ = inserted.integer(0, 0);
+  outcomesAdded_ += updated.rows();
 }
 
 std::int64_t PostgresStore::messageCount() { return db_.run("SELECT count(*) FROM messages").integer(0, 0); }

@@ -33,6 +33,9 @@ class PostgresStore final : public Store {
   void commit() override;
   void rollback() override;
   bool insertMessage(const MessageRecord& record) override;
+  // A few statements per batch instead of one per row (bulk_insert.cc);
+  // row by row when the batch holds a duplicate or crosses an idle gap.
+  std::vector<bool> insertMessages(const std::vector<const MessageRecord*>& messages) override;
   void updateFinalCode(const std::string& callId, std::uint32_t cseq, const std::string& sender, int code) override;
   std::int64_t messageCount() override;
   void upsertCall(const CallRecord& record) override;
@@ -51,6 +54,9 @@ class PostgresStore final : public Store {
   void prepareStatements();
   void loadHeads();
   void appendOutcome(std::int64_t messageId, const std::string& messageHash, int finalCode);
+  void flushCodes();
+  // False (and nothing kept) when the batch must go row by row.
+  bool insertBulk(const std::vector<const MessageRecord*>& messages);
   void verifyChain(const std::string& hop, VerifyReport& report);
   void verifyOutcomes(const std::string& hop, VerifyReport& report);
 
@@ -62,6 +68,14 @@ class PostgresStore final : public Store {
   std::string lastOutcomeHash_;
   std::int64_t lastOutcomeId_ = 0;
   std::int64_t outcomesAdded_ = 0;
+  // Final codes of the open transaction, written at commit (flushCodes).
+  struct PendingCode {
+    std::string callId;
+    std::uint32_t cseq;
+    std::string sender;
+    int code;
+  };
+  std::vector<PendingCode> codes_;
 };
 
 }  // namespace sipwarden::archive

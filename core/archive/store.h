@@ -53,6 +53,15 @@ class Store {
   // false when the same request was archived before (retransmission, a
   // second pass, or another hop): nothing is written then.
   virtual bool insertMessage(const MessageRecord& record) = 0;
+  // A batch's messages, in order; element i is false when row i was
+  // archived before. The same result as insertMessage row by row (the
+  // default), in fewer statements where a backend can.
+  virtual std::vector<bool> insertMessages(const std::vector<const MessageRecord*>& messages) {
+    std::vector<bool> inserted;
+    inserted.reserve(messages.size());
+    for (const MessageRecord* message : messages) inserted.push_back(insertMessage(*message));
+    return inserted;
+  }
   // Final response codes arrive after the row: each is also appended to the
   // outcome chain, so verify covers it.
   virtual void updateFinalCode(const std::string& callId, std::uint32_t cseq, const std::string& sender,

@@ -2,6 +2,7 @@
 
 #include <Poco/Logger.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "archive/sqlite_store.h"
@@ -229,18 +230,22 @@ void Writer::run() {
         }
       }
       counters_.abandoned.fetch_add(abandoned, std::memory_order_relaxed);
-      std::uint64_t written = 0;
-      std::uint64_t duplicates = 0;
+      // The messages first, as one batch (a shared backend writes them in a
+      // few statements), then codes and call records in queue order: a
+      // code always follows its row, so it finds it.
+      rows.clear();
+      for (const auto& job : batch) {
+        if (!job.abandoned && !job.action && !job.finalCodeOnly) rows.push_back(&job.record);
+      }
+      const std::vector<bool> inserted = store_->insertMessages(rows);
+      const auto written = static_cast<std::uint64_t>(std::count(inserted.begin(), inserted.end(), true));
+      const std::uint64_t duplicates = inserted.size() - written;
       for (const auto& job : batch) {
         if (job.abandoned) continue;
         if (job.action) {
           job.action(*store_);
         } else if (job.finalCodeOnly) {
           store_->updateFinalCode(job.record.callId, job.record.cseq, job.record.sender, job.record.finalCode);
-        } else if (store_->insertMessage(job.record)) {
-          ++written;
-        } else {
-          ++duplicates;
         }
       }
       store_->commit();

@@ -1,0 +1,216 @@
+// PostgresStore's batch path: a batch's messages in a few statements (their
+// conversations, the rows, the conversations' last activity) instead of a
+// round trip and a statement per row, which cost the server several times
+// the row's own work. The result must be what insertMessage row by row
+// would give, so the batch goes row by row instead when it cannot be:
+//   * a row is a duplicate (the chain is hashed before the rows are sent,
+//     assuming every row is new; a duplicate would break it), or
+//   * a pager conversation would cross its idle gap inside the batch.
+// The batch's conversation locks (begin) are already held, so no other hop
+// decides these conversations meanwhile.
+#include <map>
+
+#include "archive/chain.h"
+#include "archive/postgres_store.h"
+
+namespace sipwarden::archive {
+namespace {
+
+// The newest conversation of each set of participants continues when it was
+// active within the gap ($3) of the key's first message; the others start.
+constexpr const char* kResolvePagers =
+    "WITH keys AS (SELECT * FROM unnest($1::text[], $2::bigint[]) AS k(participants, time_ms)), "
+    "newest AS (SELECT DISTINCT ON (c.participants) c.participants, c.id, c.last_ms FROM keys k "
+    "JOIN conversations c ON c.kind = 'pager' AND c.participants = k.participants "
+    "ORDER BY c.participants, c.last_ms DESC), "
+    "continuing AS (SELECT k.participants, n.id FROM keys k JOIN newest n ON n.participants = k.participants "
+    "WHERE n.last_ms >= k.time_ms - $3::bigint), "
+    "created AS (INSERT INTO conversations (kind, participants, started_ms, last_ms) SELECT 'pager', k.participants, "
+    "k.time_ms, k.time_ms FROM keys k WHERE NOT EXISTS (SELECT 1 FROM continuing c WHERE c.participants = "
+    "k.participants) RETURNING participants, id) "
+    "SELECT participants, id FROM continuing UNION ALL SELECT participants, id FROM created";
+
+constexpr const char* kResolveSessions =
+    "INSERT INTO conversations (kind, call_id, participants, started_ms, last_ms) "
+    "SELECT 'session', k.call_id, k.participants, k.started_ms, k.last_ms "
+    "FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS k(call_id, participants, started_ms, last_ms) "
+    "ON CONFLICT (call_id) WHERE kind = 'session' DO UPDATE SET "
+    "last_ms = greatest(conversations.last_ms, excluded.last_ms) RETURNING call_id, id";
+
+constexpr const char* kTouchConversations =
+    "UPDATE conversations c SET last_ms = u.last_ms FROM unnest($1::bigint[], $2::bigint[]) AS u(id, last_ms) "
+    "WHERE c.id = u.id AND c.last_ms < u.last_ms";
+
+// Inserted in the batch's order (ORDER BY n), so the ids follow the chain.
+constexpr const char* kInsertRows =
+    "WITH added AS (INSERT INTO messages (conversation_id, time_ms, hop_id, direction, sender, sender_name, "
+    "recipient, recipient_name, call_id, cseq, content_type, text, original_text, verdict, rules, tags, final_code, "
+    "source, transport, hash) "
+    "SELECT r.conversation_id, r.time_ms, $3, r.direction, r.sender, r.sender_name, r.recipient, r.recipient_name, "
+    "r.call_id, r.cseq, r.content_type, r.text, r.original_text, r.verdict, r.rules, r.tags, r.final_code, r.source, "
+    "r.transport, r.hash FROM unnest($1::bigint[], $2::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], "
+    "$8::text[], $9::text[], $10::bigint[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], "
+    "$16::text[], $17::integer[], $18::text[], $19::text[], $20::text[]) WITH ORDINALITY AS r(conversation_id, "
+    "time_ms, direction, sender, sender_name, recipient, recipient_name, call_id, cseq, content_type, text, "
+    "original_text, verdict, rules, tags, final_code, source, transport, hash, n) ORDER BY r.n "
+    "ON CONFLICT (call_id, cseq, sender) DO NOTHING RETURNING id) "
+    "SELECT count(*), coalesce(max(id), 0) FROM added";
+
+struct Conversation {
+  std::int64_t firstMs = 0;  // the first message's time (it decides continue or start)
+  std::int64_t lastMs = 0;   // the latest message time in the batch
+  std::string participants;
+  std::int64_t id = 0;
+};
+
+// A text[] literal where empty strings are NULL (original_text).
+std::string nullableTextArray(const std::vector<const std::string*>& values) {
+  std::string out = "{";
+  for (const std::string* value : values) {
+    if (out.size() > 1) out += ',';
+    if (value->empty()) {
+      out += "NULL";
+    } else {
+      const std::string one = pg::textArray({*value});
+      out.append(one, 1, one.size() - 2);
+    }
+  }
+  return out + "}";
+}
+
+}  // namespace
+
+std::vector<bool> PostgresStore::insertMessages(const std::vector<const MessageRecord*>& messages) {
+  if (messages.size() < 2 || options_.hopId.empty()) return Store::insertMessages(messages);
+  const std::string headHash = lastHash_;
+  const std::int64_t headId = lastId_;
+  const std::int64_t added = rowsAdded_;
+  const std::size_t pendingCodes = codes_.size();
+  db_.script("SAVEPOINT bulk");
+  if (insertBulk(messages)) {
+    db_.script("RELEASE SAVEPOINT bulk");
+    return std::vector<bool>(messages.size(), true);
+  }
+  db_.script("ROLLBACK TO SAVEPOINT bulk");
+  lastHash_ = headHash;
+  lastId_ = headId;
+  rowsAdded_ = added;
+  codes_.resize(pendingCodes);
+  return Store::insertMessages(messages);
+}
+
+bool PostgresStore::insertBulk(const std::vector<const MessageRecord*>& messages) {
+  db_.prepare("bulk_pagers", kResolvePagers);
+  db_.prepare("bulk_sessions", kResolveSessions);
+  db_.prepare("bulk_touch", kTouchConversations);
+  db_.prepare("bulk_rows", kInsertRows);
+  // Each conversation key once, with its first and latest times; a pager
+  // whose messages here are further apart than the gap goes row by row.
+  std::map<std::string, Conversation> pagers;
+  std::map<std::string, Conversation> sessions;
+  for (const MessageRecord* r : messages) {
+    auto& slot = (r->session ? sessions : pagers)[r->session ? r->callId : r->participants];
+    if (slot.participants.empty()) {
+      slot = Conversation{r->timeMs, r->timeMs, r->participants, 0};
+      continue;
+    }
+    if (!r->session && r->timeMs - options_.conversationGapMs > slot.lastMs) return false;
+    slot.lastMs = std::max(slot.lastMs, r->timeMs);
+  }
+  if (!pagers.empty()) {
+    std::vector<std::string> keys;
+    std::vector<std::int64_t> times;
+    for (const auto& [key, conversation] : pagers) {
+      keys.push_back(key);
+      times.push_back(conversation.firstMs);
+    }
+    const auto resolved = db_.runPrepared("bulk_pagers", pg::Params()
+                                                             .text(pg::textArray(keys))
+                                                             .text(pg::numberArray(times))
+                                                             .number(options_.conversationGapMs));
+    for (int i = 0; i < resolved.rows(); ++i) pagers[resolved.text(i, 0)].id = resolved.integer(i, 1);
+  }
+  if (!sessions.empty()) {
+    std::vector<std::string> callIds;
+    std::vector<std::string> participants;
+    std::vector<std::int64_t> started;
+    std::vector<std::int64_t> last;
+    for (const auto& [callId, conversation] : sessions) {
+      callIds.push_back(callId);
+      participants.push_back(conversation.participants);
+      started.push_back(conversation.firstMs);
+      last.push_back(conversation.lastMs);
+    }
+    const auto resolved = db_.runPrepared("bulk_sessions", pg::Params()
+                                                               .text(pg::textArray(callIds))
+                                                               .text(pg::textArray(participants))
+                                                               .text(pg::numberArray(started))
+                                                               .text(pg::numberArray(last)));
+    for (int i = 0; i < resolved.rows(); ++i) sessions[resolved.text(i, 0)].id = resolved.integer(i, 1);
+  }
+  // Columns, and the chain hashed as if every row were new.
+  std::vector<std::int64_t> conversationIds, times, cseqs, codes;
+  std::vector<std::string> directions, senders, senderNames, recipients, recipientNames, callIds, contentTypes,
+      texts, verdicts, rules, tags, sources, transports, hashes;
+  std::vector<const std::string*> originals;
+  std::string chain = lastHash_;
+  for (const MessageRecord* r : messages) {
+    const Conversation& conversation = r->session ? sessions[r->callId] : pagers[r->participants];
+    if (conversation.id == 0) return false;  // not resolved: cannot happen, but never write a row without one
+    conversationIds.push_back(conversation.id);
+    times.push_back(r->timeMs);
+    directions.push_back(r->direction);
+    senders.push_back(r->sender);
+    senderNames.push_back(r->senderName);
+    recipients.push_back(r->recipient);
+    recipientNames.push_back(r->recipientName);
+    callIds.push_back(r->callId);
+    cseqs.push_back(r->cseq);
+    contentTypes.push_back(r->contentType);
+    texts.push_back(r->text);
+    originals.push_back(&r->originalText);
+    verdicts.push_back(r->verdict);
+    rules.push_back(r->rules);
+    tags.push_back(r->tags);
+    codes.push_back(r->finalCode);
+    sources.push_back(r->source);
+    transports.push_back(r->transport);
+    char hex[64];
+    hashRow(chain, *r, hex);
+    chain.assign(hex, sizeof hex);
+    hashes.push_back(chain);
+  }
+  pg::Params params;
+  params.text(pg::numberArray(conversationIds)).text(pg::numberArray(times)).text(options_.hopId);
+  for (const auto* column : {&directions, &senders, &senderNames, &recipients, &recipientNames, &callIds}) {
+    params.text(pg::textArray(*column));
+  }
+  params.text(pg::numberArray(cseqs)).text(pg::textArray(contentTypes)).text(pg::textArray(texts));
+  params.text(nullableTextArray(originals));
+  for (const auto* column : {&verdicts, &rules, &tags}) params.text(pg::textArray(*column));
+  params.text(pg::numberArray(codes)).text(pg::textArray(sources)).text(pg::textArray(transports));
+  params.text(pg::textArray(hashes));
+  const auto inserted = db_.runPrepared("bulk_rows", params);
+  if (inserted.integer(0, 0) != static_cast<std::int64_t>(messages.size())) return false;  // a duplicate
+  // Pager conversations continued or started here: their latest time (the
+  // statement leaves those already as late alone).
+  std::vector<std::int64_t> touched;
+  std::vector<std::int64_t> lastTimes;
+  for (const auto& [key, conversation] : pagers) {
+    touched.push_back(conversation.id);
+    lastTimes.push_back(conversation.lastMs);
+  }
+  if (!touched.empty()) {
+    db_.runPrepared("bulk_touch", pg::Params().text(pg::numberArray(touched)).text(pg::numberArray(lastTimes)));
+  }
+  lastHash_ = chain;
+  lastId_ = inserted.integer(0, 1);
+  rowsAdded_ += static_cast<std::int64_t>(messages.size());
+  // Codes known at once are sealed at commit, with the batch's other codes.
+  for (const MessageRecord* r : messages) {
+    if (r->finalCode != 0) codes_.push_back(PendingCode{r->callId, r->cseq, r->sender, r->finalCode});
+  }
+  return true;
+}
+
+}  // namespace sipwarden::archive
