@@ -100,15 +100,14 @@ void PostgresStore::prepareStatements() {
                           "conversation AS (SELECT id FROM continued UNION ALL SELECT id FROM created UNION ALL "
                           "SELECT id FROM existing) ") +
                   kInsertMessage);
-  // One code per row (the last, if a batch holds two for one request), in
-  // the order they came.
+  // The rows the codes name, in the order the codes came. The codes are not
+  // written into the rows: an UPDATE rewrote each row and every index entry
+  // of it (a third of the server's work per message); the newest outcome
+  // record is the code (query/reader.cc).
   db_.prepare("final_codes",
-              "WITH codes AS (SELECT DISTINCT ON (call_id, cseq, sender) * FROM unnest($1::text[], $2::bigint[], "
-              "$3::text[], $4::integer[]) WITH ORDINALITY AS c(call_id, cseq, sender, code, n) "
-              "ORDER BY call_id, cseq, sender, n DESC), "
-              "updated AS (UPDATE messages m SET final_code = c.code FROM codes c WHERE m.call_id = c.call_id AND "
-              "m.cseq = c.cseq AND m.sender = c.sender RETURNING m.id, m.hash, c.code, c.n) "
-              "SELECT id, hash, code FROM updated ORDER BY n");
+              "SELECT m.id, m.hash, c.code FROM unnest($1::text[], $2::bigint[], $3::text[], $4::integer[]) "
+              "WITH ORDINALITY AS c(call_id, cseq, sender, code, n) JOIN messages m ON m.call_id = c.call_id AND "
+              "m.cseq = c.cseq AND m.sender = c.sender ORDER BY c.n");
   db_.prepare("outcomes",
               "WITH added AS (INSERT INTO outcomes (hop_id, message_id, final_code, hash) "
               "SELECT $1, o.message_id, o.code, o.hash FROM unnest($2::bigint[], $3::integer[], $4::text[]) "
@@ -249,9 +248,9 @@ void PostgresStore::updateFinalCode(const std::string& callId, std::uint32_t cse
 }
 
 // A batch's final codes in two statements instead of two per code: one
-// UPDATE over all of them (returning each row's id and hash, in the order
-// the codes came), then their outcome records, chained here in that order.
-// The rows may be another hop's: they are sealed into this hop's chain.
+// SELECT of the rows they name (id and hash, in the order the codes came),
+// then their outcome records, chained here in that order. The rows may be
+// another hop's: they are sealed into this hop's chain.
 void PostgresStore::flushCodes() {
   if (codes_.empty()) return;
   std::vector<std::string> callIds;
@@ -371,13 +370,15 @@ VerifyReport PostgresStore::verify() {
       if (report.ok) verifyOutcomes(hops.text(i, 0), report);
     }
     if (report.ok) {
-      // Each message's final_code is its newest outcome's (0: none yet),
-      // except in migrated rows older than their chain's outcome records.
+      // A row's own final_code is the code it was written with: 0, or one
+      // that an outcome record of it seals (the newest record is what reads
+      // show). Migrated rows older than their chain's outcome records are
+      // exempt.
       const auto edited = db_.run(
           "SELECT m.id, m.final_code FROM messages m JOIN chain_head h ON h.hop_id = m.hop_id "
-          "WHERE (m.id >= h.outcomes_from_id OR EXISTS (SELECT 1 FROM outcomes o WHERE o.message_id = m.id)) "
-          "AND m.final_code IS DISTINCT FROM coalesce((SELECT o.final_code FROM outcomes o WHERE o.message_id = m.id "
-          "ORDER BY o.id DESC LIMIT 1), 0) ORDER BY m.id LIMIT 1");
+          "WHERE m.final_code <> 0 AND (m.id >= h.outcomes_from_id OR EXISTS (SELECT 1 FROM outcomes o WHERE "
+          "o.message_id = m.id)) AND NOT EXISTS (SELECT 1 FROM outcomes o WHERE o.message_id = m.id AND "
+          "o.final_code = m.final_code) ORDER BY m.id LIMIT 1");
       if (edited.rows() > 0) {
         report.ok = false;
         report.firstBadId = edited.integer(0, 0);

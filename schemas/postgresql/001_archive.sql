@@ -8,7 +8,9 @@
 --     'simple' configuration: no stemming, like FTS5's unicode61), queried
 --     in web-search syntax (websearch_to_tsquery);
 --   * a session conversation is unique per Call-ID, so two hops that see
---     the two halves of one dialog find the same conversation.
+--     the two halves of one dialog find the same conversation;
+--   * a final code that arrives after its row is an outcome record only
+--     (no UPDATE of the row): the newest outcome is the message's code.
 -- Migrations are forward-only: NNN_*.sql moves the schema from NNN-1 to NNN,
 -- inside one transaction, and records it in schema_version.
 
@@ -46,7 +48,7 @@ CREATE TABLE messages (
   verdict         text NOT NULL,
   rules           text NOT NULL DEFAULT '',
   tags            text NOT NULL DEFAULT '',
-  final_code      integer NOT NULL DEFAULT 0,
+  final_code      integer NOT NULL DEFAULT 0,  -- as written; later codes are outcomes only
   source          text NOT NULL DEFAULT '',
   transport       text NOT NULL DEFAULT '',
   hash            text NOT NULL,

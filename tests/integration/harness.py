@@ -60,7 +60,8 @@ class Sipwarden:
         while time.time() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError("sipwarden exited at start:\n" + self.output())
-            if "ready" in self.output():
+            # The ready line itself: "Address already in use" holds "ready" too.
+            if re.search(r" ready$", self.output(), re.M):
                 return self
             time.sleep(0.02)
         raise RuntimeError("sipwarden did not become ready:\n" + self.output())

@@ -116,6 +116,13 @@ TEST_P(Backend, FinalCodesAreSealedAndAnEditedCodeIsFound) {
   VerifyReport report = store->verify();
   EXPECT_TRUE(report.ok) << report.problem;
   EXPECT_EQ(report.outcomes, 2);
+  {
+    query::Filters byCallId;
+    byCallId.callId = "c2";
+    const auto rows = query::Reader(archive().url()).messages(byCallId).rows;
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0].finalCode, 486);
+  }
   archive().exec("UPDATE messages SET final_code = 200 WHERE call_id = 'c2'");
   report = store->verify();
   EXPECT_FALSE(report.ok);
