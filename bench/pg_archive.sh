@@ -92,7 +92,10 @@ cleanup() {
     for p in "${UAC_PIDS[@]}"; do stop_pid "$p"; done
     stop_pid "${HOP_PID[1]:-}"; stop_pid "${HOP_PID[2]:-}"
     stop_pid "$UAS_PID"
-    [ -n "$PG_DIR" ] && "$ROOT/scripts/pg-test-server.sh" stop "$PG_DIR"
+    if [ -n "$PG_DIR" ]; then
+        "$ROOT/scripts/pg-test-server.sh" stop "$PG_DIR"
+        rm -rf "$PG_DIR"
+    fi
 }
 trap cleanup EXIT
 trap 'echo "pg_archive.sh: interrupted" >&2; exit 130' INT TERM

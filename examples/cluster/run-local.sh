@@ -62,7 +62,10 @@ cleanup() {
     stop_pid "${HOP_PID[a]:-}"
     stop_pid "${HOP_PID[b]:-}"
     stop_pid "$UAS_PID"
-    [ -n "$PG_DIR" ] && "$ROOT/scripts/pg-test-server.sh" stop "$PG_DIR"
+    if [ -n "$PG_DIR" ]; then
+        "$ROOT/scripts/pg-test-server.sh" stop "$PG_DIR"
+        rm -rf "$PG_DIR"  # a throw-away archive
+    fi
     log "stopped; logs in $WORK"
 }
 trap cleanup EXIT
