@@ -22,7 +22,7 @@
 # Hops run the archive plugin only (batch_rows 500, batch_ms 20, the
 # defaults), max_transactions 1,000,000 so completed transactions kept for
 # Timer J never refuse a step. Environment: SIPWARDEN_BIN, SIPP_BIN,
-# PG_PORT_BASE (27000), WARMUP (1: see "warm-up" below), PARTS ("a b": which parts run), UAC_SCENARIO (the
+# PG_PORT_BASE (27000), PG_ROWS_RATE (part (a)'s rate into each hop), WARMUP (1: see "warm-up" below), PARTS ("a b": which parts run), UAC_SCENARIO (the
 # SIPp UAC scenario, tests/sipp/uac_message.xml: every MESSAGE between the
 # same two participants, so one pager conversation). Raw output stays in a
 # work directory under /tmp.
@@ -67,6 +67,7 @@ else
     ROWS_RATE=2000; ROWS_SECS=8; DRAIN_SECS=90; CPU_RATE=300; CPU_SECS=8
     STEPS="250 500 750 1000 1500 2000 3000 4000"; STEP_SECS=5
 fi
+ROWS_RATE=${PG_ROWS_RATE:-$ROWS_RATE}
 PARTS=${PARTS:-a b}
 UAC_SCN=${UAC_SCENARIO:-$SCN/uac_message.xml}
 
