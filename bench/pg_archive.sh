@@ -188,12 +188,12 @@ wait_port udp "$UAS_PORT" "$UAS_PID"
 
 # ------------------------------------------------------------------ warm-up
 # On a new, never analyzed archive the writer's prepared statements get
-# generic plans from empty tables; the final-code UPDATE then searches the
-# messages_sender index (every row of one sender) instead of the UNIQUE
-# (call_id, cseq, sender) one, which costs O(rows) per message until
-# autovacuum analyzes the table. WARMUP=1 (default) archives a few thousand
-# rows, runs ANALYZE and starts the measured hops afresh, so the figures are
-# the steady state; WARMUP=0 measures the cold archive.
+# generic plans from empty tables. On c26ceae that made the final-code
+# UPDATE search the messages_sender index (every row of one sender) instead
+# of the UNIQUE (call_id, cseq, sender) one, O(rows) per message
+# (bench/RESULTS.md, "Cold archive"). WARMUP=1 (default) archives a few
+# thousand rows, runs ANALYZE and starts the measured hops afresh, so the
+# figures are the steady state; WARMUP=0 measures the cold archive.
 if [ "${WARMUP:-1}" = 1 ]; then
     log "warm-up: 2000 MESSAGEs, then ANALYZE"
     start_hops deliver 1
