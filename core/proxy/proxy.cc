@@ -676,7 +676,19 @@ void Proxy::onSendFailure(const Target& target) {
 void Proxy::schedule(Cell& cell, TimerId id, Millis after) {
   const TimePoint when = clock_.now() + after;
   cell.deadline(id) = when;
-  timers_.emplace(when, cell.id);
+  arm(cell, cell.id, when);
+}
+
+// Entries cannot be taken out of the queue. With one entry per deadline,
+// the 64 x T1 (32 s) timeout of every answered request stayed queued long
+// after the transaction was gone: ~160,000 stale entries at 5,000 msg/s.
+// One entry per transaction, at its earliest deadline, is enough: when it
+// fires, the next deadline gets its entry.
+template <typename Owner>
+void Proxy::arm(Owner& owner, std::uint64_t id, std::optional<TimePoint> when) {
+  if (!when || (owner.queued && *owner.queued <= *when)) return;
+  owner.queued = when;
+  timers_.emplace(*when, id);
 }
 
 void Proxy::finishServer(Cell& cell, Millis linger) {
@@ -772,9 +784,11 @@ void Proxy::compact(Cell& cell) {
   linger.clientState = cell.clientState;
   linger.replyTarget = std::move(cell.replyTarget);
   if (!ack.empty()) linger.downstream = std::make_unique<Target>(cell.downstream());
-  // The cell's timer entries carry the same id and now wake the record.
+  // The cell's timer entry carries the same id and now wakes the record.
   if (serverLingers) linger.serverUntil = cell.deadline(TimerId::ServerLinger);
   if (clientLingers) linger.clientUntil = cell.deadline(TimerId::ClientLinger);
+  linger.queued = cell.queued;
+  arm(linger, linger.id, linger.nextDeadline());
   if (!linger.serverKey().empty()) lingerServerIndex_.insert_or_assign(linger.serverKey(), &linger);
   if (!linger.clientKey().empty()) lingerClientIndex_.insert_or_assign(linger.clientKey(), &linger);
   if (!linger.cancelKey().empty()) lingerClientIndex_.insert_or_assign(linger.cancelKey(), &linger);
@@ -796,7 +810,7 @@ void Proxy::absorbLingering(Linger& linger, const sip::Message& response) {
       sender_.send(linger.replyTarget, sip::serialize(response, edits));
       if (linger.serverUntil) {
         linger.serverUntil = clock_.now() + config_.timers.linger;
-        timers_.emplace(*linger.serverUntil, linger.id);
+        arm(linger, linger.id, linger.serverUntil);
       }
       return;
     }
@@ -828,7 +842,11 @@ void Proxy::expireLinger(std::unordered_map<std::uint64_t, Linger>::iterator fou
     unindex(lingerClientIndex_, linger.clientKey());
     unindex(lingerClientIndex_, linger.cancelKey());
   }
-  if (!linger.serverUntil && !linger.clientUntil) lingering_.erase(found);
+  if (!linger.serverUntil && !linger.clientUntil) {
+    lingering_.erase(found);
+  } else {
+    arm(linger, linger.id, linger.nextDeadline());
+  }
 }
 
 void Proxy::fireTimers(Cell& cell) {
@@ -899,11 +917,15 @@ void Proxy::fireTimers(Cell& cell) {
 void Proxy::runTimers() {
   const TimePoint now = clock_.now();
   while (!timers_.empty() && timers_.top().first <= now) {
-    const std::uint64_t id = timers_.top().second;
+    const auto [when, id] = timers_.top();
     timers_.pop();
     if (Cell* cell = findCell(id)) {
+      if (cell->queued == when) cell->queued.reset();
       fireTimers(*cell);
+      // The cell may be gone, or lingering now (compact() arms the record).
+      if (Cell* still = findCell(id)) arm(*still, id, still->nextDeadline());
     } else if (auto lingering = lingering_.find(id); lingering != lingering_.end()) {
+      if (lingering->second.queued == when) lingering->second.queued.reset();
       expireLinger(lingering);
     }
   }

@@ -74,6 +74,8 @@ class Proxy final : public transport::TransportUser {
   // Finished transactions kept in their compact form (Linger) only to
   // absorb retransmissions.
   std::size_t lingeringCount() const { return lingering_.size(); }
+  // Entries in the timer queue, stale ones included.
+  std::size_t queuedTimerCount() const { return timers_.size(); }
   // Bytes the transaction table holds: each transaction's state object and
   // its message buffers (requests, responses, keys), not the allocator's or
   // the hash tables' overhead; what lingering transactions cost, for tests
@@ -121,6 +123,9 @@ class Proxy final : public transport::TransportUser {
   void failOrFailover(Cell& cell, int code, const std::string& reason);
   void sendCancel(Cell& cell);
   void schedule(Cell& cell, TimerId id, Millis after);
+  // Makes sure the timer queue wakes `owner` (a Cell or a Linger) by `when`.
+  template <typename Owner>
+  void arm(Owner& owner, std::uint64_t id, std::optional<TimePoint> when);
   void fireTimers(Cell& cell);
   void finishServer(Cell& cell, Millis linger);
   void finishClient(Cell& cell, Millis linger);

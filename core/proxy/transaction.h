@@ -3,6 +3,7 @@
 // transaction facing the caller and the client transaction facing the next
 // hop (RFC 3261 §17), kept together as Kamailio's tm keeps a "cell".
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -80,6 +81,17 @@ struct Cell {
   std::uint8_t dnsRounds = 0;
 
   std::array<std::optional<TimePoint>, static_cast<std::size_t>(TimerId::Count)> deadlines{};
+  // The earliest entry the timer queue holds for this cell; it is never
+  // later than any deadline.
+  std::optional<TimePoint> queued;
+
+  std::optional<TimePoint> nextDeadline() const {
+    std::optional<TimePoint> next;
+    for (const auto& deadline : deadlines) {
+      if (deadline && (!next || *deadline < *next)) next = deadline;
+    }
+    return next;
+  }
 
   std::optional<TimePoint>& deadline(TimerId id) { return deadlines[static_cast<std::size_t>(id)]; }
   const transport::Target& downstream() const { return candidates.at(attempt); }
@@ -110,6 +122,12 @@ struct Linger {
   // Each side absorbs retransmissions until its deadline (none: done).
   std::optional<TimePoint> serverUntil;
   std::optional<TimePoint> clientUntil;
+  std::optional<TimePoint> queued;  // as Cell::queued
+
+  std::optional<TimePoint> nextDeadline() const {
+    if (serverUntil && clientUntil) return std::min(*serverUntil, *clientUntil);
+    return serverUntil ? serverUntil : clientUntil;
+  }
 
   std::string_view serverKey() const { return std::string_view(data).substr(0, serverKeySize); }
   std::string_view clientKey() const { return std::string_view(data).substr(serverKeySize, clientKeySize); }

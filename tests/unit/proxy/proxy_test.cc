@@ -158,6 +158,27 @@ TEST_F(ProxyTest, ALingeringTransactionIsACompactRecordThatStillAbsorbsRetransmi
   EXPECT_EQ(sender.take().size(), 1u) << "after it, a response is relayed statelessly by its Via";
 }
 
+TEST_F(ProxyTest, TheTimerQueueHoldsOneEntryPerTransaction) {
+  // An answered request's 32 s Timer F must not stay queued: at 5,000/s
+  // that was 160,000 stale entries.
+  for (int i = 0; i < 100; ++i) {
+    const std::string branch = "z9hG4bKq" + std::to_string(i);
+    fromCaller(request("MESSAGE", branch));
+    fromUpstream(answer(sender.take().at(0).bytes, 200, "OK"));
+    sender.take();
+  }
+  EXPECT_EQ(proxy->lingeringCount(), 100u);
+  EXPECT_LE(proxy->queuedTimerCount(), 100u);
+  advance(Millis(1000));
+  EXPECT_LE(proxy->queuedTimerCount(), 100u) << "the next deadline (the linger) queued when the first fired";
+  EXPECT_EQ(proxy->lingeringCount(), 100u);
+  fromCaller(request("MESSAGE", "z9hG4bKq7"));
+  EXPECT_EQ(statusOf(sender.take().at(0).bytes), 200) << "still absorbing";
+  advance(Millis(4010));
+  EXPECT_EQ(proxy->transactionCount(), 0u);
+  EXPECT_EQ(proxy->queuedTimerCount(), 0u);
+}
+
 TEST_F(ProxyTest, ALingeringInviteAfterNon2xxResendsItsAckAndAbsorbsTheCallers) {
   fromCaller(request("INVITE"));
   const std::string forwarded = sender.take().at(1).bytes;
