@@ -139,12 +139,18 @@ void Proxy::handleRequest(std::unique_ptr<sip::Message> request, const sip::Pars
     if (!cell.lastResponse.empty()) sender_.send(cell.replyTarget, cell.lastResponse);
     return;
   }
+  if (auto found = lingerServerIndex_.find(key); found != lingerServerIndex_.end()) {
+    ++counters_.retransmissionsAbsorbed;
+    const Linger& linger = *found->second;
+    if (!linger.lastResponse().empty()) sender_.send(linger.replyTarget, linger.lastResponse());
+    return;
+  }
   if (admission_.checkRate(request->method(), origin) == Admission::Decision::Throttle) {
     sendStatelessReply(*request, origin, 503, "Service Unavailable",
                        {{"Retry-After", std::to_string(admission_.retryAfterSeconds())}});
     return;
   }
-  if (cells_.size() >= config_.maxTransactions) {
+  if (transactionCount() >= config_.maxTransactions) {
     sendStatelessReply(*request, origin, 503, "Service Unavailable", {{"Retry-After", "5"}});
     return;
   }
@@ -388,7 +394,8 @@ void Proxy::sendStatelessReply(const sip::Message& request, const transport::Ori
 }
 
 void Proxy::handleAck(std::unique_ptr<sip::Message> ack, const transport::Origin& origin) {
-  if (auto found = serverIndex_.find(serverKey(*ack, "INVITE")); found != serverIndex_.end()) {
+  const std::string inviteKey = serverKey(*ack, "INVITE");
+  if (auto found = serverIndex_.find(inviteKey); found != serverIndex_.end()) {
     Cell& cell = *cells_.at(found->second);
     if (cell.serverState == ServerState::Completed) {
       // ACK for our (relayed or local) non-2xx final: hop-by-hop, absorbed.
@@ -403,6 +410,10 @@ void Proxy::handleAck(std::unique_ptr<sip::Message> ack, const transport::Origin
       ++counters_.retransmissionsAbsorbed;
       return;
     }
+  } else if (auto lingering = lingerServerIndex_.find(inviteKey);
+             lingering != lingerServerIndex_.end() && lingering->second->serverState == ServerState::Confirmed) {
+    ++counters_.retransmissionsAbsorbed;
+    return;
   }
   // ACK for a 2xx is end to end: forwarded statelessly along the route set.
   sip::EditList edits;
@@ -426,7 +437,13 @@ void Proxy::handleAck(std::unique_ptr<sip::Message> ack, const transport::Origin
 }
 
 void Proxy::handleCancel(std::unique_ptr<sip::Message> cancel, const transport::Origin& origin) {
-  auto found = serverIndex_.find(serverKey(*cancel, "INVITE"));
+  const std::string inviteKey = serverKey(*cancel, "INVITE");
+  auto found = serverIndex_.find(inviteKey);
+  if (found == serverIndex_.end() && lingerServerIndex_.contains(inviteKey)) {
+    // The INVITE has its final response: nothing left to cancel.
+    sendStatelessReply(*cancel, origin, 200, "OK");
+    return;
+  }
   if (found == serverIndex_.end()) {
     // RFC 3261 §16.10: no matching INVITE, so forward statelessly.
     sip::EditList edits;
@@ -438,7 +455,7 @@ void Proxy::handleCancel(std::unique_ptr<sip::Message> cancel, const transport::
       sendStatelessReply(*cancel, origin, 481, "Call/Transaction Does Not Exist");
       return;
     }
-    edits.prepend("Via", viaFor(targets.front().protocol, branchFor(*cancel, serverKey(*cancel, "INVITE"), 0)));
+    edits.prepend("Via", viaFor(targets.front().protocol, branchFor(*cancel, inviteKey, 0)));
     sender_.send(targets.front(), sip::serialize(*cancel, edits));
     return;
   }
@@ -491,6 +508,10 @@ void Proxy::handleResponse(std::unique_ptr<sip::Message> response, const sip::Pa
   const std::string key = std::string(top.branch()) + "|" + std::string(response->method());
   auto found = clientIndex_.find(key);
   if (found == clientIndex_.end()) {
+    if (auto lingering = lingerClientIndex_.find(key); lingering != lingerClientIndex_.end()) {
+      absorbLingering(*lingering->second, *response);
+      return;
+    }
     // No transaction (e.g. a 2xx retransmitted after ours ended): relay by
     // the next Via, as a stateless proxy would (RFC 3261 §16.7).
     const auto& vias = *response->vias();
@@ -594,6 +615,7 @@ void Proxy::relayResponse(Cell& cell, const sip::Message& response) {
     releaseBuffer(cell.lastResponse);
     cell.serverState = ServerState::Accepted;
     finishServer(cell, config_.timers.linger);
+    eraseIfDone(cell);
     return;
   }
   cell.lastResponse = std::move(bytes);
@@ -654,7 +676,19 @@ void Proxy::onSendFailure(const Target& target) {
 void Proxy::schedule(Cell& cell, TimerId id, Millis after) {
   const TimePoint when = clock_.now() + after;
   cell.deadline(id) = when;
-  timers_.emplace(when, cell.id);
+  arm(cell, cell.id, when);
+}
+
+// Entries cannot be taken out of the queue. With one entry per deadline,
+// the 64 x T1 (32 s) timeout of every answered request stayed queued long
+// after the transaction was gone: ~160,000 stale entries at 5,000 msg/s.
+// One entry per transaction, at its earliest deadline, is enough: when it
+// fires, the next deadline gets its entry.
+template <typename Owner>
+void Proxy::arm(Owner& owner, std::uint64_t id, std::optional<TimePoint> when) {
+  if (!when || (owner.queued && *owner.queued <= *when)) return;
+  owner.queued = when;
+  timers_.emplace(*when, id);
 }
 
 void Proxy::finishServer(Cell& cell, Millis linger) {
@@ -690,7 +724,129 @@ void Proxy::eraseIfDone(Cell& cell) {
     unindex(clientIndex_, cell.clientKey);
     unindex(clientIndex_, cell.cancelKey);
   }
-  if (cell.serverDone() && cell.clientDone() && !cancelInFlight) cells_.erase(cell.id);
+  if (cell.serverDone() && cell.clientDone() && !cancelInFlight) {
+    cells_.erase(cell.id);
+  } else if (onlyLingers(cell)) {
+    compact(cell);
+  }
+}
+
+bool Proxy::onlyLingers(Cell& cell) {
+  if (!cell.ended || cell.waitingForFilter || cell.waitingForDns) return false;
+  for (std::size_t i = 0; i < cell.deadlines.size(); ++i) {
+    const auto id = static_cast<TimerId>(i);
+    // A CANCEL timeout without its retransmissions changes nothing when
+    // it fires; any other timer still has work for the full cell.
+    if (cell.deadlines[i] && id != TimerId::ServerLinger && id != TimerId::ClientLinger &&
+        id != TimerId::CancelTimeout) {
+      return false;
+    }
+  }
+  const bool serverLingers = !cell.serverDone();
+  if (serverLingers && (cell.serverState == ServerState::Proceeding || !cell.deadline(TimerId::ServerLinger))) {
+    return false;
+  }
+  const bool clientLingers = !cell.clientDone();
+  if (clientLingers && ((cell.clientState != ClientState::Completed && cell.clientState != ClientState::Accepted) ||
+                        !cell.deadline(TimerId::ClientLinger))) {
+    return false;
+  }
+  return true;
+}
+
+void Proxy::compact(Cell& cell) {
+  // A key moves to the record only while it still names this cell: a newer
+  // transaction may have taken it over (a reused branch).
+  auto take = [&](std::unordered_map<std::string, std::uint64_t>& index, const std::string& key) {
+    auto found = index.find(key);
+    if (found == index.end() || found->second != cell.id) return std::string_view();
+    index.erase(found);
+    return std::string_view(key);
+  };
+  const bool serverLingers = !cell.serverDone();
+  const bool clientLingers = !cell.clientDone();
+  const std::string_view serverKeyText = serverLingers ? take(serverIndex_, cell.serverKey) : std::string_view();
+  const std::string_view clientKey = clientLingers ? take(clientIndex_, cell.clientKey) : std::string_view();
+  const std::string_view cancelKey = clientLingers ? take(clientIndex_, cell.cancelKey) : std::string_view();
+  const std::string_view response = serverLingers ? std::string_view(cell.lastResponse) : std::string_view();
+  const std::string_view ack = clientLingers ? std::string_view(cell.ackBytes) : std::string_view();
+
+  Linger& linger = lingering_[cell.id];
+  linger.id = cell.id;
+  linger.data.reserve(serverKeyText.size() + clientKey.size() + cancelKey.size() + response.size() + ack.size());
+  for (const std::string_view part : {serverKeyText, clientKey, cancelKey, response, ack}) linger.data.append(part);
+  linger.serverKeySize = static_cast<std::uint32_t>(serverKeyText.size());
+  linger.clientKeySize = static_cast<std::uint32_t>(clientKey.size());
+  linger.cancelKeySize = static_cast<std::uint32_t>(cancelKey.size());
+  linger.responseSize = static_cast<std::uint32_t>(response.size());
+  linger.ackSize = static_cast<std::uint32_t>(ack.size());
+  linger.serverState = cell.serverState;
+  linger.clientState = cell.clientState;
+  linger.replyTarget = std::move(cell.replyTarget);
+  if (!ack.empty()) linger.downstream = std::make_unique<Target>(cell.downstream());
+  // The cell's timer entry carries the same id and now wakes the record.
+  if (serverLingers) linger.serverUntil = cell.deadline(TimerId::ServerLinger);
+  if (clientLingers) linger.clientUntil = cell.deadline(TimerId::ClientLinger);
+  linger.queued = cell.queued;
+  arm(linger, linger.id, linger.nextDeadline());
+  if (!linger.serverKey().empty()) lingerServerIndex_.insert_or_assign(linger.serverKey(), &linger);
+  if (!linger.clientKey().empty()) lingerClientIndex_.insert_or_assign(linger.clientKey(), &linger);
+  if (!linger.cancelKey().empty()) lingerClientIndex_.insert_or_assign(linger.cancelKey(), &linger);
+  cells_.erase(cell.id);
+}
+
+void Proxy::absorbLingering(Linger& linger, const sip::Message& response) {
+  if (response.method() == "CANCEL") return;  // CANCEL is hop by hop: its 200 stops here
+  const int code = response.statusCode();
+  switch (linger.clientState) {
+    case ClientState::Accepted: {
+      if (code < 200 || code >= 300) return;
+      // A 2xx retransmission goes on to the caller (RFC 6026), and the
+      // caller's INVITE retransmissions stay absorbed as long again.
+      const auto& top = response.vias()->front();
+      sip::EditList edits;
+      edits.removeElement(response, top.headerIndex, top.elementIndex);
+      ++counters_.responsesByClass[responseClass(code)];
+      sender_.send(linger.replyTarget, sip::serialize(response, edits));
+      if (linger.serverUntil) {
+        linger.serverUntil = clock_.now() + config_.timers.linger;
+        arm(linger, linger.id, linger.serverUntil);
+      }
+      return;
+    }
+    case ClientState::Completed:
+      ++counters_.retransmissionsAbsorbed;
+      if (linger.downstream) sender_.send(*linger.downstream, linger.ackBytes());
+      return;
+    default:
+      return;
+  }
+}
+
+void Proxy::expireLinger(std::unordered_map<std::uint64_t, Linger>::iterator found) {
+  Linger& linger = found->second;
+  const TimePoint now = clock_.now();
+  auto unindex = [&](std::unordered_map<std::string_view, Linger*>& index, std::string_view key) {
+    if (key.empty()) return;
+    auto entry = index.find(key);
+    if (entry != index.end() && entry->second == &linger) index.erase(entry);
+  };
+  if (linger.serverUntil && *linger.serverUntil <= now) {
+    linger.serverUntil.reset();
+    linger.serverState = ServerState::Terminated;
+    unindex(lingerServerIndex_, linger.serverKey());
+  }
+  if (linger.clientUntil && *linger.clientUntil <= now) {
+    linger.clientUntil.reset();
+    linger.clientState = ClientState::Terminated;
+    unindex(lingerClientIndex_, linger.clientKey());
+    unindex(lingerClientIndex_, linger.cancelKey());
+  }
+  if (!linger.serverUntil && !linger.clientUntil) {
+    lingering_.erase(found);
+  } else {
+    arm(linger, linger.id, linger.nextDeadline());
+  }
 }
 
 void Proxy::fireTimers(Cell& cell) {
@@ -761,20 +917,33 @@ void Proxy::fireTimers(Cell& cell) {
 void Proxy::runTimers() {
   const TimePoint now = clock_.now();
   while (!timers_.empty() && timers_.top().first <= now) {
-    const std::uint64_t id = timers_.top().second;
+    const auto [when, id] = timers_.top();
     timers_.pop();
-    if (Cell* cell = findCell(id)) fireTimers(*cell);
+    if (Cell* cell = findCell(id)) {
+      if (cell->queued == when) cell->queued.reset();
+      fireTimers(*cell);
+      // The cell may be gone, or lingering now (compact() arms the record).
+      if (Cell* still = findCell(id)) arm(*still, id, still->nextDeadline());
+    } else if (auto lingering = lingering_.find(id); lingering != lingering_.end()) {
+      if (lingering->second.queued == when) lingering->second.queued.reset();
+      expireLinger(lingering);
+    }
   }
 }
 
 std::size_t Proxy::heldBufferBytes() const {
   std::size_t bytes = 0;
   for (const auto& [id, cell] : cells_) {
+    bytes += sizeof(Cell);
     for (const std::string* buffer : {&cell->serverKey, &cell->lastResponse, &cell->branch, &cell->clientKey,
                                       &cell->forwarded, &cell->cancelBytes, &cell->cancelKey, &cell->ackBytes}) {
       bytes += buffer->capacity();
     }
     if (cell->request) bytes += cell->request->bytes().capacity();
+  }
+  for (const auto& [id, linger] : lingering_) {
+    bytes += sizeof(Linger) + linger.data.capacity() + linger.replyTarget.serverName.capacity();
+    if (linger.downstream) bytes += sizeof(Target) + linger.downstream->serverName.capacity();
   }
   return bytes;
 }

@@ -13,6 +13,7 @@
 #include <memory>
 #include <queue>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -69,10 +70,16 @@ class Proxy final : public transport::TransportUser {
   // How long the caller may sleep before runTimers() has work (capped).
   Millis timeUntilNextTimer(Millis cap) const;
 
-  std::size_t transactionCount() const { return cells_.size(); }
-  // Bytes of the message buffers the transaction table holds (requests,
-  // responses, keys); what lingering transactions cost, for tests and for
-  // watching memory.
+  std::size_t transactionCount() const { return cells_.size() + lingering_.size(); }
+  // Finished transactions kept in their compact form (Linger) only to
+  // absorb retransmissions.
+  std::size_t lingeringCount() const { return lingering_.size(); }
+  // Entries in the timer queue, stale ones included.
+  std::size_t queuedTimerCount() const { return timers_.size(); }
+  // Bytes the transaction table holds: each transaction's state object and
+  // its message buffers (requests, responses, keys), not the allocator's or
+  // the hash tables' overhead; what lingering transactions cost, for tests
+  // and for watching memory.
   std::size_t heldBufferBytes() const;
   // Requests still waiting for a final response (what a shutdown drains).
   std::size_t inFlightCount() const;
@@ -116,10 +123,19 @@ class Proxy final : public transport::TransportUser {
   void failOrFailover(Cell& cell, int code, const std::string& reason);
   void sendCancel(Cell& cell);
   void schedule(Cell& cell, TimerId id, Millis after);
+  // Makes sure the timer queue wakes `owner` (a Cell or a Linger) by `when`.
+  template <typename Owner>
+  void arm(Owner& owner, std::uint64_t id, std::optional<TimePoint> when);
   void fireTimers(Cell& cell);
   void finishServer(Cell& cell, Millis linger);
   void finishClient(Cell& cell, Millis linger);
+  // Erases a cell whose both sides are done, or moves one that only
+  // lingers into a Linger record; either way the cell may be gone after.
   void eraseIfDone(Cell& cell);
+  bool onlyLingers(Cell& cell);
+  void compact(Cell& cell);
+  void absorbLingering(Linger& linger, const sip::Message& response);
+  void expireLinger(std::unordered_map<std::uint64_t, Linger>::iterator found);
   void drop(const std::string& reason);
   // Runs the request through the filter chain; false when the chain
   // answered or dropped it (the cell may be gone then).
@@ -143,6 +159,12 @@ class Proxy final : public transport::TransportUser {
   std::unordered_map<std::uint64_t, std::unique_ptr<Cell>> cells_;
   std::unordered_map<std::string, std::uint64_t> serverIndex_;
   std::unordered_map<std::string, std::uint64_t> clientIndex_;
+  // Finished transactions, by the id their cell had (the timer queue's
+  // entries for the cell then find the record). Node-based, so the indexes
+  // below may point at the records and view into their data.
+  std::unordered_map<std::uint64_t, Linger> lingering_;
+  std::unordered_map<std::string_view, Linger*> lingerServerIndex_;
+  std::unordered_map<std::string_view, Linger*> lingerClientIndex_;  // client and CANCEL keys
   using TimerEntry = std::pair<TimePoint, std::uint64_t>;
   std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers_;
   std::uint64_t nextCellId_ = 1;

@@ -131,6 +131,107 @@ TEST_F(ProxyTest, AFinishedTransactionLetsGoOfTheForwardedRequest) {
   ASSERT_EQ(sender.take().at(0).bytes, relayed) << "a retransmission still gets the last response";
 }
 
+TEST_F(ProxyTest, ALingeringTransactionIsACompactRecordThatStillAbsorbsRetransmissions) {
+  // A full Cell is ~760 bytes before any buffer; lingering transactions
+  // (25,000 and more at 5,000 MESSAGEs/s) keep only keys, the last
+  // response and where it goes.
+  fromCaller(request("MESSAGE"));
+  const auto forwarded = sender.take().at(0).bytes;
+  fromUpstream(answer(forwarded, 200, "OK"));
+  const auto relayed = sender.take().at(0).bytes;
+  ASSERT_EQ(proxy->transactionCount(), 1u);
+  EXPECT_EQ(proxy->lingeringCount(), 1u);
+  EXPECT_LT(proxy->heldBufferBytes(), relayed.size() + 320) << "state object, keys and the response";
+
+  fromCaller(request("MESSAGE"));
+  auto sent = sender.take();
+  ASSERT_EQ(sent.size(), 1u) << "Timer J: the caller's retransmission gets the response again";
+  EXPECT_EQ(sent[0].bytes, relayed);
+  EXPECT_EQ(sent[0].target.address, kCaller);
+  fromUpstream(answer(forwarded, 200, "OK"));
+  EXPECT_TRUE(sender.take().empty()) << "Timer K: the next hop's retransmission stops here";
+  EXPECT_EQ(proxy->counters().retransmissionsAbsorbed, 2u);
+
+  advance(Millis(5010));
+  EXPECT_EQ(proxy->transactionCount(), 0u) << "the record expires with the linger";
+  fromUpstream(answer(forwarded, 200, "OK"));
+  EXPECT_EQ(sender.take().size(), 1u) << "after it, a response is relayed statelessly by its Via";
+}
+
+TEST_F(ProxyTest, TheTimerQueueHoldsOneEntryPerTransaction) {
+  // An answered request's 32 s Timer F must not stay queued: at 5,000/s
+  // that was 160,000 stale entries.
+  for (int i = 0; i < 100; ++i) {
+    const std::string branch = "z9hG4bKq" + std::to_string(i);
+    fromCaller(request("MESSAGE", branch));
+    fromUpstream(answer(sender.take().at(0).bytes, 200, "OK"));
+    sender.take();
+  }
+  EXPECT_EQ(proxy->lingeringCount(), 100u);
+  EXPECT_LE(proxy->queuedTimerCount(), 100u);
+  advance(Millis(1000));
+  EXPECT_LE(proxy->queuedTimerCount(), 100u) << "the next deadline (the linger) queued when the first fired";
+  EXPECT_EQ(proxy->lingeringCount(), 100u);
+  fromCaller(request("MESSAGE", "z9hG4bKq7"));
+  EXPECT_EQ(statusOf(sender.take().at(0).bytes), 200) << "still absorbing";
+  advance(Millis(4010));
+  EXPECT_EQ(proxy->transactionCount(), 0u);
+  EXPECT_EQ(proxy->queuedTimerCount(), 0u);
+}
+
+TEST_F(ProxyTest, ALingeringInviteAfterNon2xxResendsItsAckAndAbsorbsTheCallers) {
+  fromCaller(request("INVITE"));
+  const std::string forwarded = sender.take().at(1).bytes;
+  fromUpstream(answer(forwarded, 486, "Busy Here"));
+  auto sent = sender.take();
+  ASSERT_EQ(sent.size(), 2u);
+  const std::string ack = sent[0].bytes;
+  const std::string busy = sent[1].bytes;
+  EXPECT_EQ(proxy->lingeringCount(), 0u) << "Timer G/H still need the full transaction";
+  fromCaller(request("ACK"));
+  EXPECT_TRUE(sender.take().empty());
+  EXPECT_EQ(proxy->lingeringCount(), 1u) << "confirmed: only lingering is left";
+
+  fromUpstream(answer(forwarded, 486, "Busy Here"));
+  sent = sender.take();
+  ASSERT_EQ(sent.size(), 1u) << "a retransmitted 486 gets our ACK again";
+  EXPECT_EQ(sent[0].bytes, ack);
+  EXPECT_EQ(sent[0].target.address, kUpstream);
+  fromCaller(request("INVITE"));
+  sent = sender.take();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].bytes, busy);
+  fromCaller(request("ACK"));
+  EXPECT_TRUE(sender.take().empty()) << "Timer I: the ACK's retransmission stops here";
+  fromCaller(request("CANCEL"));
+  sent = sender.take();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(statusOf(sent[0].bytes), 200) << "too late to cancel, nothing goes downstream";
+  advance(Millis(5010));
+  EXPECT_EQ(proxy->transactionCount(), 0u);
+}
+
+TEST_F(ProxyTest, ALingeringInviteAfter2xxRelaysRetransmitted2xxAndForwardsTheAck) {
+  fromCaller(request("INVITE"));
+  const std::string forwarded = sender.take().at(1).bytes;
+  fromUpstream(answer(forwarded, 200, "OK"));
+  const std::string ok = sender.take().at(0).bytes;
+  EXPECT_EQ(proxy->lingeringCount(), 1u);
+  fromUpstream(answer(forwarded, 200, "OK"));
+  auto sent = sender.take();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].bytes, ok);
+  EXPECT_EQ(sent[0].target.address, kCaller);
+  fromCaller(request("INVITE"));
+  EXPECT_TRUE(sender.take().empty()) << "absorbed, and no response to repeat (RFC 6026)";
+  fromCaller(request("ACK", "z9hG4bKc2", "", "b"));
+  sent = sender.take();
+  ASSERT_EQ(sent.size(), 1u) << "the ACK for a 2xx is end to end";
+  EXPECT_TRUE(sent[0].bytes.starts_with("ACK "));
+  advance(Millis(5010));
+  EXPECT_EQ(proxy->transactionCount(), 0u);
+}
+
 TEST_F(ProxyTest, RetransmissionsAreAbsorbedAndTheLastResponseRepeated) {
   fromCaller(request("MESSAGE"));
   const auto forwarded = sender.take().at(0).bytes;
