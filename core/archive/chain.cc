@@ -109,4 +109,72 @@ std::string outcomeHash(std::string_view previousHash, std::int64_t messageId, s
 }
 
 
+namespace {
+
+void fail(VerifyReport& report, std::int64_t id, std::string problem) {
+  report.ok = false;
+  report.firstBadId = id;
+  report.problem = std::move(problem);
+}
+
+}  // namespace
+
+void reportEditedFinalCode(VerifyReport& report, std::int64_t messageId, std::int64_t finalCode) {
+  fail(report, messageId,
+       "row " + std::to_string(messageId) + " has final code " + std::to_string(finalCode) +
+           ", which its final-code records do not show: it was edited");
+}
+
+bool MessageChainCheck::row(std::int64_t id, const MessageRecord& record, const std::string& storedHash,
+                            bool purged) {
+  ++rows_;
+  ++report_.rows;
+  if (!purged && rowHash(previous_, record) != storedHash) {
+    fail(report_, id,
+         "row " + std::to_string(id) + scope_ +
+             " does not match its hash: it was edited, or a row before it was inserted or deleted");
+    return false;
+  }
+  previous_ = storedHash;
+  lastId_ = id;
+  return true;
+}
+
+void MessageChainCheck::head(std::int64_t headId, const std::string& headHash, std::int64_t headRows) {
+  if (headId == lastId_ && headHash == previous_ && headRows == rows_) return;
+  fail(report_, lastId_ + 1,
+       "the chain" + scope_ + " ends at row " + std::to_string(lastId_) + " but the archive recorded row " +
+           std::to_string(headId) + " (" + std::to_string(headRows) +
+           " rows) as its last: rows were deleted or the head was altered");
+}
+
+bool OutcomeChainCheck::record(std::int64_t id, std::int64_t messageId, int finalCode, const std::string& storedHash,
+                               const std::string* messageHash) {
+  ++records_;
+  ++report_.outcomes;
+  if (messageHash == nullptr) {
+    fail(report_, messageId,
+         "final-code record " + std::to_string(id) + " names message " + std::to_string(messageId) +
+             ", which is neither in the archive nor purged");
+    return false;
+  }
+  if (outcomeHash(previous_, messageId, *messageHash, finalCode) != storedHash) {
+    fail(report_, messageId,
+         "final-code record " + std::to_string(id) + " of row " + std::to_string(messageId) +
+             " does not match its hash: it was edited, or a record before it was inserted or deleted");
+    return false;
+  }
+  previous_ = storedHash;
+  lastId_ = id;
+  return true;
+}
+
+void OutcomeChainCheck::head(std::int64_t headId, const std::string& headHash, std::int64_t headRecords) {
+  if (headId == lastId_ && headHash == previous_ && headRecords == records_) return;
+  fail(report_, 0,
+       "the final-code chain" + scope_ + " ends at record " + std::to_string(lastId_) +
+           " but the archive recorded record " + std::to_string(headId) +
+           " as its last: records were deleted or the head altered");
+}
+
 }  // namespace sipwarden::archive

@@ -379,12 +379,7 @@ VerifyReport PostgresStore::verify() {
           "WHERE m.final_code <> 0 AND (m.id >= h.outcomes_from_id OR EXISTS (SELECT 1 FROM outcomes o WHERE "
           "o.message_id = m.id)) AND NOT EXISTS (SELECT 1 FROM outcomes o WHERE o.message_id = m.id AND "
           "o.final_code = m.final_code) ORDER BY m.id LIMIT 1");
-      if (edited.rows() > 0) {
-        report.ok = false;
-        report.firstBadId = edited.integer(0, 0);
-        report.problem = "row " + edited.text(0, 0) + " has final code " + edited.text(0, 1) +
-                         ", which its final-code records do not show: it was edited";
-      }
+      if (edited.rows() > 0) reportEditedFinalCode(report, edited.integer(0, 0), edited.integer(0, 1));
       report.unsealedCodes =
           db_.run("SELECT count(*) FROM messages m JOIN chain_head h ON h.hop_id = m.hop_id "
                   "WHERE m.id < h.outcomes_from_id AND m.final_code <> 0 "
@@ -407,15 +402,12 @@ void PostgresStore::verifyChain(const std::string& hop, VerifyReport& report) {
           "SELECT id, 0, '', '', '', '', '', '', 0, '', '', '', '', '', '', 0, '', '', hash, 1 FROM tombstones "
           "WHERE hop_id = $1 ORDER BY 1",
           pg::Params().text(hop));
-  std::string previous;
-  std::int64_t lastId = 0;
-  std::int64_t rows = 0;
+  MessageChainCheck chain(report, " of hop '" + hop + "'");
   for (bool more = true; more && report.ok;) {
     const auto batch = db_.run("FETCH 5000 FROM chain");
     more = batch.rows() == 5000;
     for (int i = 0; i < batch.rows(); ++i) {
       MessageRecord r;
-      const std::int64_t id = batch.integer(i, 0);
       r.timeMs = batch.integer(i, 1);
       r.direction = batch.text(i, 2);
       r.sender = batch.text(i, 3);
@@ -433,31 +425,14 @@ void PostgresStore::verifyChain(const std::string& hop, VerifyReport& report) {
       r.finalCode = static_cast<int>(batch.integer(i, 15));
       r.source = batch.text(i, 16);
       r.transport = batch.text(i, 17);
-      const std::string stored = batch.text(i, 18);
-      ++rows;
-      ++report.rows;
-      if (batch.integer(i, 19) == 0 && rowHash(previous, r) != stored) {
-        report.ok = false;
-        report.firstBadId = id;
-        report.problem = "row " + std::to_string(id) + " of hop '" + hop +
-                         "' does not match its hash: it was edited, or a row before it was inserted or deleted";
-        break;
-      }
-      previous = stored;
-      lastId = id;
+      if (!chain.row(batch.integer(i, 0), r, batch.text(i, 18), batch.integer(i, 19) != 0)) break;
     }
   }
   db_.script("CLOSE chain");
   if (!report.ok) return;
   const auto head =
       db_.run("SELECT last_id, last_hash, rows FROM chain_head WHERE hop_id = $1", pg::Params().text(hop));
-  if (head.integer(0, 0) != lastId || head.text(0, 1) != previous || head.integer(0, 2) != rows) {
-    report.ok = false;
-    report.firstBadId = lastId + 1;
-    report.problem = "the chain of hop '" + hop + "' ends at row " + std::to_string(lastId) +
-                     " but the archive recorded row " + head.text(0, 0) + " (" + head.text(0, 2) +
-                     " rows) as its last: rows were deleted or the head was altered";
-  }
+  chain.head(head.integer(0, 0), head.text(0, 1), head.integer(0, 2));
 }
 
 void PostgresStore::verifyOutcomes(const std::string& hop, VerifyReport& report) {
@@ -466,46 +441,23 @@ void PostgresStore::verifyOutcomes(const std::string& hop, VerifyReport& report)
           "LEFT JOIN messages m ON m.id = o.message_id LEFT JOIN tombstones t ON t.id = o.message_id "
           "WHERE o.hop_id = $1 ORDER BY o.id",
           pg::Params().text(hop));
-  std::string previous;
-  std::int64_t lastId = 0;
-  std::int64_t records = 0;
-  auto fail = [&](std::int64_t messageId, std::string problem) {
-    report.ok = false;
-    report.firstBadId = messageId;
-    report.problem = std::move(problem);
-  };
+  OutcomeChainCheck chain(report, " of hop '" + hop + "'");
   for (bool more = true; more && report.ok;) {
     const auto batch = db_.run("FETCH 5000 FROM outcome_chain");
     more = batch.rows() == 5000;
     for (int i = 0; i < batch.rows(); ++i) {
-      const std::int64_t id = batch.integer(i, 0);
-      const std::int64_t messageId = batch.integer(i, 1);
-      const std::string stored = batch.text(i, 3);
-      ++records;
-      ++report.outcomes;
-      if (batch.null(i, 4)) {
-        fail(messageId, "final-code record " + std::to_string(id) + " names message " + std::to_string(messageId) +
-                            ", which is neither in the archive nor purged");
+      const std::string messageHash = batch.text(i, 4);
+      if (!chain.record(batch.integer(i, 0), batch.integer(i, 1), static_cast<int>(batch.integer(i, 2)),
+                        batch.text(i, 3), batch.null(i, 4) ? nullptr : &messageHash)) {
         break;
       }
-      if (outcomeHash(previous, messageId, batch.text(i, 4), static_cast<int>(batch.integer(i, 2))) != stored) {
-        fail(messageId, "final-code record " + std::to_string(id) + " of row " + std::to_string(messageId) +
-                            " does not match its hash: it was edited, or a record before it was inserted or deleted");
-        break;
-      }
-      previous = stored;
-      lastId = id;
     }
   }
   db_.script("CLOSE outcome_chain");
   if (!report.ok) return;
   const auto head = db_.run("SELECT outcomes_last_id, outcomes_last_hash, outcomes_rows FROM chain_head WHERE hop_id = $1",
                             pg::Params().text(hop));
-  if (head.integer(0, 0) != lastId || head.text(0, 1) != previous || head.integer(0, 2) != records) {
-    fail(0, "the final-code chain of hop '" + hop + "' ends at record " + std::to_string(lastId) +
-                " but the archive recorded record " + head.text(0, 0) +
-                " as its last: records were deleted or the head altered");
-  }
+  chain.head(head.integer(0, 0), head.text(0, 1), head.integer(0, 2));
 }
 
 }  // namespace sipwarden::archive

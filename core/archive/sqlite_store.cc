@@ -624,8 +624,7 @@ VerifyReport SqliteStore::verify() {
       "FROM messages UNION ALL "
       "SELECT id, 0, '', '', '', '', '', '', 0, '', '', '', '', '', '', 0, '', '', hash, 1 FROM tombstones "
       "ORDER BY 1");
-  std::string previous;
-  std::int64_t lastId = 0;
+  MessageChainCheck chain(report, "");
   while (sqlite3_step(rows) == SQLITE_ROW) {
     MessageRecord r;
     const std::int64_t id = sqlite3_column_int64(rows, 0);
@@ -646,33 +645,13 @@ VerifyReport SqliteStore::verify() {
     r.finalCode = sqlite3_column_int(rows, 15);
     r.source = columnText(rows, 16);
     r.transport = columnText(rows, 17);
-    const std::string stored = columnText(rows, 18);
-    const bool purged = sqlite3_column_int(rows, 19) != 0;
-    ++report.rows;
-    if (!purged && rowHash(previous, r) != stored) {
-      report.ok = false;
-      report.firstBadId = id;
-      report.problem = "row " + std::to_string(id) +
-                       " does not match its hash: it was edited, or a row before it was inserted or deleted";
-      break;
-    }
-    previous = stored;
-    lastId = id;
+    if (!chain.row(id, r, columnText(rows, 18), sqlite3_column_int(rows, 19) != 0)) break;
   }
   sqlite3_finalize(rows);
   if (report.ok) {
     sqlite3_stmt* head = prepare("SELECT last_id, last_hash, rows FROM chain_head WHERE id = 1");
     if (sqlite3_step(head) == SQLITE_ROW) {
-      const std::int64_t headId = sqlite3_column_int64(head, 0);
-      const std::string headHash = columnText(head, 1);
-      const std::int64_t headRows = sqlite3_column_int64(head, 2);
-      if (headId != lastId || headHash != previous || headRows != report.rows) {
-        report.ok = false;
-        report.firstBadId = lastId + 1;
-        report.problem = "the chain ends at row " + std::to_string(lastId) + " but the archive recorded row " +
-                         std::to_string(headId) + " (" + std::to_string(headRows) +
-                         " rows) as its last: rows were deleted or the head was altered";
-      }
+      chain.head(sqlite3_column_int64(head, 0), columnText(head, 1), sqlite3_column_int64(head, 2));
     }
     sqlite3_finalize(head);
   }
@@ -681,45 +660,25 @@ VerifyReport SqliteStore::verify() {
 }
 
 void SqliteStore::verifyOutcomes(VerifyReport& report) const {
-  auto fail = [&](std::int64_t messageId, std::string problem) {
-    report.ok = false;
-    report.firstBadId = messageId;
-    report.problem = std::move(problem);
-  };
   // The outcome chain, each record bound to its message's hash (a purged
   // message's hash is its tombstone's).
   sqlite3_stmt* outcomes = prepare(
       "SELECT o.id, o.message_id, o.final_code, o.hash, coalesce(m.hash, t.hash) FROM outcomes o "
       "LEFT JOIN messages m ON m.id = o.message_id LEFT JOIN tombstones t ON t.id = o.message_id ORDER BY o.id");
-  std::string previous;
-  std::int64_t lastId = 0;
+  OutcomeChainCheck chain(report, "");
   while (sqlite3_step(outcomes) == SQLITE_ROW) {
-    const std::int64_t id = sqlite3_column_int64(outcomes, 0);
-    const std::int64_t messageId = sqlite3_column_int64(outcomes, 1);
-    const int code = sqlite3_column_int(outcomes, 2);
-    const std::string stored = columnText(outcomes, 3);
-    ++report.outcomes;
-    if (sqlite3_column_type(outcomes, 4) == SQLITE_NULL) {
-      fail(messageId, "final-code record " + std::to_string(id) + " names message " + std::to_string(messageId) +
-                          ", which is neither in the archive nor purged");
+    const bool known = sqlite3_column_type(outcomes, 4) != SQLITE_NULL;
+    const std::string messageHash = columnText(outcomes, 4);
+    if (!chain.record(sqlite3_column_int64(outcomes, 0), sqlite3_column_int64(outcomes, 1),
+                      sqlite3_column_int(outcomes, 2), columnText(outcomes, 3), known ? &messageHash : nullptr)) {
       break;
     }
-    if (outcomeHash(previous, messageId, columnText(outcomes, 4), code) != stored) {
-      fail(messageId, "final-code record " + std::to_string(id) + " of row " + std::to_string(messageId) +
-                          " does not match its hash: it was edited, or a record before it was inserted or deleted");
-      break;
-    }
-    previous = stored;
-    lastId = id;
   }
   sqlite3_finalize(outcomes);
   if (!report.ok) return;
   sqlite3_stmt* head = prepare("SELECT outcomes_last_id, outcomes_last_hash, outcomes_rows FROM chain_head WHERE id = 1");
-  if (sqlite3_step(head) == SQLITE_ROW &&
-      (sqlite3_column_int64(head, 0) != lastId || columnText(head, 1) != previous ||
-       sqlite3_column_int64(head, 2) != report.outcomes)) {
-    fail(0, "the final-code chain ends at record " + std::to_string(lastId) + " but the archive recorded record " +
-                std::to_string(sqlite3_column_int64(head, 0)) + " as its last: records were deleted or the head altered");
+  if (sqlite3_step(head) == SQLITE_ROW) {
+    chain.head(sqlite3_column_int64(head, 0), columnText(head, 1), sqlite3_column_int64(head, 2));
   }
   sqlite3_finalize(head);
   if (!report.ok) return;
@@ -731,9 +690,7 @@ void SqliteStore::verifyOutcomes(VerifyReport& report) const {
       "AND m.final_code IS NOT coalesce((SELECT o.final_code FROM outcomes o WHERE o.message_id = m.id "
       "ORDER BY o.id DESC LIMIT 1), 0) ORDER BY m.id LIMIT 1");
   if (sqlite3_step(codes) == SQLITE_ROW) {
-    const std::int64_t id = sqlite3_column_int64(codes, 0);
-    fail(id, "row " + std::to_string(id) + " has final code " + std::to_string(sqlite3_column_int(codes, 1)) +
-                 ", which its final-code records do not show: it was edited");
+    reportEditedFinalCode(report, sqlite3_column_int64(codes, 0), sqlite3_column_int64(codes, 1));
   }
   sqlite3_finalize(codes);
   sqlite3_stmt* unsealed = prepare(
