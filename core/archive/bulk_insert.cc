@@ -208,7 +208,7 @@ bool PostgresStore::insertBulk(const std::vector<const MessageRecord*>& messages
   rowsAdded_ += static_cast<std::int64_t>(messages.size());
   // Codes known at once are sealed at commit, with the batch's other codes.
   for (const MessageRecord* r : messages) {
-    if (r->finalCode != 0) codes_.push_back(PendingCode{r->callId, r->cseq, r->sender, r->finalCode});
+    if (r->finalCode != 0) updateFinalCode(r->callId, r->cseq, r->sender, r->finalCode);
   }
   return true;
 }

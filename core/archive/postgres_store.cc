@@ -112,7 +112,6 @@ void PostgresStore::prepareStatements() {
               "WITH added AS (INSERT INTO outcomes (hop_id, message_id, final_code, hash) "
               "SELECT $1, o.message_id, o.code, o.hash FROM unnest($2::bigint[], $3::integer[], $4::text[]) "
               "WITH ORDINALITY AS o(message_id, code, hash, n) ORDER BY o.n RETURNING id) SELECT max(id) FROM added");
-  db_.prepare("outcome", "INSERT INTO outcomes (hop_id, message_id, final_code, hash) VALUES ($1, $2, $3, $4) RETURNING id");
   // Each event writes what it knows; NULL (and '' / 0) keep what is there
   // (the SQLite statement in sqlite_store.cc, in this dialect).
   db_.prepare(
@@ -229,17 +228,9 @@ bool PostgresStore::insertMessage(const MessageRecord& r) {
   lastId_ = inserted.integer(0, 0);
   lastHash_ = hash;
   ++rowsAdded_;
-  if (r.finalCode != 0) appendOutcome(lastId_, hash, r.finalCode);
+  // Sealed at commit with the batch's other codes (flushCodes).
+  if (r.finalCode != 0) updateFinalCode(r.callId, r.cseq, r.sender, r.finalCode);
   return true;
-}
-
-void PostgresStore::appendOutcome(std::int64_t messageId, const std::string& messageHash, int finalCode) {
-  const std::string hash = outcomeHash(lastOutcomeHash_, messageId, messageHash, finalCode);
-  const auto inserted = db_.runPrepared(
-      "outcome", pg::Params().text(options_.hopId).number(messageId).number(finalCode).text(hash));
-  lastOutcomeId_ = inserted.integer(0, 0);
-  lastOutcomeHash_ = hash;
-  ++outcomesAdded_;
 }
 
 void PostgresStore::updateFinalCode(const std::string& callId, std::uint32_t cseq, const std::string& sender,

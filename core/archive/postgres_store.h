@@ -53,7 +53,6 @@ class PostgresStore final : public Store {
   void claimHop();
   void prepareStatements();
   void loadHeads();
-  void appendOutcome(std::int64_t messageId, const std::string& messageHash, int finalCode);
   void flushCodes();
   // False (and nothing kept) when the batch must go row by row.
   bool insertBulk(const std::vector<const MessageRecord*>& messages);
