@@ -1,4 +1,5 @@
-# Shared by the bench scripts (e2e.sh, e2e_archive.sh, soak.sh): messages,
+# Shared by the bench scripts (e2e.sh, e2e_archive.sh, pg_archive.sh, soak.sh)
+# and examples/cluster/run-local.sh: messages, finding the tools (find_tools),
 # stopping what they started, waiting for a listener. Source it after
 # setting SCRIPT_NAME.
 
@@ -32,4 +33,22 @@ wait_port() {
         sleep 0.1
     done
     die "nothing listens on $proto 127.0.0.1:$port after 10 s"
+}
+
+# find_tools [kamailio]: sets SW_BIN, SIPP_BIN and KAM_BIN (from
+# SIPWARDEN_BIN, SIPP_BIN and KAMAILIO_BIN, else the release build and
+# PATH), STATS (e2e_stats.py) and SCN (the SIPp scenarios); dies naming what
+# to build or install when sipwarden, SIPp or (when asked) Kamailio is
+# missing. ROOT must be set.
+find_tools() {
+    SW_BIN=${SIPWARDEN_BIN:-$ROOT/build/release/sipwarden}
+    SIPP_BIN=${SIPP_BIN:-$(command -v sipp || true)}
+    KAM_BIN=${KAMAILIO_BIN:-$(command -v kamailio || true)}
+    STATS=$ROOT/bench/e2e_stats.py
+    SCN=$ROOT/tests/sipp
+    [ -x "$SW_BIN" ] || die "sipwarden binary not found: $SW_BIN (run scripts/build.sh release)"
+    if [ "${1:-}" = kamailio ]; then
+        [ -n "$KAM_BIN" ] && [ -x "$KAM_BIN" ] || die "kamailio not found (apt-get install -y kamailio)"
+    fi
+    [ -n "$SIPP_BIN" ] && [ -x "$SIPP_BIN" ] || die "sipp not found (apt-get install -y sip-tester)"
 }

@@ -53,17 +53,9 @@ SCRIPT_NAME=e2e.sh
 # shellcheck source=bench/common.sh
 source "$ROOT/bench/common.sh"
 
-SW_BIN=${SIPWARDEN_BIN:-$ROOT/build/release/sipwarden}
-KAM_BIN=${KAMAILIO_BIN:-$(command -v kamailio || true)}
-SIPP_BIN=${SIPP_BIN:-$(command -v sipp || true)}
+if [ "$RSS_ONLY" = 1 ]; then find_tools; else find_tools kamailio; fi
 KAM_CFG=$ROOT/bench/kamailio/kamailio.cfg
-STATS=$ROOT/bench/e2e_stats.py
-SCN=$ROOT/tests/sipp
 
-[ -x "$SW_BIN" ] || die "sipwarden binary not found: $SW_BIN (run scripts/build.sh release)"
-[ "$RSS_ONLY" = 1 ] || { [ -n "$KAM_BIN" ] && [ -x "$KAM_BIN" ]; } ||
-    die "kamailio not found (apt-get install -y kamailio)"
-[ -n "$SIPP_BIN" ] && [ -x "$SIPP_BIN" ] || die "sipp not found (apt-get install -y sip-tester)"
 command -v python3 >/dev/null || die "python3 not found"
 command -v ss >/dev/null || die "ss (iproute2) not found"
 for f in "$KAM_CFG" "$STATS" "$SCN/uac_message.xml" "$SCN/uas_message.xml" \

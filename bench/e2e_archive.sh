@@ -44,14 +44,7 @@ SCRIPT_NAME=e2e_archive.sh
 # shellcheck source=bench/common.sh
 source "$ROOT/bench/common.sh"
 
-SW_BIN=${SIPWARDEN_BIN:-$ROOT/build/release/sipwarden}
-KAM_BIN=${KAMAILIO_BIN:-$(command -v kamailio || true)}
-SIPP_BIN=${SIPP_BIN:-$(command -v sipp || true)}
-STATS=$ROOT/bench/e2e_stats.py
-SCN=$ROOT/tests/sipp
-[ -x "$SW_BIN" ] || die "sipwarden binary not found: $SW_BIN (run scripts/build.sh release)"
-[ -n "$KAM_BIN" ] && [ -x "$KAM_BIN" ] || die "kamailio not found (apt-get install -y kamailio)"
-[ -n "$SIPP_BIN" ] && [ -x "$SIPP_BIN" ] || die "sipp not found (apt-get install -y sip-tester)"
+find_tools kamailio
 command -v sqlite3 >/dev/null || die "sqlite3 not found (apt-get install -y sqlite3)"
 "$KAM_BIN" -f "$ROOT/bench/kamailio/kamailio-archive.cfg" -c > /dev/null 2>&1 ||
     die "kamailio-archive.cfg does not load (apt-get install -y kamailio-sqlite-modules)"

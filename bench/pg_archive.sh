@@ -44,12 +44,7 @@ SCRIPT_NAME=pg_archive.sh
 # shellcheck source=bench/common.sh
 source "$ROOT/bench/common.sh"
 
-SW_BIN=${SIPWARDEN_BIN:-$ROOT/build/release/sipwarden}
-SIPP_BIN=${SIPP_BIN:-$(command -v sipp || true)}
-STATS=$ROOT/bench/e2e_stats.py
-SCN=$ROOT/tests/sipp
-[ -x "$SW_BIN" ] || die "sipwarden binary not found: $SW_BIN (run scripts/build.sh release)"
-[ -n "$SIPP_BIN" ] && [ -x "$SIPP_BIN" ] || die "sipp not found (apt-get install -y sip-tester)"
+find_tools
 command -v psql > /dev/null || die "psql not found (apt-get install -y postgresql)"
 command -v curl > /dev/null || die "curl not found"
 CLK_TCK=$(getconf CLK_TCK)

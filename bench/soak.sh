@@ -69,14 +69,9 @@ SCRIPT_NAME=soak.sh
 # shellcheck source=bench/common.sh
 source "$ROOT/bench/common.sh"
 
-SW_BIN=${SIPWARDEN_BIN:-$ROOT/build/release/sipwarden}
-SIPP_BIN=${SIPP_BIN:-$(command -v sipp || true)}
-STATS=$ROOT/bench/e2e_stats.py
-SCN=$ROOT/tests/sipp
+find_tools
 SOAK_SCN=$ROOT/bench/soak
 
-[ -x "$SW_BIN" ] || die "sipwarden binary not found: $SW_BIN (run scripts/build.sh release)"
-[ -n "$SIPP_BIN" ] && [ -x "$SIPP_BIN" ] || die "sipp not found (apt-get install -y sip-tester)"
 command -v python3 >/dev/null || die "python3 not found"
 command -v ss >/dev/null || die "ss (iproute2) not found"
 python3 -c 'import sqlite3' 2>/dev/null || die "python3 has no sqlite3 module"
