@@ -259,6 +259,22 @@ class HopTestCase(unittest.TestCase):
         self.cleanups.append(stop)
         return process
 
+    def kill_under_load(self, config):
+        """Runs a hop with `config` in front of an answering next hop, kills
+        it with SIGKILL two seconds into SIPp MESSAGEs at 400/s, and returns
+        the Call-IDs that reached the next hop."""
+        upstream = AnsweringPeer()
+        self.cleanups.append(upstream.stop)
+        warden = self.hop("--upstream", f"127.0.0.1:{upstream.port}", config=config)
+        load = Sipp("uac_message.xml", target=f"127.0.0.1:{warden.port}", calls=5000, rate=400)
+        load.start()
+        self.cleanups.append(load.stop)
+        time.sleep(2.0)
+        warden.stop(sig=signal.SIGKILL)
+        load.stop()
+        time.sleep(0.3)
+        return set(upstream.call_ids)
+
     def sipp_background(self, scenario, **kwargs):
         sipp = Sipp(scenario, background=True, **kwargs)
         self.cleanups.append(sipp.stop)

@@ -3,7 +3,6 @@ a full disk, kill -9 under load, blocked messages, and tamper detection,
 counted against a real SQLite file."""
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import tempfile
@@ -215,18 +214,8 @@ class ArchiveFailure(ArchiveTestCase):
         self.assertEqual(archived - {"before-lock"}, set(codes), "rows queued while locked are written afterwards")
 
     def kill_under_load(self, mode, batch_rows):
-        upstream = AnsweringPeer()
-        self.cleanups.append(upstream.stop)
-        warden = self.hop("--upstream", f"127.0.0.1:{upstream.port}",
-                          config=self.config(mode, batch_rows=batch_rows, batch_ms=50))
-        load = Sipp("uac_message.xml", target=f"127.0.0.1:{warden.port}", calls=5000, rate=400)
-        load.start()
-        self.cleanups.append(load.stop)
-        time.sleep(2.0)
-        warden.stop(sig=signal.SIGKILL)
-        load.stop()
-        time.sleep(0.3)
-        return upstream.call_ids, call_ids(self.db)
+        delivered = super().kill_under_load(self.config(mode, batch_rows=batch_rows, batch_ms=50))
+        return delivered, call_ids(self.db)
 
     def test_kill_9_in_reject_mode_loses_nothing_that_reached_the_next_hop(self):
         delivered, archived = self.kill_under_load("reject", batch_rows=50)

@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 
-from harness import (CORPUS, AnsweringPeer, HopTestCase, free_port, header, message_request, reply_to, status_of)
+from harness import (CORPUS, AnsweringPeer, HopTestCase, header, message_request, reply_to, status_of)
 
 
 def malformed(rng, templates):

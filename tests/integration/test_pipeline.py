@@ -3,7 +3,6 @@ and edits on the wire, fail modes, reload under SIPp load, and the
 `policy test` and `check-config` commands."""
 import json
 import os
-import signal
 import subprocess
 import tempfile
 import threading

@@ -5,7 +5,6 @@ once, a chain per hop), the same query, API and console tests as on SQLite
 refusals with a clear reason."""
 import json
 import os
-import signal
 import subprocess
 import tempfile
 
@@ -134,18 +133,7 @@ class SharedArchive(HopTestCase):
         self.assertIn("archive write failed", warden.output())
 
     def test_kill_9_under_load_in_reject_mode_loses_nothing_that_reached_the_next_hop(self):
-        upstream = AnsweringPeer()
-        self.cleanups.append(upstream.stop)
-        warden = self.hop("--upstream", f"127.0.0.1:{upstream.port}",
-                          config=self.config("reject", batch_rows=50, batch_ms=50))
-        load = Sipp("uac_message.xml", target=f"127.0.0.1:{warden.port}", calls=5000, rate=400)
-        load.start()
-        self.cleanups.append(load.stop)
-        time.sleep(2.0)
-        warden.stop(sig=signal.SIGKILL)
-        load.stop()
-        time.sleep(0.3)
-        delivered = set(upstream.call_ids)
+        delivered = self.kill_under_load(self.config("reject", batch_rows=50, batch_ms=50))
         archived = {row[0] for row in psql(self.url, "SELECT call_id FROM messages")}
         self.assertGreater(len(delivered), 100)
         self.assertEqual(delivered - archived, set())

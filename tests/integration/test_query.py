@@ -7,7 +7,7 @@ import re
 import subprocess
 import time
 
-from harness import BINARY, AnsweringPeer, Sipwarden, message_request, status_of
+from harness import AnsweringPeer, Sipwarden, message_request, status_of
 from query_support import AUDITOR, METRICS, QueryTestCase
 
 
