@@ -2,6 +2,7 @@
 //   commitRows/N     rows committed per second with N rows per transaction
 //                    (the writer's group commit; the target is
 //                    100,000 rows/s with batching)
+//   commitRowsCodeLater/L, commitRowsNoCode/L, commitRowsWithout/P: below
 //   ftsTwoWords      a two-word full-text query on 1,000,000 archived messages
 //   participantLast100  a participant's last 100 messages on the same archive
 //   postgresCommitRows/threads:N  rows committed per second into PostgreSQL
@@ -40,15 +41,21 @@ std::vector<std::string> vocabulary() {
   return words;  // 2,000 words
 }
 
-MessageRecord makeRecord(std::uint32_t i, std::mt19937& random, const std::vector<std::string>& words) {
+// Record i of a run where each pair of participants exchanges
+// `conversationLength` messages in a row (1: every message opens a
+// conversation, the worst case), taking turns as sender.
+MessageRecord makeRecord(std::uint32_t i, std::mt19937& random, const std::vector<std::string>& words,
+                         std::uint32_t conversationLength = 1) {
   // Zipf-like: low indexes are common, like real vocabulary.
   std::uniform_real_distribution<double> uniform(0.0, 1.0);
   auto word = [&] { return words[static_cast<std::size_t>(std::pow(uniform(random), 3.0) * words.size())]; };
+  const std::uint32_t pair = i / conversationLength;
   MessageRecord r;
   r.timeMs = 1'700'000'000'000 + i * 1000LL;
   r.direction = "from_client";
-  r.sender = "user" + std::to_string(i % 5000) + "@example.com";
-  r.recipient = "user" + std::to_string((i * 7 + 1) % 5000) + "@example.com";
+  r.sender = "user" + std::to_string(pair % 5000) + "@example.com";
+  r.recipient = "user" + std::to_string((pair * 7 + 1) % 5000) + "@example.com";
+  if (i % conversationLength % 2 == 1) std::swap(r.sender, r.recipient);
   r.callId = "bench-" + std::to_string(i);
   r.cseq = 1;
   r.contentType = "text/plain";
@@ -77,15 +84,17 @@ std::string freshPath(const std::string& name) {
 // worst case of many short exchanges.
 constexpr std::uint32_t kCommitRows = 100'000;
 
+std::vector<MessageRecord> makeCommitRecords(std::uint32_t conversationLength) {
+  const auto words = vocabulary();
+  std::mt19937 random(7);
+  std::vector<MessageRecord> out;
+  out.reserve(kCommitRows);
+  for (std::uint32_t i = 0; i < kCommitRows; ++i) out.push_back(makeRecord(i, random, words, conversationLength));
+  return out;
+}
+
 const std::vector<MessageRecord>& commitRecords() {
-  static const std::vector<MessageRecord> records = [] {
-    const auto words = vocabulary();
-    std::mt19937 random(7);
-    std::vector<MessageRecord> out;
-    out.reserve(kCommitRows);
-    for (std::uint32_t i = 0; i < kCommitRows; ++i) out.push_back(makeRecord(i, random, words));
-    return out;
-  }();
+  static const std::vector<MessageRecord> records = makeCommitRecords(1);
   return records;
 }
 
@@ -107,21 +116,38 @@ void commitRows(benchmark::State& state) {
 BENCHMARK(commitRows)->Arg(1)->Iterations(20'000)->Unit(benchmark::kMillisecond);
 BENCHMARK(commitRows)->Arg(100)->Iterations(kCommitRows / 100)->Unit(benchmark::kMillisecond);
 BENCHMARK(commitRows)->Arg(1000)->Iterations(kCommitRows / 1000)->Unit(benchmark::kMillisecond);
+BENCHMARK(commitRows)->Arg(10000)->Iterations(kCommitRows / 10000)->Unit(benchmark::kMillisecond);
 
 // The final code's share, 1,000 rows per transaction:
 //   commitRowsNoCode        rows inserted with no final code (no outcome record)
 //   commitRowsCodeLater     as the hop writes them: each row without a code,
-//                           and the previous batch's codes (UPDATE + outcome
-//                           record each) in the same transaction
+//                           and the previous batch's codes (an outcome record
+//                           each) in the same transaction
 // (commitRows inserts each row with its code: row + outcome record.)
-void commitRowsWithCodes(benchmark::State& state, bool codeLater) {
-  static const std::vector<MessageRecord> records = [] {
+// The argument is the conversation length: 1 opens a conversation per
+// message (the worst case), 20 is a chat of twenty messages per pair.
+//   commitRowsWithout/P     commitRowsCodeLater/20 with one part of the
+//                           schema taken away, to show what each costs (not
+//                           something sipwarden can do: each part is
+//                           required): 0 nothing, 1 the sender and recipient
+//                           indexes, 2 all five secondary indexes, 3 the
+//                           FTS5 index, 4 all of these
+const std::vector<MessageRecord>& recordsWithoutCodes(std::uint32_t conversationLength) {
+  static const std::vector<MessageRecord> worst = [] {
     std::vector<MessageRecord> out = commitRecords();
     for (auto& r : out) r.finalCode = 0;
     return out;
   }();
-  const std::string path = freshPath("sipwarden-bench-commit.db");
-  Store store(path);
+  static const std::vector<MessageRecord> chats = [] {
+    std::vector<MessageRecord> out = makeCommitRecords(20);
+    for (auto& r : out) r.finalCode = 0;
+    return out;
+  }();
+  return conversationLength == 1 ? worst : chats;
+}
+
+void writeAsTheHopDoes(benchmark::State& state, Store& store, const std::vector<MessageRecord>& records,
+                       bool codeLater) {
   constexpr std::uint32_t kBatch = 1000;
   std::uint32_t next = 0;
   for (auto _ : state) {
@@ -136,10 +162,36 @@ void commitRowsWithCodes(benchmark::State& state, bool codeLater) {
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(next));
 }
+
+void commitRowsWithCodes(benchmark::State& state, bool codeLater) {
+  Store store(freshPath("sipwarden-bench-commit.db"));
+  writeAsTheHopDoes(state, store, recordsWithoutCodes(static_cast<std::uint32_t>(state.range(0))), codeLater);
+}
 void commitRowsNoCode(benchmark::State& state) { commitRowsWithCodes(state, false); }
 void commitRowsCodeLater(benchmark::State& state) { commitRowsWithCodes(state, true); }
-BENCHMARK(commitRowsNoCode)->Iterations(kCommitRows / 1000)->Unit(benchmark::kMillisecond);
-BENCHMARK(commitRowsCodeLater)->Iterations(kCommitRows / 1000)->Unit(benchmark::kMillisecond);
+BENCHMARK(commitRowsNoCode)->Arg(1)->Iterations(kCommitRows / 1000)->Unit(benchmark::kMillisecond);
+BENCHMARK(commitRowsCodeLater)->Arg(1)->Arg(20)->Iterations(kCommitRows / 1000)->Unit(benchmark::kMillisecond);
+
+void commitRowsWithout(benchmark::State& state) {
+  Store store(freshPath("sipwarden-bench-commit.db"));
+  const auto part = state.range(0);
+  std::string sql;
+  if (part == 1 || part == 2 || part == 4) sql += "DROP INDEX messages_sender; DROP INDEX messages_recipient;";
+  if (part == 2 || part == 4) {
+    sql += "DROP INDEX messages_time; DROP INDEX messages_conversation; DROP INDEX messages_verdict;";
+  }
+  if (part == 3 || part == 4) {
+    // The store's statement still inserts into messages_fts: into nothing.
+    sql += "DROP TABLE messages_fts; CREATE TABLE messages_fts (text); "
+           "CREATE TRIGGER messages_fts_nothing BEFORE INSERT ON messages_fts BEGIN SELECT RAISE(IGNORE); END;";
+  }
+  if (sqlite3_exec(store.handle(), sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
+    state.SkipWithError(sqlite3_errmsg(store.handle()));
+    return;
+  }
+  writeAsTheHopDoes(state, store, recordsWithoutCodes(20), true);
+}
+BENCHMARK(commitRowsWithout)->DenseRange(0, 4)->Iterations(kCommitRows / 1000)->Unit(benchmark::kMillisecond);
 
 // Each thread is one hop: its own store and chain, its own Call-IDs, the
 // same participants as the other hop (so the hops meet on conversations).

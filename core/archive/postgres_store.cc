@@ -363,13 +363,12 @@ VerifyReport PostgresStore::verify() {
     if (report.ok) {
       // A row's own final_code is the code it was written with: 0, or one
       // that an outcome record of it seals (the newest record is what reads
-      // show). Migrated rows older than their chain's outcome records are
-      // exempt.
+      // show). Migrated rows from before their chain's outcome records are
+      // not checked: their codes were never sealed (counted below).
       const auto edited = db_.run(
           "SELECT m.id, m.final_code FROM messages m JOIN chain_head h ON h.hop_id = m.hop_id "
-          "WHERE m.final_code <> 0 AND (m.id >= h.outcomes_from_id OR EXISTS (SELECT 1 FROM outcomes o WHERE "
-          "o.message_id = m.id)) AND NOT EXISTS (SELECT 1 FROM outcomes o WHERE o.message_id = m.id AND "
-          "o.final_code = m.final_code) ORDER BY m.id LIMIT 1");
+          "WHERE m.final_code <> 0 AND m.id >= h.outcomes_from_id AND NOT EXISTS (SELECT 1 FROM outcomes o "
+          "WHERE o.message_id = m.id AND o.final_code = m.final_code) ORDER BY m.id LIMIT 1");
       if (edited.rows() > 0) reportEditedFinalCode(report, edited.integer(0, 0), edited.integer(0, 1));
       report.unsealedCodes =
           db_.run("SELECT count(*) FROM messages m JOIN chain_head h ON h.hop_id = m.hop_id "

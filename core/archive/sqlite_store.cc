@@ -84,9 +84,7 @@ void SqliteStore::setUp(std::int64_t maxPages) {
   insertConversation_ =
       prepare("INSERT INTO conversations (kind, call_id, participants, started_ms, last_ms) VALUES (?,?,?,?,?)");
   touchConversation_ = prepare("UPDATE conversations SET last_ms = max(last_ms, ?) WHERE id = ?");
-  updateFinal_ =
-      prepare("UPDATE messages SET final_code = ? WHERE call_id = ? AND cseq = ? AND sender = ? RETURNING id, hash");
-  updateFinalById_ = prepare("UPDATE messages SET final_code = ? WHERE id = ?");
+  findMessage_ = prepare("SELECT id, hash FROM messages WHERE call_id = ? AND cseq = ? AND sender = ?");
   insertOutcome_ = prepare("INSERT INTO outcomes (message_id, final_code, hash) VALUES (?, ?, ?)");
   updateOutcomeHead_ = prepare(
       "UPDATE chain_head SET outcomes_last_id = ?, outcomes_last_hash = ?, outcomes_rows = outcomes_rows + ? "
@@ -127,9 +125,9 @@ SqliteStore::~SqliteStore() { close(); }
 
 void SqliteStore::close() {
   for (sqlite3_stmt* statement : {insertMessage_, insertFts_, findSession_, findPager_, insertConversation_,
-                                  touchConversation_, updateFinal_, upsertCall_, insertFile_, closeStale_,
+                                  touchConversation_, findMessage_, upsertCall_, insertFile_, closeStale_,
                                   updateHead_, newestConversation_, readDataVersion_, insertOutcome_,
-                                  updateOutcomeHead_, updateFinalById_}) {
+                                  updateOutcomeHead_}) {
     sqlite3_finalize(statement);  // a no-op for null
   }
   sqlite3_close(db_);
@@ -448,45 +446,31 @@ void SqliteStore::appendOutcome(std::int64_t messageId, std::string_view message
 }
 
 void SqliteStore::updateFinalCode(const std::string& callId, std::uint32_t cseq, const std::string& sender, int code) {
+  // The row keeps the code it was written with; a later one is an outcome
+  // record only (the newest is what reads show), so the row is not written
+  // twice. A row of the last batches is found in memory.
   if (auto found = recent_.find(requestKey(callId, cseq, sender)); found != recent_.end()) {
     const RecentRow row = std::move(found->second);
     recent_.erase(found);
-    sqlite3_reset(updateFinalById_);
-    sqlite3_bind_int(updateFinalById_, 1, code);
-    sqlite3_bind_int64(updateFinalById_, 2, row.id);
-    if (sqlite3_step(updateFinalById_) != SQLITE_DONE) {
-      const std::string error = sqlite3_errmsg(db_);
-      sqlite3_reset(updateFinalById_);
-      throw ArchiveError("cannot record final code: " + error);
-    }
-    sqlite3_reset(updateFinalById_);
-    if (sqlite3_changes(db_) == 1) {
-      appendOutcome(row.id, row.hash, code);
-      return;
-    }
+    appendOutcome(row.id, row.hash, code);
+    return;
   }
-  sqlite3_reset(updateFinal_);
-  sqlite3_bind_int(updateFinal_, 1, code);
-  bindText(updateFinal_, 2, callId);
-  sqlite3_bind_int64(updateFinal_, 3, cseq);
-  bindText(updateFinal_, 4, sender);
-  int rc = sqlite3_step(updateFinal_);
+  sqlite3_reset(findMessage_);
+  bindText(findMessage_, 1, callId);
+  sqlite3_bind_int64(findMessage_, 2, cseq);
+  bindText(findMessage_, 3, sender);
+  const int rc = sqlite3_step(findMessage_);
   if (rc == SQLITE_ROW) {  // at most one row: (call_id, cseq, sender) is unique
-    const std::int64_t id = sqlite3_column_int64(updateFinal_, 0);
-    const std::string messageHash = columnText(updateFinal_, 1);
-    rc = sqlite3_step(updateFinal_);
-    if (rc == SQLITE_DONE) {
-      sqlite3_reset(updateFinal_);
-      appendOutcome(id, messageHash, code);
-      return;
-    }
+    const std::int64_t id = sqlite3_column_int64(findMessage_, 0);
+    const std::string messageHash = columnText(findMessage_, 1);
+    sqlite3_reset(findMessage_);
+    appendOutcome(id, messageHash, code);
+    return;
   }
-  if (rc != SQLITE_DONE) {
-    const std::string error = sqlite3_errmsg(db_);
-    sqlite3_reset(updateFinal_);
-    throw ArchiveError("cannot record final code: " + error);
-  }
-  sqlite3_reset(updateFinal_);  // no such message (it was never archived)
+  const std::string error = rc == SQLITE_DONE ? std::string() : sqlite3_errmsg(db_);
+  sqlite3_reset(findMessage_);
+  if (!error.empty()) throw ArchiveError("cannot record final code: " + error);
+  // No such message: it was never archived.
 }
 
 namespace {
@@ -565,6 +549,7 @@ std::int64_t SqliteStore::purgeBatch(std::int64_t cutoffMs, std::int64_t nowMs, 
   sqlite3_stmt* tombstone = prepare("INSERT INTO tombstones (id, hash, purged_ms) VALUES (?, ?, ?)");
   sqlite3_stmt* unindex = prepare("INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', ?, ?)");
   sqlite3_stmt* remove = prepare("DELETE FROM messages WHERE id = ?");
+  recent_.clear();  // a later code must not be recorded for a purged row
   std::int64_t purged = 0;
   while (sqlite3_step(victims) == SQLITE_ROW) {
     const std::int64_t id = sqlite3_column_int64(victims, 0);
@@ -682,13 +667,16 @@ void SqliteStore::verifyOutcomes(VerifyReport& report) const {
   }
   sqlite3_finalize(head);
   if (!report.ok) return;
-  // Each message's final_code is its newest outcome's (0: none yet), except
-  // in rows from before the outcome chain that never got a later code.
+  // A row's own final_code is the code it was written with: 0, or one that
+  // an outcome record of it seals (the newest record is what reads show;
+  // archives written before this rule hold the newest code, also sealed).
+  // Rows from before the outcome chain are not checked: their codes were
+  // never sealed (counted below), and a later one is an outcome record.
   sqlite3_stmt* codes = prepare(
-      "SELECT m.id, m.final_code FROM messages m, chain_head h WHERE h.id = 1 "
-      "AND (m.id >= h.outcomes_from_id OR EXISTS (SELECT 1 FROM outcomes o WHERE o.message_id = m.id)) "
-      "AND m.final_code IS NOT coalesce((SELECT o.final_code FROM outcomes o WHERE o.message_id = m.id "
-      "ORDER BY o.id DESC LIMIT 1), 0) ORDER BY m.id LIMIT 1");
+      "SELECT m.id, m.final_code FROM messages m, chain_head h WHERE h.id = 1 AND m.final_code <> 0 "
+      "AND m.id >= h.outcomes_from_id "
+      "AND NOT EXISTS (SELECT 1 FROM outcomes o WHERE o.message_id = m.id AND o.final_code = m.final_code) "
+      "ORDER BY m.id LIMIT 1");
   if (sqlite3_step(codes) == SQLITE_ROW) {
     reportEditedFinalCode(report, sqlite3_column_int64(codes, 0), sqlite3_column_int64(codes, 1));
   }

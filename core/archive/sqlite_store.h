@@ -88,7 +88,7 @@ class SqliteStore final : public Store {
   sqlite3_stmt* findPager_ = nullptr;
   sqlite3_stmt* insertConversation_ = nullptr;
   sqlite3_stmt* touchConversation_ = nullptr;
-  sqlite3_stmt* updateFinal_ = nullptr;
+  sqlite3_stmt* findMessage_ = nullptr;
   sqlite3_stmt* updateHead_ = nullptr;
   sqlite3_stmt* insertOutcome_ = nullptr;
   sqlite3_stmt* updateOutcomeHead_ = nullptr;
@@ -125,8 +125,8 @@ class SqliteStore final : public Store {
   std::unordered_map<std::int64_t, std::int64_t> touched_;
   // Rows this connection wrote lately, by request key (Call-ID, CSeq,
   // sender): their final code arrives a batch or two later, and with the id
-  // and hash at hand it costs an UPDATE by rowid, not a search of the UNIQUE
-  // index with RETURNING. Emptied with the conversation cache, and when full.
+  // and hash at hand its outcome record needs no search of the UNIQUE index.
+  // Emptied with the conversation cache, by a purge, and when full.
   struct RecentRow {
     std::int64_t id;
     std::string hash;
@@ -134,7 +134,6 @@ class SqliteStore final : public Store {
   std::unordered_map<std::string, RecentRow> recent_;
   // The conversation the current insertMessage created, if any.
   std::int64_t createdConversation_ = 0;
-  sqlite3_stmt* updateFinalById_ = nullptr;
 };
 
 }  // namespace sipwarden::archive

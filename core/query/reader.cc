@@ -109,16 +109,14 @@ void keyset(const Filters& f, char kind, const char* timeColumn, const char* idC
   sql.bind(id);
 }
 
-// The message list's columns. On PostgreSQL a final code that came after
-// the row lives only in its outcome records (schemas/postgresql): the
-// newest one is the code, else the one the row was written with.
-std::string messageColumns(Dialect dialect) {
-  return std::string(
-             "m.id, m.conversation_id, m.time_ms, m.direction, m.sender, m.sender_name, m.recipient, "
-             "m.recipient_name, m.call_id, m.content_type, m.text, m.original_text, m.verdict, m.rules, m.tags, ") +
-         (dialect == Dialect::kSqlite ? "m.final_code"
-                                      : "coalesce((SELECT o.final_code FROM outcomes o WHERE o.message_id = m.id "
-                                        "ORDER BY o.id DESC LIMIT 1), m.final_code)");
+// The message list's columns. A final code that came after the row lives
+// only in its outcome records: the newest one is the code, else the one the
+// row was written with.
+std::string messageColumns() {
+  return "m.id, m.conversation_id, m.time_ms, m.direction, m.sender, m.sender_name, m.recipient, "
+         "m.recipient_name, m.call_id, m.content_type, m.text, m.original_text, m.verdict, m.rules, m.tags, "
+         "coalesce((SELECT o.final_code FROM outcomes o WHERE o.message_id = m.id ORDER BY o.id DESC LIMIT 1), "
+         "m.final_code)";
 }
 
 MessageRow messageRow(const Rows& s) {
@@ -202,7 +200,7 @@ Page<MessageRow> Reader::messages(const Filters& f) {
   Sql sql;
   messageConditions(db_->dialect(), f, sql, true);
   keyset(f, 'm', "m.time_ms", "m.id", sql);
-  const std::string text = "SELECT " + messageColumns(db_->dialect()) + " FROM messages m" + sql.clause() +
+  const std::string text = "SELECT " + messageColumns() + " FROM messages m" + sql.clause() +
                            " ORDER BY m.time_ms DESC, m.id DESC LIMIT ?";
   return page<MessageRow>(*db_, text, sql, f.limit, 'm', messageRow,
                           [](const MessageRow& r) { return std::pair(r.timeMs, r.id); });
@@ -226,7 +224,7 @@ Page<MessageRow> Reader::textSearch(const Filters& f) {
   // PostgreSQL walks the primary key backwards and checks each row against
   // the GIN index's bitmap, or the other way round: the planner chooses.
   const std::string text =
-      "SELECT " + messageColumns(db_->dialect()) +
+      "SELECT " + messageColumns() +
       (sqlite ? " FROM messages_fts CROSS JOIN messages m ON m.id = messages_fts.rowid" + sql.clause() +
                     " ORDER BY messages_fts.rowid DESC LIMIT ?"
               : " FROM messages m" + sql.clause() + " ORDER BY m.id DESC LIMIT ?");
@@ -341,7 +339,7 @@ std::optional<Transcript> Reader::conversation(std::int64_t id) {
     if (!head->step()) return std::nullopt;
     out.conversation = conversationRow(*head);
   }
-  const auto rows = db_->query("SELECT " + messageColumns(db_->dialect()) +
+  const auto rows = db_->query("SELECT " + messageColumns() +
                      " FROM messages m WHERE m.conversation_id = ? ORDER BY m.time_ms, m.id",
                  {id});
   while (rows->step()) out.messages.push_back(messageRow(*rows));

@@ -16,6 +16,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BINARY = os.environ.get("SIPWARDEN_BINARY", os.path.join(ROOT, "build", "release", "sipwarden"))
 SIPP_DIR = os.path.join(ROOT, "tests", "sipp")
 CORPUS = os.path.join(ROOT, "tests", "corpus")
+# A message's final code as the query tools read it (messages m): the newest
+# outcome record, else the code the row was written with.
+FINAL_CODE = ("coalesce((SELECT o.final_code FROM outcomes o WHERE o.message_id = m.id "
+              "ORDER BY o.id DESC LIMIT 1), m.final_code)")
 
 
 def free_port():

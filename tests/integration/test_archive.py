@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 import time
 
-from harness import (BINARY, AnsweringPeer, HopTestCase, Sipp, free_port, header, message_request, status_of)
+from harness import (BINARY, FINAL_CODE, AnsweringPeer, HopTestCase, Sipp, free_port, header, message_request, status_of)
 
 
 def rows(path, where="1=1"):
@@ -51,7 +51,7 @@ class ArchiveModes(ArchiveTestCase):
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
         self.assertIn(f"OK, {calls} messages", result.stdout)
         with sqlite3.connect(self.db) as db:
-            self.assertEqual(db.execute("SELECT count(*) FROM messages WHERE final_code = 200").fetchone()[0], calls)
+            self.assertEqual(db.execute(f"SELECT count(*) FROM messages m WHERE {FINAL_CODE} = 200").fetchone()[0], calls)
 
     def test_deliver_mode_archives_every_message_once(self):
         self.run_traffic("deliver")
@@ -69,7 +69,7 @@ class ArchiveModes(ArchiveTestCase):
         warden.stop()
         with sqlite3.connect(self.db) as db:
             verdict, text, code, rules = db.execute(
-                "SELECT verdict, text, final_code, rules FROM messages WHERE call_id = 'blocked-1'").fetchone()
+                f"SELECT verdict, text, {FINAL_CODE}, rules FROM messages m WHERE call_id = 'blocked-1'").fetchone()
         self.assertEqual((verdict, text, code, rules), ("blocked", "secret plans", 403, "probe:test"))
 
     def test_modified_message_keeps_its_original_text(self):

@@ -338,23 +338,25 @@ TEST(Store, FinalCodesAreSealedAndAnEditedOneIsFound) {
     EXPECT_TRUE(report.ok) << report.problem;
     EXPECT_EQ(report.outcomes, 11);
     EXPECT_EQ(report.unsealedCodes, 0);
-    EXPECT_EQ(scalar(store, "SELECT final_code FROM messages WHERE id = 3"), 486);
+    EXPECT_EQ(scalar(store, "SELECT final_code FROM messages WHERE id = 3"), 0)
+        << "the row keeps the code it was written with; later ones are outcome records only";
+    EXPECT_EQ(scalar(store, "SELECT final_code FROM outcomes WHERE message_id = 3 ORDER BY id DESC LIMIT 1"), 486);
   }
-  execute(db.path(), "UPDATE messages SET final_code = 200 WHERE id = 3");
+  execute(db.path(), "UPDATE messages SET final_code = 302 WHERE id = 3");
   VerifyReport report = SqliteStore(db.path()).verify();
   EXPECT_FALSE(report.ok);
   EXPECT_EQ(report.firstBadId, 3);
-  EXPECT_NE(report.problem.find("final code 200"), std::string::npos) << report.problem;
+  EXPECT_NE(report.problem.find("final code 302"), std::string::npos) << report.problem;
 
-  execute(db.path(), "UPDATE messages SET final_code = 486 WHERE id = 3; UPDATE outcomes SET final_code = 200 WHERE id = 11");
+  execute(db.path(), "UPDATE messages SET final_code = 0 WHERE id = 3; UPDATE outcomes SET final_code = 200 WHERE id = 11");
   report = SqliteStore(db.path()).verify();
   EXPECT_FALSE(report.ok) << "an edited outcome record breaks its chain";
   EXPECT_EQ(report.firstBadId, 3);
 
   execute(db.path(), "UPDATE outcomes SET final_code = 486 WHERE id = 11; DELETE FROM outcomes WHERE id = 11; "
-                     "UPDATE messages SET final_code = 200 WHERE id = 3");
+                     "UPDATE messages SET final_code = 0 WHERE id = 3");
   report = SqliteStore(db.path()).verify();
-  EXPECT_FALSE(report.ok) << "the newest outcome removed (and the code put back) is seen at the head";
+  EXPECT_FALSE(report.ok) << "the newest outcome removed is seen at the head";
 }
 
 TEST(Store, FinalCodesOfAnArchiveOlderThanOutcomesAreCountedNotFailed) {
@@ -398,7 +400,8 @@ TEST(Store, FinalCodesOfAnArchiveOlderThanOutcomesAreCountedNotFailed) {
   EXPECT_EQ(report.rows, 3);
   EXPECT_EQ(report.outcomes, 2);
   EXPECT_EQ(report.unsealedCodes, 1);
-  execute(db.path(), "UPDATE messages SET final_code = 200 WHERE id = 1");
+  EXPECT_EQ(scalar(store, "SELECT final_code FROM outcomes WHERE message_id = 1"), 408);
+  execute(db.path(), "UPDATE outcomes SET final_code = 200 WHERE message_id = 1");
   report = SqliteStore(db.path()).verify();
   EXPECT_FALSE(report.ok) << "an old row's code, once sealed, is covered";
   EXPECT_EQ(report.firstBadId, 1);
@@ -453,7 +456,8 @@ TEST(Writer, GroupCommitsEverythingSubmittedBeforeStop) {
   SqliteStore store(db.path());
   EXPECT_EQ(store.messageCount(), 1000);
   EXPECT_TRUE(store.verify().ok) << "a final code recorded later does not break the chain";
-  EXPECT_EQ(scalar(store, "SELECT final_code FROM messages WHERE call_id = 'call-7'"), 486);
+  EXPECT_EQ(scalar(store, "SELECT o.final_code FROM outcomes o JOIN messages m ON m.id = o.message_id "
+                          "WHERE m.call_id = 'call-7' ORDER BY o.id DESC LIMIT 1"), 486);
 }
 
 TEST(Writer, TellsWhoWaitsWhenTheRowIsDurable) {
