@@ -2,9 +2,10 @@
 -- it is written, before its final response is known, so the code cannot be
 -- part of the row's hash. Each code is instead an outcome record of a second
 -- chain: SHA-256 over the previous outcome's hash, the message's id and
--- hash, and the code. messages.final_code stays the code queries read; it
--- must equal the newest outcome of its message, which `archive verify`
--- checks. Messages written before this migration (id below
+-- hash, and the code. Queries read the newest outcome's code; since
+-- session 5 messages.final_code keeps the code the row was written with (0,
+-- or one an outcome of it seals), which `archive verify` checks (rows
+-- written before then hold the newest code). Messages written before this migration (id below
 -- chain_head.outcomes_from_id) have codes no outcome covers; verify counts
 -- them instead of failing, so older archives still verify.
 CREATE TABLE outcomes (

@@ -71,9 +71,10 @@ void SqliteStore::setUp(std::int64_t maxPages) {
   migrate();
   if (maxPages > 0) exec(("PRAGMA max_page_count = " + std::to_string(maxPages)).c_str());
   insertMessage_ = prepare(
-      "INSERT OR IGNORE INTO messages (conversation_id, time_ms, direction, sender, sender_name, recipient, "
+      "INSERT INTO messages (conversation_id, time_ms, direction, sender, sender_name, recipient, "
       "recipient_name, call_id, cseq, content_type, text, original_text, verdict, rules, tags, final_code, source, "
-      "transport, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+      "transport, hash, id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+      "ON CONFLICT (call_id, cseq, sender) DO NOTHING");  // only a request seen before is skipped
   insertFts_ = prepare("INSERT INTO messages_fts (rowid, text) VALUES (?, ?)");
   findSession_ = prepare("SELECT id FROM conversations WHERE kind = 'session' AND call_id = ? LIMIT 1");
   // The newest pager conversation of these participants (whether it is
@@ -186,11 +187,12 @@ void SqliteStore::begin(const std::vector<const MessageRecord*>& /*messages: one
   outcomesAdded_ = 0;
   touched_.clear();
   // Another connection committed (a purge or hold by hand, an audit row):
-  // the cached conversations may be gone.
+  // the cached conversations may be gone, and the heads may have moved.
   const std::int64_t version = dataVersion();
   if (version != knownDataVersion_) {
     knownDataVersion_ = version;
     resetConversationCache();
+    loadHeads();
   }
 }
 
@@ -217,14 +219,23 @@ void SqliteStore::commit() {
 }
 
 void SqliteStore::loadHeads() {
-  sqlite3_stmt* head = prepare("SELECT last_hash, outcomes_last_hash FROM chain_head WHERE id = 1");
+  // The next id follows every id ever used: SQLite's own choice (the largest
+  // rowid + 1) would hand a purged row's id out again once a purge took the
+  // newest rows, and its tombstone and outcome records still name it.
+  sqlite3_stmt* head = prepare(
+      "SELECT last_hash, outcomes_last_hash, 1 + max(last_id, coalesce((SELECT max(id) FROM messages), 0), "
+      "coalesce((SELECT max(id) FROM tombstones), 0)) FROM chain_head WHERE id = 1");
   if (sqlite3_step(head) == SQLITE_ROW) {
     lastHash_ = columnText(head, 0);
     lastOutcomeHash_ = columnText(head, 1);
+    nextMessageId_ = sqlite3_column_int64(head, 2);
   }
   sqlite3_finalize(head);
 }
 void SqliteStore::rollback() {
+  // First, so that even a failing ROLLBACK leaves no code pointing at a row
+  // that is gone.
+  recent_.clear();
   // SQLite rolls back by itself on some errors (SQLITE_FULL); then there is
   // nothing left to roll back.
   if (sqlite3_get_autocommit(db_) == 0) exec("ROLLBACK");
@@ -400,6 +411,7 @@ bool SqliteStore::insertMessage(const MessageRecord& r) {
   bindStatic(s, 17, r.source);
   bindStatic(s, 18, r.transport);
   bindStatic(s, 19, std::string_view(hash, sizeof hash));
+  sqlite3_bind_int64(s, 20, nextMessageId_);
   if (sqlite3_step(s) != SQLITE_DONE) throw ArchiveError(std::string("cannot insert message: ") + sqlite3_errmsg(db_));
   sqlite3_reset(s);
   if (sqlite3_changes(db_) == 0) {  // already archived
@@ -412,7 +424,7 @@ bool SqliteStore::insertMessage(const MessageRecord& r) {
     }
     return false;
   }
-  const std::int64_t id = sqlite3_last_insert_rowid(db_);
+  const std::int64_t id = nextMessageId_++;
   sqlite3_reset(insertFts_);
   sqlite3_bind_int64(insertFts_, 1, id);
   bindStatic(insertFts_, 2, r.text);

@@ -96,6 +96,7 @@ class SqliteStore final : public Store {
   std::int64_t lastOutcomeId_ = 0;
   std::int64_t outcomesAdded_ = 0;  // in the open transaction
   std::int64_t lastId_ = 0;
+  std::int64_t nextMessageId_ = 1;  // see loadHeads
   std::int64_t rowsAdded_ = 0;  // in the open transaction
   sqlite3_stmt* upsertCall_ = nullptr;
   sqlite3_stmt* insertFile_ = nullptr;
