@@ -147,8 +147,7 @@ const std::vector<MessageRecord>& recordsWithoutCodes(std::uint32_t conversation
 }
 
 void writeAsTheHopDoes(benchmark::State& state, Store& store, const std::vector<MessageRecord>& records,
-                       bool codeLater) {
-  constexpr std::uint32_t kBatch = 1000;
+                       bool codeLater, std::uint32_t kBatch = 1000) {
   std::uint32_t next = 0;
   for (auto _ : state) {
     store.begin();
@@ -192,6 +191,17 @@ void commitRowsWithout(benchmark::State& state) {
   writeAsTheHopDoes(state, store, recordsWithoutCodes(20), true);
 }
 BENCHMARK(commitRowsWithout)->DenseRange(0, 4)->Iterations(kCommitRows / 1000)->Unit(benchmark::kMillisecond);
+
+// commitRowsCodeLater/20 in batches of N rows: 40 is what a hop at 2,000
+// MESSAGE/s commits with batch_ms 20, 500 the default batch_rows, 10,000
+// a writer catching up with batch_rows raised.
+void commitRowsInBatchesOf(benchmark::State& state) {
+  Store store(freshPath("sipwarden-bench-commit.db"));
+  writeAsTheHopDoes(state, store, recordsWithoutCodes(20), true, static_cast<std::uint32_t>(state.range(0)));
+}
+BENCHMARK(commitRowsInBatchesOf)->Arg(40)->Iterations(40'000 / 40)->Unit(benchmark::kMillisecond);
+BENCHMARK(commitRowsInBatchesOf)->Arg(500)->Iterations(40'000 / 500)->Unit(benchmark::kMillisecond);
+BENCHMARK(commitRowsInBatchesOf)->Arg(10'000)->Iterations(kCommitRows / 10'000)->Unit(benchmark::kMillisecond);
 
 // Each thread is one hop: its own store and chain, its own Call-IDs, the
 // same participants as the other hop (so the hops meet on conversations).
