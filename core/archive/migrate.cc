@@ -4,6 +4,7 @@
 
 #include "archive/pg.h"
 #include "archive/postgres_store.h"
+#include "archive/sqlite_statement.h"
 #include "archive/sqlite_store.h"
 
 namespace sipwarden::archive {
@@ -40,34 +41,23 @@ int columnCount(const char* columns) {
   return n;
 }
 
+// The source's rows, each column as PostgreSQL's text input (NULL kept).
 class SqliteRows {
  public:
-  SqliteRows(sqlite3* db, const std::string& sql) {
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &statement_, nullptr) != SQLITE_OK) {
-      throw ArchiveError(std::string("source: ") + sqlite3_errmsg(db));
-    }
+  SqliteRows(sqlite3* db, const std::string& sql) : statement_(db, sql) {
+    if (!statement_.prepared()) throw ArchiveError("source: " + statement_.error());
   }
-  ~SqliteRows() { sqlite3_finalize(statement_); }
-  SqliteRows(const SqliteRows&) = delete;
-  SqliteRows& operator=(const SqliteRows&) = delete;
-  bool next() { return sqlite3_step(statement_) == SQLITE_ROW; }
-  // Every column as PostgreSQL's text input, NULL kept.
+  bool next() { return statement_.step() == SQLITE_ROW; }
   void append(pg::Params& params, int column) const {
-    if (sqlite3_column_type(statement_, column) == SQLITE_NULL) {
+    if (statement_.null(column)) {
       params.null();
-      return;
+    } else {
+      params.text(statement_.view(column));
     }
-    const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(statement_, column));
-    params.text(std::string_view(text, static_cast<std::size_t>(sqlite3_column_bytes(statement_, column))));
-  }
-  std::int64_t integer(int column) const { return sqlite3_column_int64(statement_, column); }
-  std::string text(int column) const {
-    const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(statement_, column));
-    return text ? text : "";
   }
 
  private:
-  sqlite3_stmt* statement_ = nullptr;
+  SqliteStatement statement_;
 };
 
 }  // namespace

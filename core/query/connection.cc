@@ -6,6 +6,7 @@
 
 #include "archive/migrations.h"
 #include "archive/pg.h"
+#include "archive/sqlite_statement.h"
 #include "archive/store.h"
 
 namespace sipwarden::query {
@@ -14,45 +15,36 @@ namespace {
 class SqliteRows final : public Rows {
  public:
   SqliteRows(sqlite3* db, const std::string& sql, const std::vector<Value>& values)
-      : db_(db), fullText_(sql.find(" MATCH ") != std::string::npos) {
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &statement_, nullptr) != SQLITE_OK) {
-      throw ArchiveReadError(std::string("archive: ") + sqlite3_errmsg(db));
-    }
+      : statement_(db, sql), fullText_(sql.find(" MATCH ") != std::string::npos) {
+    if (!statement_.prepared()) throw ArchiveReadError("archive: " + statement_.error());
     int index = 1;
     for (const auto& value : values) {
       if (!value.isText) {
-        sqlite3_bind_int64(statement_, index++, value.number);
+        sqlite3_bind_int64(statement_.get(), index++, value.number);
       } else {
         const auto& text = value.text;
-        sqlite3_bind_text(statement_, index++, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+        sqlite3_bind_text(statement_.get(), index++, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
       }
     }
   }
-  ~SqliteRows() override { sqlite3_finalize(statement_); }
-  SqliteRows(const SqliteRows&) = delete;
-  SqliteRows& operator=(const SqliteRows&) = delete;
 
   bool step() override {
-    const int rc = sqlite3_step(statement_);
+    const int rc = statement_.step();
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
-    const std::string error = sqlite3_errmsg(db_);
+    const std::string error = statement_.error();
     // A plain SQLITE_ERROR from a full-text query is the FTS5 parser
     // refusing the user's text ("unterminated string", "syntax error").
     if (rc == SQLITE_ERROR && fullText_) throw QueryError("text: " + error);
     throw ArchiveReadError("archive: " + error);
   }
-  std::int64_t integer(int column) const override { return sqlite3_column_int64(statement_, column); }
-  std::string text(int column) const override {
-    const auto* bytes = reinterpret_cast<const char*>(sqlite3_column_text(statement_, column));
-    return bytes ? std::string(bytes, static_cast<std::size_t>(sqlite3_column_bytes(statement_, column))) : "";
-  }
-  bool null(int column) const override { return sqlite3_column_type(statement_, column) == SQLITE_NULL; }
+  std::int64_t integer(int column) const override { return statement_.integer(column); }
+  std::string text(int column) const override { return statement_.text(column); }
+  bool null(int column) const override { return statement_.null(column); }
 
  private:
-  sqlite3* db_;
+  archive::SqliteStatement statement_;
   bool fullText_;
-  sqlite3_stmt* statement_ = nullptr;
 };
 
 sqlite3* openSqlite(const std::string& path, int flags) {

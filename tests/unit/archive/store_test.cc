@@ -560,6 +560,19 @@ TEST(Store, PurgeKeepsHeldConversationsAndParticipantsAndTheChainVerifies) {
   EXPECT_TRUE(store.verify().ok);
 }
 
+// A row as the archive plugin writes it: its final code comes later.
+MessageRecord awaitingCode(std::uint32_t cseq, std::string text, std::int64_t timeMs = 1'700'000'000'000) {
+  MessageRecord r = record(cseq, std::move(text), timeMs);
+  r.finalCode = 0;
+  return r;
+}
+
+void commitLaterCode(SqliteStore& store, std::uint32_t cseq, int code) {
+  store.begin();
+  store.updateFinalCode("call-" + std::to_string(cseq), cseq, "alice@example.com", code);
+  store.commit();
+}
+
 TEST(Store, IdsAreNotReusedWhenAPurgeTookTheNewestRows) {
   // An archive idle for longer than its retention loses every row; the next
   // message must not take a purged row's id (its tombstone and its outcome
@@ -574,10 +587,8 @@ TEST(Store, IdsAreNotReusedWhenAPurgeTookTheNewestRows) {
   store.begin();
   EXPECT_EQ(store.purgeBatch(now - 1000, now, 500), 3);
   store.commit();
-  MessageRecord fresh = record(4, "after the purge", now);
-  fresh.finalCode = 0;  // its code has not come yet
   store.begin();
-  store.insertMessage(fresh);
+  store.insertMessage(awaitingCode(4, "after the purge", now));
   store.commit();
   EXPECT_EQ(scalar(store, "SELECT id FROM messages"), 4);
   EXPECT_EQ(scalar(store, "SELECT count(*) FROM outcomes WHERE message_id = 4"), 0)
@@ -597,18 +608,14 @@ TEST(Store, ALaterCodeForAPurgedRowIsNotRecorded) {
   SqliteStore store(db.path());
   const std::int64_t old = 1'000'000'000'000;
   const std::int64_t now = 1'900'000'000'000;
-  MessageRecord waiting = record(1, "code still to come", old);
-  waiting.finalCode = 0;
   store.begin();
-  store.insertMessage(waiting);
+  store.insertMessage(awaitingCode(1, "code still to come", old));
   store.insertMessage(record(2, "kept", now));
   store.commit();
   store.begin();
   EXPECT_EQ(store.purgeBatch(now - 1000, now, 500), 1);
   store.commit();
-  store.begin();
-  store.updateFinalCode("call-1", 1, "alice@example.com", 200);
-  store.commit();
+  commitLaterCode(store, 1, 200);
   EXPECT_EQ(scalar(store, "SELECT count(*) FROM outcomes WHERE message_id = 1"), 0);
   EXPECT_TRUE(store.verify().ok);
 }
@@ -616,14 +623,10 @@ TEST(Store, ALaterCodeForAPurgedRowIsNotRecorded) {
 TEST(Store, ALaterCodeForARolledBackRowIsNotRecorded) {
   TempDb db;
   SqliteStore store(db.path());
-  MessageRecord waiting = record(1, "rolled back");
-  waiting.finalCode = 0;
   store.begin();
-  store.insertMessage(waiting);
+  store.insertMessage(awaitingCode(1, "rolled back"));
   store.rollback();
-  store.begin();
-  store.updateFinalCode("call-1", 1, "alice@example.com", 200);
-  store.commit();
+  commitLaterCode(store, 1, 200);
   EXPECT_EQ(scalar(store, "SELECT count(*) FROM outcomes"), 0);
   EXPECT_TRUE(store.verify().ok);
 }
