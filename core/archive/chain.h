@@ -30,7 +30,41 @@ struct VerifyReport;
 // report and, on the first fault, marks it failed and says where.
 class MessageChainCheck {
  public:
+  // What the walk reads of each message row and each tombstone, in the
+  // order feed() takes them; a backend selects
+  //   SELECT <kRowColumns> FROM messages ... UNION ALL
+  //   SELECT <kTombstoneColumns> FROM tombstones ... ORDER BY 1
+  static constexpr const char* kRowColumns =
+      "id, time_ms, direction, sender, sender_name, recipient, recipient_name, call_id, cseq, content_type, "
+      "text, coalesce(original_text, ''), verdict, rules, tags, final_code, source, transport, hash, 0";
+  static constexpr const char* kTombstoneColumns =
+      "id, 0, '', '', '', '', '', '', 0, '', '', '', '', '', '', 0, '', '', hash, 1";
+
   MessageChainCheck(VerifyReport& report, std::string scope) : report_(report), scope_(std::move(scope)) {}
+  // One row read with those columns: `row.text(c)` and `row.integer(c)`
+  // give column c. False once the chain is broken: stop feeding then.
+  template <class Row>
+  bool feed(const Row& row) {
+    MessageRecord r;
+    r.timeMs = row.integer(1);
+    r.direction = row.text(2);
+    r.sender = row.text(3);
+    r.senderName = row.text(4);
+    r.recipient = row.text(5);
+    r.recipientName = row.text(6);
+    r.callId = row.text(7);
+    r.cseq = static_cast<std::uint32_t>(row.integer(8));
+    r.contentType = row.text(9);
+    r.text = row.text(10);
+    r.originalText = row.text(11);
+    r.verdict = row.text(12);
+    r.rules = row.text(13);
+    r.tags = row.text(14);
+    r.finalCode = static_cast<int>(row.integer(15));
+    r.source = row.text(16);
+    r.transport = row.text(17);
+    return this->row(row.integer(0), r, row.text(18), row.integer(19) != 0);
+  }
   // A row, or a purged row's tombstone (its hash only: the chain steps over
   // it). False once the chain is broken: stop feeding then.
   bool row(std::int64_t id, const MessageRecord& record, const std::string& storedHash, bool purged);

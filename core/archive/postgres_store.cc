@@ -385,37 +385,23 @@ VerifyReport PostgresStore::verify() {
 }
 
 void PostgresStore::verifyChain(const std::string& hop, VerifyReport& report) {
-  db_.run("DECLARE chain NO SCROLL CURSOR FOR "
-          "SELECT id, time_ms, direction, sender, sender_name, recipient, recipient_name, call_id, cseq, content_type, "
-          "text, coalesce(original_text, ''), verdict, rules, tags, final_code, source, transport, hash, 0 AS purged "
-          "FROM messages WHERE hop_id = $1 UNION ALL "
-          "SELECT id, 0, '', '', '', '', '', '', 0, '', '', '', '', '', '', 0, '', '', hash, 1 FROM tombstones "
-          "WHERE hop_id = $1 ORDER BY 1",
+  db_.run(std::string("DECLARE chain NO SCROLL CURSOR FOR SELECT ") + MessageChainCheck::kRowColumns +
+              " FROM messages WHERE hop_id = $1 UNION ALL SELECT " + MessageChainCheck::kTombstoneColumns +
+              " FROM tombstones WHERE hop_id = $1 ORDER BY 1",
           pg::Params().text(hop));
   MessageChainCheck chain(report, " of hop '" + hop + "'");
+  // One row of a fetched batch, as MessageChainCheck::feed reads it.
+  struct BatchRow {
+    const pg::Result& batch;
+    int index;
+    std::string text(int column) const { return batch.text(index, column); }
+    std::int64_t integer(int column) const { return batch.integer(index, column); }
+  };
   for (bool more = true; more && report.ok;) {
     const auto batch = db_.run("FETCH 5000 FROM chain");
     more = batch.rows() == 5000;
     for (int i = 0; i < batch.rows(); ++i) {
-      MessageRecord r;
-      r.timeMs = batch.integer(i, 1);
-      r.direction = batch.text(i, 2);
-      r.sender = batch.text(i, 3);
-      r.senderName = batch.text(i, 4);
-      r.recipient = batch.text(i, 5);
-      r.recipientName = batch.text(i, 6);
-      r.callId = batch.text(i, 7);
-      r.cseq = static_cast<std::uint32_t>(batch.integer(i, 8));
-      r.contentType = batch.text(i, 9);
-      r.text = batch.text(i, 10);
-      r.originalText = batch.text(i, 11);
-      r.verdict = batch.text(i, 12);
-      r.rules = batch.text(i, 13);
-      r.tags = batch.text(i, 14);
-      r.finalCode = static_cast<int>(batch.integer(i, 15));
-      r.source = batch.text(i, 16);
-      r.transport = batch.text(i, 17);
-      if (!chain.row(batch.integer(i, 0), r, batch.text(i, 18), batch.integer(i, 19) != 0)) break;
+      if (!chain.feed(BatchRow{batch, i})) break;
     }
   }
   db_.script("CLOSE chain");

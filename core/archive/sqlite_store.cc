@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "archive/migrations.h"
+#include "archive/sqlite_statement.h"
 
 namespace sipwarden::archive {
 namespace {
@@ -615,36 +616,13 @@ std::int64_t SqliteStore::messageCount() {
 VerifyReport SqliteStore::verify() {
   VerifyReport report;
   // Purged rows are tombstones (their hash only): the chain steps over them.
-  sqlite3_stmt* rows = prepare(
-      "SELECT id, time_ms, direction, sender, sender_name, recipient, recipient_name, call_id, cseq, content_type, "
-      "text, coalesce(original_text, ''), verdict, rules, tags, final_code, source, transport, hash, 0 "
-      "FROM messages UNION ALL "
-      "SELECT id, 0, '', '', '', '', '', '', 0, '', '', '', '', '', '', 0, '', '', hash, 1 FROM tombstones "
-      "ORDER BY 1");
+  SqliteStatement rows(db_, std::string("SELECT ") + MessageChainCheck::kRowColumns + " FROM messages UNION ALL SELECT " +
+                                MessageChainCheck::kTombstoneColumns + " FROM tombstones ORDER BY 1");
+  if (!rows.prepared()) throw ArchiveError("cannot verify: " + rows.error());
   MessageChainCheck chain(report, "");
-  while (sqlite3_step(rows) == SQLITE_ROW) {
-    MessageRecord r;
-    const std::int64_t id = sqlite3_column_int64(rows, 0);
-    r.timeMs = sqlite3_column_int64(rows, 1);
-    r.direction = columnText(rows, 2);
-    r.sender = columnText(rows, 3);
-    r.senderName = columnText(rows, 4);
-    r.recipient = columnText(rows, 5);
-    r.recipientName = columnText(rows, 6);
-    r.callId = columnText(rows, 7);
-    r.cseq = static_cast<std::uint32_t>(sqlite3_column_int64(rows, 8));
-    r.contentType = columnText(rows, 9);
-    r.text = columnText(rows, 10);
-    r.originalText = columnText(rows, 11);
-    r.verdict = columnText(rows, 12);
-    r.rules = columnText(rows, 13);
-    r.tags = columnText(rows, 14);
-    r.finalCode = sqlite3_column_int(rows, 15);
-    r.source = columnText(rows, 16);
-    r.transport = columnText(rows, 17);
-    if (!chain.row(id, r, columnText(rows, 18), sqlite3_column_int(rows, 19) != 0)) break;
+  while (rows.step() == SQLITE_ROW) {
+    if (!chain.feed(rows)) break;
   }
-  sqlite3_finalize(rows);
   if (report.ok) {
     sqlite3_stmt* head = prepare("SELECT last_id, last_hash, rows FROM chain_head WHERE id = 1");
     if (sqlite3_step(head) == SQLITE_ROW) {
