@@ -63,19 +63,18 @@ struct Conversation {
   std::int64_t id = 0;
 };
 
-// A text[] literal where empty strings are NULL (original_text).
-std::string nullableTextArray(const std::vector<const std::string*>& values) {
-  std::string out = "{";
-  for (const std::string* value : values) {
-    if (out.size() > 1) out += ',';
-    if (value->empty()) {
-      out += "NULL";
-    } else {
-      const std::string one = pg::textArray({*value});
-      out.append(one, 1, one.size() - 2);
-    }
-  }
-  return out + "}";
+// One column of the batch as an array literal.
+std::string textColumn(const std::vector<const MessageRecord*>& rows, std::string MessageRecord::*field) {
+  pg::ArrayLiteral array;
+  for (const MessageRecord* r : rows) array.text(r->*field);
+  return array.str();
+}
+
+template <class Number>
+std::string numberColumn(const std::vector<const MessageRecord*>& rows, Number MessageRecord::*field) {
+  pg::ArrayLiteral array;
+  for (const MessageRecord* r : rows) array.number(r->*field);
+  return array.str();
 }
 
 }  // namespace
@@ -148,48 +147,45 @@ bool PostgresStore::insertBulk(const std::vector<const MessageRecord*>& messages
                                                                .text(pg::numberArray(last)));
     for (int i = 0; i < resolved.rows(); ++i) sessions[resolved.text(i, 0)].id = resolved.integer(i, 1);
   }
-  // Columns, and the chain hashed as if every row were new.
-  std::vector<std::int64_t> conversationIds, times, cseqs, codes;
-  std::vector<std::string> directions, senders, senderNames, recipients, recipientNames, callIds, contentTypes,
-      texts, verdicts, rules, tags, sources, transports, hashes;
-  std::vector<const std::string*> originals;
+  // The chain hashed as if every row were new; the other columns come
+  // straight from the records.
+  std::vector<std::int64_t> conversationIds;
+  std::vector<std::string> hashes;
   std::string chain = lastHash_;
   for (const MessageRecord* r : messages) {
     const Conversation& conversation = r->session ? sessions[r->callId] : pagers[r->participants];
     if (conversation.id == 0) return false;  // not resolved: cannot happen, but never write a row without one
     conversationIds.push_back(conversation.id);
-    times.push_back(r->timeMs);
-    directions.push_back(r->direction);
-    senders.push_back(r->sender);
-    senderNames.push_back(r->senderName);
-    recipients.push_back(r->recipient);
-    recipientNames.push_back(r->recipientName);
-    callIds.push_back(r->callId);
-    cseqs.push_back(r->cseq);
-    contentTypes.push_back(r->contentType);
-    texts.push_back(r->text);
-    originals.push_back(&r->originalText);
-    verdicts.push_back(r->verdict);
-    rules.push_back(r->rules);
-    tags.push_back(r->tags);
-    codes.push_back(r->finalCode);
-    sources.push_back(r->source);
-    transports.push_back(r->transport);
     char hex[64];
     hashRow(chain, *r, hex);
     chain.assign(hex, sizeof hex);
     hashes.push_back(chain);
   }
-  pg::Params params;
-  params.text(pg::numberArray(conversationIds)).text(pg::numberArray(times)).text(options_.hopId);
-  for (const auto* column : {&directions, &senders, &senderNames, &recipients, &recipientNames, &callIds}) {
-    params.text(pg::textArray(*column));
+  pg::ArrayLiteral originals;  // NULL unless a filter changed the text
+  for (const MessageRecord* r : messages) {
+    if (r->originalText.empty()) {
+      originals.null();
+    } else {
+      originals.text(r->originalText);
+    }
   }
-  params.text(pg::numberArray(cseqs)).text(pg::textArray(contentTypes)).text(pg::textArray(texts));
-  params.text(nullableTextArray(originals));
-  for (const auto* column : {&verdicts, &rules, &tags}) params.text(pg::textArray(*column));
-  params.text(pg::numberArray(codes)).text(pg::textArray(sources)).text(pg::textArray(transports));
-  params.text(pg::textArray(hashes));
+  pg::Params params;
+  params.text(pg::numberArray(conversationIds)).text(numberColumn(messages, &MessageRecord::timeMs)).text(options_.hopId);
+  for (auto field : {&MessageRecord::direction, &MessageRecord::sender, &MessageRecord::senderName,
+                     &MessageRecord::recipient, &MessageRecord::recipientName, &MessageRecord::callId}) {
+    params.text(textColumn(messages, field));
+  }
+  params.text(numberColumn(messages, &MessageRecord::cseq))
+      .text(textColumn(messages, &MessageRecord::contentType))
+      .text(textColumn(messages, &MessageRecord::text))
+      .text(originals.str());
+  for (auto field : {&MessageRecord::verdict, &MessageRecord::rules, &MessageRecord::tags}) {
+    params.text(textColumn(messages, field));
+  }
+  params.text(numberColumn(messages, &MessageRecord::finalCode))
+      .text(textColumn(messages, &MessageRecord::source))
+      .text(textColumn(messages, &MessageRecord::transport))
+      .text(pg::textArray(hashes));
   const auto inserted = db_.runPrepared("bulk_rows", params);
   if (inserted.integer(0, 0) != static_cast<std::int64_t>(messages.size())) return false;  // a duplicate
   // Pager conversations continued or started here: their latest time (the

@@ -138,27 +138,39 @@ std::string redact(const std::string& uri) {
   return uri.substr(0, colon + 1) + "***" + uri.substr(at);
 }
 
-std::string textArray(const std::vector<std::string>& values) {
-  std::string out = "{";
-  for (const auto& value : values) {
-    if (out.size() > 1) out += ',';
-    out += '"';
-    for (const char c : value) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
+ArrayLiteral& ArrayLiteral::text(std::string_view value) {
+  separate();
+  out_ += '"';
+  for (const char c : value) {
+    if (c == '"' || c == '\\') out_ += '\\';
+    out_ += c;
   }
-  return out + "}";
+  out_ += '"';
+  return *this;
+}
+
+ArrayLiteral& ArrayLiteral::null() {
+  separate();
+  out_ += "NULL";
+  return *this;
+}
+
+ArrayLiteral& ArrayLiteral::number(std::int64_t value) {
+  separate();
+  out_ += std::to_string(value);
+  return *this;
+}
+
+std::string textArray(const std::vector<std::string>& values) {
+  ArrayLiteral array;
+  for (const auto& value : values) array.text(value);
+  return array.str();
 }
 
 std::string numberArray(const std::vector<std::int64_t>& values) {
-  std::string out = "{";
-  for (const auto value : values) {
-    if (out.size() > 1) out += ',';
-    out += std::to_string(value);
-  }
-  return out + "}";
+  ArrayLiteral array;
+  for (const auto value : values) array.number(value);
+  return array.str();
 }
 
 std::string numberPlaceholders(std::string_view sql) {

@@ -96,9 +96,23 @@ class Connection {
 // "postgresql://user:secret@host/db" -> "postgresql://user:***@host/db".
 std::string redact(const std::string& uri);
 
-// Array literals for array parameters ($1::text[]): {"a","b"} with quotes
-// and backslashes escaped, and {1,2}. Bulk statements send a batch's
-// columns as one array each.
+// An array literal for an array parameter ($1::text[]), built an element at
+// a time: {"a",NULL,"b"} with quotes and backslashes escaped, or {1,2}.
+// Bulk statements send a batch's columns as one array each.
+class ArrayLiteral {
+ public:
+  ArrayLiteral& text(std::string_view value);
+  ArrayLiteral& null();
+  ArrayLiteral& number(std::int64_t value);
+  std::string str() const { return out_ + "}"; }
+
+ private:
+  void separate() {
+    if (out_.size() > 1) out_ += ',';
+  }
+  std::string out_ = "{";
+};
+
 std::string textArray(const std::vector<std::string>& values);
 std::string numberArray(const std::vector<std::int64_t>& values);
 
