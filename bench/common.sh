@@ -1,10 +1,35 @@
 # Shared by the bench scripts (e2e.sh, e2e_archive.sh, pg_archive.sh, soak.sh)
 # and examples/cluster/run-local.sh: messages, finding the tools (find_tools),
-# stopping what they started, waiting for a listener. Source it after
-# setting SCRIPT_NAME.
+# stopping what they started, waiting for a listener, CPU ticks, --quick.
+# Source it after setting SCRIPT_NAME.
 
 die() { echo "$SCRIPT_NAME: error: $*" >&2; exit 1; }
 log() { echo "[$(date +%T) load $(cut -d' ' -f1 /proc/loadavg)] $*" >&2; }
+
+# ticks PID...: utime+stime summed over the given pids, in clock ticks (a
+# pid that is gone counts 0).
+ticks() {
+    local p total=0 t
+    for p in "$@"; do
+        t=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}')
+        total=$((total + ${t:-0}))
+    done
+    echo "$total"
+}
+
+# parse_quick_option ARGS...: QUICK=1 with --quick, else 0; -h prints the
+# script's header comment; anything else is refused.
+parse_quick_option() {
+    QUICK=0
+    local a
+    for a in "$@"; do
+        case "$a" in
+            --quick) QUICK=1 ;;
+            -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+            *) echo "$SCRIPT_NAME: unknown option: $a" >&2; exit 2 ;;
+        esac
+    done
+}
 
 # stop_pid PID [SIGNAL]: sends SIGNAL (TERM by default), waits up to 5 s,
 # then KILLs. PID must be a child of this shell; an empty PID is a no-op.

@@ -138,14 +138,6 @@ alive() {  # alive PID NAME
     kill -0 "$1" 2>/dev/null || die "$2 (pid $1) is gone; see $WORK"
 }
 
-ticks() {  # utime+stime summed over the given pids, in clock ticks
-    local p total=0 t
-    for p in "$@"; do
-        t=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}')
-        total=$((total + ${t:-0}))
-    done
-    echo "$total"
-}
 
 uticks() {  # utime only (the rest of ticks() is stime: syscalls, page faults)
     local p total=0 t

@@ -31,18 +31,10 @@ set -u -o pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CMDLINE="bench/e2e_archive.sh${*:+ $*}"
-QUICK=0
-for a in "$@"; do
-    case "$a" in
-        --quick) QUICK=1 ;;
-        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
-        *) echo "e2e_archive.sh: unknown option: $a" >&2; exit 2 ;;
-    esac
-done
-
 SCRIPT_NAME=e2e_archive.sh
 # shellcheck source=bench/common.sh
 source "$ROOT/bench/common.sh"
+parse_quick_option "$@"
 
 find_tools kamailio
 command -v sqlite3 >/dev/null || die "sqlite3 not found (apt-get install -y sqlite3)"
@@ -117,14 +109,6 @@ trap cleanup EXIT
 trap 'echo "e2e_archive.sh: interrupted" >&2; exit 130' INT TERM
 
 
-ticks() {
-    local p total=0 t
-    for p in "$@"; do
-        t=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}')
-        total=$((total + ${t:-0}))
-    done
-    echo "$total"
-}
 
 run_uac() {  # run_uac NAME PORT RATE COUNT
     local name=$1 port=$2 tgt=$3 count=$4 dir=$WORK/$1 tmo

@@ -31,18 +31,10 @@ set -u -o pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CMDLINE="bench/pg_archive.sh${*:+ $*}"
-QUICK=0
-for a in "$@"; do
-    case "$a" in
-        --quick) QUICK=1 ;;
-        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
-        *) echo "pg_archive.sh: unknown option: $a" >&2; exit 2 ;;
-    esac
-done
-
 SCRIPT_NAME=pg_archive.sh
 # shellcheck source=bench/common.sh
 source "$ROOT/bench/common.sh"
+parse_quick_option "$@"
 
 find_tools
 command -v psql > /dev/null || die "psql not found (apt-get install -y postgresql)"
@@ -96,14 +88,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "pg_archive.sh: interrupted" >&2; exit 130' INT TERM
 
-ticks() {  # utime+stime of the given pids, in clock ticks
-    local p total=0 t
-    for p in "$@"; do
-        t=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}')
-        total=$((total + ${t:-0}))
-    done
-    echo "$total"
-}
 pg_pids() {  # the postmaster and its children (backends, WAL writer, checkpointer...)
     local pm
     pm=$(head -1 "$PG_DIR/data/postmaster.pid" 2>/dev/null) || return 0

@@ -146,7 +146,6 @@ port_free() {
     [ -z "$(ss -Hlnut "sport = :$1" 2>/dev/null)" ] || die "port $1 is in use (set SOAK_PORT_BASE)"
 }
 
-ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13}'; }
 uticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12}'; }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
 hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
