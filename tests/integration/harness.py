@@ -245,17 +245,18 @@ class HopTestCase(unittest.TestCase):
         self.cleanups.append(peer.close)
         return peer
 
-    def background(self, command, log_path):
+    def background(self, command, log_path, env=None, stop_signal=signal.SIGTERM, stop_timeout=10):
         """Starts another program (a softphone, a second proxy) with its
-        output in `log_path`; it is stopped, gently then not, in tearDown."""
+        output in `log_path`; it is stopped in tearDown with `stop_signal`,
+        then killed after `stop_timeout` seconds."""
         log = open(log_path, "w")
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
         def stop():
             if process.poll() is None:
-                process.terminate()
+                process.send_signal(stop_signal)
                 try:
-                    process.wait(timeout=10)
+                    process.wait(timeout=stop_timeout)
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()

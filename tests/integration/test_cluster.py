@@ -82,20 +82,9 @@ class ClusterExample(HopTestCase):
                    KAM_PORT=str(self.kam_port), HOP_A_PORT=str(self.a_port), HOP_B_PORT=str(self.b_port),
                    UPSTREAM_PORT=str(self.uas_port), DS_PING_INTERVAL="1", FR_TIMEOUT_MS="4000")
         self.log_path = os.path.join(self.dir, "run-local.out")
-        log = open(self.log_path, "w")
-        process = subprocess.Popen([RUN_LOCAL, "--uas"], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL)
-
-        def stop():  # run-local.sh stops what it started on SIGINT (Ctrl-C)
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-            log.close()
-        self.cleanups.append(stop)
+        # run-local.sh stops what it started on SIGINT (Ctrl-C).
+        process = self.background([RUN_LOCAL, "--uas"], self.log_path, env=env, stop_signal=signal.SIGINT,
+                                  stop_timeout=20)
         deadline = time.time() + 20
         while time.time() < deadline:
             if "cluster ready" in self.output():
