@@ -8,6 +8,7 @@
 
 #include "archive/backend_support.h"
 #include "archive/migrate.h"
+#include "archive/test_records.h"
 #include "query/reader.h"
 
 namespace sipwarden::archive {
@@ -20,18 +21,7 @@ constexpr std::int64_t kMinute = 60 * 1000;
 
 MessageRecord message(const std::string& callId, std::int64_t timeMs, const std::string& text,
                       const std::string& from = "alice@example.com", const std::string& to = "bob@example.com") {
-  MessageRecord r;
-  r.timeMs = timeMs;
-  r.direction = "from_client";
-  r.sender = from;
-  r.recipient = to;
-  r.callId = callId;
-  r.cseq = 1;
-  r.contentType = "text/plain";
-  r.text = text;
-  r.verdict = "delivered";
-  r.participants = std::min(from, to) + "," + std::max(from, to);
-  return r;
+  return testing::textMessage(callId, 1, timeMs, text, from, to);
 }
 
 bool insert(Store& store, const MessageRecord& r) {

@@ -10,6 +10,7 @@
 #include "archive/chain.h"
 #include "archive/sqlite_store.h"
 #include "archive/writer.h"
+#include "archive/test_records.h"
 
 namespace sipwarden::archive {
 namespace {
@@ -33,19 +34,9 @@ class TempDb {
   std::string path_;
 };
 
-MessageRecord record(std::uint32_t cseq, std::string text, std::int64_t timeMs = 1'700'000'000'000) {
-  MessageRecord r;
-  r.timeMs = timeMs;
-  r.direction = "from_client";
-  r.sender = "alice@example.com";
-  r.recipient = "bob@example.com";
-  r.callId = "call-" + std::to_string(cseq);
-  r.cseq = cseq;
-  r.contentType = "text/plain";
-  r.text = std::move(text);
-  r.verdict = "delivered";
+MessageRecord record(std::uint32_t cseq, const std::string& text, std::int64_t timeMs = 1'700'000'000'000) {
+  MessageRecord r = testing::textMessage("call-" + std::to_string(cseq), cseq, timeMs, text);
   r.finalCode = 200;
-  r.participants = "alice@example.com,bob@example.com";
   return r;
 }
 
@@ -561,10 +552,8 @@ TEST(Store, PurgeKeepsHeldConversationsAndParticipantsAndTheChainVerifies) {
 }
 
 // A row as the archive plugin writes it: its final code comes later.
-MessageRecord awaitingCode(std::uint32_t cseq, std::string text, std::int64_t timeMs = 1'700'000'000'000) {
-  MessageRecord r = record(cseq, std::move(text), timeMs);
-  r.finalCode = 0;
-  return r;
+MessageRecord awaitingCode(std::uint32_t cseq, const std::string& text, std::int64_t timeMs = 1'700'000'000'000) {
+  return testing::textMessage("call-" + std::to_string(cseq), cseq, timeMs, text);
 }
 
 void commitLaterCode(SqliteStore& store, std::uint32_t cseq, int code) {

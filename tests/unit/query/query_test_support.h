@@ -7,6 +7,7 @@
 #include <string>
 
 #include "archive/sqlite_store.h"
+#include "archive/test_records.h"
 
 namespace sipwarden::query::testing {
 
@@ -31,21 +32,12 @@ class TempArchive {
   void add(std::int64_t timeMs, const std::string& from, const std::string& to, const std::string& text,
            const std::string& callId, bool session = true, const std::string& verdict = "delivered",
            const std::string& original = "", const std::string& rules = "", const std::string& tags = "") {
-    MessageRecord r;
-    r.timeMs = timeMs;
-    r.direction = "from_client";
-    r.sender = from;
-    r.recipient = to;
-    r.callId = callId;
-    r.cseq = ++cseq_;
-    r.contentType = "text/plain";
-    r.text = text;
+    MessageRecord r = archive::testing::textMessage(callId, ++cseq_, timeMs, text, from, to);
     r.originalText = original;
     r.verdict = verdict;
     r.rules = rules;
     r.tags = tags;
     r.session = session;
-    r.participants = std::min(from, to) + "," + std::max(from, to);
     store_->begin();
     store_->insertMessage(r);
     store_->commit();
