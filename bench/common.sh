@@ -17,6 +17,22 @@ ticks() {
     echo "$total"
 }
 
+# make_work_dir NAME: WORK, a new /tmp/sipwarden-NAME.XXXXXX holding a
+# private copy of sipwarden and its plugins (a rebuild during the run must
+# not swap them); SW_SHA and LOAD_START for the report; RES, the results
+# file that put and getv write and read.
+make_work_dir() {
+    WORK=$(mktemp -d "/tmp/sipwarden-$1.XXXXXX") || die "mktemp failed"
+    cp "$SW_BIN" "$WORK/sipwarden" || die "cannot copy $SW_BIN"
+    cp -r "$(dirname "$SW_BIN")/plugins" "$WORK/plugins" || die "no plugins beside $SW_BIN"
+    SW_SHA=$(sha256sum "$SW_BIN" | cut -c1-12)
+    LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+    RES=$WORK/results.tsv
+    : > "$RES"
+}
+put() { printf '%s\t%s\n' "$1" "$2" >> "$RES"; }
+getv() { awk -F'\t' -v k="$1" '$1 == k {v = $2} END {print v}' "$RES"; }
+
 # parse_quick_option ARGS...: QUICK=1 with --quick, else 0; -h prints the
 # script's header comment; anything else is refused.
 parse_quick_option() {

@@ -105,7 +105,6 @@ awk '{exit !($1 > 1.0)}' /proc/loadavg &&
     echo "e2e.sh: warning: load average is $LOAD_START before the run; figures will be noisy" >&2
 RES=$WORK/results.tsv
 : > "$RES"
-put() { printf '%s\t%s\n' "$1" "$2" >> "$RES"; }
 
 # ------------------------------------------------------- process bookkeeping
 UAS_PID="" SW_PID="" KAM_PID="" UAC_PID="" CAP_PID="" SAMPLER_PID="" LSW_PID=""
@@ -248,7 +247,6 @@ long_run() {
     put long_log_lines "$(wc -l < "$WORK/sipwarden-long.log")"
 }
 
-getv() { awk -F'\t' -v k="$1" '$1 == k {v = $2} END {print v}' "$RES"; }
 
 report() {
     {

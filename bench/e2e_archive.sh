@@ -66,17 +66,7 @@ else
     DRAIN=35
 fi
 
-WORK=$(mktemp -d /tmp/sipwarden-e2e-archive.XXXXXX) || die "mktemp failed"
-# A private copy (a rebuild during the run must not swap it), with the
-# plugin modules it loads from plugins/ beside it.
-cp "$SW_BIN" "$WORK/sipwarden" || die "cannot copy $SW_BIN"
-cp -r "$(dirname "$SW_BIN")/plugins" "$WORK/plugins" || die "no plugins beside $SW_BIN"
-SW_SHA=$(sha256sum "$SW_BIN" | cut -c1-12)
-LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-RES=$WORK/results.tsv
-: > "$RES"
-put() { printf '%s\t%s\n' "$1" "$2" >> "$RES"; }
-getv() { awk -F'\t' -v k="$1" '$1 == k {v = $2} END {print v}' "$RES"; }
+make_work_dir e2e-archive
 
 declare -A PIDS=()
 UAS_PID="" UAC_PID=""

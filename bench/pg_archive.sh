@@ -58,16 +58,7 @@ ROWS_RATE=${PG_ROWS_RATE:-$ROWS_RATE}
 PARTS=${PARTS:-a b}
 UAC_SCN=${UAC_SCENARIO:-$SCN/uac_message.xml}
 
-WORK=$(mktemp -d /tmp/sipwarden-pg-archive.XXXXXX) || die "mktemp failed"
-# A private copy (a rebuild during the run must not swap it) with its plugins.
-cp "$SW_BIN" "$WORK/sipwarden" || die "cannot copy $SW_BIN"
-cp -r "$(dirname "$SW_BIN")/plugins" "$WORK/plugins" || die "no plugins beside $SW_BIN"
-SW_SHA=$(sha256sum "$SW_BIN" | cut -c1-12)
-LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-RES=$WORK/results.tsv
-: > "$RES"
-put() { printf '%s\t%s\n' "$1" "$2" >> "$RES"; }
-getv() { awk -F'\t' -v k="$1" '$1 == k {v = $2} END {print v}' "$RES"; }
+make_work_dir pg-archive
 
 declare -A HOP_PID=()
 UAS_PID="" PG_DIR="" SAMPLER_PID=""
