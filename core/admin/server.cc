@@ -1,20 +1,20 @@
+// The admin server's request handlers: routing, tokens, the JSON API over
+// the archive, and AdminServer, which hands them to the front end
+// (front_end.h: accept, TLS, deadlines, caps, keep-alive). The two halves
+// meet only through Answer and RequestHandler; the front end's rules
+// (framing, admission) live in connection_rules.h.
 #include "admin/server.h"
 
-#include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerParams.h>
-#include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerResponse.h>
-#include <Poco/Net/SecureServerSocket.h>
-#include <Poco/Net/ServerSocket.h>
-#include <Poco/ThreadPool.h>
-#include <Poco/URI.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
 
+#include <algorithm>
+#include <atomic>
 #include <mutex>
 #include <vector>
 
 #include "admin/auth.h"
+#include "admin/front_end.h"
 #include "query/export.h"
 #include "query/json.h"
 #include "query/reader.h"
@@ -22,8 +22,6 @@
 namespace sipwarden::admin {
 
 using Poco::Net::HTTPResponse;
-using Poco::Net::HTTPServerRequest;
-using Poco::Net::HTTPServerResponse;
 
 // Archive readers reused across requests: a Reader keeps its connection's
 // page cache warm, which a per-request open would throw away.
@@ -70,6 +68,7 @@ class ReaderPool {
 struct SharedState {
   SharedState(const AdminSettings& settings, std::string path, ServerHooks hooks)
       : auth(settings.tokens), archivePath(path), readers(std::move(path)), hooks(std::move(hooks)) {}
+  ConnectionCounters counters;
   Authenticator auth;
   std::string archivePath;
   ReaderPool readers;
@@ -78,28 +77,26 @@ struct SharedState {
 
 namespace {
 
+// ---------------------------------------------------------------- handlers
+
 // An API error: the status and a message for the JSON body.
 struct HttpError {
   HTTPResponse::HTTPStatus status;
   std::string message;
 };
 
-void send(HTTPServerResponse& response, HTTPResponse::HTTPStatus status, const std::string& contentType,
-          const std::string& body) {
-  response.setStatusAndReason(status);
-  response.setContentType(contentType);
-  response.set("Cache-Control", "no-store");
-  response.set("X-Content-Type-Options", "nosniff");
-  response.setContentLength(static_cast<std::streamsize>(body.size()));
-  response.send() << body;
+void send(Answer& answer, HTTPResponse::HTTPStatus status, const std::string& contentType, std::string body) {
+  answer.status = status;
+  answer.contentType = contentType;
+  answer.body = std::move(body);
 }
 
-void sendJson(HTTPServerResponse& response, HTTPResponse::HTTPStatus status, const std::string& body) {
-  send(response, status, "application/json; charset=utf-8", body);
+void sendJson(Answer& answer, HTTPResponse::HTTPStatus status, std::string body) {
+  send(answer, status, "application/json; charset=utf-8", std::move(body));
 }
 
-void sendError(HTTPServerResponse& response, const HttpError& error) {
-  sendJson(response, error.status, "{\"error\":" + query::jsonString(error.message) + "}\n");
+void sendError(Answer& answer, const HttpError& error) {
+  sendJson(answer, error.status, "{\"error\":" + query::jsonString(error.message) + "}\n");
 }
 
 std::vector<std::string> split(const std::string& path) {
@@ -122,92 +119,189 @@ std::int64_t conversationId(const std::string& text) {
   return std::stoll(text);
 }
 
-class Handler final : public Poco::Net::HTTPRequestHandler {
- public:
-  explicit Handler(std::shared_ptr<SharedState> state) : state_(std::move(state)) {}
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
 
-  void handleRequest(HTTPServerRequest& request, HTTPServerResponse& response) override {
-    try {
-      route(request, response);
-    } catch (const HttpError& error) {
-      sendError(response, error);
-    } catch (const query::QueryError& error) {
-      sendError(response, {HTTPResponse::HTTP_BAD_REQUEST, error.what()});
-    } catch (const query::ArchiveReadError& error) {
-      sendError(response, {HTTPResponse::HTTP_SERVICE_UNAVAILABLE, error.what()});
-    } catch (const std::exception& error) {
-      if (!response.sent()) sendError(response, {HTTPResponse::HTTP_INTERNAL_SERVER_ERROR, error.what()});
+// %XX decoding; '+' is a space in the query (HTML forms) but not in the
+// path. A '%' without two hex digits after it throws QueryError naming
+// `what`, so the client learns which parameter it got wrong (400).
+std::string percentDecode(std::string_view text, bool plusIsSpace, const std::string& what) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%') {
+      const int high = i + 1 < text.size() ? hexValue(text[i + 1]) : -1;
+      const int low = i + 2 < text.size() ? hexValue(text[i + 2]) : -1;
+      if (high < 0 || low < 0) {
+        throw query::QueryError(what + ": malformed percent-encoding (expected %XX with two hex digits)");
+      }
+      out += static_cast<char>(high * 16 + low);
+      i += 2;
+    } else {
+      out += plusIsSpace && text[i] == '+' ? ' ' : text[i];
     }
+  }
+  return out;
+}
+
+// "a=1&b=x%20y" -> {{"a", "1"}, {"b", "x y"}}; empty pieces are skipped.
+std::vector<std::pair<std::string, std::string>> queryParameters(std::string_view query) {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::size_t start = 0;
+  while (start <= query.size()) {
+    const std::size_t amp = std::min(query.find('&', start), query.size());
+    const std::string_view piece = query.substr(start, amp - start);
+    if (!piece.empty()) {
+      const std::size_t equals = piece.find('=');
+      const std::string name = percentDecode(piece.substr(0, equals), true, "query");
+      const std::string_view raw = equals == std::string_view::npos ? std::string_view() : piece.substr(equals + 1);
+      out.emplace_back(name, percentDecode(raw, true, name.empty() ? "query" : name));
+    }
+    start = amp + 1;
+  }
+  return out;
+}
+
+// A request target split into its raw path and raw query (an absolute
+// form's scheme and authority dropped, as Poco::URI did).
+std::pair<std::string_view, std::string_view> splitTarget(std::string_view target) {
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (target.starts_with(scheme)) {
+      const std::size_t slash = target.find('/', scheme.size());
+      target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+      break;
+    }
+  }
+  target = target.substr(0, target.find('#'));
+  const std::size_t question = target.find('?');
+  if (question == std::string_view::npos) return {target, {}};
+  return {target.substr(0, question), target.substr(question + 1)};
+}
+
+class Handler final : public RequestHandler {
+ public:
+  explicit Handler(SharedState& state) : state_(state) {}
+
+  // Called on a worker (the probes: on the connection thread) with a
+  // complete request; never throws.
+  Answer answer(const Poco::Net::HTTPRequest& request) override {
+    Answer answer;
+    try {
+      route(request, answer);
+    } catch (const HttpError& error) {
+      sendError(answer, error);
+    } catch (const query::QueryError& error) {
+      sendError(answer, {HTTPResponse::HTTP_BAD_REQUEST, error.what()});
+    } catch (const query::ArchiveReadError& error) {
+      sendError(answer, {HTTPResponse::HTTP_SERVICE_UNAVAILABLE, error.what()});
+    } catch (const std::exception& error) {
+      answer.headers.clear();
+      sendError(answer, {HTTPResponse::HTTP_INTERNAL_SERVER_ERROR, error.what()});
+    } catch (...) {
+      answer.headers.clear();
+      sendError(answer, {HTTPResponse::HTTP_INTERNAL_SERVER_ERROR, "unexpected failure"});
+    }
+    return answer;
+  }
+
+  bool isProbe(const Poco::Net::HTTPRequest& request) override {
+    const std::string_view path = splitTarget(request.getURI()).first;
+    return path == "/healthz" || path == "/readyz";
   }
 
  private:
-  void route(HTTPServerRequest& request, HTTPServerResponse& response) {
-    const Poco::URI uri(request.getURI());
-    const std::string path = uri.getPath();
+  void route(const Poco::Net::HTTPRequest& request, Answer& answer) {
+    const auto [rawPath, rawQuery] = splitTarget(request.getURI());
+    // A path that cannot be decoded matches no open path; its 400 waits
+    // for the token check, so a client without a token learns nothing.
+    std::string path;
+    std::string pathError;
+    try {
+      path = percentDecode(rawPath, false, "path");
+    } catch (const query::QueryError& error) {
+      pathError = error.what();
+    }
     if (request.getMethod() != "GET") {
-      response.set("Allow", "GET");
+      answer.set("Allow", "GET");
       throw HttpError{HTTPResponse::HTTP_METHOD_NOT_ALLOWED, "only GET"};
     }
     // Open paths: no archive data behind them.
     if (path == "/" || path == "/console") {
-      response.set("Content-Security-Policy",
-                   "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; "
-                   "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
-      response.set("Referrer-Policy", "no-referrer");
-      send(response, HTTPResponse::HTTP_OK, "text/html; charset=utf-8", consoleHtml());
+      answer.set("Content-Security-Policy",
+                 "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; "
+                 "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+      answer.set("Referrer-Policy", "no-referrer");
+      send(answer, HTTPResponse::HTTP_OK, "text/html; charset=utf-8", consoleHtml());
       return;
     }
     if (path == "/healthz") {
-      send(response, HTTPResponse::HTTP_OK, "text/plain; charset=utf-8", "ok\n");
+      std::string why;
+      const bool live = state_.hooks.live ? state_.hooks.live(why) : true;
+      send(answer, live ? HTTPResponse::HTTP_OK : HTTPResponse::HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8",
+           live ? "ok\n" : "not live: " + why + "\n");
       return;
     }
     if (path == "/readyz") {
       std::string why;
-      const bool ready = state_->hooks.ready ? state_->hooks.ready(why) : true;
-      send(response, ready ? HTTPResponse::HTTP_OK : HTTPResponse::HTTP_SERVICE_UNAVAILABLE,
+      const bool ready = state_.hooks.ready ? state_.hooks.ready(why) : true;
+      send(answer, ready ? HTTPResponse::HTTP_OK : HTTPResponse::HTTP_SERVICE_UNAVAILABLE,
            "text/plain; charset=utf-8", ready ? "ready\n" : "not ready: " + why + "\n");
       return;
     }
     // Everything else: a valid token first, whatever the path.
-    const auto identity = state_->auth.check(request.get("Authorization", ""));
+    const auto identity = state_.auth.check(request.get("Authorization", ""));
     if (!identity) {
-      response.set("WWW-Authenticate", "Bearer realm=\"sipwarden\"");
-      send(response, HTTPResponse::HTTP_UNAUTHORIZED, "text/plain; charset=utf-8", "unauthorized\n");
+      answer.set("WWW-Authenticate", "Bearer realm=\"sipwarden\"");
+      send(answer, HTTPResponse::HTTP_UNAUTHORIZED, "text/plain; charset=utf-8", "unauthorized\n");
       return;
     }
+    if (!pathError.empty()) throw HttpError{HTTPResponse::HTTP_BAD_REQUEST, pathError};
     if (path == "/metrics") {
       if (identity->role != Role::Metrics) throw HttpError{HTTPResponse::HTTP_FORBIDDEN, "needs a metrics token"};
-      send(response, HTTPResponse::HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
-           state_->hooks.metrics ? state_->hooks.metrics() : "");
+      send(answer, HTTPResponse::HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
+           state_.hooks.metrics ? state_.hooks.metrics() : "");
       return;
     }
     const auto parts = split(path);
     if (parts.size() < 3 || parts[0] != "api" || parts[1] != "v1") throw HttpError{HTTPResponse::HTTP_NOT_FOUND, "no such path"};
     if (identity->role != Role::Auditor) throw HttpError{HTTPResponse::HTTP_FORBIDDEN, "needs an auditor token"};
-    if (state_->archivePath.empty()) {
+    if (state_.archivePath.empty()) {
       throw HttpError{HTTPResponse::HTTP_SERVICE_UNAVAILABLE, "no archive configured (archive.url)"};
     }
-    api(parts, uri, "api:" + identity->name, response);
+    api(parts, queryParameters(rawQuery), "api:" + identity->name, answer);
   }
 
-  void api(const std::vector<std::string>& parts, const Poco::URI& uri, const std::string& who,
-           HTTPServerResponse& response) {
-    const auto params = uri.getQueryParameters();
-    auto reader = state_->readers.take();
+  void api(const std::vector<std::string>& parts, const std::vector<std::pair<std::string, std::string>>& params,
+           const std::string& who, Answer& response) {
+    auto reader = state_.readers.take();
     const std::string& what = parts[2];
     // Every search is audited before its answer leaves: if the audit row
     // cannot be written, the answer is not given (503).
     auto answer = [&](const std::string& action, const std::string& description, std::int64_t count,
-                      const std::string& body) {
+                      std::string body) {
       try {
         reader->recordAudit(who, action, description, count);
       } catch (const std::exception& error) {
         throw HttpError{HTTPResponse::HTTP_SERVICE_UNAVAILABLE, std::string("audit trail not writable: ") + error.what()};
       }
-      sendJson(response, HTTPResponse::HTTP_OK, body);
+      sendJson(response, HTTPResponse::HTTP_OK, std::move(body));
     };
     if (what == "conversations" && parts.size() >= 4) {
       const std::int64_t id = conversationId(parts[3]);
+      if (parts.size() == 4 && !params.empty()) {
+        throw query::QueryError(params.front().first + ": unknown parameter (a transcript takes none)");
+      }
+      std::string format = "eml";
+      if (parts.size() == 5 && parts[4] == "export") {
+        for (const auto& [name, value] : params) {
+          if (name != "format") throw query::QueryError(name + ": unknown parameter (expected format)");
+          format = value;
+        }
+      }
       const auto transcript = reader->conversation(id);
       if (!transcript) throw HttpError{HTTPResponse::HTTP_NOT_FOUND, "no such conversation"};
       const auto count = static_cast<std::int64_t>(transcript->messages.size());
@@ -216,15 +310,10 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
         return;
       }
       if (parts.size() == 5 && parts[4] == "export") {
-        std::string format = "eml";
-        for (const auto& [name, value] : params) {
-          if (name != "format") throw query::QueryError(name + ": unknown parameter (expected format)");
-          format = value;
-        }
         const auto kind = query::parseExportFormat(format);
-        const std::string body = kind == query::ExportFormat::Eml    ? query::renderEml(*transcript)
-                                 : kind == query::ExportFormat::Json ? query::toJson(*transcript) + "\n"
-                                                                     : query::renderHtml(*transcript);
+        std::string body = kind == query::ExportFormat::Eml    ? query::renderEml(*transcript)
+                           : kind == query::ExportFormat::Json ? query::toJson(*transcript) + "\n"
+                                                               : query::renderHtml(*transcript);
         reader->recordAudit(who, "export", "conversation=" + std::to_string(id) + "&format=" + format, 1);
         response.set("Content-Disposition",
                      "attachment; filename=\"conversation-" + std::to_string(id) + "." + format + "\"");
@@ -232,7 +321,7 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
              kind == query::ExportFormat::Eml    ? "message/rfc822"
              : kind == query::ExportFormat::Json ? "application/json; charset=utf-8"
                                                  : "text/html; charset=utf-8",
-             body);
+             std::move(body));
         return;
       }
       throw HttpError{HTTPResponse::HTTP_NOT_FOUND, "no such path"};
@@ -259,18 +348,7 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
     }
   }
 
-  std::shared_ptr<SharedState> state_;
-};
-
-class Factory final : public Poco::Net::HTTPRequestHandlerFactory {
- public:
-  explicit Factory(std::shared_ptr<SharedState> state) : state_(std::move(state)) {}
-  Poco::Net::HTTPRequestHandler* createRequestHandler(const HTTPServerRequest&) override {
-    return new Handler(state_);
-  }
-
- private:
-  std::shared_ptr<SharedState> state_;
+  SharedState& state_;
 };
 
 }  // namespace
@@ -281,34 +359,32 @@ AdminServer::AdminServer(const AdminSettings& settings, std::string archivePath,
 AdminServer::~AdminServer() { stop(); }
 
 void AdminServer::start() {
-  Poco::Net::ServerSocket socket;
-  if (!settings_.tlsContext.isNull()) socket = Poco::Net::SecureServerSocket(settings_.tlsContext);
-  // SO_REUSEADDR without SO_REUSEPORT: a second server on the same port
-  // must fail to start, not share the connections (see Transport::listen).
-  socket.bind(Poco::Net::SocketAddress(settings_.host, settings_.port), true, false);
-  socket.listen(64);
-  auto* params = new Poco::Net::HTTPServerParams;
-  params->setMaxThreads(settings_.threads);
-  params->setMaxQueued(64);
-  params->setTimeout(Poco::Timespan(10, 0));
-  params->setKeepAlive(true);
-  params->setServerName("sipwarden");
-  threads_ = std::make_unique<Poco::ThreadPool>(1, settings_.threads);
-  server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(state_), *threads_, socket, params);
-  server_->start();
+  frontEnd_ = std::make_unique<FrontEnd>(settings_, state_->counters, std::make_unique<Handler>(*state_));
 }
 
-void AdminServer::stop() {
-  if (server_) {
-    server_->stopAll(true);
-    server_.reset();
-  }
-  if (threads_) {
-    threads_->joinAll();
-    threads_.reset();
-  }
-}
+void AdminServer::stop() { frontEnd_.reset(); }
 
-std::string AdminServer::address() const { return server_ ? server_->socket().address().toString() : ""; }
+std::string AdminServer::address() const { return frontEnd_ ? frontEnd_->address() : ""; }
+
+std::string AdminServer::prometheus() const {
+  const ConnectionCounters& c = state_->counters;
+  std::string out;
+  out += "# HELP sipwarden_admin_connections_open Admin server connections open.\n";
+  out += "# TYPE sipwarden_admin_connections_open gauge\n";
+  out += "sipwarden_admin_connections_open " + std::to_string(c.open.load()) + "\n";
+  out += "# HELP sipwarden_admin_connections_accepted_total Admin server connections accepted.\n";
+  out += "# TYPE sipwarden_admin_connections_accepted_total counter\n";
+  out += "sipwarden_admin_connections_accepted_total " + std::to_string(c.accepted.load()) + "\n";
+  out += "# HELP sipwarden_admin_connections_cut_total Admin server connections closed by a deadline or a cap.\n";
+  out += "# TYPE sipwarden_admin_connections_cut_total counter\n";
+  const std::pair<const char*, const std::atomic<std::uint64_t>*> reasons[] = {
+      {"header_timeout", &c.headerTimeout}, {"body_timeout", &c.bodyTimeout}, {"idle_timeout", &c.idleTimeout},
+      {"write_timeout", &c.writeTimeout},   {"over_cap", &c.overCap},         {"bad_request", &c.badRequest}};
+  for (const auto& [reason, count] : reasons) {
+    out += "sipwarden_admin_connections_cut_total{reason=\"" + std::string(reason) + "\"} " +
+           std::to_string(count->load()) + "\n";
+  }
+  return out;
+}
 
 }  // namespace sipwarden::admin

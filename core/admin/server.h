@@ -1,8 +1,14 @@
 #pragma once
-// The admin HTTP server (Poco HTTPServer, its own threads and listen
-// address): the JSON API over the archive, /metrics, /healthz, /readyz and
-// the web console. Started by `sipwarden run` when the config has an
-// `admin` block; stopped before the archive writer.
+// The admin HTTP server (its own threads and listen address): the JSON API
+// over the archive, /metrics, /healthz, /readyz and the web console.
+// Started by `sipwarden run` when the config has an `admin` block; stopped
+// before the archive writer.
+//
+// Containment: one poll thread reads every connection (TLS handshake,
+// request head, body) within the deadlines and caps of
+// AdminSettings::limits and hands only complete requests to the worker
+// threads, so slow or idle clients cost a buffer each, never a thread, and
+// cannot keep the probes or an auditor's search from being answered.
 //
 // Access: every data path needs "Authorization: Bearer TOKEN"; without a
 // valid token the answer is 401 and nothing else. `metrics` tokens reach
@@ -17,23 +23,22 @@
 
 #include "admin/settings.h"
 
-namespace Poco::Net {
-class HTTPServer;
-}
-namespace Poco {
-class ThreadPool;
-}
-
 namespace sipwarden::admin {
 
 struct ServerHooks {
-  // The Prometheus text for /metrics (called on an HTTP thread).
+  // The Prometheus text for /metrics (called on a worker thread).
   std::function<std::string()> metrics;
-  // Whether the hop can take traffic, and if not why (for /readyz).
+  // Whether the hop can take traffic, and if not why (for /readyz: 503
+  // "not ready: WHY"). Called on the connection thread: must not block.
   std::function<bool(std::string& why)> ready;
+  // Whether the hop is alive (e.g. its SIP thread still turns), and if not
+  // why (for /healthz: 503 "not live: WHY"). Empty: /healthz answers ok
+  // while the server runs. Called on the connection thread: must not block.
+  std::function<bool(std::string& why)> live;
 };
 
 struct SharedState;
+class FrontEnd;
 
 class AdminServer {
  public:
@@ -45,17 +50,20 @@ class AdminServer {
 
   // Binds and starts serving. Throws Poco::Exception when it cannot bind.
   void start();
-  // Stops accepting and waits for requests in progress (bounded by Poco's
-  // timeouts); safe to call twice.
+  // Stops accepting, closes every connection and waits for the requests
+  // the workers are answering; safe to call twice.
   void stop();
   // The bound address, e.g. "127.0.0.1:8080" (the real port when 0 was asked).
   std::string address() const;
+  // Called from any thread (e.g. by the /metrics hook): the front end's
+  // connection counters in Prometheus text (open, accepted, and cut by
+  // reason: header/body/idle/write timeout, over a cap, bad request).
+  std::string prometheus() const;
 
  private:
   AdminSettings settings_;
   std::shared_ptr<SharedState> state_;
-  std::unique_ptr<Poco::ThreadPool> threads_;
-  std::unique_ptr<Poco::Net::HTTPServer> server_;
+  std::unique_ptr<FrontEnd> frontEnd_;
 };
 
 // The web console page (embedded from core/admin/console.html at build time).

@@ -54,6 +54,29 @@ std::string readSecret(const std::string& file, const std::string& path) {
   return secret;
 }
 
+// An optional integer key within [low, high]; the error names the key.
+template <typename Number>
+void bounded(const Poco::JSON::Object& object, const std::string& key, std::int64_t low, std::int64_t high,
+             Number& out) {
+  if (!object.has(key)) return;
+  const Poco::Dynamic::Var value = object.get(key);
+  if (!value.isInteger() || value.convert<std::int64_t>() < low || value.convert<std::int64_t>() > high) {
+    fail("admin." + key, "expected an integer from " + std::to_string(low) + " to " + std::to_string(high));
+  }
+  out = static_cast<Number>(value.convert<std::int64_t>());
+}
+
+void readLimits(const Poco::JSON::Object& object, ConnectionLimits& limits) {
+  bounded(object, "header_timeout_ms", 100, 600'000, limits.headerTimeoutMs);
+  bounded(object, "body_timeout_ms", 100, 600'000, limits.bodyTimeoutMs);
+  bounded(object, "idle_timeout_ms", 100, 3'600'000, limits.idleTimeoutMs);
+  bounded(object, "write_timeout_ms", 100, 3'600'000, limits.writeTimeoutMs);
+  bounded(object, "max_connections", 1, 10'000, limits.maxConnections);
+  bounded(object, "max_connections_per_address", 1, 10'000, limits.maxConnectionsPerAddress);
+  bounded(object, "max_header_bytes", 1024, 1024 * 1024, limits.maxHeaderBytes);
+  bounded(object, "max_body_bytes", 0, 64 * 1024 * 1024, limits.maxBodyBytes);
+}
+
 }  // namespace
 
 std::vector<Token> readTokenFile(const std::string& file, const std::string& where) {
@@ -79,7 +102,9 @@ std::vector<Token> readTokenFile(const std::string& file, const std::string& whe
 AdminSettings parseAdminSettings(const Poco::JSON::Object& object) {
   AdminSettings s;
   s.enabled = true;
-  rejectUnknown(object, "admin", {"listen", "allow_remote", "tokens", "token_file", "threads", "tls"});
+  rejectUnknown(object, "admin", {"listen", "allow_remote", "tokens", "token_file", "threads", "tls", "header_timeout_ms",
+                                  "body_timeout_ms", "idle_timeout_ms", "write_timeout_ms", "max_connections",
+                                  "max_connections_per_address", "max_header_bytes", "max_body_bytes"});
   if (object.has("tls")) {
     Poco::JSON::Object::Ptr tls = object.getObject("tls");
     if (!tls) fail("admin.tls", "expected an object {certificate, private_key}");
@@ -114,6 +139,7 @@ AdminSettings parseAdminSettings(const Poco::JSON::Object& object) {
     }
     s.threads = value.convert<int>();
   }
+  readLimits(object, s.limits);
   // Without TLS, tokens travel in clear text: unless told otherwise the
   // server then only listens where nobody else can reach it.
   Poco::Net::IPAddress address;

@@ -5,13 +5,15 @@
 //             "tokens": [{"name": "prometheus", "role": "metrics", "token": "..."},
 //                        {"name": "carol", "role": "auditor", "token_file": "/etc/sipwarden/carol.token"}],
 //             "token_file": "/etc/sipwarden/tokens",   // lines: NAME ROLE TOKEN
-//             "tls": {"certificate": "admin.pem", "private_key": "admin.key"}}  // HTTPS
+//             "tls": {"certificate": "admin.pem", "private_key": "admin.key"},  // HTTPS
+//             "header_timeout_ms": 5000, "max_connections": 256, ...}  // ConnectionLimits
 //
 // Validated once at start; an error names the key path.
 
 #include <Poco/JSON/Object.h>
 #include <Poco/Net/Context.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -33,6 +35,20 @@ struct Token {
   std::string secret;
 };
 
+// What one client may cost the admin server: every connection is read by
+// one poll thread within these deadlines and caps, and only a complete
+// request reaches a worker thread (see server.cc).
+struct ConnectionLimits {
+  int headerTimeoutMs = 5000;   // accept (or first byte after idle) to the end of the head, TLS handshake included
+  int bodyTimeoutMs = 10000;    // end of the head to the end of the body
+  int idleTimeoutMs = 10000;    // keep-alive: a finished response to the next request's first byte
+  int writeTimeoutMs = 30000;   // a whole response taken by the client
+  int maxConnections = 256;     // open at once, all addresses
+  int maxConnectionsPerAddress = 32;
+  std::size_t maxHeaderBytes = 16 * 1024;  // request line and headers
+  std::size_t maxBodyBytes = 64 * 1024;
+};
+
 struct AdminSettings {
   bool enabled = false;  // an `admin` block was present
   std::string host = "127.0.0.1";
@@ -45,6 +61,7 @@ struct AdminSettings {
   Poco::Net::Context::Ptr tlsContext;
   std::vector<Token> tokens;
   int threads = 8;
+  ConnectionLimits limits;
 };
 
 constexpr std::size_t kMinTokenLength = 16;

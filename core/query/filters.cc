@@ -41,25 +41,38 @@ std::int64_t parseTime(const std::string& text, std::int64_t nowMs, bool localTi
     }
   }
   if (allDigits(text) && text.size() >= 12) return toInt(text, "time");
-  // YYYY-MM-DD[(T| )HH:MM[:SS]][Z]
+  // YYYY-MM-DD[(T| )HH:MM[:SS]][Z], each field its exact digit count:
+  // checked here rather than left to timegm, which would quietly turn
+  // 2026-02-31 into March 3.
   std::string body = text;
   bool utc = !localTime;
   if (!body.empty() && (body.back() == 'Z' || body.back() == 'z')) {
     utc = true;
     body.pop_back();
   }
-  std::tm tm{};
-  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
-  char sep = 0;
-  int n = 0;
-  const int fields = std::sscanf(body.c_str(), "%4d-%2d-%2d%n%c%2d:%2d%n:%2d%n", &year, &month, &day, &n, &sep, &hour,
-                                 &minute, &n, &second, &n);
-  const bool shapeOk = (fields == 3 || ((fields == 6 || fields == 7) && (sep == 'T' || sep == ' ')));
-  if (!shapeOk || static_cast<std::size_t>(n) != body.size() || month < 1 || month > 12 || day < 1 || day > 31 ||
-      hour > 23 || minute > 59 || second > 60) {
+  auto field = [&body](std::size_t at, std::size_t count) {
+    const std::string digits = body.substr(at, count);
+    return allDigits(digits) && digits.size() == count ? std::stoi(digits) : -1;
+  };
+  const bool sizeOk = body.size() == 10 || body.size() == 16 || body.size() == 19;
+  const bool shapeOk = sizeOk && body[4] == '-' && body[7] == '-' &&
+                       (body.size() == 10 || ((body[10] == 'T' || body[10] == ' ') && body[13] == ':')) &&
+                       (body.size() != 19 || body[16] == ':');
+  const int year = shapeOk ? field(0, 4) : -1, month = shapeOk ? field(5, 2) : -1, day = shapeOk ? field(8, 2) : -1;
+  const int hour = shapeOk && body.size() > 10 ? field(11, 2) : 0;
+  const int minute = shapeOk && body.size() > 10 ? field(14, 2) : 0;
+  const int second = shapeOk && body.size() > 16 ? field(17, 2) : 0;
+  if (!shapeOk || year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0) {
     throw QueryError("expected a date (2026-11-20, 2026-11-20T10:00[:00][Z]) or a duration before now (7d, 12h, 30m), got '" +
                      text + "'");
   }
+  static const int daysIn[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  if (year < 1 || month < 1 || month > 12 || day < 1 || day > daysIn[month - 1] + (month == 2 && leap ? 1 : 0)) {
+    throw QueryError("no such date: '" + text + "'");
+  }
+  if (hour > 23 || minute > 59 || second > 59) throw QueryError("no such time of day: '" + text + "'");
+  std::tm tm{};
   tm.tm_year = year - 1900;
   tm.tm_mon = month - 1;
   tm.tm_mday = day;
@@ -121,6 +134,11 @@ Filters parseFilters(const std::vector<std::pair<std::string, std::string>>& par
     } else if (name == "call_id") {
       f.callId = value;
     } else if (name == "disposition") {
+      static const std::set<std::string> dispositions = {"in_progress", "answered",  "busy",  "no_answer",
+                                                         "cancelled",   "rejected", "failed"};
+      if (!dispositions.count(value)) {
+        throw QueryError("disposition: expected in_progress, answered, busy, no_answer, cancelled, rejected or failed");
+      }
       f.disposition = value;
     } else if (name == "limit") {
       const std::int64_t limit = toInt(value, "limit");

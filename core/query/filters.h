@@ -54,7 +54,9 @@ Filters parseFilters(const std::vector<std::pair<std::string, std::string>>& par
 
 // "7d", "12h", "30m", "2w" (before now), or an absolute date:
 // "2026-11-20", "2026-11-20T10:00", "2026-11-20 10:00:00", optionally with
-// "Z"; or milliseconds since the epoch. Throws QueryError (without a name).
+// "Z"; or milliseconds since the epoch. Throws QueryError (without a name),
+// also for dates and times that do not exist (2026-02-31, 25:00), which
+// are never rolled over into the next month or day.
 std::int64_t parseTime(const std::string& text, std::int64_t nowMs, bool localTime);
 
 // "sip:Alice@Example.COM" -> "Alice@example.com", as the archive stores AORs.

@@ -9,8 +9,10 @@
 
 namespace sipwarden::query {
 
-// A JSON string literal (quotes included); UTF-8 passes through, control
-// characters are escaped.
+// A JSON string literal (quotes included); well-formed UTF-8 passes
+// through, control characters (NUL included) are escaped, and bytes that
+// are not well-formed UTF-8 become U+FFFD, so the result is valid UTF-8
+// and valid JSON whatever bytes the archive holds.
 std::string jsonString(const std::string& text);
 // "2026-11-25T02:25:20.123Z"
 std::string isoUtc(std::int64_t ms);

@@ -58,6 +58,36 @@ TEST(AdminSettings, ErrorsNameTheKey) {
             "admin.tokens: the name 'carol' is used twice");
 }
 
+TEST(AdminSettings, ConnectionLimitsHaveDefaultsAndNameTheirKey) {
+  const std::string tokens = std::string(R"("tokens": [)") + kToken + "]";
+  const auto defaults = parse("{" + tokens + "}").limits;
+  EXPECT_EQ(defaults.headerTimeoutMs, 5000);
+  EXPECT_EQ(defaults.bodyTimeoutMs, 10000);
+  EXPECT_EQ(defaults.idleTimeoutMs, 10000);
+  EXPECT_EQ(defaults.writeTimeoutMs, 30000);
+  EXPECT_EQ(defaults.maxConnections, 256);
+  EXPECT_EQ(defaults.maxConnectionsPerAddress, 32);
+  EXPECT_EQ(defaults.maxHeaderBytes, 16384u);
+  EXPECT_EQ(defaults.maxBodyBytes, 65536u);
+  const auto set = parse(R"({"header_timeout_ms": 800, "body_timeout_ms": 900, "idle_timeout_ms": 1000,
+                             "write_timeout_ms": 1100, "max_connections": 20, "max_connections_per_address": 4,
+                             "max_header_bytes": 2048, "max_body_bytes": 0, )" + tokens + "}").limits;
+  EXPECT_EQ(set.headerTimeoutMs, 800);
+  EXPECT_EQ(set.bodyTimeoutMs, 900);
+  EXPECT_EQ(set.idleTimeoutMs, 1000);
+  EXPECT_EQ(set.writeTimeoutMs, 1100);
+  EXPECT_EQ(set.maxConnections, 20);
+  EXPECT_EQ(set.maxConnectionsPerAddress, 4);
+  EXPECT_EQ(set.maxHeaderBytes, 2048u);
+  EXPECT_EQ(set.maxBodyBytes, 0u);
+  EXPECT_EQ(errorOf(R"({"header_timeout_ms": 0, )" + tokens + "}"),
+            "admin.header_timeout_ms: expected an integer from 100 to 600000");
+  EXPECT_EQ(errorOf(R"({"max_connections": "lots", )" + tokens + "}"),
+            "admin.max_connections: expected an integer from 1 to 10000");
+  EXPECT_EQ(errorOf(R"({"max_connections_per_address": 1.5, )" + tokens + "}"),
+            "admin.max_connections_per_address: expected an integer from 1 to 10000");
+}
+
 TEST(AdminSettings, ReadsTokenFiles) {
   const auto dir = std::filesystem::temp_directory_path() / ("sipwarden-tokens-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);

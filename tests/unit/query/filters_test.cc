@@ -30,6 +30,23 @@ TEST(ParseTime, RefusesWhatIsNotADate) {
   }
 }
 
+TEST(ParseTime, RefusesImpossibleDatesInsteadOfRollingThemOver) {
+  // timegm alone would make 2026-02-31 March 3.
+  for (const char* bad : {"2026-02-31", "2026-02-29", "2026-04-31", "2026-00-10", "2026-11-00", "2026-11-02T24:00",
+                          "2026-11-02T10:60", "2026-11-02T10:00:61", "2026-1-05", "2026-11-2", "2026-11-02T9:00",
+                          "+026-11-02", "2026-11- 2", "2026-11-02T10:00:0", "Z", "2026-11-02X10:00"}) {
+    EXPECT_THROW(parseTime(bad, kNow, false), QueryError) << bad;
+  }
+  EXPECT_EQ(parseTime("2028-02-29", kNow, false), 1'835'395'200'000);  // a leap year has it
+  EXPECT_EQ(parseTime("2026-12-31T23:59:59Z", kNow, false), 1'798'761'599'000);
+  try {
+    parseFilters({{"until", "2026-02-31"}}, kNow, false);
+    FAIL();
+  } catch (const QueryError& error) {
+    EXPECT_EQ(std::string(error.what()), "until: no such date: '2026-02-31'");
+  }
+}
+
 TEST(ParseFilters, NamesTheBadParameter) {
   try {
     parseFilters({{"since", "soon"}}, kNow, false);
@@ -42,6 +59,11 @@ TEST(ParseFilters, NamesTheBadParameter) {
   EXPECT_THROW(parseFilters({{"limit", "1001"}}, kNow, false), QueryError);
   EXPECT_THROW(parseFilters({{"tag", "novalue"}}, kNow, false), QueryError);
   EXPECT_THROW(parseFilters({{"colour", "red"}}, kNow, false), QueryError);
+  EXPECT_THROW(parseFilters({{"limit", "ten"}}, kNow, false), QueryError);
+  EXPECT_THROW(parseFilters({{"limit", ""}}, kNow, false), QueryError);
+  EXPECT_THROW(parseFilters({{"limit", "-5"}}, kNow, false), QueryError);
+  EXPECT_THROW(parseFilters({{"disposition", "maybe"}}, kNow, false), QueryError);
+  EXPECT_EQ(parseFilters({{"disposition", "no_answer"}}, kNow, false).disposition, "no_answer");
 }
 
 TEST(ParseFilters, NormalizesAddresses) {

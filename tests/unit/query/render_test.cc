@@ -48,6 +48,25 @@ TEST(Json, EscapesQuotesControlsAndScriptTags) {
   EXPECT_EQ(isoUtc(1'793'610'000'123), "2026-11-02T09:00:00.123Z");
 }
 
+TEST(Json, AnyBytesBecomeValidUtf8) {
+  using namespace std::string_literals;
+  const std::string replacement = "\xEF\xBF\xBD";
+  // Well-formed sequences of every length pass through.
+  EXPECT_EQ(jsonString("\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"), "\"\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80\"");
+  // NUL is escaped, not cut.
+  EXPECT_EQ(jsonString("a\0b"s), "\"a\\u0000b\"");
+  // Stray continuation bytes, truncated sequences, overlong forms,
+  // surrogates, and code points past U+10FFFF: one U+FFFD per bad byte.
+  EXPECT_EQ(jsonString("\x80"), "\"" + replacement + "\"");
+  EXPECT_EQ(jsonString("a\xFF" "b"), "\"a" + replacement + "b\"");
+  EXPECT_EQ(jsonString("\xC3"), "\"" + replacement + "\"");
+  EXPECT_EQ(jsonString("\xE2\x82"), "\"" + replacement + replacement + "\"");
+  EXPECT_EQ(jsonString("\xC0\xAF"), "\"" + replacement + replacement + "\"");
+  EXPECT_EQ(jsonString("\xED\xA0\x80"), "\"" + replacement + replacement + replacement + "\"");
+  EXPECT_EQ(jsonString("\xF4\x90\x80\x80"), "\"" + replacement + replacement + replacement + replacement + "\"");
+  EXPECT_EQ(jsonString("\xE2\x82\xAC\xE2"), "\"\xE2\x82\xAC" + replacement + "\"");
+}
+
 TEST(Json, PagesCarryTheCursor) {
   Page<AuditRow> page;
   page.rows.push_back({1, 0, "cli:x", "messages", "q", 3});
