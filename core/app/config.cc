@@ -315,7 +315,7 @@ AppConfig parseConfig(const std::string& json) {
   AppConfig config;
   rejectUnknownKeys(*top, "",
                     {"listen", "advertise", "upstreams", "record_route", "force_rport", "udp_mtu", "max_message_size", "max_transactions",
-                     "timers", "tcp", "log_level", "shutdown_grace_ms", "plugins", "plugin_dirs", "pid_file", "archive", "admin",
+                     "timers", "tcp", "log_level", "shutdown_grace_ms", "watchdog_ms", "plugins", "plugin_dirs", "pid_file", "archive", "admin",
                      "access", "rate_limits", "tls", "dns"});
   readAdmission(*top, config.proxy);
   readTls(*top, config);
@@ -398,6 +398,9 @@ AppConfig parseConfig(const std::string& json) {
   if (top->has("log_level")) config.logLevel = getString(*top, "", "log_level");
   if (top->has("shutdown_grace_ms")) {
     config.shutdownGrace = std::chrono::milliseconds(getInteger(*top, "", "shutdown_grace_ms", 0, 600000));
+  }
+  if (top->has("watchdog_ms")) {
+    config.watchdog = std::chrono::milliseconds(getInteger(*top, "", "watchdog_ms", 50, 60000));
   }
   if (top->has("plugins")) {
     config.plugins = top->getArray("plugins");

@@ -37,6 +37,8 @@ struct AppConfig {
   transport::TransportLimits limits;
   std::string logLevel = "information";
   std::chrono::milliseconds shutdownGrace{5000};
+  // A SIP thread silent this long is reported stalled (app/watchdog.h).
+  std::chrono::milliseconds watchdog{500};
   bool advertiseSet = false;
   // The filter chain as configured; built by buildChain().
   Poco::JSON::Array::Ptr plugins;

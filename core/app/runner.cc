@@ -18,6 +18,7 @@
 
 #include "admin/metrics.h"
 #include "admin/server.h"
+#include "app/watchdog.h"
 #include "proxy/proxy.h"
 #include "transport/transport.h"
 
@@ -144,11 +145,21 @@ int run(const AppConfig& config) {
   // thread refreshes every second (they are not thread-safe to read live).
   admin::MetricsBoard metrics;
   std::atomic<bool> stopping{false};
+  // SIGTERM ends the process within the grace plus a margin, even if a
+  // filter never returns (the watchdog then ends it).
+  constexpr std::chrono::milliseconds kExitMargin{1000};
+  Watchdog watchdog(config.watchdog, config.shutdownGrace + kExitMargin, stopRequested, log);
   metrics.publish(admin::collect(proxy, transport, true));
   std::unique_ptr<admin::AdminServer> adminServer;
   if (config.admin.enabled) {
     admin::ServerHooks hooks;
-    hooks.metrics = [&metrics, &archive] { return admin::renderPrometheus(metrics.read(), archive.get()); };
+    // The admin server's own connection metrics: it exists whenever its
+    // workers run (between start() and stop()).
+    hooks.metrics = [&metrics, &archive, &watchdog, &adminServer] {
+      return admin::renderPrometheus(metrics.read(), archive.get()) + watchdog.prometheus() +
+             adminServer->prometheus();
+    };
+    hooks.live = [&watchdog](std::string& why) { return watchdog.live(why); };
     hooks.ready = [&metrics, &archive, &stopping](std::string& why) {
       if (stopping) {
         why = "stopping";
@@ -184,6 +195,7 @@ int run(const AppConfig& config) {
   auto nextWatch = std::chrono::steady_clock::now() + kWatchInterval;
   std::map<std::string, std::filesystem::file_time_type> lastFailedWatch;
   while (!stopRequested) {
+    watchdog.beat();
     transport.poll(proxy.timeUntilNextTimer(kMaxSleep));
     proxy.drainResumes();
     proxy.runTimers();
@@ -210,6 +222,7 @@ int run(const AppConfig& config) {
   transport.stopAccepting();
   const auto deadline = std::chrono::steady_clock::now() + config.shutdownGrace;
   while (proxy.inFlightCount() > 0 && std::chrono::steady_clock::now() < deadline) {
+    watchdog.beat();
     transport.poll(proxy.timeUntilNextTimer(kMaxSleep));
     proxy.drainResumes();
     proxy.runTimers();

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <exception>
 
+#include "pipeline/activity.h"
 #include "sip/reason.h"
 
 namespace sipwarden::pipeline {
@@ -52,6 +53,7 @@ Verdict FilterChain::runRequest(CoreExchange& exchange, std::vector<TraceStep>* 
     }
     PluginCounters& counters = *entry.counters;
     exchange.setPlugin(i, &entry.name, &counters);
+    noteActivity(entry.label);
     const std::uint64_t invocation = counters.invocations.load(std::memory_order_relaxed);
     bump(counters.invocations);
     const bool timed = invocation % PluginCounters::kTimingSample == 0;
@@ -112,6 +114,7 @@ void FilterChain::runResponse(CoreExchange& exchange) const {
     const ChainEntry& entry = entries_[i];
     if ((entry.methods & bit) == 0) continue;
     exchange.setPlugin(i, &entry.name, entry.counters.get());
+    noteActivity(entry.label);
     const Verdict verdict = guarded(entry, [&] {
       entry.filter->onResponse(exchange);
       return Verdict::proceed();
@@ -129,6 +132,7 @@ void FilterChain::runEnd(CoreExchange& exchange, int finalCode) const {
     const ChainEntry& entry = entries_[i];
     if ((entry.methods & bit) == 0) continue;
     exchange.setPlugin(i, &entry.name, entry.counters.get());
+    noteActivity(entry.label);
     const Verdict verdict = guarded(entry, [&] {
       entry.filter->onEnd(exchange, finalCode);
       return Verdict::proceed();

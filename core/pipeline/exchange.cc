@@ -1,5 +1,7 @@
 #include "pipeline/exchange.h"
 
+#include "pipeline/activity.h"
+
 #include <Poco/Logger.h>
 
 #include <algorithm>
@@ -97,6 +99,8 @@ std::map<std::string, std::string>& CoreExchange::state() {
 }
 
 void CoreExchange::tag(std::string_view key, std::string_view value) { tags_.emplace_back(key, value); }
+
+void CoreExchange::noteActivity(std::string_view what) { pipeline::noteActivity(what); }
 
 std::shared_ptr<PendingVerdict> CoreExchange::pendingVerdict() {
   // Offline (policy test): nobody waits, so a pending plugin's verdict is

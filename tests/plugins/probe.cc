@@ -6,9 +6,14 @@
 //   "append_body": text appended to the body
 //   "methods": list of methods to see (default all)
 //   "tag": "key=value" tag added to each request
+//   "stall_ms": N: blocks the SIP thread for N ms on each request carrying an
+//               "X-Probe-Stall" header (a filter stuck where no budget sees it,
+//               for the watchdog tests)
 #include "sipwarden/plugin.h"
 
+#include <chrono>
 #include <stdexcept>
+#include <thread>
 
 namespace {
 
@@ -22,7 +27,8 @@ class Probe final : public Filter {
         reason_(config.getString("reason", "Forbidden by probe")),
         addHeader_(config.getString("add_header", "")),
         appendBody_(config.getString("append_body", "")),
-        tag_(config.getString("tag", "")) {
+        tag_(config.getString("tag", "")),
+        stall_(config.getInteger("stall_ms", 0, 0, 600'000)) {
     for (const auto& method : config.getStrings("methods", {})) methods_ |= MethodSet::bitFor(method);
     if (!addHeader_.empty() && addHeader_.find(':') == std::string::npos) {
       config.fail("add_header", "expected \"Name: value\"");
@@ -33,6 +39,10 @@ class Probe final : public Filter {
 
   Verdict onRequest(Exchange& exchange) override {
     exchange.count("seen");
+    if (stall_ > 0 && exchange.message().header("X-Probe-Stall")) {
+      exchange.noteActivity("probe stalling on purpose");
+      std::this_thread::sleep_for(std::chrono::milliseconds(stall_));
+    }
     if (!tag_.empty()) exchange.tag(tag_.substr(0, tag_.find('=')), tag_.substr(tag_.find('=') + 1));
     exchange.state()["request"] = std::string(exchange.message().method());
     if (action_ == "reply") return Verdict::reply(code_, reason_, {{"Warning", "399 sipwarden \"probe\""}});
@@ -67,6 +77,7 @@ class Probe final : public Filter {
   std::string addHeader_;
   std::string appendBody_;
   std::string tag_;
+  std::int64_t stall_;
   std::uint32_t methods_ = 0;
 };
 

@@ -160,6 +160,11 @@ class Exchange {
   // Since ABI 3. Like resumer(), with a way to claim the transaction first
   // (see PendingVerdict).
   virtual std::shared_ptr<PendingVerdict> pendingVerdict() = 0;
+  // Since ABI 4. Says what the plugin is doing right now ("policy.lua:12"),
+  // for the watchdog's report when the SIP thread stalls. Cheap (a short
+  // copy under an uncontended lock): a plugin may call it per step of long
+  // work. Only the latest note counts; the chain notes each plugin it calls.
+  virtual void noteActivity(std::string_view what) = 0;
 };
 
 class Filter {
