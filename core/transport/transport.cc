@@ -33,6 +33,10 @@ struct Transport::Connection {
 namespace {
 
 constexpr std::size_t kMaxDatagramsPerRound = 256;
+// Reads from one plain TCP connection per poll round (16 KiB each): a client
+// that keeps its socket full must not keep the SIP thread to itself; the
+// (level-triggered) poll set reports the rest next round, after the others.
+constexpr int kMaxStreamReadsPerRound = 8;
 
 Poco::Logger& log() { return Poco::Logger::get("sipwarden.transport"); }
 
@@ -403,7 +407,10 @@ void Transport::readStream(Connection& connection) {
     return;  // on success the handshake reads what followed it
   }
   char buffer[16384];
-  for (;;) {
+  for (int reads = 0;; ++reads) {
+    // TLS is read until OpenSSL has nothing buffered: poll cannot see
+    // records OpenSSL already holds (docs/limitations.md).
+    if (!connection.tls && reads == kMaxStreamReadsPerRound) break;
     int received = -1;
     if (connection.tls) {
       TlsWant want = TlsWant::Nothing;
