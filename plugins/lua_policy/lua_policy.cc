@@ -2,12 +2,14 @@
 // (docs/lua-api.md). One sandboxed state per script; the chain is rebuilt
 // when a script changes on disk, and transactions in flight finish on the
 // scripts they started with.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <sstream>
 
 #include "lua_policy/script.h"
+#include "lua_policy/time_share.h"
 #include "sipwarden/plugin.h"
 
 namespace sipwarden::lua {
@@ -15,15 +17,17 @@ namespace {
 
 class LuaPolicy final : public Filter {
  public:
-  LuaPolicy(std::vector<std::unique_ptr<Script>> scripts, MethodSet methods)
-      : scripts_(std::move(scripts)), methods_(methods) {}
+  LuaPolicy(std::vector<std::unique_ptr<Script>> scripts, MethodSet methods, TimeShare timeShare)
+      : scripts_(std::move(scripts)), methods_(methods), timeShare_(timeShare) {}
 
   MethodSet methods() const override { return methods_; }
 
   Verdict onRequest(Exchange& exchange) override {
     for (const auto& script : scripts_) {
       if (!script->hooksRequest()) continue;
+      if (!timeShare_.admit()) return shed(exchange, *script);
       Script::Result result = script->runRequest(exchange);
+      timeShare_.spent(result.took, result.lookedAt);
       if (result.failure != Sandbox::Failure::None) return failed(exchange, *script, result);
       if (result.decision) return std::move(*result.decision);
     }
@@ -33,17 +37,29 @@ class LuaPolicy final : public Filter {
   void onResponse(Exchange& exchange) override {
     for (const auto& script : scripts_) {
       if (!script->hooksResponse()) continue;
+      if (!timeShare_.admit()) {
+        (void)shed(exchange, *script);
+        continue;
+      }
       Script::Result result = script->runResponse(exchange);
+      timeShare_.spent(result.took, result.lookedAt);
       // A response cannot be refused: the failure is logged and counted.
       if (result.failure != Sandbox::Failure::None) (void)failed(exchange, *script, result);
     }
   }
 
  private:
+  static Verdict shed(Exchange& exchange, const Script& script) {
+    exchange.count("shed");
+    return Verdict::error(script.settings().name +
+                          ": not run: the scripts used their share of the SIP thread (time_share_percent)");
+  }
+
   static Verdict failed(Exchange& exchange, const Script& script, const Script::Result& result) {
     switch (result.failure) {
       case Sandbox::Failure::Budget: exchange.count("budget_exceeded"); break;
       case Sandbox::Failure::Memory: exchange.count("memory_exceeded"); break;
+      case Sandbox::Failure::Deadline: exchange.count("deadline_exceeded"); break;
       default: exchange.count("script_errors"); break;
     }
     exchange.log(LogLevel::Error, "lua_policy " + script.settings().name + ": " + result.error);
@@ -52,6 +68,7 @@ class LuaPolicy final : public Filter {
 
   std::vector<std::unique_ptr<Script>> scripts_;
   MethodSet methods_;
+  TimeShare timeShare_;
 };
 
 std::string readFile(const std::string& path, std::string& error) {
@@ -99,7 +116,9 @@ std::unique_ptr<Filter> createLuaPolicy(PluginConfig& config) {
   Limits limits;
   limits.instructions = config.getInteger("instruction_budget", limits.instructions, 1000,
                                           std::numeric_limits<int>::max());
+  limits.deadline = std::chrono::milliseconds(config.getInteger("deadline_ms", limits.deadline.count(), 1, 10'000));
   limits.memoryBytes = static_cast<std::size_t>(config.getInteger("memory_limit_kb", 32 * 1024, 256, 4 * 1024 * 1024)) * 1024;
+  const double share = static_cast<double>(config.getInteger("time_share_percent", 50, 1, 100)) / 100.0;
   const MethodSet methods = readMethods(config);
   const auto groups = readGroups(config);
   const auto shared = SharedStore::process();
@@ -132,7 +151,7 @@ std::unique_ptr<Filter> createLuaPolicy(PluginConfig& config) {
     scripts.push_back(std::move(script));
   }
   if (config.failed()) return nullptr;
-  return std::make_unique<LuaPolicy>(std::move(scripts), methods);
+  return std::make_unique<LuaPolicy>(std::move(scripts), methods, TimeShare(share, std::max<std::chrono::nanoseconds>(limits.deadline / 2, std::chrono::milliseconds(1))));
 }
 
 }  // namespace

@@ -43,6 +43,21 @@ CallContext& activeCall(lua_State* state) {
   return call;
 }
 
+// Counts one edit (or tag) of `bytes` against the call's KeepLimits; raises
+// a script error naming the limit when it would pass it.
+void keep(lua_State* state, CallContext& call, const char* what, std::size_t bytes, bool isTag = false) {
+  if (isTag ? call.tags >= KeepLimits::kTags : call.edits >= KeepLimits::kEdits) {
+    luaL_error(state, "%s: more than %d %s in one call", what, static_cast<int>(isTag ? KeepLimits::kTags : KeepLimits::kEdits),
+               isTag ? "tags" : "edits");
+  }
+  if (call.keptBytes + bytes > KeepLimits::kBytes) {
+    luaL_error(state, "%s: more than %d KiB of headers, tags and bodies in one call", what,
+               static_cast<int>(KeepLimits::kBytes / 1024));
+  }
+  ++(isTag ? call.tags : call.edits);
+  call.keptBytes += bytes;
+}
+
 void pushView(lua_State* state, std::string_view text) { lua_pushlstring(state, text.data(), text.size()); }
 
 std::string_view checkView(lua_State* state, int index) {
@@ -77,6 +92,9 @@ std::string_view checkHeaderName(lua_State* state, int index) {
 std::string_view checkHeaderValue(lua_State* state, int index) {
   const std::string_view value = checkView(state, index);
   if (value.find_first_of("\r\n") != std::string_view::npos) luaL_argerror(state, index, "CR or LF in a header value");
+  if (value.size() > KeepLimits::kHeaderValueBytes) {
+    luaL_argerror(state, index, "a header value longer than 8 KiB");
+  }
   return value;
 }
 
@@ -249,20 +267,26 @@ int headers(lua_State* state) {
 int setHeader(lua_State* state) {
   CallContext& call = activeCall(state);
   const auto name = checkHeaderName(state, 2);
-  call.exchange->edits().setHeader(name, checkHeaderValue(state, 3));
+  const auto value = checkHeaderValue(state, 3);
+  keep(state, call, "msg:set_header()", name.size() + value.size());
+  call.exchange->edits().setHeader(name, value);
   return 0;
 }
 
 int addHeader(lua_State* state) {
   CallContext& call = activeCall(state);
   const auto name = checkHeaderName(state, 2);
-  call.exchange->edits().addHeader(name, checkHeaderValue(state, 3));
+  const auto value = checkHeaderValue(state, 3);
+  keep(state, call, "msg:add_header()", name.size() + value.size());
+  call.exchange->edits().addHeader(name, value);
   return 0;
 }
 
 int removeHeader(lua_State* state) {
   CallContext& call = activeCall(state);
-  call.exchange->edits().removeHeader(checkHeaderName(state, 2));
+  const auto name = checkHeaderName(state, 2);
+  keep(state, call, "msg:remove_header()", name.size());
+  call.exchange->edits().removeHeader(name);
   return 0;
 }
 
@@ -270,6 +294,7 @@ int setBody(lua_State* state) {
   CallContext& call = activeCall(state);
   const auto body = checkView(state, 2);
   const std::string_view type = lua_isnoneornil(state, 3) ? std::string_view() : checkHeaderValue(state, 3);
+  keep(state, call, "msg:set_body()", body.size() + type.size());
   call.exchange->edits().setBody(body, type);
   return 0;
 }
@@ -279,6 +304,7 @@ int setText(lua_State* state) {
   const auto text = checkView(state, 2);
   InstantMessage& message = call.exchange->instantMessage();
   if (!message.present()) return luaL_error(state, "msg:set_text(): the message carries no instant-message text");
+  keep(state, call, "msg:set_text()", text.size() * std::max<std::size_t>(1, message.partCount()));
   for (std::size_t part = 0; part < message.partCount(); ++part) {
     if (message.partType(part) == "text/html") {
       message.setPartText(part, html::escape(text));
@@ -360,6 +386,9 @@ int tag(lua_State* state) {
   const auto key = checkView(state, 2);
   std::size_t size = 0;
   const char* value = luaL_tolstring(state, 3, &size);
+  if (key.size() > KeepLimits::kTagKeyBytes) luaL_argerror(state, 2, "a tag name longer than 128 bytes");
+  if (size > KeepLimits::kTagValueBytes) luaL_argerror(state, 3, "a tag value longer than 4 KiB");
+  keep(state, call, "msg:tag()", key.size() + size, true);
   call.exchange->tag(key, std::string_view(value, size));
   return 0;
 }

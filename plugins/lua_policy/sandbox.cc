@@ -2,12 +2,19 @@
 
 #include <lua.hpp>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
+#include <string_view>
 #include <new>
 #include <stdexcept>
 
+#include "lua_policy/bounded_libs.h"
+
 namespace sipwarden::lua {
 namespace {
+
+constexpr std::int64_t kAllocationBytesPerCheck = 256 * 1024;
 
 // load() for text chunks only: bytecode can break the VM's invariants.
 int loadText(lua_State* state) {
@@ -35,6 +42,7 @@ Sandbox::Sandbox(Limits limits) : limits_(limits) {
   memory_.limit = limits.memoryBytes;
   state_ = lua_newstate(&Sandbox::allocate, &memory_);
   if (state_ == nullptr) throw std::runtime_error("cannot create a Lua state within the memory limit");
+  memory_.state = state_;
   *static_cast<Sandbox**>(lua_getextraspace(state_)) = this;
   // Each message leaves a little short-lived garbage (the msg, address
   // tables): the generational collector handles that pattern best.
@@ -62,24 +70,187 @@ void* Sandbox::allocate(void* memory, void* block, std::size_t oldSize, std::siz
     return nullptr;
   }
   void* resized = std::realloc(block, newSize);
-  if (resized != nullptr) budget.used = budget.used - previous + newSize;
+  if (resized != nullptr) {
+    budget.used = budget.used - previous + newSize;
+    if (budget.inCall && newSize > previous) {
+      budget.allocatedSinceCheck += static_cast<std::int64_t>(newSize - previous);
+      if (budget.allocatedSinceCheck >= kAllocationBytesPerCheck) {
+        lua_sethook(budget.state, &Sandbox::budgetHook, LUA_MASKCOUNT, 1);  // look at the next instruction
+      }
+    }
+  }
   return resized;
+}
+
+namespace {
+
+// Where the script is: "policy.lua:12: " for the Lua function `level`
+// frames up (0 is the running function inside a hook, 1 the caller of a C
+// function), or "" when that is not a Lua function.
+std::string whereInScript(lua_State* state, int level) {
+  lua_Debug where;
+  if (lua_getstack(state, level, &where) != 0 && lua_getinfo(state, "Sl", &where) != 0 && where.currentline > 0) {
+    return std::string(where.short_src) + ":" + std::to_string(where.currentline) + ": ";
+  }
+  return {};
+}
+
+// How many instructions run between two looks at the budget and the clock:
+// often enough for a deadline of a millisecond even when instructions are
+// dear, rare enough to cost little (a hook call every 1,000 instructions,
+// about 3.5 us of plain VM work, is a few percent of a long loop and nothing
+// for a typical policy, which runs fewer in a whole call).
+constexpr std::int64_t kSlice = 1'000;
+// Allocation is charged at one unit per 16 bytes; after this many bytes the
+// hook looks at the next instruction instead of the end of its slice.
+constexpr std::int64_t kAllocationBytesPerUnit = 16;
+// charge() reads the clock for a charge of this many units (some
+// microseconds of work), or once every kChargesPerLook smaller ones.
+constexpr std::int64_t kUnitsWorthALook = 1024;
+constexpr unsigned kChargesPerLook = 16;
+
+}  // namespace
+
+void Sandbox::look() {
+  lookedAt_ = Clock::now();
+  if (startedAt_ == Clock::time_point{}) {
+    startedAt_ = lookedAt_;
+    deadlineAt_ = startedAt_ + limits_.deadline;
+  }
+}
+
+void Sandbox::abort(lua_State* state, Failure failure, std::string message) {
+  aborted_ = failure;
+  abortMessage_ = std::move(message);
+  // From now on every instruction raises again: code that catches the error
+  // (pcall in a script, a message handler, a __close) cannot run on.
+  lua_sethook(state, &Sandbox::budgetHook, LUA_MASKCOUNT, 1);
+  raiseAbort(state);
+}
+
+void Sandbox::raiseAbort(lua_State* state) {
+  lua_pushlstring(state, abortMessage_.data(), abortMessage_.size());
+  lua_error(state);
+  std::abort();  // lua_error does not return
 }
 
 void Sandbox::budgetHook(lua_State* state, lua_Debug*) {
   Sandbox& sandbox = of(state);
-  sandbox.budgetHit_ = true;
-  // Inside a hook, level 0 is the Lua function that was running: name it,
-  // so the operator sees which loop ran away.
-  lua_Debug where;
-  if (lua_getstack(state, 0, &where) != 0 && lua_getinfo(state, "Sl", &where) != 0 && where.currentline > 0) {
-    lua_pushfstring(state, "%s:%d: ", where.short_src, where.currentline);
-  } else {
-    lua_pushliteral(state, "");
+  if (!sandbox.inCall_) return;
+  if (sandbox.aborted_ != Failure::None) sandbox.raiseAbort(state);
+  // A look forced by a large allocation comes before the slice is over: the
+  // instructions of the slice so far go uncounted, the bytes are charged.
+  const bool forced = sandbox.memory_.allocatedSinceCheck >= kAllocationBytesPerCheck;
+  sandbox.spent_ += (forced ? 0 : sandbox.slice_) + sandbox.memory_.allocatedSinceCheck / kAllocationBytesPerUnit;
+  sandbox.memory_.allocatedSinceCheck = 0;
+  sandbox.look();
+  if (sandbox.spent_ >= sandbox.limits_.instructions || sandbox.lookedAt_ >= sandbox.deadlineAt_) {
+    // Inside a hook, level 0 is the Lua function that was running: name it,
+    // so the operator sees which loop ran away.
+    const std::string where = whereInScript(state, 0);
+    if (sandbox.spent_ >= sandbox.limits_.instructions) {
+      sandbox.abort(state, Failure::Budget,
+                    where + "instruction budget of " + std::to_string(sandbox.limits_.instructions) + " exceeded");
+    }
+    sandbox.abort(state, Failure::Deadline,
+                  where + "deadline of " + std::to_string(sandbox.limits_.deadline.count()) + " ms exceeded");
   }
-  lua_pushfstring(state, "instruction budget of %I exceeded", static_cast<lua_Integer>(sandbox.limits_.instructions));
-  lua_concat(state, 2);
-  lua_error(state);
+  if (sandbox.activitySink_ != nullptr) {
+    lua_Debug where;
+    if (lua_getstack(state, 0, &where) != 0 && lua_getinfo(state, "Sl", &where) != 0) {
+      char note[128];
+      std::snprintf(note, sizeof note, "lua_policy %s:%d", where.short_src, where.currentline);
+      sandbox.activitySink_->noteActivity(note);
+    }
+  }
+  sandbox.slice_ = static_cast<int>(std::min(kSlice, sandbox.limits_.instructions - sandbox.spent_));
+  lua_sethook(state, &Sandbox::budgetHook, LUA_MASKCOUNT, sandbox.slice_);
+}
+
+void Sandbox::charge(lua_State* state, std::int64_t units) {
+  Sandbox& sandbox = of(state);
+  if (!sandbox.inCall_) return;
+  if (sandbox.aborted_ != Failure::None) sandbox.raiseAbort(state);
+  sandbox.spent_ += units < 0 ? 0 : units;
+  // The clock is read for work worth it, or every 16th small charge: a
+  // policy calling string.lower on a name should not pay a clock read each.
+  bool late = false;
+  if (units >= kUnitsWorthALook || ++sandbox.chargesSinceLook_ >= kChargesPerLook) {
+    sandbox.chargesSinceLook_ = 0;
+    sandbox.look();
+    late = sandbox.lookedAt_ >= sandbox.deadlineAt_;
+  }
+  if (sandbox.spent_ >= sandbox.limits_.instructions || late) {
+    // Level 1: the Lua function that called the C function charging.
+    const std::string where = whereInScript(state, 1);
+    if (sandbox.spent_ >= sandbox.limits_.instructions) {
+      sandbox.abort(state, Failure::Budget,
+                    where + "instruction budget of " + std::to_string(sandbox.limits_.instructions) + " exceeded");
+    }
+    sandbox.abort(state, Failure::Deadline,
+                  where + "deadline of " + std::to_string(sandbox.limits_.deadline.count()) + " ms exceeded");
+  }
+}
+
+// pcall and xpcall as the script sees them: the library's own, except that
+// an aborted call is raised again instead of handed back as `false, err`.
+// A memory error the script would catch is an abort too: the cap was hit.
+int Sandbox::guardedProtectedCall(lua_State* state) {
+  Sandbox& sandbox = of(state);
+  const int base = lua_gettop(state);
+  lua_pushvalue(state, lua_upvalueindex(1));
+  lua_insert(state, 1);
+  lua_call(state, base, LUA_MULTRET);
+  if (sandbox.aborted_ != Failure::None) sandbox.raiseAbort(state);
+  if (sandbox.inCall_ && sandbox.memory_.refused && lua_toboolean(state, 1) == 0 && lua_type(state, 2) == LUA_TSTRING &&
+      std::string_view(lua_tostring(state, 2)) == "not enough memory") {
+    sandbox.abort(state, Failure::Memory,
+                  whereInScript(state, 1) + "memory limit of " + std::to_string(sandbox.limits_.memoryBytes / 1024) +
+                      " KiB reached (not enough memory)");
+  }
+  return lua_gettop(state);
+}
+
+// xpcall as the script sees it: the message handler is wrapped, because Lua
+// calls it for an error raised inside the count hook while hooks are still
+// off: a handler that loops there could never be stopped. After an abort the
+// handler is skipped and the abort's message is the result; the call is
+// then raised again by guardedProtectedCall.
+int Sandbox::guardedMessageHandler(lua_State* state) {
+  Sandbox& sandbox = of(state);
+  if (sandbox.aborted_ != Failure::None) {
+    lua_pushlstring(state, sandbox.abortMessage_.data(), sandbox.abortMessage_.size());
+    return 1;
+  }
+  lua_pushvalue(state, lua_upvalueindex(1));
+  lua_insert(state, 1);
+  lua_call(state, lua_gettop(state) - 1, 1);
+  return 1;
+}
+
+int Sandbox::guardedXpcall(lua_State* state) {
+  luaL_checkany(state, 2);
+  lua_pushvalue(state, 2);
+  lua_pushcclosure(state, &Sandbox::guardedMessageHandler, 1);
+  lua_replace(state, 2);
+  return guardedProtectedCall(state);
+}
+
+// setmetatable without finalizers: Lua runs __gc with hooks off (and at
+// lua_close), where no budget or deadline could stop it. Lua 5.4 marks an
+// object for finalization only when its metatable has __gc at this moment,
+// so refusing here closes the door; adding __gc later has no effect.
+int Sandbox::guardedSetmetatable(lua_State* state) {
+  if (lua_type(state, 2) == LUA_TTABLE) {
+    if (lua_getfield(state, 2, "__gc") != LUA_TNIL) {
+      return luaL_error(state, "setmetatable: __gc is not allowed in policies (finalizers run outside the budget)");
+    }
+    lua_pop(state, 1);
+  }
+  lua_pushvalue(state, lua_upvalueindex(1));
+  lua_insert(state, 1);
+  lua_call(state, lua_gettop(state) - 1, LUA_MULTRET);
+  return lua_gettop(state);
 }
 
 void Sandbox::openLibraries() {
@@ -90,6 +261,7 @@ void Sandbox::openLibraries() {
     luaL_requiref(state_, library.name, library.func, 1);
     lua_pop(state_, 1);
   }
+  installBoundedLibraries(state_);  // library calls pay for their work (bounded_libs.h)
   lua_pushnil(state_);
   lua_setglobal(state_, "dofile");
   lua_pushnil(state_);
@@ -99,6 +271,15 @@ void Sandbox::openLibraries() {
   lua_getglobal(state_, "load");
   lua_pushcclosure(state_, loadText, 1);
   lua_setglobal(state_, "load");
+  lua_getglobal(state_, "pcall");
+  lua_pushcclosure(state_, &Sandbox::guardedProtectedCall, 1);
+  lua_setglobal(state_, "pcall");
+  lua_getglobal(state_, "xpcall");
+  lua_pushcclosure(state_, &Sandbox::guardedXpcall, 1);
+  lua_setglobal(state_, "xpcall");
+  lua_getglobal(state_, "setmetatable");
+  lua_pushcclosure(state_, &Sandbox::guardedSetmetatable, 1);
+  lua_setglobal(state_, "setmetatable");
   lua_getglobal(state_, LUA_STRLIBNAME);
   lua_pushnil(state_);
   lua_setfield(state_, -2, "dump");
@@ -113,26 +294,50 @@ void Sandbox::openLibraries() {
 }
 
 Sandbox::Outcome Sandbox::protectedCall(int args) {
-  budgetHit_ = false;
+  inCall_ = true;
+  spent_ = 0;
+  aborted_ = Failure::None;
+  abortMessage_.clear();
   memory_.refused = false;
-  lua_sethook(state_, &Sandbox::budgetHook, LUA_MASKCOUNT, static_cast<int>(limits_.instructions));
+  memory_.allocatedSinceCheck = 0;
+  memory_.inCall = true;
+  // The clock is first read at the first look (after kSlice instructions
+  // or a charge): the deadline then counts from a few microseconds late,
+  // and a short call, most of them, reads no clock at all.
+  startedAt_ = Clock::time_point{};
+  lookedAt_ = startedAt_;
+  chargesSinceLook_ = 0;
+  deadlineAt_ = Clock::time_point::max();
+  slice_ = static_cast<int>(std::min(kSlice, limits_.instructions));
+  lua_sethook(state_, &Sandbox::budgetHook, LUA_MASKCOUNT, slice_);
   const int status = lua_pcall(state_, args, 0, 0);
   lua_sethook(state_, nullptr, 0, 0);
+  inCall_ = false;
+  memory_.inCall = false;
   Outcome outcome;
-  if (status == LUA_OK) return outcome;
-  const char* text = lua_tostring(state_, -1);
+  // A call that looked at the clock at all is long enough to pay one more
+  // reading for its true length (a charged library call's work comes after
+  // its charge); one that never looked took microseconds.
+  if (startedAt_ != Clock::time_point{}) lookedAt_ = Clock::now();
+  outcome.took = lookedAt_ - startedAt_;
+  outcome.lookedAt = lookedAt_;
+  if (status == LUA_OK && aborted_ == Failure::None) return outcome;
+  const char* text = status != LUA_OK ? lua_tostring(state_, -1) : nullptr;
   outcome.message = text != nullptr ? text : "a script error without a message";
-  lua_pop(state_, 1);
-  if (status == LUA_ERRMEM || memory_.refused) {
+  if (status != LUA_OK) lua_pop(state_, 1);
+  if (aborted_ == Failure::Memory || status == LUA_ERRMEM || (aborted_ == Failure::None && memory_.refused)) {
     outcome.failure = Failure::Memory;
-    outcome.message = "memory limit of " + std::to_string(limits_.memoryBytes / 1024) + " KiB reached (" +
-                      outcome.message + ")";
+    outcome.message = aborted_ == Failure::Memory ? abortMessage_
+                                                  : "memory limit of " + std::to_string(limits_.memoryBytes / 1024) +
+                                                        " KiB reached (" + outcome.message + ")";
     lua_gc(state_, LUA_GCCOLLECT);
-  } else if (budgetHit_) {
-    outcome.failure = Failure::Budget;
+  } else if (aborted_ != Failure::None) {
+    outcome.failure = aborted_;
+    outcome.message = abortMessage_;
   } else {
     outcome.failure = Failure::Error;
   }
+  aborted_ = Failure::None;
   return outcome;
 }
 

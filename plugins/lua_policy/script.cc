@@ -2,6 +2,8 @@
 
 #include <lua.hpp>
 
+#include <algorithm>
+
 #include "lua_policy/msg_api.h"
 #include "lua_policy/sw_module.h"
 
@@ -25,8 +27,26 @@ int hookReference(lua_State* state, const char* name, std::string& error) {
 
 }  // namespace
 
+bool LogAllowance::take(Clock::time_point now, std::uint64_t& suppressed) {
+  if (refilled_ == Clock::time_point{}) refilled_ = now;
+  const double elapsed = std::chrono::duration<double>(now - refilled_).count();
+  tokens_ = std::min(kBurst, tokens_ + elapsed * kPerSecond);
+  refilled_ = now;
+  if (tokens_ < 1) {
+    ++suppressed_;
+    return false;
+  }
+  tokens_ -= 1;
+  suppressed = suppressed_;
+  suppressed_ = 0;
+  return true;
+}
+
 Script::Script(ScriptSettings settings)
-    : settings_(std::move(settings)), sandbox_(settings_.limits), patterns_(std::make_unique<PatternCache>()) {
+    : settings_(std::move(settings)),
+      sandbox_(settings_.limits),
+      patterns_(std::make_unique<PatternCache>()),
+      activityNote_("lua_policy " + settings_.name) {
   sandbox_.setOwner(this);
 }
 
@@ -71,13 +91,21 @@ Script::Result Script::run(int hook, Exchange& exchange, bool request) {
   call_.exchange = &exchange;
   call_.request = request;
   call_.decision.reset();
+  call_.edits = 0;
+  call_.tags = 0;
+  call_.keptBytes = 0;
   ++call_.generation;
+  exchange.noteActivity(activityNote_);
+  sandbox_.setActivitySink(&exchange);
   lua_rawgeti(state, LUA_REGISTRYINDEX, hook);
   pushMsg(state, call_.generation);
   const Sandbox::Outcome outcome = sandbox_.call(1);
+  sandbox_.setActivitySink(nullptr);
   call_.exchange = nullptr;
   result.failure = outcome.failure;
   result.error = outcome.message;
+  result.took = outcome.took;
+  result.lookedAt = outcome.lookedAt;
   if (outcome.failure == Sandbox::Failure::None) result.decision = std::move(call_.decision);
   call_.decision.reset();
   return result;

@@ -4,6 +4,7 @@
 // a reload keeps the old chain), then its on_request / on_response hooks
 // called for each message. Called from the SIP worker thread only.
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -18,6 +19,18 @@ namespace sipwarden::lua {
 
 class PatternCache;
 
+// What one call may leave on its message: header edits, tags and bodies are
+// kept past the call (on the wire, in the archive, in logs), outside the
+// script's memory cap, so each is capped per call. docs/lua-api.md lists them.
+struct KeepLimits {
+  static constexpr unsigned kEdits = 64;                    // set/add/remove_header, set_body, set_text
+  static constexpr unsigned kTags = 64;
+  static constexpr std::size_t kHeaderValueBytes = 8 * 1024;
+  static constexpr std::size_t kTagKeyBytes = 128;
+  static constexpr std::size_t kTagValueBytes = 4 * 1024;
+  static constexpr std::size_t kBytes = 1024 * 1024;       // everything above together, bodies included
+};
+
 // What the message API needs while a hook runs.
 struct CallContext {
   Exchange* exchange = nullptr;  // nullptr outside a hook call
@@ -27,6 +40,30 @@ struct CallContext {
   const void* msgMetatable = nullptr;  // set by registerMsgApi
   int msgMetatableRef = 0;
   int addressMetatableRef = 0;
+  // What this call has kept so far (KeepLimits); reset for each call.
+  unsigned edits = 0;
+  unsigned tags = 0;
+  std::size_t keptBytes = 0;
+};
+
+// sw.log's allowance per script: a burst, then a steady rate; lines past it
+// are counted, and the next line let through says how many were suppressed.
+// Each line is cut at kLineBytes. Called on the SIP thread only.
+class LogAllowance {
+ public:
+  static constexpr double kBurst = 50;
+  static constexpr double kPerSecond = 10;
+  static constexpr std::size_t kLineBytes = 4096;
+  using Clock = std::chrono::steady_clock;
+
+  // Whether a line may be written now; when it may, `suppressed` is the
+  // number of lines dropped since the last one written (then reset).
+  bool take(Clock::time_point now, std::uint64_t& suppressed);
+
+ private:
+  double tokens_ = kBurst;
+  Clock::time_point refilled_{};
+  std::uint64_t suppressed_ = 0;
 };
 
 struct ScriptSettings {
@@ -52,6 +89,8 @@ class Script {
     std::optional<Verdict> decision;
     Sandbox::Failure failure = Sandbox::Failure::None;
     std::string error;
+    std::chrono::nanoseconds took{0};  // as Sandbox::Outcome
+    Sandbox::Clock::time_point lookedAt{};
   };
   Result runRequest(Exchange& exchange);
   Result runResponse(Exchange& exchange);
@@ -62,6 +101,7 @@ class Script {
   const ScriptSettings& settings() const { return settings_; }
   PatternCache& patterns() { return *patterns_; }
   std::size_t memoryUsed() const { return sandbox_.memoryUsed(); }
+  LogAllowance& logAllowance() { return logAllowance_; }
 
  private:
   explicit Script(ScriptSettings settings);
@@ -71,6 +111,8 @@ class Script {
   Sandbox sandbox_;
   std::unique_ptr<PatternCache> patterns_;
   CallContext call_;
+  LogAllowance logAllowance_;
+  std::string activityNote_;  // "lua_policy policy.lua", for the watchdog
   int onRequest_ = -1;  // registry references, -1 when not defined
   int onResponse_ = -1;
 };

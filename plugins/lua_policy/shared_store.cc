@@ -5,7 +5,7 @@
 namespace sipwarden::lua {
 
 std::shared_ptr<SharedStore> SharedStore::process() {
-  static const auto store = std::make_shared<SharedStore>(100000);
+  static const auto store = std::make_shared<SharedStore>(Caps{});
   return store;
 }
 
@@ -13,12 +13,34 @@ SharedStore::Clock::time_point SharedStore::expiry(Clock::time_point now, std::c
   return ttl.count() > 0 ? now + ttl : Clock::time_point::max();
 }
 
-bool SharedStore::roomFor(const std::string& key, Clock::time_point now) {
-  if (entries_.size() < capacity_ || entries_.count(key)) return true;
+std::size_t SharedStore::cost(const std::string& key, const Value& value) {
+  const std::string* text = std::get_if<std::string>(&value);
+  return kEntryOverhead + key.size() + (text != nullptr ? text->size() : 0);
+}
+
+void SharedStore::eraseEntry(std::unordered_map<std::string, Entry>::iterator entry) {
+  bytes_ -= cost(entry->first, entry->second.value);
+  entries_.erase(entry);
+}
+
+// Whether an entry of `newCost` fits in place of the key's current one.
+bool SharedStore::roomFor(const std::string& key, std::size_t newCost, Clock::time_point now) {
+  auto fits = [&] {
+    auto existing = entries_.find(key);
+    const std::size_t freed = existing != entries_.end() ? cost(existing->first, existing->second.value) : 0;
+    const std::size_t keys = entries_.size() + (existing == entries_.end() ? 1 : 0);
+    return keys <= caps_.keys && bytes_ - freed + newCost <= caps_.totalBytes;
+  };
+  if (fits()) return true;
   for (auto it = entries_.begin(); it != entries_.end();) {
-    it = it->second.expires <= now ? entries_.erase(it) : std::next(it);
+    if (it->second.expires <= now) {
+      auto gone = it++;
+      eraseEntry(gone);
+    } else {
+      ++it;
+    }
   }
-  return entries_.size() < capacity_;
+  return fits();
 }
 
 std::optional<SharedStore::Value> SharedStore::get(const std::string& key) {
@@ -26,21 +48,29 @@ std::optional<SharedStore::Value> SharedStore::get(const std::string& key) {
   auto found = entries_.find(key);
   if (found == entries_.end()) return std::nullopt;
   if (found->second.expires <= Clock::now()) {
-    entries_.erase(found);
+    eraseEntry(found);
     return std::nullopt;
   }
   return found->second.value;
 }
 
-bool SharedStore::set(const std::string& key, Value value, std::chrono::milliseconds ttl) {
+SharedStore::Refusal SharedStore::set(const std::string& key, Value value, std::chrono::milliseconds ttl) {
+  if (key.size() > caps_.keyBytes) return Refusal::KeyTooLong;
+  const std::string* text = std::get_if<std::string>(&value);
+  if (text != nullptr && text->size() > caps_.valueBytes) return Refusal::ValueTooLong;
   std::lock_guard<std::mutex> hold(lock_);
   const auto now = Clock::now();
-  if (!roomFor(key, now)) return false;
-  entries_.insert_or_assign(key, Entry{std::move(value), expiry(now, ttl)});
-  return true;
+  const std::size_t newCost = cost(key, value);
+  if (!roomFor(key, newCost, now)) return Refusal::Full;
+  auto existing = entries_.find(key);
+  if (existing != entries_.end()) eraseEntry(existing);
+  entries_.emplace(key, Entry{std::move(value), expiry(now, ttl)});
+  bytes_ += newCost;
+  return Refusal::None;
 }
 
 std::optional<double> SharedStore::increment(const std::string& key, double delta, std::chrono::milliseconds ttl) {
+  if (key.size() > caps_.keyBytes) return std::nullopt;
   std::lock_guard<std::mutex> hold(lock_);
   const auto now = Clock::now();
   auto found = entries_.find(key);
@@ -50,19 +80,29 @@ std::optional<double> SharedStore::increment(const std::string& key, double delt
     *number += delta;
     return *number;
   }
-  if (!roomFor(key, now)) return std::nullopt;
-  entries_.insert_or_assign(key, Entry{delta, expiry(now, ttl)});
+  const Value fresh = delta;
+  if (!roomFor(key, cost(key, fresh), now)) return std::nullopt;
+  found = entries_.find(key);
+  if (found != entries_.end()) eraseEntry(found);
+  entries_.emplace(key, Entry{fresh, expiry(now, ttl)});
+  bytes_ += cost(key, fresh);
   return delta;
 }
 
 void SharedStore::erase(const std::string& key) {
   std::lock_guard<std::mutex> hold(lock_);
-  entries_.erase(key);
+  auto found = entries_.find(key);
+  if (found != entries_.end()) eraseEntry(found);
 }
 
 std::size_t SharedStore::size() {
   std::lock_guard<std::mutex> hold(lock_);
   return entries_.size();
+}
+
+std::size_t SharedStore::bytes() {
+  std::lock_guard<std::mutex> hold(lock_);
+  return bytes_;
 }
 
 }  // namespace sipwarden::lua

@@ -26,6 +26,24 @@ std::string_view checkView(lua_State* state, int index) {
 
 void pushView(lua_State* state, std::string_view text) { lua_pushlstring(state, text.data(), text.size()); }
 
+// What sw.re costs (Sandbox::charge units, ~3.5 ns each; docs/lua-api.md
+// "Library calls and their cost"). RE2 runs in time linear in the subject,
+// measured at 0.4-6 ns a byte for a search and ~300 ns more per
+// replacement; compiling runs about 8 units a pattern byte (the cache
+// makes repeats cheaper, but a pattern built from message text is new).
+constexpr std::int64_t kSubjectBytesPerUnit = 2;
+constexpr std::int64_t kUnitsPerPatternByte = 8;
+constexpr std::int64_t kUnitsPerReplacement = 100;
+constexpr std::int64_t kResultBytesPerUnit = 16;
+
+// Pays for searching `subject` (arg 1) with the pattern (arg 2) before the
+// search runs.
+void chargeSearch(lua_State* state) {
+  const auto subjectBytes = static_cast<std::int64_t>(lua_rawlen(state, 1));
+  const auto patternBytes = static_cast<std::int64_t>(lua_rawlen(state, 2));
+  Sandbox::charge(state, subjectBytes / kSubjectBytesPerUnit + patternBytes * kUnitsPerPatternByte);
+}
+
 const RE2& checkPattern(lua_State* state, int index) {
   const std::string_view pattern = checkView(state, index);
   std::string error;
@@ -56,6 +74,7 @@ int pushCaptures(lua_State* state, const std::vector<re2::StringPiece>& groups) 
 int reMatch(lua_State* state) {
   const std::string_view subject = checkView(state, 1);
   const RE2& pattern = checkPattern(state, 2);
+  chargeSearch(state);
   std::vector<re2::StringPiece> groups;
   if (!search(pattern, subject, 0, groups)) {
     lua_pushnil(state);
@@ -71,6 +90,7 @@ int reFind(lua_State* state) {
   const RE2& pattern = checkPattern(state, 2);
   const lua_Integer init = luaL_optinteger(state, 3, 1);
   luaL_argcheck(state, init >= 1, 3, "positions start at 1");
+  chargeSearch(state);
   std::vector<re2::StringPiece> groups;
   const auto start = static_cast<std::size_t>(init - 1);
   if (start > subject.size() || !search(pattern, subject, start, groups)) {
@@ -83,6 +103,70 @@ int reFind(lua_State* state) {
   return groups.size() == 1 ? 2 : 2 + pushCaptures(state, groups);
 }
 
+// How many bytes RE2's GlobalReplace steps over after an empty match that
+// it may not repeat: a whole UTF-8 character when one starts at `at`
+// (complete, shortest form, at most U+10FFFF), else one byte.
+std::size_t characterLength(const char* at, const char* end) {
+  const auto lead = static_cast<unsigned char>(*at);
+  std::size_t length = 1;
+  char32_t smallest = 0;
+  if (lead >= 0xC0 && lead <= 0xDF) {
+    length = 2;
+    smallest = 0x80;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3;
+    smallest = 0x800;
+  } else if (lead >= 0xF0 && lead <= 0xF7) {
+    length = 4;
+    smallest = 0x10000;
+  }
+  if (length == 1 || static_cast<std::size_t>(end - at) < length) return 1;
+  char32_t character = lead & (0x7F >> length);
+  for (std::size_t i = 1; i < length; ++i) {
+    const auto next = static_cast<unsigned char>(at[i]);
+    if ((next & 0xC0) != 0x80) return 1;
+    character = (character << 6) | (next & 0x3F);
+  }
+  return character >= smallest && character <= 0x10FFFF ? length : 1;
+}
+
+// RE2::GlobalReplace, the same loop with the same rules (no empty match
+// right where the previous match ended), but paying for each replacement
+// as it is made: their number, up to one per byte, is what makes a gsub
+// long. Returns the count; `subject` is replaced only when it is not 0.
+int replaceAll(lua_State* state, std::string& subject, const RE2& pattern, std::string_view rewrite) {
+  const int groups = 1 + RE2::MaxSubmatch(rewrite);
+  std::vector<re2::StringPiece> match(static_cast<std::size_t>(groups));
+  std::string out;
+  const char* at = subject.data();
+  const char* end = at + subject.size();
+  const char* lastEnd = nullptr;
+  int count = 0;
+  while (at <= end) {
+    if (!pattern.Match(subject, static_cast<std::size_t>(at - subject.data()), subject.size(), RE2::UNANCHORED,
+                       match.data(), groups)) {
+      break;
+    }
+    Sandbox::charge(state, kUnitsPerReplacement + (match[0].data() - at) / kResultBytesPerUnit);
+    if (at < match[0].data()) out.append(at, static_cast<std::size_t>(match[0].data() - at));
+    if (match[0].data() == lastEnd && match[0].empty()) {
+      const std::size_t step = at < end ? characterLength(at, end) : 1;
+      if (at < end) out.append(at, step);
+      at += step;
+      continue;
+    }
+    pattern.Rewrite(&out, rewrite, match.data(), groups);
+    at = match[0].data() + match[0].size();
+    lastEnd = at;
+    ++count;
+  }
+  if (count == 0) return 0;
+  if (at < end) out.append(at, static_cast<std::size_t>(end - at));
+  Sandbox::charge(state, static_cast<std::int64_t>(out.size()) / kResultBytesPerUnit);
+  subject.swap(out);
+  return count;
+}
+
 // sw.re.gsub(subject, pattern, replacement): every match replaced
 // (\0 is the match, \1..\9 the groups); returns the text and the count.
 int reGsub(lua_State* state) {
@@ -91,7 +175,8 @@ int reGsub(lua_State* state) {
   const std::string_view replacement = checkView(state, 3);
   std::string error;
   if (!pattern.CheckRewriteString(replacement, &error)) luaL_argerror(state, 3, error.c_str());
-  const int count = RE2::GlobalReplace(&subject, pattern, replacement);
+  chargeSearch(state);
+  const int count = replaceAll(state, subject, pattern, replacement);
   pushView(state, subject);
   lua_pushinteger(state, count);
   return 2;
@@ -109,13 +194,21 @@ int log(lua_State* state) {
   } else if (level != "info") {
     luaL_argerror(state, 1, "debug, info, warning or error");
   }
-  std::string text = Script::of(state).settings().name + ":";
-  for (int i = 2, top = lua_gettop(state); i <= top; ++i) {
+  Script& script = Script::of(state);
+  std::uint64_t suppressed = 0;
+  if (!script.logAllowance().take(LogAllowance::Clock::now(), suppressed)) return 0;
+  std::string text = script.settings().name + ":";
+  if (suppressed > 0) text += " (" + std::to_string(suppressed) + " earlier lines suppressed: sw.log rate limit)";
+  for (int i = 2, top = lua_gettop(state); i <= top && text.size() < LogAllowance::kLineBytes; ++i) {
     std::size_t size = 0;
     const char* piece = luaL_tolstring(state, i, &size);
     text += " ";
-    text.append(piece, size);
+    text.append(piece, std::min(size, LogAllowance::kLineBytes));
     lua_pop(state, 1);
+  }
+  if (text.size() > LogAllowance::kLineBytes) {
+    text.resize(LogAllowance::kLineBytes);
+    text += "... (cut at 4 KiB)";
   }
   CallContext& call = Script::of(state).call();
   if (call.exchange != nullptr) {
@@ -179,17 +272,25 @@ int sharedSet(lua_State* state) {
   } else {
     value = std::string(checkView(state, 2));
   }
-  if (!shared(state).set(key, std::move(value), optionalTtl(state, 3))) {
-    return luaL_error(state, "sw.shared is full");
+  const auto& caps = shared(state).caps();
+  switch (shared(state).set(key, std::move(value), optionalTtl(state, 3))) {
+    case SharedStore::Refusal::None: return 0;
+    case SharedStore::Refusal::KeyTooLong:
+      return luaL_error(state, "sw.shared.set: a key longer than %d bytes", static_cast<int>(caps.keyBytes));
+    case SharedStore::Refusal::ValueTooLong:
+      return luaL_error(state, "sw.shared.set: a value longer than %d KiB", static_cast<int>(caps.valueBytes / 1024));
+    case SharedStore::Refusal::Full: break;
   }
-  return 0;
+  return luaL_error(state, "sw.shared is full (%d keys, %d MiB at most)", static_cast<int>(caps.keys),
+                    static_cast<int>(caps.totalBytes / (1024 * 1024)));
 }
 
 int sharedIncrement(lua_State* state) {
   const std::string key(checkView(state, 1));
   const lua_Number delta = luaL_optnumber(state, 2, 1);
   const auto value = shared(state).increment(key, delta, optionalTtl(state, 3));
-  if (!value) return luaL_error(state, "sw.shared.incr: '%s' holds a string, or the store is full", key.c_str());
+  if (!value) return luaL_error(state, "sw.shared.incr: '%s' holds a string or is too long, or the store is full",
+                                 key.substr(0, 64).c_str());
   lua_pushnumber(state, *value);
   return 1;
 }
@@ -277,8 +378,13 @@ int pushSettings(lua_State* state) {
 const RE2* PatternCache::get(std::string_view pattern, std::string& error) {
   auto found = patterns_.find(std::string(pattern));
   if (found != patterns_.end()) return found->second.get();
+  if (pattern.size() > kPatternBytes) {
+    error = "a pattern longer than " + std::to_string(kPatternBytes) + " bytes";
+    return nullptr;
+  }
   RE2::Options options;
   options.set_log_errors(false);
+  options.set_max_mem(kMemoryPerPattern);
   auto compiled = std::make_unique<RE2>(pattern, options);
   if (!compiled->ok()) {
     error = compiled->error();

@@ -9,20 +9,28 @@
 
 #include <re2/re2.h>
 
+#include <cstdint>
+
 struct lua_State;
 
 namespace sipwarden::lua {
 
-// Compiled RE2 patterns by their text, per script state. Bounded: when full
-// it starts over, so a script building patterns from message text cannot
-// grow it without limit.
+// Compiled RE2 patterns by their text, per script state. RE2 keeps its
+// memory (program and lazily built DFA) outside the script's memory cap, so
+// all of it is bounded here: patterns of at most kPatternBytes, each RE2 at
+// most kMemoryPerPattern, and at most kCapacity of them (when full it starts
+// over, so a script building patterns from message text cannot grow it).
+// Worst case per script: kCapacity x kMemoryPerPattern = 64 MiB.
 class PatternCache {
  public:
+  static constexpr std::size_t kPatternBytes = 4096;
+  static constexpr std::int64_t kMemoryPerPattern = 512 * 1024;
+  static constexpr std::size_t kCapacity = 128;
+
   // The compiled pattern, or nullptr with `error` set.
   const RE2* get(std::string_view pattern, std::string& error);
 
  private:
-  static constexpr std::size_t kCapacity = 512;
   std::unordered_map<std::string, std::unique_ptr<RE2>> patterns_;
 };
 

@@ -446,7 +446,7 @@ TEST_F(LuaPolicyTest, MemoryBombsHitTheCapAndTheStateRecovers) {
       if kind == "concat" then local s = "x" while true do s = s .. s end end
       msg:tag("ran", "yes")
     end)",
-                       R"(, "memory_limit_kb": 4096, "instruction_budget": 100000000)");
+                       R"(, "memory_limit_kb": 4096, "instruction_budget": 100000000, "deadline_ms": 10000)");
   for (const char* kind : {"rep", "table", "concat"}) {
     const Outcome bomb = run(*filters, message("hello", "text/plain", std::string("X-Bomb: ") + kind + "\r\n"));
     EXPECT_TRUE(bomb.verdict.isContinue()) << kind;
