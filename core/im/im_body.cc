@@ -5,8 +5,10 @@
 #include <Poco/Base64Encoder.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <optional>
 #include <sstream>
+#include <vector>
 
 #include "sip/grammar.h"
 #include "sip/header_id.h"
@@ -89,6 +91,43 @@ std::string base64Encode(std::string_view text) {
 
 constexpr int kMaxNesting = 4;
 
+// A multipart delimiter ("--" and the boundary), found in time linear in
+// the text and the delimiter (Knuth-Morris-Pratt). std::string_view::find
+// compares the whole delimiter wherever its first byte occurs, so a long
+// boundary that the body almost repeats would cost the body's length times
+// the boundary's (and std::boyer_moore_searcher's set-up is quadratic in
+// the boundary). Each search starts past the previous delimiter.
+class DelimiterSearch {
+ public:
+  explicit DelimiterSearch(std::string_view delimiter) : delimiter_(delimiter), border_(delimiter.size() + 1, 0) {
+    // border_[k]: the length of the longest proper prefix of delimiter[0, k)
+    // that is also its suffix, where a partial match resumes on a mismatch.
+    std::uint32_t border = 0;
+    for (std::size_t k = 1; k < delimiter_.size(); ++k) {
+      while (border > 0 && delimiter_[k] != delimiter_[border]) border = border_[border];
+      if (delimiter_[k] == delimiter_[border]) ++border;
+      border_[k + 1] = border;
+    }
+  }
+  std::size_t find(std::string_view text, std::size_t from) const {
+    std::size_t matched = 0;
+    for (std::size_t i = from; i < text.size(); ++i) {
+      if (matched == 0) {
+        i = text.find(delimiter_[0], i);  // memchr to the next candidate start
+        if (i == std::string_view::npos) return std::string_view::npos;
+      }
+      while (matched > 0 && text[i] != delimiter_[matched]) matched = border_[matched];
+      if (text[i] == delimiter_[matched]) ++matched;
+      if (matched == delimiter_.size()) return i + 1 - matched;
+    }
+    return std::string_view::npos;
+  }
+
+ private:
+  std::string_view delimiter_;  // the caller's string, which outlives the search
+  std::vector<std::uint32_t> border_;
+};
+
 }  // namespace
 
 MediaType parseMediaType(std::string_view value) {
@@ -157,7 +196,8 @@ void ImBody::scanBody(std::string_view type, std::string_view mediaValue, std::s
     const std::string boundary = parseMediaType(mediaValue).boundary;
     if (boundary.empty()) return;
     const std::string delimiter = "--" + boundary;
-    std::size_t pos = content.find(delimiter);
+    const DelimiterSearch search(delimiter);
+    std::size_t pos = search.find(content, 0);
     int index = 0;
     while (pos != std::string_view::npos) {
       std::size_t partStart = pos + delimiter.size();
@@ -165,7 +205,7 @@ void ImBody::scanBody(std::string_view type, std::string_view mediaValue, std::s
       const std::size_t lineEnd = content.find('\n', partStart);
       if (lineEnd == std::string_view::npos) break;
       partStart = lineEnd + 1;
-      std::size_t next = content.find(delimiter, partStart);
+      std::size_t next = search.find(content, partStart);
       if (next == std::string_view::npos) break;
       // RFC 2046: the line break before a delimiter belongs to the delimiter.
       std::size_t partEnd = next;

@@ -3,6 +3,10 @@
 // wire form (see sipwarden/instant_message.h) and renders edits back into
 // that form. Offsets are kept into the original body, so nested forms
 // (CPIM inside multipart) splice without re-parsing.
+//
+// Reading is linear in the body: each nesting level (at most four) reads
+// its part once more, multipart delimiters are found in linear time
+// whatever the boundary, and HTML is reduced to text in one pass.
 
 #include <functional>
 #include <memory>

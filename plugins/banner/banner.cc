@@ -7,6 +7,8 @@
 //   "internal_domains": list of domains (subdomains included); needed unless scope is all
 //   "marker":           value of X-Sipwarden-Banner (default "sipwarden-banner")
 //   "conversation_idle_seconds", "max_conversations": the conversation memory
+//   "max_body_bytes":   text over this is not bannered: the fail_mode decides
+//                       (default 1 MiB)
 //
 // Every text part of the message gets the notice (plain text as is, HTML
 // escaped); the core keeps the wire form (CPIM, multipart, ms-body base64)
@@ -15,6 +17,7 @@
 // marker is left alone, so a second sipwarden hop does not banner twice.
 #include <cctype>
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -27,6 +30,9 @@ using namespace sipwarden;
 namespace bannertext = sipwarden::plugins::bannertext;
 
 constexpr std::string_view kMarkerHeader = "X-Sipwarden-Banner";
+// The largest message the transport can be set to accept (max_message_size),
+// so that by default no message that arrives is too large to be bannered.
+constexpr std::int64_t kDefaultMaxBodyBytes = 1 << 20;
 
 enum class Scope { All, ExternalSender, ExternalRecipient, Internal };
 
@@ -91,6 +97,7 @@ class Banner final : public Filter {
     const auto idle = config.getInteger("conversation_idle_seconds", 1800, 1, 7 * 24 * 3600);
     const auto capacity = config.getInteger("max_conversations", 100000, 1, 10000000);
     memory_ = bannertext::ConversationMemory(std::chrono::seconds(idle), static_cast<std::size_t>(capacity));
+    maxBodyBytes_ = static_cast<std::size_t>(config.getInteger("max_body_bytes", kDefaultMaxBodyBytes, 1, 1 << 30));
   }
 
   MethodSet methods() const override { return MethodSet(MethodSet::Message | MethodSet::Invite); }
@@ -125,6 +132,14 @@ class Banner final : public Filter {
 
     InstantMessage& im = exchange.instantMessage();
     if (!im.present()) return Verdict::proceed();
+    std::size_t textBytes = 0;
+    for (std::size_t part = 0; part < im.partCount(); ++part) textBytes += im.partText(part).size();
+    if (textBytes > maxBodyBytes_) {
+      exchange.count("over_limit.body");
+      return Verdict::error("text of " + std::to_string(textBytes) + " bytes, over max_body_bytes (" +
+                            std::to_string(maxBodyBytes_) + ")");
+    }
+    // Each part is copied once with the notice spliced in: linear in the text.
     for (std::size_t part = 0; part < im.partCount(); ++part) {
       const std::string_view text = im.partText(part);
       if (im.partType(part) == "text/html") {
@@ -201,6 +216,7 @@ class Banner final : public Filter {
   std::vector<std::string> domains_;
   std::string marker_;
   bannertext::ConversationMemory memory_;
+  std::size_t maxBodyBytes_ = 0;
 };
 
 std::unique_ptr<Filter> create(PluginConfig& config) {

@@ -2,7 +2,11 @@
 // of INVITE, first ringing, answer and end, duration, disposition, which side
 // ended it, media offered) and a row per file offered in it.
 //
-//   {"plugin": "call_log", "session_timeout_minutes": 240}
+//   {"plugin": "call_log", "session_timeout_minutes": 240, "max_files": 100}
+//
+// A call records at most max_files file transfers (one per "file" tag, in
+// order); the rest are counted (files.over_limit) and logged, not written:
+// the call has ended by then, so there is nothing left to refuse.
 //
 // Each event writes what it knows and the archive merges it by Call-ID, so
 // the plugin keeps no per-call memory: a reload, or the two halves of a
@@ -59,7 +63,8 @@ std::string disposition(int code) {
 
 class CallLog final : public Filter {
  public:
-  explicit CallLog(std::int64_t sessionTimeoutMs) : sessionTimeoutMs_(sessionTimeoutMs) {}
+  CallLog(std::int64_t sessionTimeoutMs, std::size_t maxFiles)
+      : sessionTimeoutMs_(sessionTimeoutMs), maxFiles_(maxFiles) {}
 
   MethodSet methods() const override { return MethodSet(MethodSet::Invite | MethodSet::Bye); }
 
@@ -113,7 +118,7 @@ class CallLog final : public Filter {
       record.endCode = finalCode;
     }
     archive->submitCall(std::move(record));
-    recordFiles(exchange, *archive, finalCode, now);
+    recordFiles(exchange, *archive, finalCode, now, maxFiles_);
   }
 
  private:
@@ -128,14 +133,24 @@ class CallLog final : public Filter {
     return record;
   }
 
-  static void recordFiles(Exchange& exchange, ArchiveSink& archive, int finalCode, std::int64_t now) {
+  // One pass over the tags for the verdict and one for the files: linear in
+  // the tags, and at most maxFiles rows.
+  static void recordFiles(Exchange& exchange, ArchiveSink& archive, int finalCode, std::int64_t now,
+                          std::size_t maxFiles) {
     const auto& tags = exchange.tags();
     bool blockedByFileFilter = exchange.stoppedBy() == "file_filter";
     for (const auto& [key, value] : tags) {
       if (key == "rule" && value.starts_with("file_filter:")) blockedByFileFilter = true;
     }
+    std::size_t recorded = 0;
+    std::size_t skipped = 0;
     for (std::size_t i = 0; i < tags.size(); ++i) {
       if (tags[i].first != "file") continue;
+      if (recorded == maxFiles) {
+        ++skipped;
+        continue;
+      }
+      ++recorded;
       FileTransferRecord file;
       file.callId = std::string(exchange.message().callId());
       file.name = tags[i].second;
@@ -150,16 +165,25 @@ class CallLog final : public Filter {
       file.timeMs = now;
       archive.submitFileTransfer(std::move(file));
     }
+    if (skipped > 0) {
+      exchange.count("files.over_limit", skipped);
+      exchange.log(LogLevel::Warning, "call " + std::string(exchange.message().callId()) + ": " +
+                                          std::to_string(skipped) + " file transfers over max_files (" +
+                                          std::to_string(maxFiles) + ") not recorded");
+    }
   }
 
   std::int64_t sessionTimeoutMs_;
+  std::size_t maxFiles_;
   std::int64_t lastSweepMs_ = 0;
 };
 
 std::unique_ptr<Filter> create(PluginConfig& config) {
   const std::int64_t minutes = config.getInteger("session_timeout_minutes", 240, 1, 10080);
+  // file_filter examines (and tags) 100 offers per request by default.
+  const std::int64_t maxFiles = config.getInteger("max_files", 100, 1, 1000000);
   if (config.failed()) return nullptr;
-  return std::make_unique<CallLog>(minutes * 60000);
+  return std::make_unique<CallLog>(minutes * 60000, static_cast<std::size_t>(maxFiles));
 }
 
 }  // namespace

@@ -1,12 +1,18 @@
 // file_filter: blocks file-transfer offers by extension, like the OCS 2007
 // IIMF File Transfer Filter. See docs/plugins/file_filter.md.
 //
-//   "action":     block_list (default) | block_all | off
-//   "extensions": list of extensions (".exe" or "exe"); default the Lync list
+//   "action":         block_list (default) | block_all | off
+//   "extensions":     list of extensions (".exe" or "exe"); default the Lync list
+//   "max_body_bytes": a body that may hold offers and is larger is not read
+//                     (default 1 MiB)
+//   "max_offers":     offers examined per message (default 100)
+// Past either limit the plugin applies its fail_mode, unless what it did
+// read already refuses the message.
 //
 // A blocked INVITE is answered 488, a blocked MESSAGE 403, each with
 // `Warning: 399 sipwarden "file_filter: ..."`. Every offer is tagged
 // (file, file_size) for the call-log archive and counted.
+#include <cstdint>
 #include <set>
 #include <string>
 #include <vector>
@@ -50,6 +56,10 @@ std::string normalisedExtension(std::string_view configured) {
   return value;
 }
 
+// The largest message the transport can be set to accept (max_message_size),
+// so that by default no message that arrives is too large to be read.
+constexpr std::int64_t kDefaultMaxBodyBytes = 1 << 20;
+
 class FileFilter final : public Filter {
  public:
   explicit FileFilter(PluginConfig& config) {
@@ -65,6 +75,8 @@ class FileFilter final : public Filter {
       }
       blocked_.insert(extension);
     }
+    maxBodyBytes_ = static_cast<std::size_t>(config.getInteger("max_body_bytes", kDefaultMaxBodyBytes, 1, 1 << 30));
+    maxOffers_ = static_cast<std::size_t>(config.getInteger("max_offers", 100, 1, 1000000));
   }
 
   MethodSet methods() const override { return MethodSet(MethodSet::Invite | MethodSet::Message); }
@@ -75,8 +87,19 @@ class FileFilter final : public Filter {
     if (body.empty()) return Verdict::proceed();
     const std::string_view contentType = message.header("Content-Type").value_or("");
     if (!fileoffer::mayHoldOffer(contentType)) return Verdict::proceed();
-    const std::vector<fileoffer::FileOffer> offers = fileoffer::findOffers(contentType, body);
-    if (offers.empty()) return Verdict::proceed();
+    if (body.size() > maxBodyBytes_) {
+      exchange.count("over_limit.body");
+      return Verdict::error("body of " + std::to_string(body.size()) + " bytes, over max_body_bytes (" +
+                            std::to_string(maxBodyBytes_) + ")");
+    }
+    bool tooDeep = false;
+    std::vector<fileoffer::FileOffer> offers = fileoffer::findOffers(contentType, body, maxOffers_, &tooDeep);
+    // The first max_offers are examined and tagged; a refusal among them
+    // stands, otherwise the fail mode decides (as it does for a multipart
+    // nested too deep to be read).
+    const bool overLimit = offers.size() > maxOffers_;
+    if (overLimit) offers.resize(maxOffers_);
+    if (offers.empty() && !tooDeep) return Verdict::proceed();
 
     std::string blockedExtension;  // the first extension on the list, for the Warning
     for (const auto& offer : offers) {
@@ -95,7 +118,7 @@ class FileFilter final : public Filter {
 
     const bool invite = message.method() == "INVITE";
     std::string warning;
-    if (action_ == Action::BlockAll) {
+    if (action_ == Action::BlockAll && !offers.empty()) {
       exchange.count("blocked.all");
       exchange.tag("rule", "file_filter:blocked-all");
       warning = "file_filter: file transfer not allowed";
@@ -103,6 +126,13 @@ class FileFilter final : public Filter {
       exchange.count("blocked" + blockedExtension);
       exchange.tag("rule", "file_filter:blocked-extension");
       warning = "file_filter: blocked extension " + blockedExtension;
+    } else if (overLimit) {
+      exchange.count("over_limit.offers");
+      return Verdict::error("more than max_offers (" + std::to_string(maxOffers_) + ") file offers");
+    } else if (tooDeep) {
+      exchange.count("over_limit.nesting");
+      return Verdict::error("multipart nested deeper than " + std::to_string(fileoffer::kMaxNesting) +
+                            " levels");
     } else {
       exchange.count("allowed");
       return Verdict::proceed();
@@ -117,6 +147,8 @@ class FileFilter final : public Filter {
  private:
   Action action_ = Action::BlockList;
   std::set<std::string> blocked_;
+  std::size_t maxBodyBytes_ = 0;
+  std::size_t maxOffers_ = 0;
 };
 
 std::unique_ptr<Filter> create(PluginConfig& config) {

@@ -1,6 +1,8 @@
 #include "file_filter/file_offers.h"
 
 #include <cstdint>
+#include <unordered_set>
+#include <vector>
 
 #include "common/file_extensions.h"
 #include "sipwarden/html_text.h"
@@ -8,7 +10,15 @@
 namespace sipwarden::plugins::fileoffer {
 namespace {
 
-constexpr int kMaxNesting = 4;
+// The offers found so far, and how many are wanted: the scanners stop once
+// they have one more than the limit (so the caller knows it was passed).
+struct Found {
+  std::vector<FileOffer>& offers;
+  std::size_t limit;
+  bool tooDeep = false;  // a multipart nested past kMaxNesting was not read
+  bool done() const { return offers.size() > limit; }
+};
+
 
 char lowerChar(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -96,9 +106,10 @@ void forEachLine(std::string_view text, F&& f) {
 
 // ---- RFC 5547 SDP ---------------------------------------------------------
 
-void scanSdp(std::string_view sdp, std::vector<FileOffer>& out) {
+void scanSdp(std::string_view sdp, Found& found) {
   forEachLine(sdp, [&](std::string_view line) {
     constexpr std::string_view kAttribute = "a=file-selector";
+    if (found.done()) return;
     if (!istartsWith(line, kAttribute)) return;
     std::string_view value = line.substr(kAttribute.size());
     if (!value.empty() && value.front() != ':' && value.front() != ' ' && value.front() != '\t') return;
@@ -129,7 +140,7 @@ void scanSdp(std::string_view sdp, std::vector<FileOffer>& out) {
         offer.size = std::string(token.substr(5));
       }
     }
-    out.push_back(std::move(offer));
+    found.offers.push_back(std::move(offer));
   });
 }
 
@@ -269,10 +280,10 @@ std::string xmlText(std::string_view content) {
   return out;
 }
 
-void scanLyncXml(std::string_view xml, std::vector<FileOffer>& out) {
+void scanLyncXml(std::string_view xml, Found& found) {
   Element info;
   std::size_t from = 0;
-  while (from < xml.size() && findElement(xml, "fileInfo", from, info)) {
+  while (!found.done() && from < xml.size() && findElement(xml, "fileInfo", from, info)) {
     const std::string_view content = xml.substr(info.contentStart, info.contentEnd - info.contentStart);
     std::string size;
     Element sizeElement;
@@ -285,23 +296,23 @@ void scanLyncXml(std::string_view xml, std::vector<FileOffer>& out) {
     Element name;
     std::size_t at = 0;
     bool any = false;
-    while (at < content.size() && findElement(content, "name", at, name)) {
+    while (!found.done() && at < content.size() && findElement(content, "name", at, name)) {
       FileOffer offer;
       offer.form = Form::LyncXml;
       offer.name = xmlText(content.substr(name.contentStart, name.contentEnd - name.contentStart));
       offer.size = size;
-      out.push_back(std::move(offer));
+      found.offers.push_back(std::move(offer));
       any = true;
       at = name.after;
     }
-    if (!any) out.push_back(FileOffer{Form::LyncXml, {}, size});
+    if (!any) found.offers.push_back(FileOffer{Form::LyncXml, {}, size});
     from = info.after;
   }
 }
 
 // ---- OCS text/x-msmsgsinvite -------------------------------------------------
 
-void scanMsMsgsInvite(std::string_view body, std::vector<FileOffer>& out) {
+void scanMsMsgsInvite(std::string_view body, Found& found) {
   std::vector<std::string> files;
   std::string size;
   bool invite = true;  // an offer unless the command says otherwise (ACCEPT, CANCEL)
@@ -319,7 +330,10 @@ void scanMsMsgsInvite(std::string_view body, std::vector<FileOffer>& out) {
     }
   });
   if (!invite) return;
-  for (auto& file : files) out.push_back(FileOffer{Form::MsMsgsInvite, std::move(file), size});
+  for (auto& file : files) {
+    if (found.done()) return;
+    found.offers.push_back(FileOffer{Form::MsMsgsInvite, std::move(file), size});
+  }
 }
 
 // ---- MIME --------------------------------------------------------------------
@@ -384,19 +398,61 @@ std::size_t headerSectionEnd(std::string_view text, std::size_t from) {
   return lf + 2;
 }
 
-void scanEntity(std::string_view contentType, std::string_view body, int depth, std::vector<FileOffer>& out);
+void scanEntity(std::string_view contentType, std::string_view body, int depth, Found& found);
 
-void scanMultipart(std::string_view boundary, std::string_view content, int depth, std::vector<FileOffer>& out) {
-  if (boundary.empty() || depth >= kMaxNesting) return;
+// A multipart delimiter ("--" and the boundary), found in time linear in
+// the text and the delimiter (Knuth-Morris-Pratt). std::string_view::find
+// compares the whole delimiter wherever its first byte occurs, so a long
+// boundary that the body almost repeats would cost the body's length times
+// the boundary's (and std::boyer_moore_searcher's set-up is quadratic in
+// the boundary). Each search starts past the previous delimiter.
+class DelimiterSearch {
+ public:
+  explicit DelimiterSearch(std::string_view delimiter) : delimiter_(delimiter), border_(delimiter.size() + 1, 0) {
+    // border_[k]: the length of the longest proper prefix of delimiter[0, k)
+    // that is also its suffix, where a partial match resumes on a mismatch.
+    std::uint32_t border = 0;
+    for (std::size_t k = 1; k < delimiter_.size(); ++k) {
+      while (border > 0 && delimiter_[k] != delimiter_[border]) border = border_[border];
+      if (delimiter_[k] == delimiter_[border]) ++border;
+      border_[k + 1] = border;
+    }
+  }
+  std::size_t find(std::string_view text, std::size_t from) const {
+    std::size_t matched = 0;
+    for (std::size_t i = from; i < text.size(); ++i) {
+      if (matched == 0) {
+        i = text.find(delimiter_[0], i);  // memchr to the next candidate start
+        if (i == std::string_view::npos) return std::string_view::npos;
+      }
+      while (matched > 0 && text[i] != delimiter_[matched]) matched = border_[matched];
+      if (text[i] == delimiter_[matched]) ++matched;
+      if (matched == delimiter_.size()) return i + 1 - matched;
+    }
+    return std::string_view::npos;
+  }
+
+ private:
+  std::string_view delimiter_;  // the caller's string, which outlives the search
+  std::vector<std::uint32_t> border_;
+};
+
+void scanMultipart(std::string_view boundary, std::string_view content, int depth, Found& found) {
+  if (boundary.empty()) return;
+  if (depth >= kMaxNesting) {
+    found.tooDeep = true;
+    return;
+  }
   const std::string delimiter = "--" + std::string(boundary);
-  std::size_t pos = content.find(delimiter);
-  while (pos != std::string_view::npos) {
+  const DelimiterSearch search(delimiter);
+  std::size_t pos = search.find(content, 0);
+  while (pos != std::string_view::npos && !found.done()) {
     std::size_t partStart = pos + delimiter.size();
     if (content.compare(partStart, 2, "--") == 0) break;  // close delimiter
     const std::size_t lineEnd = content.find('\n', partStart);
     if (lineEnd == std::string_view::npos) break;
     partStart = lineEnd + 1;
-    const std::size_t next = content.find(delimiter, partStart);
+    const std::size_t next = search.find(content, partStart);
     // A part without a close delimiter still counts (a truncated body must
     // not hide an offer).
     std::size_t partEnd = next == std::string_view::npos ? content.size() : next;
@@ -427,28 +483,28 @@ void scanMultipart(std::string_view boundary, std::string_view content, int dept
     });
     if (mayHoldOffer(partType)) {
       if (iequals(encoding, "base64")) {
-        scanEntity(partType, base64Decode(partBody), depth + 1, out);
+        scanEntity(partType, base64Decode(partBody), depth + 1, found);
       } else if (iequals(encoding, "quoted-printable")) {
-        scanEntity(partType, quotedPrintableDecode(partBody), depth + 1, out);
+        scanEntity(partType, quotedPrintableDecode(partBody), depth + 1, found);
       } else {
-        scanEntity(partType, partBody, depth + 1, out);
+        scanEntity(partType, partBody, depth + 1, found);
       }
     }
     pos = next;
   }
 }
 
-void scanEntity(std::string_view contentType, std::string_view body, int depth, std::vector<FileOffer>& out) {
-  if (body.empty()) return;
+void scanEntity(std::string_view contentType, std::string_view body, int depth, Found& found) {
+  if (body.empty() || found.done()) return;
   const Media media = parseMedia(contentType);
   if (media.type == "application/sdp") {
-    scanSdp(body, out);
+    scanSdp(body, found);
   } else if (media.type == "application/ms-filetransfer+xml") {
-    scanLyncXml(body, out);
+    scanLyncXml(body, found);
   } else if (media.type == "text/x-msmsgsinvite") {
-    scanMsMsgsInvite(body, out);
+    scanMsMsgsInvite(body, found);
   } else if (media.type.starts_with("multipart/")) {
-    scanMultipart(media.boundary, body, depth, out);
+    scanMultipart(media.boundary, body, depth, found);
   }
 }
 
@@ -465,10 +521,14 @@ bool mayHoldOffer(std::string_view contentType) {
          iequals(type, "application/ms-filetransfer+xml") || iequals(type, "text/x-msmsgsinvite");
 }
 
-std::vector<FileOffer> findOffers(std::string_view contentType, std::string_view body) {
+std::vector<FileOffer> findOffers(std::string_view contentType, std::string_view body, std::size_t limit,
+                                  bool* tooDeep) {
   std::vector<FileOffer> out;
+  if (tooDeep != nullptr) *tooDeep = false;
   if (!mayHoldOffer(contentType)) return out;
-  scanEntity(contentType, body, 0, out);
+  Found found{out, limit};
+  scanEntity(contentType, body, 0, found);
+  if (tooDeep != nullptr) *tooDeep = found.tooDeep;
   return out;
 }
 
@@ -489,15 +549,15 @@ std::string decodeSelectorName(std::string_view quoted) {
 
 std::vector<std::string> candidateExtensions(std::string_view name) {
   std::vector<std::string> out;
+  // Each extension once, in the order found, through a hash set: a name of
+  // many ':'-separated pieces must not cost pieces x extensions.
+  std::unordered_set<std::string> seen;
   auto add = [&](std::string_view piece) {
     // Windows drops trailing dots and spaces and cannot store " < > | * ? or
     // control characters: what is left decides the type.
     while (!piece.empty() && windowsCannotEnd(piece.back())) piece.remove_suffix(1);
     std::string extension = files::effectiveExtension(piece);
-    if (extension.empty()) return;
-    for (const auto& known : out) {
-      if (known == extension) return;
-    }
+    if (extension.empty() || !seen.insert(extension).second) return;
     out.push_back(std::move(extension));
   };
   const std::string decoded = files::percentDecode(name);

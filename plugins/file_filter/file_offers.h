@@ -11,6 +11,7 @@
 // Plain string scanning, no allocation unless the body can hold an offer.
 
 #include <cstddef>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,10 +26,20 @@ struct FileOffer {
   std::string size;  // decimal digits, or empty when unknown
 };
 
+// How deep multipart bodies are read: a multipart inside this many
+// levels of them is not, and `tooDeep` says so.
+inline constexpr int kMaxNesting = 4;
+
 // Every offer in `body`, whose Content-Type header value (with parameters)
 // is `contentType`. Multipart bodies are searched part by part (nested up to
-// a few levels; base64 and quoted-printable parts are decoded).
-std::vector<FileOffer> findOffers(std::string_view contentType, std::string_view body);
+// kMaxNesting levels; base64 and quoted-printable parts are decoded). The
+// search stops at `limit` + 1 offers, so more than `limit` means there were
+// more. `tooDeep`, when given, tells whether a multipart nested deeper than
+// kMaxNesting was left unread. Time: linear in the body (each nesting level
+// reads its part once more, so at most kMaxNesting + 1 passes).
+std::vector<FileOffer> findOffers(std::string_view contentType, std::string_view body,
+                                  std::size_t limit = std::numeric_limits<std::size_t>::max() - 1,
+                                  bool* tooDeep = nullptr);
 
 // True when a body of this Content-Type can hold an offer at all: the cheap
 // test run on every message before findOffers.

@@ -6,7 +6,12 @@
 //
 // The common case is a message that matches nothing: one RE2::Set pass per
 // text part says so, with no allocation in this plugin.
+//
+// Text over `max_body_bytes` is not read, and a message with more than
+// `max_matches` matches to redact is not redacted: unless a block lexicon
+// already fired, the plugin then applies its fail_mode.
 #include <algorithm>
+#include <cstdint>
 #include <exception>
 #include <memory>
 #include <string>
@@ -116,9 +121,19 @@ std::string redactHtml(std::string_view html, const ReadingText& reading, const 
   return out;
 }
 
+// The largest message the transport can be set to accept (max_message_size),
+// so that by default no message that arrives is too large to be read.
+constexpr std::int64_t kDefaultMaxBodyBytes = 1 << 20;
+
+struct Limits {
+  std::size_t maxBodyBytes;
+  std::size_t maxMatches;  // redactions per message
+};
+
 class KeywordFilter final : public Filter {
  public:
-  explicit KeywordFilter(std::unique_ptr<KeywordMatcher> matcher) : matcher_(std::move(matcher)) {}
+  KeywordFilter(std::unique_ptr<KeywordMatcher> matcher, Limits limits)
+      : matcher_(std::move(matcher)), limits_(limits) {}
 
   MethodSet methods() const override { return MethodSet(MethodSet::Message | MethodSet::Invite); }
 
@@ -126,6 +141,13 @@ class KeywordFilter final : public Filter {
     InstantMessage& im = exchange.instantMessage();
     if (!im.present()) return Verdict::proceed();
     const std::size_t parts = im.partCount();
+    std::size_t textBytes = 0;
+    for (std::size_t part = 0; part < parts; ++part) textBytes += im.partText(part).size();
+    if (textBytes > limits_.maxBodyBytes) {
+      exchange.count("over_limit.body");
+      return Verdict::error("text of " + std::to_string(textBytes) + " bytes, over max_body_bytes (" +
+                            std::to_string(limits_.maxBodyBytes) + ")");
+    }
     for (std::size_t part = 0; part < parts; ++part) {
       if (!matcher_->mayMatch(searchText(im, part, false))) continue;
       try {
@@ -154,6 +176,11 @@ class KeywordFilter final : public Filter {
     std::vector<Span> spans;
     std::vector<Redaction> redactions;
     std::vector<std::pair<std::size_t, std::string>> rewrites;
+    // Redactions are looked for up to max_matches; one more means the
+    // message holds more, and the search for them stops there (block and
+    // flag lexicons, one match each, are still looked for).
+    std::size_t matches = 0;
+    bool overLimit = false;
     for (std::size_t part = 0; part < im.partCount(); ++part) {
       const bool html = isHtml(im, part);
       const std::string_view text = searchText(im, part, true);
@@ -161,14 +188,21 @@ class KeywordFilter final : public Filter {
       redactions.clear();
       for (std::size_t l = 0; l < lexicons; ++l) {
         const Action action = matcher_->lexicon(l).config.action;
-        if (!candidates[l] || (action != Action::Redact && fired[l])) continue;
+        if (!candidates[l] || (action != Action::Redact && fired[l]) || (action == Action::Redact && overLimit)) {
+          continue;
+        }
         spans.clear();
-        matcher_->find(l, text, spans, action != Action::Redact);
+        const std::size_t wanted = action == Action::Redact ? limits_.maxMatches - matches + 1 : 1;
+        matcher_->find(l, text, spans, wanted);
         if (spans.empty()) continue;
         fired[l] = 1;
-        if (action == Action::Redact) {
-          for (const Span& span : spans) redactions.push_back(Redaction{span.begin, span.end, l});
+        if (action != Action::Redact) continue;
+        if (spans.size() == wanted) {
+          overLimit = true;
+          continue;
         }
+        matches += spans.size();
+        for (const Span& span : spans) redactions.push_back(Redaction{span.begin, span.end, l});
       }
       if (redactions.empty()) continue;
       mergeRedactions(redactions);
@@ -188,11 +222,17 @@ class KeywordFilter final : public Filter {
     if (blocker != nullptr) {
       return Verdict::reply(403, blocker->config.reason, {{"Warning", blocker->warning}});
     }
+    if (overLimit) {
+      // Not every match could be redacted: the fail mode decides.
+      exchange.count("over_limit.matches");
+      return Verdict::error("more than max_matches (" + std::to_string(limits_.maxMatches) + ") matches to redact");
+    }
     for (auto& [part, text] : rewrites) im.setPartText(part, text);
     return Verdict::proceed();
   }
 
   std::unique_ptr<KeywordMatcher> matcher_;
+  const Limits limits_;
   // Scratch for HTML parts; filters run on the SIP worker thread only.
   ReadingText reading_;
 };
@@ -218,13 +258,17 @@ std::unique_ptr<Filter> create(PluginConfig& config) {
     lexicons.push_back(std::move(lexicon));
   }
   const bool nested = config.has("lexicons");
+  const Limits limits{
+      static_cast<std::size_t>(config.getInteger("max_body_bytes", kDefaultMaxBodyBytes, 1, 1 << 30)),
+      static_cast<std::size_t>(config.getInteger("max_matches", 1000, 1, 1000000))};
+  if (config.failed()) return nullptr;
   MatcherError error;
   auto matcher = KeywordMatcher::build(std::move(lexicons), error);
   if (!matcher) {
     config.fail(nested ? "lexicons[" + std::to_string(error.lexicon) + "]." + error.key : error.key, error.message);
     return nullptr;
   }
-  return std::make_unique<KeywordFilter>(std::move(matcher));
+  return std::make_unique<KeywordFilter>(std::move(matcher), limits);
 }
 
 }  // namespace

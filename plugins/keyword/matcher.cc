@@ -115,13 +115,13 @@ bool KeywordMatcher::candidates(std::string_view text, std::vector<char>& flags)
   return true;
 }
 
-void KeywordMatcher::find(std::size_t index, std::string_view text, std::vector<Span>& out, bool firstOnly) const {
+void KeywordMatcher::find(std::size_t index, std::string_view text, std::vector<Span>& out, std::size_t limit) const {
   const Lexicon& lexicon = lexicons_[index];
   const std::size_t before = out.size();
   if (lexicon.patterns) {
     const re2::StringPiece piece(text.data(), text.size());
     std::size_t pos = 0;
-    while (pos < text.size()) {
+    while (pos < text.size() && out.size() - before < limit) {
       re2::StringPiece match;
       if (!lexicon.patterns->Match(piece, pos, text.size(), RE2::UNANCHORED, &match, 1)) break;
       std::size_t begin = static_cast<std::size_t>(match.data() - text.data());
@@ -133,12 +133,12 @@ void KeywordMatcher::find(std::size_t index, std::string_view text, std::vector<
       begin = utf8::floorBoundary(text, begin);
       end = utf8::ceilBoundary(text, end);
       out.push_back(Span{begin, end});
-      if (firstOnly) return;
       pos = end;
     }
   }
-  if (lexicon.config.templ != Template::None && !(firstOnly && out.size() > before)) {
-    findTemplate(lexicon.config.templ, text, lexicon.config.caseSensitive, out, firstOnly);
+  const std::size_t found = out.size() - before;
+  if (lexicon.config.templ != Template::None && found < limit) {
+    findTemplate(lexicon.config.templ, text, lexicon.config.caseSensitive, out, limit - found);
   }
 }
 

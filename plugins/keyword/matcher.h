@@ -58,8 +58,11 @@ class KeywordMatcher {
   // Which lexicons may match `text` (flags[i] set to 1); false when none.
   bool candidates(std::string_view text, std::vector<char>& flags) const;
   // Appends the matches of lexicon `index` in `text` (whole UTF-8
-  // characters, non-empty, left to right); with `firstOnly`, at most one.
-  void find(std::size_t index, std::string_view text, std::vector<Span>& out, bool firstOnly) const;
+  // characters, non-empty, left to right), at most `limit` of them. Time:
+  // linear in the text: each RE2 search starts where the last match ended
+  // (a DFA pass forward, then back over the match), then the template's
+  // scan.
+  void find(std::size_t index, std::string_view text, std::vector<Span>& out, std::size_t limit) const;
 
  private:
   KeywordMatcher() = default;

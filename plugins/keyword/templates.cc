@@ -71,7 +71,7 @@ std::size_t longestCardFrom(std::string_view text, const Group* groups, std::siz
   return count;
 }
 
-std::size_t findCards(std::string_view text, std::vector<Span>& out, bool firstOnly) {
+std::size_t findCards(std::string_view text, std::vector<Span>& out, std::size_t limit) {
   std::size_t found = 0;
   std::size_t i = 0;
   const std::size_t n = text.size();
@@ -105,7 +105,7 @@ std::size_t findCards(std::string_view text, std::vector<Span>& out, bool firstO
       }
       out.push_back(Span{groups[first].begin, groups[last].end});
       ++found;
-      if (firstOnly) return found;
+      if (found >= limit) return found;
       first = last + 1;
     }
     i = runEnd;
@@ -120,7 +120,7 @@ std::size_t findCards(std::string_view text, std::vector<Span>& out, bool firstO
 bool ibanLetter(char c, bool caseSensitive) { return isUpper(c) || (!caseSensitive && isLower(c)); }
 bool ibanChar(char c, bool caseSensitive) { return isDigit(c) || ibanLetter(c, caseSensitive); }
 
-std::size_t findIbans(std::string_view text, bool caseSensitive, std::vector<Span>& out, bool firstOnly) {
+std::size_t findIbans(std::string_view text, bool caseSensitive, std::vector<Span>& out, std::size_t limit) {
   std::size_t found = 0;
   const std::size_t n = text.size();
   std::size_t i = 0;
@@ -180,7 +180,7 @@ std::size_t findIbans(std::string_view text, bool caseSensitive, std::vector<Spa
     if (matchedEnd != 0) {
       out.push_back(Span{i, matchedEnd});
       ++found;
-      if (firstOnly) return found;
+      if (found >= limit) return found;
       i = matchedEnd;
     } else {
       ++i;
@@ -190,7 +190,7 @@ std::size_t findIbans(std::string_view text, bool caseSensitive, std::vector<Spa
 }
 
 // US SSNs: AAA-GG-SSSS, not part of a longer number or dashed sequence.
-std::size_t findSsns(std::string_view text, std::vector<Span>& out, bool firstOnly) {
+std::size_t findSsns(std::string_view text, std::vector<Span>& out, std::size_t limit) {
   std::size_t found = 0;
   const std::size_t n = text.size();
   std::size_t i = 0;
@@ -210,7 +210,7 @@ std::size_t findSsns(std::string_view text, std::vector<Span>& out, bool firstOn
     if (leftOk && rightOk && ssnValid(candidate.substr(0, 3), candidate.substr(4, 2), candidate.substr(7, 4))) {
       out.push_back(Span{i, end});
       ++found;
-      if (firstOnly) return found;
+      if (found >= limit) return found;
       i = end;
     } else {
       ++i;
@@ -306,14 +306,15 @@ bool templateGateMatches(Template kind, std::string_view text) {
 }
 
 std::size_t findTemplate(Template kind, std::string_view text, bool caseSensitive, std::vector<Span>& out,
-                         bool firstOnly) {
+                         std::size_t limit) {
+  if (limit == 0) return 0;
   switch (kind) {
     case Template::PaymentCard:
-      return findCards(text, out, firstOnly);
+      return findCards(text, out, limit);
     case Template::Iban:
-      return findIbans(text, caseSensitive, out, firstOnly);
+      return findIbans(text, caseSensitive, out, limit);
     case Template::UsSsn:
-      return findSsns(text, out, firstOnly);
+      return findSsns(text, out, limit);
     case Template::None:
       break;
   }

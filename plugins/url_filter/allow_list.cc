@@ -9,7 +9,9 @@ namespace sipwarden::plugins::urlfilter {
 namespace {
 
 bool validDomain(std::string_view domain) {
-  if (domain.empty() || domain.size() > 253 || domain.front() == '.' || domain.back() == '.') return false;
+  if (domain.empty() || domain.size() > AllowList::kMaxDomain || domain.front() == '.' || domain.back() == '.') {
+    return false;
+  }
   std::size_t label = 0;
   for (std::size_t i = 0; i <= domain.size(); ++i) {
     if (i == domain.size() || domain[i] == '.') {
@@ -62,7 +64,8 @@ bool AllowList::add(std::string_view entry) {
     domain.remove_prefix(1);
   // A name that ends in a number would be read as an IPv4 address by a browser.
   if (!validDomain(domain) || endsInNumber(domain)) return false;
-  domains_.emplace_back(domain);
+  domains_.emplace(domain);
+  domainLengths_.set(domain.size());
   return true;
 }
 
@@ -98,15 +101,16 @@ bool AllowList::allows(const Host& host) const {
       break;
   }
   // Byte comparison: a look-alike letter from another script never equals
-  // the ASCII one, and an xn-- entry matches only that exact punycode.
-  for (const auto& domain : domains_) {
-    if (host.name == domain) return true;
-    if (host.name.size() > domain.size() && host.name.ends_with(domain) &&
-        host.name[host.name.size() - domain.size() - 1] == '.') {
-      return true;
-    }
+  // the ASCII one, and an xn-- entry matches only that exact punycode. The
+  // host itself, then each parent domain ("b.example.com", "example.com",
+  // "com"); a name is hashed only when some entry is as long.
+  std::string_view name = host.name;
+  while (true) {
+    if (name.size() <= kMaxDomain && domainLengths_[name.size()] && domains_.find(name) != domains_.end()) return true;
+    const std::size_t dot = name.find('.');
+    if (dot == std::string_view::npos) return false;
+    name.remove_prefix(dot + 1);
   }
-  return false;
 }
 
 }  // namespace sipwarden::plugins::urlfilter

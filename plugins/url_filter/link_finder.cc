@@ -448,8 +448,15 @@ void LinkFinder::scan(const NormalizedText& view, LinkList& out, std::size_t fro
   const std::string_view text = view.text();
   const re2::StringPiece subject(text.data(), text.size());
   re2::StringPiece match;
+  // Linear in the text: each search starts where the last candidate was
+  // classified, which is past its end, or past its link when the trailing
+  // punctuation was trimmed (a run that holds no candidate longer than the
+  // punctuation itself), or one byte after its ':' (where a scheme candidate
+  // ends). RE2 scans forward to the match's end, then back to its start,
+  // never before `at`.
   std::size_t at = from;
-  while (at < text.size() && at <= until && scanner_->Match(subject, at, text.size(), RE2::UNANCHORED, &match, 1)) {
+  while (!out.overflowed() && at < text.size() && at <= until &&
+         scanner_->Match(subject, at, text.size(), RE2::UNANCHORED, &match, 1)) {
     const std::size_t start = static_cast<std::size_t>(match.data() - text.data());
     const std::size_t end = start + match.size();
     if (start > until) break;
@@ -459,6 +466,10 @@ void LinkFinder::scan(const NormalizedText& view, LinkList& out, std::size_t fro
 
 void LinkFinder::emit(const NormalizedText& view, std::size_t start, std::size_t end, LinkKind kind, bool counted,
                       UrlForm form, LinkList& out) {
+  if (out.full()) {
+    out.markOverflowed();
+    return;
+  }
   Link& link = out.add();
   link.kind = kind;
   link.part = currentPart_;
@@ -642,6 +653,7 @@ void LinkFinder::scanHtml(std::string_view html, LinkList& out) {
       i = open + 1;
       continue;
     }
+    if (out.overflowed()) return;  // the rest would not be looked at
     bool breaksText = true;
     const std::size_t after = parseTag(html, open, out, breaksText);
     if (breaksText) text_.appendBreak(open, after);

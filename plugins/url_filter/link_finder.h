@@ -60,10 +60,21 @@ struct Link {
 };
 
 // The links of a message. Cleared from message to message without freeing:
-// a Link's buffers are reused by the next one found in its slot.
+// a Link's buffers are reused by the next one found in its slot. Holds at
+// most `limit` links: the finder stops at the next one and marks the list
+// overflowed, so a message of many links costs no more than `limit` of them.
 class LinkList {
  public:
-  void clear() { size_ = 0; }
+  explicit LinkList(std::size_t limit = static_cast<std::size_t>(-1)) : limit_(limit) {}
+  void clear() {
+    size_ = 0;
+    overflowed_ = false;
+  }
+  bool full() const { return size_ >= limit_; }
+  // Another link was found when the list was full: the message holds more
+  // than `limit`, and the search has stopped.
+  void markOverflowed() { overflowed_ = true; }
+  bool overflowed() const { return overflowed_; }
   Link& add() {
     if (size_ == links_.size()) links_.emplace_back();
     return links_[size_++];
@@ -78,6 +89,8 @@ class LinkList {
  private:
   std::vector<Link> links_;
   std::size_t size_ = 0;
+  std::size_t limit_;
+  bool overflowed_ = false;
 };
 
 class LinkFinder {
@@ -93,8 +106,10 @@ class LinkFinder {
   LinkFinder(const LinkFinder&) = delete;
   LinkFinder& operator=(const LinkFinder&) = delete;
 
-  // Appends the links of one part to `out` (with Link::part = `part`). Not
-  // re-entrant: it reuses scratch buffers (a filter runs on one thread).
+  // Appends the links of one part to `out` (with Link::part = `part`), and
+  // stops once `out` overflows. Not re-entrant: it reuses scratch buffers (a
+  // filter runs on one thread). Time: linear in the part (one RE2 scan, each
+  // candidate classified from where the last one ended; see scan()).
   void find(std::string_view text, bool html, std::size_t part, LinkList& out);
 
   // The cheap test that runs before any matching: false when plain `text`

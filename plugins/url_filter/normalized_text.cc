@@ -72,13 +72,16 @@ std::size_t decodeReference(std::string_view text, std::size_t at, std::uint32_t
                                                                                     : static_cast<std::uint32_t>(value);
     return i - at;
   }
-  const std::size_t semi = text.find(';', i);
-  if (semi == std::string_view::npos || semi - i > 16) return 0;
-  const std::string_view name = text.substr(i, semi - i);
+  // A name is at most 16 characters: the ';' is looked for that far only
+  // (searching to the end of the text for every '&' was quadratic).
+  const std::string_view window = text.substr(i, 17);
+  const std::size_t semi = window.find(';');
+  if (semi == std::string_view::npos) return 0;
+  const std::string_view name = window.substr(0, semi);
   for (const auto& named : kNamed) {
     if (named.name == name) {
       code = named.code;
-      return semi + 1 - at;
+      return i + semi + 1 - at;
     }
   }
   return 0;

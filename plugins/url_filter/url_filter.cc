@@ -10,7 +10,11 @@
 //   3. links outside `allow_intranet` get the action: block (403), defang
 //      ("_" before the scheme or "www", invisible characters removed) or
 //      warn (a notice at the start of each part).
+// A message whose text is over `max_body_bytes`, or that holds more than
+// `max_links` links, is not read (further): unless the links already read
+// refuse it, the plugin applies its fail_mode.
 #include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <set>
 #include <string>
@@ -80,25 +84,44 @@ bool readExtensions(PluginConfig& config, std::set<std::string>& out) {
   return true;
 }
 
+// The largest message the transport can be set to accept (max_message_size),
+// so that by default no message that arrives is too large to be read.
+constexpr std::int64_t kDefaultMaxBodyBytes = 1 << 20;
+
+struct Limits {
+  std::size_t maxUrls;
+  std::size_t maxBodyBytes;
+  std::size_t maxLinks;
+};
+
 class UrlFilter final : public Filter {
  public:
   UrlFilter(Action action, std::string notice, std::unique_ptr<LinkFinder> finder, AllowList allow,
-            const std::set<std::string>& extensions, std::size_t maxUrls)
+            const std::set<std::string>& extensions, Limits limits)
       : action_(action),
         notice_(std::move(notice)),
         finder_(std::move(finder)),
         allow_(std::move(allow)),
         extensions_(extensions.begin(), extensions.end()),
         extensionIndex_(extensions_.begin(), extensions_.end()),
-        maxUrls_(maxUrls) {}
+        maxUrls_(limits.maxUrls),
+        maxBodyBytes_(limits.maxBodyBytes),
+        links_(limits.maxLinks) {}
 
   MethodSet methods() const override { return MethodSet(MethodSet::Message | MethodSet::Invite); }
 
   Verdict onRequest(Exchange& exchange) override {
     InstantMessage& im = exchange.instantMessage();
     if (!im.present()) return Verdict::proceed();
+    std::size_t textBytes = 0;
+    for (std::size_t part = 0; part < im.partCount(); ++part) textBytes += im.partText(part).size();
+    if (textBytes > maxBodyBytes_) {
+      exchange.count("over_limit.body");
+      return Verdict::error("text of " + std::to_string(textBytes) + " bytes, over max_body_bytes (" +
+                            std::to_string(maxBodyBytes_) + ")");
+    }
     links_.clear();
-    for (std::size_t part = 0; part < im.partCount(); ++part) {
+    for (std::size_t part = 0; part < im.partCount() && !links_.overflowed(); ++part) {
       finder_->find(im.partText(part), im.partType(part) == "text/html", part, links_);
     }
     if (links_.empty()) return Verdict::proceed();
@@ -138,6 +161,11 @@ class UrlFilter final : public Filter {
     }
     if (!why.empty()) {
       return Verdict::reply(403, "Forbidden", {{"Warning", "399 sipwarden \"url_filter: " + why + "\""}});
+    }
+    if (links_.overflowed()) {
+      // Nothing read so far refuses the message, and the rest was not read.
+      exchange.count("over_limit.links");
+      return Verdict::error("more than max_links (" + std::to_string(links_.size()) + ") links");
     }
     if (allowed > 0) exchange.count("allowed.intranet", allowed);
     if (flagged == 0) return Verdict::proceed();
@@ -347,6 +375,7 @@ class UrlFilter final : public Filter {
   const std::set<std::string, std::less<>> extensions_;
   const std::unordered_set<std::string_view> extensionIndex_;  // views of extensions_, hashed for lookup()
   const std::size_t maxUrls_;
+  const std::size_t maxBodyBytes_;
   // Scratch, reused from message to message (a filter runs on one thread).
   LinkList links_;
   std::vector<bool> flagged_;
@@ -363,6 +392,8 @@ std::unique_ptr<Filter> create(PluginConfig& config) {
   std::set<std::string> extensions;
   if (!readExtensions(config, extensions)) return nullptr;
   const std::int64_t maxUrls = config.getInteger("max_urls", 1000, 0, 1000000);
+  const std::int64_t maxBodyBytes = config.getInteger("max_body_bytes", kDefaultMaxBodyBytes, 1, 1 << 30);
+  const std::int64_t maxLinks = config.getInteger("max_links", 10000, 1, 1000000);
   if (config.failed()) return nullptr;
 
   if (notice.find('\0') != std::string::npos) {
@@ -388,8 +419,10 @@ std::unique_ptr<Filter> create(PluginConfig& config) {
       return nullptr;
     }
   }
+  const Limits limits{static_cast<std::size_t>(maxUrls), static_cast<std::size_t>(maxBodyBytes),
+                      static_cast<std::size_t>(maxLinks)};
   return std::make_unique<UrlFilter>(action, std::move(notice), std::move(finder), std::move(allow), extensions,
-                                     static_cast<std::size_t>(maxUrls));
+                                     limits);
 }
 
 }  // namespace

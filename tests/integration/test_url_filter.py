@@ -1,8 +1,8 @@
 """url_filter in the running hop: a defanged message reaches the next hop
 with "_http" and the right Content-Length (in every wire form), a blocked
 one is answered 403 with its Warning and never forwarded, intranet links
-pass byte for byte, SIPp traffic through both outcomes, and config errors
-at start-up."""
+pass byte for byte, a message over max_body_bytes follows the fail mode,
+SIPp traffic through both outcomes, and config errors at start-up."""
 import base64
 import json
 import os
@@ -167,6 +167,26 @@ class UrlFilterOnTheWire(HopTestCase):
                                              b"https://share.example.com/sites/finance/budget-2027.pptx")
         self.assert_length_counts_the_body(forwarded)
 
+    def test_text_over_max_body_bytes_gets_the_fail_code_when_closed(self):
+        self.start(max_body_bytes=64, fail_mode="closed", fail_code=513)
+        body = "see http://evil.example.net/ " + "x" * 64
+        self.caller.send(message_request(self.caller.port, call_id="uf-limit-1", body=body), self.warden.port)
+        answer = self.caller.recv()
+        self.assertEqual(status_of(answer)[0], 513)
+        self.assertEqual(header(answer, "Warning"), '399 sipwarden "url_filter failed"')
+        self.assertIsNone(self.upstream.recv(timeout=0.5), "a message over the limit is not forwarded")
+        # Within the limit the text is read, and its link refused.
+        self.caller.send(message_request(self.caller.port, call_id="uf-limit-2", body="see http://evil.example.net/"),
+                         self.warden.port)
+        self.assertEqual(status_of(self.caller.recv()), (403, "Forbidden"))
+
+    def test_text_over_max_body_bytes_is_forwarded_unread_when_open(self):
+        self.start(action="defang", max_body_bytes=64)
+        body = "see http://evil.example.net/ " + "x" * 64
+        forwarded = self.forward_and_answer(message_request(self.caller.port, call_id="uf-limit-3", body=body))
+        self.assertEqual(body_of(forwarded), body.encode(), "fail open: not defanged, not cut")
+        self.assert_length_counts_the_body(forwarded)
+
 
 class UrlFilterWithSipp(HopTestCase):
     def scenario(self, final_code):
@@ -211,6 +231,8 @@ class UrlFilterConfig(HopTestCase):
              "plugins[0].allow_intranet: '10.0.0.0/33' is not a domain, an IP address or a CIDR network"),
             ({"prefixes": ["1http:"]}, "plugins[0].prefixes: '1http:' is not a scheme"),
             ({"max_urls": 0.5}, "plugins[0].max_urls: expected an integer"),
+            ({"max_links": 0}, "plugins[0].max_links: expected an integer from 1 to 1000000"),
+            ({"max_body_bytes": "1M"}, "plugins[0].max_body_bytes: expected an integer"),
             ({"colour": "blue"}, "plugins[0].colour: unknown key"),
         ]
         for options, message in cases:

@@ -35,8 +35,11 @@ inline std::string decodeEntities(std::string_view text) {
       out.push_back(text[i]);
       continue;
     }
-    const std::size_t semi = text.find(';', i);
-    if (semi == std::string_view::npos || semi - i > 10) {
+    // A reference is at most 10 bytes before its ';': look no further (a
+    // search to the end for every '&' is quadratic on a text of '&'s).
+    const std::size_t found = text.substr(i, 11).find(';');
+    const std::size_t semi = found == std::string_view::npos ? found : i + found;
+    if (semi == std::string_view::npos) {
       out.push_back('&');
       continue;
     }

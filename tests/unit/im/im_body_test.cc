@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "im/im_body.h"
+#include "sipwarden/html_text.h"
 #include "pipeline/exchange.h"
 #include "sip/edit_list.h"
 #include "sip/message.h"
@@ -148,6 +149,47 @@ TEST(MediaType, ParsesQuotedBoundaryWithSemicolons) {
   EXPECT_EQ(media.type, "multipart/mixed");
   EXPECT_EQ(media.boundary, "a;b=c");
   EXPECT_EQ(media.charset, "utf-8");
+}
+
+// ---- adversarial bodies (issue 16) ----
+
+ImBody direct(std::string_view contentType, std::string body) {
+  return ImBody("MESSAGE", contentType, std::move(body),
+                [](std::string_view) -> std::optional<std::string_view> { return std::nullopt; });
+}
+
+TEST(ImBodyAdversarial, LongBoundaryOverABodyThatAlmostRepeatsIt) {
+  // A 4 KiB boundary of '-' over 300,000 '-': found without comparing the
+  // whole delimiter at every '-'; the parts come out as they are.
+  const std::string boundary = std::string(4095, '-') + "x";
+  const std::string filler(300000, '-');
+  const std::string body = "--" + boundary + "\r\nContent-Type: text/plain\r\n\r\n" + filler + "\r\n--" + boundary +
+                           "\r\nContent-Type: text/plain\r\n\r\nsecond\r\n--" + boundary + "--\r\n";
+  ImBody im = direct("multipart/mixed; boundary=\"" + boundary + "\"", body);
+  ASSERT_EQ(im.partCount(), 2u);
+  EXPECT_EQ(im.partText(0), filler);
+  EXPECT_EQ(im.partText(1), "second");
+  EXPECT_EQ(im.partLocation(1), "multipart[1]");
+}
+
+TEST(ImBodyAdversarial, DelimiterSearchKeepsFindingEveryPart) {
+  // A boundary that overlaps itself, and parts that hold prefixes of it.
+  std::string body;
+  for (int i = 0; i < 5; ++i) body += "--aab\r\n\r\n-aa-aa--a--aa" + std::to_string(i) + "\r\n";
+  body += "--aab--\r\n";
+  ImBody im = direct("multipart/mixed; boundary=aab", body);
+  ASSERT_EQ(im.partCount(), 5u);
+  for (std::size_t i = 0; i < 5; ++i) EXPECT_EQ(im.partText(i), "-aa-aa--a--aa" + std::to_string(i));
+}
+
+TEST(ImBodyAdversarial, HtmlOfAmpersandsReadsAsText) {
+  // The plain text of an HTML-only message: 300,000 '&' without a ';', then
+  // references, read as html::toText reads them.
+  const std::string markup = std::string(300000, '&') + "<p>a &amp; b &lt;c&gt; &#65;&#x42; &a&amp; &#3&#67;</p>";
+  EXPECT_EQ(direct("text/html", markup).plainText(), std::string(300000, '&') + "a & b <c> AB &a& &#3C\n");
+  for (const std::string small : {"&", "&;", "&amp", "x&amp;y", "&&amp;&", "<br>&nbsp;", "&#xZZ;", "&#1234567890;"}) {
+    EXPECT_EQ(direct("text/html", small).plainText(), html::toText(small)) << small;
+  }
 }
 
 }  // namespace

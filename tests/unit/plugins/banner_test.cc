@@ -419,5 +419,51 @@ TEST(BannerConfig, ErrorsNameTheKey) {
       "conversation_idle_seconds": 600, "max_conversations": 5000}])"), "");
 }
 
+// ---- limits and adversarial text (issue 16) ----------------------------------
+
+TEST(BannerLimits, TextOverMaxBodyBytesFollowsTheFailMode) {
+  const std::string text(100, 'x');
+  auto open = bannerChain(R"(, "max_body_bytes": 99)");
+  const Outcome passed = run(*open, message("alice@example.com", "bob@example.com", text));
+  EXPECT_TRUE(passed.verdict.isContinue());
+  EXPECT_EQ(passed.body(), text) << "fail open: delivered without the notice";
+  EXPECT_FALSE(passed.header("X-Sipwarden-Banner").has_value()) << "nor marked as bannered";
+  EXPECT_EQ(counter(*open, "over_limit.body"), 1u);
+  EXPECT_EQ(open->entries()[0].counters->errors.load(), 1u);
+
+  auto closed = bannerChain(R"(, "max_body_bytes": 99, "fail_mode": "closed", "fail_code": 513)");
+  const Outcome refused = run(*closed, message("alice@example.com", "bob@example.com", text));
+  EXPECT_EQ(refused.verdict.code(), 513);
+  ASSERT_EQ(refused.verdict.headers().size(), 1u);
+  EXPECT_EQ(refused.verdict.headers()[0].second, "399 sipwarden \"banner failed\"");
+
+  // At the limit the notice goes in.
+  const Outcome bannered =
+      run(*bannerChain(R"(, "max_body_bytes": 100)"), message("a@example.com", "b@example.com", text));
+  EXPECT_EQ(bannered.body(), "NOTICE\r\n" + text);
+  EXPECT_EQ(buildError(R"([{"plugin": "banner", "text": "x", "max_body_bytes": 0}])"),
+            "plugins[0].max_body_bytes: expected an integer from 1 to 1073741824");
+}
+
+TEST(BannerLimits, AConversationFailedOpenStillGetsTheNoticeNextTime) {
+  auto chain = bannerChain(R"(, "frequency": "once_per_conversation", "max_body_bytes": 10)");
+  const Outcome large = run(*chain, message("alice@example.com", "bob@example.com", std::string(11, 'x')));
+  EXPECT_EQ(large.body(), std::string(11, 'x'));
+  const Outcome next = run(*chain, message("alice@example.com", "bob@example.com", "hi"));
+  EXPECT_EQ(next.body(), "NOTICE\r\nhi");
+}
+
+TEST(BannerAdversarial, HtmlOfManyTagsAndNoBody) {
+  // 300,000 '<' and tags that are not <body>: one pass to place the notice.
+  std::string markup;
+  for (int i = 0; i < 100000; ++i) markup += "<b<";
+  markup += "<bodyx>text";
+  const Outcome start = run(*bannerChain(), message("a@example.com", "b@example.com", markup, "text/html"));
+  EXPECT_EQ(start.body(), "NOTICE<br/>" + markup);
+  const Outcome end =
+      run(*bannerChain(R"(, "position": "end")"), message("a@example.com", "b@example.com", markup, "text/html"));
+  EXPECT_EQ(end.body(), markup + "<br/>NOTICE");
+}
+
 }  // namespace
 }  // namespace sipwarden::pipeline

@@ -187,5 +187,31 @@ TEST_F(CallLogTest, FileOffersAreRecordedWithTheirVerdict) {
   EXPECT_EQ(column("SELECT media FROM calls WHERE call_id = 'f1'"), "message,file");
 }
 
+TEST_F(CallLogTest, FilesOverMaxFilesAreCountedNotRecorded) {
+  Poco::JSON::Parser parser;
+  chain_ = pipeline::buildChain(parser.parse(R"([{"plugin": "call_log", "max_files": 2}])")
+                                    .extract<Poco::JSON::Array::Ptr>(),
+                                {});
+  invite("many", {200}, "v=0\r\nm=message 7654 TCP/MSRP *\r\n",
+         {{"file", "a.txt"}, {"file", "b.txt"}, {"file_size", "7"}, {"file", "c.txt"}, {"file", "d.txt"}});
+  EXPECT_EQ(column("SELECT group_concat(name, ' ') FROM (SELECT * FROM file_transfers ORDER BY name)"), "a.txt b.txt");
+  const auto& named = chain_->entries()[0].counters->named;
+  ASSERT_EQ(named.count("files.over_limit"), 1u);
+  EXPECT_EQ(named.at("files.over_limit"), 2u);
+  EXPECT_EQ(column("SELECT disposition FROM calls WHERE call_id = 'many'"), "answered");
+}
+
+TEST(CallLogConfig, MaxFilesNamesTheKey) {
+  pipeline::registerBuiltinPlugin(plugins::call_log());
+  Poco::JSON::Parser parser;
+  try {
+    pipeline::buildChain(parser.parse(R"([{"plugin": "call_log", "max_files": 0}])").extract<Poco::JSON::Array::Ptr>(),
+                         {});
+    ADD_FAILURE() << "max_files 0 was accepted";
+  } catch (const pipeline::PluginError& error) {
+    EXPECT_STREQ(error.what(), "plugins[0].max_files: expected an integer from 1 to 1000000");
+  }
+}
+
 }  // namespace
 }  // namespace sipwarden

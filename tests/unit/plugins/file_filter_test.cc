@@ -543,5 +543,181 @@ TEST(FileFilterParser, FormsAreReported) {
   EXPECT_EQ(offers[0].name, "z.q");
 }
 
+// ---- limits and adversarial bodies (issue 16) -----------------------------------------
+
+// RFC 5547 selectors, one line each.
+std::string selectors(const std::vector<std::string>& names) {
+  std::string lines;
+  for (const auto& name : names) {
+    lines += (lines.empty() ? "" : "\r\n") + std::string("a=file-selector:name:\"") + name + "\" size:10";
+  }
+  return lines;
+}
+
+bool failedClosed(const Outcome& outcome) {
+  return outcome.verdict.kind() == Verdict::Kind::Reply && outcome.verdict.code() == 503 &&
+         outcome.warning() == "399 sipwarden \"file_filter failed\"";
+}
+
+TEST(FileFilterLimits, ConfigErrorsNameTheKey) {
+  EXPECT_EQ(buildError(R"([{"plugin": "file_filter", "max_body_bytes": 0}])"),
+            "plugins[0].max_body_bytes: expected an integer from 1 to 1073741824");
+  EXPECT_EQ(buildError(R"([{"plugin": "file_filter", "max_offers": 0}])"),
+            "plugins[0].max_offers: expected an integer from 1 to 1000000");
+  EXPECT_EQ(buildError(R"([{"plugin": "file_filter", "max_offers": "all"}])"),
+            "plugins[0].max_offers: expected an integer");
+  EXPECT_EQ(buildError(R"([{"plugin": "file_filter", "max_offers": 5, "max_body_bytes": 65536}])"), "");
+}
+
+TEST(FileFilterLimits, BodyOverMaxBodyBytesFollowsTheFailMode) {
+  const std::string selector = "a=file-selector:name:\"setup.exe\" size:10";
+  const std::string size = std::to_string(sdpWith(selector).size());
+  const std::string under = std::to_string(sdpWith(selector).size() - 1);
+  const Outcome open = run(*chainFrom(R"([{"plugin": "file_filter", "max_body_bytes": )" + under + "}]"),
+                           sdpInvite(selector));
+  EXPECT_TRUE(open.verdict.isContinue());
+  ASSERT_EQ(open.trace.size(), 1u);
+  EXPECT_EQ(open.trace[0].verdict, "error (open)");
+  EXPECT_EQ(open.trace[0].reason, "body of " + size + " bytes, over max_body_bytes (" + under + ")");
+  EXPECT_TRUE(open.tagValues("file").empty()) << "a body not read is not tagged";
+
+  auto closed = chainFrom(R"([{"plugin": "file_filter", "fail_mode": "closed", "max_body_bytes": )" + under + "}]");
+  EXPECT_TRUE(failedClosed(run(*closed, sdpInvite(selector))));
+  EXPECT_EQ(counter(*closed, "over_limit.body"), 1u);
+  // A body that cannot hold an offer is not read whatever its size.
+  EXPECT_TRUE(run(*closed, request("MESSAGE", "text/plain", std::string(200, 'x'))).verdict.isContinue());
+  // At the limit it is read, and the offer refused.
+  auto atLimit = chainFrom(R"([{"plugin": "file_filter", "fail_mode": "closed", "max_body_bytes": )" + size + "}]");
+  EXPECT_EQ(run(*atLimit, sdpInvite(selector)).verdict.code(), 488);
+}
+
+TEST(FileFilterLimits, MoreOffersThanMaxOffersFollowTheFailMode) {
+  const std::string offers = selectors({"a1.txt", "a2.txt", "a3.txt", "a4.txt", "a5.txt"});
+  const Outcome open = run(*chainFrom(R"([{"plugin": "file_filter", "max_offers": 3}])"), sdpInvite(offers));
+  EXPECT_TRUE(open.verdict.isContinue());
+  EXPECT_EQ(open.trace[0].verdict, "error (open)");
+  EXPECT_EQ(open.trace[0].reason, "more than max_offers (3) file offers");
+  EXPECT_EQ(open.tagValues("file"), (std::vector<std::string>{"a1.txt", "a2.txt", "a3.txt"}))
+      << "the offers examined are tagged, the others not";
+
+  auto closed = chainFrom(R"([{"plugin": "file_filter", "fail_mode": "closed", "max_offers": 3}])");
+  EXPECT_TRUE(failedClosed(run(*closed, sdpInvite(offers))));
+  EXPECT_EQ(counter(*closed, "over_limit.offers"), 1u);
+  // Exactly max_offers offers are all examined.
+  auto five = chainFrom(R"([{"plugin": "file_filter", "fail_mode": "closed", "max_offers": 5}])");
+  EXPECT_TRUE(run(*five, sdpInvite(offers)).verdict.isContinue());
+}
+
+TEST(FileFilterLimits, ARefusalAmongTheOffersReadStands) {
+  auto open = chainFrom(R"([{"plugin": "file_filter", "max_offers": 3}])");
+  const Outcome blocked = run(*open, sdpInvite(selectors({"a1.txt", "x.exe", "a3.txt", "a4.txt", "a5.txt"})));
+  EXPECT_EQ(blocked.verdict.code(), 488);
+  EXPECT_EQ(blocked.warning(), kBlockedExe);
+  auto all = chainFrom(R"([{"plugin": "file_filter", "action": "block_all", "max_offers": 1}])");
+  EXPECT_EQ(run(*all, sdpInvite(selectors({"a1.txt", "a2.txt"}))).verdict.code(), 488);
+  // A blocked file after the limit is not seen: the fail mode decides.
+  auto closed = chainFrom(R"([{"plugin": "file_filter", "fail_mode": "closed", "max_offers": 3}])");
+  EXPECT_TRUE(failedClosed(run(*closed, sdpInvite(selectors({"a1.txt", "a2.txt", "a3.txt", "a4.txt", "x.exe"})))));
+}
+
+TEST(FileFilterLimits, FindOffersStopsOnePastTheLimit) {
+  const std::string sdp = sdpWith(selectors({"a1.txt", "a2.txt", "a3.txt", "a4.txt", "a5.txt"}));
+  EXPECT_EQ(fileoffer::findOffers("application/sdp", sdp, 2).size(), 3u);
+  EXPECT_EQ(fileoffer::findOffers("application/sdp", sdp, 5).size(), 5u);
+  const std::string msmsgs = "Invitation-Command: INVITE\nApplication-File: a.q\nApplication-File: b.q\n"
+                             "Application-File: c.q\n";
+  EXPECT_EQ(fileoffer::findOffers("text/x-msmsgsinvite", msmsgs, 1).size(), 2u);
+  std::string infos;
+  for (int i = 0; i < 4; ++i) infos += "<fileInfo><name>f" + std::to_string(i) + ".txt</name></fileInfo>";
+  EXPECT_EQ(fileoffer::findOffers("application/ms-filetransfer+xml", "<request>" + infos + "</request>", 2).size(), 3u);
+}
+
+// An INVITE whose offer sits `levels` multiparts deep.
+std::string nestedOffer(int levels, const std::string& name) {
+  std::string body = sdpWith("a=file-selector:name:\"" + name + "\"");
+  std::string type = "application/sdp";
+  for (int level = 0; level < levels; ++level) {
+    const std::string boundary = "n" + std::to_string(level);
+    body = "--" + boundary + "\r\nContent-Type: " + type + "\r\n\r\n" + body + "\r\n--" + boundary + "--\r\n";
+    type = "multipart/mixed; boundary=" + boundary;
+  }
+  return request("INVITE", type, body);
+}
+
+TEST(FileFilterLimits, MultipartNestedTooDeepFollowsTheFailMode) {
+  auto closed = chainFrom(R"([{"plugin": "file_filter", "fail_mode": "closed"}])");
+  EXPECT_EQ(run(*closed, nestedOffer(fileoffer::kMaxNesting, "x.exe")).verdict.code(), 488);
+  EXPECT_EQ(run(*closed, nestedOffer(fileoffer::kMaxNesting, "x.txt")).verdict.code(), 0);
+  // One level deeper the offer is not read: not passed as if there were none.
+  const Outcome deep = run(*closed, nestedOffer(fileoffer::kMaxNesting + 1, "x.txt"));
+  EXPECT_TRUE(failedClosed(deep));
+  EXPECT_EQ(deep.trace[0].reason, "multipart nested deeper than 4 levels");
+  EXPECT_EQ(counter(*closed, "over_limit.nesting"), 1u);
+  EXPECT_TRUE(run(*defaultChain(), nestedOffer(fileoffer::kMaxNesting + 1, "x.exe")).verdict.isContinue())
+      << "fail open";
+  bool tooDeep = false;
+  const std::string text = nestedOffer(fileoffer::kMaxNesting + 1, "x.exe");
+  const std::string body = text.substr(text.find("\r\n\r\n") + 4);
+  fileoffer::findOffers("multipart/mixed; boundary=n" + std::to_string(fileoffer::kMaxNesting), body, 100, &tooDeep);
+  EXPECT_TRUE(tooDeep);
+}
+
+TEST(FileFilterAdversarial, NameOfManyStreamPiecesEachWithItsExtension) {
+  // "a.x0:a.x1:...:a.exe": every piece is a candidate, each extension once.
+  std::string name;
+  for (int i = 0; i < 20000; ++i) name += "a.x" + std::to_string(i) + ":";
+  name += "a.exe";
+  const std::vector<std::string> candidates = fileoffer::candidateExtensions(name);
+  ASSERT_EQ(candidates.size(), 20001u);
+  EXPECT_EQ(candidates.front(), ".exe");
+  EXPECT_EQ(candidates[1], ".x0");
+  EXPECT_EQ(candidates.back(), ".x19999");
+  const Outcome outcome = run(*defaultChain(), sdpInvite("a=file-selector:name:\"" + name + "\""));
+  EXPECT_EQ(outcome.verdict.code(), 488);
+  EXPECT_EQ(outcome.warning(), kBlockedExe);
+}
+
+TEST(FileFilterAdversarial, NameOfQuotes) {
+  // 10,000 %22 (decoded quotes) and stray quotes in the selector.
+  std::string name = "a";
+  for (int i = 0; i < 10000; ++i) name += "%22";
+  const Outcome outcome =
+      run(*defaultChain(), sdpInvite("a=file-selector:name:\"" + name + ".exe\" " + std::string(10001, '"')));
+  EXPECT_EQ(outcome.verdict.code(), 488);
+}
+
+TEST(FileFilterAdversarial, LongBoundaryOverABodyThatAlmostRepeatsIt) {
+  // A 4 KiB boundary of '-' over 300,000 '-': a delimiter search comparing
+  // the whole delimiter at every '-' would make 1.2 billion comparisons.
+  const std::string boundary = std::string(4095, '-') + "x";
+  const std::string body = "--" + boundary + "\r\nContent-Type: text/plain\r\n\r\nhi\r\n" + std::string(300000, '-') +
+                           "\r\n--" + boundary + "\r\nContent-Type: application/sdp\r\n\r\n" +
+                           sdpWith("a=file-selector:name:\"x.exe\"") + "\r\n--" + boundary + "--\r\n";
+  const Outcome outcome =
+      run(*defaultChain(), request("INVITE", "multipart/mixed; boundary=\"" + boundary + "\"", body));
+  EXPECT_EQ(outcome.verdict.code(), 488);
+  EXPECT_EQ(outcome.warning(), kBlockedExe);
+}
+
+TEST(FileFilterAdversarial, LyncNameOfAmpersands) {
+  // 200,000 '&' without ';' before the name: each was a search to the end.
+  const std::string fileInfo = "<name>" + std::string(200000, '&') + "&amp;x.exe</name><size>10</size>";
+  const Outcome outcome = run(*defaultChain(), lyncInvite(fileInfo));
+  EXPECT_EQ(outcome.verdict.code(), 488);
+  auto offers = fileoffer::findOffers("application/ms-filetransfer+xml", lyncXml(fileInfo));
+  ASSERT_EQ(offers.size(), 1u);
+  EXPECT_EQ(offers[0].name, std::string(200001, '&') + "x.exe");
+}
+
+TEST(FileFilterAdversarial, ManyOffersStopAtTheDefaultLimit) {
+  std::vector<std::string> names;
+  for (int i = 0; i < 20000; ++i) names.push_back("f" + std::to_string(i) + ".txt");
+  auto closed = chainFrom(R"([{"plugin": "file_filter", "fail_mode": "closed"}])");
+  const Outcome outcome = run(*closed, sdpInvite(selectors(names)));
+  EXPECT_TRUE(failedClosed(outcome));
+  EXPECT_EQ(outcome.trace[0].reason, "more than max_offers (100) file offers");
+  EXPECT_EQ(counter(*closed, "offers"), 100u);
+}
+
 }  // namespace
 }  // namespace sipwarden::pipeline

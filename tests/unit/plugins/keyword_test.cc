@@ -109,7 +109,7 @@ std::string html(const std::string& body) { return message(body, "text/html;char
 
 std::vector<std::string> found(kw::Template kind, std::string_view text, bool caseSensitive = false) {
   std::vector<kw::Span> spans;
-  kw::findTemplate(kind, text, caseSensitive, spans, false);
+  kw::findTemplate(kind, text, caseSensitive, spans, kw::kAllMatches);
   std::vector<std::string> out;
   for (const auto& span : spans) out.emplace_back(text.substr(span.begin, span.end - span.begin));
   return out;
@@ -189,9 +189,9 @@ TEST(KeywordTemplates, LongRunsOfDigitGroupsCostLinearTime) {
   for (int i = 0; i < 20000; ++i) text += (i % 2 ? "1 " : "4111 ");
   const auto start = std::chrono::steady_clock::now();
   std::vector<kw::Span> spans;
-  kw::findTemplate(kw::Template::PaymentCard, text, false, spans, false);
-  kw::findTemplate(kw::Template::Iban, text, false, spans, false);
-  kw::findTemplate(kw::Template::UsSsn, text, false, spans, false);
+  kw::findTemplate(kw::Template::PaymentCard, text, false, spans, kw::kAllMatches);
+  kw::findTemplate(kw::Template::Iban, text, false, spans, kw::kAllMatches);
+  kw::findTemplate(kw::Template::UsSsn, text, false, spans, kw::kAllMatches);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
 }
 
@@ -566,6 +566,143 @@ TEST(KeywordConfig, ErrorsNameTheKeyExactly) {
   EXPECT_EQ(buildError(R"([{"plugin": "keyword", "name": "a", "action": "flag", "patterns": ["x"]},
                            {"plugin": "keyword", "name": "b", "action": "redact", "template": "iban", "mask": 5}])"),
             "plugins[1].mask: expected a string");
+}
+
+// ---- limits and adversarial text (issue 16) ----------------------------------------------
+
+std::string repeated(std::string_view unit, std::size_t count) {
+  std::string out;
+  out.reserve(unit.size() * count);
+  for (std::size_t i = 0; i < count; ++i) out += unit;
+  return out;
+}
+
+bool failedClosed(const Outcome& outcome) {
+  if (outcome.verdict.kind() != Verdict::Kind::Reply || outcome.verdict.code() != 503) return false;
+  for (const auto& [name, value] : outcome.verdict.headers()) {
+    if (name == "Warning") return value == "399 sipwarden \"keyword failed\"";
+  }
+  return false;
+}
+
+std::uint64_t errors(const FilterChain& chain) { return chain.entries()[0].counters->errors.load(); }
+
+const std::string kCard = "4111 1111 1111 1111";
+const std::string kMasked(kCard.size(), '*');
+
+TEST(KeywordLimits, ConfigErrorsNameTheKey) {
+  EXPECT_EQ(blockError(R"("name": "a", "action": "flag", "patterns": ["x"], "max_body_bytes": 0)"),
+            "plugins[0].max_body_bytes: expected an integer from 1 to 1073741824");
+  EXPECT_EQ(blockError(R"("name": "a", "action": "flag", "patterns": ["x"], "max_matches": -3)"),
+            "plugins[0].max_matches: expected an integer from 1 to 1000000");
+  EXPECT_EQ(blockError(R"("lexicons": [{"name": "a", "action": "flag", "patterns": ["x"]}], "max_matches": 5)"), "");
+  // A limit is the block's, not a lexicon's.
+  EXPECT_EQ(blockError(R"("lexicons": [{"name": "a", "action": "flag", "patterns": ["x"], "max_matches": 5}])"),
+            "plugins[0].lexicons[0].max_matches: unknown key");
+}
+
+TEST(KeywordLimits, TextOverMaxBodyBytesFollowsTheFailMode) {
+  const std::string text = "the falcon project";  // 18 bytes
+  const std::string keys = R"("name": "falcon", "action": "block", "patterns": ["falcon"], "max_body_bytes": 17)";
+  auto open = lexicon(keys);
+  const Outcome passed = run(*open, message(text));
+  EXPECT_TRUE(passed.verdict.isContinue()) << "not read: fail open passes it";
+  EXPECT_EQ(passed.body(), text);
+  EXPECT_EQ(counter(*open, "over_limit.body"), 1u);
+  EXPECT_EQ(errors(*open), 1u);
+  EXPECT_TRUE(failedClosed(run(*lexicon(keys + R"(, "fail_mode": "closed")"), message(text))));
+  // At the limit the text is read and refused.
+  const Outcome atLimit = run(*lexicon(R"("name": "falcon", "action": "block", "patterns": ["falcon"], )"
+                                       R"("max_body_bytes": 18, "fail_mode": "closed")"),
+                              message(text));
+  EXPECT_EQ(atLimit.verdict.code(), 403);
+}
+
+TEST(KeywordLimits, MoreMatchesToRedactThanMaxMatchesFollowTheFailMode) {
+  const std::string text = "a " + kCard + ", b " + kCard + ", c " + kCard + ", d " + kCard + ", e " + kCard;
+  const std::string keys = R"("name": "cards", "action": "redact", "template": "payment_card", "max_matches": 3)";
+  auto open = lexicon(keys);
+  const Outcome passed = run(*open, message(text));
+  EXPECT_TRUE(passed.verdict.isContinue());
+  EXPECT_EQ(passed.body(), text) << "nothing half-redacted";
+  EXPECT_EQ(counter(*open, "over_limit.matches"), 1u);
+  EXPECT_EQ(errors(*open), 1u);
+  EXPECT_TRUE(failedClosed(run(*lexicon(keys + R"(, "fail_mode": "closed")"), message(text))));
+  // Exactly max_matches are all redacted.
+  const Outcome five = run(*lexicon(R"("name": "cards", "action": "redact", "template": "payment_card", )"
+                                    R"("max_matches": 5, "fail_mode": "closed")"),
+                           message(text));
+  EXPECT_TRUE(five.verdict.isContinue());
+  EXPECT_EQ(five.body(), "a " + kMasked + ", b " + kMasked + ", c " + kMasked + ", d " + kMasked + ", e " + kMasked);
+}
+
+TEST(KeywordLimits, MatchesOfEveryPartAndPatternCount) {
+  // Two redact lexicons, two matches each, over two parts: four in all.
+  const std::string body = "--b\r\nContent-Type: text/plain\r\n\r\nalpha " + kCard + "\r\n"
+                           "--b\r\nContent-Type: text/plain\r\n\r\nalpha " + kCard + "\r\n--b--\r\n";
+  const std::string lexicons = R"("lexicons": [{"name": "cards", "action": "redact", "template": "payment_card"},
+                                               {"name": "words", "action": "redact", "patterns": ["alpha"]}])";
+  const std::string request = message(body, "multipart/mixed;boundary=b");
+  EXPECT_TRUE(failedClosed(run(*lexicon(lexicons + R"(, "max_matches": 3, "fail_mode": "closed")"), request)));
+  const Outcome four = run(*lexicon(lexicons + R"(, "max_matches": 4, "fail_mode": "closed")"), request);
+  EXPECT_TRUE(four.verdict.isContinue());
+  EXPECT_EQ(four.parts(), (std::vector<std::string>{"***** " + kMasked, "***** " + kMasked}));
+}
+
+TEST(KeywordLimits, ABlockStandsWhenRedactionsRunOver) {
+  const std::string text = kCard + " " + kCard + " " + kCard + " and the falcon project";
+  auto chain = lexicon(R"("lexicons": [{"name": "cards", "action": "redact", "template": "payment_card"},
+                                       {"name": "falcon", "action": "block", "patterns": ["falcon"]}],
+                          "max_matches": 2)");
+  const Outcome outcome = run(*chain, message(text));
+  EXPECT_EQ(outcome.verdict.code(), 403);
+  EXPECT_TRUE(outcome.tagged("rule", "keyword:falcon"));
+}
+
+TEST(KeywordAdversarial, AmpersandsWithoutSemicolonsInHtml) {
+  // 300,000 '&' without ';' (each was a search for ';' to the end), then a
+  // card: found, and masked in the HTML.
+  const std::string markup = repeated("&", 300000) + "<p>card " + kCard + "</p>";
+  const Outcome outcome =
+      run(*lexicon(R"("name": "cards", "action": "redact", "template": "payment_card")"), html(markup));
+  EXPECT_TRUE(outcome.verdict.isContinue());
+  EXPECT_EQ(outcome.body(), repeated("&", 300000) + "<p>card " + kMasked + "</p>");
+  // References up to 10 bytes before the ';' still decode.
+  kw::ReadingText reading;
+  EXPECT_EQ(reading.load("&#x00041;&#0000065;&amp &lt;", false), "AA&amp <");
+}
+
+TEST(KeywordAdversarial, DigitsThatKeepTheCardScannerLooking) {
+  auto flag = lexicon(R"("name": "cards", "action": "flag", "template": "payment_card", "fail_mode": "closed")");
+  // 50,000 single digits one space apart, and 30,000 invalid card numbers.
+  for (const std::string& text : {repeated("7 ", 50000), repeated("4111 1111 1111 1112 ", 30000),
+                                  repeated("1234-5678-", 50000), repeated("9", 500000)}) {
+    const Outcome outcome = run(*flag, message(text));
+    EXPECT_TRUE(outcome.verdict.isContinue());
+    EXPECT_FALSE(outcome.tagged("rule", "keyword:cards")) << text.substr(0, 40);
+  }
+  // One valid card after them is found.
+  EXPECT_TRUE(run(*flag, message(repeated("7 ", 50000) + "x " + kCard)).tagged("flag", "cards"));
+}
+
+TEST(KeywordAdversarial, IbanAndSsnLookalikes) {
+  auto flag = lexicon(R"("lexicons": [{"name": "iban", "action": "flag", "template": "iban"},
+                                      {"name": "ssn", "action": "flag", "template": "us_ssn"}],
+                         "fail_mode": "closed")");
+  for (const std::string& text : {repeated("DE89 3704 ", 50000), repeated("AB12", 100000), repeated("123-45-", 70000),
+                                  "GB" + repeated("0", 500000)}) {
+    const Outcome outcome = run(*flag, message(text));
+    EXPECT_TRUE(outcome.verdict.isContinue());
+    EXPECT_TRUE(outcome.tags.empty()) << text.substr(0, 40);
+  }
+}
+
+TEST(KeywordAdversarial, ManyPatternMatchesStopAtTheDefaultLimit) {
+  auto chain = lexicon(R"("name": "w", "action": "redact", "patterns": ["secret"], "fail_mode": "closed")");
+  EXPECT_TRUE(failedClosed(run(*chain, message(repeated("secret ", 100000)))));
+  const Outcome thousand = run(*chain, message(repeated("secret ", 1000)));
+  EXPECT_TRUE(thousand.verdict.isContinue());
+  EXPECT_EQ(thousand.body(), repeated("****** ", 1000));
 }
 
 }  // namespace

@@ -720,5 +720,152 @@ TEST(UrlFilterMaxUrls, ManyLinksInOneMessage) {
   EXPECT_EQ(outcome.warning(), "399 sipwarden \"url_filter: too many links (1500, at most 1000)\"");
 }
 
+// ---------------------------------------------------------------- limits (issue 16)
+
+std::string repeated(std::string_view unit, std::size_t count) {
+  std::string out;
+  out.reserve(unit.size() * count);
+  for (std::size_t i = 0; i < count; ++i) out += unit;
+  return out;
+}
+
+bool failedClosed(const Outcome& outcome) {
+  return outcome.verdict.kind() == Verdict::Kind::Reply && outcome.verdict.code() == 503 &&
+         outcome.warning() == "399 sipwarden \"url_filter failed\"";
+}
+
+TEST(UrlFilterLimits, ConfigErrorsNameTheKey) {
+  EXPECT_EQ(configError(R"("max_body_bytes": 0)"),
+            "plugins[0].max_body_bytes: expected an integer from 1 to 1073741824");
+  EXPECT_EQ(configError(R"("max_body_bytes": "1M")"), "plugins[0].max_body_bytes: expected an integer");
+  EXPECT_EQ(configError(R"("max_links": 0)"), "plugins[0].max_links: expected an integer from 1 to 1000000");
+  EXPECT_EQ(configError(R"("max_links": 10, "max_body_bytes": 4096)"), "");
+}
+
+TEST(UrlFilterLimits, TextOverMaxBodyBytesFollowsTheFailMode) {
+  // 40 bytes of text with a link the block action would refuse: not read.
+  const std::string text = "see http://evil.example.net/ right now!!";
+  ASSERT_EQ(text.size(), 40u);
+  const Outcome open = runWith(R"("max_body_bytes": 39)", plain(text));
+  EXPECT_TRUE(open.verdict.isContinue());
+  EXPECT_EQ(open.trace[0].verdict, "error (open)");
+  EXPECT_EQ(open.trace[0].reason, "text of 40 bytes, over max_body_bytes (39)");
+  EXPECT_EQ(open.counter("over_limit.body"), 1u);
+  EXPECT_EQ(open.body(), text) << "fail open passes the message as it came";
+
+  const Outcome closed = runWith(R"("max_body_bytes": 39, "fail_mode": "closed")", plain(text));
+  EXPECT_TRUE(failedClosed(closed)) << closed.verdict.code() << " " << closed.warning();
+  EXPECT_EQ(closed.trace[0].verdict, "error (closed)");
+
+  // At the limit the text is read, and the link refused.
+  EXPECT_TRUE(runWith(R"("max_body_bytes": 40, "fail_mode": "closed")", plain(text)).blocked());
+}
+
+TEST(UrlFilterLimits, EveryTextPartCountsTowardsMaxBodyBytes) {
+  // Two 20-byte parts: 40 bytes in all.
+  const std::string body =
+      "--b\r\nContent-Type: text/plain\r\n\r\n01234567890123456789\r\n"
+      "--b\r\nContent-Type: text/html\r\n\r\n<b>4567890123456</b>\r\n--b--\r\n";
+  const std::string request = sipRequest("multipart/alternative;boundary=b", body);
+  EXPECT_EQ(runWith(R"("max_body_bytes": 39)", request).trace[0].verdict, "error (open)");
+  EXPECT_EQ(runWith(R"("max_body_bytes": 40)", request).trace[0].verdict, "continue");
+}
+
+TEST(UrlFilterLimits, MoreLinksThanMaxLinksFollowTheFailMode) {
+  // Five links to defang, three allowed: the last two would go undefanged.
+  const std::string text = "http://a.example.net http://b.example.net http://c.example.net "
+                           "http://d.example.net http://e.example.net";
+  const Outcome open = runWith(R"("action": "defang", "max_links": 3)", plain(text));
+  EXPECT_TRUE(open.verdict.isContinue());
+  EXPECT_EQ(open.trace[0].verdict, "error (open)");
+  EXPECT_EQ(open.trace[0].reason, "more than max_links (3) links");
+  EXPECT_EQ(open.counter("over_limit.links"), 1u);
+  EXPECT_EQ(open.body(), text) << "nothing half-defanged";
+
+  EXPECT_TRUE(failedClosed(runWith(R"("action": "defang", "max_links": 3, "fail_mode": "closed")", plain(text))));
+  // Exactly max_links links are all read and defanged.
+  const Outcome atLimit = runWith(R"("action": "defang", "max_links": 5, "fail_mode": "closed")", plain(text));
+  EXPECT_TRUE(atLimit.verdict.isContinue());
+  EXPECT_EQ(atLimit.counter("defanged.links"), 5u);
+}
+
+TEST(UrlFilterLimits, ARefusalAmongTheLinksReadStands) {
+  const std::string text = "http://a.example.net/ http://b.example.net/ http://c.example.net/ http://d.example.net/";
+  // block: the first link refuses the message, fail mode open or not.
+  const Outcome blocked = runWith(R"("max_links": 2)", plain(text));
+  EXPECT_TRUE(blocked.blocked());
+  EXPECT_EQ(blocked.warning(), "399 sipwarden \"url_filter: links are not allowed\"");
+  // A blocked file type among the links read.
+  EXPECT_TRUE(runWith(R"("action": "defang", "max_links": 2)", plain("x.example.net/setup.exe " + text)).blocked());
+  // Past max_urls already.
+  EXPECT_TRUE(runWith(R"("action": "defang", "max_urls": 1, "max_links": 2)", plain(text)).blocked());
+  // A blocked file type after the limit is not seen: the fail mode decides.
+  const Outcome unseen =
+      runWith(R"("action": "defang", "max_links": 2, "fail_mode": "closed")", plain(text + " x.example.net/setup.exe"));
+  EXPECT_TRUE(failedClosed(unseen));
+}
+
+TEST(UrlFilterLimits, HtmlLinksCountTowardsMaxLinks) {
+  const std::string html = R"(<a href="http://a.example.net/">a</a> <img src="http://b.example.net/i.png"> )"
+                           R"(<a href="http://c.example.net/">c</a>)";
+  EXPECT_EQ(runWith(R"("action": "defang", "max_links": 2)", htmlMessage(html)).trace[0].verdict, "error (open)");
+  EXPECT_EQ(runWith(R"("action": "defang", "max_links": 4)", htmlMessage(html)).trace[0].verdict, "continue");
+}
+
+// ---------------------------------------------------------------- adversarial bodies (issue 16)
+
+TEST(UrlFilterAdversarial, OneLinkAsLongAsTheBody) {
+  // 900 KiB of "http://a.": one link, refused.
+  const std::string text = repeated("http://a.", 100000);
+  const Outcome blocked = runWith("", plain(text));
+  EXPECT_TRUE(blocked.blocked());
+  // Defanged: the link and every link start inside it get their '_'.
+  const Outcome defanged = runWith(R"("action": "defang")", plain(text));
+  ASSERT_TRUE(defanged.verdict.isContinue()) << defanged.verdict.reason();
+  EXPECT_EQ(defanged.body(), repeated("_http://a.", 100000));
+}
+
+TEST(UrlFilterAdversarial, ManyShortLinksStopAtTheLimit) {
+  // 100,000 links to files ("a.co/x"): the default limit of 10,000 stops
+  // the search, and no refusal is among them.
+  const std::string text = repeated("a.co/x ", 100000);
+  const Outcome open = runWith("", plain(text));
+  EXPECT_TRUE(open.verdict.isContinue());
+  EXPECT_EQ(open.trace[0].reason, "more than max_links (10000) links");
+  EXPECT_TRUE(failedClosed(runWith(R"("fail_mode": "closed")", plain(text))));
+  // With the limit raised, all of them are read (and none is a file type).
+  const Outcome all = runWith(R"("max_links": 100000, "fail_mode": "closed")", plain(text));
+  EXPECT_TRUE(all.verdict.isContinue()) << all.verdict.code();
+  EXPECT_TRUE(runWith(R"("max_links": 100001)", plain(text + "a.co/x.exe")).blocked());
+}
+
+TEST(UrlFilterAdversarial, AmpersandsWithoutSemicolonsInHtml) {
+  // 300,000 '&' without a ';': each was a search for ';' to the end of the
+  // part. The link after them is still found, and references still decode.
+  const std::string html = repeated("&", 300000) + R"( <a href="http&colon;//evil.example.net/">x</a>)";
+  const Outcome outcome = runWith("", htmlMessage(html));
+  EXPECT_TRUE(outcome.blocked());
+  // Named references still decode; a name longer than 16 characters is text.
+  EXPECT_TRUE(runWith("", htmlMessage(R"(<a href="http&colon;//e.example.net/">x</a>)")).blocked());
+  EXPECT_FALSE(runWith("", htmlMessage(R"(<p>http&colonxxxxxxxxxxxxxxxxxxxx;//e.example.net</p>)")).blocked());
+}
+
+TEST(UrlFilterAdversarial, LongHostUnderAnAllowedDomain) {
+  // 600 labels under example.com: longer than any entry, still its subdomain.
+  const std::string host = repeated("a.", 600) + "example.com";
+  EXPECT_FALSE(runWith(R"("allow_intranet": ["example.com"])", plain("http://" + host + "/x")).blocked());
+  EXPECT_TRUE(runWith(R"("allow_intranet": ["example.com"])", plain("http://" + host + ".evil.net/x")).blocked());
+}
+
+TEST(UrlFilterAdversarial, ALongAllowListIsLookedUpByName) {
+  std::string entries;
+  for (int i = 0; i < 5000; ++i) entries += (i ? ", \"" : "\"") + ("d" + std::to_string(i)) + ".example.org\"";
+  const std::string options = R"("allow_intranet": [)" + entries + "]";
+  EXPECT_FALSE(runWith(options, plain("http://www.d4999.example.org/ http://d0.example.org")).blocked());
+  EXPECT_TRUE(runWith(options, plain("http://d5000.example.org/")).blocked());
+  EXPECT_TRUE(runWith(options, plain("http://example.org/")).blocked());
+  EXPECT_TRUE(runWith(options, plain("http://xd1.example.org/")).blocked());
+}
+
 }  // namespace
 }  // namespace sipwarden::pipeline
