@@ -19,6 +19,7 @@
 #include "admin/metrics.h"
 #include "admin/server.h"
 #include "app/watchdog.h"
+#include "pipeline/activity.h"
 #include "proxy/proxy.h"
 #include "transport/transport.h"
 
@@ -50,6 +51,7 @@ bool reload(const AppConfig& running, proxy::Proxy& proxy, transport::Transport&
     log.warning("reload: sipwarden was started without --config; nothing to reload");
     return false;
   }
+  pipeline::noteActivity("reload of " + running.configPath);
   try {
     AppConfig fresh = loadConfigFile(running.configPath);
     reloadTls(fresh, transport, log);

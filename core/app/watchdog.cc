@@ -74,17 +74,21 @@ void Watchdog::watch() {
                     "); exiting now, queued archive records may be lost");
       _exit(1);
     }
-    if (silentNs >= stallNs && !stalled_.load(std::memory_order_relaxed)) {
-      const std::string activity = pipeline::currentActivity();
+    if (silentNs >= stallNs) {
+      // The reason /healthz gives is kept current while the stall lasts;
+      // the log and the counter take the stall once.
+      std::string activity = pipeline::currentActivity();
+      if (activity.empty()) activity = "the core";
       {
         std::lock_guard<std::mutex> whyHold(whyLock_);
-        why_ = "SIP thread stalled for " + std::to_string(silentNs / 1'000'000) + " ms in " +
-               (activity.empty() ? std::string("the core") : activity);
+        why_ = "SIP thread stalled for " + std::to_string(silentNs / 1'000'000) + " ms in " + activity;
       }
-      stalled_.store(true);
-      stalls_.fetch_add(1);
-      log_.error("watchdog: SIP thread stalled for " + std::to_string(silentNs / 1'000'000) + " ms (watchdog_ms " +
-                 std::to_string(stallAfter_.count()) + ") in " + (activity.empty() ? std::string("the core") : activity));
+      if (!stalled_.load(std::memory_order_relaxed)) {
+        stalled_.store(true);
+        stalls_.fetch_add(1);
+        log_.error("watchdog: SIP thread stalled for " + std::to_string(silentNs / 1'000'000) + " ms (watchdog_ms " +
+                   std::to_string(stallAfter_.count()) + ") in " + activity);
+      }
     } else if (silentNs < stallNs && stalled_.load(std::memory_order_relaxed)) {
       stalled_.store(false);
       log_.warning("watchdog: SIP thread running again");

@@ -43,6 +43,20 @@ ChainEntry::~ChainEntry() {
 
 FilterChain::FilterChain(std::vector<ChainEntry> entries) : entries_(std::move(entries)) {}
 
+// A plugin's failures are logged through its allowance: a sender who makes
+// every message fail (a script run to its limit, a body over a filter's
+// limit) must not turn each one into log lines without end.
+void FilterChain::logFailure(const ChainEntry& entry, const std::string& what) {
+  std::uint64_t suppressed = 0;
+  if (!entry.failureLog->take(LogAllowance::Clock::now(), suppressed)) return;
+  if (suppressed > 0) {
+    log().warning(entry.label + " " + what + " (and " + std::to_string(suppressed) +
+                  " earlier failures not logged: rate limit)");
+  } else {
+    log().warning(entry.label + " " + what);
+  }
+}
+
 Verdict FilterChain::runRequest(CoreExchange& exchange, std::vector<TraceStep>* trace, std::size_t from) const {
   const std::uint32_t bit = MethodSet::bitFor(exchange.message().method());
   for (std::size_t i = from; i < entries_.size(); ++i) {
@@ -98,8 +112,8 @@ Verdict FilterChain::resolve(std::size_t index, Verdict verdict, CoreExchange& e
       return verdict;
     case Verdict::Kind::Error:
       bump(counters.errors);
-      log().warning("%s failed on %s %s: %s", entry.label, std::string(exchange.message().method()),
-                    std::string(exchange.message().callId()), verdict.reason());
+      logFailure(entry, "failed on " + std::string(exchange.message().method()) + " " +
+                            std::string(exchange.message().callId()) + ": " + verdict.reason());
       if (entry.failMode == FailMode::Open) return Verdict::proceed();
       exchange.setStoppedBy(entry.name);
       return Verdict::reply(entry.failCode, std::string(sip::standardReason(entry.failCode)),
@@ -121,7 +135,7 @@ void FilterChain::runResponse(CoreExchange& exchange) const {
     });
     if (verdict.kind() == Verdict::Kind::Error) {
       bump(entry.counters->errors);
-      log().warning("%s failed on a response: %s", entry.label, verdict.reason());
+      logFailure(entry, "failed on a response: " + verdict.reason());
     }
   }
 }
@@ -139,7 +153,7 @@ void FilterChain::runEnd(CoreExchange& exchange, int finalCode) const {
     });
     if (verdict.kind() == Verdict::Kind::Error) {
       bump(entry.counters->errors);
-      log().warning("%s failed at the end of a transaction: %s", entry.label, verdict.reason());
+      logFailure(entry, "failed at the end of a transaction: " + verdict.reason());
     }
   }
 }

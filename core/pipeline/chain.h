@@ -13,6 +13,7 @@
 
 #include "pipeline/counters.h"
 #include "pipeline/exchange.h"
+#include "sipwarden/log_allowance.h"
 #include "sipwarden/plugin.h"
 
 namespace Poco {
@@ -40,6 +41,8 @@ struct ChainEntry {
   int failCode = 503;
   std::shared_ptr<Poco::SharedLibrary> library;  // keeps the module loaded while the filter lives
   std::unique_ptr<PluginCounters> counters = std::make_unique<PluginCounters>();
+  // Failures logged: a burst of 20, then 5 a second (the rest are counted).
+  std::unique_ptr<LogAllowance> failureLog = std::make_unique<LogAllowance>(20, 5);
   // Files the plugin read its behaviour from (PluginConfig::watchFile), with
   // their modification time when it read them.
   std::vector<WatchedFile> watchedFiles;
@@ -82,6 +85,7 @@ class FilterChain {
   const std::vector<ChainEntry>& entries() const { return entries_; }
 
  private:
+  static void logFailure(const ChainEntry& entry, const std::string& what);
   std::vector<ChainEntry> entries_;
 };
 
