@@ -230,17 +230,19 @@ std::int64_t priceTableRange(lua_State* state) {
 
 // n log n comparisons; comparing strings costs more (strcoll) and reads
 // their common prefix, so the share of strings and their average length
-// count too, estimated from the first elements (a sample: pricing must not
-// itself walk a table whose __len claims a billion elements).
+// count too. They are read from every element the table really holds (its
+// raw length: a __len may claim a billion elements, and a sample of the
+// first ones could be all short strings followed by long ones); that walk
+// is linear, the sort it prices n log n.
 std::int64_t priceTableSort(lua_State* state) {
-  constexpr lua_Integer kSample = 1024;
   const lua_Integer size = tableLength(state, 1);
   if (size < 2) return 0;
   double sampled = 0;
   double strings = 0;
   double stringBytes = 0;
   if (lua_type(state, 1) == LUA_TTABLE) {
-    for (lua_Integer i = 1; i <= std::min(size, kSample); ++i) {
+    const auto held = static_cast<lua_Integer>(lua_rawlen(state, 1));
+    for (lua_Integer i = 1; i <= std::min(size, held); ++i) {
       if (lua_rawgeti(state, 1, i) == LUA_TSTRING) {
         strings += 1;
         stringBytes += static_cast<double>(lua_rawlen(state, -1));
@@ -315,6 +317,56 @@ int chargedConcat(lua_State* state) {
   return results;
 }
 
+// load with a reader function: each chunk the reader returns is compiled
+// in C, so it is paid for as it arrives (priceLoad pays for a string).
+int chargedReader(lua_State* state) {
+  lua_pushvalue(state, lua_upvalueindex(1));
+  lua_call(state, 0, 1);
+  if (lua_type(state, -1) == LUA_TSTRING) {
+    Sandbox::charge(state, static_cast<std::int64_t>(lua_rawlen(state, -1)) * kUnitsPerCompiledByte);
+  }
+  return 1;
+}
+
+int chargedLoad(lua_State* state) {
+  if (lua_type(state, 1) == LUA_TFUNCTION) {
+    lua_pushvalue(state, 1);
+    lua_pushcclosure(state, chargedReader, 1);
+    lua_replace(state, 1);
+  }
+  Sandbox::charge(state, priceLoad(state));
+  return lua_tocfunction(state, lua_upvalueindex(1))(state);
+}
+
+// utf8.codes' iterator skips the continuation bytes after a position in
+// one call, so a script calling it directly on a long run of them does
+// linear work per call: the skip is counted and paid before the call.
+int chargedCodesStep(lua_State* state) {
+  std::size_t length = 0;
+  const char* text = lua_type(state, 1) == LUA_TSTRING ? lua_tolstring(state, 1, &length) : nullptr;
+  if (text != nullptr && lua_isinteger(state, 2) != 0) {
+    const lua_Integer position = lua_tointeger(state, 2);
+    std::size_t at = position > 0 ? static_cast<std::size_t>(position) : 0;
+    std::size_t skipped = 0;
+    while (at < length && (static_cast<unsigned char>(text[at]) & 0xC0) == 0x80) {
+      ++at;
+      ++skipped;
+    }
+    Sandbox::charge(state, 1 + static_cast<std::int64_t>(skipped) / kBytesConvertedPerUnit);
+  }
+  return lua_tocfunction(state, lua_upvalueindex(1))(state);
+}
+
+int chargedCodes(lua_State* state) {
+  const int results = lua_tocfunction(state, lua_upvalueindex(1))(state);
+  if (results >= 1 && lua_tocfunction(state, -results) != nullptr) {
+    lua_pushvalue(state, -results);
+    lua_pushcclosure(state, chargedCodesStep, 1);
+    lua_replace(state, -results - 1);
+  }
+  return results;
+}
+
 // collectgarbage: a full collection of a large heap takes milliseconds in
 // one call, and stopping the collector is for the host to decide; only
 // "count" is left.
@@ -342,7 +394,7 @@ const Wrapper kWrappers[] = {
     {nullptr, "collectgarbage", countOnlyCollectgarbage, nullptr},
     wrap<priceTonumber>(nullptr, "tonumber"),
     wrap<priceSelect>(nullptr, "select"),
-    wrap<priceLoad>(nullptr, "load"),
+    {nullptr, "load", chargedLoad, nullptr},
     wrap<priceStringByte>(LUA_STRLIBNAME, "byte"),
     wrap<priceArguments>(LUA_STRLIBNAME, "char"),
     wrap<priceStringFormat>(LUA_STRLIBNAME, "format"),
@@ -363,6 +415,7 @@ const Wrapper kWrappers[] = {
     wrap<priceArguments>(LUA_UTF8LIBNAME, "char"),
     wrap<priceUtf8Codepoint>(LUA_UTF8LIBNAME, "codepoint"),
     wrap<priceUtf8Len>(LUA_UTF8LIBNAME, "len"),
+    {LUA_UTF8LIBNAME, "codes", chargedCodes, nullptr},
     wrap<priceUtf8Offset>(LUA_UTF8LIBNAME, "offset"),
 };
 

@@ -195,12 +195,16 @@ int pushField(lua_State* state, Exchange& exchange, std::string_view key) {
   } else if (key == "cseq") {
     lua_pushinteger(state, message.cseqNumber());
   } else if (key == "body") {
+    Sandbox::charge(state, static_cast<std::int64_t>(message.body().size()) / 16);
     pushView(state, message.body());
   } else if (key == "content_type") {
     pushView(state, message.contentType());
   } else if (key == "text") {
     InstantMessage& text = exchange.instantMessage();
     if (text.present()) {
+      // Reading the text decodes the body again (HTML to text, base64):
+      // paid per read, like the library's string functions.
+      Sandbox::charge(state, static_cast<std::int64_t>(message.body().size()) / 4);
       const std::string plain = text.plainText();
       pushView(state, plain);
     } else {

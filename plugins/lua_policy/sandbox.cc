@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <cstdlib>
 #include <string_view>
 #include <new>
@@ -14,7 +15,19 @@
 namespace sipwarden::lua {
 namespace {
 
+// CLOCK_MONOTONIC at the kernel tick's resolution: the same clock as
+// steady_clock (so the two compare), read from the vDSO without the
+// hardware counter, a few nanoseconds.
+Sandbox::Clock::time_point coarseNow() {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+  return Sandbox::Clock::time_point(std::chrono::seconds(now.tv_sec) + std::chrono::nanoseconds(now.tv_nsec));
+}
+
 constexpr std::int64_t kAllocationBytesPerCheck = 256 * 1024;
+// The longest string a script may make or be handed (a message is at most
+// 1 MiB, max_message_size).
+constexpr std::size_t kMaxStringBytes = 2 * 1024 * 1024;
 
 // load() for text chunks only: bytecode can break the VM's invariants.
 int loadText(lua_State* state) {
@@ -69,6 +82,14 @@ void* Sandbox::allocate(void* memory, void* block, std::size_t oldSize, std::siz
     budget.refused = true;
     return nullptr;
   }
+  // For a new block Lua passes the object's type in oldSize. A string is
+  // capped on its own: comparing two long strings is one VM instruction,
+  // and the hook sees only every kSlice instructions.
+  if (block == nullptr && (oldSize & 0x0F) == LUA_TSTRING && newSize > kMaxStringBytes) {
+    budget.refused = true;
+    budget.stringTooLong = true;
+    return nullptr;
+  }
   void* resized = std::realloc(block, newSize);
   if (resized != nullptr) {
     budget.used = budget.used - previous + newSize;
@@ -96,11 +117,15 @@ std::string whereInScript(lua_State* state, int level) {
 }
 
 // How many instructions run between two looks at the budget and the clock:
-// often enough for a deadline of a millisecond even when instructions are
-// dear, rare enough to cost little (a hook call every 1,000 instructions,
-// about 3.5 us of plain VM work, is a few percent of a long loop and nothing
-// for a typical policy, which runs fewer in a whole call).
-constexpr std::int64_t kSlice = 1'000;
+// often enough that instructions which do work the hook cannot see (two
+// strings of up to kMaxStringBytes compared) overrun the deadline by tens of
+// milliseconds at most, rare enough to cost little (a hook call every 500
+// instructions, about 1.7 us of plain VM work).
+constexpr std::int64_t kSlice = 500;
+// The hook tells the watchdog the running line every this many slices: a
+// call worth reporting runs for hundreds of milliseconds, and building the
+// note costs more than the rest of the hook.
+constexpr unsigned kSlicesPerActivityNote = 256;
 // Allocation is charged at one unit per 16 bytes; after this many bytes the
 // hook looks at the next instruction instead of the end of its slice.
 constexpr std::int64_t kAllocationBytesPerUnit = 16;
@@ -111,13 +136,7 @@ constexpr unsigned kChargesPerLook = 16;
 
 }  // namespace
 
-void Sandbox::look() {
-  lookedAt_ = Clock::now();
-  if (startedAt_ == Clock::time_point{}) {
-    startedAt_ = lookedAt_;
-    deadlineAt_ = startedAt_ + limits_.deadline;
-  }
-}
+void Sandbox::look() { lookedAt_ = Clock::now(); }
 
 void Sandbox::abort(lua_State* state, Failure failure, std::string message) {
   aborted_ = failure;
@@ -126,6 +145,14 @@ void Sandbox::abort(lua_State* state, Failure failure, std::string message) {
   // (pcall in a script, a message handler, a __close) cannot run on.
   lua_sethook(state, &Sandbox::budgetHook, LUA_MASKCOUNT, 1);
   raiseAbort(state);
+}
+
+void Sandbox::abortAtLimit(lua_State* state, int level) {
+  const std::string where = whereInScript(state, level);
+  if (spent_ >= limits_.instructions) {
+    abort(state, Failure::Budget, where + "instruction budget of " + std::to_string(limits_.instructions) + " exceeded");
+  }
+  abort(state, Failure::Deadline, where + "deadline of " + std::to_string(limits_.deadline.count()) + " ms exceeded");
 }
 
 void Sandbox::raiseAbort(lua_State* state) {
@@ -144,18 +171,13 @@ void Sandbox::budgetHook(lua_State* state, lua_Debug*) {
   sandbox.spent_ += (forced ? 0 : sandbox.slice_) + sandbox.memory_.allocatedSinceCheck / kAllocationBytesPerUnit;
   sandbox.memory_.allocatedSinceCheck = 0;
   sandbox.look();
+  // Inside a hook, level 0 is the Lua function that was running: name it,
+  // so the operator sees which loop ran away.
   if (sandbox.spent_ >= sandbox.limits_.instructions || sandbox.lookedAt_ >= sandbox.deadlineAt_) {
-    // Inside a hook, level 0 is the Lua function that was running: name it,
-    // so the operator sees which loop ran away.
-    const std::string where = whereInScript(state, 0);
-    if (sandbox.spent_ >= sandbox.limits_.instructions) {
-      sandbox.abort(state, Failure::Budget,
-                    where + "instruction budget of " + std::to_string(sandbox.limits_.instructions) + " exceeded");
-    }
-    sandbox.abort(state, Failure::Deadline,
-                  where + "deadline of " + std::to_string(sandbox.limits_.deadline.count()) + " ms exceeded");
+    sandbox.abortAtLimit(state, 0);
   }
-  if (sandbox.activitySink_ != nullptr) {
+  if (sandbox.activitySink_ != nullptr && ++sandbox.slicesSinceNote_ >= kSlicesPerActivityNote) {
+    sandbox.slicesSinceNote_ = 0;
     lua_Debug where;
     if (lua_getstack(state, 0, &where) != 0 && lua_getinfo(state, "Sl", &where) != 0) {
       char note[128];
@@ -180,16 +202,8 @@ void Sandbox::charge(lua_State* state, std::int64_t units) {
     sandbox.look();
     late = sandbox.lookedAt_ >= sandbox.deadlineAt_;
   }
-  if (sandbox.spent_ >= sandbox.limits_.instructions || late) {
-    // Level 1: the Lua function that called the C function charging.
-    const std::string where = whereInScript(state, 1);
-    if (sandbox.spent_ >= sandbox.limits_.instructions) {
-      sandbox.abort(state, Failure::Budget,
-                    where + "instruction budget of " + std::to_string(sandbox.limits_.instructions) + " exceeded");
-    }
-    sandbox.abort(state, Failure::Deadline,
-                  where + "deadline of " + std::to_string(sandbox.limits_.deadline.count()) + " ms exceeded");
-  }
+  // Level 1: the Lua function that called the C function charging.
+  if (sandbox.spent_ >= sandbox.limits_.instructions || late) sandbox.abortAtLimit(state, 1);
 }
 
 // pcall and xpcall as the script sees them: the library's own, except that
@@ -205,8 +219,10 @@ int Sandbox::guardedProtectedCall(lua_State* state) {
   if (sandbox.inCall_ && sandbox.memory_.refused && lua_toboolean(state, 1) == 0 && lua_type(state, 2) == LUA_TSTRING &&
       std::string_view(lua_tostring(state, 2)) == "not enough memory") {
     sandbox.abort(state, Failure::Memory,
-                  whereInScript(state, 1) + "memory limit of " + std::to_string(sandbox.limits_.memoryBytes / 1024) +
-                      " KiB reached (not enough memory)");
+                  whereInScript(state, 1) + (sandbox.memory_.stringTooLong
+                                                 ? std::string("a string longer than 2 MiB (not enough memory)")
+                                                 : "memory limit of " + std::to_string(sandbox.limits_.memoryBytes / 1024) +
+                                                       " KiB reached (not enough memory)"));
   }
   return lua_gettop(state);
 }
@@ -236,21 +252,87 @@ int Sandbox::guardedXpcall(lua_State* state) {
   return guardedProtectedCall(state);
 }
 
-// setmetatable without finalizers: Lua runs __gc with hooks off (and at
-// lua_close), where no budget or deadline could stop it. Lua 5.4 marks an
-// object for finalization only when its metatable has __gc at this moment,
-// so refusing here closes the door; adding __gc later has no effect.
+// setmetatable as the script sees it. Two things Lua does outside any hook
+// are closed here:
+// - Finalizers (__gc) run with hooks off, in collectgarbage, an emergency
+//   collection or lua_close on reload, where no budget could stop them. Lua
+//   5.4 marks an object for finalization only when its metatable has __gc at
+//   this moment, so refusing here closes the door.
+// - An __index (or __newindex) that is a table is followed by the VM itself,
+//   up to 2,000 tables deep within one instruction, comparing the key in
+//   each: with a long string key that is gigabytes compared in an
+//   instruction the hook never sees. The table gets a copy of the metatable
+//   (its metamethod fields) in which such a table is replaced by a Lua
+//   function doing the same lookup, so every step of a chain is a call the
+//   budget counts. The copy is hidden behind __metatable (getmetatable
+//   still returns the script's table), so it cannot be changed back;
+//   changing the script's table later does not change the object's
+//   behaviour (docs/lua-api.md). A later setmetatable on the same table is
+//   allowed unless the script's own metatable had __metatable.
+namespace {
+char kFrozenMarker;        // a private key (its address) in each copy: true when its __metatable is ours
+char kIndexFactory;        // registry keys of the two wrapper factories
+char kNewindexFactory;
+}  // namespace
+
 int Sandbox::guardedSetmetatable(lua_State* state) {
-  if (lua_type(state, 2) == LUA_TTABLE) {
-    if (lua_getfield(state, 2, "__gc") != LUA_TNIL) {
-      return luaL_error(state, "setmetatable: __gc is not allowed in policies (finalizers run outside the budget)");
-    }
+  luaL_checktype(state, 1, LUA_TTABLE);
+  const int kind = lua_type(state, 2);
+  luaL_argexpected(state, kind == LUA_TNIL || kind == LUA_TTABLE, 2, "nil or table");
+  lua_settop(state, 2);
+  if (lua_getmetatable(state, 1) != 0) {  // the copy it has now, if any
+    lua_rawgetp(state, -1, &kFrozenMarker);
+    const bool ours = lua_toboolean(state, -1) != 0;
     lua_pop(state, 1);
+    lua_pushliteral(state, "__metatable");
+    const bool protectedByScript = lua_rawget(state, -2) != LUA_TNIL && !ours;
+    lua_pop(state, 2);
+    if (protectedByScript) return luaL_error(state, "cannot change a protected metatable");
   }
-  lua_pushvalue(state, lua_upvalueindex(1));
-  lua_insert(state, 1);
-  lua_call(state, lua_gettop(state) - 1, LUA_MULTRET);
-  return lua_gettop(state);
+  if (kind == LUA_TNIL) {
+    lua_setmetatable(state, 1);
+    return 1;
+  }
+  lua_pushliteral(state, "__gc");
+  if (lua_rawget(state, 2) != LUA_TNIL) {
+    return luaL_error(state, "setmetatable: __gc is not allowed in policies (finalizers run outside the budget)");
+  }
+  lua_pop(state, 1);
+  lua_createtable(state, 0, 4);  // 3: the copy
+  std::int64_t fields = 0;
+  lua_pushnil(state);
+  while (lua_next(state, 2) != 0) {  // key at -2, value at -1
+    ++fields;
+    std::size_t size = 0;
+    const char* name = lua_type(state, -2) == LUA_TSTRING ? lua_tolstring(state, -2, &size) : nullptr;
+    if (name == nullptr || size < 2 || name[0] != '_' || name[1] != '_') {
+      lua_pop(state, 1);
+      continue;
+    }
+    const std::string_view field(name, size);
+    if ((field == "__index" || field == "__newindex") && lua_type(state, -1) == LUA_TTABLE) {
+      lua_rawgetp(state, LUA_REGISTRYINDEX, field == "__index" ? &kIndexFactory : &kNewindexFactory);
+      lua_insert(state, -2);
+      lua_call(state, 1, 1);  // the wrapper closure over the table
+    }
+    lua_pushvalue(state, -2);
+    lua_insert(state, -2);
+    lua_rawset(state, 3);
+  }
+  charge(state, 2 * fields);
+  lua_pushliteral(state, "__metatable");
+  const bool scriptProtects = lua_rawget(state, 3) != LUA_TNIL;
+  lua_pop(state, 1);
+  if (!scriptProtects) {
+    lua_pushliteral(state, "__metatable");
+    lua_pushvalue(state, 2);  // getmetatable answers with the script's own table
+    lua_rawset(state, 3);
+  }
+  lua_pushboolean(state, scriptProtects ? 0 : 1);
+  lua_rawsetp(state, 3, &kFrozenMarker);
+  lua_setmetatable(state, 1);
+  lua_settop(state, 1);
+  return 1;
 }
 
 void Sandbox::openLibraries() {
@@ -277,9 +359,17 @@ void Sandbox::openLibraries() {
   lua_getglobal(state_, "xpcall");
   lua_pushcclosure(state_, &Sandbox::guardedXpcall, 1);
   lua_setglobal(state_, "xpcall");
-  lua_getglobal(state_, "setmetatable");
-  lua_pushcclosure(state_, &Sandbox::guardedSetmetatable, 1);
+  lua_pushcfunction(state_, &Sandbox::guardedSetmetatable);
   lua_setglobal(state_, "setmetatable");
+  // The wrappers guardedSetmetatable puts in place of table __index and
+  // __newindex: plain Lua, so each step of a lookup chain is counted.
+  static const char kFactories[] =
+      "return function(target) return function(_, key) return target[key] end end,"
+      "       function(target) return function(_, key, value) target[key] = value end end";
+  if (luaL_loadstring(state_, kFactories) != LUA_OK) throw std::runtime_error(lua_tostring(state_, -1));
+  lua_call(state_, 0, 2);
+  lua_rawsetp(state_, LUA_REGISTRYINDEX, &kNewindexFactory);
+  lua_rawsetp(state_, LUA_REGISTRYINDEX, &kIndexFactory);
   lua_getglobal(state_, LUA_STRLIBNAME);
   lua_pushnil(state_);
   lua_setfield(state_, -2, "dump");
@@ -300,14 +390,17 @@ Sandbox::Outcome Sandbox::protectedCall(int args) {
   abortMessage_.clear();
   memory_.refused = false;
   memory_.allocatedSinceCheck = 0;
+  memory_.stringTooLong = false;
   memory_.inCall = true;
-  // The clock is first read at the first look (after kSlice instructions
-  // or a charge): the deadline then counts from a few microseconds late,
-  // and a short call, most of them, reads no clock at all.
-  startedAt_ = Clock::time_point{};
+  slicesSinceNote_ = 0;
+  // Every call reads the coarse clock at its start and end (a few ns each,
+  // a resolution of a few ms): its length for the time share, whatever it
+  // did in between, and the start of its deadline. The precise clock is
+  // read only at looks (each slice of instructions, large charges).
+  startedAt_ = coarseNow();
   lookedAt_ = startedAt_;
   chargesSinceLook_ = 0;
-  deadlineAt_ = Clock::time_point::max();
+  deadlineAt_ = startedAt_ + limits_.deadline;
   slice_ = static_cast<int>(std::min(kSlice, limits_.instructions));
   lua_sethook(state_, &Sandbox::budgetHook, LUA_MASKCOUNT, slice_);
   const int status = lua_pcall(state_, args, 0, 0);
@@ -315,12 +408,8 @@ Sandbox::Outcome Sandbox::protectedCall(int args) {
   inCall_ = false;
   memory_.inCall = false;
   Outcome outcome;
-  // A call that looked at the clock at all is long enough to pay one more
-  // reading for its true length (a charged library call's work comes after
-  // its charge); one that never looked took microseconds.
-  if (startedAt_ != Clock::time_point{}) lookedAt_ = Clock::now();
-  outcome.took = lookedAt_ - startedAt_;
-  outcome.lookedAt = lookedAt_;
+  outcome.lookedAt = coarseNow();
+  outcome.took = outcome.lookedAt - startedAt_;
   if (status == LUA_OK && aborted_ == Failure::None) return outcome;
   const char* text = status != LUA_OK ? lua_tostring(state_, -1) : nullptr;
   outcome.message = text != nullptr ? text : "a script error without a message";
@@ -330,6 +419,7 @@ Sandbox::Outcome Sandbox::protectedCall(int args) {
     outcome.message = aborted_ == Failure::Memory ? abortMessage_
                                                   : "memory limit of " + std::to_string(limits_.memoryBytes / 1024) +
                                                         " KiB reached (" + outcome.message + ")";
+    if (memory_.stringTooLong) outcome.message += " (a string longer than 2 MiB)";
     lua_gc(state_, LUA_GCCOLLECT);
   } else if (aborted_ != Failure::None) {
     outcome.failure = aborted_;

@@ -42,9 +42,9 @@ class Sandbox {
   struct Outcome {
     Failure failure = Failure::None;
     std::string message;  // "policy.lua:12: attempt to index a nil value"
-    // How long the call ran, as of the last time it looked at the clock (the
-    // hook every slice, charged library calls), and when that was. A call
-    // too short to look (most) reports zero: no clock read is spent on it.
+    // How long the call ran, and when it ended, on the coarse monotonic
+    // clock (a resolution of a few milliseconds: enough for the time share,
+    // which counts calls longer than one).
     std::chrono::nanoseconds took{0};
     Clock::time_point lookedAt{};
   };
@@ -93,10 +93,14 @@ class Sandbox {
     std::int64_t allocatedSinceCheck = 0;
     lua_State* state = nullptr;  // set once the state exists
     bool inCall = false;
+    bool stringTooLong = false;  // a refusal was a string over the cap
   };
-  // Reads the clock for the deadline (starting it at the call's first look).
+  // Reads the precise clock for the deadline.
   void look();
   [[noreturn]] void abort(lua_State* state, Failure failure, std::string message);
+  // The budget or the deadline is spent: aborts, naming the script's line
+  // `level` frames up (0 inside the hook, 1 from a charging C function).
+  [[noreturn]] void abortAtLimit(lua_State* state, int level);
   [[noreturn]] void raiseAbort(lua_State* state);
   static int guardedProtectedCall(lua_State* state);
   static int guardedSetmetatable(lua_State* state);
@@ -121,6 +125,7 @@ class Sandbox {
   Clock::time_point deadlineAt_;
   Clock::time_point lookedAt_;    // the last clock reading of the call
   unsigned chargesSinceLook_ = 0;
+  unsigned slicesSinceNote_ = 0;
   Failure aborted_ = Failure::None;
   std::string abortMessage_;
 };

@@ -27,21 +27,6 @@ int hookReference(lua_State* state, const char* name, std::string& error) {
 
 }  // namespace
 
-bool LogAllowance::take(Clock::time_point now, std::uint64_t& suppressed) {
-  if (refilled_ == Clock::time_point{}) refilled_ = now;
-  const double elapsed = std::chrono::duration<double>(now - refilled_).count();
-  tokens_ = std::min(kBurst, tokens_ + elapsed * kPerSecond);
-  refilled_ = now;
-  if (tokens_ < 1) {
-    ++suppressed_;
-    return false;
-  }
-  tokens_ -= 1;
-  suppressed = suppressed_;
-  suppressed_ = 0;
-  return true;
-}
-
 Script::Script(ScriptSettings settings)
     : settings_(std::move(settings)),
       sandbox_(settings_.limits),

@@ -14,6 +14,7 @@
 #include "lua_policy/sandbox.h"
 #include "lua_policy/shared_store.h"
 #include "sipwarden/filter.h"
+#include "sipwarden/log_allowance.h"
 
 namespace sipwarden::lua {
 
@@ -46,25 +47,11 @@ struct CallContext {
   std::size_t keptBytes = 0;
 };
 
-// sw.log's allowance per script: a burst, then a steady rate; lines past it
-// are counted, and the next line let through says how many were suppressed.
-// Each line is cut at kLineBytes. Called on the SIP thread only.
-class LogAllowance {
- public:
-  static constexpr double kBurst = 50;
-  static constexpr double kPerSecond = 10;
-  static constexpr std::size_t kLineBytes = 4096;
-  using Clock = std::chrono::steady_clock;
-
-  // Whether a line may be written now; when it may, `suppressed` is the
-  // number of lines dropped since the last one written (then reset).
-  bool take(Clock::time_point now, std::uint64_t& suppressed);
-
- private:
-  double tokens_ = kBurst;
-  Clock::time_point refilled_{};
-  std::uint64_t suppressed_ = 0;
-};
+// sw.log's allowance per script (sipwarden/log_allowance.h): a burst of 50
+// lines, then 10 a second; each line cut at kLogLineBytes.
+inline constexpr double kLogBurst = 50;
+inline constexpr double kLogPerSecond = 10;
+inline constexpr std::size_t kLogLineBytes = 4096;
 
 struct ScriptSettings {
   std::string file;
@@ -111,7 +98,7 @@ class Script {
   Sandbox sandbox_;
   std::unique_ptr<PatternCache> patterns_;
   CallContext call_;
-  LogAllowance logAllowance_;
+  LogAllowance logAllowance_{kLogBurst, kLogPerSecond};
   std::string activityNote_;  // "lua_policy policy.lua", for the watchdog
   int onRequest_ = -1;  // registry references, -1 when not defined
   int onResponse_ = -1;

@@ -32,6 +32,11 @@ bool SharedStore::roomFor(const std::string& key, std::size_t newCost, Clock::ti
     return keys <= caps_.keys && bytes_ - freed + newCost <= caps_.totalBytes;
   };
   if (fits()) return true;
+  // The purge walks every entry: at most once per kPurgeInterval, or a
+  // sender could make each refused write (a full store of live keys) cost a
+  // walk of 100,000 entries on the SIP thread.
+  if (lastPurge_ != Clock::time_point{} && now - lastPurge_ < kPurgeInterval) return false;
+  lastPurge_ = now;
   for (auto it = entries_.begin(); it != entries_.end();) {
     if (it->second.expires <= now) {
       auto gone = it++;

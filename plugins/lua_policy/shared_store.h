@@ -4,8 +4,8 @@
 // script). Values are numbers or strings, each with an optional time to
 // live. It lives outside every script's memory cap, so it has caps of its
 // own: keys, bytes per key and per value, and bytes in all. When a write
-// would pass one, expired keys are purged first, and the write is refused
-// if that frees too little: nothing is evicted, so a counter a policy
+// would pass one, expired keys are purged first (at most once a second),
+// and the write is refused if that frees too little: nothing is evicted, so a counter a policy
 // relies on (a rate limit) is never silently lost.
 
 #include <chrono>
@@ -66,6 +66,8 @@ class SharedStore {
   std::unordered_map<std::string, Entry> entries_;
   Caps caps_;
   std::size_t bytes_ = 0;
+  Clock::time_point lastPurge_{};
+  static constexpr std::chrono::seconds kPurgeInterval{1};
 };
 
 }  // namespace sipwarden::lua

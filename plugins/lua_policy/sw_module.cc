@@ -34,14 +34,21 @@ void pushView(lua_State* state, std::string_view text) { lua_pushlstring(state, 
 constexpr std::int64_t kSubjectBytesPerUnit = 2;
 constexpr std::int64_t kUnitsPerPatternByte = 8;
 constexpr std::int64_t kUnitsPerReplacement = 100;
+constexpr std::int64_t kProgramStepsPerUnit = 16;  // subject byte x program instruction
 constexpr std::int64_t kResultBytesPerUnit = 16;
 
 // Pays for searching `subject` (arg 1) with the pattern (arg 2) before the
-// search runs.
-void chargeSearch(lua_State* state) {
+// search runs. RE2's DFA is linear in the subject, but when its memory runs
+// out (kMemoryPerPattern) RE2 falls back to simulating the program over the
+// text, subject x program size steps: a pattern of a few hundred
+// instructions on 60 KB took 0.4 s in one call. That bound is what is paid,
+// so a call that could run long is refused before it starts.
+void chargeSearch(lua_State* state, const RE2& pattern) {
   const auto subjectBytes = static_cast<std::int64_t>(lua_rawlen(state, 1));
   const auto patternBytes = static_cast<std::int64_t>(lua_rawlen(state, 2));
-  Sandbox::charge(state, subjectBytes / kSubjectBytesPerUnit + patternBytes * kUnitsPerPatternByte);
+  const auto programSize = static_cast<std::int64_t>(pattern.ProgramSize());
+  Sandbox::charge(state, subjectBytes / kSubjectBytesPerUnit + patternBytes * kUnitsPerPatternByte +
+                             subjectBytes * programSize / kProgramStepsPerUnit);
 }
 
 const RE2& checkPattern(lua_State* state, int index) {
@@ -74,7 +81,7 @@ int pushCaptures(lua_State* state, const std::vector<re2::StringPiece>& groups) 
 int reMatch(lua_State* state) {
   const std::string_view subject = checkView(state, 1);
   const RE2& pattern = checkPattern(state, 2);
-  chargeSearch(state);
+  chargeSearch(state, pattern);
   std::vector<re2::StringPiece> groups;
   if (!search(pattern, subject, 0, groups)) {
     lua_pushnil(state);
@@ -90,7 +97,7 @@ int reFind(lua_State* state) {
   const RE2& pattern = checkPattern(state, 2);
   const lua_Integer init = luaL_optinteger(state, 3, 1);
   luaL_argcheck(state, init >= 1, 3, "positions start at 1");
-  chargeSearch(state);
+  chargeSearch(state, pattern);
   std::vector<re2::StringPiece> groups;
   const auto start = static_cast<std::size_t>(init - 1);
   if (start > subject.size() || !search(pattern, subject, start, groups)) {
@@ -175,7 +182,7 @@ int reGsub(lua_State* state) {
   const std::string_view replacement = checkView(state, 3);
   std::string error;
   if (!pattern.CheckRewriteString(replacement, &error)) luaL_argerror(state, 3, error.c_str());
-  chargeSearch(state);
+  chargeSearch(state, pattern);
   const int count = replaceAll(state, subject, pattern, replacement);
   pushView(state, subject);
   lua_pushinteger(state, count);
@@ -199,15 +206,15 @@ int log(lua_State* state) {
   if (!script.logAllowance().take(LogAllowance::Clock::now(), suppressed)) return 0;
   std::string text = script.settings().name + ":";
   if (suppressed > 0) text += " (" + std::to_string(suppressed) + " earlier lines suppressed: sw.log rate limit)";
-  for (int i = 2, top = lua_gettop(state); i <= top && text.size() < LogAllowance::kLineBytes; ++i) {
+  for (int i = 2, top = lua_gettop(state); i <= top && text.size() < kLogLineBytes; ++i) {
     std::size_t size = 0;
     const char* piece = luaL_tolstring(state, i, &size);
     text += " ";
-    text.append(piece, std::min(size, LogAllowance::kLineBytes));
+    text.append(piece, std::min(size, kLogLineBytes));
     lua_pop(state, 1);
   }
-  if (text.size() > LogAllowance::kLineBytes) {
-    text.resize(LogAllowance::kLineBytes);
+  if (text.size() > kLogLineBytes) {
+    text.resize(kLogLineBytes);
     text += "... (cut at 4 KiB)";
   }
   CallContext& call = Script::of(state).call();

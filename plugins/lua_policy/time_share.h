@@ -51,7 +51,10 @@ class TimeShare {
   static constexpr std::chrono::nanoseconds kFreeCallTime = std::chrono::milliseconds(1);
 
  private:
+  // Readings come from the precise and the coarse clock (the same clock at
+  // two resolutions), so time may seem to step back a little: ignored.
   void refill(Clock::time_point now) {
+    if (last_ != Clock::time_point{} && now <= last_) return;
     if (last_ != Clock::time_point{}) {
       const auto earned = std::chrono::duration_cast<std::chrono::nanoseconds>((now - last_) * share_);
       tokens_ = std::min(capacity_, tokens_ + earned);

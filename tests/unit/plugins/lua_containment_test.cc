@@ -188,6 +188,73 @@ TEST_F(LuaContainmentTest, CopiesInsideOneInstructionAreCharged) {
                 "budget_exceeded");
 }
 
+TEST_F(LuaContainmentTest, IndexChainsAreWalkedStepByStepUnderTheBudget) {
+  // Each head[K] walked 1,990 __index tables comparing a 1 MiB key in each,
+  // inside one VM instruction: 52 s on one message before.
+  auto filters = chain("local K = string.rep('a', 1024 * 1024) .. 'a'\n"
+                       "local K2 = string.rep('a', 1024 * 1024) .. 'b'\n"
+                       "local t = {[K2] = true}\n"
+                       "for i = 1, 1990 do t = setmetatable({[K2] = true}, {__index = t}) end\n"
+                       "local head = t\n"
+                       "function on_request(msg) local x while true do x = head[K] end end",
+                       R"(, "deadline_ms": 10000)");
+  std::chrono::milliseconds took{};
+  const Verdict verdict = run(*filters, took);
+  // Each step is now a Lua call: the chain ends in a "C stack overflow"
+  // error (Lua's limit of 200 nested calls), or the budget if it is shorter.
+  ASSERT_EQ(verdict.kind(), Verdict::Kind::Reply);
+  EXPECT_EQ(counter(*filters, "budget_exceeded") + counter(*filters, "script_errors"), 1u);
+  EXPECT_LT(took.count(), 5000);
+  // A chain the C stack allows is a Lua call per step, so the hook looks
+  // between steps: the deadline (the key comparisons are not counted as
+  // instructions) ends the call close to its 50 ms.
+  auto shorter = chain("local K = string.rep('a', 1024 * 1024) .. 'a'\n"
+                       "local K2 = string.rep('a', 1024 * 1024) .. 'b'\n"
+                       "local t = {[K2] = true}\n"
+                       "for i = 1, 150 do t = setmetatable({[K2] = true}, {__index = t}) end\n"
+                       "local head = t\n"
+                       "function on_request(msg) local x while true do x = head[K] end end");
+  EXPECT_EQ(run(*shorter, took).kind(), Verdict::Kind::Reply);
+  EXPECT_EQ(counter(*shorter, "deadline_exceeded") + counter(*shorter, "budget_exceeded"), 1u);
+  EXPECT_LT(took.count(), 2000);
+}
+
+TEST_F(LuaContainmentTest, MetatableIdiomsStillWork) {
+  auto filters = chain(R"(
+    local Base = {}
+    Base.__index = Base
+    function Base.new(name) return setmetatable({name = name}, Base) end
+    function Base:hello() return "hello " .. self.name end
+    local Derived = setmetatable({}, {__index = Base})
+    Derived.__index = Derived
+    function Derived.new(name) return setmetatable(Base.new(name), Derived) end
+    function Derived:shout() return self:hello():upper() end
+    local log = {}
+    local proxy = setmetatable({}, {__newindex = log, __tostring = function() return "proxy" end})
+    function on_request(msg)
+      local d = Derived.new("bob")
+      proxy.seen = true
+      local sealed = setmetatable({}, {__metatable = "sealed"})
+      local resealed = pcall(setmetatable, sealed, {})
+      local late = {}
+      local object = setmetatable({}, late)
+      late.__index = function() return "changed" end  -- a change after setmetatable is not seen
+      msg:tag("result", table.concat({d:shout(), tostring(getmetatable(d) == Derived), tostring(rawget(log, "seen")),
+        tostring(proxy), getmetatable(sealed), tostring(resealed), tostring(object.anything),
+        tostring(getmetatable(setmetatable(d, Base)) == Base)}, ","))
+    end)",
+                       R"(, "deadline_ms": 10000)");
+  std::chrono::milliseconds took{};
+  EXPECT_TRUE(run(*filters, took).isContinue());
+  ASSERT_EQ(tags_.size(), 1u);
+  EXPECT_EQ(tags_[0].second, "HELLO BOB,true,true,proxy,sealed,false,nil,true");
+}
+
+TEST_F(LuaContainmentTest, StringsAreCapped) {
+  expectStopped("function on_request(msg) local s = string.rep('x', 1024 * 1024) .. string.rep('y', 1024 * 1024) .. 'z' end",
+                "memory_exceeded", R"(, "deadline_ms": 10000, "instruction_budget": 100000000)");
+}
+
 TEST_F(LuaContainmentTest, TheDeadlineStopsACallTheBudgetAllows) {
   auto filters = chain("function on_request(msg) while true do end end",
                        R"(, "instruction_budget": 2000000000, "deadline_ms": 30)");
@@ -276,6 +343,14 @@ TEST(LuaSharedStore, ExpiredKeysMakeRoom) {
   std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_EQ(store.set("b", 1.0, {}), SharedStore::Refusal::None);
   EXPECT_EQ(store.size(), 1u);
+  // The purge walks the whole store, so it runs at most once a second: a
+  // key that expired since waits for the next one.
+  store.erase("b");
+  EXPECT_EQ(store.set("c", 1.0, std::chrono::milliseconds(1)), SharedStore::Refusal::None);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(store.set("d", 1.0, {}), SharedStore::Refusal::Full);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  EXPECT_EQ(store.set("d", 1.0, {}), SharedStore::Refusal::None);
 }
 
 TEST(LuaTimeShare, ScriptsGetTheirShareOfTheThreadAndNoMore) {
@@ -315,15 +390,15 @@ TEST(LuaTimeShare, ScriptsGetTheirShareOfTheThreadAndNoMore) {
 }
 
 TEST(LuaLogAllowance, ABurstThenASteadyRateWithACountOfWhatWasDropped) {
-  LogAllowance allowance;
+  LogAllowance allowance(kLogBurst, kLogPerSecond);
   const auto start = LogAllowance::Clock::now();
   std::uint64_t suppressed = 0;
   int written = 0;
   for (int i = 0; i < 1000; ++i) written += allowance.take(start, suppressed) ? 1 : 0;
-  EXPECT_EQ(written, static_cast<int>(LogAllowance::kBurst));
+  EXPECT_EQ(written, static_cast<int>(kLogBurst));
   // A second later: kPerSecond more, the first one saying how many were dropped.
   ASSERT_TRUE(allowance.take(start + std::chrono::seconds(1), suppressed));
-  EXPECT_EQ(suppressed, 1000u - static_cast<std::uint64_t>(LogAllowance::kBurst));
+  EXPECT_EQ(suppressed, 1000u - static_cast<std::uint64_t>(kLogBurst));
   ASSERT_TRUE(allowance.take(start + std::chrono::seconds(1), suppressed));
   EXPECT_EQ(suppressed, 0u);
 }
