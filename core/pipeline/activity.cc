@@ -30,8 +30,15 @@ Note& note() {
 }  // namespace
 
 void noteActivity(std::string_view what) {
-  Note& current = note();
+  // The writer's own copy of the last note: the chain notes the same label
+  // message after message, and an unchanged note costs one comparison.
+  thread_local std::array<char, kActivityBytes> last{};
+  thread_local std::size_t lastSize = 0;
   const std::size_t size = std::min(what.size(), kActivityBytes);
+  if (size == lastSize && std::memcmp(last.data(), what.data(), size) == 0) return;
+  std::memcpy(last.data(), what.data(), size);
+  lastSize = size;
+  Note& current = note();
   const std::uint64_t sequence = current.sequence.load(std::memory_order_relaxed);
   current.sequence.store(sequence + 1, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_release);

@@ -151,7 +151,8 @@ std::unique_ptr<Filter> createLuaPolicy(PluginConfig& config) {
     scripts.push_back(std::move(script));
   }
   if (config.failed()) return nullptr;
-  return std::make_unique<LuaPolicy>(std::move(scripts), methods, TimeShare(share, std::max<std::chrono::nanoseconds>(limits.deadline / 2, std::chrono::milliseconds(1))));
+  return std::make_unique<LuaPolicy>(std::move(scripts), methods, TimeShare(share, std::max<std::chrono::nanoseconds>(limits.deadline / 2, std::chrono::milliseconds(1)),
+                                                         std::chrono::milliseconds(1) + Sandbox::callClockResolution()));
 }
 
 }  // namespace

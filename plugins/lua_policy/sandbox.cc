@@ -125,7 +125,7 @@ constexpr std::int64_t kSlice = 500;
 // The hook tells the watchdog the running line every this many slices: a
 // call worth reporting runs for hundreds of milliseconds, and building the
 // note costs more than the rest of the hook.
-constexpr unsigned kSlicesPerActivityNote = 256;
+constexpr unsigned kSlicesPerActivityNote = 64;
 // Allocation is charged at one unit per 16 bytes; after this many bytes the
 // hook looks at the next instruction instead of the end of its slice.
 constexpr std::int64_t kAllocationBytesPerUnit = 16;
@@ -137,6 +137,12 @@ constexpr unsigned kChargesPerLook = 16;
 }  // namespace
 
 void Sandbox::look() { lookedAt_ = Clock::now(); }
+
+std::chrono::nanoseconds Sandbox::callClockResolution() {
+  timespec resolution{};
+  clock_getres(CLOCK_MONOTONIC_COARSE, &resolution);
+  return std::chrono::seconds(resolution.tv_sec) + std::chrono::nanoseconds(resolution.tv_nsec);
+}
 
 void Sandbox::abort(lua_State* state, Failure failure, std::string message) {
   aborted_ = failure;
@@ -419,7 +425,7 @@ Sandbox::Outcome Sandbox::protectedCall(int args) {
     outcome.message = aborted_ == Failure::Memory ? abortMessage_
                                                   : "memory limit of " + std::to_string(limits_.memoryBytes / 1024) +
                                                         " KiB reached (" + outcome.message + ")";
-    if (memory_.stringTooLong) outcome.message += " (a string longer than 2 MiB)";
+    if (memory_.stringTooLong && aborted_ != Failure::Memory) outcome.message = "a string longer than 2 MiB";
     lua_gc(state_, LUA_GCCOLLECT);
   } else if (aborted_ != Failure::None) {
     outcome.failure = aborted_;

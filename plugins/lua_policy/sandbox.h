@@ -72,6 +72,11 @@ class Sandbox {
   // does not return. Outside a call (loading the libraries) it does nothing.
   static void charge(lua_State* state, std::int64_t units);
 
+  // The resolution of the clock Outcome::took is read from (the coarse
+  // monotonic clock: a kernel tick, typically 4 ms): a call's length is
+  // known to within it.
+  static std::chrono::nanoseconds callClockResolution();
+
   // Where the hook reports the running line ("policy.lua:12") for the
   // watchdog, each slice of the budget; nullptr (no report) between calls.
   void setActivitySink(Exchange* sink) { activitySink_ = sink; }

@@ -99,7 +99,6 @@ class Script {
   std::unique_ptr<PatternCache> patterns_;
   CallContext call_;
   LogAllowance logAllowance_{kLogBurst, kLogPerSecond};
-  std::string activityNote_;  // "lua_policy policy.lua", for the watchdog
   int onRequest_ = -1;  // registry references, -1 when not defined
   int onResponse_ = -1;
 };

@@ -28,7 +28,10 @@ class TimeShare {
  public:
   using Clock = std::chrono::steady_clock;
   // share in (0, 1]; 1 turns shedding off.
-  TimeShare(double share, std::chrono::nanoseconds capacity) : share_(share), capacity_(capacity), tokens_(capacity) {}
+  // `freeCallTime`: what a call may take without drawing on the bucket, at
+  // least the resolution of the clock its length is read from.
+  TimeShare(double share, std::chrono::nanoseconds capacity, std::chrono::nanoseconds freeCallTime)
+      : share_(share), capacity_(capacity), tokens_(capacity), freeCallTime_(freeCallTime) {}
 
   // Whether a call may start now. Reads the clock only when the bucket is
   // empty (never for a policy whose calls stay short).
@@ -39,16 +42,14 @@ class TimeShare {
     refill(now);
     return tokens_.count() > 0;
   }
-  // A call ran for `took`, as of `at`. Only its time beyond kFreeCallTime
+  // A call ran for `took`, as of `at`. Only its time beyond the free time
   // is taken out: ordinary calls (microseconds) never drain the bucket
   // however many there are, calls that run long do.
   void spent(std::chrono::nanoseconds took, Clock::time_point at) {
-    if (share_ >= 1.0 || took <= kFreeCallTime) return;
+    if (share_ >= 1.0 || took <= freeCallTime_) return;
     refill(at);
-    tokens_ -= took - kFreeCallTime;
+    tokens_ -= took - freeCallTime_;
   }
-
-  static constexpr std::chrono::nanoseconds kFreeCallTime = std::chrono::milliseconds(1);
 
  private:
   // Readings come from the precise and the coarse clock (the same clock at
@@ -66,6 +67,7 @@ class TimeShare {
   std::chrono::nanoseconds capacity_;
   std::chrono::nanoseconds tokens_;
   Clock::time_point last_{};
+  std::chrono::nanoseconds freeCallTime_;
 };
 
 }  // namespace sipwarden::lua

@@ -355,7 +355,7 @@ TEST(LuaSharedStore, ExpiredKeysMakeRoom) {
 
 TEST(LuaTimeShare, ScriptsGetTheirShareOfTheThreadAndNoMore) {
   using namespace std::chrono_literals;
-  TimeShare share(0.5, 25ms);
+  TimeShare share(0.5, 25ms, 1ms);
   auto now = TimeShare::Clock::now();
   // A run of calls that each go to a 50 ms deadline, back to back: after the
   // first two, one call in every 100 ms is admitted (50 ms of script time).
@@ -377,14 +377,14 @@ TEST(LuaTimeShare, ScriptsGetTheirShareOfTheThreadAndNoMore) {
   EXPECT_LE(admitted, 104);
   EXPECT_LE(scriptTime, 5s + 250ms);
   // Short calls back to back (all of the thread) never meet the limit.
-  TimeShare typical(0.5, 25ms);
+  TimeShare typical(0.5, 25ms, 1ms);
   for (int i = 0; i < 100000; ++i) {
     ASSERT_TRUE(typical.admitAt(now)) << i;
     typical.spent(900us, now + 900us);
     now += 900us;
   }
   // 100 percent turns shedding off.
-  TimeShare off(1.0, 25ms);
+  TimeShare off(1.0, 25ms, 1ms);
   off.spent(10s, now + 10s);
   EXPECT_TRUE(off.admit());
 }
