@@ -12,5 +12,6 @@ case "$flavour" in
            set -- "$flavour" --target fuzzers "${@:2}" ;;
   *) echo "unknown build flavour: $flavour" >&2; exit 2 ;;
 esac
-cmake -S "$here" -B "$here/build/$flavour" -G Ninja "${extra[@]}" >/dev/null
+# Warnings are errors here (and so in CI), not in a packager's plain build.
+cmake -S "$here" -B "$here/build/$flavour" -G Ninja -DSIPWARDEN_WERROR=ON "${extra[@]}" >/dev/null
 cmake --build "$here/build/$flavour" -j "$jobs" "${@:2}"

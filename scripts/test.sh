@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds three times (release, ASan+UBSan, and the
-# clang libFuzzer targets), and runs the whole test suite: unit tests under
+# Installs what is missing, builds four times (release, ASan+UBSan, the clang
+# libFuzzer targets, and a packager's plain hardened Release build), and runs
+# the whole test suite: unit tests under
 # the sanitizers, integration tests (real sockets, SIPp, Chromium) against the
 # release binary, then each fuzz target for a bounded time (docs/fuzzing.md).
 set -euo pipefail
@@ -11,6 +12,9 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 # benchmarks would be built for nothing.
 "$here/scripts/build.sh" release --target integration_deps
 "$here/scripts/build.sh" fuzz
+# A packager's plain Release build with Debian's hardening flags must build
+# (without -Werror) and give a hardened binary that runs.
+"$here/scripts/packager-build.sh"
 # One throw-away PostgreSQL server on loopback for the archive's second
 # backend: the unit suite runs its backend cases on it (one schema per test),
 # the integration tests one database per test.

@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (args[0] == "--version" || args[0] == "version") {
-      std::cout << "sipwarden " << SIPWARDEN_VERSION << "\n";
+      std::cout << "sipwarden " << SIPWARDEN_VERSION << " (commit " << SIPWARDEN_COMMIT << ")\n";
       return 0;
     }
     if (args[0] == "check-config") {

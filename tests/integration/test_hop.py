@@ -4,6 +4,7 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import time
 import unittest
 
@@ -305,9 +306,13 @@ class Operations(unittest.TestCase):
         result = self.run_binary("check-config", os.path.join(ROOT, "examples", "sipwarden.json"))
         self.assertEqual(result.returncode, 0, result.stderr)
 
-    def test_version(self):
+    def test_version_names_the_release_and_the_commit(self):
+        from harness import ROOT
         result = self.run_binary("--version")
-        self.assertTrue(result.stdout.startswith("sipwarden "))
+        commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short=12", "HEAD"],
+                                capture_output=True, text=True).stdout.strip()
+        self.assertRegex(result.stdout, r"^sipwarden \d+\.\d+\.\d+ \(commit [0-9a-f]{12}(-dirty)?\)$")
+        self.assertIn(commit, result.stdout)
 
     def test_unknown_flag_is_refused(self):
         result = self.run_binary("run", "--bogus")
