@@ -132,13 +132,7 @@ class Banner final : public Filter {
 
     InstantMessage& im = exchange.instantMessage();
     if (!im.present()) return Verdict::proceed();
-    std::size_t textBytes = 0;
-    for (std::size_t part = 0; part < im.partCount(); ++part) textBytes += im.partText(part).size();
-    if (textBytes > maxBodyBytes_) {
-      exchange.count("over_limit.body");
-      return Verdict::error("text of " + std::to_string(textBytes) + " bytes, over max_body_bytes (" +
-                            std::to_string(maxBodyBytes_) + ")");
-    }
+    if (auto over = textOverLimit(exchange, maxBodyBytes_)) return std::move(*over);
     // Each part is copied once with the notice spliced in: linear in the text.
     for (std::size_t part = 0; part < im.partCount(); ++part) {
       const std::string_view text = im.partText(part);

@@ -140,14 +140,8 @@ class KeywordFilter final : public Filter {
   Verdict onRequest(Exchange& exchange) override {
     InstantMessage& im = exchange.instantMessage();
     if (!im.present()) return Verdict::proceed();
+    if (auto over = textOverLimit(exchange, limits_.maxBodyBytes)) return std::move(*over);
     const std::size_t parts = im.partCount();
-    std::size_t textBytes = 0;
-    for (std::size_t part = 0; part < parts; ++part) textBytes += im.partText(part).size();
-    if (textBytes > limits_.maxBodyBytes) {
-      exchange.count("over_limit.body");
-      return Verdict::error("text of " + std::to_string(textBytes) + " bytes, over max_body_bytes (" +
-                            std::to_string(limits_.maxBodyBytes) + ")");
-    }
     for (std::size_t part = 0; part < parts; ++part) {
       if (!matcher_->mayMatch(searchText(im, part, false))) continue;
       try {

@@ -113,13 +113,7 @@ class UrlFilter final : public Filter {
   Verdict onRequest(Exchange& exchange) override {
     InstantMessage& im = exchange.instantMessage();
     if (!im.present()) return Verdict::proceed();
-    std::size_t textBytes = 0;
-    for (std::size_t part = 0; part < im.partCount(); ++part) textBytes += im.partText(part).size();
-    if (textBytes > maxBodyBytes_) {
-      exchange.count("over_limit.body");
-      return Verdict::error("text of " + std::to_string(textBytes) + " bytes, over max_body_bytes (" +
-                            std::to_string(maxBodyBytes_) + ")");
-    }
+    if (auto over = textOverLimit(exchange, maxBodyBytes_)) return std::move(*over);
     links_.clear();
     for (std::size_t part = 0; part < im.partCount() && !links_.overflowed(); ++part) {
       finder_->find(im.partText(part), im.partType(part) == "text/html", part, links_);

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -166,6 +167,20 @@ class Exchange {
   // work. Only the latest note counts; the chain notes each plugin it calls.
   virtual void noteActivity(std::string_view what) = 0;
 };
+
+// For a content filter's `max_body_bytes`: when the text of the message's
+// instant-message parts together is over `maxBytes`, counts
+// `over_limit.body` and returns the error that makes the chain apply the
+// plugin's fail mode (the text is not read partially and passed).
+inline std::optional<Verdict> textOverLimit(Exchange& exchange, std::size_t maxBytes) {
+  const InstantMessage& message = exchange.instantMessage();
+  std::size_t bytes = 0;
+  for (std::size_t part = 0; part < message.partCount(); ++part) bytes += message.partText(part).size();
+  if (bytes <= maxBytes) return std::nullopt;
+  exchange.count("over_limit.body");
+  return Verdict::error("text of " + std::to_string(bytes) + " bytes, over max_body_bytes (" +
+                        std::to_string(maxBytes) + ")");
+}
 
 class Filter {
  public:
