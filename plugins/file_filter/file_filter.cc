@@ -12,12 +12,18 @@
 // A blocked INVITE is answered 488, a blocked MESSAGE 403, each with
 // `Warning: 399 sipwarden "file_filter: ..."`. Every offer is tagged
 // (file, file_size) for the call-log archive and counted.
+//
+// An offer whose name cannot be read unambiguously (fileoffer::FileOffer::
+// unreadable) is refused whenever a block list is in force (block_list with
+// at least one extension): the plugin cannot know which name the receiver
+// will use. Otherwise it is flagged (rule file_filter:unreadable-name).
 #include <cstdint>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "common/file_extensions.h"
+#include "file_filter/file_names.h"
 #include "file_filter/file_offers.h"
 #include "sipwarden/plugin.h"
 
@@ -29,15 +35,8 @@ namespace fileoffer = sipwarden::plugins::fileoffer;
 
 enum class Action { BlockList, BlockAll, Off };
 
-// Archive tags carry the name as sent, minus control characters (a CR/LF in
-// an XML-escaped name must not break a log line).
-std::string printable(std::string_view name) {
-  std::string out(name);
-  for (char& c : out) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = '_';
-  }
-  return out;
-}
+// The most of a sender's file name a log line shows.
+constexpr std::size_t kLoggedNameBytes = 200;
 
 // An extension as configured, checked and normalised (".exe"); empty when
 // it is not one.
@@ -101,15 +100,25 @@ class FileFilter final : public Filter {
     if (overLimit) offers.resize(maxOffers_);
     if (offers.empty() && !tooDeep) return Verdict::proceed();
 
+    // A block list is in force when there is something on it: only then can
+    // a name that cannot be read hide a blocked file.
+    const bool blockList = action_ == Action::BlockList && !blocked_.empty();
     std::string blockedExtension;  // the first extension on the list, for the Warning
+    const fileoffer::FileOffer* unreadable = nullptr;  // the first offer whose name cannot be read
+    const fileoffer::FileOffer* blockedOffer = nullptr;
     for (const auto& offer : offers) {
       exchange.count("offers");
-      if (!offer.name.empty()) exchange.tag("file", printable(offer.name));
+      // Tags and logs show the name with invisible and bidi characters
+      // escaped (<U+202E>), never raw.
+      if (!offer.name.empty()) exchange.tag("file", fileoffer::displayName(offer.name));
       if (!offer.size.empty()) exchange.tag("file_size", offer.size);
-      if (action_ == Action::BlockList && blockedExtension.empty()) {
+      if (fileoffer::hasInvisibleCharacters(offer.name)) exchange.count("names.invisible");
+      if (!offer.unreadable.empty() && unreadable == nullptr) unreadable = &offer;
+      if (blockList && blockedExtension.empty()) {
         for (const auto& extension : fileoffer::candidateExtensions(offer.name)) {
           if (blocked_.count(extension) != 0) {
             blockedExtension = extension;
+            blockedOffer = &offer;
             break;
           }
         }
@@ -118,33 +127,59 @@ class FileFilter final : public Filter {
 
     const bool invite = message.method() == "INVITE";
     std::string warning;
+    const fileoffer::FileOffer* named = nullptr;  // the offer the log line names
     if (action_ == Action::BlockAll && !offers.empty()) {
       exchange.count("blocked.all");
       exchange.tag("rule", "file_filter:blocked-all");
       warning = "file_filter: file transfer not allowed";
+    } else if (blockList && unreadable != nullptr) {
+      // Before the extension: a name read two ways has no one extension.
+      exchange.count("blocked.unreadable_name");
+      exchange.tag("rule", "file_filter:unreadable-name");
+      warning = "file_filter: file name cannot be read (" + unreadable->unreadable + ")";
+      named = unreadable;
     } else if (!blockedExtension.empty()) {
       exchange.count("blocked" + blockedExtension);
       exchange.tag("rule", "file_filter:blocked-extension");
       warning = "file_filter: blocked extension " + blockedExtension;
-    } else if (overLimit) {
-      exchange.count("over_limit.offers");
-      return Verdict::error("more than max_offers (" + std::to_string(maxOffers_) + ") file offers");
-    } else if (tooDeep) {
-      exchange.count("over_limit.nesting");
-      return Verdict::error("multipart nested deeper than " + std::to_string(fileoffer::kMaxNesting) +
-                            " levels");
+      named = blockedOffer;
     } else {
+      if (unreadable != nullptr) flagUnreadable(exchange, *unreadable);
+      if (overLimit) {
+        exchange.count("over_limit.offers");
+        return Verdict::error("more than max_offers (" + std::to_string(maxOffers_) + ") file offers");
+      }
+      if (tooDeep) {
+        exchange.count("over_limit.nesting");
+        return Verdict::error("multipart nested deeper than " + std::to_string(fileoffer::kMaxNesting) +
+                              " levels");
+      }
       exchange.count("allowed");
       return Verdict::proceed();
     }
-    exchange.log(LogLevel::Info, std::string(message.method()) + " " + std::string(message.callId()) + " from " +
-                                     message.from().aor() + ": " + warning);
+    std::string line = std::string(message.method()) + " " + std::string(message.callId()) + " from " +
+                       message.from().aor() + ": " + warning;
+    if (named != nullptr && !named->name.empty()) {
+      line += " (file \"" + fileoffer::displayName(named->name, kLoggedNameBytes) + "\")";
+    }
+    exchange.log(LogLevel::Info, line);
     Verdict::Headers headers{{"Warning", "399 sipwarden \"" + warning + "\""}};
     if (invite) return Verdict::reply(488, "Not Acceptable Here", std::move(headers));
     return Verdict::reply(403, "Forbidden", std::move(headers));
   }
 
  private:
+  // Called when no block list is in force and an offer's name cannot be
+  // read: nothing to refuse it for, so it is tagged, counted and logged.
+  static void flagUnreadable(Exchange& exchange, const fileoffer::FileOffer& offer) {
+    exchange.count("unreadable_name");
+    exchange.tag("rule", "file_filter:unreadable-name");
+    const MessageView& message = exchange.message();
+    exchange.log(LogLevel::Info, std::string(message.method()) + " " + std::string(message.callId()) +
+                                     ": file_filter: file name cannot be read (" + offer.unreadable + ") (file \"" +
+                                     fileoffer::displayName(offer.name, kLoggedNameBytes) + "\"), flagged");
+  }
+
   Action action_ = Action::BlockList;
   std::set<std::string> blocked_;
   std::size_t maxBodyBytes_ = 0;

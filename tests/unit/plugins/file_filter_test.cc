@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "file_filter/file_names.h"
 #include "file_filter/file_offers.h"
 #include "pipeline/loader.h"
 #include "plugin_test_support.h"
@@ -339,11 +340,14 @@ TEST(FileFilterLync, CommentsCdataPrefixesAndNulTricks) {
   outcome = run(*chain, lyncInvite("", "", "<ft:request xmlns:ft=\"x\"><ft:publishFile><ft:fileInfo>"
                                            "<ft:name>d.hta</ft:name></ft:fileInfo></ft:publishFile></ft:request>"));
   EXPECT_EQ(outcome.warning(), "399 sipwarden \"file_filter: blocked extension .hta\"");
+  // A NUL is no XML character: the name cannot be read, so it is refused
+  // (and its tag masks the control character).
   outcome = run(*chain, lyncInvite("<name>e.exe&#0;.jpg</name>"));
-  EXPECT_EQ(outcome.warning(), kBlockedExe);
+  EXPECT_EQ(outcome.warning(), "399 sipwarden \"file_filter: file name cannot be read (malformed entity in the name)\"");
   EXPECT_EQ(outcome.tagValues("file"), std::vector<std::string>{"e.exe_.jpg"}) << "control characters masked";
   outcome = run(*chain, lyncInvite("<name>f.jpg</name><name>g.reg</name>"));
-  EXPECT_EQ(outcome.warning(), "399 sipwarden \"file_filter: blocked extension .reg\"");
+  EXPECT_EQ(outcome.warning(), "399 sipwarden \"file_filter: file name cannot be read (two <name> elements)\"");
+  EXPECT_EQ(outcome.tagValues("file"), (std::vector<std::string>{"f.jpg", "g.reg"}));
 }
 
 TEST(FileFilterLync, Base64EncodedPartIsDecoded) {
@@ -541,6 +545,303 @@ TEST(FileFilterParser, FormsAreReported) {
   ASSERT_EQ(offers.size(), 1u);
   EXPECT_EQ(offers[0].form, fileoffer::Form::MsMsgsInvite);
   EXPECT_EQ(offers[0].name, "z.q");
+}
+
+// ---- names read strictly, failing closed (issue 17) -----------------------------------
+
+std::string unreadableWarning(const std::string& why) {
+  return "399 sipwarden \"file_filter: file name cannot be read (" + why + ")\"";
+}
+
+TEST(FileFilterStrictSdp, SelectorsWhoseNameCannotBeReadAreRefusedWithTheReason) {
+  struct Case {
+    std::string selector;
+    std::string why;
+  };
+  const std::vector<Case> cases = {
+      // A client that escapes with backslashes means `Q3 "final".xlsx.scr`;
+      // RFC 5547 has no escapes and reads `Q3 \` and then garbage.
+      {R"(a=file-selector:name:"Q3 \"final\".xlsx.scr" size:9)", "backslash before the closing quote"},
+      {R"(a=file-selector:name:"invoice.pdf\" size:9)", "backslash before the closing quote"},
+      {R"(a=file-selector:name:"report.txt" name:"setup.exe")", "two name: attributes"},
+      {R"(a=file-selector:size:9 name:"notes.txt type:text/plain)", "unterminated quote"},
+      {"a=file-selector:name:\"notes.txt\"" + std::string(10000, '"'), "characters after the closing quote"},
+      {R"(a=file-selector:name:"notes.txt" x"y.exe")", "quote outside the name"},
+      {R"(a=file-selector:name:notes.txt size:9)", "name not quoted"},
+      {R"(a=file-selector:name:"" size:9)", "empty name"},
+      {R"(a=file-selector:name: size:9)", "empty name"},
+      {R"(a=file-selector:name:"50%.txt")", "'%' not followed by two hex digits"},
+      {R"(a=file-selector:name:"a%2.txt")", "'%' not followed by two hex digits"},
+      {std::string("a=file-selector:name:\"a.txt\0.b\"", 31), "NUL in name"},
+      {R"(a=file-selector:type:text/plain;charset="utf-8 name:"notes.txt")", "unterminated quote in type:"},
+      {"a=file-selector:name:\"caf\xE9.txt\"", "file name is not UTF-8"},
+  };
+  auto chain = defaultChain();
+  for (const auto& c : cases) {
+    const Outcome outcome = run(*chain, sdpInvite(c.selector));
+    EXPECT_EQ(outcome.verdict.code(), 488) << c.selector;
+    EXPECT_EQ(outcome.warning(), unreadableWarning(c.why)) << c.selector;
+    EXPECT_EQ(outcome.tagValues("rule"), std::vector<std::string>{"file_filter:unreadable-name"}) << c.selector;
+  }
+  EXPECT_EQ(counter(*chain, "blocked.unreadable_name"), cases.size());
+}
+
+TEST(FileFilterStrictSdp, NamesRfc5547CanReadPass) {
+  auto chain = defaultChain();
+  struct Case {
+    std::string selector;
+    std::string name;
+  };
+  for (const Case& c : std::vector<Case>{
+           {R"(a=file-selector:name:"my %22best%22 notes.txt" size:9)", "my \"best\" notes.txt"},
+           {R"(a=file-selector:name:"100%25 done.txt")", "100% done.txt"},
+           {R"(a=file-selector:name:"C:\temp\notes.txt")", "C:\\temp\\notes.txt"},
+           {R"(a=file-selector:type:text/plain;charset="utf-8" name:"x y.txt" size:3)", "x y.txt"},
+           {"a=file-selector:NAME:\"caf\xC3\xA9.txt\"  size:3 ", "caf\xC3\xA9.txt"},
+       }) {
+    const Outcome outcome = run(*chain, sdpInvite(c.selector));
+    EXPECT_TRUE(outcome.verdict.isContinue()) << c.selector << " " << outcome.warning();
+    EXPECT_EQ(outcome.tagValues("file"), std::vector<std::string>{c.name}) << c.selector;
+    EXPECT_TRUE(outcome.tagValues("rule").empty()) << c.selector;
+  }
+  EXPECT_EQ(counter(*chain, "blocked.unreadable_name"), 0u);
+}
+
+TEST(FileFilterStrictSdp, TypeAndSizeAreReadBesideTheName) {
+  const auto offers = fileoffer::findOffers(
+      "application/sdp", sdpWith(R"(a=file-selector:type:text/plain;charset="a b" size:12 name:"n.txt")"));
+  ASSERT_EQ(offers.size(), 1u);
+  EXPECT_EQ(offers[0].name, "n.txt");
+  EXPECT_EQ(offers[0].type, "text/plain");
+  EXPECT_EQ(offers[0].size, "12");
+  EXPECT_EQ(offers[0].unreadable, "");
+}
+
+TEST(FileFilterStrict, WithoutABlockListAnUnreadableNameIsFlaggedNotRefused) {
+  const std::string text = sdpInvite(R"(a=file-selector:name:"report.txt" name:"setup.exe")");
+  for (const char* config : {R"([{"plugin": "file_filter", "action": "off"}])",
+                             R"([{"plugin": "file_filter", "extensions": []}])"}) {
+    auto chain = chainFrom(config);
+    const Outcome outcome = run(*chain, text);
+    EXPECT_TRUE(outcome.verdict.isContinue()) << config;
+    EXPECT_EQ(outcome.wire, text) << config;
+    EXPECT_EQ(outcome.tagValues("rule"), std::vector<std::string>{"file_filter:unreadable-name"}) << config;
+    EXPECT_EQ(outcome.tagValues("file"), std::vector<std::string>{"report.txt"}) << config;
+    EXPECT_EQ(counter(*chain, "unreadable_name"), 1u) << config;
+    EXPECT_EQ(counter(*chain, "allowed"), 1u) << config;
+  }
+  auto all = chainFrom(R"([{"plugin": "file_filter", "action": "block_all"}])");
+  EXPECT_EQ(run(*all, text).warning(), "399 sipwarden \"file_filter: file transfer not allowed\"");
+}
+
+TEST(FileFilterStrict, UnreadableBlocksEvenWhenAnotherOfferIsOnTheList) {
+  // The refusal names the name that cannot be read: it comes first.
+  const std::string sdp = sdpWith(R"(a=file-selector:name:"a.exe")") +
+                          "m=message 7655 TCP/MSRP *\r\na=file-selector:name:\"b.txt\" name:\"c.txt\"\r\n";
+  const Outcome outcome = run(*defaultChain(), request("INVITE", "application/sdp", sdp));
+  EXPECT_EQ(outcome.warning(), unreadableWarning("two name: attributes"));
+}
+
+TEST(FileFilterStrictLync, NamesAnXmlParserAndARegexReadDifferentlyAreRefused) {
+  struct Case {
+    std::string fileInfo;
+    std::string why;
+  };
+  auto chain = defaultChain();
+  for (const Case& c : std::vector<Case>{
+           {"<name>a.txt</name><name>b.txt</name>", "two <name> elements"},
+           {"<name>a&nbsp;.txt</name>", "malformed entity in the name"},
+           {"<name>a&amp.txt</name>", "malformed entity in the name"},
+           {"<name>a&#xD800;.txt</name>", "malformed entity in the name"},
+           {"<name>a.exe<!-- -->.txt</name>", "markup inside the name"},
+           {"<name>a<b/>.txt</name>", "markup inside the name"},
+           {"<name>a<![CDATA[.exe</name>", "unterminated <fileInfo>"},  // the CDATA swallows the rest
+           {"<name>notes.txt", "unterminated name element"},
+           {"<name>notes\x01.txt</name>", "control character in the name"},
+       }) {
+    const Outcome outcome = run(*chain, lyncInvite(c.fileInfo));
+    EXPECT_EQ(outcome.verdict.code(), 488) << c.fileInfo;
+    EXPECT_EQ(outcome.warning(), unreadableWarning(c.why)) << c.fileInfo;
+  }
+  // Entities, CDATA and prefixes an XML parser reads one way still pass.
+  for (const char* fileInfo : {"<name>Q&amp;A&#32;notes&#x2E;txt</name>", "<name><![CDATA[a<b>.txt]]></name>",
+                               "<ft:name>x.txt</ft:name>"}) {
+    EXPECT_TRUE(run(*chain, lyncInvite(fileInfo)).verdict.isContinue()) << fileInfo;
+  }
+}
+
+TEST(FileFilterStrictMsMsgs, TwoFilesOrTwoCommandsAreRefused) {
+  auto chain = defaultChain();
+  const std::string twoFiles = "Invitation-Command: INVITE\r\nApplication-File: a.txt\r\nApplication-File: b.txt\r\n";
+  Outcome outcome = run(*chain, request("MESSAGE", "text/x-msmsgsinvite", twoFiles));
+  EXPECT_EQ(outcome.verdict.code(), 403);
+  EXPECT_EQ(outcome.warning(), unreadableWarning("two Application-File headers"));
+  // The hop used to take the last command (CANCEL: no offer) while a client
+  // may act on the first (INVITE).
+  const std::string twoCommands =
+      "Invitation-Command: INVITE\r\nApplication-File: x.exe\r\nInvitation-Command: CANCEL\r\n";
+  outcome = run(*chain, request("MESSAGE", "text/x-msmsgsinvite", twoCommands));
+  EXPECT_EQ(outcome.verdict.code(), 403);
+  EXPECT_EQ(outcome.warning(), unreadableWarning("two Invitation-Command headers"));
+  outcome = run(*chain, request("MESSAGE", "text/x-msmsgsinvite", "Invitation-Command: INVITE\r\nApplication-File:\r\n"));
+  EXPECT_EQ(outcome.warning(), unreadableWarning("empty name"));
+}
+
+// ---- names judged as Windows opens them (issue 17) -------------------------------------
+
+TEST(FileFilterDisguisedNames, BidiAndInvisibleCharactersAreRemovedBeforeTheExtensionIsTaken) {
+  auto chain = defaultChain();
+  struct Case {
+    std::string name;
+    std::string tag;  // as the archive and the log show it
+  };
+  for (const Case& c : std::vector<Case>{
+           // Shows as "reportexe.pdf".
+           {"report\xE2\x80\xAE" "fdp.exe", "report<U+202E>fdp.exe"},
+           {"report.ex\xE2\x80\x8B" "e", "report.ex<U+200B>e"},             // zero-width space
+           {"report.exe\xC2\xAD", "report.exe<U+00AD>"},                    // soft hyphen
+           {"report.e\xE2\x81\xA0xe\xEF\xBB\xBF", "report.e<U+2060>xe<U+FEFF>"},  // word joiner, BOM
+           {"report.\xE2\x81\xA6" "exe\xE2\x81\xA9", "report.<U+2066>exe<U+2069>"},  // isolates
+           {"report.exe\xD8\x9C", "report.exe<U+061C>"},                    // Arabic letter mark
+           {"report.exe\xE2\x80\x8F", "report.exe<U+200F>"},                // RLM
+           // Full-width forms: Windows sees no extension, a client that
+           // normalises (NFKC) saves "x.exe".
+           {"x\xEF\xBC\x8E" "exe", "x\xEF\xBC\x8E" "exe"},
+           {"\xEF\xBD\x93\xEF\xBD\x85\xEF\xBD\x94\xEF\xBD\x95\xEF\xBD\x90\xEF\xBC\x8E\xEF\xBC\xA5\xEF\xBC\xB8\xEF\xBC\xA5",
+            "\xEF\xBD\x93\xEF\xBD\x85\xEF\xBD\x94\xEF\xBD\x95\xEF\xBD\x90\xEF\xBC\x8E\xEF\xBC\xA5\xEF\xBC\xB8\xEF\xBC\xA5"},
+           {"x\xE3\x80\x82" "exe", "x\xE3\x80\x82" "exe"},  // ideographic full stop
+       }) {
+    for (const std::string& text :
+         {sdpInvite("a=file-selector:name:\"" + c.name + "\""), lyncInvite("<name>" + c.name + "</name>"),
+          msmsgsMessage(c.name)}) {
+      const Outcome outcome = run(*chain, text);
+      EXPECT_EQ(outcome.warning(), kBlockedExe) << c.tag;
+      EXPECT_EQ(outcome.tagValues("file"), std::vector<std::string>{c.tag});
+    }
+  }
+  EXPECT_GE(counter(*chain, "names.invisible"), 21u);
+}
+
+TEST(FileFilterDisguisedNames, LegitimateJoinersAndMarksPass) {
+  auto chain = defaultChain();
+  // Persian needs ZWNJ; Hebrew file names carry RLM.
+  const std::string persian = "\xD9\x86\xD8\xA7\xD9\x85\xD9\x87\xE2\x80\x8C\xD9\x87\xD8\xA7.pdf";
+  const Outcome outcome = run(*chain, sdpInvite("a=file-selector:name:\"" + persian + "\""));
+  EXPECT_TRUE(outcome.verdict.isContinue());
+  EXPECT_EQ(outcome.tagValues("file"),
+            std::vector<std::string>{"\xD9\x86\xD8\xA7\xD9\x85\xD9\x87<U+200C>\xD9\x87\xD8\xA7.pdf"});
+  EXPECT_TRUE(run(*chain, sdpInvite("a=file-selector:name:\"\xE2\x80\x8F\xD7\xA9.docx\"")).verdict.isContinue());
+}
+
+// ---- RCS / Linphone file transfer over HTTP (issue 17) --------------------------------
+
+std::string rcsFileInfo(const std::string& type, const std::string& inner) {
+  return "<file-info type=\"" + type + "\">" + inner + "</file-info>";
+}
+
+std::string rcsDescriptor(const std::string& fileInfos) {
+  return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n<file xmlns=\"urn:gsma:params:xml:ns:rcs:rcs:fthttp\">\r\n" +
+         fileInfos + "\r\n</file>\r\n";
+}
+
+const std::string kRcsThumbnail = rcsFileInfo(
+    "thumbnail", "<file-size>7427</file-size><content-type>image/jpeg</content-type>"
+                 "<data url=\"https://ft.example.com/t/thumb.jpg\" until=\"2030-01-01T00:00:00Z\"/>");
+
+std::string rcsFile(const std::string& name, const std::string& url = "https://ft.example.com/f/abc123") {
+  return rcsFileInfo("file", "<file-size>284672</file-size>" +
+                                 (name.empty() ? "" : "<file-name>" + name + "</file-name>") +
+                                 "<content-type>application/pdf</content-type><data url=\"" + url +
+                                 "\" until=\"2030-01-01T00:00:00Z\"/>");
+}
+
+std::string rcsMessage(const std::string& descriptor) {
+  return request("MESSAGE", "application/vnd.gsma.rcs-ft-http+xml", descriptor);
+}
+
+TEST(FileFilterRcs, BlockedFileIsForbiddenAndTheThumbnailIsNotTheFile) {
+  auto chain = defaultChain();
+  const Outcome outcome = run(*chain, rcsMessage(rcsDescriptor(kRcsThumbnail + rcsFile("invoice.pdf.exe"))));
+  EXPECT_EQ(outcome.verdict.code(), 403);
+  EXPECT_EQ(outcome.warning(), kBlockedExe);
+  EXPECT_EQ(outcome.tagValues("file"), std::vector<std::string>{"invoice.pdf.exe"});
+  EXPECT_EQ(outcome.tagValues("file_size"), std::vector<std::string>{"284672"});
+  EXPECT_EQ(counter(*chain, "offers"), 1u) << "the thumbnail is not an offer";
+}
+
+TEST(FileFilterRcs, AllowedFilePassesUnchangedAndIsTagged) {
+  auto chain = defaultChain();
+  const std::string text = rcsMessage(rcsDescriptor(kRcsThumbnail + rcsFile("holiday.mov")));
+  const Outcome outcome = run(*chain, text);
+  EXPECT_TRUE(outcome.verdict.isContinue());
+  EXPECT_EQ(outcome.wire, text);
+  EXPECT_EQ(outcome.tagValues("file"), std::vector<std::string>{"holiday.mov"});
+  const auto offers = fileoffer::findOffers("application/vnd.gsma.rcs-ft-http+xml",
+                                            rcsDescriptor(kRcsThumbnail + rcsFile("holiday.mov")));
+  ASSERT_EQ(offers.size(), 1u);
+  EXPECT_EQ(offers[0].form, fileoffer::Form::RcsFtHttp);
+  EXPECT_EQ(offers[0].type, "application/pdf");
+  EXPECT_EQ(offers[0].url, "https://ft.example.com/f/abc123");
+  EXPECT_EQ(offers[0].unreadable, "");
+  // A thumbnail alone offers nothing.
+  EXPECT_TRUE(run(*chain, rcsMessage(rcsDescriptor(kRcsThumbnail))).tags.empty());
+}
+
+TEST(FileFilterRcs, WithoutAFileNameTheUrlNamesTheFile) {
+  // Linphone saves such a file under the URL's last path segment.
+  auto chain = defaultChain();
+  Outcome outcome = run(*chain, rcsMessage(rcsDescriptor(rcsFile("", "https://ft.example.com/d/tool%2Eexe?t=1#x"))));
+  EXPECT_EQ(outcome.warning(), kBlockedExe);
+  EXPECT_EQ(outcome.tagValues("file"), std::vector<std::string>{"tool.exe"});
+  // Linphone writes `url = "..."`; attribute values are entity-decoded.
+  const std::string linphone = "<file-info type=\"file\"><file-size>1</file-size>"
+                               "<data url = \"https://ft.example.com/a?b=1&amp;n=/x.exe\"/></file-info>";
+  outcome = run(*chain, rcsMessage(rcsDescriptor(linphone)));
+  EXPECT_TRUE(outcome.verdict.isContinue()) << "the query is not the path";
+  EXPECT_EQ(outcome.tagValues("file"), std::vector<std::string>{"a"});
+}
+
+TEST(FileFilterRcs, AmbiguousDescriptorsAreRefused) {
+  auto chain = defaultChain();
+  struct Case {
+    std::string fileInfos;
+    std::string why;
+  };
+  for (const Case& c : std::vector<Case>{
+           {rcsFileInfo("file", "<file-name>a.txt</file-name><file-name>b.txt</file-name>"),
+            "two <file-name> elements"},
+           {"<file-info type=\"thumbnail\" type=\"file\"><file-name>a.txt</file-name></file-info>",
+            "two type attributes on <file-info>"},
+           {rcsFileInfo("file", "<file-name>a.txt</file-name><data url=\"https://a/x\"/><data url=\"https://a/y\"/>"),
+            "two <data> elements"},
+           {rcsFileInfo("file", "<file-name>a&#0;.txt</file-name>"), "malformed entity in the name"},
+           {"<file-info type=\"file\"><file-name>a.txt</file-name>", "unterminated <file-info>"},
+       }) {
+    const Outcome outcome = run(*chain, rcsMessage(rcsDescriptor(c.fileInfos)));
+    EXPECT_EQ(outcome.verdict.code(), 403) << c.fileInfos;
+    EXPECT_EQ(outcome.warning(), unreadableWarning(c.why)) << c.fileInfos;
+  }
+  // An unknown or missing type is taken for a file.
+  EXPECT_EQ(run(*chain, rcsMessage(rcsDescriptor("<file-info><file-name>a.exe</file-name></file-info>"))).warning(),
+            kBlockedExe);
+  EXPECT_EQ(run(*chain, rcsMessage(rcsDescriptor(rcsFileInfo("Thumbnail", "<file-name>a.exe</file-name>")))).warning(),
+            kBlockedExe);
+}
+
+TEST(FileFilterRcs, InsideCpimAndMultipart) {
+  auto chain = defaultChain();
+  const std::string descriptor = rcsDescriptor(kRcsThumbnail + rcsFile("setup.msi"));
+  const std::string cpim = "From: <sip:alice@example.com>\r\nTo: <sip:bob@example.com>\r\n"
+                           "DateTime: 2030-01-01T00:00:00Z\r\n\r\n"
+                           "Content-Type: application/vnd.gsma.rcs-ft-http+xml\r\n"
+                           "Content-Length: " + std::to_string(descriptor.size()) + "\r\n\r\n" + descriptor;
+  Outcome outcome = run(*chain, request("MESSAGE", "message/cpim", cpim));
+  EXPECT_EQ(outcome.verdict.code(), 403);
+  EXPECT_EQ(outcome.warning(), "399 sipwarden \"file_filter: blocked extension .msi\"");
+  const std::string multipart = "--m\r\nContent-Type: text/plain\r\n\r\nhere\r\n--m\r\n"
+                                "Content-Type: message/cpim\r\n\r\n" + cpim + "\r\n--m--\r\n";
+  outcome = run(*chain, request("MESSAGE", "multipart/mixed; boundary=m", multipart));
+  EXPECT_EQ(outcome.warning(), "399 sipwarden \"file_filter: blocked extension .msi\"");
 }
 
 // ---- limits and adversarial bodies (issue 16) -----------------------------------------
