@@ -23,6 +23,16 @@ namespace {
 constexpr std::string_view kBody =
     R"((?:[!#-;=?-~]|[^\x00-\x{BF}\x{2000}-\x{2BFF}\x{3000}-\x{303F}\x{FE30}-\x{FE4F}\x{FF01}-\x{FF0F})"
     R"(\x{FF1A}-\x{FF20}\x{FF3B}-\x{FF40}\x{FF5B}-\x{FF65}\x{E000}-\x{F8FF}\x{FFF0}-\x{FFFF}\x{1F000}-\x{1FAFF}]))";
+// Characters a browser's host parser maps to letters, digits or '_' (UTS
+// #46) among those kBody would otherwise stop at: ordinal indicators,
+// superscripts and subscripts, letter-like symbols and Roman numerals,
+// circled letters and digits, low-line forms, squared letters. A link runs
+// on over them, so "http://contoso.com.\u24D4vil.example" is one link whose
+// host is not ASCII (and so never on the allow-list). isHostJoiner() in
+// normalized_text.cc lists the same ranges.
+constexpr std::string_view kJoiner =
+    R"([\x{AA}\x{B2}\x{B3}\x{B9}\x{BA}\x{2070}-\x{209F}\x{2100}-\x{218F}\x{2460}-\x{24FF}\x{FE33}\x{FE34})"
+    R"(\x{FE4D}-\x{FE4F}\x{1F100}-\x{1F16F}\x{1F190}])";
 // A character of a bare host label: ASCII letters and digits, and what
 // kBody allows outside the CJK and Hangul blocks (so "資料はexample.com"
 // starts at "example").
@@ -123,7 +133,6 @@ bool isInlineTag(std::string_view name) {
   return std::find(kInline.begin(), kInline.end(), name) != kInline.end();
 }
 
-enum class AttributeRole { None, Navigation, Resource, Text };
 
 AttributeRole roleOf(std::string_view name) {
   if (name == "href" || name == "xlink:href" || name == "action" || name == "formaction") {
@@ -135,6 +144,16 @@ AttributeRole roleOf(std::string_view name) {
   }
   if (name == "style" || name == "srcset" || name == "ping") return AttributeRole::Text;
   return AttributeRole::None;
+}
+
+// Address schemes whose URIs carry parameters and headers after the host
+// (RFC 3261 sip/sips; im, pres and xmpp alike), case-insensitive.
+bool hasParameters(std::string_view scheme) {
+  char buffer[4];
+  if (scheme.size() < 2 || scheme.size() > sizeof buffer) return false;
+  for (std::size_t i = 0; i < scheme.size(); ++i) buffer[i] = lower(scheme[i]);
+  const std::string_view name(buffer, scheme.size());
+  return name == "sip" || name == "sips" || name == "im" || name == "pres" || name == "xmpp";
 }
 
 bool isHtmlSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; }
@@ -256,13 +275,17 @@ bool LinkFinder::compile(bool innerStarts, std::string& error) {
   // The scanner: where a candidate starts, and for hosts and paths where it
   // ends. A scheme candidate stops one character after its ':'; body_ then
   // finds the end, only for the candidates that are links.
-  const std::string body(kBody);
+  const std::string body = "(?:" + std::string(kBody) + "|" + std::string(kJoiner) + ")";
   const std::string label(kLabel);
-  const std::string host = label + "(?:" + label + "|-)*(?:\\." + label + "(?:" + label + "|-)*)+";
+  // A label starts with a kLabel character; joiners continue one ("①" in
+  // "①example.com" is an enumeration, in "example.c①m" part of the host).
+  const std::string more = "(?:" + label + "|-|" + std::string(kJoiner) + ")*";
+  const std::string host = label + more + "(?:\\." + label + more + ")+";
   const std::string tail = "(?::[0-9]{1,5})?(?:[/?#\\\\]" + body + "*)?";
   std::vector<std::string> alternatives = {"\\b[A-Za-z][A-Za-z0-9+\\-]*:" + body};  // any scheme
   for (const auto& start : hostPrefixes_) {
-    alternatives.push_back("\\b(?i:" + RE2::QuoteMeta(start) + ")(?:" + label + "|[.\\-])*" + tail);
+    alternatives.push_back("\\b(?i:" + RE2::QuoteMeta(start) + ")(?:" + label + "|[.\\-]|" + std::string(kJoiner) + ")*" +
+                           tail);
   }
   for (const auto& literal : literals_) {
     const std::string boundary = isAsciiAlnum(literal[0]) ? "\\b" : "";
@@ -412,7 +435,7 @@ bool LinkFinder::precheck(std::string_view text, std::size_t& first, std::size_t
       last = i;
     }
   }
-  if (!literals_.empty() || (high && containsInvisible(text))) {
+  if (!literals_.empty() || (high && needsPreparation(text))) {
     first = 0;
     last = n;
     return true;
@@ -430,7 +453,7 @@ void LinkFinder::find(std::string_view text, bool html, std::size_t part, LinkLi
   std::size_t last = 0;
   bool high = false;
   if (!precheck(text, first, last, high)) return;
-  if (high && containsInvisible(text)) {
+  if (high && needsPreparation(text)) {
     text_.reset(text);
     text_.append(0, text.size(), false, false);
     scan(text_, out);
@@ -548,7 +571,18 @@ std::size_t LinkFinder::classify(const NormalizedText& view, std::size_t start, 
       re2::StringPiece body;
       if (body_->Match(subject, linkEnd, text.size(), RE2::ANCHOR_START, &body, 1)) linkEnd += body.size();
     }
-    const std::size_t linkLength = trimmedLength(text.substr(start, linkEnd - start));
+    std::size_t linkLength = trimmedLength(text.substr(start, linkEnd - start));
+    if (configured && hasParameters(candidate.substr(from, colon - from))) {
+      // "sip:alice@example.com;x=http://evil.example/": the parameters and
+      // headers after the host are not where the address leads, and a
+      // client may make a link of what they hold. The address ends there and
+      // the scan goes on inside them. (The user part may hold ';' too: the
+      // parameters start after the last '@'.)
+      const std::string_view link = text.substr(start, linkLength);
+      const std::size_t at = link.rfind('@');
+      const std::size_t cut = link.find_first_of(";?", at == std::string_view::npos ? colon + 1 : at);
+      if (cut != std::string_view::npos) linkLength = trimmedLength(link.substr(0, cut));
+    }
     if (linkLength <= colon + 1) return after;
     emit(view, start + from, start + linkLength,
          configured ? LinkKind::Scheme
@@ -641,6 +675,17 @@ void LinkFinder::scanHtml(std::string_view html, LinkList& out) {
     }
     text_.append(i, open, true, false);
     if (html.compare(open, 4, "<!--") == 0) {
+      if (startsWithIgnoreCase(html.substr(open + 4, 3), "[if")) {
+        // An IE conditional comment ("<!--[if IE]> ... <![endif]-->"): IE,
+        // and the clients that render with it (Lync, Outlook), show what it
+        // holds. Only its opening "<!--[if ...]>" is markup; the closing
+        // "<![endif]-->" is read as a tag.
+        const std::size_t close = html.find('>', open + 4);
+        const std::size_t after = close == std::string_view::npos ? html.size() : close + 1;
+        text_.appendBreak(open, after);
+        i = after;
+        continue;
+      }
       const std::size_t close = html.find("-->", open + 4);
       const std::size_t after = close == std::string_view::npos ? html.size() : close + 3;
       text_.appendBreak(open, after);
@@ -695,9 +740,52 @@ std::size_t LinkFinder::parseTag(std::string_view html, std::size_t open, LinkLi
       while (p < n && !isHtmlSpace(html[p]) && html[p] != '>') ++p;
       valueEnd = p;
     }
-    attribute(attributeName, valueStart, valueEnd, out);
+    if (name == "meta" && attributeName == "content") {
+      metaContent(valueStart, valueEnd, out);
+    } else {
+      attribute(attributeName, valueStart, valueEnd, out);
+    }
   }
   return p < n ? p + 1 : n;
+}
+
+void LinkFinder::metaContent(std::size_t begin, std::size_t end, LinkList& out) {
+  if (begin >= end) return;
+  value_.reset(text_.raw());
+  value_.append(begin, end, true, true);
+  // A refresh, as a browser parses it ("0;url=http://...", "5, URL='...'",
+  // "0; http://..."): the URL is a link to navigate to, whatever the
+  // http-equiv says (a browser compares it after decoding and trimming;
+  // this does not need to). Any other content (og:url, a description) is
+  // text a client may show or fetch a preview of.
+  const std::string_view value = value_.text();
+  std::size_t p = 0;
+  while (p < value.size() && isHtmlSpace(value[p])) ++p;
+  const std::size_t digits = p;
+  while (p < value.size() && (isAsciiDigit(value[p]) || value[p] == '.')) ++p;
+  if (p == digits) {
+    scan(value_, out);
+    return;
+  }
+  while (p < value.size() && isHtmlSpace(value[p])) ++p;
+  if (p >= value.size() || (value[p] != ';' && value[p] != ',')) return;  // a reload of the page itself
+  ++p;
+  while (p < value.size() && isHtmlSpace(value[p])) ++p;
+  if (startsWithIgnoreCase(value.substr(p), "url")) {
+    std::size_t q = p + 3;
+    while (q < value.size() && isHtmlSpace(value[q])) ++q;
+    if (q < value.size() && value[q] == '=') {
+      p = q + 1;
+      while (p < value.size() && isHtmlSpace(value[p])) ++p;
+    }
+  }
+  std::size_t last = value.size();
+  if (p < last && (value[p] == '"' || value[p] == '\'')) {
+    const std::size_t close = value.find(value[p], p + 1);
+    if (close != std::string_view::npos) last = close;
+    ++p;
+  }
+  urlValue(p, last, AttributeRole::Navigation, out);
 }
 
 void LinkFinder::attribute(std::string_view name, std::size_t begin, std::size_t end, LinkList& out) {
@@ -709,10 +797,12 @@ void LinkFinder::attribute(std::string_view name, std::size_t begin, std::size_t
     scan(value_, out);
     return;
   }
+  urlValue(0, value_.text().size(), role, out);
+}
+
+void LinkFinder::urlValue(std::size_t first, std::size_t last, AttributeRole role, LinkList& out) {
   // A URL parser trims spaces and control characters around the value.
   const std::string_view value = value_.text();
-  std::size_t first = 0;
-  std::size_t last = value.size();
   while (first < last && static_cast<unsigned char>(value[first]) <= 0x20) ++first;
   while (last > first && static_cast<unsigned char>(value[last - 1]) <= 0x20) --last;
   if (first == last || value[first] == '#') return;
@@ -732,6 +822,13 @@ void LinkFinder::attribute(std::string_view name, std::size_t begin, std::size_t
     const bool literal = startsWithLiteral(link);
     emit(value_, first, last, configured ? LinkKind::Scheme : LinkKind::Attribute,
          configured || literal || (navigation && href_), UrlForm::Scheme, out);
+    if (hasParameters(link.substr(0, colon))) {
+      // "sip:alice@example.com;x=http://evil.example/": links in the
+      // parameters and headers count on their own (see classify()).
+      const std::size_t at = link.rfind('@');
+      const std::size_t cut = link.find_first_of(";?", at == std::string_view::npos ? colon + 1 : at);
+      if (cut != std::string_view::npos) scan(value_, out, first + cut, last);
+    }
     return;
   }
   const bool authority = link.size() >= 2 && (link[0] == '/' || link[0] == '\\') && (link[1] == '/' || link[1] == '\\');

@@ -33,6 +33,9 @@ class RE2;
 
 namespace sipwarden::plugins::urlfilter {
 
+// What an HTML attribute holds (link_finder.cc reads it by its name).
+enum class AttributeRole { None, Navigation, Resource, Text };
+
 enum class LinkKind {
   Scheme,      // a scheme in `prefixes`, or another scheme with an authority
   HostPrefix,  // "www.example.com", "ftp.example.com"
@@ -132,6 +135,11 @@ class LinkFinder {
   void scanHtml(std::string_view html, LinkList& out);
   std::size_t parseTag(std::string_view html, std::size_t open, LinkList& out, bool& breaksText);
   void attribute(std::string_view name, std::size_t begin, std::size_t end, LinkList& out);
+  // The content of a <meta>: a refresh's URL is a link to navigate to.
+  void metaContent(std::size_t begin, std::size_t end, LinkList& out);
+  // The URL at [first, last) of value_.text(), read as a browser reads an
+  // attribute of `role`.
+  void urlValue(std::size_t first, std::size_t last, AttributeRole role, LinkList& out);
   void emit(const NormalizedText& view, std::size_t start, std::size_t end, LinkKind kind, bool counted, UrlForm form,
             LinkList& out);
 

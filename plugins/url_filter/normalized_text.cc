@@ -101,7 +101,81 @@ bool hasHighByte(std::string_view text) {
   return false;
 }
 
+bool isAsciiAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
+bool isAsciiLetter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+bool isFullWidthAlnum(std::uint32_t c) {
+  return (c >= 0xFF10 && c <= 0xFF19) || (c >= 0xFF21 && c <= 0xFF3A) || (c >= 0xFF41 && c <= 0xFF5A);
+}
+
+// The characters folded only where they join host characters (see
+// NormalizedText::append), with what they fold to.
+char joinerAscii(std::uint32_t c) {
+  switch (c) {
+    case 0x3002:  // ideographic full stop
+    case 0xFF0E:  // full-width full stop
+    case 0xFF61:  // half-width ideographic full stop
+      return '.';
+    case 0xFF0D:
+      return '-';
+    case 0xFF3F:
+      return '_';
+    default:
+      return 0;
+  }
+}
+
+// A non-ASCII character that may be part of a host label and is not CJK or
+// Hangul: the same ranges as the link finder's kLabel pattern.
+bool isLabelCode(std::uint32_t c) {
+  if (c < 0x80) return c < 0x7F && isAsciiAlnum(static_cast<char>(c));
+  if (c <= 0xBF) return false;
+  struct Range {
+    std::uint32_t first;
+    std::uint32_t last;
+  };
+  static constexpr Range kNotLabel[] = {
+      {0x1100, 0x11FF}, {0x2000, 0x2BFF}, {0x2E80, 0x9FFF}, {0xA960, 0xA97F}, {0xAC00, 0xD7FF},
+      {0xE000, 0xFAFF}, {0xFE30, 0xFE4F}, {0xFF01, 0xFF0F}, {0xFF1A, 0xFF20}, {0xFF3B, 0xFF40},
+      {0xFF5B, 0xFFFF}, {0x1F000, 0x1FAFF}, {0x20000, 0x3FFFF}};
+  for (const Range& range : kNotLabel) {
+    if (c >= range.first && c <= range.last) return false;
+  }
+  return true;
+}
+
+// A character after which a folded label dot (or hyphen) goes on with the host.
+bool continuesHost(std::uint32_t c) { return isLabelCode(c) || isFullWidthAlnum(c) || isHostJoiner(c); }
+
+// The ASCII byte before a full-width dot, hyphen, colon or solidus that
+// makes folding it matter.
+bool isFoldAnchor(char c) { return isAsciiAlnum(c) || c == '-' || c == '_' || c == ':' || c == '/'; }
+
 }  // namespace
+
+bool isHostJoiner(std::uint32_t c) {
+  if (c < 0xAA) return false;
+  if (c <= 0xBF) return c == 0xAA || c == 0xB2 || c == 0xB3 || c == 0xB9 || c == 0xBA;
+  return (c >= 0x2070 && c <= 0x209F) ||  // superscripts and subscripts
+         (c >= 0x2100 && c <= 0x218F) ||  // letter-like symbols, Roman numerals
+         (c >= 0x2460 && c <= 0x24FF) ||  // circled digits and letters
+         c == 0xFE33 || c == 0xFE34 || (c >= 0xFE4D && c <= 0xFE4F) ||  // low lines
+         (c >= 0x1F100 && c <= 0x1F16F) || c == 0x1F190;                 // squared letters
+}
+
+bool needsPreparation(std::string_view text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (static_cast<unsigned char>(text[i]) < 0xC2) continue;
+    std::size_t length = 0;
+    const std::uint32_t code = decodeUtf8(text, i, length);
+    if (isInvisible(code) || isFullWidthAlnum(code)) return true;
+    if ((joinerAscii(code) != 0 || code == 0xFF1A || code == 0xFF0F) && i > 0 && isFoldAnchor(text[i - 1])) {
+      return true;
+    }
+    i += length - 1;
+  }
+  return false;
+}
 
 bool isInvisible(std::uint32_t c) {
   if (c < 0xAD) return false;
@@ -219,6 +293,8 @@ void NormalizedText::append(std::size_t begin, std::size_t end, bool html, bool 
       }
       if (isInvisible(code)) {
         removed_.push_back({i, i + length});
+      } else if (const char ascii = code >= 0x80 ? folded(code, i + length, end, html, urlValue) : 0) {
+        push(std::string_view(&ascii, 1), i, i + length);
       } else if (!(urlValue && (code == '\t' || code == '\n' || code == '\r'))) {
         std::string utf8;
         html::appendUtf8(utf8, code);
@@ -231,11 +307,59 @@ void NormalizedText::append(std::size_t begin, std::size_t end, bool html, bool 
     const std::uint32_t code = decodeUtf8(raw_.substr(0, end), i, length);
     if (isInvisible(code)) {
       removed_.push_back({i, i + length});
+    } else if (const char ascii = folded(code, i + length, end, html, urlValue)) {
+      push(std::string_view(&ascii, 1), i, i + length);
     } else {
       push(raw_.substr(i, length), i, i + length);
     }
     i += length;
   }
+}
+
+std::uint32_t NormalizedText::visibleAt(std::size_t& at, std::size_t end, bool html) const {
+  const std::string_view text = raw_.substr(0, end);
+  while (at < end) {
+    std::size_t length = 1;
+    std::uint32_t code = static_cast<unsigned char>(text[at]);
+    if (code == '&' && html) {
+      length = decodeReference(text, at, code);
+      if (length == 0) {
+        code = '&';
+        length = 1;
+      }
+    } else if (code >= 0x80) {
+      code = decodeUtf8(text, at, length);
+    }
+    at += length;
+    if (!isInvisible(code)) return code;
+  }
+  return 0;
+}
+
+char NormalizedText::folded(std::uint32_t code, std::size_t next, std::size_t end, bool html, bool urlValue) const {
+  if (isFullWidthAlnum(code)) return static_cast<char>(code - 0xFEE0);
+  const char previous = text_.empty() ? '\0' : text_.back();
+  if (code == 0xFF1A) {
+    // "http\uFF1A//", "\uFF48\uFF54\uFF54\uFF50\uFF1A\uFF0F\uFF0F": a scheme and its slashes.
+    if (!isAsciiLetter(previous)) return 0;
+    for (int slash = 0; slash < 2; ++slash) {
+      const std::uint32_t after = visibleAt(next, end, html);
+      if (after != '/' && after != 0xFF0F) return 0;
+    }
+    return ':';
+  }
+  if (code == 0xFF0F) {
+    const bool afterColon = previous == ':' || (previous == '/' && text_.size() >= 2 && text_[text_.size() - 2] == ':');
+    return afterColon ? '/' : 0;
+  }
+  const char ascii = joinerAscii(code);
+  if (ascii == 0 || urlValue) return ascii;
+  if (!(isAsciiAlnum(previous) || previous == '-' || previous == '_')) return 0;
+  const std::uint32_t after = visibleAt(next, end, html);
+  // Nothing after it: a dot that ends the text is trimmed off a link as
+  // punctuation, so folding it costs nothing and holds across an HTML tag.
+  if (after == 0) return ascii == '.' ? ascii : 0;
+  return continuesHost(after) ? ascii : 0;
 }
 
 void collectInvisible(std::string_view raw, std::size_t begin, std::size_t end, bool html, std::vector<RawSpan>& out) {

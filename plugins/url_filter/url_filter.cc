@@ -32,11 +32,22 @@ namespace {
 
 enum class Action { Block, Defang, Warn };
 
-// The Lync / OCS 2007 IIMF default prefix list.
+// The Lync / OCS 2007 IIMF default prefix list, and the schemes that
+// deliver malware or run code today (docs/plugins/url_filter.md says why
+// each is there).
 const std::vector<std::string>& defaultPrefixes() {
-  static const std::vector<std::string> list = {"callto:", "file:",  "ftp.",  "ftp:",    "gopher:", "href",
-                                                "http:",   "https:", "ldap:", "mailto:", "news:",   "nntp:",
-                                                "sip:",    "sips:",  "tel:",  "telnet:", "www*"};
+  static const std::vector<std::string> list = {
+      // IIMF
+      "callto:", "file:", "ftp.", "ftp:", "gopher:", "href", "http:", "https:", "ldap:", "mailto:", "news:", "nntp:",
+      "sip:", "sips:", "tel:", "telnet:", "www*",
+      // script and inline content
+      "data:", "javascript:", "vbscript:",
+      // remote files and Windows protocol handlers
+      "smb:", "ms-msdt:", "search-ms:", "search:", "ms-officecmd:", "ms-appinstaller:", "ms-its:", "mhtml:",
+      "ms-word:", "ms-excel:", "ms-powerpoint:", "ms-visio:", "ms-access:", "ms-project:", "ms-publisher:",
+      "ms-spd:", "ms-infopath:",
+      // app installs and WebSockets
+      "itms-services:", "ws:", "wss:"};
   return list;
 }
 
@@ -115,8 +126,16 @@ class UrlFilter final : public Filter {
     if (!im.present()) return Verdict::proceed();
     if (auto over = textOverLimit(exchange, maxBodyBytes_)) return std::move(*over);
     links_.clear();
-    for (std::size_t part = 0; part < im.partCount() && !links_.overflowed(); ++part) {
+    const std::size_t parts = im.partCount();
+    for (std::size_t part = 0; part < parts && !links_.overflowed(); ++part) {
       finder_->find(im.partText(part), im.partType(part) == "text/html", part, links_);
+    }
+    // The Subject, which clients show with the message: its links are found
+    // as in a plain part numbered after the real ones.
+    subjects_.clear();
+    if (exchange.message().header("Subject")) subjects_ = exchange.message().headers("Subject");
+    for (std::size_t k = 0; k < subjects_.size() && !links_.overflowed(); ++k) {
+      finder_->find(subjects_[k], false, parts + k, links_);
     }
     if (links_.empty()) return Verdict::proceed();
 
@@ -153,6 +172,15 @@ class UrlFilter final : public Filter {
       if (why.empty()) why = "links are not allowed";
       fired(exchange, "blocked.links", "block");
     }
+    if (flagged > 0 && action_ == Action::Defang) {
+      // Text a defang cannot be written back into: the message goes no
+      // further rather than with a live link.
+      const std::string unrewritable = unrewritableWith(parts);
+      if (!unrewritable.empty()) {
+        if (why.empty()) why = "link in content that cannot be rewritten (" + unrewritable + ")";
+        fired(exchange, "blocked.unrewritable", "unrewritable");
+      }
+    }
     if (!why.empty()) {
       return Verdict::reply(403, "Forbidden", {{"Warning", "399 sipwarden \"url_filter: " + why + "\""}});
     }
@@ -163,7 +191,7 @@ class UrlFilter final : public Filter {
     }
     if (allowed > 0) exchange.count("allowed.intranet", allowed);
     if (flagged == 0) return Verdict::proceed();
-    rewrite(im);
+    rewrite(exchange, im, parts);
     if (action_ == Action::Defang) {
       fired(exchange, "defanged", "defang");
       exchange.count("defanged.links", flagged);
@@ -274,49 +302,78 @@ class UrlFilter final : public Filter {
     return found;
   }
 
+  // What holds a flagged link but cannot take a defang: "" when nothing
+  // does. Several Subject headers cannot each be rewritten (an edit sets
+  // one value for them all).
+  std::string unrewritableWith(std::size_t parts) const {
+    for (std::size_t i = 0; i < links_.size(); ++i) {
+      if (flagged_[i] && links_[i].part >= parts && subjects_.size() > 1) return "several Subject headers";
+    }
+    return {};
+  }
+
   // Defangs the flagged links (defang) and puts the notice at the start of
-  // every part (defang with a notice, warn).
-  void rewrite(InstantMessage& im) {
-    for (std::size_t part = 0; part < im.partCount(); ++part) {
+  // every part (defang with a notice, warn). A Subject with a flagged link
+  // is set again, defanged (it gets no notice).
+  void rewrite(Exchange& exchange, InstantMessage& im, std::size_t parts) {
+    for (std::size_t part = 0; part < parts; ++part) {
       const std::string_view text = im.partText(part);
       const bool html = im.partType(part) == "text/html";
-      edits_.clear();
       std::string banner;
       if (!notice_.empty()) {
-        const std::size_t at = noticePosition(text, html);
         banner = noticeFor(text, html);
-        if (text.substr(at).starts_with(banner)) banner.clear();  // put there already (an earlier hop)
-        if (!banner.empty()) edits_.push_back({at, at, banner, 0});
+        if (text.substr(noticePosition(text, html)).starts_with(banner)) banner.clear();  // put there already
       }
-      if (action_ == Action::Defang) {
-        for (std::size_t i = 0; i < links_.size(); ++i) {
-          const Link& link = links_[i];
-          if (!flagged_[i] || link.part != part) continue;
-          edits_.push_back({link.insertAt, link.insertAt, "_", 1});
-          for (const std::size_t inner : link.innerInserts) edits_.push_back({inner, inner, "_", 1});
-          // Invisible characters inside the link go (as characters or as
-          // HTML character references).
-          invisible_.clear();
-          collectInvisible(text, link.raw.begin, link.raw.end, html, invisible_);
-          for (const auto& removed : invisible_) edits_.push_back({removed.begin, removed.end, {}, 2});
-        }
-      }
-      if (edits_.empty()) continue;
-      std::sort(edits_.begin(), edits_.end(), [](const Edit& a, const Edit& b) {
-        return a.begin != b.begin ? a.begin < b.begin : a.order < b.order;
-      });
       std::string out;
-      out.reserve(text.size() + banner.size() + edits_.size());
-      std::size_t cursor = 0;
-      for (const auto& edit : edits_) {
-        if (edit.begin < cursor) continue;
-        out.append(text.substr(cursor, edit.begin - cursor));
-        out.append(edit.insert);
-        cursor = edit.end;
-      }
-      out.append(text.substr(cursor));
-      im.setPartText(part, out);
+      if (edited(text, html, part, banner, out)) im.setPartText(part, out);
     }
+    if (action_ != Action::Defang || subjects_.size() != 1) return;
+    std::string subject;
+    if (edited(subjects_[0], false, parts, {}, subject)) exchange.edits().setHeader("Subject", subject);
+  }
+
+  // `text` (the part or header numbered `part`) with `banner` at its notice
+  // position and, under defang, its flagged links defanged, into `out`.
+  // False when nothing changes.
+  bool edited(std::string_view text, bool html, std::size_t part, std::string_view banner, std::string& out) {
+    edits_.clear();
+    if (!banner.empty()) {
+      const std::size_t at = noticePosition(text, html);
+      edits_.push_back({at, at, banner, 0});
+    }
+    if (action_ == Action::Defang) {
+      for (std::size_t i = 0; i < links_.size(); ++i) {
+        const Link& link = links_[i];
+        if (!flagged_[i] || link.part != part) continue;
+        edits_.push_back({link.insertAt, link.insertAt, "_", 1});
+        for (const std::size_t inner : link.innerInserts) edits_.push_back({inner, inner, "_", 1});
+        // Invisible characters inside the link go (as characters or as
+        // HTML character references).
+        invisible_.clear();
+        collectInvisible(text, link.raw.begin, link.raw.end, html, invisible_);
+        for (const auto& removed : invisible_) edits_.push_back({removed.begin, removed.end, {}, 2});
+      }
+    }
+    if (edits_.empty()) return false;
+    std::sort(edits_.begin(), edits_.end(), [](const Edit& a, const Edit& b) {
+      return a.begin != b.begin ? a.begin < b.begin : a.order < b.order;
+    });
+    out.clear();
+    out.reserve(text.size() + banner.size() + edits_.size());
+    std::size_t cursor = 0;
+    std::size_t lastUnderscore = std::string_view::npos;
+    for (const auto& edit : edits_) {
+      if (edit.begin < cursor) continue;
+      // A link found on its own and as a start inside another one (the
+      // parameters of a sip: href) gets one "_".
+      if (edit.order == 1 && edit.begin == lastUnderscore) continue;
+      if (edit.order == 1) lastUnderscore = edit.begin;
+      out.append(text.substr(cursor, edit.begin - cursor));
+      out.append(edit.insert);
+      cursor = edit.end;
+    }
+    out.append(text.substr(cursor));
+    return true;
   }
 
   // Where the notice goes, as banner does it: after a byte-order mark, and
@@ -375,6 +432,7 @@ class UrlFilter final : public Filter {
   std::vector<bool> flagged_;
   std::vector<Edit> edits_;
   std::vector<RawSpan> invisible_;
+  std::vector<std::string> subjects_;  // the message's Subject header values
 };
 
 std::unique_ptr<Filter> create(PluginConfig& config) {

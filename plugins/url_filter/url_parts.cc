@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "normalized_text.h"
+
 namespace sipwarden::plugins::urlfilter {
 namespace {
 
@@ -73,6 +75,14 @@ bool isSpecial(std::string_view scheme) {
   return scheme == "http" || scheme == "https" || scheme == "ftp" || scheme == "ws" || scheme == "wss";
 }
 
+// The Office URI schemes ("ms-word:ofe|u|https://..."), which open a
+// document from the URL they hold.
+bool isOfficeScheme(std::string_view scheme) {
+  return scheme == "ms-word" || scheme == "ms-excel" || scheme == "ms-powerpoint" || scheme == "ms-visio" ||
+         scheme == "ms-access" || scheme == "ms-project" || scheme == "ms-publisher" || scheme == "ms-spd" ||
+         scheme == "ms-infopath";
+}
+
 // Schemes whose addresses are user@host: every host after an '@' counts.
 bool isAddressScheme(std::string_view scheme) {
   return scheme == "mailto" || scheme == "sip" || scheme == "sips" || scheme == "im" || scheme == "pres" ||
@@ -107,6 +117,34 @@ void parseAddresses(std::string_view rest, UrlParts& parts) {
     while (end < decoded.size() && std::strchr(",;?&>/# :", decoded[end]) == nullptr) ++end;
     parseHost(std::string_view(decoded).substr(at + 1, end - at - 1), addHost(parts));
   }
+}
+
+// What a browser's host parser (UTS #46 mapping, as WHATWG URL applies it)
+// makes of the compatibility forms that matter here: full-width ASCII
+// U+FF01..FF5E as ASCII (then lower-cased with the rest), the ideographic
+// and half-width full stops U+3002 and U+FF61 as '.', and the invisible
+// characters it ignores removed. "contoso.com%EF%BC%8Eevil.example" is
+// contoso.com.evil.example. Other non-ASCII characters stay: the host is
+// then international and never matches the allow-list.
+void foldHostName(std::string& name) {
+  bool high = false;
+  for (const char c : name) high |= static_cast<unsigned char>(c) >= 0x80;
+  if (!high) return;
+  std::string folded;
+  folded.reserve(name.size());
+  for (std::size_t i = 0; i < name.size();) {
+    std::size_t length = 1;
+    const std::uint32_t code = decodeUtf8(name, i, length);
+    if (code >= 0xFF01 && code <= 0xFF5E) {
+      folded.push_back(static_cast<char>(code - 0xFEE0));
+    } else if (code == 0x3002 || code == 0xFF61) {
+      folded.push_back('.');
+    } else if (!isInvisible(code)) {
+      folded.append(name, i, length);
+    }
+    i += length;
+  }
+  name.swap(folded);
 }
 
 bool parseIpv4Number(std::string_view part, std::uint64_t& value) {
@@ -211,6 +249,7 @@ void parseHost(std::string_view text, Host& host) {
   const std::size_t colon = text.find(':');
   if (colon != std::string_view::npos) text = text.substr(0, colon);
   percentDecodeOnce(text, host.name);
+  foldHostName(host.name);
   bool high = false;
   bool plain = true;  // only the characters of an ASCII host name
   for (char& c : host.name) {
@@ -268,6 +307,19 @@ void parseUrl(std::string_view link, UrlForm form, UrlParts& parts) {
           } else {
             parseAuthority(link, rest + 2, parts);
           }
+        } else {
+          splitPathAndQuery(link, rest, parts);
+        }
+      } else if (isOfficeScheme(parts.scheme)) {
+        // "ms-word:ofe|u|https://host/doc.docx": the document comes from
+        // the URL after "|u|"; its host and path are the link's.
+        const std::size_t marker = after.find("|u|");
+        const std::size_t inner = marker == std::string_view::npos ? link.size() : rest + marker + 3;
+        const std::size_t innerColon = link.find(':', inner);
+        if (innerColon != std::string_view::npos && isSpecial(canonicalScheme(link.substr(inner, innerColon - inner)))) {
+          std::size_t from = innerColon + 1;
+          while (from < link.size() && isSlash(link[from])) ++from;
+          parseAuthority(link, from, parts);
         } else {
           splitPathAndQuery(link, rest, parts);
         }

@@ -67,7 +67,9 @@ UAC_WITH_LINKS = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 """
 
 
-class UrlFilterOnTheWire(HopTestCase):
+class UrlFilterHop(HopTestCase):
+    """A hop running url_filter with the given options, a caller and a next hop."""
+
     def start(self, **options):
         self.upstream = self.peer()
         self.warden = self.hop("--upstream", f"127.0.0.1:{self.upstream.port}", config=plugins_config(**options))
@@ -85,6 +87,8 @@ class UrlFilterOnTheWire(HopTestCase):
     def assert_length_counts_the_body(self, data):
         self.assertEqual(int(header(data, "Content-Length")), len(body_of(data)))
 
+
+class UrlFilterOnTheWire(UrlFilterHop):
     def test_defanged_message_reaches_the_next_hop_with_underscore_and_content_length(self):
         self.start(action="defang")
         body = "Look: http://evil.example.net/landing and hxxps://evil.example.net/x, www.example.org."
@@ -186,6 +190,48 @@ class UrlFilterOnTheWire(HopTestCase):
         forwarded = self.forward_and_answer(message_request(self.caller.port, call_id="uf-limit-3", body=body))
         self.assertEqual(body_of(forwarded), body.encode(), "fail open: not defanged, not cut")
         self.assert_length_counts_the_body(forwarded)
+
+
+class UrlFilterReadsLinksAsABrowser(UrlFilterHop):
+    """Issue 17: a host written with a full-width dot, a full-width scheme,
+    the schemes that run code, and a link in the Subject, through the hop."""
+
+    def assert_refused(self, call_id, body, extra=""):
+        self.caller.send(message_request(self.caller.port, call_id=call_id, body=body, extra=extra), self.warden.port)
+        answer = self.caller.recv()
+        self.assertEqual(status_of(answer), (403, "Forbidden"), body)
+        self.assertIsNone(self.upstream.recv(timeout=0.3), f"{body!r} is not forwarded")
+        return answer
+
+    def test_full_width_dot_is_a_label_dot_for_the_allow_list(self):
+        self.start(allow_intranet=["contoso.com"])
+        self.assert_refused("uf-fw-1", "see http://contoso.com\uff0eevil.example/login")
+        self.assert_refused("uf-fw-2", "see http://contoso.com\u3002evil.example/login")
+        # The real intranet host, written with full-width forms, still passes byte for byte.
+        body = "see http://wiki\uff0econtoso.com/page"
+        forwarded = self.forward_and_answer(message_request(self.caller.port, call_id="uf-fw-3", body=body))
+        self.assertEqual(body_of(forwarded), body.encode())
+
+    def test_full_width_scheme_and_the_new_default_schemes_are_links(self):
+        self.start()
+        for number, text in enumerate(["\uff48\uff54\uff54\uff50://evil.example/", "javascript:alert(1)",
+                                       "data:text/html;base64,PHNjcmlwdD4=", "smb://evil.example/share",
+                                       "ms-msdt:/id PCWDiagnostic", "search-ms:query=x&crumb=location:\\\\evil",
+                                       "ms-officecmd:{}", "ms-word:ofe|u|https://evil.example/a.docx",
+                                       "ws://evil.example/", "vbscript:msgbox(1)", "file:///c:/x.txt"]):
+            self.assert_refused(f"uf-scheme-{number}", "open " + text)
+
+    def test_link_in_subject_is_refused_or_defanged(self):
+        self.start()
+        answer = self.assert_refused("uf-subject-1", "hi", extra="Subject: see http://evil.example/\r\n")
+        self.assertEqual(header(answer, "Warning"), '399 sipwarden "url_filter: links are not allowed"')
+
+    def test_link_in_subject_is_defanged_in_the_forwarded_header(self):
+        self.start(action="defang")
+        forwarded = self.forward_and_answer(message_request(self.caller.port, call_id="uf-subject-2", body="hi",
+                                                            extra="Subject: see http://evil.example/\r\n"))
+        self.assertEqual(header(forwarded, "Subject"), "see _http://evil.example/")
+        self.assertEqual(body_of(forwarded), b"hi")
 
 
 class UrlFilterWithSipp(HopTestCase):

@@ -867,5 +867,161 @@ TEST(UrlFilterAdversarial, ALongAllowListIsLookedUpByName) {
   EXPECT_TRUE(runWith(options, plain("http://xd1.example.org/")).blocked());
 }
 
+
+// ---------------------------------------------------------------- links as a browser reads them (issue 17)
+
+std::string withSubject(const std::string& subjects, const std::string& text = "hi") {
+  return sipRequest("text/plain;charset=UTF-8", text, "MESSAGE", subjects);
+}
+
+TEST(UrlFilterBrowser, FullWidthAndIdeographicDotsSeparateLabels) {
+  const std::string allow = R"("allow_intranet": ["contoso.com"])";
+  for (const char* text :
+       {"http://contoso.com\uFF0Eevil.example/", "http://contoso.com\u3002evil.example/",
+        "http://contoso.com\uFF61evil.example/", "see www.contoso.com\uFF0Eevil.example now",
+        "http://contoso.com\uFF0E\u200Bevil.example/",  // an invisible character after the dot changes nothing
+        "http://contoso.com\uFF0E\uFF45vil.example/", "http://contoso%2Ecom.evil.example/",
+        "http://contoso.com%EF%BC%8Eevil.example/"}) {
+    EXPECT_TRUE(blocksAsLink(text, allow)) << text;
+  }
+  // The same folding lets the real intranet host through.
+  for (const char* text : {"http://wiki\uFF0Econtoso\u3002com/x", "http://\uFF43\uFF4F\uFF4E\uFF54\uFF4F\uFF53\uFF4F.com/",
+                           "http://wiki%EF%BC%8Econtoso.com/", "http://contoso.com\uFF0E/x",
+                           // In prose an ideographic full stop ends the sentence, not the host.
+                           "\u8cc7\u6599\u306fhttp://wiki.contoso.com\u3002\u3088\u308d\u3057\u304f"}) {
+    EXPECT_FALSE(blocksAsLink(text, allow)) << text;
+  }
+  // A full-width hyphen-minus joins labels too: "corp" alone is not "corp-evil.example".
+  EXPECT_TRUE(blocksAsLink("http://corp\uFF0Devil.example/", R"("allow_intranet": ["corp"])"));
+  // Full-width digits are an IPv4 address.
+  EXPECT_FALSE(blocksAsLink("http://\uFF11\uFF10.1.2.3/", R"("allow_intranet": ["10.0.0.0/8"])"));
+  // In HTML: an attribute value is a URL (always folded), and a tag does not split a host.
+  EXPECT_TRUE(runWith(allow, htmlMessage("<a href=\"http://contoso.com\uFF0Eevil.example/\">x</a>")).blocked());
+  EXPECT_TRUE(runWith(allow, htmlMessage("<p>http://contoso.com&#xFF0E;evil.example/</p>")).blocked());
+  EXPECT_TRUE(runWith(allow, htmlMessage("<p>http://contoso.com\uFF0E<b>evil</b>.example/</p>")).blocked());
+}
+
+TEST(UrlFilterBrowser, CharactersABrowserMapsIntoAHostDoNotEndTheLink) {
+  // Circled, squared and mathematical-style letters map to ASCII letters in
+  // a browser's host: the link runs on, and its host is not ASCII.
+  const std::string allow = R"("allow_intranet": ["contoso.com"])";
+  for (const char* text : {"http://contoso.com.\u24D4vil.example/", "http://contoso.com\u24D4vil.example/",
+                           "http://contoso.com.\u2170nfo.example/", "see www.contoso.com.\u24D4vil.example/x"}) {
+    EXPECT_TRUE(blocksAsLink(text, allow)) << text;
+  }
+  // An enumeration before a bare host is not part of it.
+  EXPECT_FALSE(blocksAsLink("\u2460 contoso.com/x \u2461example.com/y"));
+}
+
+TEST(UrlFilterBrowser, FullWidthSchemesAreSchemes) {
+  EXPECT_TRUE(blocksAsLink("see \uFF48\uFF54\uFF54\uFF50://evil.example/ now"));
+  EXPECT_TRUE(blocksAsLink("see \uFF48\uFF54\uFF54\uFF50\uFF53\uFF1A\uFF0F\uFF0F\uFF45\uFF56\uFF49\uFF4C\uFF0E"
+                           "\uFF45\uFF58\uFF41\uFF4D\uFF50\uFF4C\uFF45/x"));
+  EXPECT_TRUE(blocksAsLink("\uFF4A\uFF41\uFF56\uFF41\uFF53\uFF43\uFF52\uFF49\uFF50\uFF54:alert(1)"));
+  EXPECT_EQ(defanged("see \uFF48\uFF54\uFF54\uFF50://evil.example/ now"), "see _\uFF48\uFF54\uFF54\uFF50://evil.example/ now");
+  EXPECT_EQ(defanged("see \uFF37\uFF37\uFF37\uFF0E\uFF45\uFF56\uFF49\uFF4C\uFF0E\uFF43\uFF4F\uFF4D now"),
+            "see _\uFF37\uFF37\uFF37\uFF0E\uFF45\uFF56\uFF49\uFF4C\uFF0E\uFF43\uFF4F\uFF4D now");
+  // A full-width colon in prose is not a scheme's.
+  EXPECT_FALSE(blocksAsLink("\u8b70\u984c\uFF1A\u4e88\u7b97\u3068\uFF21\uFF22\uFF23\uFF1A\u78ba\u8a8d"));
+}
+
+TEST(UrlFilterBrowser, DefaultPrefixesCoverSchemesThatRunCodeOrDeliverFiles) {
+  for (const char* text :
+       {"javascript:alert(document.cookie)", "click javascript:void(0) now", "data:text/html;base64,PHNjcmlwdD4=",
+        "data:image/svg+xml,x", "vbscript:msgbox(1)", "smb://evil.example/share/a.txt",
+        "ms-msdt:/id PCWDiagnostic /skip force", "search-ms:query=invoice&crumb=location:\\\\evil.example@SSL\\d",
+        "search:query=invoice", "ms-officecmd:{\"id\":3}", "ms-word:ofe|u|https://evil.example/a.docx",
+        "ms-excel:ofv|u|https://evil.example/a.xlsx", "ms-powerpoint:ofe|u|https://evil.example/a.pptx",
+        "ms-appinstaller:?source=https://evil.example/a.msix", "ws://evil.example/c2", "wss://evil.example/c2",
+        "mhtml:http://evil.example/a.mht!x-usc:http://evil.example/b", "ms-its:mhtml:file://c:/x.mht!http://evil/x",
+        "itms-services://?action=download-manifest&url=https://evil.example/m.plist"}) {
+    EXPECT_TRUE(blocksAsLink(std::string("open ") + text)) << text;
+  }
+  for (const char* text : {"Data: 42 rows", "search: nothing found", "javascript: the language"}) {
+    EXPECT_FALSE(blocksAsLink(text)) << text;
+  }
+  // An Office link is judged by the document's host.
+  const std::string allow = R"("allow_intranet": ["contoso.com"])";
+  EXPECT_FALSE(blocksAsLink("ms-word:ofe|u|https://share.contoso.com/a.docx", allow));
+  EXPECT_TRUE(blocksAsLink("ms-word:ofe|u|https://contoso.com.evil.example/a.docx", allow));
+  EXPECT_TRUE(blocksAsLink("wss://contoso.com.evil.example/", allow));
+  EXPECT_FALSE(blocksAsLink("wss://chat.contoso.com/", allow));
+  EXPECT_EQ(defanged("go javascript:alert(1) and data:text/html,x"), "go _javascript:alert(1) and _data:text/html,x");
+}
+
+TEST(UrlFilterBrowser, LinksInTheSubjectHeader) {
+  const Outcome blocked = runWith("", withSubject("Subject: see http://evil.example/x\r\n"));
+  EXPECT_TRUE(blocked.blocked());
+  EXPECT_EQ(blocked.warning(), "399 sipwarden \"url_filter: links are not allowed\"");
+  EXPECT_TRUE(runWith("", withSubject("s: see www.evil.example\r\n")).blocked());  // the compact form
+  EXPECT_FALSE(runWith(R"("allow_intranet": ["contoso.com"])", withSubject("Subject: http://wiki.contoso.com/\r\n"))
+                   .blocked());
+  EXPECT_TRUE(runWith("", withSubject("Subject: meeting notes\r\n")).verdict.isContinue());
+
+  const Outcome defang = runWith(R"("action": "defang")", withSubject("Subject: see http://evil.example/x now\r\n"));
+  ASSERT_TRUE(defang.verdict.isContinue());
+  EXPECT_EQ(defang.out->header("Subject"), "see _http://evil.example/x now");
+  EXPECT_EQ(defang.body(), "hi");
+  EXPECT_EQ(defang.counter("defanged.links"), 1u);
+  const Outcome both = runWith(R"("action": "defang", "notice": "[x]")",
+                               withSubject("Subject: ht\u200Btp://evil.example/\r\n", "and www.evil.example/y"));
+  EXPECT_EQ(both.out->header("Subject"), "_http://evil.example/");
+  EXPECT_EQ(both.parts[0], "[x]\r\nand _www.evil.example/y");
+
+  const Outcome warned = runWith(R"("action": "warn")", withSubject("Subject: see http://evil.example/x\r\n"));
+  EXPECT_TRUE(warned.verdict.isContinue());
+  EXPECT_EQ(warned.out->header("Subject"), "see http://evil.example/x");
+
+  // Several Subject headers cannot each be rewritten: refused.
+  const Outcome several =
+      runWith(R"("action": "defang")", withSubject("Subject: hello\r\nSubject: see http://evil.example/\r\n"));
+  EXPECT_TRUE(several.blocked());
+  EXPECT_EQ(several.warning(),
+            "399 sipwarden \"url_filter: link in content that cannot be rewritten (several Subject headers)\"");
+  EXPECT_TRUE(several.hasRule("unrewritable"));
+  // A notification's Subject is not shown: not an instant message.
+  EXPECT_TRUE(run(*chainWith(), sipRequest("application/im-iscomposing+xml", "<x/>", "MESSAGE",
+                                           "Subject: http://evil.example/\r\n"))
+                  .verdict.isContinue());
+}
+
+TEST(UrlFilterBrowser, LinksInsideSipUriParameters) {
+  const std::string allow = R"("allow_intranet": ["contoso.com"])";
+  EXPECT_FALSE(blocksAsLink("call sip:alice@contoso.com;transport=tls", allow));
+  EXPECT_TRUE(blocksAsLink("call sip:alice@contoso.com;x=http://evil.example/", allow));
+  EXPECT_TRUE(blocksAsLink("call sips:alice@contoso.com?subject=www.evil.example", allow));
+  // ';' in the user part (a telephone number) is not a parameter.
+  EXPECT_FALSE(blocksAsLink("call sip:+15551234;phone-context=x@contoso.com;user=phone", allow));
+  EXPECT_EQ(defanged("call sip:alice@contoso.com;x=http://evil.example/ now"),
+            "call _sip:alice@contoso.com;x=_http://evil.example/ now");
+  EXPECT_TRUE(runWith(allow, htmlMessage(R"(<a href="sip:alice@contoso.com;x=http://evil.example/">x</a>)")).blocked());
+  EXPECT_EQ(runWith(R"("action": "defang")", htmlMessage(R"(<a href="sip:a@contoso.com;x=http://evil.example/">x</a>)"))
+                .body(),
+            R"(<a href="_sip:a@contoso.com;x=_http://evil.example/">x</a>)");
+}
+
+TEST(UrlFilterBrowser, MetaRefreshAndConditionalComments) {
+  for (const char* body :
+       {R"(<meta http-equiv="refresh" content="0;url=http://evil.example/">)",
+        R"(<META HTTP-EQUIV=Refresh CONTENT="5; URL='//evil.example/x'">)",
+        R"(<meta http-equiv="refresh" content="0, evil.example/x.html">)",
+        R"(<meta property="og:url" content="http://evil.example/">)",
+        R"(<!--[if IE]><a href=http://evil.example/>x</a><![endif]-->)",
+        R"(<!--[IF gte mso 9]><p>http://evil.example/</p><![endif]-->)",
+        R"(<![if !IE]><a href="http://evil.example/">x</a><![endif]>)"}) {
+    EXPECT_TRUE(runWith("", htmlMessage(body)).blocked()) << body;
+  }
+  for (const char* body : {R"(<!-- http://evil.example/ -->hi)", R"(<meta http-equiv="refresh" content="30">)",
+                           R"(<meta charset="utf-8"><p>hi</p>)"}) {
+    EXPECT_TRUE(runWith("", htmlMessage(body)).verdict.isContinue()) << body;
+  }
+  EXPECT_EQ(runWith(R"("action": "defang")", htmlMessage(R"(<meta http-equiv="refresh" content="0;url=http://evil.example/">)"))
+                .body(),
+            R"(<meta http-equiv="refresh" content="0;url=_http://evil.example/">)");
+  EXPECT_EQ(runWith(R"("action": "defang")", htmlMessage(R"(<!--[if IE]><a href="http://evil.example/">x</a><![endif]-->)"))
+                .body(),
+            R"(<!--[if IE]><a href="_http://evil.example/">x</a><![endif]-->)");
+}
+
 }  // namespace
 }  // namespace sipwarden::pipeline
