@@ -21,7 +21,8 @@ constexpr const char* kUsage =
     "usage: sipwarden query messages|conversations|calls (--db FILE|URL | --config FILE)\n"
     "           [--participant URI] [--from URI] [--to URI] [--since WHEN] [--until WHEN]\n"
     "           [--text QUERY] [--verdict blocked|modified|delivered|failed] [--rule NAME] [--tag K=V]\n"
-    "           [--call-id ID] [--disposition D] [--limit N] [--cursor C] [--format table|json|csv] [--utc]\n"
+    "           [--call-id ID] [--disposition D] [--unreadable] [--limit N] [--cursor C]\n"
+    "           [--format table|json|csv] [--utc]\n"
     "       sipwarden query conversation ID (--db FILE|URL | --config FILE) [--format table|json] [--utc]\n"
     "       sipwarden query audit|stats (--db FILE|URL | --config FILE) [--since WHEN] [--until WHEN] [--limit N] [--format ...]\n"
     "       sipwarden export (--conversation ID | --participant URI) [--since WHEN] [--until WHEN]\n"
@@ -72,6 +73,8 @@ Options parseOptions(const std::vector<std::string>& args, std::size_t from) {
       o.out = value();
     } else if (arg == "--conversation") {
       o.conversation = value();
+    } else if (arg == "--unreadable") {
+      o.filters.emplace_back("unreadable", "true");  // a switch: takes no value
     } else if (arg.starts_with("--") && arg.size() > 2) {
       std::string name = arg.substr(2);
       for (char& c : name) c = c == '-' ? '_' : c;  // --call-id -> call_id

@@ -45,14 +45,17 @@ constexpr const char* kTouchConversations =
 constexpr const char* kInsertRows =
     "WITH added AS (INSERT INTO messages (conversation_id, time_ms, hop_id, direction, sender, sender_name, "
     "recipient, recipient_name, call_id, cseq, content_type, text, original_text, verdict, rules, tags, final_code, "
-    "source, transport, hash) "
+    "source, transport, hash, raw_body, received_content_type, content_encoding, unreadable) "
     "SELECT r.conversation_id, r.time_ms, $3, r.direction, r.sender, r.sender_name, r.recipient, r.recipient_name, "
     "r.call_id, r.cseq, r.content_type, r.text, r.original_text, r.verdict, r.rules, r.tags, r.final_code, r.source, "
-    "r.transport, r.hash FROM unnest($1::bigint[], $2::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], "
+    "r.transport, r.hash, r.raw_body, r.received_content_type, r.content_encoding, r.unreadable "
+    "FROM unnest($1::bigint[], $2::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], "
     "$8::text[], $9::text[], $10::bigint[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], "
-    "$16::text[], $17::integer[], $18::text[], $19::text[], $20::text[]) WITH ORDINALITY AS r(conversation_id, "
+    "$16::text[], $17::integer[], $18::text[], $19::text[], $20::text[], $21::bytea[], $22::text[], $23::text[], "
+    "$24::text[]) WITH ORDINALITY AS r(conversation_id, "
     "time_ms, direction, sender, sender_name, recipient, recipient_name, call_id, cseq, content_type, text, "
-    "original_text, verdict, rules, tags, final_code, source, transport, hash, n) ORDER BY r.n "
+    "original_text, verdict, rules, tags, final_code, source, transport, hash, raw_body, received_content_type, "
+    "content_encoding, unreadable, n) ORDER BY r.n "
     "ON CONFLICT (call_id, cseq, sender) DO NOTHING RETURNING id) "
     "SELECT count(*), coalesce(max(id), 0) FROM added";
 
@@ -186,6 +189,18 @@ bool PostgresStore::insertBulk(const std::vector<const MessageRecord*>& messages
       .text(textColumn(messages, &MessageRecord::source))
       .text(textColumn(messages, &MessageRecord::transport))
       .text(pg::textArray(hashes));
+  pg::ArrayLiteral rawBodies;  // bytea's hex input; NULL when there is no body
+  for (const MessageRecord* r : messages) {
+    if (r->rawBody.empty()) {
+      rawBodies.null();
+    } else {
+      rawBodies.text(pg::byteaLiteral(r->rawBody));
+    }
+  }
+  params.text(rawBodies.str());
+  for (auto field : {&MessageRecord::receivedContentType, &MessageRecord::contentEncoding, &MessageRecord::unreadable}) {
+    params.text(textColumn(messages, field));
+  }
   const auto inserted = db_.runPrepared("bulk_rows", params);
   if (inserted.integer(0, 0) != static_cast<std::int64_t>(messages.size())) return false;  // a duplicate
   // Pager conversations continued or started here: their latest time (the

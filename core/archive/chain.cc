@@ -58,6 +58,24 @@ void appendNumberField(std::string& out, std::int64_t value) {
 
 }  // namespace
 
+std::string fromHex(std::string_view hex) {
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(hex.size() / 2);
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
+    const int high = nibble(hex[i]);
+    const int low = nibble(hex[i + 1]);
+    if (high < 0 || low < 0) continue;
+    out.push_back(static_cast<char>(high << 4 | low));
+  }
+  return out;
+}
+
 // The chained hash, as 64 lower-case hex digits in `hex`.
 void hashRow(std::string_view previousHash, const MessageRecord& r, char (&hex)[64]) {
   thread_local Sha256 sha;
@@ -72,6 +90,16 @@ void hashRow(std::string_view previousHash, const MessageRecord& r, char (&hex)[
   for (const std::string* field : {&r.contentType, &r.text, &r.originalText, &r.verdict, &r.rules, &r.tags,
                                    &r.source, &r.transport}) {
     appendField(buffer, *field);
+  }
+  // Since schema 007: the body as received and what could not be read. They
+  // are hashed only when one of them is set, so a row written before (all
+  // four empty) hashes as it always did and older archives keep verifying;
+  // the fields are length-prefixed, so a row with them can never hash like
+  // one without.
+  if (!r.rawBody.empty() || !r.receivedContentType.empty() || !r.contentEncoding.empty() || !r.unreadable.empty()) {
+    for (const std::string* field : {&r.rawBody, &r.receivedContentType, &r.contentEncoding, &r.unreadable}) {
+      appendField(buffer, *field);
+    }
   }
   unsigned char digest[32];
   sha.digest(buffer, digest);

@@ -14,6 +14,9 @@
 
 namespace sipwarden::archive {
 
+// "00ff..." (either case) back to bytes; what is not a hex pair is skipped.
+std::string fromHex(std::string_view hex);
+
 // The chained hash of a row, as 64 lower-case hex digits in `hex` (no
 // allocation: the writer computes one per row).
 void hashRow(std::string_view previousHash, const MessageRecord& record, char (&hex)[64]);
@@ -32,13 +35,20 @@ class MessageChainCheck {
  public:
   // What the walk reads of each message row and each tombstone, in the
   // order feed() takes them; a backend selects
-  //   SELECT <kRowColumns> FROM messages ... UNION ALL
+  //   SELECT <rowColumns(dialect)> FROM messages ... UNION ALL
   //   SELECT <kTombstoneColumns> FROM tombstones ... ORDER BY 1
-  static constexpr const char* kRowColumns =
-      "id, time_ms, direction, sender, sender_name, recipient, recipient_name, call_id, cseq, content_type, "
-      "text, coalesce(original_text, ''), verdict, rules, tags, final_code, source, transport, hash, 0";
+  // The raw body travels as hex (SQLite's hex(), PostgreSQL's encode()), so
+  // both backends hand it over as text, NULs and all.
+  static std::string rowColumns(bool postgres) {
+    return std::string(
+               "id, time_ms, direction, sender, sender_name, recipient, recipient_name, call_id, cseq, "
+               "content_type, text, coalesce(original_text, ''), verdict, rules, tags, final_code, source, "
+               "transport, ") +
+           (postgres ? "coalesce(encode(raw_body, 'hex'), '')" : "coalesce(hex(raw_body), '')") +
+           ", coalesce(received_content_type, ''), coalesce(content_encoding, ''), coalesce(unreadable, ''), hash, 0";
+  }
   static constexpr const char* kTombstoneColumns =
-      "id, 0, '', '', '', '', '', '', 0, '', '', '', '', '', '', 0, '', '', hash, 1";
+      "id, 0, '', '', '', '', '', '', 0, '', '', '', '', '', '', 0, '', '', '', '', '', '', hash, 1";
 
   MessageChainCheck(VerifyReport& report, std::string scope) : report_(report), scope_(std::move(scope)) {}
   // One row read with those columns: `row.text(c)` and `row.integer(c)`
@@ -63,7 +73,11 @@ class MessageChainCheck {
     r.finalCode = static_cast<int>(row.integer(15));
     r.source = row.text(16);
     r.transport = row.text(17);
-    return this->row(row.integer(0), r, row.text(18), row.integer(19) != 0);
+    r.rawBody = fromHex(row.text(18));
+    r.receivedContentType = row.text(19);
+    r.contentEncoding = row.text(20);
+    r.unreadable = row.text(21);
+    return this->row(row.integer(0), r, row.text(22), row.integer(23) != 0);
   }
   // A row, or a purged row's tombstone (its hash only: the chain steps over
   // it). False once the chain is broken: stop feeding then.

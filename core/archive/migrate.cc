@@ -22,7 +22,8 @@ constexpr Table kTables[] = {
      &MigrateCounts::conversations},
     {"messages",
      "id, conversation_id, time_ms, direction, sender, sender_name, recipient, recipient_name, call_id, cseq, "
-     "content_type, text, original_text, verdict, rules, tags, final_code, source, transport, hash",
+     "content_type, text, original_text, verdict, rules, tags, final_code, source, transport, hash, raw_body, "
+     "received_content_type, content_encoding, unreadable",
      true, &MigrateCounts::messages},
     {"tombstones", "id, hash, purged_ms", true, &MigrateCounts::tombstones},
     {"outcomes", "id, message_id, final_code, hash", true, &MigrateCounts::outcomes},
@@ -51,6 +52,8 @@ class SqliteRows {
   void append(pg::Params& params, int column) const {
     if (statement_.null(column)) {
       params.null();
+    } else if (sqlite3_column_type(statement_.get(), column) == SQLITE_BLOB) {
+      params.text(pg::byteaLiteral(statement_.view(column)));  // raw_body: bytea's hex input
     } else {
       params.text(statement_.view(column));
     }

@@ -161,6 +161,18 @@ ArrayLiteral& ArrayLiteral::number(std::int64_t value) {
   return *this;
 }
 
+std::string byteaLiteral(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "\\x";
+  out.reserve(2 + 2 * bytes.size());
+  for (const char c : bytes) {
+    const auto byte = static_cast<unsigned char>(c);
+    out += kHex[byte >> 4];
+    out += kHex[byte & 0x0f];
+  }
+  return out;
+}
+
 std::string textArray(const std::vector<std::string>& values) {
   ArrayLiteral array;
   for (const auto& value : values) array.text(value);

@@ -113,6 +113,10 @@ class ArrayLiteral {
   std::string out_ = "{";
 };
 
+// Bytes as bytea's text input ("\\x" and two hex digits a byte): a text
+// parameter cannot carry a NUL, and PostgreSQL refuses invalid UTF-8 in text.
+std::string byteaLiteral(std::string_view bytes);
+
 std::string textArray(const std::vector<std::string>& values);
 std::string numberArray(const std::vector<std::int64_t>& values);
 

@@ -12,12 +12,13 @@ namespace {
 constexpr std::int64_t kMigrationLock = 0x5349505741524431;  // "SIPWARD1"
 
 // The message columns after the conversation: $3 onwards in both insert
-// statements ($1 participants, $2 time).
+// statements ($1 participants, $2 time; $25 the pager gap).
 constexpr const char* kInsertMessage =
     "INSERT INTO messages (conversation_id, time_ms, hop_id, direction, sender, sender_name, recipient, "
     "recipient_name, call_id, cseq, content_type, text, original_text, verdict, rules, tags, final_code, source, "
-    "transport, hash) VALUES ((SELECT id FROM conversation LIMIT 1), $2::bigint, $3, $4, $5, $6, $7, $8, $9, $10::bigint, "
-    "$11, $12, $13, $14, $15, $16, $17::integer, $18, $19, $20) "
+    "transport, hash, raw_body, received_content_type, content_encoding, unreadable) VALUES ((SELECT id FROM "
+    "conversation LIMIT 1), $2::bigint, $3, $4, $5, $6, $7, $8, $9, $10::bigint, $11, $12, $13, $14, $15, $16, "
+    "$17::integer, $18, $19, $20, $21::bytea, $22, $23, $24) "
     "ON CONFLICT (call_id, cseq, sender) DO NOTHING RETURNING id";
 
 }  // namespace
@@ -84,14 +85,14 @@ void PostgresStore::prepareStatements() {
                           "RETURNING id) ") +
                   kInsertMessage);
   // The newest pager conversation of these participants continues if it was
-  // active within the gap ($21); otherwise a new one starts, unless the
+  // active within the gap ($25); otherwise a new one starts, unless the
   // message is a duplicate: then the row is not inserted, and its
   // conversation (the original's) stands in for the NOT NULL column.
   db_.prepare("insert_pager",
               std::string("WITH newest AS (SELECT id, last_ms FROM conversations WHERE kind = 'pager' AND "
                           "participants = $1 ORDER BY last_ms DESC LIMIT 1), "
                           "continued AS (UPDATE conversations c SET last_ms = greatest(c.last_ms, $2::bigint) FROM "
-                          "newest n WHERE c.id = n.id AND n.last_ms >= $2::bigint - $21::bigint RETURNING c.id), "
+                          "newest n WHERE c.id = n.id AND n.last_ms >= $2::bigint - $25::bigint RETURNING c.id), "
                           "existing AS (SELECT conversation_id AS id FROM messages WHERE call_id = $9 AND cseq = "
                           "$10::bigint AND sender = $5), "
                           "created AS (INSERT INTO conversations (kind, participants, started_ms, last_ms) SELECT "
@@ -222,6 +223,8 @@ bool PostgresStore::insertMessage(const MessageRecord& r) {
   params.text(r.senderName).text(r.recipient).text(r.recipientName).text(r.callId).number(r.cseq);
   params.text(r.contentType).text(r.text).textOrNull(r.originalText).text(r.verdict).text(r.rules).text(r.tags);
   params.number(r.finalCode).text(r.source).text(r.transport).text(hash);
+  params.textOrNull(r.rawBody.empty() ? std::string() : pg::byteaLiteral(r.rawBody));
+  params.text(r.receivedContentType).text(r.contentEncoding).text(r.unreadable);
   if (!r.session) params.number(options_.conversationGapMs);
   const auto inserted = db_.runPrepared(r.session ? "insert_session" : "insert_pager", params);
   if (inserted.rows() == 0) return false;  // archived before, by this hop or another
@@ -385,7 +388,7 @@ VerifyReport PostgresStore::verify() {
 }
 
 void PostgresStore::verifyChain(const std::string& hop, VerifyReport& report) {
-  db_.run(std::string("DECLARE chain NO SCROLL CURSOR FOR SELECT ") + MessageChainCheck::kRowColumns +
+  db_.run(std::string("DECLARE chain NO SCROLL CURSOR FOR SELECT ") + MessageChainCheck::rowColumns(true) +
               " FROM messages WHERE hop_id = $1 UNION ALL SELECT " + MessageChainCheck::kTombstoneColumns +
               " FROM tombstones WHERE hop_id = $1 ORDER BY 1",
           pg::Params().text(hop));

@@ -74,7 +74,8 @@ void SqliteStore::setUp(std::int64_t maxPages) {
   insertMessage_ = prepare(
       "INSERT INTO messages (conversation_id, time_ms, direction, sender, sender_name, recipient, "
       "recipient_name, call_id, cseq, content_type, text, original_text, verdict, rules, tags, final_code, source, "
-      "transport, hash, id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+      "transport, hash, id, raw_body, received_content_type, content_encoding, unreadable) "
+      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
       "ON CONFLICT (call_id, cseq, sender) DO NOTHING");  // only a request seen before is skipped
   insertFts_ = prepare("INSERT INTO messages_fts (rowid, text) VALUES (?, ?)");
   findSession_ = prepare("SELECT id FROM conversations WHERE kind = 'session' AND call_id = ? LIMIT 1");
@@ -413,6 +414,15 @@ bool SqliteStore::insertMessage(const MessageRecord& r) {
   bindStatic(s, 18, r.transport);
   bindStatic(s, 19, std::string_view(hash, sizeof hash));
   sqlite3_bind_int64(s, 20, nextMessageId_);
+  // A BLOB: bytes as received, NULs and invalid UTF-8 included.
+  if (r.rawBody.empty()) {
+    sqlite3_bind_null(s, 21);
+  } else {
+    sqlite3_bind_blob(s, 21, r.rawBody.data(), static_cast<int>(r.rawBody.size()), SQLITE_STATIC);
+  }
+  bindStatic(s, 22, r.receivedContentType);
+  bindStatic(s, 23, r.contentEncoding);
+  bindStatic(s, 24, r.unreadable);
   if (sqlite3_step(s) != SQLITE_DONE) throw ArchiveError(std::string("cannot insert message: ") + sqlite3_errmsg(db_));
   sqlite3_reset(s);
   if (sqlite3_changes(db_) == 0) {  // already archived
@@ -616,7 +626,7 @@ std::int64_t SqliteStore::messageCount() {
 VerifyReport SqliteStore::verify() {
   VerifyReport report;
   // Purged rows are tombstones (their hash only): the chain steps over them.
-  SqliteStatement rows(db_, std::string("SELECT ") + MessageChainCheck::kRowColumns + " FROM messages UNION ALL SELECT " +
+  SqliteStatement rows(db_, std::string("SELECT ") + MessageChainCheck::rowColumns(false) + " FROM messages UNION ALL SELECT " +
                                 MessageChainCheck::kTombstoneColumns + " FROM tombstones ORDER BY 1");
   if (!rows.prepared()) throw ArchiveError("cannot verify: " + rows.error());
   MessageChainCheck chain(report, "");

@@ -1,5 +1,7 @@
 #include "archive/writer.h"
 
+#include "archive/clean_text.h"
+
 #include <Poco/Logger.h>
 
 #include <algorithm>
@@ -40,7 +42,24 @@ Writer::Writer(WriterSettings settings)
 
 Writer::~Writer() { drainAndStop(); }
 
+namespace {
+
+// Every text field clean before it is hashed and stored (clean_text.h): the
+// same bytes in both backends, and no client can fail a batch with a byte
+// PostgreSQL refuses. The raw body keeps its bytes.
+void cleanRecord(MessageRecord& r) {
+  for (std::string* field :
+       {&r.direction, &r.sender, &r.senderName, &r.recipient, &r.recipientName, &r.callId, &r.contentType, &r.text,
+        &r.originalText, &r.verdict, &r.rules, &r.tags, &r.source, &r.transport, &r.participants,
+        &r.receivedContentType, &r.contentEncoding, &r.unreadable}) {
+    makeCleanText(*field);
+  }
+}
+
+}  // namespace
+
 bool Writer::submit(MessageRecord record, std::shared_ptr<CommitWaiter> waiter) {
+  cleanRecord(record);
   Job job;
   job.record = std::move(record);
   job.waiter = std::move(waiter);
@@ -49,9 +68,10 @@ bool Writer::submit(MessageRecord record, std::shared_ptr<CommitWaiter> waiter) 
 
 void Writer::finalCode(const std::string& callId, std::uint32_t cseq, const std::string& sender, int code) {
   Job job;
-  job.record.callId = callId;
+  // Cleaned as submit() cleaned the row's, so that they still match.
+  job.record.callId = cleanText(callId);
   job.record.cseq = cseq;
-  job.record.sender = sender;
+  job.record.sender = cleanText(sender);
   job.record.finalCode = code;
   job.finalCodeOnly = true;
   enqueue(std::move(job));

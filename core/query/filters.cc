@@ -140,6 +140,15 @@ Filters parseFilters(const std::vector<std::pair<std::string, std::string>>& par
         throw QueryError("disposition: expected in_progress, answered, busy, no_answer, cancelled, rejected or failed");
       }
       f.disposition = value;
+    } else if (name == "unreadable") {
+      // The command line's --unreadable sends "true"; the API takes either form.
+      if (value == "true" || value == "1") {
+        f.unreadable = true;
+      } else if (value == "false" || value == "0") {
+        f.unreadable = false;
+      } else {
+        throw QueryError("unreadable: expected true or false");
+      }
     } else if (name == "limit") {
       const std::int64_t limit = toInt(value, "limit");
       if (limit < 1 || limit > kMaxLimit) throw QueryError("limit: expected 1 to " + std::to_string(kMaxLimit));
@@ -148,7 +157,7 @@ Filters parseFilters(const std::vector<std::pair<std::string, std::string>>& par
       f.cursor = value;
     } else {
       throw QueryError(name + ": unknown filter (expected participant, from, to, since, until, text, verdict, rule, "
-                              "tag, call_id, disposition, limit, cursor)");
+                              "tag, call_id, disposition, unreadable, limit, cursor)");
     }
   }
   return f;
@@ -173,6 +182,7 @@ std::string describe(const Filters& f) {
   add("tag", f.tag);
   add("call_id", f.callId);
   add("disposition", f.disposition);
+  if (f.unreadable) add("unreadable", "true");
   add("limit", std::to_string(f.limit));
   return out;
 }

@@ -1,7 +1,7 @@
 #pragma once
 // What a search asks for, shared by the command line and the HTTP API: the
 // same names (participant, from, to, since, until, text, verdict, rule, tag,
-// call_id, limit, cursor) parsed the same way, so a query typed at the shell
+// call_id, unreadable, limit, cursor) parsed the same way, so a query typed at the shell
 // and one sent by the console mean the same thing.
 
 #include <cstdint>
@@ -38,6 +38,7 @@ struct Filters {
   std::string tag;          // key=value
   std::string callId;
   std::string disposition;  // calls only
+  bool unreadable = false;  // only messages whose text could not be read
   int limit = 50;
   std::string cursor;       // opaque, from the previous page
 };

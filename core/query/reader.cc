@@ -1,5 +1,7 @@
 #include "query/reader.h"
 
+#include "archive/chain.h"
+
 namespace sipwarden::query {
 namespace {
 
@@ -25,8 +27,8 @@ void refuse(const Filters& f, const char* list, bool text, bool verdict, bool di
     throw QueryError(std::string(name) + ": not a filter for " + list);
   };
   if (!text && !f.text.empty()) no("text");
-  if (!verdict && (!f.verdict.empty() || !f.rule.empty() || !f.tag.empty())) {
-    no(!f.verdict.empty() ? "verdict" : (!f.rule.empty() ? "rule" : "tag"));
+  if (!verdict && (!f.verdict.empty() || !f.rule.empty() || !f.tag.empty() || f.unreadable)) {
+    no(!f.verdict.empty() ? "verdict" : (!f.rule.empty() ? "rule" : (!f.tag.empty() ? "tag" : "unreadable")));
   }
   if (!disposition && !f.disposition.empty()) no("disposition");
   if (!people && (!f.participant.empty() || !f.from.empty() || !f.to.empty() || !f.callId.empty())) {
@@ -94,11 +96,12 @@ void messageConditions(Dialect dialect, const Filters& f, Sql& sql, bool withTim
     sql.where("m.call_id = ?");
     sql.bind(f.callId);
   }
+  if (f.unreadable) sql.where("m.unreadable <> ''");  // the partial messages_unreadable
 }
 
 bool hasMessageConditions(const Filters& f) {
   return !f.participant.empty() || !f.from.empty() || !f.to.empty() || !f.text.empty() || !f.verdict.empty() ||
-         !f.rule.empty() || !f.tag.empty() || !f.callId.empty();
+         !f.rule.empty() || !f.tag.empty() || !f.callId.empty() || f.unreadable;
 }
 
 void keyset(const Filters& f, char kind, const char* timeColumn, const char* idColumn, Sql& sql) {
@@ -112,11 +115,15 @@ void keyset(const Filters& f, char kind, const char* timeColumn, const char* idC
 // The message list's columns. A final code that came after the row lives
 // only in its outcome records: the newest one is the code, else the one the
 // row was written with.
-std::string messageColumns() {
-  return "m.id, m.conversation_id, m.time_ms, m.direction, m.sender, m.sender_name, m.recipient, "
-         "m.recipient_name, m.call_id, m.content_type, m.text, m.original_text, m.verdict, m.rules, m.tags, "
-         "coalesce((SELECT o.final_code FROM outcomes o WHERE o.message_id = m.id ORDER BY o.id DESC LIMIT 1), "
-         "m.final_code)";
+// The raw body travels as hex, so that both backends hand it over as text.
+std::string messageColumns(Dialect dialect) {
+  return std::string(
+             "m.id, m.conversation_id, m.time_ms, m.direction, m.sender, m.sender_name, m.recipient, "
+             "m.recipient_name, m.call_id, m.content_type, m.text, m.original_text, m.verdict, m.rules, m.tags, "
+             "coalesce((SELECT o.final_code FROM outcomes o WHERE o.message_id = m.id ORDER BY o.id DESC LIMIT 1), "
+             "m.final_code), ") +
+         (dialect == Dialect::kSqlite ? "coalesce(hex(m.raw_body), '')" : "coalesce(encode(m.raw_body, 'hex'), '')") +
+         ", m.received_content_type, m.content_encoding, m.unreadable";
 }
 
 MessageRow messageRow(const Rows& s) {
@@ -137,6 +144,10 @@ MessageRow messageRow(const Rows& s) {
   r.rules = s.text(13);
   r.tags = s.text(14);
   r.finalCode = static_cast<int>(s.integer(15));
+  r.rawBody = archive::fromHex(s.text(16));
+  r.receivedContentType = s.text(17);
+  r.contentEncoding = s.text(18);
+  r.unreadable = s.text(19);
   return r;
 }
 
@@ -200,7 +211,7 @@ Page<MessageRow> Reader::messages(const Filters& f) {
   Sql sql;
   messageConditions(db_->dialect(), f, sql, true);
   keyset(f, 'm', "m.time_ms", "m.id", sql);
-  const std::string text = "SELECT " + messageColumns() + " FROM messages m" + sql.clause() +
+  const std::string text = "SELECT " + messageColumns(db_->dialect()) + " FROM messages m" + sql.clause() +
                            " ORDER BY m.time_ms DESC, m.id DESC LIMIT ?";
   return page<MessageRow>(*db_, text, sql, f.limit, 'm', messageRow,
                           [](const MessageRow& r) { return std::pair(r.timeMs, r.id); });
@@ -224,7 +235,7 @@ Page<MessageRow> Reader::textSearch(const Filters& f) {
   // PostgreSQL walks the primary key backwards and checks each row against
   // the GIN index's bitmap, or the other way round: the planner chooses.
   const std::string text =
-      "SELECT " + messageColumns() +
+      "SELECT " + messageColumns(db_->dialect()) +
       (sqlite ? " FROM messages_fts CROSS JOIN messages m ON m.id = messages_fts.rowid" + sql.clause() +
                     " ORDER BY messages_fts.rowid DESC LIMIT ?"
               : " FROM messages m" + sql.clause() + " ORDER BY m.id DESC LIMIT ?");
@@ -339,7 +350,7 @@ std::optional<Transcript> Reader::conversation(std::int64_t id) {
     if (!head->step()) return std::nullopt;
     out.conversation = conversationRow(*head);
   }
-  const auto rows = db_->query("SELECT " + messageColumns() +
+  const auto rows = db_->query("SELECT " + messageColumns(db_->dialect()) +
                      " FROM messages m WHERE m.conversation_id = ? ORDER BY m.time_ms, m.id",
                  {id});
   while (rows->step()) out.messages.push_back(messageRow(*rows));

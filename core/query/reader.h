@@ -29,6 +29,12 @@ struct MessageRow {
   std::optional<std::string> originalText;  // set when a filter changed the text
   std::string verdict, rules, tags;
   int finalCode = 0;
+  // The body exactly as received (bytes; empty for rows archived before
+  // schema 007), its Content-Type and Content-Encoding headers as received,
+  // and why its text could not be read ("" when it was).
+  std::string rawBody;
+  std::string receivedContentType, contentEncoding;
+  std::string unreadable;
 };
 
 struct ConversationRow {

@@ -113,6 +113,11 @@ class Archive final : public Filter {
     record.callId = std::string(message.callId());
     record.cseq = message.cseqNumber();
     record.contentType = std::string(message.contentType());
+    // The body as it came, bytes intact, with the headers needed to read it
+    // again (never other headers: credentials stay out of the archive).
+    record.rawBody = std::string(message.body());
+    record.receivedContentType = std::string(message.header("Content-Type").value_or(""));
+    record.contentEncoding = std::string(message.header("Content-Encoding").value_or(""));
     record.text = im.plainText();
     const std::string original = im.originalPlainText();
     record.verdict = original == record.text ? "delivered" : "modified";

@@ -19,8 +19,8 @@ struct MessageRecord {
   std::string recipientName;
   std::string callId;
   std::uint32_t cseq = 0;
-  std::string contentType;
-  std::string text;          // as delivered
+  std::string contentType;   // media type, lower-case, no parameters
+  std::string text;          // as delivered: the text a person reads, for search
   std::string originalText;  // empty unless a filter changed it
   std::string verdict;       // delivered, blocked, modified, failed
   std::string rules;         // comma-separated
@@ -30,6 +30,16 @@ struct MessageRecord {
   std::string transport;
   bool session = false;       // inside an INVITE dialog (IM session)
   std::string participants;   // sorted AORs, comma-separated (conversation grouping)
+  // The body exactly as received (before any filter's edit), every byte
+  // kept, NULs and all, so that an export reproduces it; with the
+  // Content-Type header as received (parameters kept: charset, boundary)
+  // and the Content-Encoding header, if any.
+  std::string rawBody;
+  std::string receivedContentType;
+  std::string contentEncoding;
+  // Empty when the text was read; otherwise why not, reasons joined by
+  // "; " (the SDK's InstantMessage::unreadableReason).
+  std::string unreadable;
 };
 
 // One call detail record, written as it becomes known: every field left at
