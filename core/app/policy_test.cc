@@ -13,6 +13,7 @@
 #include "app/config.h"
 #include "app/policy_cases.h"
 #include "app/policy_run.h"
+#include "query/json.h"
 
 namespace sipwarden::app {
 namespace {
@@ -41,25 +42,28 @@ void printText(const Outcome& outcome) {
   }
 }
 
-Poco::JSON::Object::Ptr toJson(const Outcome& outcome) {
-  Poco::JSON::Object::Ptr object = new Poco::JSON::Object;
-  object->set("file", outcome.file);
-  Poco::JSON::Array::Ptr steps = new Poco::JSON::Array;
+// One outcome as JSON through the query code's writer (query/json.h), the
+// one place that makes any bytes valid UTF-8: the wire message may hold any
+// bytes a client sent (a gzip body, UTF-16), so "message" is its text with
+// what is not UTF-8 shown as U+FFFD, and "message_base64" its exact bytes.
+std::string toJson(const Outcome& outcome) {
+  using query::jsonString;
+  std::string steps;
   for (const auto& step : outcome.steps) {
-    Poco::JSON::Object::Ptr item = new Poco::JSON::Object;
-    item->set("plugin", step.plugin);
-    item->set("verdict", step.verdict);
-    if (step.code) item->set("code", step.code);
-    item->set("reason", step.reason);
-    steps->add(item);
+    steps += steps.empty() ? "\n      {" : ",\n      {";
+    steps += "\"plugin\": " + jsonString(step.plugin) + ", \"verdict\": " + jsonString(step.verdict);
+    if (step.code) steps += ", \"code\": " + std::to_string(step.code);
+    steps += ", \"reason\": " + jsonString(step.reason) + "}";
   }
-  object->set("steps", steps);
-  object->set("result", outcome.result);
-  if (outcome.code) object->set("code", outcome.code);
-  object->set("reason", outcome.reason);
-  object->set("edited", outcome.edited);
-  object->set("message", outcome.wire);
-  return object;
+  std::string out = "  {\n    \"file\": " + jsonString(outcome.file) + ",\n";
+  out += "    \"steps\": [" + steps + (steps.empty() ? "],\n" : "\n    ],\n");
+  out += "    \"result\": " + jsonString(outcome.result) + ",\n";
+  if (outcome.code) out += "    \"code\": " + std::to_string(outcome.code) + ",\n";
+  out += "    \"reason\": " + jsonString(outcome.reason) + ",\n";
+  out += std::string("    \"edited\": ") + (outcome.edited ? "true" : "false") + ",\n";
+  out += "    \"message\": " + jsonString(outcome.wire) + ",\n";
+  out += "    \"message_base64\": " + jsonString(query::base64(outcome.wire)) + "\n  }";
+  return out;
 }
 
 // The chain for --script: one lua_policy block running the script, with the
@@ -140,21 +144,18 @@ int policyTestCommand(const std::vector<std::string>& args) {
   const AppConfig config = script.empty() ? loadConfigFile(configPath) : scriptConfig(script, settings);
   const auto chain = buildChain(config);
   if (!cases.empty()) return runPolicyCases(*chain, cases);
-  Poco::JSON::Array results;
+  std::string results;
   bool allReadable = true;
   for (const auto& file : files) {
     const Outcome outcome = runMessage(*chain, file, options);
     allReadable = allReadable && outcome.result != "invalid";
     if (json) {
-      results.add(toJson(outcome));
+      results += (results.empty() ? "" : ",\n") + toJson(outcome);
     } else {
       printText(outcome);
     }
   }
-  if (json) {
-    results.stringify(std::cout, 2);
-    std::cout << "\n";
-  }
+  if (json) std::cout << "[\n" << results << (results.empty() ? "]\n" : "\n]\n");
   return allReadable ? 0 : 1;
 }
 

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "query/reader.h"
@@ -50,5 +51,11 @@ std::vector<ExportedFile> exportTranscripts(const std::vector<Transcript>& trans
 std::string renderEml(const Transcript& transcript);
 std::string renderHtml(const Transcript& transcript);
 std::string htmlEscape(const std::string& text);
+// A MIME boundary that occurs in none of `contents` ("=_sipwarden-KIND-" and
+// 32 hex digits, derived from the contents and checked against them).
+std::string mimeBoundary(const std::vector<const std::string*>& contents, std::string_view kind);
+// A header value as RFC 5322 can carry it: printable ASCII as it is, else
+// (or when it holds "=?") RFC 2047 encoded-words, UTF-8, B encoding.
+std::string encodeHeaderValue(const std::string& value);
 
 }  // namespace sipwarden::query

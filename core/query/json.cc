@@ -1,7 +1,12 @@
 #include "query/json.h"
 
+#include <Poco/Base64Encoder.h>
+
 #include <cstdio>
 #include <ctime>
+#include <sstream>
+
+#include "archive/clean_text.h"
 
 namespace sipwarden::query {
 namespace {
@@ -30,35 +35,6 @@ class Object {
   std::string out_ = "{";
 };
 
-// The length of the well-formed UTF-8 sequence starting at text[at]
-// (RFC 3629 table 3-7: no overlong forms, no surrogates, nothing past
-// U+10FFFF), or 0 when the bytes there are not one.
-std::size_t utf8SequenceAt(const std::string& text, std::size_t at) {
-  const auto byte = [&text](std::size_t i) { return static_cast<unsigned char>(text[i]); };
-  const unsigned char lead = byte(at);
-  std::size_t length = 0;
-  unsigned char low = 0x80, high = 0xBF;  // the range of the second byte
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    length = 2;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    length = 3;
-    if (lead == 0xE0) low = 0xA0;
-    if (lead == 0xED) high = 0x9F;
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    length = 4;
-    if (lead == 0xF0) low = 0x90;
-    if (lead == 0xF4) high = 0x8F;
-  } else {
-    return 0;
-  }
-  if (at + length > text.size()) return 0;
-  if (byte(at + 1) < low || byte(at + 1) > high) return 0;
-  for (std::size_t i = 2; i < length; ++i) {
-    if (byte(at + i) < 0x80 || byte(at + i) > 0xBF) return 0;
-  }
-  return length;
-}
-
 }  // namespace
 
 std::string jsonString(const std::string& text) {
@@ -70,7 +46,7 @@ std::string jsonString(const std::string& text) {
       // The archive keeps the bytes a client sent, valid UTF-8 or not;
       // JSON must be UTF-8, so a byte that starts no well-formed sequence
       // becomes U+FFFD, as a decoder would show it.
-      const std::size_t length = utf8SequenceAt(text, i);
+      const std::size_t length = archive::utf8SequenceAt(text, i);
       if (length == 0) {
         out += "\xEF\xBF\xBD";
       } else {
@@ -100,6 +76,15 @@ std::string jsonString(const std::string& text) {
   return out + "\"";
 }
 
+std::string base64(std::string_view bytes) {
+  std::ostringstream out;
+  Poco::Base64Encoder encoder(out);
+  encoder.rdbuf()->setLineLength(0);  // one line: a JSON string
+  encoder.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  encoder.close();
+  return out.str();
+}
+
 std::string isoUtc(std::int64_t ms) {
   const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};
@@ -118,6 +103,12 @@ std::string toJson(const MessageRow& r) {
   o.str("content_type", r.contentType).str("text", r.text);
   o.raw("original_text", r.originalText ? jsonString(*r.originalText) : "null");
   o.str("verdict", r.verdict).str("rules", r.rules).str("tags", r.tags).num("final_code", r.finalCode);
+  // The body's bytes as received travel apart from the text, base64: a
+  // JSON string can only be UTF-8. Headers as received, for a reader that
+  // wants to decode the body itself.
+  o.str("raw_body_base64", base64(r.rawBody)).str("received_content_type", r.receivedContentType);
+  o.str("content_encoding", r.contentEncoding);
+  o.raw("unreadable", r.unreadable.empty() ? "null" : jsonString(r.unreadable));
   return o.done();
 }
 

@@ -4,6 +4,7 @@
 // script needs no date parsing and a person can still read the output.
 
 #include <string>
+#include <string_view>
 
 #include "query/reader.h"
 
@@ -14,6 +15,9 @@ namespace sipwarden::query {
 // are not well-formed UTF-8 become U+FFFD, so the result is valid UTF-8
 // and valid JSON whatever bytes the archive holds.
 std::string jsonString(const std::string& text);
+// RFC 4648 base64 in one line (no breaks), for bytes that must cross JSON
+// intact (a message's raw body, a policy test's wire message).
+std::string base64(std::string_view bytes);
 // "2026-11-25T02:25:20.123Z"
 std::string isoUtc(std::int64_t ms);
 

@@ -58,10 +58,27 @@ std::string seconds(const std::optional<std::int64_t>& ms) {
 
 std::string timeHeader(bool utc) { return utc ? "TIME (UTC)" : "TIME"; }
 
+// A message whose text could not be read is marked where its text stands
+// (its bytes are in the archive: `--format json`, an export).
+std::string unreadableMark(const MessageRow& r) {
+  return r.unreadable.empty() ? std::string() : "[UNREADABLE " + (r.contentType.empty() ? "no type" : r.contentType) + "] ";
+}
+
 Cells messageHeader(bool utc) { return {"ID", timeHeader(utc), "FROM", "TO", "VERDICT", "CONV", "TEXT"}; }
-Cells messageCells(const MessageRow& r, const TableStyle& s, bool full) {
+Cells messageCells(const MessageRow& r, const TableStyle& s) {
   return {std::to_string(r.id), formatTime(r.timeMs, s.utc), r.sender, r.recipient, r.verdict,
-          std::to_string(r.conversationId), full ? r.text : cut(r.text, s.textWidth)};
+          std::to_string(r.conversationId), cut(unreadableMark(r) + r.text, s.textWidth)};
+}
+// CSV carries the full text, and the reasons in a column of their own (last,
+// so that readers of the earlier columns are unaffected).
+Cells messageCsvHeader(bool utc) {
+  Cells header = messageHeader(utc);
+  header.push_back("UNREADABLE");
+  return header;
+}
+Cells messageCsvCells(const MessageRow& r, const TableStyle& s) {
+  return {std::to_string(r.id), formatTime(r.timeMs, s.utc), r.sender, r.recipient, r.verdict,
+          std::to_string(r.conversationId), r.text, r.unreadable};
 }
 Cells conversationHeader(bool utc) {
   return {"ID", utc ? "LAST (UTC)" : "LAST", "KIND", "MESSAGES", "BLOCKED", "MODIFIED", "PARTICIPANTS"};
@@ -128,7 +145,7 @@ std::string cut(const std::string& text, std::size_t limit) {
 }
 
 std::string toTable(const std::vector<MessageRow>& rows, const TableStyle& s) {
-  return render(messageHeader(s.utc), all(rows, [&](const MessageRow& r) { return messageCells(r, s, false); }));
+  return render(messageHeader(s.utc), all(rows, [&](const MessageRow& r) { return messageCells(r, s); }));
 }
 std::string toTable(const std::vector<ConversationRow>& rows, const TableStyle& s) {
   return render(conversationHeader(s.utc), all(rows, [&](const ConversationRow& r) { return conversationCells(r, s); }));
@@ -140,7 +157,7 @@ std::string toTable(const std::vector<AuditRow>& rows, const TableStyle& s) {
   return render(auditHeader(s.utc), all(rows, [&](const AuditRow& r) { return auditCells(r, s); }));
 }
 std::string toCsv(const std::vector<MessageRow>& rows, const TableStyle& s) {
-  return csv(messageHeader(s.utc), all(rows, [&](const MessageRow& r) { return messageCells(r, s, true); }));
+  return csv(messageCsvHeader(s.utc), all(rows, [&](const MessageRow& r) { return messageCsvCells(r, s); }));
 }
 std::string toCsv(const std::vector<ConversationRow>& rows, const TableStyle& s) {
   return csv(conversationHeader(s.utc), all(rows, [&](const ConversationRow& r) { return conversationCells(r, s); }));
@@ -163,7 +180,9 @@ std::string toTranscript(const Transcript& t, const TableStyle& s) {
     if (m.verdict == "blocked") mark = "[BLOCKED] ";
     if (m.verdict == "modified") mark = "[MODIFIED] ";
     if (m.verdict == "failed") mark = "[FAILED] ";
-    out += formatTime(m.timeMs, s.utc) + "  " + m.sender + " -> " + m.recipient + ": " + mark + m.text + "\n";
+    out += formatTime(m.timeMs, s.utc) + "  " + m.sender + " -> " + m.recipient + ": " + mark + unreadableMark(m) +
+           m.text + "\n";
+    if (!m.unreadable.empty()) out += "    unreadable: " + m.unreadable + "\n";
     if (m.originalText) out += "    original: " + *m.originalText + "\n";
     if (!m.rules.empty()) out += "    rules: " + m.rules + "\n";
   }

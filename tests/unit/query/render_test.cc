@@ -106,11 +106,13 @@ TEST(Export, EmlIsAMultipartMessageWithEscapedHtml) {
   const std::string eml = renderEml(sample());
   EXPECT_EQ(eml.rfind("From: alice@example.com\r\nTo: bob@example.com\r\n", 0), 0u);
   EXPECT_NE(eml.find("Message-ID: <conversation-7@sipwarden>\r\n"), std::string::npos);
-  EXPECT_NE(eml.find("Content-Type: multipart/alternative; boundary=\"sipwarden-conversation-7\""), std::string::npos);
+  EXPECT_NE(eml.find("Content-Type: multipart/mixed; boundary=\"=_sipwarden-mix-"), std::string::npos);
+  EXPECT_NE(eml.find("Content-Type: multipart/alternative; boundary=\"=_sipwarden-alt-"), std::string::npos);
   EXPECT_NE(eml.find("&lt;script&gt;"), std::string::npos);
   EXPECT_EQ(eml.find("<script>alert"), eml.find("alice@example.com -> bob@example.com [BLOCKED]: <script>") +
                                            std::string("alice@example.com -> bob@example.com [BLOCKED]: ").size());
-  EXPECT_NE(eml.find("--sipwarden-conversation-7--\r\n"), std::string::npos);
+  EXPECT_EQ(eml.substr(eml.size() - 2), "\r\n");
+  EXPECT_EQ(renderEml(sample()), eml) << "the same export each time";
 }
 
 TEST(Export, WritesOneFilePerConversationAndAManifest) {
