@@ -1,6 +1,8 @@
 """file_filter in the running hop: file offers in each wire form answered
 488 (INVITE) or 403 (MESSAGE) with a Warning and not forwarded, allowed
-offers forwarded byte for byte, and config errors at start-up."""
+offers forwarded byte for byte, names that cannot be read refused, disguised
+names judged and logged escaped, RCS file transfer over HTTP, and config
+errors at start-up."""
 import json
 import os
 import re
@@ -119,6 +121,126 @@ class FileFilterOnTheWire(HopTestCase):
         self.caller.send(sample("13-rfc5547-invite-invoice-pdf-exe.sip", self.caller.port, "z9hG4bKff13c"),
                          self.warden.port)
         self.assertIsNotNone(self.upstream.recv(), ".exe is not on the custom list")
+
+
+def request(method, port, content_type, body, call_id):
+    """A request as a UA at 127.0.0.1:`port` sends it; `body` is bytes."""
+    branch = "z9hG4bK" + re.sub(r"[^A-Za-z0-9]", "", call_id)
+    return (f"{method} sip:bob@127.0.0.1 SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch={branch};rport\r\n"
+            f"Max-Forwards: 70\r\n"
+            f"From: <sip:alice@example.com>;tag=a1\r\n"
+            f"To: <sip:bob@example.com>\r\n"
+            f"Call-ID: {call_id}\r\n"
+            f"CSeq: 1 {method}\r\n"
+            f"Content-Type: {content_type}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+def sdp_with(selector):
+    return (b"v=0\r\no=alice 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+            b"m=message 7654 TCP/MSRP *\r\na=sendonly\r\na=accept-types:message/cpim\r\n"
+            b"a=path:msrp://127.0.0.1:7654/x1;tcp\r\n" + selector + b"\r\na=file-transfer-id:t1\r\n")
+
+
+def rcs_descriptor(name, url="https://ft.example.com/f/abc123"):
+    """An RCS / Linphone file-transfer-over-HTTP descriptor with a thumbnail."""
+    return ('<?xml version="1.0" encoding="UTF-8"?>\r\n'
+            '<file xmlns="urn:gsma:params:xml:ns:rcs:rcs:fthttp">\r\n'
+            '<file-info type="thumbnail"><file-size>7427</file-size><content-type>image/jpeg</content-type>'
+            '<data url="https://ft.example.com/t/thumb.jpg" until="2030-01-01T00:00:00Z"/></file-info>\r\n'
+            f'<file-info type="file"><file-size>284672</file-size><file-name>{name}</file-name>'
+            f'<content-type>application/pdf</content-type><data url="{url}" until="2030-01-01T00:00:00Z"/>'
+            '</file-info>\r\n</file>\r\n').encode()
+
+
+class FileFilterStrictNamesOnTheWire(HopTestCase):
+    """Issue 17: names read strictly and failing closed, through the hop."""
+
+    def start(self, **options):
+        self.upstream = self.peer()
+        block = {"plugin": "file_filter"}
+        block.update(options)
+        self.warden = self.hop("--upstream", f"127.0.0.1:{self.upstream.port}", "--log-level", "information",
+                               config=plugins_config(block))
+        self.caller = self.peer()
+
+    def final_response(self):
+        while True:
+            data = self.caller.recv()
+            self.assertIsNotNone(data, "no final response")
+            if status_of(data)[0] != 100:
+                return data
+
+    def refused_invite(self, selector, call_id):
+        invite = request("INVITE", self.caller.port, "application/sdp", sdp_with(selector), call_id)
+        self.caller.send(invite, self.warden.port)
+        answer = self.final_response()
+        self.caller.send(ack_for(invite, answer), self.warden.port)
+        return answer
+
+    def test_selector_with_backslash_quoting_is_refused_and_not_forwarded(self):
+        self.start()
+        # Read by RFC 5547 the name is `Q3 \`; read with C escapes it is a
+        # screensaver. Either way the hop cannot know: refused.
+        answer = self.refused_invite(rb'a=file-selector:name:"Q3 \"final\".xlsx.scr" size:9', "ff-strict-1")
+        self.assertEqual(status_of(answer), (488, "Not Acceptable Here"))
+        self.assertEqual(header(answer, "Warning"),
+                         '399 sipwarden "file_filter: file name cannot be read (backslash before the closing quote)"')
+        self.assertIsNone(self.upstream.recv(timeout=0.5), "an unreadable offer is not forwarded")
+
+        answer = self.refused_invite(b'a=file-selector:name:"report.txt" name:"setup.exe"', "ff-strict-2")
+        self.assertEqual(header(answer, "Warning"),
+                         '399 sipwarden "file_filter: file name cannot be read (two name: attributes)"')
+        answer = self.refused_invite(b'a=file-selector:name:"notes.txt"' + b'"' * 10000, "ff-strict-3")
+        self.assertEqual(header(answer, "Warning"),
+                         '399 sipwarden "file_filter: file name cannot be read (characters after the closing quote)"')
+        self.assertIsNone(self.upstream.recv(timeout=0.3))
+
+    def test_without_a_block_list_the_unreadable_offer_is_forwarded_and_logged(self):
+        self.start(action="off")
+        invite = request("INVITE", self.caller.port, "application/sdp",
+                         sdp_with(b'a=file-selector:name:"report.txt" name:"setup.exe"'), "ff-strict-off")
+        self.caller.send(invite, self.warden.port)
+        forwarded = self.upstream.recv()
+        self.assertIsNotNone(forwarded, "flagged, not refused")
+        self.assertEqual(body_of(forwarded), body_of(invite))
+        self.upstream.send(reply_to(forwarded, 603, "Decline"), self.warden.port)
+        self.assertEqual(status_of(self.final_response())[0], 603)
+        self.assertIn("file name cannot be read (two name: attributes)", self.warden.output())
+
+    def test_bidi_disguised_name_is_blocked_and_logged_escaped(self):
+        self.start()
+        # Shows as "reportexe.pdf"; Windows runs it as report<RLO>fdp.exe.
+        answer = self.refused_invite('a=file-selector:name:"report\u202efdp.exe" size:9'.encode(), "ff-bidi-1")
+        self.assertEqual(status_of(answer)[0], 488)
+        self.assertEqual(header(answer, "Warning"), '399 sipwarden "file_filter: blocked extension .exe"')
+        # A zero-width space inside the extension is removed before judging.
+        answer = self.refused_invite('a=file-selector:name:"report.ex\u200be"'.encode(), "ff-bidi-2")
+        self.assertEqual(header(answer, "Warning"), '399 sipwarden "file_filter: blocked extension .exe"')
+        self.assertIsNone(self.upstream.recv(timeout=0.5))
+        log = self.warden.output()
+        self.assertIn('(file "report<U+202E>fdp.exe")', log)
+        self.assertIn('(file "report.ex<U+200B>e")', log)
+        self.assertNotIn("\u202e", log, "never a raw bidi control in the log")
+        self.assertNotIn("\u200b", log)
+
+    def test_rcs_file_transfer_over_http_with_an_exe_is_forbidden(self):
+        self.start()
+        message = request("MESSAGE", self.caller.port, "application/vnd.gsma.rcs-ft-http+xml",
+                          rcs_descriptor("invoice.pdf.exe"), "ff-rcs-1")
+        self.caller.send(message, self.warden.port)
+        answer = self.caller.recv()
+        self.assertEqual(status_of(answer), (403, "Forbidden"))
+        self.assertEqual(header(answer, "Warning"), '399 sipwarden "file_filter: blocked extension .exe"')
+        self.assertIsNone(self.upstream.recv(timeout=0.5), "a blocked file is not forwarded")
+
+        allowed = request("MESSAGE", self.caller.port, "application/vnd.gsma.rcs-ft-http+xml",
+                          rcs_descriptor("holiday.mov"), "ff-rcs-2")
+        self.caller.send(allowed, self.warden.port)
+        forwarded = self.upstream.recv()
+        self.assertIsNotNone(forwarded, "an allowed file is forwarded")
+        self.assertEqual(body_of(forwarded), body_of(allowed))
 
 
 class FileFilterConfig(HopTestCase):
