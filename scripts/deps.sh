@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config git
-  libre2-dev libpoco-dev libsqlite3-dev liblua5.4-dev libssl-dev
+  libre2-dev libpoco-dev libsqlite3-dev liblua5.4-dev libssl-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   sip-tester sipsak python3 sqlite3 procps iproute2 openssl
   chromium python3-websocket

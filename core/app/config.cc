@@ -315,7 +315,7 @@ AppConfig parseConfig(const std::string& json) {
   AppConfig config;
   rejectUnknownKeys(*top, "",
                     {"listen", "advertise", "upstreams", "record_route", "force_rport", "udp_mtu", "max_message_size", "max_transactions",
-                     "timers", "tcp", "log_level", "shutdown_grace_ms", "watchdog_ms", "plugins", "plugin_dirs", "pid_file", "archive", "admin",
+                     "timers", "tcp", "log_level", "shutdown_grace_ms", "watchdog_ms", "plugins", "plugin_dirs", "pid_file", "archive", "admin", "on_unreadable",
                      "access", "rate_limits", "tls", "dns"});
   readAdmission(*top, config.proxy);
   readTls(*top, config);
@@ -457,6 +457,12 @@ AppConfig parseConfig(const std::string& json) {
     }
   }
   if (top->has("pid_file")) config.pidFile = getString(*top, "", "pid_file");
+  if (top->has("on_unreadable")) {
+    config.onUnreadable = getString(*top, "", "on_unreadable");
+    if (config.onUnreadable != "block" && config.onUnreadable != "flag" && config.onUnreadable != "pass") {
+      fail("on_unreadable", "expected block|flag|pass");
+    }
+  }
   return config;
 }
 
@@ -486,6 +492,7 @@ std::vector<std::string> defaultPluginDirs() {
 std::shared_ptr<const pipeline::FilterChain> buildChain(const AppConfig& config) {
   pipeline::ChainSettings settings;
   settings.pluginDirs = config.pluginDirs;
+  settings.chainDefaults["on_unreadable"] = config.onUnreadable;
   for (auto& dir : defaultPluginDirs()) settings.pluginDirs.push_back(dir);
   if (!config.configPath.empty()) {
     settings.configDir = std::filesystem::absolute(config.configPath).parent_path().string();

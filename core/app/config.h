@@ -44,6 +44,9 @@ struct AppConfig {
   Poco::JSON::Array::Ptr plugins;
   std::vector<std::string> pluginDirs;
   std::string pidFile;
+  // What content filters do with a body they cannot read, unless their own
+  // block says otherwise (sipwarden/unreadable.h): block, flag or pass.
+  std::string onUnreadable = "block";
   // The embedded archive; path empty means no archive.
   archive::WriterSettings archive;
   // The admin HTTP server (API, metrics, console); off without an `admin` block.

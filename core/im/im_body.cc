@@ -1,129 +1,100 @@
 #include "im/im_body.h"
 
-#include <Poco/Base64Decoder.h>
-#include <Poco/Exception.h>
-#include <Poco/Base64Encoder.h>
-
 #include <algorithm>
-#include <cstdint>
-#include <optional>
-#include <sstream>
-#include <vector>
 
-#include "sip/grammar.h"
-#include "sip/header_id.h"
+#include "im/enriched_text.h"
+#include "im/rtf_text.h"
 #include "sipwarden/delimiter_search.h"
 #include "sipwarden/html_text.h"
 
 namespace sipwarden::im {
 namespace {
 
-// ASCII lower-case (media types, parameter names and charsets are ASCII).
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+// Bodies that carry no text a person reads: they pass as before, and a
+// MESSAGE made only of them is not an instant message (docs/plugin-sdk.md).
+bool isNotification(std::string_view type) {
+  static constexpr std::string_view kNotifications[] = {
+      "application/im-iscomposing+xml", "message/imdn+xml",         "application/pidf+xml",
+      "application/pidf-diff+xml",      "application/xpidf+xml",    "application/rlmi+xml",
+      "application/watcherinfo+xml",    "application/dialog-info+xml", "application/simple-message-summary",
+      "application/reginfo+xml",        "message/sipfrag",          "application/sdp"};
+  return std::find(std::begin(kNotifications), std::end(kNotifications), type) != std::end(kNotifications);
+}
+
+bool readsAsHtml(std::string_view type) { return type == "text/html" || type == "application/xhtml+xml"; }
+bool isRtf(std::string_view type) { return type == "text/rtf" || type == "application/rtf"; }
+bool isEnriched(std::string_view type) { return type == "text/enriched" || type == "text/richtext"; }
+bool isRcsFileTransfer(std::string_view type) { return type == "application/vnd.gsma.rcs-ft-http+xml"; }
+
+// Content whose failure to read is a decision for the filters: what a
+// client shows as text, and the containers that hold it.
+bool isTextLike(std::string_view type) {
+  return type.starts_with("text/") || readsAsHtml(type) || isRtf(type) || isRcsFileTransfer(type) ||
+         type.starts_with("multipart/") || type == "message/cpim";
+}
+
+// Header values quoted in a reason: short, printable ASCII only.
+std::string printable(std::string_view value) {
+  std::string out;
+  for (char c : value.substr(0, 64)) {
+    const auto byte = static_cast<unsigned char>(c);
+    out += (byte >= 0x20 && byte < 0x7f && c != '"' && c != '\\') ? c : '?';
   }
   return out;
 }
 
-std::string_view unquote(std::string_view text) {
-  text = sip::trim(text);
-  if (text.size() >= 2 && text.front() == '"' && text.back() == '"') text = text.substr(1, text.size() - 2);
+std::string child(const std::string& parent, std::string_view name) {
+  return parent == "body" ? std::string(name) : parent + "." + std::string(name);
+}
+
+// What an RCS file-transfer-over-HTTP descriptor says, as text: the file's
+// name, type and size, and each download URL (the file's and its
+// thumbnail's), one per line, so that url_filter and keyword read it like
+// any message.
+std::string rcsFileTransferText(std::string_view xml) {
+  std::string text = html::toText(xml);
+  for (std::size_t at = xml.find("url"); at != std::string_view::npos; at = xml.find("url", at + 3)) {
+    std::size_t pos = at + 3;
+    while (pos < xml.size() && (xml[pos] == ' ' || xml[pos] == '\t')) ++pos;
+    if (pos >= xml.size() || xml[pos] != '=') continue;
+    ++pos;
+    while (pos < xml.size() && (xml[pos] == ' ' || xml[pos] == '\t')) ++pos;
+    if (pos >= xml.size() || (xml[pos] != '"' && xml[pos] != '\'')) continue;
+    const std::size_t end = xml.find(xml[pos], pos + 1);
+    if (end == std::string_view::npos) break;
+    text += "\n" + html::toText(xml.substr(pos + 1, end - pos - 1));
+  }
   return text;
 }
 
-bool isTextType(std::string_view type) { return type == "text/plain" || type == "text/html"; }
-
-// The end of a MIME header section starting at `from`: index just past the
-// empty line, or npos. Accepts CRLF and bare LF.
-std::size_t headerSectionEnd(std::string_view text, std::size_t from) {
-  const std::size_t crlf = text.find("\r\n\r\n", from);
-  const std::size_t lf = text.find("\n\n", from);
-  if (crlf == std::string_view::npos && lf == std::string_view::npos) return std::string_view::npos;
-  if (lf == std::string_view::npos || (crlf != std::string_view::npos && crlf < lf)) return crlf + 4;
-  return lf + 2;
+// UTF-16 sent without a charset (or a BOM) shows as text full of NULs.
+bool looksLikeUtf16(std::string_view bytes) {
+  if (bytes.size() >= 2 && (bytes.starts_with("\xff\xfe") || bytes.starts_with("\xfe\xff"))) return true;
+  const std::size_t nuls = static_cast<std::size_t>(std::count(bytes.begin(), bytes.end(), '\0'));
+  return nuls * 4 >= bytes.size() && nuls > 0;
 }
-
-// Content-Type of a MIME header section ("" when absent).
-std::string_view mimeContentType(std::string_view headers) {
-  std::size_t pos = 0;
-  while (pos < headers.size()) {
-    std::size_t end = headers.find('\n', pos);
-    if (end == std::string_view::npos) end = headers.size();
-    const std::string_view line = headers.substr(pos, end - pos);
-    pos = end + 1;
-    const std::size_t colon = line.find(':');
-    if (colon != std::string_view::npos && sip::iequals(sip::trim(line.substr(0, colon)), "Content-Type")) {
-      return sip::trim(line.substr(colon + 1));
-    }
-  }
-  return {};
-}
-
-// Nothing when the text is not base64: a sender must not be able to make
-// the filters fail (and a fail-open chain pass the message unread) with a
-// broken ms-body. Found by im_body_fuzz.
-//
-// Read through istream::read, which turns the decoder's exception into
-// badbit: a string built from istreambuf_iterators leaked its buffer when
-// the decoder threw part-way (LeakSanitizer, im_body_fuzz).
-std::optional<std::string> base64Decode(std::string_view text) {
-  std::istringstream in{std::string(sip::trim(text))};
-  Poco::Base64Decoder decoder(in);
-  std::string decoded;
-  char chunk[1024];
-  do {
-    decoder.read(chunk, sizeof chunk);
-    decoded.append(chunk, static_cast<std::size_t>(decoder.gcount()));
-  } while (decoder.good());
-  if (decoder.bad()) return std::nullopt;
-  return decoded;
-}
-
-std::string base64Encode(std::string_view text) {
-  std::ostringstream out;
-  Poco::Base64Encoder encoder(out);
-  encoder.rdbuf()->setLineLength(0);
-  encoder.write(text.data(), static_cast<std::streamsize>(text.size()));
-  encoder.close();
-  return out.str();
-}
-
-constexpr int kMaxNesting = 4;
-
 
 }  // namespace
 
-MediaType parseMediaType(std::string_view value) {
-  MediaType media;
-  const std::size_t semicolon = value.find(';');
-  media.type = lower(sip::trim(value.substr(0, semicolon)));
-  std::size_t pos = semicolon;
-  while (pos != std::string_view::npos && pos < value.size()) {
-    // Parameters may hold quoted ';' (boundaries do), so scan quotes.
-    std::size_t next = pos + 1;
-    bool quoted = false;
-    while (next < value.size() && (quoted || value[next] != ';')) {
-      if (value[next] == '"') quoted = !quoted;
-      ++next;
-    }
-    const std::string_view param = value.substr(pos + 1, next - pos - 1);
-    const std::size_t equals = param.find('=');
-    if (equals != std::string_view::npos) {
-      const std::string_view name = sip::trim(param.substr(0, equals));
-      if (sip::iequals(name, "boundary")) media.boundary = std::string(unquote(param.substr(equals + 1)));
-      if (sip::iequals(name, "charset")) media.charset = lower(unquote(param.substr(equals + 1)));
-    }
-    pos = next < value.size() ? next : std::string_view::npos;
-  }
-  return media;
-}
-
 ImBody::ImBody(std::string_view method, std::string_view contentType, std::string body, const HeaderLookup& header)
     : method_(method), body_(std::move(body)) {
-  const MediaType media = parseMediaType(contentType);
-  if (method_ == "MESSAGE" && !body_.empty()) scanBody(media.type, contentType, 0, body_.size(), "body", 0);
+  if (!body_.empty()) {
+    bool readable = true;
+    if (auto encoding = header("Content-Encoding")) {
+      bodyEncoding_ = contentEncodingOf(*encoding);
+      if (bodyEncoding_ != ContentEncoding::Identity) {
+        Inflated inflated = decodeContent(bodyEncoding_, body_, kMaxDecodedBodyBytes);
+        if (inflated.bytes) {
+          body_ = std::move(*inflated.bytes);
+        } else {
+          addUnreadable(inflated.error + " (Content-Encoding: " + printable(*encoding) + ")");
+          bodyEncoding_ = ContentEncoding::Identity;
+          readable = false;
+        }
+      }
+    }
+    if (readable) readEntity(Declared{std::string(contentType), {}, "body", false}, Span{-1, 0, body_.size()}, 0);
+  }
   if (method_ == "MESSAGE" || method_ == "INVITE") {
     for (const char* name : {"Ms-Text-Format", "Ms-IM-Format"}) {
       if (auto value = header(name)) scanHeader(name, *value);
@@ -131,88 +102,266 @@ ImBody::ImBody(std::string_view method, std::string_view contentType, std::strin
   }
 }
 
+void ImBody::addUnreadable(std::string reason) {
+  // One reason per place is enough to decide; a body of 100,000 broken parts
+  // must not make 100,000 strings.
+  if (unreadable_.size() < 16) unreadable_.push_back(std::move(reason));
+}
+
+ImBody::Span ImBody::store(std::string bytes) {
+  buffers_.push_back(std::move(bytes));
+  return Span{static_cast<int>(buffers_.size() - 1), 0, buffers_.back().size()};
+}
+
 std::string ImBody::originalPlainText() const {
   return originalPlainText_ ? *originalPlainText_ : joinedText(true);
 }
 
-void ImBody::scanBody(std::string_view type, std::string_view mediaValue, std::size_t offset, std::size_t length,
-                      const std::string& location, int depth) {
-  const std::string_view content = std::string_view(body_).substr(offset, length);
-  if (isTextType(type)) {
-    // The text stays in body_ until a filter sets it (partText).
-    parts_.push_back(Part{std::string(type), {}, {}, location, false, offset, length, {}, {}, false});
+void ImBody::readEntity(const Declared& declared, Span span, int depth) {
+  const std::string& where = declared.location;
+  if (declared.ambiguous) {
+    addUnreadable("two different Content-Type or Content-Transfer-Encoding headers in " + where);
     return;
   }
-  if (depth >= kMaxNesting) {
+  MediaType media = parseMediaType(declared.contentType);
+  // RFC 2046's default for a part; a body sent without a Content-Type is
+  // shown as text by the clients that accept it.
+  if (media.type.empty()) media.type = "text/plain";
+  const bool textLike = isTextLike(media.type);
+  const TransferEncoding transfer = transferEncodingOf(declared.transfer);
+  if (transfer == TransferEncoding::Unknown) {
+    if (textLike) addUnreadable("unknown Content-Transfer-Encoding " + printable(declared.transfer) + " in " + where);
+    else ++otherParts_;
+    return;
+  }
+  Span decoded = span;
+  if (transfer != TransferEncoding::Identity) {
+    std::optional<std::string> bytes = decodeTransfer(transfer, viewOf(span));
+    if (!bytes) {
+      if (textLike) addUnreadable("broken " + printable(declared.transfer) + " encoding in " + where);
+      else ++otherParts_;
+      return;
+    }
+    decoded = store(std::move(*bytes));
+  }
+  const bool cpim = media.type == "message/cpim";
+  if (cpim || media.type.starts_with("multipart/")) {
+    if (depth >= kMaxBodyNesting) {
+      addUnreadable(media.type + " nested deeper than " + std::to_string(kMaxBodyNesting) + " levels in " + where);
+      return;
+    }
+    if (cpim) readCpim(decoded, where, depth + 1);
+    else readMultipart(media.boundary, decoded, where, depth + 1);
+    return;
+  }
+  entities_.push_back(Entity{media.type, where, decoded});
+  if (isNotification(media.type)) {
+    ++notifications_;
+    return;
+  }
+  // The OCS 2007 file offer is text/* but no text a person reads.
+  if (!textLike || media.type == "text/x-msmsgsinvite") {
     ++otherParts_;
     return;
   }
-  if (type == "message/cpim") {
-    // RFC 3862: CPIM headers, empty line, MIME headers, empty line, content.
-    const std::size_t mimeStart = headerSectionEnd(content, 0);
-    if (mimeStart == std::string_view::npos) return;
-    const std::size_t contentStart = headerSectionEnd(content, mimeStart);
-    if (contentStart == std::string_view::npos) return;
-    const std::string_view inner = mimeContentType(content.substr(mimeStart, contentStart - mimeStart));
-    scanBody(parseMediaType(inner).type, inner, offset + contentStart, length - contentStart, "cpim", depth + 1);
+  readText(media.type, media, span, decoded, transfer, where);
+}
+
+void ImBody::readCpim(Span span, const std::string& location, int depth) {
+  // RFC 3862: CPIM headers, empty line, MIME headers, empty line, content.
+  const std::string_view content = viewOf(span);
+  const std::string where = child(location, "cpim");
+  const std::size_t mimeStart = headerSectionEnd(content, 0);
+  if (mimeStart == std::string_view::npos) {
+    addUnreadable("message/cpim without an empty line after its headers in " + location);
     return;
   }
-  if (type.starts_with("multipart/")) {
-    const std::string boundary = parseMediaType(mediaValue).boundary;
-    if (boundary.empty()) return;
-    const std::string delimiter = "--" + boundary;
-    const DelimiterSearch search(delimiter);
-    std::size_t pos = search.find(content, 0);
-    int index = 0;
-    while (pos != std::string_view::npos) {
-      std::size_t partStart = pos + delimiter.size();
-      if (content.compare(partStart, 2, "--") == 0) break;  // close delimiter
-      const std::size_t lineEnd = content.find('\n', partStart);
-      if (lineEnd == std::string_view::npos) break;
-      partStart = lineEnd + 1;
-      std::size_t next = search.find(content, partStart);
-      if (next == std::string_view::npos) break;
-      // RFC 2046: the line break before a delimiter belongs to the delimiter.
-      std::size_t partEnd = next;
+  const std::string_view rest = content.substr(mimeStart);
+  if (looksLikeHeaderSection(rest)) {
+    const std::size_t contentStart = headerSectionEnd(content, mimeStart);
+    const std::string_view headers = content.substr(mimeStart, contentStart - mimeStart);
+    const MimeHeader type = mimeHeader(headers, "Content-Type");
+    if (type.value) {
+      const MimeHeader transfer = mimeHeader(headers, "Content-Transfer-Encoding");
+      readEntity(Declared{*type.value, transfer.value.value_or(""), where, type.repeated || transfer.repeated},
+                 Span{span.buffer, span.offset + contentStart, span.length - contentStart}, depth);
+      return;
+    }
+  }
+  // Clients that write a single empty line put the text right after the
+  // CPIM headers.
+  readEntity(Declared{"text/plain", {}, where, false}, Span{span.buffer, span.offset + mimeStart, span.length - mimeStart},
+             depth);
+}
+
+void ImBody::readMultipart(const std::string& boundary, Span span, const std::string& location, int depth) {
+  if (boundary.empty()) {
+    addUnreadable("multipart body without a boundary in " + location);
+    return;
+  }
+  const std::string_view content = viewOf(span);
+  const std::string delimiter = "--" + boundary;
+  const DelimiterSearch search(delimiter);
+  std::size_t pos = search.find(content, 0);
+  if (pos == std::string_view::npos) {
+    addUnreadable("multipart body whose boundary never occurs in " + location);
+    return;
+  }
+  int index = 0;
+  while (pos != std::string_view::npos) {
+    std::size_t partStart = pos + delimiter.size();
+    if (content.compare(partStart, 2, "--") == 0) break;  // close delimiter
+    const std::size_t lineEnd = content.find('\n', partStart);
+    if (lineEnd == std::string_view::npos) break;
+    partStart = lineEnd + 1;
+    const std::size_t next = search.find(content, partStart);
+    // A last part without its close delimiter is still shown by lenient
+    // clients, so it is read to the end.
+    std::size_t partEnd = next == std::string_view::npos ? content.size() : next;
+    // RFC 2046: the line break before a delimiter belongs to the delimiter.
+    if (next != std::string_view::npos) {
       if (partEnd > partStart && content[partEnd - 1] == '\n') --partEnd;
       if (partEnd > partStart && content[partEnd - 1] == '\r') --partEnd;
-      const std::size_t headersEnd = headerSectionEnd(content.substr(0, partEnd), partStart);
-      // A part with no headers starts with its blank line.
-      std::size_t bodyStart = headersEnd;
-      std::string_view partType = "text/plain";  // RFC 2046 default
-      if (content.compare(partStart, 2, "\r\n") == 0) {
-        bodyStart = partStart + 2;
-      } else if (headersEnd != std::string_view::npos) {
-        const std::string_view declared = mimeContentType(content.substr(partStart, headersEnd - partStart));
-        if (!declared.empty()) partType = declared;
-      }
-      if (bodyStart != std::string_view::npos && bodyStart <= partEnd) {
-        scanBody(parseMediaType(partType).type, partType, offset + bodyStart, partEnd - bodyStart,
-                 "multipart[" + std::to_string(index) + "]", depth + 1);
-      }
-      ++index;
-      pos = next;
     }
+    const std::string where = child(location, "multipart[" + std::to_string(index) + "]");
+    const std::string_view part = content.substr(partStart, partEnd - partStart);
+    std::size_t bodyStart;
+    Declared declared{{}, {}, where, false};
+    if (part.starts_with("\r\n")) {
+      bodyStart = 2;  // no headers: text/plain
+    } else if (part.starts_with("\n")) {
+      bodyStart = 1;
+    } else {
+      bodyStart = headerSectionEnd(part, 0);
+      if (bodyStart == std::string_view::npos || !looksLikeHeaderSection(part)) {
+        addUnreadable("part without an empty line after its headers in " + where);
+        bodyStart = std::string_view::npos;
+      } else {
+        const std::string_view headers = part.substr(0, bodyStart);
+        const MimeHeader type = mimeHeader(headers, "Content-Type");
+        const MimeHeader transfer = mimeHeader(headers, "Content-Transfer-Encoding");
+        declared.contentType = type.value.value_or("");
+        declared.transfer = transfer.value.value_or("");
+        declared.ambiguous = type.repeated || transfer.repeated;
+      }
+    }
+    if (bodyStart != std::string_view::npos) {
+      readEntity(declared, Span{span.buffer, span.offset + partStart + bodyStart, part.size() - bodyStart}, depth);
+    }
+    ++index;
+    pos = next;
+  }
+}
+
+void ImBody::readText(const std::string& mediaType, const MediaType& media, Span raw, Span decoded,
+                      TransferEncoding transfer, const std::string& location) {
+  if (method_ != "MESSAGE") return;  // an INVITE's body parts are offers and SDP, not messages
+  Part part;
+  part.type = readsAsHtml(mediaType) ? "text/html" : "text/plain";
+  part.mediaType = mediaType;
+  part.location = location;
+  part.span = raw;
+  part.transfer = transfer;
+  // An edit is spliced back only into bytes that are the body's own.
+  part.editable = raw.buffer < 0;
+  const std::string_view bytes = viewOf(decoded);
+
+  if (isRtf(mediaType)) {
+    std::optional<std::string> text = rtfText(bytes);
+    if (!text) {
+      addUnreadable("RTF that cannot be read in " + location);
+      return;
+    }
+    part.text = std::move(*text);
+    part.decoded = true;
+    part.editable = false;
+    parts_.push_back(std::move(part));
     return;
   }
-  ++otherParts_;
+
+  std::optional<std::string> utf8;
+  const std::string charset = canonicalCharset(media.charset);
+  if (!charset.empty()) {
+    utf8 = toUtf8(charset, bytes);
+    if (utf8 && isValidUtf8(*utf8)) {
+      part.charset = charset;
+    } else {
+      addUnreadable("text that cannot be read as charset " + printable(charset) + " in " + location);
+      utf8 = repairUtf8(bytes);
+      part.editable = false;
+    }
+  } else if (looksLikeUtf16(bytes)) {
+    utf8 = toUtf8("utf-16", bytes);
+    if (utf8 && isValidUtf8(*utf8)) {
+      part.charset = "utf-16";
+    } else {
+      addUnreadable("text full of NUL bytes that is not UTF-16 in " + location);
+      utf8 = repairUtf8(bytes);
+      part.editable = false;
+    }
+  } else if (!isValidUtf8(bytes)) {
+    addUnreadable("text that is not valid UTF-8 and names no charset in " + location);
+    utf8 = repairUtf8(bytes);
+    part.editable = false;
+  }
+
+  if (isEnriched(mediaType)) {
+    utf8 = enrichedText(utf8 ? *utf8 : bytes);
+    part.editable = false;
+  } else if (isRcsFileTransfer(mediaType)) {
+    utf8 = rcsFileTransferText(utf8 ? *utf8 : bytes);
+    part.editable = false;
+  }
+  if (utf8) {
+    part.text = std::move(*utf8);
+    part.decoded = true;
+  } else if (decoded.buffer != raw.buffer || decoded.offset != raw.offset) {
+    part.text = std::string(bytes);  // transfer-decoded, valid UTF-8 as sent
+    part.decoded = true;
+  }
+  parts_.push_back(std::move(part));
 }
 
 void ImBody::scanHeader(const std::string& name, std::string_view value) {
-  std::string lowered = lower(value);
+  std::string lowered(value);
+  for (char& c : lowered) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
   const std::size_t marker = lowered.find("ms-body=");
   if (marker == std::string::npos) return;
-  const std::string type = parseMediaType(value.substr(0, value.find(';'))).type;
-  if (!isTextType(type)) return;
-  std::optional<std::string> text = base64Decode(value.substr(marker + 8));
-  if (!text) return;  // not a copy any client can show: the body is what it shows
+  const MediaType media = parseMediaType(value.substr(0, marker));
+  if (media.type != "text/plain" && media.type != "text/html" && !isRtf(media.type)) return;
+  std::optional<std::string> bytes = decodeTransfer(TransferEncoding::Base64, value.substr(marker + 8));
+  if (!bytes) return;  // not a copy any client can show: the body is what it shows
   Part part;
-  part.type = type;
-  part.text = std::move(*text);
+  part.type = media.type == "text/html" ? "text/html" : "text/plain";
+  part.mediaType = media.type;
   part.location = "header:" + name;
   part.inHeader = true;
+  part.decoded = true;
   part.headerName = name;
   part.headerPrefix = std::string(value.substr(0, marker + 8));
+  if (isRtf(media.type)) {
+    std::optional<std::string> text = rtfText(*bytes);
+    if (!text) {
+      addUnreadable("RTF that cannot be read in " + part.location);
+      return;
+    }
+    part.text = std::move(*text);
+    part.editable = false;
+  } else {
+    const std::string charset = canonicalCharset(media.charset);
+    std::optional<std::string> utf8 = charset.empty() ? std::move(bytes) : toUtf8(charset, *bytes);
+    if (utf8 && isValidUtf8(*utf8)) {
+      part.text = std::move(*utf8);
+      part.charset = charset;
+    } else {
+      addUnreadable("text that cannot be read" + (charset.empty() ? std::string(" as UTF-8") : " as charset " + printable(charset)) +
+                    " in " + part.location);
+      part.text = repairUtf8(utf8 ? *utf8 : std::string_view(value.substr(marker + 8)));
+      part.editable = false;
+    }
+  }
   parts_.push_back(std::move(part));
 }
 
@@ -220,13 +369,15 @@ bool ImBody::present() const {
   if (method_ == "INVITE") {
     return std::any_of(parts_.begin(), parts_.end(), [](const Part& part) { return part.inHeader; });
   }
-  return method_ == "MESSAGE" && !parts_.empty();
+  return method_ == "MESSAGE" && (!parts_.empty() || !unreadable_.empty() || otherParts_ > 0);
 }
 
 void ImBody::setPartText(std::size_t part, std::string_view text) {
   Part& target = parts_.at(part);
-  if (target.inHeader && !target.modified) target.original = target.text;  // as received, for originalPlainText()
+  if (!target.editable) return;
+  if (!target.modified) target.original = std::string(textOf(target));  // as received, for originalPlainText()
   target.text = std::string(text);
+  target.decoded = true;
   target.modified = true;
 }
 
@@ -259,23 +410,29 @@ std::string ImBody::renderBody() const {
   for (const Part& part : parts_) {
     if (part.modified && !part.inHeader) edits.push_back(&part);
   }
-  std::sort(edits.begin(), edits.end(), [](const Part* a, const Part* b) { return a->offset < b->offset; });
+  std::sort(edits.begin(), edits.end(), [](const Part* a, const Part* b) { return a->span.offset < b->span.offset; });
   std::string out;
   out.reserve(body_.size() + 64);
   std::size_t copied = 0;
   for (const Part* part : edits) {
-    out.append(body_, copied, part->offset - copied);
-    out.append(part->text);
-    copied = part->offset + part->length;
+    out.append(body_, copied, part->span.offset - copied);
+    const std::string bytes = part->charset.empty() ? part->text : fromUtf8(part->charset, part->text);
+    out.append(encodeTransfer(part->transfer, bytes));
+    copied = part->span.offset + part->span.length;
   }
   out.append(body_, copied, std::string::npos);
-  return out;
+  return encodeContent(bodyEncoding_, out);
 }
 
 std::vector<std::pair<std::string, std::string>> ImBody::renderHeaders() const {
   std::vector<std::pair<std::string, std::string>> out;
   for (const Part& part : parts_) {
-    if (part.modified && part.inHeader) out.emplace_back(part.headerName, part.headerPrefix + base64Encode(part.text));
+    if (!part.modified || !part.inHeader) continue;
+    const std::string bytes = part.charset.empty() ? part.text : fromUtf8(part.charset, part.text);
+    std::string encoded = encodeTransfer(TransferEncoding::Base64, bytes);
+    encoded.erase(std::remove_if(encoded.begin(), encoded.end(), [](char c) { return c == '\r' || c == '\n'; }),
+                  encoded.end());
+    out.emplace_back(part.headerName, part.headerPrefix + encoded);
   }
   return out;
 }

@@ -1,38 +1,39 @@
 #pragma once
-// The core's InstantMessage: finds the text parts of a request in every
-// wire form (see sipwarden/instant_message.h) and renders edits back into
-// that form. Offsets are kept into the original body, so nested forms
-// (CPIM inside multipart) splice without re-parsing.
+// The core's InstantMessage: the one reading of a request body (see
+// sipwarden/instant_message.h) and the rendering of edits back into its wire
+// form. Decoded text is kept beside the original; body parts remember their
+// span in the (decompressed) body and how to re-encode, so nested forms
+// splice without re-parsing.
 //
-// Reading is linear in the body: each nesting level (at most four) reads
-// its part once more, multipart delimiters are found in linear time
-// whatever the boundary, and HTML is reduced to text in one pass.
+// Reading is linear in the body per nesting level: each level (at most
+// kMaxBodyNesting) reads its part once more, multipart delimiters are found
+// in linear time whatever the boundary, decompression stops at
+// kMaxDecodedBodyBytes, and every text decoder is one pass.
 
+#include <deque>
 #include <functional>
-#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "im/decoding.h"
+#include "im/mime.h"
 #include "sipwarden/instant_message.h"
 
 namespace sipwarden::im {
-
-struct MediaType {
-  std::string type;  // "multipart/mixed", lower-case
-  std::string boundary;
-  std::string charset;
-};
-
-MediaType parseMediaType(std::string_view value);
 
 class ImBody final : public InstantMessage {
  public:
   using HeaderLookup = std::function<std::optional<std::string_view>(std::string_view name)>;
 
-  // `body` and `contentType` as the message now stands; `header` finds the
-  // Ms-IM-Format / Ms-Text-Format headers.
+  // `body` and `contentType` as the message now stands; `header` finds
+  // Content-Encoding and the Ms-IM-Format / Ms-Text-Format headers.
   ImBody(std::string_view method, std::string_view contentType, std::string body, const HeaderLookup& header);
+  // Parts refer into the object's own buffers by index, so moving is safe;
+  // copies are not needed.
+  ImBody(ImBody&&) = default;
+  ImBody(const ImBody&) = delete;
+  ImBody& operator=(const ImBody&) = delete;
 
   bool present() const override;
   std::size_t partCount() const override { return parts_.size(); }
@@ -40,6 +41,14 @@ class ImBody final : public InstantMessage {
   std::string_view partText(std::size_t part) const override { return textOf(parts_.at(part)); }
   std::string_view partLocation(std::size_t part) const override { return parts_.at(part).location; }
   void setPartText(std::size_t part, std::string_view text) override;
+  std::string_view partMediaType(std::size_t part) const override { return parts_.at(part).mediaType; }
+  bool partEditable(std::size_t part) const override { return parts_.at(part).editable; }
+  std::size_t unreadableCount() const override { return unreadable_.size(); }
+  std::string_view unreadableReason(std::size_t index) const override { return unreadable_.at(index); }
+  std::size_t entityCount() const override { return entities_.size(); }
+  std::string_view entityType(std::size_t entity) const override { return entities_.at(entity).type; }
+  std::string_view entityContent(std::size_t entity) const override { return viewOf(entities_.at(entity).span); }
+  std::string_view entityLocation(std::size_t entity) const override { return entities_.at(entity).location; }
   std::string plainText() const override { return joinedText(false); }
   std::string originalPlainText() const override;
   void setOriginalPlainText(std::string text) { originalPlainText_ = std::move(text); }
@@ -47,39 +56,77 @@ class ImBody final : public InstantMessage {
 
   bool modified() const;
   bool bodyModified() const;
-  // The body with every edited body part spliced in.
+  // The body with every edited body part spliced in, re-encoded and, when
+  // the body came compressed, compressed again.
   std::string renderBody() const;
   // (header name, new value) for each edited header part.
   std::vector<std::pair<std::string, std::string>> renderHeaders() const;
 
  private:
-  struct Part {
-    std::string type;
-    std::string text;  // header parts, and body parts once set (else the text is in body_)
-    std::string original;  // a header part's text before its first edit
-    std::string location;
-    bool inHeader = false;
-    std::size_t offset = 0;  // body parts: span in the original body
+  // Bytes in the decompressed body (buffer -1) or in a decoded buffer.
+  struct Span {
+    int buffer = -1;
+    std::size_t offset = 0;
     std::size_t length = 0;
+  };
+  struct Part {
+    std::string type;       // reading form: text/plain or text/html
+    std::string mediaType;  // as declared
+    std::string location;
+    Span span;                // where the part's bytes sit
+    bool decoded = false;     // the text lives in `text` (it differs from the bytes)
+    std::string text;         // decoded text, or the edit
+    std::string original;     // the text before its first edit, when `text` held it
+    bool editable = true;
+    bool inHeader = false;
+    TransferEncoding transfer = TransferEncoding::Identity;
+    std::string charset;  // "" for UTF-8
     std::string headerName;    // header parts
     std::string headerPrefix;  // everything up to and including "ms-body="
     bool modified = false;
   };
+  struct Entity {
+    std::string type;
+    std::string location;
+    Span span;
+  };
+  // What a leaf or container arrived as, before decoding.
+  struct Declared {
+    std::string contentType;  // the full value, parameters included
+    std::string transfer;     // Content-Transfer-Encoding value
+    std::string location;
+    bool ambiguous = false;   // a header given twice with different values
+  };
 
+  std::string_view viewOf(const Span& span) const {
+    const std::string& bytes = span.buffer < 0 ? body_ : buffers_[static_cast<std::size_t>(span.buffer)];
+    return std::string_view(bytes).substr(span.offset, span.length);
+  }
   // The part's text now, or with `original` as it was received.
   std::string_view textOf(const Part& part, bool original = false) const {
-    if (!part.inHeader && (original || !part.modified)) return std::string_view(body_).substr(part.offset, part.length);
-    return original && part.modified ? part.original : part.text;
+    if (part.modified) return original ? std::string_view(part.original) : std::string_view(part.text);
+    return part.decoded ? std::string_view(part.text) : viewOf(part.span);
   }
   std::string joinedText(bool original) const;
-  void scanBody(std::string_view type, std::string_view mediaValue, std::size_t offset, std::size_t length,
-                const std::string& location, int depth);
+  void readEntity(const Declared& declared, Span span, int depth);
+  void readCpim(Span span, const std::string& location, int depth);
+  void readMultipart(const std::string& boundary, Span span, const std::string& location, int depth);
+  // `raw`: the part's bytes as sent; `decoded`: after its transfer encoding.
+  void readText(const std::string& mediaType, const MediaType& media, Span raw, Span decoded, TransferEncoding transfer,
+                const std::string& location);
   void scanHeader(const std::string& name, std::string_view value);
+  void addUnreadable(std::string reason);
+  Span store(std::string bytes);
 
   std::string method_;
-  std::string body_;
+  std::string body_;  // decompressed when the body came with a Content-Encoding
+  ContentEncoding bodyEncoding_ = ContentEncoding::Identity;
+  std::deque<std::string> buffers_;
   std::vector<Part> parts_;
+  std::vector<Entity> entities_;
+  std::vector<std::string> unreadable_;
   std::size_t otherParts_ = 0;
+  std::size_t notifications_ = 0;
   // Set by the core when earlier filters replaced the body; otherwise worked
   // out from the parts' original texts when asked for.
   std::optional<std::string> originalPlainText_;

@@ -58,6 +58,7 @@ class CoreExchange final : public Exchange, private MessageView, private Edits {
   ArchiveSink* archive() override { return archive_; }
   std::shared_ptr<PendingVerdict> pendingVerdict() override;
   void noteActivity(std::string_view what) override;
+  std::string_view receivedBody() const override { return current_->body(); }
 
   void setStoppedBy(std::string_view plugin) { stoppedBy_ = std::string(plugin); }
   // How a pending verdict reaches the transaction: set by the proxy.

@@ -101,6 +101,7 @@ std::shared_ptr<const FilterChain> buildChain(const Poco::JSON::Array::Ptr& plug
     }
 
     JsonPluginConfig config(block, label, settings.configDir);
+    for (const auto& [key, value] : settings.chainDefaults) config.setChainDefault(key, value);
     ChainEntry entry;
     entry.name = name;
     entry.label = label + " (" + name + ")";

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <stdexcept>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,9 @@ void registerBuiltinPlugin(const PluginDescriptor* descriptor);
 struct ChainSettings {
   std::vector<std::string> pluginDirs;
   std::string configDir;  // relative paths in plugin blocks are resolved here
+  // Top-level settings every plugin block inherits when it does not set the
+  // key itself ("on_unreadable").
+  std::map<std::string, std::string> chainDefaults = {};
 };
 
 // Throws PluginError with the key path of the first problem.

@@ -25,7 +25,10 @@ void JsonPluginConfig::fail(std::string_view key, std::string_view message) {
 
 std::string JsonPluginConfig::getString(std::string_view key, std::string_view fallback) {
   markRead(key);
-  if (!has(key)) return std::string(fallback);
+  if (!has(key)) {
+    const auto chainDefault = chainDefaults_.find(key);
+    return chainDefault != chainDefaults_.end() ? chainDefault->second : std::string(fallback);
+  }
   const auto value = block_->get(std::string(key));
   if (!value.isString()) {
     fail(key, "expected a string");

@@ -3,6 +3,7 @@
 // JSON object that record the first error with its full key path and which
 // keys were read, so unread (unknown) keys can be refused.
 
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -36,6 +37,9 @@ class JsonPluginConfig final : public PluginConfig {
   void watchFile(std::string_view path) override;
 
   void markRead(std::string_view key) { read_.emplace(key); }
+  // Chain-wide settings (the top-level `on_unreadable`): a string key the
+  // block does not set reads as this value instead of the plugin's fallback.
+  void setChainDefault(std::string key, std::string value) { chainDefaults_[std::move(key)] = std::move(value); }
   // Records an error for the first key nobody read, here or in a child.
   void rejectUnread();
   // The first error here or in a child config.
@@ -51,6 +55,7 @@ class JsonPluginConfig final : public PluginConfig {
   std::string error_;
   std::vector<std::unique_ptr<JsonPluginConfig>> children_;
   std::vector<std::string> watched_;
+  std::map<std::string, std::string, std::less<>> chainDefaults_;
 };
 
 }  // namespace sipwarden::pipeline

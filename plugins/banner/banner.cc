@@ -134,13 +134,23 @@ class Banner final : public Filter {
     if (!im.present()) return Verdict::proceed();
     if (auto over = textOverLimit(exchange, maxBodyBytes_)) return std::move(*over);
     // Each part is copied once with the notice spliced in: linear in the text.
+    // Parts that cannot take an edit (RTF, an image-only message) are left
+    // as they are; with none that can, the conversation's next message
+    // carries the notice.
+    std::size_t bannered = 0;
     for (std::size_t part = 0; part < im.partCount(); ++part) {
+      if (!im.partEditable(part)) continue;
+      ++bannered;
       const std::string_view text = im.partText(part);
       if (im.partType(part) == "text/html") {
         im.setPartText(part, bannertext::insertHtml(text, textHtml_, position_));
       } else {
         im.setPartText(part, bannertext::insertPlain(text, text_, position_));
       }
+    }
+    if (bannered == 0) {
+      exchange.count("skipped.not_editable");
+      return Verdict::proceed();
     }
     exchange.edits().addHeader(kMarkerHeader, marker_);
     exchange.count("bannered");

@@ -23,6 +23,7 @@
 #include "keyword/reading_text.h"
 #include "keyword/utf8.h"
 #include "sipwarden/plugin.h"
+#include "sipwarden/unreadable.h"
 
 namespace {
 
@@ -128,6 +129,7 @@ constexpr std::int64_t kDefaultMaxBodyBytes = 1 << 20;
 struct Limits {
   std::size_t maxBodyBytes;
   std::size_t maxMatches;  // redactions per message
+  OnUnreadable onUnreadable;
 };
 
 class KeywordFilter final : public Filter {
@@ -140,6 +142,7 @@ class KeywordFilter final : public Filter {
   Verdict onRequest(Exchange& exchange) override {
     InstantMessage& im = exchange.instantMessage();
     if (!im.present()) return Verdict::proceed();
+    if (auto refused = unreadableVerdict(exchange, limits_.onUnreadable, "keyword")) return std::move(*refused);
     if (auto over = textOverLimit(exchange, limits_.maxBodyBytes)) return std::move(*over);
     const std::size_t parts = im.partCount();
     for (std::size_t part = 0; part < parts; ++part) {
@@ -175,6 +178,7 @@ class KeywordFilter final : public Filter {
     // flag lexicons, one match each, are still looked for).
     std::size_t matches = 0;
     bool overLimit = false;
+    std::string_view uneditable;  // the media type of a part that needed a redaction it cannot take
     for (std::size_t part = 0; part < im.partCount(); ++part) {
       const bool html = isHtml(im, part);
       const std::string_view text = searchText(im, part, true);
@@ -199,6 +203,12 @@ class KeywordFilter final : public Filter {
         for (const Span& span : spans) redactions.push_back(Redaction{span.begin, span.end, l});
       }
       if (redactions.empty()) continue;
+      if (!im.partEditable(part)) {
+        // RTF, text/enriched, text in an encoded container: a redaction
+        // cannot be written back, and passing the match would leak it.
+        uneditable = im.partMediaType(part);
+        continue;
+      }
       mergeRedactions(redactions);
       rewrites.emplace_back(part, html ? redactHtml(im.partText(part), reading_, redactions, *matcher_)
                                        : redactPlain(text, redactions, *matcher_));
@@ -215,6 +225,12 @@ class KeywordFilter final : public Filter {
     }
     if (blocker != nullptr) {
       return Verdict::reply(403, blocker->config.reason, {{"Warning", blocker->warning}});
+    }
+    if (!uneditable.empty()) {
+      exchange.count("blocked.unredactable");
+      return Verdict::reply(403, "Forbidden",
+                            {{"Warning", "399 sipwarden \"keyword: a match to redact in content that cannot be rewritten (" +
+                                             std::string(uneditable) + ")\""}});
     }
     if (overLimit) {
       // Not every match could be redacted: the fail mode decides.
@@ -254,7 +270,8 @@ std::unique_ptr<Filter> create(PluginConfig& config) {
   const bool nested = config.has("lexicons");
   const Limits limits{
       static_cast<std::size_t>(config.getInteger("max_body_bytes", kDefaultMaxBodyBytes, 1, 1 << 30)),
-      static_cast<std::size_t>(config.getInteger("max_matches", 1000, 1, 1000000))};
+      static_cast<std::size_t>(config.getInteger("max_matches", 1000, 1, 1000000)),
+      onUnreadableSetting(config)};
   if (config.failed()) return nullptr;
   MatcherError error;
   auto matcher = KeywordMatcher::build(std::move(lexicons), error);

@@ -210,6 +210,20 @@ int pushField(lua_State* state, Exchange& exchange, std::string_view key) {
     } else {
       lua_pushnil(state);
     }
+  } else if (key == "unreadable") {
+    // Why the body reader could not read some of the text (nil when it
+    // read everything): a policy decides what that means.
+    InstantMessage& text = exchange.instantMessage();
+    if (text.unreadableCount() == 0) {
+      lua_pushnil(state);
+    } else {
+      std::string reasons;
+      for (std::size_t i = 0; i < text.unreadableCount(); ++i) {
+        if (!reasons.empty()) reasons += "; ";
+        reasons += text.unreadableReason(i);
+      }
+      pushView(state, reasons);
+    }
   } else if (key == "source") {
     lua_createtable(state, 0, 3);
     pushView(state, exchange.sourceIp());
@@ -308,6 +322,22 @@ int setText(lua_State* state) {
   const auto text = checkView(state, 2);
   InstantMessage& message = call.exchange->instantMessage();
   if (!message.present()) return luaL_error(state, "msg:set_text(): the message carries no instant-message text");
+  for (std::size_t part = 0; part < message.partCount(); ++part) {
+    // A redaction that silently missed an RTF part would leak what the
+    // script meant to remove: the script hears about it and decides.
+    if (!message.partEditable(part)) {
+      // Built on the Lua stack: lua_error longjmps past C++ destructors.
+      const std::string_view type = message.partMediaType(part);
+      const std::string_view where = message.partLocation(part);
+      lua_pushliteral(state, "msg:set_text(): the ");
+      lua_pushlstring(state, type.data(), type.size());
+      lua_pushliteral(state, " text in ");
+      lua_pushlstring(state, where.data(), where.size());
+      lua_pushliteral(state, " cannot be rewritten");
+      lua_concat(state, 5);
+      return lua_error(state);
+    }
+  }
   keep(state, call, "msg:set_text()", text.size() * std::max<std::size_t>(1, message.partCount()));
   for (std::size_t part = 0; part < message.partCount(); ++part) {
     if (message.partType(part) == "text/html") {

@@ -166,6 +166,10 @@ class Exchange {
   // copy under an uncontended lock): a plugin may call it per step of long
   // work. Only the latest note counts; the chain notes each plugin it calls.
   virtual void noteActivity(std::string_view what) = 0;
+  // Since ABI 5. The body of the message now being handled exactly as it
+  // arrived, before any filter's edit (message().body() shows the edits):
+  // what the archive keeps as the raw body.
+  virtual std::string_view receivedBody() const = 0;
 };
 
 // For a content filter's `max_body_bytes`: when the text of the message's

@@ -1,0 +1,297 @@
+#include "im/decoding.h"
+
+#include <Poco/Base64Decoder.h>
+#include <Poco/Base64Encoder.h>
+#include <Poco/Net/QuotedPrintableDecoder.h>
+#include <Poco/Net/QuotedPrintableEncoder.h>
+#include <iconv.h>
+#include <zlib.h>
+
+#include <cerrno>
+#include <memory>
+#include <sstream>
+
+#include "sip/grammar.h"
+
+namespace sipwarden::im {
+namespace {
+
+std::string lower(std::string_view text) {
+  std::string out(sip::trim(text));
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+// Drains a Poco decoder through istream::read, which turns the decoder's
+// exception into badbit (a string built from istreambuf_iterators leaked its
+// buffer when the decoder threw part-way: LeakSanitizer, im_body_fuzz).
+template <typename Decoder>
+std::optional<std::string> drain(std::string_view text) {
+  std::istringstream in{std::string(text)};
+  Decoder decoder(in);
+  std::string decoded;
+  char chunk[4096];
+  do {
+    decoder.read(chunk, sizeof chunk);
+    decoded.append(chunk, static_cast<std::size_t>(decoder.gcount()));
+  } while (decoder.good());
+  if (decoder.bad()) return std::nullopt;
+  return decoded;
+}
+
+class Iconv {
+ public:
+  Iconv(const std::string& to, const std::string& from) : handle_(iconv_open(to.c_str(), from.c_str())) {}
+  ~Iconv() {
+    if (valid()) iconv_close(handle_);
+  }
+  Iconv(const Iconv&) = delete;
+  Iconv& operator=(const Iconv&) = delete;
+  bool valid() const { return handle_ != reinterpret_cast<iconv_t>(-1); }
+
+  // Nothing on an invalid or incomplete sequence.
+  std::optional<std::string> convert(std::string_view input) {
+    std::string out;
+    out.resize(input.size() * 4 + 16);
+    char* in = const_cast<char*>(input.data());
+    std::size_t inLeft = input.size();
+    std::size_t written = 0;
+    while (true) {
+      char* outPtr = out.data() + written;
+      std::size_t outLeft = out.size() - written;
+      const std::size_t result = iconv(handle_, inLeft ? &in : nullptr, &inLeft, &outPtr, &outLeft);
+      written = out.size() - outLeft;
+      if (result != static_cast<std::size_t>(-1)) {
+        if (inLeft == 0) break;
+        continue;
+      }
+      if (errno == E2BIG) {
+        out.resize(out.size() * 2);
+        continue;
+      }
+      return std::nullopt;  // EILSEQ, EINVAL
+    }
+    out.resize(written);
+    return out;
+  }
+
+ private:
+  iconv_t handle_;
+};
+
+// For UTF-16/32 without a byte order mark: which byte order the text
+// shows. Text in these charsets is mostly ASCII-range code units, whose
+// zero bytes sit on the high side.
+std::string withByteOrder(const std::string& charset, std::string_view bytes) {
+  const bool sixteen = charset == "utf-16";
+  const std::size_t unit = sixteen ? 2 : 4;
+  if (sixteen && bytes.size() >= 2) {
+    const auto b0 = static_cast<unsigned char>(bytes[0]), b1 = static_cast<unsigned char>(bytes[1]);
+    if ((b0 == 0xff && b1 == 0xfe) || (b0 == 0xfe && b1 == 0xff)) return charset;  // iconv reads the mark
+  }
+  if (!sixteen && bytes.size() >= 4) {
+    if (bytes.substr(0, 4) == std::string_view("\xff\xfe\0\0", 4) || bytes.substr(0, 4) == std::string_view("\0\0\xfe\xff", 4))
+      return charset;
+  }
+  std::size_t lowZero = 0, highZero = 0;
+  for (std::size_t i = 0; i + unit <= bytes.size(); i += unit) {
+    if (bytes[i] == '\0') ++highZero;              // big-endian ASCII: 00 41
+    if (bytes[i + unit - 1] == '\0') ++lowZero;    // little-endian ASCII: 41 00
+  }
+  return charset + (lowZero > highZero ? "le" : "be");
+}
+
+}  // namespace
+
+TransferEncoding transferEncodingOf(std::string_view headerValue) {
+  const std::string value = lower(headerValue);
+  if (value.empty() || value == "7bit" || value == "8bit" || value == "binary") return TransferEncoding::Identity;
+  if (value == "base64") return TransferEncoding::Base64;
+  if (value == "quoted-printable") return TransferEncoding::QuotedPrintable;
+  return TransferEncoding::Unknown;
+}
+
+std::optional<std::string> decodeTransfer(TransferEncoding encoding, std::string_view text) {
+  switch (encoding) {
+    case TransferEncoding::Identity:
+      return std::string(text);
+    case TransferEncoding::Base64:
+      return drain<Poco::Base64Decoder>(sip::trim(text));
+    case TransferEncoding::QuotedPrintable:
+      return drain<Poco::Net::QuotedPrintableDecoder>(text);
+    case TransferEncoding::Unknown:
+      break;
+  }
+  return std::nullopt;
+}
+
+std::string encodeTransfer(TransferEncoding encoding, std::string_view bytes) {
+  std::ostringstream out;
+  if (encoding == TransferEncoding::Base64) {
+    Poco::Base64Encoder encoder(out);
+    encoder.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    encoder.close();
+    return out.str();
+  }
+  if (encoding == TransferEncoding::QuotedPrintable) {
+    Poco::Net::QuotedPrintableEncoder encoder(out);
+    encoder.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    encoder.close();
+    return out.str();
+  }
+  return std::string(bytes);
+}
+
+ContentEncoding contentEncodingOf(std::string_view headerValue) {
+  const std::string value = lower(headerValue);
+  if (value.empty() || value == "identity") return ContentEncoding::Identity;
+  if (value == "gzip" || value == "x-gzip") return ContentEncoding::Gzip;
+  if (value == "deflate") return ContentEncoding::Deflate;
+  return ContentEncoding::Unknown;
+}
+
+Inflated decodeContent(ContentEncoding encoding, std::string_view bytes, std::size_t maxBytes) {
+  if (encoding == ContentEncoding::Identity) return {std::string(bytes), {}};
+  if (encoding == ContentEncoding::Unknown) return {std::nullopt, "unknown Content-Encoding"};
+  const char* name = encoding == ContentEncoding::Gzip ? "gzip" : "deflate";
+  // gzip: 16 + 15; deflate: zlib-wrapped first, then raw (-15).
+  const int attempts[2] = {encoding == ContentEncoding::Gzip ? 31 : 15, encoding == ContentEncoding::Gzip ? 0 : -15};
+  std::string lastError = std::string("corrupt ") + name + " data";
+  for (int windowBits : attempts) {
+    if (windowBits == 0) break;
+    z_stream stream{};
+    if (inflateInit2(&stream, windowBits) != Z_OK) return {std::nullopt, "zlib could not start"};
+    std::unique_ptr<z_stream, int (*)(z_stream*)> guard(&stream, inflateEnd);
+    stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data()));
+    stream.avail_in = static_cast<uInt>(bytes.size());
+    std::string out;
+    char chunk[16384];
+    int status = Z_OK;
+    while (status == Z_OK) {
+      stream.next_out = reinterpret_cast<Bytef*>(chunk);
+      stream.avail_out = sizeof chunk;
+      status = inflate(&stream, Z_NO_FLUSH);
+      if (status != Z_OK && status != Z_STREAM_END) break;
+      const std::size_t produced = sizeof chunk - stream.avail_out;
+      if (out.size() + produced > maxBytes) {
+        return {std::nullopt, std::string(name) + " body expands past " + std::to_string(maxBytes) + " bytes"};
+      }
+      out.append(chunk, produced);
+      if (status == Z_OK && produced == 0 && stream.avail_in == 0) break;  // truncated
+    }
+    // Trailing bytes after the stream end are a second reading waiting to
+    // differ from ours: refused like a truncated stream.
+    if (status == Z_STREAM_END && stream.avail_in == 0) return {std::move(out), {}};
+  }
+  return {std::nullopt, lastError};
+}
+
+std::string encodeContent(ContentEncoding encoding, std::string_view bytes) {
+  if (encoding != ContentEncoding::Gzip && encoding != ContentEncoding::Deflate) return std::string(bytes);
+  z_stream stream{};
+  if (deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, encoding == ContentEncoding::Gzip ? 31 : 15, 8,
+                   Z_DEFAULT_STRATEGY) != Z_OK) {
+    return std::string(bytes);
+  }
+  std::unique_ptr<z_stream, int (*)(z_stream*)> guard(&stream, deflateEnd);
+  std::string out(deflateBound(&stream, static_cast<uLong>(bytes.size())), '\0');
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data()));
+  stream.avail_in = static_cast<uInt>(bytes.size());
+  stream.next_out = reinterpret_cast<Bytef*>(out.data());
+  stream.avail_out = static_cast<uInt>(out.size());
+  deflate(&stream, Z_FINISH);
+  out.resize(stream.total_out);
+  return out;
+}
+
+std::string canonicalCharset(std::string_view label) {
+  std::string charset = lower(label);
+  if (charset.size() >= 2 && charset.front() == '"' && charset.back() == '"') charset = charset.substr(1, charset.size() - 2);
+  if (charset.empty() || charset == "utf-8" || charset == "utf8" || charset == "us-ascii" || charset == "ascii") return "";
+  if (charset == "ucs-2") return "utf-16";
+  return charset;
+}
+
+std::optional<std::string> toUtf8(std::string_view charset, std::string_view bytes) {
+  std::string from(charset);
+  if (from == "utf-16" || from == "utf-32") from = withByteOrder(from, bytes);
+  Iconv converter("UTF-8", from);
+  if (!converter.valid()) return std::nullopt;
+  auto converted = converter.convert(bytes);
+  // A byte order mark is not text.
+  if (converted && std::string_view(*converted).starts_with("\xef\xbb\xbf")) converted->erase(0, 3);
+  return converted;
+}
+
+std::string fromUtf8(std::string_view charset, std::string_view utf8) {
+  std::string to(charset);
+  // A body that came without a byte order mark goes back the same way;
+  // iconv's plain "UTF-16" would add one.
+  if (to == "utf-16" || to == "utf-32") to += "le";
+  Iconv converter(to + "//TRANSLIT", "UTF-8");
+  if (converter.valid()) {
+    if (auto converted = converter.convert(utf8)) return *converted;
+  }
+  return std::string(utf8);
+}
+
+bool isValidUtf8(std::string_view text) {
+  std::size_t i = 0;
+  const std::size_t n = text.size();
+  while (i < n) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t length;
+    unsigned int lowest;
+    if (c >= 0xc2 && c <= 0xdf) {
+      length = 2, lowest = 0x80;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      length = 3, lowest = 0x800;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      length = 4, lowest = 0x10000;
+    } else {
+      return false;
+    }
+    if (i + length > n) return false;
+    unsigned int code = c & (0x7f >> length);
+    for (std::size_t k = 1; k < length; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      if ((next & 0xc0) != 0x80) return false;
+      code = (code << 6) | (next & 0x3f);
+    }
+    if (code < lowest || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return false;
+    i += length;
+  }
+  return true;
+}
+
+std::string repairUtf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    // Find the longest valid sequence starting here (1 to 4 bytes).
+    std::size_t length = 0;
+    for (std::size_t k = 1; k <= 4 && i + k <= text.size(); ++k) {
+      if (isValidUtf8(text.substr(i, k))) {
+        length = k;
+        break;
+      }
+    }
+    if (length == 0) {
+      out += "\xef\xbf\xbd";
+      ++i;
+    } else {
+      out.append(text, i, length);
+      i += length;
+    }
+  }
+  return out;
+}
+
+}  // namespace sipwarden::im
