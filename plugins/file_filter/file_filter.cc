@@ -3,9 +3,13 @@
 //
 //   "action":         block_list (default) | block_all | off
 //   "extensions":     list of extensions (".exe" or "exe"); default the Lync list
-//   "max_body_bytes": a body that may hold offers and is larger is not read
-//                     (default 1 MiB)
+//   "max_body_bytes": offers (SDP, Lync XML, ... entities, decoded) larger
+//                     than this in all are not read (default 1 MiB)
 //   "max_offers":     offers examined per message (default 100)
+//   "on_unreadable":  block (default) | flag | pass: a body the SDK could not
+//                     read (nested too deep, broken encoding, bomb) may hide
+//                     an offer (sipwarden/unreadable.h); under action off it
+//                     is flagged at most
 // Past either limit the plugin applies its fail_mode, unless what it did
 // read already refuses the message.
 //
@@ -26,6 +30,7 @@
 #include "file_filter/file_names.h"
 #include "file_filter/file_offers.h"
 #include "sipwarden/plugin.h"
+#include "sipwarden/unreadable.h"
 
 namespace {
 
@@ -76,29 +81,38 @@ class FileFilter final : public Filter {
     }
     maxBodyBytes_ = static_cast<std::size_t>(config.getInteger("max_body_bytes", kDefaultMaxBodyBytes, 1, 1 << 30));
     maxOffers_ = static_cast<std::size_t>(config.getInteger("max_offers", 100, 1, 1000000));
+    onUnreadable_ = onUnreadableSetting(config);
+    // `off` blocks nothing, whatever the chain-wide on_unreadable says.
+    if (action_ == Action::Off && onUnreadable_ == OnUnreadable::Block) onUnreadable_ = OnUnreadable::Flag;
   }
 
   MethodSet methods() const override { return MethodSet(MethodSet::Invite | MethodSet::Message); }
 
   Verdict onRequest(Exchange& exchange) override {
     const MessageView& message = exchange.message();
-    const std::string_view body = message.body();
-    if (body.empty()) return Verdict::proceed();
-    const std::string_view contentType = message.header("Content-Type").value_or("");
-    if (!fileoffer::mayHoldOffer(contentType)) return Verdict::proceed();
-    if (body.size() > maxBodyBytes_) {
+    if (message.body().empty()) return Verdict::proceed();
+    // The body as the SDK reads it: every leaf entity, multipart and CPIM
+    // unwrapped, transfer and content encodings undone.
+    const InstantMessage& reading = exchange.instantMessage();
+    std::size_t offerBytes = 0;
+    for (std::size_t entity = 0; entity < reading.entityCount(); ++entity) {
+      if (fileoffer::offerType(reading.entityType(entity))) offerBytes += reading.entityContent(entity).size();
+    }
+    if (offerBytes > maxBodyBytes_) {
       exchange.count("over_limit.body");
-      return Verdict::error("body of " + std::to_string(body.size()) + " bytes, over max_body_bytes (" +
+      return Verdict::error("body of " + std::to_string(offerBytes) + " bytes, over max_body_bytes (" +
                             std::to_string(maxBodyBytes_) + ")");
     }
-    bool tooDeep = false;
-    std::vector<fileoffer::FileOffer> offers = fileoffer::findOffers(contentType, body, maxOffers_, &tooDeep);
+    std::vector<fileoffer::FileOffer> offers;
+    for (std::size_t entity = 0; entity < reading.entityCount() && offers.size() <= maxOffers_; ++entity) {
+      fileoffer::scanEntity(reading.entityType(entity), reading.entityContent(entity), offers, maxOffers_);
+    }
     // The first max_offers are examined and tagged; a refusal among them
-    // stands, otherwise the fail mode decides (as it does for a multipart
-    // nested too deep to be read).
+    // stands, otherwise the fail mode decides (and on_unreadable, for what
+    // the SDK could not read).
     const bool overLimit = offers.size() > maxOffers_;
     if (overLimit) offers.resize(maxOffers_);
-    if (offers.empty() && !tooDeep) return Verdict::proceed();
+    if (offers.empty() && reading.unreadableCount() == 0) return Verdict::proceed();
 
     // A block list is in force when there is something on it: only then can
     // a name that cannot be read hide a blocked file.
@@ -145,16 +159,12 @@ class FileFilter final : public Filter {
       named = blockedOffer;
     } else {
       if (unreadable != nullptr) flagUnreadable(exchange, *unreadable);
+      if (auto refused = unreadableVerdict(exchange, onUnreadable_, "file_filter")) return *std::move(refused);
       if (overLimit) {
         exchange.count("over_limit.offers");
         return Verdict::error("more than max_offers (" + std::to_string(maxOffers_) + ") file offers");
       }
-      if (tooDeep) {
-        exchange.count("over_limit.nesting");
-        return Verdict::error("multipart nested deeper than " + std::to_string(fileoffer::kMaxNesting) +
-                              " levels");
-      }
-      exchange.count("allowed");
+      if (!offers.empty()) exchange.count("allowed");
       return Verdict::proceed();
     }
     std::string line = std::string(message.method()) + " " + std::string(message.callId()) + " from " +
@@ -184,6 +194,7 @@ class FileFilter final : public Filter {
   std::set<std::string> blocked_;
   std::size_t maxBodyBytes_ = 0;
   std::size_t maxOffers_ = 0;
+  OnUnreadable onUnreadable_ = OnUnreadable::Block;
 };
 
 std::unique_ptr<Filter> create(PluginConfig& config) {

@@ -5,7 +5,6 @@
 
 #include "common/file_extensions.h"
 #include "file_filter/file_names.h"
-#include "sipwarden/delimiter_search.h"
 #include "sipwarden/html_text.h"
 
 namespace sipwarden::plugins::fileoffer {
@@ -18,7 +17,6 @@ constexpr std::string_view kRcsFtHttp = "application/vnd.gsma.rcs-ft-http+xml";
 struct Found {
   std::vector<FileOffer>& offers;
   std::size_t limit;
-  bool tooDeep = false;  // a multipart nested past kMaxNesting was not read
   bool done() const { return offers.size() > limit; }
 };
 
@@ -46,50 +44,12 @@ std::string_view trim(std::string_view text) {
   return text;
 }
 
-std::string_view unquote(std::string_view text) {
-  text = trim(text);
-  if (text.size() >= 2 && text.front() == '"' && text.back() == '"') text = text.substr(1, text.size() - 2);
-  return text;
-}
-
 bool allDigits(std::string_view text) {
   if (text.empty() || text.size() > 20) return false;
   for (char c : text) {
     if (c < '0' || c > '9') return false;
   }
   return true;
-}
-
-// The media type (lower-case, no parameters) and the boundary parameter of a
-// Content-Type value.
-struct Media {
-  std::string type;
-  std::string boundary;
-};
-
-Media parseMedia(std::string_view value) {
-  Media media;
-  const std::size_t semicolon = value.find(';');
-  const std::string_view type = trim(value.substr(0, semicolon));
-  media.type.reserve(type.size());
-  for (char c : type) media.type.push_back(lowerChar(c));
-  std::size_t pos = semicolon;
-  while (pos != std::string_view::npos && pos < value.size()) {
-    // Boundaries may be quoted and hold ';'.
-    std::size_t next = pos + 1;
-    bool quoted = false;
-    while (next < value.size() && (quoted || value[next] != ';')) {
-      if (value[next] == '"') quoted = !quoted;
-      ++next;
-    }
-    const std::string_view param = value.substr(pos + 1, next - pos - 1);
-    const std::size_t equals = param.find('=');
-    if (equals != std::string_view::npos && iequals(trim(param.substr(0, equals)), "boundary")) {
-      media.boundary = std::string(unquote(param.substr(equals + 1)));
-    }
-    pos = next < value.size() ? next : std::string_view::npos;
-  }
-  return media;
 }
 
 // Splits `text` into lines (LF or CRLF) and calls f(line) for each.
@@ -620,150 +580,6 @@ void scanMsMsgsInvite(std::string_view body, Found& found) {
   }
 }
 
-// ---- MIME --------------------------------------------------------------------
-
-int hexValue(char c) {
-  return (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
-}
-
-std::string base64Decode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() * 3 / 4);
-  std::uint32_t buffer = 0;
-  int bits = 0;
-  for (char c : text) {
-    int value;
-    if (c >= 'A' && c <= 'Z') value = c - 'A';
-    else if (c >= 'a' && c <= 'z') value = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') value = c - '0' + 52;
-    else if (c == '+' || c == '-') value = 62;
-    else if (c == '/' || c == '_') value = 63;
-    else if (c == '=') break;
-    else continue;  // line breaks, spaces
-    buffer = (buffer << 6) | static_cast<std::uint32_t>(value);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xFF));
-    }
-  }
-  return out;
-}
-
-std::string quotedPrintableDecode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '=') {
-      out.push_back(text[i]);
-      continue;
-    }
-    if (text.substr(i + 1, 2) == "\r\n") {
-      i += 2;  // soft line break
-    } else if (i + 1 < text.size() && text[i + 1] == '\n') {
-      i += 1;
-    } else if (i + 2 < text.size() && hexValue(text[i + 1]) >= 0 && hexValue(text[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hexValue(text[i + 1]) * 16 + hexValue(text[i + 2])));
-      i += 2;
-    } else {
-      out.push_back('=');
-    }
-  }
-  return out;
-}
-
-// Index just past the blank line that ends a MIME header section starting
-// at `from`, or npos.
-std::size_t headerSectionEnd(std::string_view text, std::size_t from) {
-  const std::size_t crlf = text.find("\r\n\r\n", from);
-  const std::size_t lf = text.find("\n\n", from);
-  if (crlf == std::string_view::npos && lf == std::string_view::npos) return std::string_view::npos;
-  if (lf == std::string_view::npos || (crlf != std::string_view::npos && crlf < lf)) return crlf + 4;
-  return lf + 2;
-}
-
-void walkEntity(std::string_view contentType, std::string_view body, int depth, Found& found);
-
-// Reads a MIME entity's header section (Content-Type, Content-Transfer-
-// Encoding) and walks its body, decoded.
-void walkPart(std::string_view headers, std::string_view body, std::string_view defaultType, int depth,
-              Found& found) {
-  std::string_view partType = defaultType;
-  std::string_view encoding;
-  forEachLine(headers, [&](std::string_view line) {
-    const std::size_t colon = line.find(':');
-    if (colon == std::string_view::npos) return;
-    const std::string_view key = trim(line.substr(0, colon));
-    if (iequals(key, "Content-Type")) partType = trim(line.substr(colon + 1));
-    else if (iequals(key, "Content-Transfer-Encoding")) encoding = trim(line.substr(colon + 1));
-  });
-  if (!mayHoldOffer(partType)) return;
-  if (iequals(encoding, "base64")) {
-    walkEntity(partType, base64Decode(body), depth, found);
-  } else if (iequals(encoding, "quoted-printable")) {
-    walkEntity(partType, quotedPrintableDecode(body), depth, found);
-  } else {
-    walkEntity(partType, body, depth, found);
-  }
-}
-
-// RFC 3862 message/cpim: the CPIM header section, a blank line, the
-// encapsulated MIME entity (headers, blank line, content). RCS clients wrap
-// a file-transfer descriptor this way.
-void walkCpim(std::string_view body, int depth, Found& found) {
-  if (depth >= kMaxNesting) {
-    found.tooDeep = true;
-    return;
-  }
-  const std::size_t cpimEnd = headerSectionEnd(body, 0);
-  if (cpimEnd == std::string_view::npos) return;
-  const std::string_view inner = body.substr(cpimEnd);
-  const std::size_t mimeEnd = headerSectionEnd(inner, 0);
-  if (mimeEnd == std::string_view::npos) return;
-  walkPart(inner.substr(0, mimeEnd), inner.substr(mimeEnd), "text/plain", depth + 1, found);
-}
-
-
-void scanMultipart(std::string_view boundary, std::string_view content, int depth, Found& found) {
-  if (boundary.empty()) return;
-  if (depth >= kMaxNesting) {
-    found.tooDeep = true;
-    return;
-  }
-  const std::string delimiter = "--" + std::string(boundary);
-  const DelimiterSearch search(delimiter);
-  std::size_t pos = search.find(content, 0);
-  while (pos != std::string_view::npos && !found.done()) {
-    std::size_t partStart = pos + delimiter.size();
-    if (content.compare(partStart, 2, "--") == 0) break;  // close delimiter
-    const std::size_t lineEnd = content.find('\n', partStart);
-    if (lineEnd == std::string_view::npos) break;
-    partStart = lineEnd + 1;
-    const std::size_t next = search.find(content, partStart);
-    // A part without a close delimiter still counts (a truncated body must
-    // not hide an offer).
-    std::size_t partEnd = next == std::string_view::npos ? content.size() : next;
-    if (partEnd > partStart && content[partEnd - 1] == '\n') --partEnd;
-    if (partEnd > partStart && content[partEnd - 1] == '\r') --partEnd;
-    const std::string_view part = content.substr(partStart, partEnd - partStart);
-    std::string_view headers;
-    std::string_view partBody;
-    if (part.starts_with("\r\n") || part.starts_with("\n")) {
-      partBody = part.substr(part.front() == '\r' ? 2 : 1);
-    } else {
-      const std::size_t end = headerSectionEnd(part, 0);
-      if (end == std::string_view::npos) {
-        headers = part;
-      } else {
-        headers = part.substr(0, end);
-        partBody = part.substr(end);
-      }
-    }
-    walkPart(headers, partBody, "text/plain", depth + 1, found);  // RFC 2046 default type
-    pos = next;
-  }
-}
-
 // The one leaf scanner for `mediaType` (lower-case, no parameters).
 void scanLeaf(std::string_view mediaType, std::string_view content, Found& found) {
   if (content.empty() || found.done()) return;
@@ -778,18 +594,6 @@ void scanLeaf(std::string_view mediaType, std::string_view content, Found& found
   }
 }
 
-void walkEntity(std::string_view contentType, std::string_view body, int depth, Found& found) {
-  if (body.empty() || found.done()) return;
-  const Media media = parseMedia(contentType);
-  if (media.type.starts_with("multipart/")) {
-    scanMultipart(media.boundary, body, depth, found);
-  } else if (media.type == "message/cpim") {
-    walkCpim(body, depth, found);
-  } else {
-    scanLeaf(media.type, body, found);
-  }
-}
-
 }  // namespace
 
 bool offerType(std::string_view mediaType) {
@@ -801,24 +605,6 @@ void scanEntity(std::string_view mediaType, std::string_view content, std::vecto
                 std::size_t limit) {
   Found found{offers, limit};
   scanLeaf(mediaType, content, found);
-}
-
-bool mayHoldOffer(std::string_view contentType) {
-  std::string_view type = trim(contentType.substr(0, contentType.find(';')));
-  return iequals(type, "application/sdp") || istartsWith(type, "multipart/") ||
-         iequals(type, "application/ms-filetransfer+xml") || iequals(type, "text/x-msmsgsinvite") ||
-         iequals(type, kRcsFtHttp) || iequals(type, "message/cpim");
-}
-
-std::vector<FileOffer> findOffers(std::string_view contentType, std::string_view body, std::size_t limit,
-                                  bool* tooDeep) {
-  std::vector<FileOffer> out;
-  if (tooDeep != nullptr) *tooDeep = false;
-  if (!mayHoldOffer(contentType)) return out;
-  Found found{out, limit};
-  walkEntity(contentType, body, 0, found);
-  if (tooDeep != nullptr) *tooDeep = found.tooDeep;
-  return out;
 }
 
 std::string decodeSelectorName(std::string_view quoted) {

@@ -19,7 +19,9 @@
 // malformed entities, bytes the form does not allow, not UTF-8) carries the
 // reason in `unreadable`, so that file_filter can refuse it rather than
 // judge whichever reading it happened to make.
-// Plain string scanning, no allocation unless the body can hold an offer.
+// Each scanner reads one leaf entity as the SDK yields it
+// (InstantMessage::entityType/entityContent: multipart and CPIM unwrapped,
+// transfer and content encodings undone). Plain string scanning.
 
 #include <cstddef>
 #include <limits>
@@ -43,10 +45,6 @@ struct FileOffer {
   std::string unreadable;  // why the name cannot be read unambiguously (ASCII, no '"'); empty when it can
 };
 
-// How deep multipart bodies are read: a multipart inside this many
-// levels of them is not, and `tooDeep` says so.
-inline constexpr int kMaxNesting = 4;
-
 // True for the media types (lower-case, no parameters) one of the scanners
 // reads: application/sdp, application/ms-filetransfer+xml,
 // text/x-msmsgsinvite, application/vnd.gsma.rcs-ft-http+xml.
@@ -59,22 +57,6 @@ bool offerType(std::string_view mediaType);
 // Time: linear in the content.
 void scanEntity(std::string_view mediaType, std::string_view content, std::vector<FileOffer>& offers,
                 std::size_t limit = std::numeric_limits<std::size_t>::max() - 1);
-
-// Every offer in `body`, whose Content-Type header value (with parameters)
-// is `contentType`. Multipart bodies are searched part by part (nested up to
-// kMaxNesting levels; base64 and quoted-printable parts are decoded), and a
-// message/cpim body's inner content likewise. The search stops at `limit` + 1
-// offers, so more than `limit` means there were more. `tooDeep`, when given,
-// tells whether a multipart nested deeper than kMaxNesting was left unread.
-// Time: linear in the body (each nesting level reads its part once more, so
-// at most kMaxNesting + 1 passes).
-std::vector<FileOffer> findOffers(std::string_view contentType, std::string_view body,
-                                  std::size_t limit = std::numeric_limits<std::size_t>::max() - 1,
-                                  bool* tooDeep = nullptr);
-
-// True when a body of this Content-Type can hold an offer at all: the cheap
-// test run on every message before findOffers.
-bool mayHoldOffer(std::string_view contentType);
 
 // The value inside `name:"..."` of an RFC 5547 file selector, with %22 and
 // %25 decoded to '"' and '%'.

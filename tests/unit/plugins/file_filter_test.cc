@@ -128,6 +128,15 @@ std::string msmsgsMessage(const std::string& file, const std::string& command = 
 
 const std::string kBlockedExe = "399 sipwarden \"file_filter: blocked extension .exe\"";
 
+// The offers one leaf entity holds, as file_filter reads each entity the SDK
+// yields.
+std::vector<fileoffer::FileOffer> offersIn(std::string_view mediaType, std::string_view content,
+                                           std::size_t limit = 1000000) {
+  std::vector<fileoffer::FileOffer> offers;
+  fileoffer::scanEntity(mediaType, content, offers, limit);
+  return offers;
+}
+
 // ---- the samples ----------------------------------------------------------
 
 TEST(FileFilterSamples, OcsMsMsgsInviteReportExeIsForbidden) {
@@ -524,24 +533,25 @@ TEST(FileFilterParser, SelectorNameDecodesOnlyQuoteAndPercent) {
   EXPECT_EQ(fileoffer::decodeSelectorName("%2"), "%2");
 }
 
-TEST(FileFilterParser, MayHoldOfferIsTheCheapGate) {
-  EXPECT_TRUE(fileoffer::mayHoldOffer("Application/SDP"));
-  EXPECT_TRUE(fileoffer::mayHoldOffer("multipart/mixed;boundary=x"));
-  EXPECT_TRUE(fileoffer::mayHoldOffer("text/x-msmsgsinvite; charset=UTF-8"));
-  EXPECT_TRUE(fileoffer::mayHoldOffer("application/ms-filetransfer+xml"));
-  EXPECT_FALSE(fileoffer::mayHoldOffer("text/plain;charset=UTF-8"));
-  EXPECT_FALSE(fileoffer::mayHoldOffer("application/im-iscomposing+xml"));
-  EXPECT_FALSE(fileoffer::mayHoldOffer(""));
+TEST(FileFilterParser, OfferTypesAreTheLeafFormsRead) {
+  EXPECT_TRUE(fileoffer::offerType("application/sdp"));
+  EXPECT_TRUE(fileoffer::offerType("text/x-msmsgsinvite"));
+  EXPECT_TRUE(fileoffer::offerType("application/ms-filetransfer+xml"));
+  EXPECT_TRUE(fileoffer::offerType("application/vnd.gsma.rcs-ft-http+xml"));
+  EXPECT_FALSE(fileoffer::offerType("text/plain"));
+  EXPECT_FALSE(fileoffer::offerType("multipart/mixed"));
+  EXPECT_FALSE(fileoffer::offerType("application/im-iscomposing+xml"));
+  EXPECT_TRUE(offersIn("text/plain", "Invitation-Command: INVITE\nApplication-File: z.exe\n").empty());
 }
 
 TEST(FileFilterParser, FormsAreReported) {
-  auto offers = fileoffer::findOffers("application/ms-filetransfer+xml", lyncXml("<name>a.b</name>"));
+  auto offers = offersIn("application/ms-filetransfer+xml", lyncXml("<name>a.b</name>"));
   ASSERT_EQ(offers.size(), 1u);
   EXPECT_EQ(offers[0].form, fileoffer::Form::LyncXml);
-  offers = fileoffer::findOffers("application/sdp", sdpWith("a=file-selector:name:\"x.y\""));
+  offers = offersIn("application/sdp", sdpWith("a=file-selector:name:\"x.y\""));
   ASSERT_EQ(offers.size(), 1u);
   EXPECT_EQ(offers[0].form, fileoffer::Form::Sdp);
-  offers = fileoffer::findOffers("text/x-msmsgsinvite", "Invitation-Command: INVITE\nApplication-File: z.q\n");
+  offers = offersIn("text/x-msmsgsinvite", "Invitation-Command: INVITE\nApplication-File: z.q\n");
   ASSERT_EQ(offers.size(), 1u);
   EXPECT_EQ(offers[0].form, fileoffer::Form::MsMsgsInvite);
   EXPECT_EQ(offers[0].name, "z.q");
@@ -608,7 +618,7 @@ TEST(FileFilterStrictSdp, NamesRfc5547CanReadPass) {
 }
 
 TEST(FileFilterStrictSdp, TypeAndSizeAreReadBesideTheName) {
-  const auto offers = fileoffer::findOffers(
+  const auto offers = offersIn(
       "application/sdp", sdpWith(R"(a=file-selector:type:text/plain;charset="a b" size:12 name:"n.txt")"));
   ASSERT_EQ(offers.size(), 1u);
   EXPECT_EQ(offers[0].name, "n.txt");
@@ -776,7 +786,7 @@ TEST(FileFilterRcs, AllowedFilePassesUnchangedAndIsTagged) {
   EXPECT_TRUE(outcome.verdict.isContinue());
   EXPECT_EQ(outcome.wire, text);
   EXPECT_EQ(outcome.tagValues("file"), std::vector<std::string>{"holiday.mov"});
-  const auto offers = fileoffer::findOffers("application/vnd.gsma.rcs-ft-http+xml",
+  const auto offers = offersIn("application/vnd.gsma.rcs-ft-http+xml",
                                             rcsDescriptor(kRcsThumbnail + rcsFile("holiday.mov")));
   ASSERT_EQ(offers.size(), 1u);
   EXPECT_EQ(offers[0].form, fileoffer::Form::RcsFtHttp);
@@ -923,14 +933,14 @@ TEST(FileFilterLimits, ARefusalAmongTheOffersReadStands) {
 
 TEST(FileFilterLimits, FindOffersStopsOnePastTheLimit) {
   const std::string sdp = sdpWith(selectors({"a1.txt", "a2.txt", "a3.txt", "a4.txt", "a5.txt"}));
-  EXPECT_EQ(fileoffer::findOffers("application/sdp", sdp, 2).size(), 3u);
-  EXPECT_EQ(fileoffer::findOffers("application/sdp", sdp, 5).size(), 5u);
+  EXPECT_EQ(offersIn("application/sdp", sdp, 2).size(), 3u);
+  EXPECT_EQ(offersIn("application/sdp", sdp, 5).size(), 5u);
   const std::string msmsgs = "Invitation-Command: INVITE\nApplication-File: a.q\nApplication-File: b.q\n"
                              "Application-File: c.q\n";
-  EXPECT_EQ(fileoffer::findOffers("text/x-msmsgsinvite", msmsgs, 1).size(), 2u);
+  EXPECT_EQ(offersIn("text/x-msmsgsinvite", msmsgs, 1).size(), 2u);
   std::string infos;
   for (int i = 0; i < 4; ++i) infos += "<fileInfo><name>f" + std::to_string(i) + ".txt</name></fileInfo>";
-  EXPECT_EQ(fileoffer::findOffers("application/ms-filetransfer+xml", "<request>" + infos + "</request>", 2).size(), 3u);
+  EXPECT_EQ(offersIn("application/ms-filetransfer+xml", "<request>" + infos + "</request>", 2).size(), 3u);
 }
 
 // An INVITE whose offer sits `levels` multiparts deep.
@@ -945,22 +955,56 @@ std::string nestedOffer(int levels, const std::string& name) {
   return request("INVITE", type, body);
 }
 
-TEST(FileFilterLimits, MultipartNestedTooDeepFollowsTheFailMode) {
-  auto closed = chainFrom(R"([{"plugin": "file_filter", "fail_mode": "closed"}])");
-  EXPECT_EQ(run(*closed, nestedOffer(fileoffer::kMaxNesting, "x.exe")).verdict.code(), 488);
-  EXPECT_EQ(run(*closed, nestedOffer(fileoffer::kMaxNesting, "x.txt")).verdict.code(), 0);
-  // One level deeper the offer is not read: not passed as if there were none.
-  const Outcome deep = run(*closed, nestedOffer(fileoffer::kMaxNesting + 1, "x.txt"));
-  EXPECT_TRUE(failedClosed(deep));
-  EXPECT_EQ(deep.trace[0].reason, "multipart nested deeper than 4 levels");
-  EXPECT_EQ(counter(*closed, "over_limit.nesting"), 1u);
-  EXPECT_TRUE(run(*defaultChain(), nestedOffer(fileoffer::kMaxNesting + 1, "x.exe")).verdict.isContinue())
-      << "fail open";
-  bool tooDeep = false;
-  const std::string text = nestedOffer(fileoffer::kMaxNesting + 1, "x.exe");
-  const std::string body = text.substr(text.find("\r\n\r\n") + 4);
-  fileoffer::findOffers("multipart/mixed; boundary=n" + std::to_string(fileoffer::kMaxNesting), body, 100, &tooDeep);
-  EXPECT_TRUE(tooDeep);
+TEST(FileFilterLimits, BodyNestedTooDeepFollowsOnUnreadable) {
+  // The SDK reads kMaxBodyNesting levels; an offer deeper is unreadable
+  // content, which on_unreadable decides (block by default): not passed as if
+  // there were no offer.
+  auto chain = defaultChain();
+  EXPECT_EQ(run(*chain, nestedOffer(kMaxBodyNesting, "x.exe")).verdict.code(), 488);
+  EXPECT_TRUE(run(*chain, nestedOffer(kMaxBodyNesting, "x.txt")).verdict.isContinue());
+  const Outcome deep = run(*chain, nestedOffer(kMaxBodyNesting + 1, "x.txt"));
+  EXPECT_EQ(deep.verdict.code(), 415);
+  EXPECT_TRUE(deep.warning().starts_with("399 sipwarden \"file_filter: unreadable content: ")) << deep.warning();
+  EXPECT_EQ(deep.tagValues("rule"), std::vector<std::string>{"file_filter:unreadable"});
+  EXPECT_EQ(counter(*chain, "unreadable"), 1u);
+
+  auto flag = chainFrom(R"([{"plugin": "file_filter", "on_unreadable": "flag"}])");
+  Outcome outcome = run(*flag, nestedOffer(kMaxBodyNesting + 1, "x.exe"));
+  EXPECT_TRUE(outcome.verdict.isContinue());
+  EXPECT_EQ(outcome.tagValues("rule"), std::vector<std::string>{"file_filter:unreadable"});
+  auto pass = chainFrom(R"([{"plugin": "file_filter", "on_unreadable": "pass"}])");
+  outcome = run(*pass, nestedOffer(kMaxBodyNesting + 1, "x.exe"));
+  EXPECT_TRUE(outcome.verdict.isContinue());
+  EXPECT_TRUE(outcome.tagValues("rule").empty());
+  EXPECT_EQ(counter(*pass, "unreadable"), 1u);
+  // `off` blocks nothing: at most it flags.
+  auto off = chainFrom(R"([{"plugin": "file_filter", "action": "off"}])");
+  outcome = run(*off, nestedOffer(kMaxBodyNesting + 1, "x.exe"));
+  EXPECT_TRUE(outcome.verdict.isContinue());
+  EXPECT_EQ(outcome.tagValues("rule"), std::vector<std::string>{"file_filter:unreadable"});
+  EXPECT_EQ(buildError(R"([{"plugin": "file_filter", "on_unreadable": "drop"}])"),
+            "plugins[0].on_unreadable: expected block|flag|pass");
+}
+
+TEST(FileFilterLimits, ABlockedOfferReadStandsBeforeUnreadableContent) {
+  // A readable .exe beside a part nested too deep: the extension is named.
+  const std::string deep = nestedOffer(kMaxBodyNesting + 1, "x.txt");
+  const std::string deepBody = deep.substr(deep.find("\r\n\r\n") + 4);
+  const std::string deepType = "multipart/mixed; boundary=n" + std::to_string(kMaxBodyNesting);
+  const std::string body = "--top\r\nContent-Type: application/sdp\r\n\r\n" + sdpWith("a=file-selector:name:\"y.exe\"") +
+                           "\r\n--top\r\nContent-Type: " + deepType + "\r\n\r\n" + deepBody + "\r\n--top--\r\n";
+  const Outcome outcome = run(*defaultChain(), request("INVITE", "multipart/mixed; boundary=top", body));
+  EXPECT_EQ(outcome.warning(), kBlockedExe);
+}
+
+TEST(FileFilterSdk, EncodedOffersAreReadAsTheSdkDecodesThem) {
+  auto chain = defaultChain();
+  // quoted-printable SDP part; gzip is covered by the SDK's own tests.
+  const std::string body = "--q\r\nContent-Type: application/sdp\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+                           "v=3D0\r\na=3Dfile-selector:name:\"q.e=\r\nxe\"\r\n--q--\r\n";
+  const Outcome outcome = run(*chain, request("INVITE", "multipart/mixed; boundary=q", body));
+  EXPECT_EQ(outcome.warning(), kBlockedExe);
+  EXPECT_EQ(outcome.tagValues("file"), std::vector<std::string>{"q.exe"});
 }
 
 TEST(FileFilterAdversarial, NameOfManyStreamPiecesEachWithItsExtension) {
@@ -1005,7 +1049,7 @@ TEST(FileFilterAdversarial, LyncNameOfAmpersands) {
   const std::string fileInfo = "<name>" + std::string(200000, '&') + "&amp;x.exe</name><size>10</size>";
   const Outcome outcome = run(*defaultChain(), lyncInvite(fileInfo));
   EXPECT_EQ(outcome.verdict.code(), 488);
-  auto offers = fileoffer::findOffers("application/ms-filetransfer+xml", lyncXml(fileInfo));
+  auto offers = offersIn("application/ms-filetransfer+xml", lyncXml(fileInfo));
   ASSERT_EQ(offers.size(), 1u);
   EXPECT_EQ(offers[0].name, std::string(200001, '&') + "x.exe");
 }
