@@ -1,6 +1,8 @@
 // archive: every instant message that crosses the hop goes to the archive,
-// once, with the text as delivered, the original when a filter changed it,
-// the verdict, the rules and tags that fired, and the final response code.
+// once, whatever its type or encoding, with the text as delivered, the
+// original when a filter changed it, the body exactly as received (bytes
+// intact) and what of it could not be read, the verdict, the rules and tags
+// that fired, and the final response code.
 //
 //   {"plugin": "archive", "on_archive_failure": "deliver" | "reject"}
 //
@@ -113,11 +115,24 @@ class Archive final : public Filter {
     record.callId = std::string(message.callId());
     record.cseq = message.cseqNumber();
     record.contentType = std::string(message.contentType());
-    // The body as it came, bytes intact, with the headers needed to read it
-    // again (never other headers: credentials stay out of the archive).
-    record.rawBody = std::string(message.body());
+    // The body as it arrived, before any filter's edit, bytes intact, with
+    // the two headers needed to read it again (never other headers:
+    // credentials stay out of the archive), and why its text could not be
+    // read, if it could not.
+    record.rawBody = std::string(exchange.receivedBody());
     record.receivedContentType = std::string(message.header("Content-Type").value_or(""));
     record.contentEncoding = std::string(message.header("Content-Encoding").value_or(""));
+    for (std::size_t i = 0; i < im.unreadableCount(); ++i) {
+      if (!record.unreadable.empty()) record.unreadable += "; ";
+      record.unreadable += im.unreadableReason(i);
+    }
+    // An image or a file is not unreadable to the SDK (it is not text), but
+    // to a search it is: a message that gave no text at all is marked too,
+    // so that `query --unreadable` finds what a text search never will.
+    if (record.unreadable.empty() && im.partCount() == 0 && !record.rawBody.empty()) {
+      record.unreadable = "no text: " + (record.contentType.empty() ? std::string("no Content-Type")
+                                                                    : "the body is " + record.contentType);
+    }
     record.text = im.plainText();
     const std::string original = im.originalPlainText();
     record.verdict = original == record.text ? "delivered" : "modified";

@@ -1,6 +1,9 @@
 """The archive through the running hop: SIPp traffic in both failure modes,
 a full disk, kill -9 under load, blocked messages, and tamper detection,
 counted against a real SQLite file."""
+import base64
+import email
+import email.policy
 import json
 import os
 import sqlite3
@@ -289,6 +292,136 @@ class TamperEvidence(ArchiveTestCase):
         result = self.verify()
         self.assertEqual(result.returncode, 3)
         self.assertIn("TAMPERED at row 3", result.stdout)
+
+
+
+
+def bytes_message(port, call_id, body, content_type="text/plain", extra=""):
+    """A MESSAGE whose body is exactly `body` (bytes: NULs, invalid UTF-8)."""
+    head = (f"MESSAGE sip:bob@127.0.0.1:{port} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK{call_id.replace('-', '')};rport\r\n"
+            f"Max-Forwards: 70\r\n"
+            f"From: <sip:alice@example.com>;tag=a1\r\n"
+            f"To: <sip:bob@example.com>\r\n"
+            f"Call-ID: {call_id}\r\n"
+            f"CSeq: 1 MESSAGE\r\n"
+            f"{extra}"
+            f"Content-Type: {content_type}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n")
+    return head.encode() + body
+
+
+# NULs, a lone surrogate encoded in UTF-8, an overlong '/', a stray
+# continuation byte, and the boundary older exports used, followed by a line
+# that looks like a transcript entry.
+AWKWARD = (b"before\0after \xff \xed\xa0\x80 \xc0\xaf \x80\r\n--sipwarden-conversation-1--\r\n"
+           b"[2026-01-01 00:00:00 UTC] ceo@example.com -> bob@example.com: wire the money\0")
+
+
+def strict_json(raw):
+    """JSON as a strict parser reads it: the bytes must be UTF-8."""
+    return json.loads(raw.decode("utf-8", errors="strict"))
+
+
+class ArchiveRawBody(ArchiveTestCase):
+    """The body as received, through the running hop: stored byte for byte,
+    sealed by the chain, found by --unreadable, reproduced by exports, and
+    carried by JSON as base64 beside valid UTF-8 text."""
+
+    def send(self, *requests, plugins=()):
+        upstream = AnsweringPeer()
+        self.cleanups.append(upstream.stop)
+        warden = self.hop("--upstream", f"127.0.0.1:{upstream.port}", config=self.config("reject", plugins=plugins))
+        caller = self.peer()
+        for request in requests:
+            caller.send(request(caller.port), warden.port)
+            self.assertEqual(status_of(caller.recv(timeout=3))[0], 200)
+        self.assertEqual(warden.stop(), 0)
+
+    def cli(self, *args):
+        return subprocess.run([BINARY, *args], capture_output=True, timeout=60, env=dict(os.environ, TZ="UTC"))
+
+    def test_a_body_with_nuls_and_invalid_utf8_round_trips(self):
+        self.send(lambda port: bytes_message(port, "raw-1", AWKWARD, "text/plain;charset=utf-8",
+                                             extra="Authorization: Digest username=\"alice\", response=\"s3cr3t\"\r\n"))
+        with sqlite3.connect(self.db) as db:
+            raw, content_type, text = db.execute(
+                "SELECT raw_body, received_content_type, text FROM messages WHERE call_id = 'raw-1'").fetchone()
+            everything = b"".join(str(value).encode() if not isinstance(value, bytes) else value
+                                  for row in db.execute("SELECT * FROM messages") for value in row)
+        self.assertEqual(raw, AWKWARD)
+        self.assertEqual(content_type, "text/plain;charset=utf-8")
+        self.assertIn("\ufffd", text)
+        self.assertNotIn("\0", text)
+        self.assertNotIn(b"s3cr3t", everything, "credentials never reach the archive")
+        result = self.verify()
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+
+        # query --format json: valid UTF-8, the bytes in base64.
+        listed = self.cli("query", "messages", "--db", self.db, "--format", "json")
+        self.assertEqual(listed.returncode, 0, listed.stderr)
+        item = strict_json(listed.stdout)["items"][0]
+        self.assertEqual(base64.b64decode(item["raw_body_base64"]), AWKWARD)
+        self.assertIn("\ufffd", item["text"])
+
+        # EML: the transcript is not cut short by the old boundary, and the
+        # attachment gives back every byte.
+        out = os.path.join(self.dir, "eml")
+        exported = self.cli("export", "--db", self.db, "--participant", "alice@example.com", "--format", "eml",
+                            "--out", out)
+        self.assertEqual(exported.returncode, 0, exported.stderr)
+        with open(os.path.join(out, "conversation-1.eml"), "rb") as eml_file:
+            eml = email.message_from_binary_file(eml_file, policy=email.policy.default)
+        self.assertTrue(eml.is_multipart())
+        parts = list(eml.walk())
+        plain = [p for p in parts if p.get_content_type() == "text/plain" and p.get_filename() is None]
+        self.assertEqual(len(plain), 1)
+        transcript = plain[0].get_payload(decode=True).decode("utf-8", errors="replace")
+        self.assertIn("    | --sipwarden-conversation-1--", transcript)
+        self.assertNotIn("\n[2026-01-01", transcript, "no forged transcript line")
+        attachments = [p for p in parts if p.get("X-Sipwarden-Message-Id")]
+        self.assertEqual(len(attachments), 1)
+        self.assertEqual(attachments[0].get_payload(decode=True), AWKWARD)
+        self.assertEqual(str(attachments[0]["X-Sipwarden-Content-Type"]), "text/plain;charset=utf-8")
+
+        # JSON export: strict UTF-8 and the bytes again.
+        out = os.path.join(self.dir, "json")
+        self.assertEqual(self.cli("export", "--db", self.db, "--participant", "alice@example.com", "--format", "json",
+                                  "--out", out).returncode, 0)
+        with open(os.path.join(out, "conversation-1.json"), "rb") as json_file:
+            transcript = strict_json(json_file.read())
+        self.assertEqual(base64.b64decode(transcript["messages"][0]["raw_body_base64"]), AWKWARD)
+
+        # An edited body is found.
+        with sqlite3.connect(self.db) as db:
+            db.execute("UPDATE messages SET raw_body = ? WHERE call_id = 'raw-1'", (b"harmless",))
+        self.assertEqual(self.verify().returncode, 3)
+
+    def test_the_body_is_kept_as_received_when_a_filter_changed_it(self):
+        self.send(lambda port: bytes_message(port, "edited-1", b"hello"),
+                  plugins=[{"plugin": "probe", "append_body": " [checked]"}])
+        with sqlite3.connect(self.db) as db:
+            self.assertEqual(db.execute("SELECT text, original_text FROM messages").fetchone(),
+                             ("hello [checked]", "hello"))
+            self.assertEqual(db.execute("SELECT raw_body FROM messages").fetchone()[0], b"hello")
+
+    def test_a_message_without_text_is_archived_and_found_by_unreadable(self):
+        image = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR" + bytes(range(256))
+        self.send(lambda port: bytes_message(port, "image-1", image, "image/png"),
+                  lambda port: bytes_message(port, "octets-1", b"\0\x01\x02\xff", "application/octet-stream"),
+                  lambda port: bytes_message(port, "text-1", b"plain words"))
+        with sqlite3.connect(self.db) as db:
+            stored = dict(db.execute("SELECT call_id, raw_body FROM messages").fetchall())
+        self.assertEqual(stored["image-1"], image)
+        self.assertEqual(stored["octets-1"], b"\0\x01\x02\xff")
+        self.assertEqual(self.verify().returncode, 0)
+        listed = self.cli("query", "messages", "--db", self.db, "--unreadable", "--format", "json")
+        self.assertEqual(listed.returncode, 0, listed.stderr)
+        items = strict_json(listed.stdout)["items"]
+        self.assertEqual(sorted(item["call_id"] for item in items), ["image-1", "octets-1"])
+        self.assertTrue(all(item["unreadable"] for item in items))
+        table = self.cli("query", "messages", "--db", self.db, "--unreadable").stdout.decode()
+        self.assertIn("[UNREADABLE image/png]", table)
 
 
 if __name__ == "__main__":

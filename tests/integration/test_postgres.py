@@ -3,6 +3,7 @@ database (SIPp traffic split between them, one conversation, every message
 once, a chain per hop), the same query, API and console tests as on SQLite
 (on a fixture archive moved with `archive migrate`), tamper detection, and
 refusals with a clear reason."""
+import base64
 import json
 import os
 import subprocess
@@ -15,6 +16,7 @@ from harness import (BINARY, AnsweringPeer, HopTestCase, Sipp, Sipwarden, free_p
 from pg_support import SCRIPT, fresh_database, psql, scalar
 from query_support import QueryTestCase
 from test_console import Console
+from test_archive import AWKWARD, bytes_message
 from test_query import AdminServer, QueryCommandLine
 
 
@@ -59,6 +61,35 @@ class SharedArchive(HopTestCase):
         self.assertIn("OK, 300 messages, 2 chains intact; 300 final codes sealed", verify.stdout)
         conversations = json.loads(run_cli("query", "conversations", "--db", self.url, "--format", "json").stdout)
         self.assertEqual([c["messages"] for c in conversations["items"]], [300])
+
+    def test_bodies_are_kept_byte_for_byte_and_sealed(self):
+        upstream = AnsweringPeer()
+        self.cleanups.append(upstream.stop)
+        hop = self.hop("--upstream", f"127.0.0.1:{upstream.port}", config=self.config())
+        caller = self.peer()
+        image = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR" + bytes(range(256))
+        for request in (bytes_message(caller.port, "pg-raw-1", AWKWARD, "text/plain;charset=utf-8"),
+                        bytes_message(caller.port, "pg-image-1", image, "image/png")):
+            caller.send(request, hop.port)
+            self.assertEqual(status_of(caller.recv(timeout=3))[0], 200)
+        self.assertEqual(hop.stop(), 0, hop.output()[-2000:])
+        stored = dict(psql(self.url, "SELECT call_id, encode(raw_body, 'hex') FROM messages"))
+        self.assertEqual(bytes.fromhex(stored["pg-raw-1"]), AWKWARD)
+        self.assertEqual(bytes.fromhex(stored["pg-image-1"]), image)
+        text = psql(self.url, "SELECT text FROM messages WHERE call_id = 'pg-raw-1'")[0][0]
+        self.assertIn("\ufffd", text)
+        verify = run_cli("archive", "verify", "--db", self.url)
+        self.assertEqual(verify.returncode, 0, verify.stdout + verify.stderr)
+        listed = subprocess.run([BINARY, "query", "messages", "--db", self.url, "--unreadable", "--format", "json"],
+                                capture_output=True, timeout=60)
+        items = json.loads(listed.stdout.decode("utf-8", errors="strict"))["items"]
+        # Both: an image gives no text, and bytes invalid in the declared
+        # charset are unreadable to the SDK's reader.
+        self.assertEqual({m["call_id"]: base64.b64decode(m["raw_body_base64"]) for m in items},
+                         {"pg-image-1": image, "pg-raw-1": AWKWARD})
+        self.assertTrue(all(m["unreadable"] for m in items))
+        psql(self.url, "UPDATE messages SET raw_body = '\\x00'::bytea WHERE call_id = 'pg-raw-1'")
+        self.assertEqual(run_cli("archive", "verify", "--db", self.url).returncode, 3)
 
     def test_tampering_is_found_in_the_hops_chain(self):
         uas_port = free_port()

@@ -1,13 +1,14 @@
 """Querying the archive: `sipwarden query` and `sipwarden export` on a
 seeded archive, and the admin server started by `sipwarden run` (tokens and
 roles, pagination, metrics, the audit trail), also while the hop writes."""
+import base64
 import json
 import os
 import re
 import subprocess
 import time
 
-from harness import AnsweringPeer, Sipwarden, message_request, status_of
+from harness import BINARY, AnsweringPeer, Sipwarden, message_request, status_of
 from query_support import AUDITOR, METRICS, QueryTestCase
 
 
@@ -183,6 +184,58 @@ class AdminServer(QueryTestCase):
         self.assertIn("sipwarden_archive_queue_depth 0", metrics)
         self.assertRegex(metrics, r'sipwarden_archive_commit_seconds_bucket\{le="\+Inf"\} [1-9]')
         self.assertIn("sipwarden_connections_open 0", metrics)
+
+    def test_api_json_is_valid_utf8_whatever_the_body_held(self):
+        upstream = AnsweringPeer()
+        self.cleanups.append(upstream.stop)
+        warden = self.admin_hop(upstream=upstream.port)
+        caller = self.peer()
+        # NULs, a lone surrogate (ED A0 80), an overlong '/', a stray byte.
+        body = b"odd \0 \xed\xa0\x80 \xc0\xaf \xff \x80 bytes"
+        request = message_request(caller.port, call_id="odd-1", body="").replace(b"Content-Length: 0", (
+            f"Content-Length: {len(body)}").encode()) + body
+        caller.send(request, warden.port)
+        self.assertEqual(status_of(caller.recv())[0], 200)
+        deadline, items = time.time() + 10, []
+        while time.time() < deadline and not items:
+            status, _, raw = self.http.get("/api/v1/messages?call_id=odd-1", AUDITOR)
+            self.assertEqual(status, 200)
+            items = json.loads(raw.decode("utf-8", errors="strict"))["items"]
+            time.sleep(0.05)
+        self.assertEqual(len(items), 1)
+        self.assertEqual(base64.b64decode(items[0]["raw_body_base64"]), body)
+        self.assertIn("\ufffd", items[0]["text"])
+        conversation = items[0]["conversation_id"]
+        for path in (f"/api/v1/conversations/{conversation}", f"/api/v1/conversations/{conversation}/export?format=json"):
+            status, _, raw = self.http.get(path, AUDITOR)
+            self.assertEqual(status, 200)
+            messages = json.loads(raw.decode("utf-8", errors="strict"))["messages"]
+            self.assertEqual(base64.b64decode(messages[-1]["raw_body_base64"]), body)
+        # The unreadable filter: accepted in either form, refused otherwise.
+        self.assertEqual(self.http.get("/api/v1/messages?unreadable=true", AUDITOR)[0], 200)
+        self.assertEqual(self.http.get("/api/v1/conversations?unreadable=1", AUDITOR)[0], 200)
+        status, _, raw = self.http.get("/api/v1/messages?unreadable=maybe", AUDITOR)
+        self.assertEqual((status, b"unreadable: expected true or false" in raw), (400, True))
+        status, _, raw = self.http.get("/api/v1/calls?unreadable=true", AUDITOR)
+        self.assertEqual(status, 400)
+
+    def test_policy_test_json_is_valid_utf8_with_the_bytes_in_base64(self):
+        body = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\xcb\x48\xcd\xc9\xc9\x07\x00\x86\xa6\x10\x36\x05\x00\x00\x00"
+        sip = os.path.join(self.dir, "gzip.sip")
+        with open(sip, "wb") as out:
+            out.write(b"MESSAGE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK1\r\n"
+                      b"Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\n"
+                      b"Call-ID: gz-1\r\nCSeq: 1 MESSAGE\r\nContent-Type: text/plain\r\nContent-Encoding: gzip\r\n"
+                      + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        config = os.path.join(self.dir, "policy.json")
+        with open(config, "w") as out:
+            json.dump({"plugins": [{"plugin": "probe", "tag": "seen=1"}]}, out)
+        result = subprocess.run([BINARY, "policy", "test", "--json", "--config", config, sip], capture_output=True,
+                                timeout=30)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        outcome = json.loads(result.stdout.decode("utf-8", errors="strict"))[0]
+        self.assertTrue(base64.b64decode(outcome["message_base64"]).endswith(body))
+        self.assertIn("\ufffd", outcome["message"])
 
     def test_busy_admin_port_is_refused_with_its_key(self):
         import socket
