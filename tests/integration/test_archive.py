@@ -74,6 +74,9 @@ class ArchiveModes(ArchiveTestCase):
             verdict, text, code, rules = db.execute(
                 f"SELECT verdict, text, {FINAL_CODE}, rules FROM messages m WHERE call_id = 'blocked-1'").fetchone()
         self.assertEqual((verdict, text, code, rules), ("blocked", "secret plans", 403, "probe:test"))
+        with sqlite3.connect(self.db) as db:
+            self.assertEqual(db.execute("SELECT raw_body, received_content_type FROM messages").fetchone(),
+                             (b"secret plans", "text/plain"))
 
     def test_modified_message_keeps_its_original_text(self):
         upstream = AnsweringPeer()
