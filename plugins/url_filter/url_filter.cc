@@ -26,6 +26,7 @@
 #include "link_finder.h"
 #include "sipwarden/html_text.h"
 #include "sipwarden/plugin.h"
+#include "sipwarden/unreadable.h"
 
 namespace sipwarden::plugins::urlfilter {
 namespace {
@@ -103,6 +104,7 @@ struct Limits {
   std::size_t maxUrls;
   std::size_t maxBodyBytes;
   std::size_t maxLinks;
+  OnUnreadable onUnreadable;
 };
 
 class UrlFilter final : public Filter {
@@ -117,6 +119,7 @@ class UrlFilter final : public Filter {
         extensionIndex_(extensions_.begin(), extensions_.end()),
         maxUrls_(limits.maxUrls),
         maxBodyBytes_(limits.maxBodyBytes),
+        onUnreadable_(limits.onUnreadable),
         links_(limits.maxLinks) {}
 
   MethodSet methods() const override { return MethodSet(MethodSet::Message | MethodSet::Invite); }
@@ -124,6 +127,7 @@ class UrlFilter final : public Filter {
   Verdict onRequest(Exchange& exchange) override {
     InstantMessage& im = exchange.instantMessage();
     if (!im.present()) return Verdict::proceed();
+    if (auto refused = unreadableVerdict(exchange, onUnreadable_, "url_filter")) return std::move(*refused);
     if (auto over = textOverLimit(exchange, maxBodyBytes_)) return std::move(*over);
     links_.clear();
     const std::size_t parts = im.partCount();
@@ -175,7 +179,7 @@ class UrlFilter final : public Filter {
     if (flagged > 0 && action_ == Action::Defang) {
       // Text a defang cannot be written back into: the message goes no
       // further rather than with a live link.
-      const std::string unrewritable = unrewritableWith(parts);
+      const std::string unrewritable = unrewritableWith(im, parts);
       if (!unrewritable.empty()) {
         if (why.empty()) why = "link in content that cannot be rewritten (" + unrewritable + ")";
         fired(exchange, "blocked.unrewritable", "unrewritable");
@@ -304,10 +308,13 @@ class UrlFilter final : public Filter {
 
   // What holds a flagged link but cannot take a defang: "" when nothing
   // does. Several Subject headers cannot each be rewritten (an edit sets
-  // one value for them all).
-  std::string unrewritableWith(std::size_t parts) const {
+  // one value for them all); nor can text the body reader extracted (RTF,
+  // text/enriched, text inside an encoded container).
+  std::string unrewritableWith(const InstantMessage& im, std::size_t parts) const {
     for (std::size_t i = 0; i < links_.size(); ++i) {
-      if (flagged_[i] && links_[i].part >= parts && subjects_.size() > 1) return "several Subject headers";
+      if (!flagged_[i]) continue;
+      if (links_[i].part >= parts && subjects_.size() > 1) return "several Subject headers";
+      if (links_[i].part < parts && !im.partEditable(links_[i].part)) return std::string(im.partMediaType(links_[i].part));
     }
     return {};
   }
@@ -427,6 +434,7 @@ class UrlFilter final : public Filter {
   const std::unordered_set<std::string_view> extensionIndex_;  // views of extensions_, hashed for lookup()
   const std::size_t maxUrls_;
   const std::size_t maxBodyBytes_;
+  const OnUnreadable onUnreadable_;
   // Scratch, reused from message to message (a filter runs on one thread).
   LinkList links_;
   std::vector<bool> flagged_;
@@ -472,7 +480,7 @@ std::unique_ptr<Filter> create(PluginConfig& config) {
     }
   }
   const Limits limits{static_cast<std::size_t>(maxUrls), static_cast<std::size_t>(maxBodyBytes),
-                      static_cast<std::size_t>(maxLinks)};
+                      static_cast<std::size_t>(maxLinks), onUnreadableSetting(config)};
   return std::make_unique<UrlFilter>(action, std::move(notice), std::move(finder), std::move(allow), extensions,
                                      limits);
 }

@@ -1023,5 +1023,55 @@ TEST(UrlFilterBrowser, MetaRefreshAndConditionalComments) {
             R"(<!--[if IE]><a href="_http://evil.example/">x</a><![endif]-->)");
 }
 
+
+// ---- the body reader's forms (issue 17) ---------------------------------------
+
+TEST(UrlFilterBodyForms, LinksInEveryDecodedFormAreFound) {
+  const std::string link = "http://evil.example/x";
+  const std::string rtf = "{\\rtf1\\ansi {\\field{\\*\\fldinst{HYPERLINK \"" + link + "\"}}{\\fldrslt click}}\\par}";
+  EXPECT_TRUE(runWith("", sipRequest("text/rtf", rtf)).blocked());
+  EXPECT_TRUE(runWith("", sipRequest("", "see " + link)).blocked()) << "no Content-Type";
+  EXPECT_TRUE(runWith("", sipRequest("text/enriched", "<bold>see</bold> " + link)).blocked());
+  EXPECT_TRUE(runWith("", sipRequest("application/xhtml+xml", "<html><a href=\"" + link + "\">x</a></html>")).blocked());
+  EXPECT_TRUE(runWith("", sipRequest("message/cpim", "From: <sip:a@x>\r\n\r\nsee " + link)).blocked());
+  const std::string qp = "--b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+                         "see http=3A//evil.=\r\nexample/x\r\n--b--\r\n";
+  EXPECT_TRUE(runWith("", sipRequest("multipart/mixed; boundary=b", qp)).blocked());
+}
+
+TEST(UrlFilterBodyForms, UnreadableIs415UnlessSetOtherwise) {
+  std::string nested = "Content-Type: text/plain\r\n\r\nsee http://evil.example/";
+  for (int level = 0; level < 5; ++level) {
+    const std::string b = "b" + std::to_string(level);
+    nested = "Content-Type: multipart/mixed; boundary=" + b + "\r\n\r\n--" + b + "\r\n" + nested + "\r\n--" + b + "--\r\n";
+  }
+  const std::size_t split = nested.find("\r\n\r\n");
+  const std::string request = sipRequest(nested.substr(14, split - 14), nested.substr(split + 4));
+  const Outcome strict = runWith("", request);
+  EXPECT_EQ(strict.verdict.code(), 415);
+  EXPECT_NE(strict.warning().find("url_filter: unreadable content: multipart/mixed nested deeper than 4 levels"),
+            std::string::npos)
+      << strict.warning();
+  const Outcome flagged = runWith(R"("on_unreadable": "flag")", request);
+  EXPECT_TRUE(flagged.verdict.isContinue());
+  EXPECT_TRUE(flagged.hasRule("unreadable"));
+  EXPECT_EQ(flagged.counter("unreadable"), 1u);
+  EXPECT_TRUE(runWith(R"("on_unreadable": "pass")", request).verdict.isContinue());
+}
+
+TEST(UrlFilterBodyForms, DefangOfALinkInRtfBlocksInstead) {
+  const std::string rtf = "{\\rtf1\\ansi see http://evil.example/x\\par}";
+  const Outcome outcome = runWith(R"("action": "defang")", sipRequest("text/rtf", rtf));
+  EXPECT_TRUE(outcome.blocked());
+  EXPECT_NE(outcome.warning().find("cannot be rewritten (text/rtf)"), std::string::npos) << outcome.warning();
+  // A base64 part is rewritten in base64.
+  const std::string b64 = "--b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+                          "c2VlIGh0dHA6Ly9ldmlsLmV4YW1wbGUveA==\r\n--b--\r\n";
+  const Outcome defanged = runWith(R"("action": "defang")", sipRequest("multipart/mixed; boundary=b", b64));
+  EXPECT_TRUE(defanged.verdict.isContinue());
+  ASSERT_EQ(defanged.parts.size(), 1u);
+  EXPECT_EQ(defanged.parts[0], "see _http://evil.example/x");
+}
+
 }  // namespace
 }  // namespace sipwarden::pipeline
