@@ -179,6 +179,10 @@ void ImBody::readCpim(Span span, const std::string& location, int depth) {
   const std::string_view rest = content.substr(mimeStart);
   if (looksLikeHeaderSection(rest)) {
     const std::size_t contentStart = headerSectionEnd(content, mimeStart);
+    if (contentStart == std::string_view::npos) {
+      addUnreadable("message/cpim whose MIME headers do not end in " + location);
+      return;
+    }
     const std::string_view headers = content.substr(mimeStart, contentStart - mimeStart);
     const MimeHeader type = mimeHeader(headers, "Content-Type");
     if (type.value) {

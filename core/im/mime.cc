@@ -53,11 +53,16 @@ MediaType parseMediaType(std::string_view value) {
 }
 
 std::size_t headerSectionEnd(std::string_view text, std::size_t from) {
-  const std::size_t crlf = text.find("\r\n\r\n", from);
-  const std::size_t lf = text.find("\n\n", from);
-  if (crlf == std::string_view::npos && lf == std::string_view::npos) return std::string_view::npos;
-  if (lf == std::string_view::npos || (crlf != std::string_view::npos && crlf < lf)) return crlf + 4;
-  return lf + 2;
+  // Line by line, as mimeHeader and looksLikeHeaderSection read: an empty
+  // line is "\n" or "\r\n" after a line break, however the breaks mix.
+  std::size_t pos = from;
+  while (pos < text.size()) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) return std::string_view::npos;
+    if (end == pos || (end == pos + 1 && text[pos] == '\r')) return end + 1;
+    pos = end + 1;
+  }
+  return std::string_view::npos;
 }
 
 MimeHeader mimeHeader(std::string_view headers, std::string_view name) {
