@@ -21,7 +21,10 @@ bool isNotification(std::string_view type) {
   return std::find(std::begin(kNotifications), std::end(kNotifications), type) != std::end(kNotifications);
 }
 
-bool readsAsHtml(std::string_view type) { return type == "text/html" || type == "application/xhtml+xml"; }
+// SVG is XML whose <a href> a browser-based client makes clickable.
+bool readsAsHtml(std::string_view type) {
+  return type == "text/html" || type == "application/xhtml+xml" || type == "image/svg+xml";
+}
 bool isRtf(std::string_view type) { return type == "text/rtf" || type == "application/rtf"; }
 bool isEnriched(std::string_view type) { return type == "text/enriched" || type == "text/richtext"; }
 bool isRcsFileTransfer(std::string_view type) { return type == "application/vnd.gsma.rcs-ft-http+xml"; }
@@ -30,7 +33,7 @@ bool isRcsFileTransfer(std::string_view type) { return type == "application/vnd.
 // client shows as text, and the containers that hold it.
 bool isTextLike(std::string_view type) {
   return type.starts_with("text/") || readsAsHtml(type) || isRtf(type) || isRcsFileTransfer(type) ||
-         type.starts_with("multipart/") || type == "message/cpim";
+         type.starts_with("multipart/") || type == "message/cpim" || type == "message/rfc822" || type == "message/global";
 }
 
 // Header values quoted in a reason: short, printable ASCII only.
@@ -76,10 +79,19 @@ bool looksLikeUtf16(std::string_view bytes) {
 
 }  // namespace
 
-ImBody::ImBody(std::string_view method, std::string_view contentType, std::string body, const HeaderLookup& header)
+ImBody::ImBody(std::string_view method, std::string_view contentType, std::string body, const HeaderLookup& header,
+               const HeaderCount& count)
     : method_(method), body_(std::move(body)) {
   if (!body_.empty()) {
     bool readable = true;
+    if (count) {
+      for (const char* name : {"Content-Type", "Content-Encoding", "Content-Transfer-Encoding"}) {
+        if (count(name) > 1) {
+          addUnreadable(std::string("the request gives ") + name + " more than once");
+          readable = false;
+        }
+      }
+    }
     if (auto encoding = header("Content-Encoding")) {
       bodyEncoding_ = contentEncodingOf(*encoding);
       if (bodyEncoding_ != ContentEncoding::Identity) {
@@ -93,7 +105,10 @@ ImBody::ImBody(std::string_view method, std::string_view contentType, std::strin
         }
       }
     }
-    if (readable) readEntity(Declared{std::string(contentType), {}, "body", false}, Span{-1, 0, body_.size()}, 0);
+    // RFC 3261 has no Content-Transfer-Encoding, but clients built on MIME
+    // libraries honour one on the request itself.
+    const std::string transfer(header("Content-Transfer-Encoding").value_or(""));
+    if (readable) readEntity(Declared{std::string(contentType), transfer, "body", false}, Span{-1, 0, body_.size()}, 0);
   }
   if (method_ == "MESSAGE" || method_ == "INVITE") {
     for (const char* name : {"Ms-Text-Format", "Ms-IM-Format"}) {
@@ -145,12 +160,14 @@ void ImBody::readEntity(const Declared& declared, Span span, int depth) {
     decoded = store(std::move(*bytes));
   }
   const bool cpim = media.type == "message/cpim";
-  if (cpim || media.type.starts_with("multipart/")) {
+  const bool embedded = media.type == "message/rfc822" || media.type == "message/global";
+  if (cpim || embedded || media.type.starts_with("multipart/")) {
     if (depth >= kMaxBodyNesting) {
       addUnreadable(media.type + " nested deeper than " + std::to_string(kMaxBodyNesting) + " levels in " + where);
       return;
     }
     if (cpim) readCpim(decoded, where, depth + 1);
+    else if (embedded) readEmbeddedMessage(decoded, where, depth + 1);
     else readMultipart(media.boundary, decoded, where, depth + 1);
     return;
   }
@@ -196,6 +213,23 @@ void ImBody::readCpim(Span span, const std::string& location, int depth) {
   // CPIM headers.
   readEntity(Declared{"text/plain", {}, where, false}, Span{span.buffer, span.offset + mimeStart, span.length - mimeStart},
              depth);
+}
+
+void ImBody::readEmbeddedMessage(Span span, const std::string& location, int depth) {
+  // An e-mail forwarded as a message (RFC 2046 message/rfc822): its header
+  // section, then its body in whatever form its own headers give.
+  const std::string_view content = viewOf(span);
+  const std::string where = child(location, "rfc822");
+  const std::size_t bodyStart = headerSectionEnd(content, 0);
+  if (bodyStart == std::string_view::npos) {
+    addUnreadable("message/rfc822 without an empty line after its headers in " + location);
+    return;
+  }
+  const std::string_view headers = content.substr(0, bodyStart);
+  const MimeHeader type = mimeHeader(headers, "Content-Type");
+  const MimeHeader transfer = mimeHeader(headers, "Content-Transfer-Encoding");
+  readEntity(Declared{type.value.value_or(""), transfer.value.value_or(""), where, type.repeated || transfer.repeated},
+             Span{span.buffer, span.offset + bodyStart, span.length - bodyStart}, depth);
 }
 
 void ImBody::readMultipart(const std::string& boundary, Span span, const std::string& location, int depth) {
@@ -386,17 +420,23 @@ void ImBody::setPartText(std::size_t part, std::string_view text) {
 }
 
 std::string ImBody::joinedText(bool original) const {
+  // Every part a person could read, so that search finds any of them: body
+  // parts first, then the Lync header copies; HTML as its text. A part
+  // whose text repeats one already taken (the alternatives of one message,
+  // the header copy of the body) is taken once.
   std::string joined;
+  std::vector<std::string> taken;
   for (bool headers : {false, true}) {
     for (const Part& part : parts_) {
-      if (part.inHeader != headers || part.type != "text/plain") continue;
+      if (part.inHeader != headers) continue;
+      std::string text = part.type == "text/html" ? html::toText(textOf(part, original)) : std::string(textOf(part, original));
+      std::string_view key = text;  // compared without the line breaks HTML's blocks end in
+      while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' ')) key.remove_suffix(1);
+      if (key.empty() || std::find(taken.begin(), taken.end(), key) != taken.end()) continue;
+      taken.emplace_back(key);
       if (!joined.empty()) joined += "\n";
-      joined += textOf(part, original);
+      joined += text;
     }
-    if (!joined.empty()) return joined;
-  }
-  for (const Part& part : parts_) {
-    if (part.type == "text/html") return html::toText(textOf(part, original));
   }
   return joined;
 }

@@ -26,9 +26,15 @@ class ImBody final : public InstantMessage {
  public:
   using HeaderLookup = std::function<std::optional<std::string_view>(std::string_view name)>;
 
+  using HeaderCount = std::function<std::size_t(std::string_view name)>;
+
   // `body` and `contentType` as the message now stands; `header` finds
-  // Content-Encoding and the Ms-IM-Format / Ms-Text-Format headers.
-  ImBody(std::string_view method, std::string_view contentType, std::string body, const HeaderLookup& header);
+  // Content-Encoding, Content-Transfer-Encoding and the Ms-IM-Format /
+  // Ms-Text-Format headers; `count`, when given, says how often a header
+  // occurs (a body whose type or encoding is given twice is read two ways
+  // by different clients, so it is unreadable).
+  ImBody(std::string_view method, std::string_view contentType, std::string body, const HeaderLookup& header,
+         const HeaderCount& count = nullptr);
   // Parts refer into the object's own buffers by index, so moving is safe;
   // copies are not needed.
   ImBody(ImBody&&) = default;
@@ -110,6 +116,7 @@ class ImBody final : public InstantMessage {
   std::string joinedText(bool original) const;
   void readEntity(const Declared& declared, Span span, int depth);
   void readCpim(Span span, const std::string& location, int depth);
+  void readEmbeddedMessage(Span span, const std::string& location, int depth);
   void readMultipart(const std::string& boundary, Span span, const std::string& location, int depth);
   // `raw`: the part's bytes as sent; `decoded`: after its transfer encoding.
   void readText(const std::string& mediaType, const MediaType& media, Span raw, Span decoded, TransferEncoding transfer,

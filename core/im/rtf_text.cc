@@ -103,8 +103,10 @@ class RtfReader {
           const bool atStart = groupStart;
           groupStart = false;
           if (atStart && (starDestination || isHiddenDestination(word))) {
-            // {\*\fldinst ...}: the link target, which filters must see.
-            current.hidden = word != "fldinst";
+            // {\*\fldinst ...}: the link target, which filters must see;
+            // {\*\htmltag ...}: HTML that a client rendering Outlook-style
+            // encapsulated HTML (\fromhtml1) shows, links and all.
+            current.hidden = word != "fldinst" && word != "htmltag" && word != "mhtmltag";
             if (!current.hidden) newLine();
             starDestination = false;
             continue;

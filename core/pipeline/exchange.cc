@@ -159,8 +159,9 @@ std::string_view CoreExchange::body() const {
 InstantMessage& CoreExchange::instantMessage() {
   if (!im_) {
     const std::string contentType(header("Content-Type").value_or(""));
-    im_ = std::make_unique<im::ImBody>(current_->method(), contentType, std::string(body()),
-                                       [this](std::string_view name) { return header(name); });
+    im_ = std::make_unique<im::ImBody>(
+        current_->method(), contentType, std::string(body()), [this](std::string_view name) { return header(name); },
+        [this](std::string_view name) { return headers(name).size(); });
     if (body_ || !overrides_.empty()) {
       // Earlier filters changed the message: "original" means as received.
       const im::ImBody received(current_->method(), current_->header("Content-Type").value_or(""),

@@ -344,5 +344,56 @@ TEST(EnrichedText, LineBreaksFoldAsTheRfcSays) {
   EXPECT_EQ(enrichedText("<<x>"), "<x>");
 }
 
+
+// ---- found by the wire-forms tests (issue 17) ----------------------------------
+
+TEST(BodyReading, PlainTextHoldsEveryReadablePartOnce) {
+  const std::string rtf = "{\\rtf1\\ansi secret word\\par}";
+  std::string copy = encodeTransfer(TransferEncoding::Base64, rtf);
+  copy.erase(std::remove_if(copy.begin(), copy.end(), [](char c) { return c == '\r' || c == '\n'; }), copy.end());
+  Request lync{"MESSAGE", "text/plain", "hi", {{"Ms-IM-Format", "text/rtf; ms-body=" + copy}}};
+  EXPECT_EQ(read(lync).plainText(), "hi\nsecret word\n");  // RTF's \par ends a line
+  const std::string mixed = "--b\r\nContent-Type: text/plain\r\n\r\nsee below\r\n--b\r\nContent-Type: text/html\r\n\r\n"
+                            "<p>the <b>real</b> text</p>\r\n--b--\r\n";
+  EXPECT_EQ(read({"MESSAGE", "multipart/mixed; boundary=b", mixed, {}}).plainText(), "see below\nthe real text\n");
+  const std::string alternative = "--b\r\nContent-Type: text/plain\r\n\r\nsame words\r\n--b\r\nContent-Type: text/html\r\n\r\n"
+                                  "<p>same words</p>\r\n--b--\r\n";
+  EXPECT_EQ(read({"MESSAGE", "multipart/alternative; boundary=b", alternative, {}}).plainText(), "same words");
+}
+
+TEST(BodyReading, TransferEncodingOnTheRequestItself) {
+  Request request{"MESSAGE", "text/plain", encodeTransfer(TransferEncoding::Base64, "see " + kLink),
+                  {{"Content-Transfer-Encoding", "base64"}}};
+  ImBody im = read(request);
+  ASSERT_EQ(im.partCount(), 1u);
+  EXPECT_EQ(im.partText(0), "see " + kLink);
+}
+
+TEST(BodyReading, ATypeOrEncodingGivenTwiceIsUnreadable) {
+  Request request{"MESSAGE", "text/plain", "see " + kLink, {}};
+  for (const std::string repeated : {"Content-Type", "Content-Encoding", "Content-Transfer-Encoding"}) {
+    ImBody im(request.method, request.contentType, request.body,
+              [](std::string_view) -> std::optional<std::string_view> { return std::nullopt; },
+              [&](std::string_view name) -> std::size_t { return name == repeated ? 2 : 0; });
+    ASSERT_EQ(im.unreadableCount(), 1u) << repeated;
+    EXPECT_NE(im.unreadableReason(0).find(repeated), std::string_view::npos);
+    EXPECT_TRUE(im.present());
+  }
+}
+
+TEST(BodyReading, ForwardedMailSvgAndRtfEncapsulatedHtml) {
+  ImBody mail = read({"MESSAGE", "message/rfc822",
+                      "From: a@x\r\nSubject: fw\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+                          encodeTransfer(TransferEncoding::Base64, "see " + kLink),
+                      {}});
+  EXPECT_NE(allText(mail).find(kLink), std::string::npos);
+  ImBody svg = read({"MESSAGE", "image/svg+xml", "<svg><a href=\"" + kLink + "\"><text>x</text></a></svg>", {}});
+  ASSERT_EQ(svg.partCount(), 1u);
+  EXPECT_EQ(svg.partType(0), "text/html");
+  ImBody rtf = read({"MESSAGE", "text/rtf",
+                     "{\\rtf1\\ansi\\fromhtml1 {\\*\\htmltag84 <a href=\"" + kLink + "\">}here{\\*\\htmltag92 </a>}}", {}});
+  EXPECT_NE(allText(rtf).find(kLink), std::string::npos) << allText(rtf);
+}
+
 }  // namespace
 }  // namespace sipwarden::im
