@@ -12,9 +12,7 @@ Three hops, each with its own archive, in front of a next hop that answers
   archive   keyword (cards, flag), archive: readable messages are delivered
 
 WIRE_FORMS_SEED and WIRE_FORMS_COUNT set the corpus' seed and size (3000
-runs all 2550 forms, about two minutes). Tests marked KNOWN BUG are
-expected failures until the product is fixed; an unexpected success fails
-the run, so the marker goes when the fix lands."""
+runs all 2550 forms, about two minutes)."""
 import base64
 import gzip
 import os
@@ -121,11 +119,6 @@ class WireFormRows(unittest.TestCase):
     def test_ms_im_format_rtf_carries_the_link_behind_a_plain_hi(self):
         self.assert_filters_refuse("ms-im-rtf", **self.ms_im_format_rtf())
 
-    # KNOWN BUG (issue 17, reported to the lead): InstantMessage::plainText()
-    # takes the body's text/plain parts and only falls back to the header
-    # copies when there are none, so the archive row holds "hi" and the RTF's
-    # text is not searchable. Remove the marker when it is fixed.
-    @unittest.expectedFailure
     def test_ms_im_format_rtf_text_is_archived(self):
         self.assert_archived_for_search("ms-im-rtf", **self.ms_im_format_rtf())
 
@@ -161,10 +154,6 @@ class WireFormRows(unittest.TestCase):
     def test_multipart_mixed_with_a_plain_part_and_an_html_part(self):
         self.assert_filters_refuse("mixed", **self.mixed_plain_and_html())
 
-    # KNOWN BUG (issue 17, reported to the lead): plainText() keeps only the
-    # text/plain parts when there is one, so the HTML part of a
-    # multipart/mixed is not archived and its words are not searchable.
-    @unittest.expectedFailure
     def test_multipart_mixed_html_part_is_archived(self):
         self.assert_archived_for_search("mixed", **self.mixed_plain_and_html())
 
@@ -313,10 +302,6 @@ class WireFormRows(unittest.TestCase):
 
     # -- outside the table: a sender's own choice of form
 
-    # KNOWN BUG (reported to the lead): the body reader ignores a
-    # Content-Transfer-Encoding on the request itself, so base64 text passes
-    # unread. Remove the marker when it is read or refused.
-    @unittest.expectedFailure
     def test_top_level_content_transfer_encoding(self):
         """RFC 3261 has no Content-Transfer-Encoding, but a sender can write
         one on the request, and a client built on a MIME library decodes
@@ -327,10 +312,6 @@ class WireFormRows(unittest.TestCase):
                                                     headers=[("Content-Transfer-Encoding", transfer)])
             self.assertIn(code, (403, 415), f"{transfer} at the top of the body is read or refused ({warning})")
 
-    # KNOWN BUG (reported to the lead): with two Content-Type headers the hop
-    # reads the last; a client that shows the first shows the link. Two
-    # different types should be unreadable, as they are inside a MIME part.
-    @unittest.expectedFailure
     def test_two_content_type_headers(self):
         for first, second in (("text/plain", "application/octet-stream"),
                               ("application/octet-stream", "text/plain")):
