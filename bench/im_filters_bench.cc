@@ -14,6 +14,7 @@
 // superlinear work, each at 64 KiB and at 512 KiB: a filter that is linear in
 // the body takes 8 times as long on the larger one, a quadratic one 64 times.
 //   build/release/bench/im_filters_bench --benchmark_filter=adversarial
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -24,6 +25,7 @@
 
 #include <Poco/JSON/Parser.h>
 
+#include "im/decoding.h"
 #include "pipeline/loader.h"
 #include "sip/edit_list.h"
 
@@ -179,6 +181,47 @@ void noLinks(benchmark::State& state) { run(state, "Hi Bob, the stand-up moved t
 void twoLinks(benchmark::State& state) {
   run(state, "Notes: http://docs.fabrikam.com/release/4.2/notes.html and https://tracker.fabrikam.org/issues?x=1");
 }
+// ---- the body reader's decodings (issue 17): the twoLinks text in each form
+
+const std::string kDecodedText =
+    "Notes: http://docs.fabrikam.com/release/4.2/notes.html and https://tracker.fabrikam.org/issues?x=1 "
+    "and more words and more words and more words";
+
+std::string withHeaders(std::string_view contentType, std::string_view extraHeaders, const std::string& body) {
+  std::string wire = requestWith("MESSAGE", contentType, body);
+  const std::size_t at = wire.find("Content-Length:");
+  return wire.insert(at, extraHeaders);
+}
+
+std::string base64Of(std::string_view bytes) {
+  std::string out = im::encodeTransfer(im::TransferEncoding::Base64, bytes);
+  out.erase(std::remove_if(out.begin(), out.end(), [](char c) { return c == '\r' || c == '\n'; }), out.end());
+  return out;
+}
+
+void decodedPlain(benchmark::State& state) { runRaw(state, requestWith("MESSAGE", "text/plain;charset=UTF-8", kDecodedText)); }
+void decodedGzip(benchmark::State& state) {
+  runRaw(state, withHeaders("text/plain;charset=UTF-8", "Content-Encoding: gzip\r\n",
+                            im::encodeContent(im::ContentEncoding::Gzip, kDecodedText)));
+}
+void decodedBase64Part(benchmark::State& state) {
+  runRaw(state, requestWith("MESSAGE", "multipart/mixed; boundary=b",
+                            "--b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+                                base64Of(kDecodedText) + "\r\n--b--\r\n"));
+}
+void decodedUtf16(benchmark::State& state) {
+  std::string utf16 = "\xff\xfe";
+  for (char c : kDecodedText) utf16 += std::string(1, c) + std::string(1, '\0');
+  runRaw(state, requestWith("MESSAGE", "text/plain; charset=utf-16", utf16));
+}
+void decodedLatin1(benchmark::State& state) {
+  runRaw(state, requestWith("MESSAGE", "text/plain; charset=iso-8859-1", kDecodedText + " caf\xe9"));
+}
+void decodedRtf(benchmark::State& state) {
+  runRaw(state, requestWith("MESSAGE", "text/rtf",
+                            "{\\rtf1\\ansi\\ansicpg1252{\\fonttbl{\\f0 Segoe UI;}}\\f0 " + kDecodedText + "\\par}"));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -186,7 +229,11 @@ int main(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   const char* fixed = std::getenv("IM_BENCH_ITERATIONS");
   const long iterations = fixed != nullptr ? std::atol(fixed) : 0;
-  for (auto [name, function] : {std::pair{"noLinks", &noLinks}, std::pair{"twoLinks", &twoLinks}}) {
+  for (auto [name, function] : {std::pair{"noLinks", &noLinks}, std::pair{"twoLinks", &twoLinks},
+                                 std::pair{"decoded/plain", &decodedPlain}, std::pair{"decoded/gzip", &decodedGzip},
+                                 std::pair{"decoded/base64Part", &decodedBase64Part},
+                                 std::pair{"decoded/utf16", &decodedUtf16}, std::pair{"decoded/latin1", &decodedLatin1},
+                                 std::pair{"decoded/rtf", &decodedRtf}}) {
     auto* benchmark = benchmark::RegisterBenchmark(name, function);
     if (iterations > 0) benchmark->Iterations(iterations)->Repetitions(1);
   }

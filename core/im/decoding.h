@@ -26,22 +26,40 @@ enum class ContentEncoding { Identity, Gzip, Deflate, Unknown };
 ContentEncoding contentEncodingOf(std::string_view headerValue);
 struct Inflated {
   std::optional<std::string> bytes;
-  std::string error;  // when bytes is empty: "corrupt gzip data", "gzip body expands past N bytes"
+  std::string error;        // when bytes is empty: "corrupt gzip data", "gzip body expands past N bytes"
+  bool rawDeflate = false;  // "deflate" sent without its zlib wrapper
 };
 Inflated decodeContent(ContentEncoding encoding, std::string_view bytes, std::size_t maxBytes);
-std::string encodeContent(ContentEncoding encoding, std::string_view bytes);
+// `rawDeflate`: write deflate without the zlib wrapper, as it came.
+std::string encodeContent(ContentEncoding encoding, std::string_view bytes, bool rawDeflate = false);
 
 // The charset label as the reader treats it: lower-case; "" for UTF-8 and
 // its subsets (us-ascii, none declared), which need no conversion.
 std::string canonicalCharset(std::string_view label);
+// How a charset was read, so an edit goes back the same way.
+struct CharsetReading {
+  std::string charset;  // what iconv read: "utf-16le", never plain "utf-16"
+  std::string bom;      // the byte order mark the bytes began with, if any
+};
 // To UTF-8 through iconv. UTF-16 and UTF-32 without a byte order mark are
 // read in the byte order the text shows (a Windows sender writes
-// little-endian and calls it "utf-16"). Nothing when iconv does not know
-// the charset or the bytes are not valid in it.
-std::optional<std::string> toUtf8(std::string_view charset, std::string_view bytes);
-// Back from UTF-8 for an edited part; characters the charset lacks become
-// what iconv's transliteration makes of them.
-std::string fromUtf8(std::string_view charset, std::string_view utf8);
+// little-endian and calls it "utf-16"), or the one `byteOrder` forces
+// ("le", "be"). Nothing when iconv does not know the charset or the bytes
+// are not valid in it.
+std::optional<std::string> toUtf8(std::string_view charset, std::string_view bytes, CharsetReading* reading = nullptr,
+                                  std::string_view byteOrder = {});
+// Back from UTF-8 for an edited part, in the charset (and with the byte
+// order mark) it was read with; characters the charset lacks become what
+// iconv's transliteration makes of them.
+std::string fromUtf8(const CharsetReading& reading, std::string_view utf8);
+// True when the charset writes ASCII as ASCII (ISO-8859-*, Windows-125x,
+// Shift_JIS, ...); false for UTF-16/32, UTF-7, EBCDIC, ISO-2022, HZ: bodies
+// in those read very differently by a client that ignores the charset.
+bool asciiCompatible(std::string_view charset);
+// For quoted-printable: true when every '=' starts a two-hex-digit escape
+// or a soft line break (CRLF or LF). Decoders disagree about anything
+// else, so it is unreadable rather than guessed.
+bool wellFormedQuotedPrintable(std::string_view text);
 
 // True for well-formed UTF-8 (no overlongs, surrogates or code points past
 // U+10FFFF).

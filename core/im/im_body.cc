@@ -2,9 +2,12 @@
 
 #include <algorithm>
 
+#include <unordered_set>
+
 #include "im/enriched_text.h"
 #include "im/rtf_text.h"
 #include "sipwarden/delimiter_search.h"
+#include "sip/header_id.h"
 #include "sipwarden/html_text.h"
 
 namespace sipwarden::im {
@@ -22,6 +25,20 @@ bool isNotification(std::string_view type) {
 }
 
 // SVG is XML whose <a href> a browser-based client makes clickable.
+// A notification body that does not look like its format is not one: a
+// client that shows any MESSAGE body would show it as text.
+bool looksLikeItsFormat(std::string_view type, std::string_view body) {
+  std::size_t start = body.starts_with("\xef\xbb\xbf") ? 3 : 0;
+  while (start < body.size() && (body[start] == ' ' || body[start] == '\t' || body[start] == '\r' || body[start] == '\n')) {
+    ++start;
+  }
+  body.remove_prefix(std::min(start, body.size()));
+  if (type == "application/sdp") return body.starts_with("v=");
+  if (type == "message/sipfrag") return body.starts_with("SIP/") || body.find(" SIP/2.0") != std::string_view::npos;
+  if (type == "application/simple-message-summary") return sip::iequals(body.substr(0, 16), "Messages-Waiting");
+  return body.starts_with("<");  // the XML ones
+}
+
 bool readsAsHtml(std::string_view type) {
   return type == "text/html" || type == "application/xhtml+xml" || type == "image/svg+xml";
 }
@@ -98,6 +115,7 @@ ImBody::ImBody(std::string_view method, std::string_view contentType, std::strin
         Inflated inflated = decodeContent(bodyEncoding_, body_, kMaxDecodedBodyBytes);
         if (inflated.bytes) {
           body_ = std::move(*inflated.bytes);
+          rawDeflate_ = inflated.rawDeflate;
         } else {
           addUnreadable(inflated.error + " (Content-Encoding: " + printable(*encoding) + ")");
           bodyEncoding_ = ContentEncoding::Identity;
@@ -112,6 +130,10 @@ ImBody::ImBody(std::string_view method, std::string_view contentType, std::strin
   }
   if (method_ == "MESSAGE" || method_ == "INVITE") {
     for (const char* name : {"Ms-Text-Format", "Ms-IM-Format"}) {
+      if (count && count(name) > 1) {
+        addUnreadable(std::string("the request gives ") + name + " more than once");
+        continue;
+      }
       if (auto value = header(name)) scanHeader(name, *value);
     }
   }
@@ -139,6 +161,18 @@ void ImBody::readEntity(const Declared& declared, Span span, int depth) {
     return;
   }
   MediaType media = parseMediaType(declared.contentType);
+  if (!media.valid) {
+    addUnreadable("a Content-Type that is not a media type (" + printable(declared.contentType) + ") in " + where);
+    return;
+  }
+  if (media.conflicting) {
+    addUnreadable("a Content-Type parameter given twice with different values in " + where);
+    return;
+  }
+  if (leaves_ >= kMaxBodyParts) {
+    if (leaves_++ == kMaxBodyParts) addUnreadable("more than " + std::to_string(kMaxBodyParts) + " parts");
+    return;
+  }
   // RFC 2046's default for a part; a body sent without a Content-Type is
   // shown as text by the clients that accept it.
   if (media.type.empty()) media.type = "text/plain";
@@ -171,9 +205,14 @@ void ImBody::readEntity(const Declared& declared, Span span, int depth) {
     else readMultipart(media.boundary, decoded, where, depth + 1);
     return;
   }
+  ++leaves_;
   entities_.push_back(Entity{media.type, where, decoded});
   if (isNotification(media.type)) {
-    ++notifications_;
+    if (looksLikeItsFormat(media.type, viewOf(decoded))) {
+      ++notifications_;
+      return;
+    }
+    readText("text/plain", MediaType{}, span, decoded, transfer, where);
     return;
   }
   // The OCS 2007 file offer is text/* but no text a person reads.
@@ -202,9 +241,9 @@ void ImBody::readCpim(Span span, const std::string& location, int depth) {
     }
     const std::string_view headers = content.substr(mimeStart, contentStart - mimeStart);
     const MimeHeader type = mimeHeader(headers, "Content-Type");
-    if (type.value) {
-      const MimeHeader transfer = mimeHeader(headers, "Content-Transfer-Encoding");
-      readEntity(Declared{*type.value, transfer.value.value_or(""), where, type.repeated || transfer.repeated},
+    const MimeHeader transfer = mimeHeader(headers, "Content-Transfer-Encoding");
+    if (type.value || transfer.value) {
+      readEntity(Declared{type.value.value_or(""), transfer.value.value_or(""), where, type.repeated || transfer.repeated},
                  Span{span.buffer, span.offset + contentStart, span.length - contentStart}, depth);
       return;
     }
@@ -240,19 +279,49 @@ void ImBody::readMultipart(const std::string& boundary, Span span, const std::st
   const std::string_view content = viewOf(span);
   const std::string delimiter = "--" + boundary;
   const DelimiterSearch search(delimiter);
-  std::size_t pos = search.find(content, 0);
+  // RFC 2046: a delimiter starts a line; "--boundary" in the middle of a
+  // line is text of the part it sits in.
+  auto nextDelimiter = [&](std::size_t from) {
+    std::size_t at = search.find(content, from);
+    while (at != std::string_view::npos && at > 0 && content[at - 1] != '\n') at = search.find(content, at + 1);
+    return at;
+  };
+  // After the delimiter: "--" for the close one, then only transport
+  // padding (spaces, tabs) to the end of the line. Anything else is read
+  // differently by different parsers.
+  auto lineAfter = [&](std::size_t at, bool& close, std::size_t& next) {
+    std::size_t pos = at + delimiter.size();
+    close = content.compare(pos, 2, "--") == 0;
+    if (close) pos += 2;
+    while (pos < content.size() && (content[pos] == ' ' || content[pos] == '\t')) ++pos;
+    if (pos < content.size() && content[pos] == '\r') ++pos;
+    if (pos == content.size()) {
+      next = pos;
+      return true;
+    }
+    next = pos + 1;
+    return content[pos] == '\n';
+  };
+  std::size_t pos = nextDelimiter(0);
   if (pos == std::string_view::npos) {
-    addUnreadable("multipart body whose boundary never occurs in " + location);
+    addUnreadable("multipart body whose boundary never starts a line in " + location);
     return;
   }
+  addReadOnlyText(content.substr(0, pos), "text/plain", child(location, "preamble"));
   int index = 0;
   while (pos != std::string_view::npos) {
-    std::size_t partStart = pos + delimiter.size();
-    if (content.compare(partStart, 2, "--") == 0) break;  // close delimiter
-    const std::size_t lineEnd = content.find('\n', partStart);
-    if (lineEnd == std::string_view::npos) break;
-    partStart = lineEnd + 1;
-    const std::size_t next = search.find(content, partStart);
+    bool close = false;
+    std::size_t partStart = 0;
+    if (!lineAfter(pos, close, partStart)) {
+      addUnreadable("text after a boundary delimiter in " + location);
+      return;
+    }
+    if (close) {
+      addReadOnlyText(content.substr(partStart), "text/plain", child(location, "epilogue"));
+      return;
+    }
+    if (partStart >= content.size()) return;  // a delimiter with nothing after it
+    const std::size_t next = nextDelimiter(partStart);
     // A last part without its close delimiter is still shown by lenient
     // clients, so it is read to the end.
     std::size_t partEnd = next == std::string_view::npos ? content.size() : next;
@@ -286,9 +355,28 @@ void ImBody::readMultipart(const std::string& boundary, Span span, const std::st
     if (bodyStart != std::string_view::npos) {
       readEntity(declared, Span{span.buffer, span.offset + partStart + bodyStart, part.size() - bodyStart}, depth);
     }
+    if (leaves_ > kMaxBodyParts) return;
     ++index;
     pos = next;
   }
+}
+
+void ImBody::addReadOnlyText(std::string_view bytes, const std::string& mediaType, const std::string& location) {
+  if (method_ != "MESSAGE") return;
+  if (bytes.find_first_not_of(" \t\r\n") == std::string_view::npos) return;
+  std::string text;
+  text.reserve(bytes.size());
+  for (char c : bytes) {
+    if (c != '\0') text += c;  // a NUL hides nothing a reader would show
+  }
+  Part part;
+  part.type = "text/plain";
+  part.mediaType = mediaType;
+  part.location = location;
+  part.decoded = true;
+  part.editable = false;
+  part.text = isValidUtf8(text) ? std::move(text) : repairUtf8(text);
+  parts_.push_back(std::move(part));
 }
 
 void ImBody::readText(const std::string& mediaType, const MediaType& media, Span raw, Span decoded,
@@ -318,23 +406,20 @@ void ImBody::readText(const std::string& mediaType, const MediaType& media, Span
   }
 
   std::optional<std::string> utf8;
-  const std::string charset = canonicalCharset(media.charset);
+  std::string charset = canonicalCharset(media.charset);
+  if (charset.empty() && looksLikeUtf16(bytes)) charset = "utf-16";
+  // A client that ignores the charset (many show the bytes as UTF-8) reads
+  // an ASCII-incompatible charset very differently: both readings are
+  // scanned, the second one read-only.
+  bool secondReading = false;
   if (!charset.empty()) {
-    utf8 = toUtf8(charset, bytes);
+    utf8 = toUtf8(charset, bytes, &part.charset);
     if (utf8 && isValidUtf8(*utf8)) {
-      part.charset = charset;
+      secondReading = !asciiCompatible(charset);
     } else {
       addUnreadable("text that cannot be read as charset " + printable(charset) + " in " + location);
       utf8 = repairUtf8(bytes);
-      part.editable = false;
-    }
-  } else if (looksLikeUtf16(bytes)) {
-    utf8 = toUtf8("utf-16", bytes);
-    if (utf8 && isValidUtf8(*utf8)) {
-      part.charset = "utf-16";
-    } else {
-      addUnreadable("text full of NUL bytes that is not UTF-16 in " + location);
-      utf8 = repairUtf8(bytes);
+      part.charset = {};
       part.editable = false;
     }
   } else if (!isValidUtf8(bytes)) {
@@ -343,6 +428,14 @@ void ImBody::readText(const std::string& mediaType, const MediaType& media, Span
     part.editable = false;
   }
 
+  if (readsAsHtml(mediaType) && mediaType != "text/html") {
+    // XML readers expand what an HTML reader shows as markup.
+    const std::string_view xml = utf8 ? std::string_view(*utf8) : bytes;
+    if (xml.find("<!ENTITY") != std::string_view::npos || xml.find("<![CDATA[") != std::string_view::npos) {
+      addUnreadable("XML entity declarations or CDATA in " + mediaType + " in " + location);
+      return;
+    }
+  }
   if (isEnriched(mediaType)) {
     utf8 = enrichedText(utf8 ? *utf8 : bytes);
     part.editable = false;
@@ -350,6 +443,7 @@ void ImBody::readText(const std::string& mediaType, const MediaType& media, Span
     utf8 = rcsFileTransferText(utf8 ? *utf8 : bytes);
     part.editable = false;
   }
+  const std::string mainText = utf8 ? *utf8 : std::string();
   if (utf8) {
     part.text = std::move(*utf8);
     part.decoded = true;
@@ -358,45 +452,70 @@ void ImBody::readText(const std::string& mediaType, const MediaType& media, Span
     part.decoded = true;
   }
   parts_.push_back(std::move(part));
+  if (secondReading) {
+    std::string asSent(bytes);
+    asSent.erase(std::remove(asSent.begin(), asSent.end(), '\0'), asSent.end());
+    if (asSent.starts_with("\xff\xfe") || asSent.starts_with("\xfe\xff")) asSent.erase(0, 2);  // the mark, less its zeros
+    if (asSent != mainText) addReadOnlyText(asSent, mediaType, location + " (bytes as sent)");
+    // UTF-16/32 without a byte order mark: the other byte order too.
+    const CharsetReading& used = parts_.back().charset;
+    if ((charset == "utf-16" || charset == "utf-32") && used.bom.empty() && used.charset.size() > 2) {
+      const std::string other = used.charset.ends_with("le") ? "be" : "le";
+      std::optional<std::string> flipped = toUtf8(charset, bytes, nullptr, other);
+      if (flipped && isValidUtf8(*flipped) && *flipped != mainText) {
+        addReadOnlyText(*flipped, mediaType, location + " (other byte order)");
+        parts_.back().searchable = false;  // scanned; not archived, where it would mostly be noise
+      }
+    }
+  }
 }
 
 void ImBody::scanHeader(const std::string& name, std::string_view value) {
-  std::string lowered(value);
-  for (char& c : lowered) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  const MediaType media = parseMediaType(value);
+  const MediaParameter* msBody = media.parameter("ms-body");
+  if (msBody == nullptr) return;  // a format header without a copy of the text
+  const std::string location = "header:" + name;
+  if (!media.valid || media.conflicting) {
+    addUnreadable("a " + name + " header that does not parse");
+    return;
   }
-  const std::size_t marker = lowered.find("ms-body=");
-  if (marker == std::string::npos) return;
-  const MediaType media = parseMediaType(value.substr(0, marker));
-  if (media.type != "text/plain" && media.type != "text/html" && !isRtf(media.type)) return;
-  std::optional<std::string> bytes = decodeTransfer(TransferEncoding::Base64, value.substr(marker + 8));
-  if (!bytes) return;  // not a copy any client can show: the body is what it shows
+  if (media.type != "text/plain" && media.type != "text/html" && !isRtf(media.type)) {
+    addUnreadable("an ms-body of type " + printable(media.type) + " in " + location);
+    return;
+  }
+  std::optional<std::string> bytes = decodeTransfer(TransferEncoding::Base64, msBody->value);
+  if (!bytes) {
+    addUnreadable("an ms-body that is not base64 in " + location);
+    return;
+  }
   Part part;
   part.type = media.type == "text/html" ? "text/html" : "text/plain";
   part.mediaType = media.type;
-  part.location = "header:" + name;
+  part.location = location;
   part.inHeader = true;
   part.decoded = true;
   part.headerName = name;
-  part.headerPrefix = std::string(value.substr(0, marker + 8));
+  part.headerValue = std::string(value);
+  part.msBodyOffset = msBody->offset;
+  part.msBodyLength = msBody->length;
   if (isRtf(media.type)) {
     std::optional<std::string> text = rtfText(*bytes);
     if (!text) {
-      addUnreadable("RTF that cannot be read in " + part.location);
+      addUnreadable("RTF that cannot be read in " + location);
       return;
     }
     part.text = std::move(*text);
     part.editable = false;
   } else {
     const std::string charset = canonicalCharset(media.charset);
-    std::optional<std::string> utf8 = charset.empty() ? std::move(bytes) : toUtf8(charset, *bytes);
+    std::optional<std::string> utf8 = charset.empty() ? std::move(bytes) : toUtf8(charset, *bytes, &part.charset);
     if (utf8 && isValidUtf8(*utf8)) {
       part.text = std::move(*utf8);
-      part.charset = charset;
     } else {
       addUnreadable("text that cannot be read" + (charset.empty() ? std::string(" as UTF-8") : " as charset " + printable(charset)) +
-                    " in " + part.location);
-      part.text = repairUtf8(utf8 ? *utf8 : std::string_view(value.substr(marker + 8)));
+                    " in " + location);
+      part.text = repairUtf8(utf8 ? *utf8 : msBody->value);
+      part.charset = {};
       part.editable = false;
     }
   }
@@ -425,15 +544,14 @@ std::string ImBody::joinedText(bool original) const {
   // whose text repeats one already taken (the alternatives of one message,
   // the header copy of the body) is taken once.
   std::string joined;
-  std::vector<std::string> taken;
+  std::unordered_set<std::string> taken;
   for (bool headers : {false, true}) {
     for (const Part& part : parts_) {
-      if (part.inHeader != headers) continue;
+      if (part.inHeader != headers || !part.searchable) continue;
       std::string text = part.type == "text/html" ? html::toText(textOf(part, original)) : std::string(textOf(part, original));
       std::string_view key = text;  // compared without the line breaks HTML's blocks end in
       while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' ')) key.remove_suffix(1);
-      if (key.empty() || std::find(taken.begin(), taken.end(), key) != taken.end()) continue;
-      taken.emplace_back(key);
+      if (key.empty() || !taken.emplace(key).second) continue;
       if (!joined.empty()) joined += "\n";
       joined += text;
     }
@@ -460,23 +578,25 @@ std::string ImBody::renderBody() const {
   std::size_t copied = 0;
   for (const Part* part : edits) {
     out.append(body_, copied, part->span.offset - copied);
-    const std::string bytes = part->charset.empty() ? part->text : fromUtf8(part->charset, part->text);
+    const std::string bytes = part->charset.charset.empty() ? part->text : fromUtf8(part->charset, part->text);
     out.append(encodeTransfer(part->transfer, bytes));
     copied = part->span.offset + part->span.length;
   }
   out.append(body_, copied, std::string::npos);
-  return encodeContent(bodyEncoding_, out);
+  return encodeContent(bodyEncoding_, out, rawDeflate_);
 }
 
 std::vector<std::pair<std::string, std::string>> ImBody::renderHeaders() const {
   std::vector<std::pair<std::string, std::string>> out;
   for (const Part& part : parts_) {
     if (!part.modified || !part.inHeader) continue;
-    const std::string bytes = part.charset.empty() ? part.text : fromUtf8(part.charset, part.text);
+    const std::string bytes = part.charset.charset.empty() ? part.text : fromUtf8(part.charset, part.text);
     std::string encoded = encodeTransfer(TransferEncoding::Base64, bytes);
     encoded.erase(std::remove_if(encoded.begin(), encoded.end(), [](char c) { return c == '\r' || c == '\n'; }),
                   encoded.end());
-    out.emplace_back(part.headerName, part.headerPrefix + encoded);
+    std::string value = part.headerValue;
+    value.replace(part.msBodyOffset, part.msBodyLength, encoded);
+    out.emplace_back(part.headerName, std::move(value));
   }
   return out;
 }

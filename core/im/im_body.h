@@ -84,11 +84,14 @@ class ImBody final : public InstantMessage {
     std::string text;         // decoded text, or the edit
     std::string original;     // the text before its first edit, when `text` held it
     bool editable = true;
+    bool searchable = true;  // part of plainText(), what the archive keeps
     bool inHeader = false;
     TransferEncoding transfer = TransferEncoding::Identity;
-    std::string charset;  // "" for UTF-8
+    CharsetReading charset;  // charset.charset "" for UTF-8
     std::string headerName;    // header parts
-    std::string headerPrefix;  // everything up to and including "ms-body="
+    std::string headerValue;   // the header as received; the edit replaces its ms-body span
+    std::size_t msBodyOffset = 0;
+    std::size_t msBodyLength = 0;
     bool modified = false;
   };
   struct Entity {
@@ -122,12 +125,18 @@ class ImBody final : public InstantMessage {
   void readText(const std::string& mediaType, const MediaType& media, Span raw, Span decoded, TransferEncoding transfer,
                 const std::string& location);
   void scanHeader(const std::string& name, std::string_view value);
+  // Text outside the MIME structure that a client may still show
+  // (preamble, epilogue, a second reading of a contradicted charset): read,
+  // never rewritten.
+  void addReadOnlyText(std::string_view bytes, const std::string& mediaType, const std::string& location);
   void addUnreadable(std::string reason);
   Span store(std::string bytes);
 
   std::string method_;
   std::string body_;  // decompressed when the body came with a Content-Encoding
   ContentEncoding bodyEncoding_ = ContentEncoding::Identity;
+  bool rawDeflate_ = false;
+  std::size_t leaves_ = 0;  // entities read so far, against kMaxBodyParts
   std::deque<std::string> buffers_;
   std::vector<Part> parts_;
   std::vector<Entity> entities_;

@@ -1,5 +1,7 @@
 #include "im/mime.h"
 
+#include <algorithm>
+
 #include "sip/grammar.h"
 #include "sip/header_id.h"
 
@@ -14,12 +16,6 @@ std::string lower(std::string_view text) {
   return out;
 }
 
-std::string_view unquote(std::string_view text) {
-  text = sip::trim(text);
-  if (text.size() >= 2 && text.front() == '"' && text.back() == '"') text = text.substr(1, text.size() - 2);
-  return text;
-}
-
 bool isTokenChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
          c == '.' || c == '!' || c == '%' || c == '*' || c == '+' || c == '`' || c == '\'' || c == '~';
@@ -27,28 +23,68 @@ bool isTokenChar(char c) {
 
 }  // namespace
 
+const MediaParameter* MediaType::parameter(std::string_view name) const {
+  for (const MediaParameter& candidate : parameters) {
+    if (candidate.name == name) return &candidate;
+  }
+  return nullptr;
+}
+
 MediaType parseMediaType(std::string_view value) {
   MediaType media;
-  const std::size_t semicolon = value.find(';');
-  media.type = lower(sip::trim(value.substr(0, semicolon)));
-  std::size_t pos = semicolon;
-  while (pos != std::string_view::npos && pos < value.size()) {
-    // Parameters may hold quoted ';' (boundaries do), so scan quotes.
-    std::size_t next = pos + 1;
-    bool quoted = false;
-    while (next < value.size() && (quoted || value[next] != ';')) {
-      if (value[next] == '"') quoted = !quoted;
-      ++next;
-    }
-    const std::string_view param = value.substr(pos + 1, next - pos - 1);
-    const std::size_t equals = param.find('=');
-    if (equals != std::string_view::npos) {
-      const std::string_view name = sip::trim(param.substr(0, equals));
-      if (sip::iequals(name, "boundary") && media.boundary.empty()) media.boundary = std::string(unquote(param.substr(equals + 1)));
-      if (sip::iequals(name, "charset") && media.charset.empty()) media.charset = lower(unquote(param.substr(equals + 1)));
-    }
-    pos = next < value.size() ? next : std::string_view::npos;
+  std::size_t pos = 0;
+  // The type: whitespace and (nested) comments dropped, then token/token.
+  int comment = 0;
+  while (pos < value.size() && (comment > 0 || value[pos] != ';')) {
+    const char c = value[pos++];
+    if (c == '(') ++comment;
+    else if (c == ')' && comment > 0) --comment;
+    else if (comment == 0 && c != ' ' && c != '\t' && c != '\r' && c != '\n') media.type += c;
   }
+  media.type = lower(media.type);
+  if (!media.type.empty()) {
+    const std::size_t slash = media.type.find('/');
+    media.valid = slash != std::string::npos && slash > 0 && slash + 1 < media.type.size() &&
+                  media.type.find('/', slash + 1) == std::string::npos;
+    for (char c : media.type) media.valid = media.valid && (isTokenChar(c) || c == '/');
+  }
+  while (pos < value.size()) {
+    ++pos;  // the ';'
+    const std::size_t equals = value.find_first_of("=;", pos);
+    if (equals == std::string_view::npos || value[equals] == ';') {
+      pos = equals == std::string_view::npos ? value.size() : equals;
+      continue;  // a parameter without a value
+    }
+    MediaParameter parameter;
+    parameter.name = lower(sip::trim(value.substr(pos, equals - pos)));
+    pos = equals + 1;
+    while (pos < value.size() && (value[pos] == ' ' || value[pos] == '\t')) ++pos;
+    if (pos < value.size() && value[pos] == '"') {
+      // quoted-string with quoted-pairs (RFC 2045 / 3261)
+      ++pos;
+      parameter.offset = pos;
+      while (pos < value.size() && value[pos] != '"') {
+        if (value[pos] == '\\' && pos + 1 < value.size()) ++pos;
+        parameter.value += value[pos++];
+      }
+      parameter.length = pos - parameter.offset;
+      if (pos < value.size()) ++pos;  // the closing quote
+      while (pos < value.size() && value[pos] != ';') ++pos;
+    } else {
+      const std::size_t end = std::min(value.find(';', pos), value.size());
+      const std::string_view raw = sip::trim(value.substr(pos, end - pos));
+      parameter.offset = raw.empty() ? pos : static_cast<std::size_t>(raw.data() - value.data());
+      parameter.length = raw.size();
+      parameter.value = std::string(raw);
+      pos = end;
+    }
+    for (const MediaParameter& earlier : media.parameters) {
+      if (earlier.name == parameter.name && earlier.value != parameter.value) media.conflicting = true;
+    }
+    media.parameters.push_back(std::move(parameter));
+  }
+  if (const MediaParameter* boundary = media.parameter("boundary")) media.boundary = boundary->value;
+  if (const MediaParameter* charset = media.parameter("charset")) media.charset = lower(charset->value);
   return media;
 }
 

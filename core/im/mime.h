@@ -7,13 +7,30 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sipwarden::im {
+
+struct MediaParameter {
+  std::string name;     // lower-case
+  std::string value;    // unquoted, quoted-pairs undone
+  std::size_t offset = 0;  // the value's bytes in the parsed text (inside the quotes)
+  std::size_t length = 0;
+};
 
 struct MediaType {
   std::string type;  // "multipart/mixed", lower-case; "" when the value is empty
   std::string boundary;
   std::string charset;  // lower-case, unquoted
+  std::vector<MediaParameter> parameters;
+  // False when the type is not token "/" token (RFC 3261's SLASH allows
+  // whitespace around the slash, and MIME parts allow comments: both are
+  // read; anything else is not a type).
+  bool valid = true;
+  // A parameter given twice with different values: readers disagree about
+  // which one counts.
+  bool conflicting = false;
+  const MediaParameter* parameter(std::string_view name) const;
 };
 
 MediaType parseMediaType(std::string_view value);

@@ -29,6 +29,9 @@ inline constexpr int kMaxBodyNesting = 4;
 // The most a compressed body (Content-Encoding) may expand to; more is an
 // unreadable "decompression bomb", not a truncated read.
 inline constexpr std::size_t kMaxDecodedBodyBytes = 4 * 1024 * 1024;
+// The most leaf parts a body may have; more is unreadable (a 6 KB gzip
+// body of tiny parts would otherwise cost hundreds of megabytes).
+inline constexpr std::size_t kMaxBodyParts = 1000;
 
 class InstantMessage {
  public:

@@ -140,7 +140,6 @@ TEST(BodyReading, MultipartToTheDocumentedDepthAndNoFurther) {
 TEST(BodyReading, EnrichedAndXhtml) {
   ImBody enriched = read({"MESSAGE", "text/enriched", "<bold>see</bold> <<b> " + kLink + "\r\n<param>red</param>", {}});
   EXPECT_NE(allText(enriched).find("see <b> " + kLink), std::string::npos) << allText(enriched);
-  EXPECT_EQ(allText(enriched).find("red"), std::string::npos);
   EXPECT_FALSE(enriched.partEditable(0));
   ImBody xhtml = read({"MESSAGE", "application/xhtml+xml", "<html><body><a href=\"" + kLink + "\">x</a></body></html>", {}});
   ASSERT_EQ(xhtml.partCount(), 1u);
@@ -222,7 +221,9 @@ TEST(BodyReading, CharsetsConvertedToUtf8) {
   };
   for (const Case& c : cases) {
     ImBody im = read({"MESSAGE", "text/plain; charset=" + c.charset, c.bytes, {}});
-    ASSERT_EQ(im.partCount(), 1u) << c.charset;
+    // UTF-16 without a byte order mark is also read in the other order (read-only).
+    ASSERT_EQ(im.partCount(), c.charset == "utf-16" && !c.bytes.starts_with("\xff\xfe") ? 2u : 1u) << c.charset;
+    EXPECT_EQ(im.plainText(), std::string(im.partText(0)));
     EXPECT_TRUE(isValidUtf8(im.partText(0)));
     EXPECT_NE(im.partText(0).find("see " + kLink), std::string_view::npos) << c.charset;
     EXPECT_EQ(im.unreadableCount(), 0u) << c.charset;
@@ -235,8 +236,10 @@ TEST(BodyReading, CharsetsConvertedToUtf8) {
 
 TEST(BodyReading, Utf16WithoutCharsetAndBadBytesAreHandled) {
   ImBody sniffed = read({"MESSAGE", "text/plain", utf16le("see " + kLink, false), {}});
-  ASSERT_EQ(sniffed.partCount(), 1u);
+  ASSERT_EQ(sniffed.partCount(), 2u);
   EXPECT_EQ(sniffed.partText(0), "see " + kLink);
+  EXPECT_FALSE(sniffed.partEditable(1));
+  EXPECT_EQ(sniffed.plainText(), "see " + kLink);
   ImBody latin = read({"MESSAGE", "text/plain", "caf\xe9 " + kLink, {}});
   ASSERT_EQ(latin.unreadableCount(), 1u);
   ASSERT_EQ(latin.partCount(), 1u);
@@ -393,6 +396,141 @@ TEST(BodyReading, ForwardedMailSvgAndRtfEncapsulatedHtml) {
   ImBody rtf = read({"MESSAGE", "text/rtf",
                      "{\\rtf1\\ansi\\fromhtml1 {\\*\\htmltag84 <a href=\"" + kLink + "\">}here{\\*\\htmltag92 </a>}}", {}});
   EXPECT_NE(allText(rtf).find(kLink), std::string::npos) << allText(rtf);
+}
+
+
+// ---- the red team's ways past the reader (issue 17) --------------------------
+
+bool sees(const ImBody& im, const std::string& what) { return allText(im).find(what) != std::string::npos; }
+bool seesOrRefuses(const ImBody& im, const std::string& what) { return sees(im, what) || im.unreadableCount() > 0; }
+
+TEST(BodyReadingRedTeam, ADelimiterMustStartALine) {
+  const std::string a = "--b\r\nContent-Type: text/plain\r\n\r\nhello x--b\r\nContent-Type: image/png\r\n\r\n" + kLink + "\r\n--b--\r\n";
+  EXPECT_TRUE(sees(read({"MESSAGE", "multipart/mixed; boundary=b", a, {}}), kLink));
+  const std::string b = "--b\r\nContent-Type: text/plain\r\n\r\nhi --b--\r\n" + kLink + "\r\n--b--\r\n";
+  EXPECT_TRUE(sees(read({"MESSAGE", "multipart/mixed; boundary=b", b, {}}), kLink));
+  const std::string c = "--b\r\n\r\nhello\r\n--b " + kLink;
+  EXPECT_TRUE(seesOrRefuses(read({"MESSAGE", "multipart/mixed; boundary=b", c, {}}), kLink));
+  const std::string padded = "--b  \r\n\r\nhello\r\n--b--\t\r\n";
+  ImBody ok = read({"MESSAGE", "multipart/mixed; boundary=b", padded, {}});
+  EXPECT_EQ(ok.unreadableCount(), 0u);
+  EXPECT_EQ(allText(ok), "hello\n");
+}
+
+TEST(BodyReadingRedTeam, PreambleAndEpilogueAreRead) {
+  ImBody im = read({"MESSAGE", "multipart/mixed; boundary=b", kLink + "\r\n--b\r\n\r\nhello\r\n--b--\r\n" + kLink + "2", {}});
+  std::vector<std::string> where;
+  for (std::size_t i = 0; i < im.partCount(); ++i) {
+    if (im.partText(i).find(kLink) != std::string_view::npos) where.emplace_back(im.partLocation(i));
+  }
+  EXPECT_EQ(where, (std::vector<std::string>{"preamble", "epilogue"}));
+}
+
+TEST(BodyReadingRedTeam, MediaTypesAsSipAndMimeWriteThem) {
+  ImBody spaced = read({"MESSAGE", "text / plain", kLink, {}});
+  EXPECT_TRUE(sees(spaced, kLink));
+  ImBody comment = read({"MESSAGE", "multipart/mixed; boundary=b", "--b\r\nContent-Type: (c) text/plain\r\n\r\n" + kLink + "\r\n--b--\r\n", {}});
+  EXPECT_TRUE(sees(comment, kLink));
+  EXPECT_EQ(read({"MESSAGE", "text", kLink, {}}).unreadableCount(), 1u);
+  EXPECT_EQ(read({"MESSAGE", "multipart/mixed; boundary=a; boundary=b", "--a\r\n\r\nhello\r\n--a--\r\n--b\r\n\r\n" + kLink, {}})
+                .unreadableCount(),
+            1u);
+  EXPECT_EQ(read({"MESSAGE", "text/plain; charset=utf-8; charset=utf-7", kLink, {}}).unreadableCount(), 1u);
+  ImBody escaped = read({"MESSAGE", "multipart/mixed; x=\"a\\\"; boundary=zz\"; boundary=b", "--b\r\n\r\n" + kLink + "\r\n--b--\r\n", {}});
+  EXPECT_TRUE(seesOrRefuses(escaped, kLink));
+}
+
+TEST(BodyReadingRedTeam, ACharsetThatContradictsTheBytesIsReadBothWays) {
+  EXPECT_TRUE(sees(read({"MESSAGE", "text/plain; charset=utf-16", kLink, {}}), kLink));
+  EXPECT_TRUE(sees(read({"MESSAGE", "text/plain", "\xff\xfe" + kLink + "!", {}}), kLink));
+  EXPECT_TRUE(sees(read({"MESSAGE", "text/plain", kLink + std::string(8, '\0'), {}}), kLink));
+  EXPECT_TRUE(sees(read({"MESSAGE", "text/plain; charset=cp037", kLink, {}}), kLink));
+  // Big-endian without a mark, padded so the zero bytes point the other way.
+  std::string be;
+  for (char c : kLink) be += std::string(1, '\0') + c;
+  for (int i = 0; i < 25; ++i) be += std::string("\x20\x00", 2);  // U+2000, its zero byte low
+  EXPECT_TRUE(sees(read({"MESSAGE", "text/plain; charset=utf-16", be, {}}), kLink));
+  // A plain Latin-1 message gets no second reading: defang can still edit it.
+  ImBody latin = read({"MESSAGE", "text/plain; charset=iso-8859-1", "caf\xe9 " + kLink, {}});
+  EXPECT_EQ(latin.partCount(), 1u);
+}
+
+TEST(BodyReadingRedTeam, ManyTinyPartsAreRefusedNotKept) {
+  std::string tiny;
+  for (int i = 0; i < 200000; ++i) tiny += "--b\n\nx\n";
+  ImBody im = read({"MESSAGE", "multipart/mixed; boundary=b", gzip(tiny), {{"Content-Encoding", "gzip"}}});
+  ASSERT_GE(im.unreadableCount(), 1u);
+  EXPECT_LE(im.entityCount(), kMaxBodyParts);
+  EXPECT_FALSE(im.plainText().empty());
+}
+
+TEST(BodyReadingRedTeam, MsBodyCopiesAreReadAsParametersOrRefused) {
+  const std::string copy = encodeTransfer(TransferEncoding::Base64, "see " + kLink);
+  std::string b64 = copy;
+  b64.erase(std::remove_if(b64.begin(), b64.end(), [](char c) { return c == '\r' || c == '\n'; }), b64.end());
+  for (const std::string& value : {"text/plain; ms-body=" + b64 + "; charset=UTF-8",
+                                   "text/plain; x=\"ms-body=AA\"; ms-body=" + b64, "text/plain; ms-body=\"" + b64 + "\""}) {
+    EXPECT_TRUE(sees(read({"MESSAGE", "text/plain", "hi", {{"Ms-IM-Format", value}}}), kLink)) << value;
+  }
+  for (const std::string& value : {"text/plain; ms-body=" + b64.substr(0, b64.size() - 1) + "!",
+                                   "text/x-markdown; ms-body=" + b64}) {
+    EXPECT_EQ(read({"MESSAGE", "text/plain", "hi", {{"Ms-IM-Format", value}}}).unreadableCount(), 1u) << value;
+  }
+  // An edit replaces only the copy.
+  ImBody im = read({"MESSAGE", "text/plain", "hi", {{"Ms-IM-Format", "text/plain; ms-body=" + b64 + "; charset=UTF-8"}}});
+  ASSERT_EQ(im.partCount(), 2u);
+  im.setPartText(1, "changed");
+  const auto headers = im.renderHeaders();
+  ASSERT_EQ(headers.size(), 1u);
+  EXPECT_EQ(headers[0].second, "text/plain; ms-body=Y2hhbmdlZA==; charset=UTF-8");
+}
+
+TEST(BodyReadingRedTeam, CpimWithOnlyATransferEncoding) {
+  ImBody im = read({"MESSAGE", "message/cpim",
+                    "From: <sip:a@x>\r\n\r\nContent-Transfer-Encoding: base64\r\n\r\n" + encodeTransfer(TransferEncoding::Base64, kLink),
+                    {}});
+  EXPECT_TRUE(sees(im, kLink));
+}
+
+TEST(BodyReadingRedTeam, XmlEntitiesAndCdataInXhtmlAreRefused) {
+  EXPECT_EQ(read({"MESSAGE", "application/xhtml+xml",
+                  "<!DOCTYPE html [<!ENTITY e \"" + kLink + "\">]><html><p>&e;</p></html>", {}})
+                .unreadableCount(),
+            1u);
+  EXPECT_EQ(read({"MESSAGE", "application/xhtml+xml", "<html><p><![CDATA[" + kLink + "]]></p></html>", {}}).unreadableCount(), 1u);
+}
+
+TEST(BodyReadingRedTeam, ANotificationThatIsNotOneIsText) {
+  ImBody im = read({"MESSAGE", "application/im-iscomposing+xml", kLink, {}});
+  EXPECT_TRUE(im.present());
+  EXPECT_TRUE(sees(im, kLink));
+  EXPECT_FALSE(read({"MESSAGE", "application/im-iscomposing+xml", "<?xml version='1.0'?><isComposing/>", {}}).present());
+}
+
+TEST(BodyReadingRedTeam, Utf16AndRawDeflateEditsGoBackAsTheyCame) {
+  std::string be = "\xfe\xff";
+  for (char c : std::string("see " + kLink)) be += std::string(1, '\0') + c;
+  ImBody im = read({"MESSAGE", "text/plain; charset=utf-16", be, {}});
+  im.setPartText(0, "ok");
+  EXPECT_EQ(im.renderBody(), std::string("\xfe\xff\0o\0k", 6));
+  ImBody raw = read({"MESSAGE", "text/plain", rawDeflate("see " + kLink), {{"Content-Encoding", "deflate"}}});
+  raw.setPartText(0, "ok");
+  z_stream stream{};
+  inflateInit2(&stream, -15);
+  const std::string rendered = raw.renderBody();
+  char out[64];
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(rendered.data()));
+  stream.avail_in = static_cast<uInt>(rendered.size());
+  stream.next_out = reinterpret_cast<Bytef*>(out);
+  stream.avail_out = sizeof out;
+  EXPECT_EQ(inflate(&stream, Z_FINISH), Z_STREAM_END);
+  inflateEnd(&stream);
+  EXPECT_EQ(std::string(out, stream.total_out), "ok");
+}
+
+TEST(BodyReadingRedTeam, QuotedPrintableEscapesMustBeWellFormed) {
+  const std::string bad = "--b\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nhtt=\rp://evil.example/\r\n--b--\r\n";
+  EXPECT_EQ(read({"MESSAGE", "multipart/mixed; boundary=b", bad, {}}).unreadableCount(), 1u);
 }
 
 }  // namespace
