@@ -41,9 +41,26 @@ bool isHiddenDestination(std::string_view word) {
   return false;
 }
 
+// {\* ...} destinations that are read although a reader may ignore them:
+// text a client shows, or may show, that can hold a link. Reading one a
+// client hides only adds text for the filters to match.
+bool isReadableStarDestination(std::string_view word) {
+  static constexpr std::string_view kRead[] = {
+      "fldinst",                            // a field's instruction: HYPERLINK "target"
+      "htmltag", "mhtmltag",                // encapsulated HTML (\fromhtml1), links and all
+      "hl", "hlsrc", "hlloc", "hlfr",       // Word 97 hyperlinks: target, location, shown text
+      "shpinst", "shptxt",                  // a drawing shape and the text box inside it
+      "ud", "upr"};                         // the Unicode twin of an ANSI run
+  for (std::string_view read : kRead) {
+    if (word == read) return true;
+  }
+  return false;
+}
+
 struct Group {
   bool hidden = false;
-  int unicodeSkip = 1;  // \ucN: characters that stand in for each \uN
+  bool opensFieldInstruction = false;  // this group is {\*\fldinst ...} itself, not a group inside it
+  int unicodeSkip = 1;                 // \ucN: characters that stand in for each \uN
 };
 
 class RtfReader {
@@ -64,6 +81,7 @@ class RtfReader {
         flushBytes();
         if (groups.size() >= kMaxRtfDepth) return std::nullopt;
         groups.push_back(current);
+        current.opensFieldInstruction = false;
         groupStart = true;
         starDestination = false;
         skipChars = 0;
@@ -72,6 +90,9 @@ class RtfReader {
       }
       if (c == '}') {
         flushBytes();
+        // The target ends its own line: the field's result (the word a
+        // reader clicks) must not run into it and change the link.
+        if (current.opensFieldInstruction) newLine();
         if (!groups.empty()) {
           current = groups.back();
           groups.pop_back();
@@ -103,15 +124,28 @@ class RtfReader {
           const bool atStart = groupStart;
           groupStart = false;
           if (atStart && (starDestination || isHiddenDestination(word))) {
-            // {\*\fldinst ...}: the link target, which filters must see;
-            // {\*\htmltag ...}: HTML that a client rendering Outlook-style
-            // encapsulated HTML (\fromhtml1) shows, links and all.
-            current.hidden = word != "fldinst" && word != "htmltag" && word != "mhtmltag";
+            current.hidden = !isReadableStarDestination(word);
+            current.opensFieldInstruction = word == "fldinst";
             if (!current.hidden) newLine();
             starDestination = false;
             continue;
           }
           starDestination = false;
+          if (word == "bin" && hasNumber && number > 0) {
+            // \binN: N bytes of data. In a picture or object they are
+            // skipped; anywhere else they may be text a reader shows, and
+            // skipping them could skip a link: unreadable.
+            if (!current.hidden) return std::nullopt;
+            pos_ += std::min<std::size_t>(static_cast<std::size_t>(number), rtf_.size() - pos_);
+            if (skipChars > 0) --skipChars;
+            continue;
+          }
+          if (skipChars > 0) {
+            // In the place of a \uN's replacement characters a control word
+            // is one of them (the RTF spec, \ucN), not a command.
+            --skipChars;
+            continue;
+          }
           control(word, hasNumber, number, current, skipChars, highSurrogate);
           continue;
         }
@@ -180,10 +214,6 @@ class RtfReader {
     }
     if (word == "uc" && hasNumber && number >= 0) {
       current.unicodeSkip = static_cast<int>(number);
-      return;
-    }
-    if (word == "bin" && hasNumber && number > 0) {
-      pos_ += std::min<std::size_t>(static_cast<std::size_t>(number), rtf_.size() - pos_);
       return;
     }
     if (current.hidden) return;

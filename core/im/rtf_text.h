@@ -5,11 +5,17 @@
 // targets as much as the words: a field's instruction
 // `HYPERLINK "http://x/"` is emitted as text, on a line of its own.
 //
-// Skipped: font, colour and style tables, document info, pictures, \bin
-// data and every {\* ...} destination other than a field instruction.
-// \'hh bytes are read in the document's \ansicpg code page (1252 when
-// none), \uN escapes as UTF-16 code units. One pass; groups nested deeper
-// than kMaxRtfDepth make the document unreadable rather than partly read.
+// Skipped: font, colour and style tables, document info, pictures and
+// objects (with their \bin data), and every {\* ...} destination other
+// than those that can hold a link a client shows: field instructions,
+// encapsulated HTML tags, Word 97 hyperlinks (\hl), shape text and the
+// Unicode twin of a run (\ud). \'hh bytes are read in the document's
+// \ansicpg code page (1252 when none), \uN escapes as UTF-16 code units,
+// followed by \ucN replacement characters where a control word, control
+// symbol or \'hh counts as one and a brace ends them (the RTF spec).
+// One pass; groups nested deeper than kMaxRtfDepth, or \bin data where a
+// reader could show it, make the document unreadable rather than partly
+// read.
 
 #include <optional>
 #include <string>
@@ -20,7 +26,8 @@ namespace sipwarden::im {
 inline constexpr int kMaxRtfDepth = 256;
 
 // UTF-8 text, or nothing when `rtf` does not start with "{\rtf", nests too
-// deep or names a code page iconv does not know.
+// deep, has \bin data outside a picture or object, or names a code page
+// iconv does not know.
 std::optional<std::string> rtfText(std::string_view rtf);
 
 }  // namespace sipwarden::im

@@ -92,12 +92,22 @@ inline std::string escape(std::string_view text) {
   return out;
 }
 
+// Whether the '<' at html[at] opens markup (a tag, an end tag, a comment
+// or a processing instruction). The WHATWG tokenizer reads any other '<'
+// ("I <3 you", "a < b") as text, and a browser shows it and what follows.
+inline bool opensTag(std::string_view html, std::size_t at) {
+  if (at + 1 >= html.size()) return false;
+  const char next = html[at + 1];
+  return (next >= 'a' && next <= 'z') || (next >= 'A' && next <= 'Z') || next == '/' || next == '!' || next == '?';
+}
+
 // Drops tags (a <br> or </p> becomes a line break) and decodes entities.
+// A tag that never closes hides the rest, as it does in a browser.
 inline std::string toText(std::string_view html) {
   std::string stripped;
   stripped.reserve(html.size());
   for (std::size_t i = 0; i < html.size(); ++i) {
-    if (html[i] != '<') {
+    if (html[i] != '<' || !opensTag(html, i)) {
       stripped.push_back(html[i]);
       continue;
     }
