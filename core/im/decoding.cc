@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdint>
+#include <cstring>
 #include <memory>
 #include <sstream>
 
@@ -109,6 +111,7 @@ std::pair<std::string, std::string> withByteOrder(const std::string& charset, st
 }  // namespace
 
 TransferEncoding transferEncodingOf(std::string_view headerValue) {
+  if (headerValue.empty()) return TransferEncoding::Identity;
   const std::string value = lower(headerValue);
   if (value.empty() || value == "7bit" || value == "8bit" || value == "binary") return TransferEncoding::Identity;
   if (value == "base64") return TransferEncoding::Base64;
@@ -259,6 +262,22 @@ bool wellFormedQuotedPrintable(std::string_view text) {
       continue;
     }
     return false;
+  }
+  return true;
+}
+
+bool isPlainAscii(std::string_view text) {
+  constexpr std::uint64_t kHigh = 0x8080808080808080ull;
+  constexpr std::uint64_t kOnes = 0x0101010101010101ull;
+  std::size_t i = 0;
+  for (; i + 8 <= text.size(); i += 8) {
+    std::uint64_t word;
+    std::memcpy(&word, text.data() + i, 8);
+    if ((word & kHigh) != 0 || ((word - kOnes) & ~word & kHigh) != 0) return false;
+  }
+  for (; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c == 0 || c >= 0x80) return false;
   }
   return true;
 }

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 
+#include <tuple>
 #include <unordered_set>
 
 #include "im/enriched_text.h"
 #include "im/rtf_text.h"
 #include "sipwarden/delimiter_search.h"
+#include "sip/grammar.h"
 #include "sip/header_id.h"
 #include "sipwarden/html_text.h"
 
@@ -96,28 +98,53 @@ bool looksLikeUtf16(std::string_view bytes) {
 
 }  // namespace
 
+namespace {
+
+ImBody::Headers lookUp(const ImBody::HeaderLookup& header, const ImBody::HeaderCount& count) {
+  ImBody::Headers found;
+  found.contentEncoding = header("Content-Encoding");
+  found.transferEncoding = header("Content-Transfer-Encoding");
+  found.msTextFormat = header("Ms-Text-Format");
+  found.msImFormat = header("Ms-IM-Format");
+  auto times = [&](const char* name, const std::optional<std::string_view>& value) -> std::size_t {
+    return count ? count(name) : value ? 1 : 0;
+  };
+  found.contentTypes = count ? count("Content-Type") : 1;
+  found.contentEncodings = times("Content-Encoding", found.contentEncoding);
+  found.transferEncodings = times("Content-Transfer-Encoding", found.transferEncoding);
+  found.msTextFormats = times("Ms-Text-Format", found.msTextFormat);
+  found.msImFormats = times("Ms-IM-Format", found.msImFormat);
+  return found;
+}
+
+}  // namespace
+
 ImBody::ImBody(std::string_view method, std::string_view contentType, std::string body, const HeaderLookup& header,
                const HeaderCount& count)
+    : ImBody(method, contentType, std::move(body), lookUp(header, count)) {}
+
+ImBody::ImBody(std::string_view method, std::string_view contentType, std::string body, const Headers& headers)
     : method_(method), body_(std::move(body)) {
   if (!body_.empty()) {
     bool readable = true;
-    if (count) {
-      for (const char* name : {"Content-Type", "Content-Encoding", "Content-Transfer-Encoding"}) {
-        if (count(name) > 1) {
-          addUnreadable(std::string("the request gives ") + name + " more than once");
-          readable = false;
-        }
+    const std::pair<const char*, std::size_t> repeats[] = {{"Content-Type", headers.contentTypes},
+                                                           {"Content-Encoding", headers.contentEncodings},
+                                                           {"Content-Transfer-Encoding", headers.transferEncodings}};
+    for (const auto& [name, times] : repeats) {
+      if (times > 1) {
+        addUnreadable(std::string("the request gives ") + name + " more than once");
+        readable = false;
       }
     }
-    if (auto encoding = header("Content-Encoding")) {
-      bodyEncoding_ = contentEncodingOf(*encoding);
+    if (readable && headers.contentEncoding) {
+      bodyEncoding_ = contentEncodingOf(*headers.contentEncoding);
       if (bodyEncoding_ != ContentEncoding::Identity) {
         Inflated inflated = decodeContent(bodyEncoding_, body_, kMaxDecodedBodyBytes);
         if (inflated.bytes) {
           body_ = std::move(*inflated.bytes);
           rawDeflate_ = inflated.rawDeflate;
         } else {
-          addUnreadable(inflated.error + " (Content-Encoding: " + printable(*encoding) + ")");
+          addUnreadable(inflated.error + " (Content-Encoding: " + printable(*headers.contentEncoding) + ")");
           bodyEncoding_ = ContentEncoding::Identity;
           readable = false;
         }
@@ -125,18 +152,54 @@ ImBody::ImBody(std::string_view method, std::string_view contentType, std::strin
     }
     // RFC 3261 has no Content-Transfer-Encoding, but clients built on MIME
     // libraries honour one on the request itself.
-    const std::string transfer(header("Content-Transfer-Encoding").value_or(""));
-    if (readable) readEntity(Declared{std::string(contentType), transfer, "body", false}, Span{-1, 0, body_.size()}, 0);
-  }
-  if (method_ == "MESSAGE" || method_ == "INVITE") {
-    for (const char* name : {"Ms-Text-Format", "Ms-IM-Format"}) {
-      if (count && count(name) > 1) {
-        addUnreadable(std::string("the request gives ") + name + " more than once");
-        continue;
-      }
-      if (auto value = header(name)) scanHeader(name, *value);
+    if (readable && !headers.transferEncoding && bodyEncoding_ == ContentEncoding::Identity &&
+        readPlainUtf8(contentType)) {
+      readable = false;  // read by the fast path
+    }
+    if (readable) {
+      readEntity(Declared{contentType, headers.transferEncoding.value_or(""), "body", false},
+                 Span{-1, 0, body_.size()}, 0);
     }
   }
+  if (method_ == "MESSAGE" || method_ == "INVITE") {
+    const std::tuple<const char*, const std::optional<std::string_view>&, std::size_t> copies[] = {
+        {"Ms-Text-Format", headers.msTextFormat, headers.msTextFormats},
+        {"Ms-IM-Format", headers.msImFormat, headers.msImFormats}};
+    for (const auto& [name, value, times] : copies) {
+      if (times > 1) {
+        addUnreadable(std::string("the request gives ") + name + " more than once");
+      } else if (value) {
+        scanHeader(name, *value);
+      }
+    }
+  }
+}
+
+bool ImBody::readPlainUtf8(std::string_view contentType) {
+  // Most messages are "text/plain" or "text/plain;charset=UTF-8" over ASCII
+  // or UTF-8: read them without the general machinery, which costs more
+  // than the rest of the filter chain on such a message.
+  const std::size_t semicolon = std::min(contentType.find(';'), contentType.size());
+  if (!sip::iequals(sip::trim(contentType.substr(0, semicolon)), "text/plain")) return false;
+  if (semicolon < contentType.size()) {
+    std::string_view parameter = sip::trim(contentType.substr(semicolon + 1));
+    if (!sip::iequals(parameter, "charset=utf-8") && !sip::iequals(parameter, "charset=\"utf-8\"") &&
+        !sip::iequals(parameter, "charset=us-ascii")) {
+      return false;
+    }
+  }
+  const std::string_view bytes = body_;
+  if (!isPlainAscii(bytes) && (bytes.find('\0') != std::string_view::npos || !isValidUtf8(bytes))) return false;
+  ++leaves_;
+  entities_.push_back(Entity{"text/plain", "body", Span{-1, 0, body_.size()}});
+  if (method_ != "MESSAGE") return true;
+  Part part;
+  part.type = "text/plain";
+  part.mediaType = "text/plain";
+  part.location = "body";
+  part.span = Span{-1, 0, body_.size()};
+  parts_.push_back(std::move(part));
+  return true;
 }
 
 void ImBody::addUnreadable(std::string reason) {
@@ -334,6 +397,8 @@ void ImBody::readMultipart(const std::string& boundary, Span span, const std::st
     const std::string_view part = content.substr(partStart, partEnd - partStart);
     std::size_t bodyStart;
     Declared declared{{}, {}, where, false};
+    MimeHeader type;  // the values `declared` views
+    MimeHeader transfer;
     if (part.starts_with("\r\n")) {
       bodyStart = 2;  // no headers: text/plain
     } else if (part.starts_with("\n")) {
@@ -345,10 +410,10 @@ void ImBody::readMultipart(const std::string& boundary, Span span, const std::st
         bodyStart = std::string_view::npos;
       } else {
         const std::string_view headers = part.substr(0, bodyStart);
-        const MimeHeader type = mimeHeader(headers, "Content-Type");
-        const MimeHeader transfer = mimeHeader(headers, "Content-Transfer-Encoding");
-        declared.contentType = type.value.value_or("");
-        declared.transfer = transfer.value.value_or("");
+        type = mimeHeader(headers, "Content-Type");
+        transfer = mimeHeader(headers, "Content-Transfer-Encoding");
+        if (type.value) declared.contentType = *type.value;
+        if (transfer.value) declared.transfer = *transfer.value;
         declared.ambiguous = type.repeated || transfer.repeated;
       }
     }
@@ -407,7 +472,8 @@ void ImBody::readText(const std::string& mediaType, const MediaType& media, Span
 
   std::optional<std::string> utf8;
   std::string charset = canonicalCharset(media.charset);
-  if (charset.empty() && looksLikeUtf16(bytes)) charset = "utf-16";
+  const bool plainAscii = charset.empty() && isPlainAscii(bytes);  // the common case: nothing to check
+  if (charset.empty() && !plainAscii && looksLikeUtf16(bytes)) charset = "utf-16";
   // A client that ignores the charset (many show the bytes as UTF-8) reads
   // an ASCII-incompatible charset very differently: both readings are
   // scanned, the second one read-only.
@@ -422,7 +488,7 @@ void ImBody::readText(const std::string& mediaType, const MediaType& media, Span
       part.charset = {};
       part.editable = false;
     }
-  } else if (!isValidUtf8(bytes)) {
+  } else if (!plainAscii && !isValidUtf8(bytes)) {
     addUnreadable("text that is not valid UTF-8 and names no charset in " + location);
     utf8 = repairUtf8(bytes);
     part.editable = false;

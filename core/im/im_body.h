@@ -28,11 +28,26 @@ class ImBody final : public InstantMessage {
 
   using HeaderCount = std::function<std::size_t(std::string_view name)>;
 
-  // `body` and `contentType` as the message now stands; `header` finds
-  // Content-Encoding, Content-Transfer-Encoding and the Ms-IM-Format /
-  // Ms-Text-Format headers; `count`, when given, says how often a header
-  // occurs (a body whose type or encoding is given twice is read two ways
-  // by different clients, so it is unreadable).
+  // The headers the reader looks at, found by the caller in one pass over
+  // the message (a lookup per name cost more than reading a short body).
+  // A body whose type or encoding is given twice is read two ways by
+  // different clients, so the counts matter.
+  struct Headers {
+    std::optional<std::string_view> contentEncoding;
+    std::optional<std::string_view> transferEncoding;  // Content-Transfer-Encoding
+    std::optional<std::string_view> msTextFormat;
+    std::optional<std::string_view> msImFormat;
+    std::size_t contentTypes = 0;
+    std::size_t contentEncodings = 0;
+    std::size_t transferEncodings = 0;
+    std::size_t msTextFormats = 0;
+    std::size_t msImFormats = 0;
+  };
+
+  // `body` and `contentType` as the message now stands.
+  ImBody(std::string_view method, std::string_view contentType, std::string body, const Headers& headers);
+  // The same with the headers looked up one by one (tests, fuzzers);
+  // `count`, when given, says how often a header occurs.
   ImBody(std::string_view method, std::string_view contentType, std::string body, const HeaderLookup& header,
          const HeaderCount& count = nullptr);
   // Parts refer into the object's own buffers by index, so moving is safe;
@@ -100,11 +115,13 @@ class ImBody final : public InstantMessage {
     Span span;
   };
   // What a leaf or container arrived as, before decoding.
+  // Views into the body, a decoded buffer or the caller's header values,
+  // valid for the readEntity call they are passed to.
   struct Declared {
-    std::string contentType;  // the full value, parameters included
-    std::string transfer;     // Content-Transfer-Encoding value
+    std::string_view contentType;  // the full value, parameters included
+    std::string_view transfer;     // Content-Transfer-Encoding value
     std::string location;
-    bool ambiguous = false;   // a header given twice with different values
+    bool ambiguous = false;        // a header given twice with different values
   };
 
   std::string_view viewOf(const Span& span) const {
@@ -130,6 +147,9 @@ class ImBody final : public InstantMessage {
   // never rewritten.
   void addReadOnlyText(std::string_view bytes, const std::string& mediaType, const std::string& location);
   void addUnreadable(std::string reason);
+  // The common case, read directly; false when the body needs the general
+  // reading.
+  bool readPlainUtf8(std::string_view contentType);
   Span store(std::string bytes);
 
   std::string method_;

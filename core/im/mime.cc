@@ -32,16 +32,22 @@ const MediaParameter* MediaType::parameter(std::string_view name) const {
 
 MediaType parseMediaType(std::string_view value) {
   MediaType media;
-  std::size_t pos = 0;
-  // The type: whitespace and (nested) comments dropped, then token/token.
-  int comment = 0;
-  while (pos < value.size() && (comment > 0 || value[pos] != ';')) {
-    const char c = value[pos++];
-    if (c == '(') ++comment;
-    else if (c == ')' && comment > 0) --comment;
-    else if (comment == 0 && c != ' ' && c != '\t' && c != '\r' && c != '\n') media.type += c;
+  std::size_t pos = std::min(value.find(';'), value.size());
+  const std::string_view head = sip::trim(value.substr(0, pos));
+  if (head.find_first_of("( \t\r\n") == std::string_view::npos) {
+    media.type = lower(head);  // the usual "text/plain"
+  } else {
+    // Whitespace and (nested) comments dropped, then token/token.
+    pos = 0;
+    int comment = 0;
+    while (pos < value.size() && (comment > 0 || value[pos] != ';')) {
+      const char c = value[pos++];
+      if (c == '(') ++comment;
+      else if (c == ')' && comment > 0) --comment;
+      else if (comment == 0 && c != ' ' && c != '\t' && c != '\r' && c != '\n') media.type += c;
+    }
+    media.type = lower(media.type);
   }
-  media.type = lower(media.type);
   if (!media.type.empty()) {
     const std::size_t slash = media.type.find('/');
     media.valid = slash != std::string::npos && slash > 0 && slash + 1 < media.type.size() &&
@@ -77,6 +83,11 @@ MediaType parseMediaType(std::string_view value) {
       parameter.length = raw.size();
       parameter.value = std::string(raw);
       pos = end;
+    }
+    // The usual lone "charset=UTF-8" needs no list (this runs per message).
+    if (media.parameters.empty() && pos >= value.size() && parameter.name == "charset") {
+      media.charset = lower(parameter.value);
+      return media;
     }
     for (const MediaParameter& earlier : media.parameters) {
       if (earlier.name == parameter.name && earlier.value != parameter.value) media.conflicting = true;

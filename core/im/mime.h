@@ -22,6 +22,7 @@ struct MediaType {
   std::string type;  // "multipart/mixed", lower-case; "" when the value is empty
   std::string boundary;
   std::string charset;  // lower-case, unquoted
+  // Every parameter, except that a lone charset is only in `charset`.
   std::vector<MediaParameter> parameters;
   // False when the type is not token "/" token (RFC 3261's SLASH allows
   // whitespace around the slash, and MIME parts allow comments: both are

@@ -156,17 +156,54 @@ std::string_view CoreExchange::body() const {
   return body_ ? std::string_view(*body_) : current_->body();
 }
 
+namespace {
+
+// The headers the body reader needs, in one pass over the message.
+im::ImBody::Headers bodyHeadersOf(const sip::Message& message) {
+  im::ImBody::Headers found;
+  for (const sip::HeaderField& field : message.headers()) {
+    switch (field.id) {
+      case sip::HeaderId::ContentType:
+        ++found.contentTypes;
+        break;
+      case sip::HeaderId::ContentEncoding:
+        if (found.contentEncodings++ == 0) found.contentEncoding = field.value;
+        break;
+      case sip::HeaderId::Other:
+        if (field.name.size() < 12 || (field.name[0] != 'C' && field.name[0] != 'c' && field.name[0] != 'M' &&
+                                       field.name[0] != 'm')) {
+          break;  // none of the names below
+        }
+        if (sip::iequals(field.name, "Content-Transfer-Encoding")) {
+          if (found.transferEncodings++ == 0) found.transferEncoding = field.value;
+        } else if (sip::iequals(field.name, "Ms-Text-Format")) {
+          if (found.msTextFormats++ == 0) found.msTextFormat = field.value;
+        } else if (sip::iequals(field.name, "Ms-IM-Format")) {
+          if (found.msImFormats++ == 0) found.msImFormat = field.value;
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  return found;
+}
+
+}  // namespace
+
 InstantMessage& CoreExchange::instantMessage() {
   if (!im_) {
     const std::string contentType(header("Content-Type").value_or(""));
-    im_ = std::make_unique<im::ImBody>(
-        current_->method(), contentType, std::string(body()), [this](std::string_view name) { return header(name); },
-        [this](std::string_view name) { return headers(name).size(); });
-    if (body_ || !overrides_.empty()) {
+    const bool changed = body_ || !overrides_.empty();
+    if (!changed) {
+      im_ = std::make_unique<im::ImBody>(current_->method(), contentType, std::string(body()), bodyHeadersOf(*current_));
+    } else {
+      im_ = std::make_unique<im::ImBody>(
+          current_->method(), contentType, std::string(body()), [this](std::string_view name) { return header(name); },
+          [this](std::string_view name) { return headers(name).size(); });
       // Earlier filters changed the message: "original" means as received.
       const im::ImBody received(current_->method(), current_->header("Content-Type").value_or(""),
-                                std::string(current_->body()),
-                                [this](std::string_view name) { return current_->header(name); });
+                                std::string(current_->body()), bodyHeadersOf(*current_));
       im_->setOriginalPlainText(received.plainText());
     }
   }
