@@ -14,6 +14,7 @@ Three hops, each with its own archive, in front of a next hop that answers
 WIRE_FORMS_SEED and WIRE_FORMS_COUNT set the corpus' seed and size (3000
 runs all 2550 forms, about two minutes)."""
 import base64
+import glob
 import gzip
 import os
 import random
@@ -73,6 +74,39 @@ def qp_soft_broken(data):
 def single_part(content_type, entity_headers, body):
     """multipart/mixed with one part: (content type, body)."""
     return wf.multipart(content_type, entity_headers, body, "wfb1", sibling=False)
+
+
+class CredentialsStayOut(unittest.TestCase):
+    """Authorization and Proxy-Authorization never reach the archive or the
+    log, whatever the body (a debug-level hop logs the most)."""
+
+    def test_credentials_are_neither_archived_nor_logged(self):
+        hop = RunningHopWithDebugLog()
+        try:
+            secret = "c2VjcmV0LXBhc3N3b3JkLTQyNDI"
+            headers = [("Authorization", f'Digest username="alice", realm="x", nonce="n", uri="sip:b@x", '
+                                         f'response="{secret}"'),
+                       ("Proxy-Authorization", f"Basic {secret}")]
+            for body, content_type in ((b"hello there", "text/plain"), (b"\x00\xff broken", "text/plain"),
+                                       (b"<p>hi</p>", "text/html")):
+                code, _, call_id = hop.message("creds", body, content_type, headers=headers)
+                self.assertIsNotNone(code)
+            stored = b""
+            for path in glob.glob(hop.db + "*"):  # the file and its WAL
+                with open(path, "rb") as part:
+                    stored += part.read()
+            self.assertIn(b"hello there", stored, "the search reads what the archive wrote")
+            self.assertNotIn(secret.encode(), stored)
+            self.assertNotIn(secret, hop.warden.output())
+            exported = subprocess.run([wf.BINARY, "query", "messages", "--db", hop.db, "--format", "json"],
+                                      capture_output=True, timeout=60)
+            self.assertNotIn(secret.encode(), exported.stdout)
+        finally:
+            hop.stop()
+
+
+def RunningHopWithDebugLog():
+    return wf.RunningHop([CARDS_FLAG], log_level="debug")
 
 
 class WireFormRows(unittest.TestCase):
