@@ -153,6 +153,11 @@ void reportEditedFinalCode(VerifyReport& report, std::int64_t messageId, std::in
            ", which its final-code records do not show: it was edited");
 }
 
+void reportTextIndexMismatch(VerifyReport& report, std::int64_t messageId, const std::string& how) {
+  fail(report, messageId, (messageId != 0 ? "row " + std::to_string(messageId) + ": " : std::string()) + how +
+                              ": text search no longer matches the archived text");
+}
+
 bool MessageChainCheck::row(std::int64_t id, const MessageRecord& record, const std::string& storedHash,
                             bool purged) {
   ++rows_;

@@ -112,5 +112,9 @@ class OutcomeChainCheck {
 
 // A row whose own final code no outcome record of it seals.
 void reportEditedFinalCode(VerifyReport& report, std::int64_t messageId, std::int64_t finalCode);
+// The full-text index no longer finds what the rows hold: `messageId` is the
+// first row it lost or invented (0 when the difference is in a row's words
+// and the backend cannot say which row).
+void reportTextIndexMismatch(VerifyReport& report, std::int64_t messageId, const std::string& how);
 
 }  // namespace sipwarden::archive

@@ -379,12 +379,31 @@ VerifyReport PostgresStore::verify() {
                   "AND NOT EXISTS (SELECT 1 FROM outcomes o WHERE o.message_id = m.id)")
               .integer(0, 0);
     }
+    if (report.ok) verifyTextSearch(report);
     db_.script("COMMIT");
   } catch (...) {
     rollback();
     throw;
   }
   return report;
+}
+
+void PostgresStore::verifyTextSearch(VerifyReport& report) {
+  // text_search is a generated column: nobody can UPDATE it, but an owner
+  // can drop its expression and then rewrite it, or the whole column.
+  const auto generated = db_.run(
+      "SELECT a.attgenerated::text, pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a "
+      "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+      "WHERE a.attrelid = 'messages'::regclass AND a.attname = 'text_search' AND NOT a.attisdropped");
+  if (generated.rows() == 0 || generated.text(0, 0) != "s" ||
+      generated.text(0, 1).find("to_tsvector('simple'") == std::string::npos) {
+    reportTextIndexMismatch(report, 0, "messages.text_search is no longer computed from the text");
+    return;
+  }
+  const auto differs = db_.run(
+      "SELECT id FROM messages WHERE text_search IS DISTINCT FROM (to_tsvector('simple', text) || "
+      "to_tsvector('simple', regexp_replace(text, '[[:punct:]]+', ' ', 'g'))) ORDER BY id LIMIT 1");
+  if (differs.rows() > 0) reportTextIndexMismatch(report, differs.integer(0, 0), "its text_search differs from its text");
 }
 
 void PostgresStore::verifyChain(const std::string& hop, VerifyReport& report) {

@@ -58,6 +58,9 @@ class PostgresStore final : public Store {
   bool insertBulk(const std::vector<const MessageRecord*>& messages);
   void verifyChain(const std::string& hop, VerifyReport& report);
   void verifyOutcomes(const std::string& hop, VerifyReport& report);
+  // text_search, the column text queries use, against the text it is
+  // computed from.
+  void verifyTextSearch(VerifyReport& report);
 
   pg::Connection db_;
   StoreOptions options_;

@@ -641,7 +641,66 @@ VerifyReport SqliteStore::verify() {
     sqlite3_finalize(head);
   }
   if (report.ok) verifyOutcomes(report);
+  if (report.ok) verifyTextIndex(report);
   return report;
+}
+
+void SqliteStore::verifyTextIndex(VerifyReport& report) const {
+  // Which rows the index holds, from its own token list; a probe index
+  // with the same tokenizer tells a row the index lost from a row whose
+  // text has no words (punctuation, emoji), which it never held.
+  const char* setup =
+      "CREATE VIRTUAL TABLE IF NOT EXISTS temp.verify_fts_instances USING fts5vocab(main, messages_fts, 'instance');"
+      "CREATE TEMP TABLE IF NOT EXISTS verify_fts_docs(doc INTEGER PRIMARY KEY);"
+      "DELETE FROM temp.verify_fts_docs;"
+      "INSERT OR IGNORE INTO temp.verify_fts_docs SELECT doc FROM temp.verify_fts_instances;"
+      "CREATE VIRTUAL TABLE IF NOT EXISTS temp.verify_fts_probe USING fts5(text);"
+      "CREATE VIRTUAL TABLE IF NOT EXISTS temp.verify_fts_probe_words USING fts5vocab(temp, verify_fts_probe, 'instance');";
+  char* error = nullptr;
+  if (sqlite3_exec(db_, setup, nullptr, nullptr, &error) != SQLITE_OK) {
+    const std::string message = error ? error : "unknown error";
+    sqlite3_free(error);
+    throw ArchiveError("cannot verify the text index: " + message);
+  }
+  SqliteStatement invented(db_, "SELECT doc FROM temp.verify_fts_docs d WHERE NOT EXISTS "
+                                "(SELECT 1 FROM messages m WHERE m.id = d.doc) ORDER BY doc LIMIT 1");
+  if (invented.prepared() && invented.step() == SQLITE_ROW) {
+    reportTextIndexMismatch(report, invented.integer(0), "the index holds words of a row that does not exist");
+    return;
+  }
+  SqliteStatement missing(db_, "SELECT m.id, m.text FROM messages m WHERE m.text <> '' AND NOT EXISTS "
+                               "(SELECT 1 FROM temp.verify_fts_docs d WHERE d.doc = m.id) ORDER BY m.id");
+  SqliteStatement probe(db_, "INSERT INTO temp.verify_fts_probe(rowid, text) VALUES (1, ?)");
+  SqliteStatement words(db_, "SELECT count(*) FROM temp.verify_fts_probe_words");
+  SqliteStatement clear(db_, "DELETE FROM temp.verify_fts_probe");
+  if (!missing.prepared() || !probe.prepared() || !words.prepared() || !clear.prepared()) {
+    throw ArchiveError("cannot verify the text index: " + missing.error());
+  }
+  while (missing.step() == SQLITE_ROW) {
+    const std::string_view text = missing.view(1);
+    sqlite3_bind_text(probe.get(), 1, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+    probe.step();
+    sqlite3_reset(probe.get());
+    const bool hasWords = words.step() == SQLITE_ROW && words.integer(0) > 0;
+    sqlite3_reset(words.get());
+    clear.step();
+    sqlite3_reset(clear.get());
+    if (hasWords) {
+      reportTextIndexMismatch(report, missing.integer(0), "the index lost this row");
+      return;
+    }
+  }
+  // The index's own check against its content (words changed in place).
+  // It writes nothing but needs a writable connection; a read-only one
+  // keeps the row-by-row check above.
+  char* checkError = nullptr;
+  const int rc = sqlite3_exec(db_, "INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)", nullptr,
+                              nullptr, &checkError);
+  const std::string message = checkError ? checkError : "";
+  sqlite3_free(checkError);
+  if (rc == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_CORRUPT) {
+    reportTextIndexMismatch(report, 0, "the index's words differ from the rows' (FTS5 integrity-check: " + message + ")");
+  }
 }
 
 void SqliteStore::verifyOutcomes(VerifyReport& report) const {

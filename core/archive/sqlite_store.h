@@ -70,6 +70,10 @@ class SqliteStore final : public Store {
   // Reads both chains' heads (at start and after a rollback).
   void loadHeads();
   void verifyOutcomes(VerifyReport& report) const;
+  // The FTS5 index against the rows: FTS5's own check of index against
+  // content where the connection may run it, and a row-by-row comparison
+  // of which rows the index holds (which names the row).
+  void verifyTextIndex(VerifyReport& report) const;
   std::int64_t insertConversation(const MessageRecord& record);
   void touch(std::int64_t id, std::int64_t timeMs);
   // Writes the last_ms of the conversations the open transaction touched.

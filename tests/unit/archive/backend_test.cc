@@ -94,6 +94,46 @@ TEST_P(Backend, VerifyFindsAnEditedRowAndADeletedOne) {
   EXPECT_NE(report.problem.find("deleted"), std::string::npos) << report.problem;
 }
 
+TEST_P(Backend, VerifyFindsAMessageTakenOutOfTextSearch) {
+  {
+    auto store = archive().open();
+    insert(*store, message("c1", kT0, "hello world"));
+    insert(*store, message("c2", kT0 + 1, "the secret plan"));
+    insert(*store, message("c3", kT0 + 2, "!!! :-) ..."));  // no words: never in the index
+    insert(*store, message("c4", kT0 + 3, "goodbye"));
+    const VerifyReport clean = store->verify();
+    EXPECT_TRUE(clean.ok) << clean.problem;
+  }
+  auto store = archive().open();
+  if (GetParam() == "sqlite") {
+    // The administrator's way to hide a message from search (issue 18).
+    archive().exec("INSERT INTO messages_fts(messages_fts, rowid, text) VALUES('delete', 2, 'the secret plan')");
+    VerifyReport report = store->verify();
+    EXPECT_FALSE(report.ok);
+    EXPECT_EQ(report.firstBadId, 2);
+    EXPECT_NE(report.problem.find("text search"), std::string::npos) << report.problem;
+    archive().exec("INSERT INTO messages_fts(rowid, text) VALUES (2, 'the secret plan')");
+    report = store->verify();
+    EXPECT_TRUE(report.ok) << report.problem;
+    // Words of a row that does not exist, or other words for a row.
+    archive().exec("INSERT INTO messages_fts(rowid, text) VALUES (99, 'invented')");
+    report = store->verify();
+    EXPECT_FALSE(report.ok);
+    EXPECT_EQ(report.firstBadId, 99);
+    archive().exec("INSERT INTO messages_fts(messages_fts, rowid, text) VALUES('delete', 99, 'invented')");
+    archive().exec("INSERT INTO messages_fts(messages_fts, rowid, text) VALUES('delete', 4, 'goodbye')");
+    archive().exec("INSERT INTO messages_fts(rowid, text) VALUES (4, 'farewell')");
+    report = store->verify();
+    EXPECT_FALSE(report.ok);
+    EXPECT_NE(report.problem.find("integrity-check"), std::string::npos) << report.problem;
+  } else {
+    archive().exec("ALTER TABLE messages ALTER COLUMN text_search DROP EXPRESSION");
+    VerifyReport report = store->verify();
+    EXPECT_FALSE(report.ok);
+    EXPECT_NE(report.problem.find("text_search"), std::string::npos) << report.problem;
+  }
+}
+
 TEST_P(Backend, FinalCodesAreSealedAndAnEditedCodeIsFound) {
   auto store = archive().open();
   insert(*store, message("c1", kT0, "one"));

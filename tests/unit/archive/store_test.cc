@@ -372,6 +372,8 @@ TEST(Store, FinalCodesOfAnArchiveOlderThanOutcomesAreCountedNotFailed) {
              std::to_string(r.timeMs) + ", 'from_client', 'alice@example.com', 'bob@example.com', '" + r.callId +
              "', " + std::to_string(i) + ", 'text/plain', '" + r.text + "', 'delivered', 200, '" + previous + "');";
     }
+    // As the writer does, the text goes into the full-text index too.
+    sql += "INSERT INTO messages_fts (rowid, text) SELECT id, text FROM messages;";
     sql += "UPDATE chain_head SET last_id = 2, last_hash = '" + previous + "', rows = 2;";
     ASSERT_EQ(sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(raw);
     sqlite3_close(raw);
