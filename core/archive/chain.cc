@@ -158,6 +158,12 @@ void reportTextIndexMismatch(VerifyReport& report, std::int64_t messageId, const
                               ": text search no longer matches the archived text");
 }
 
+void reportConversationMismatch(VerifyReport& report, std::int64_t messageId, std::int64_t conversationId) {
+  fail(report, messageId,
+       "row " + std::to_string(messageId) + " sits in conversation " + std::to_string(conversationId) +
+           ", whose participants or Call-ID are not the row's: the message or the conversation was moved or rewritten");
+}
+
 bool MessageChainCheck::row(std::int64_t id, const MessageRecord& record, const std::string& storedHash,
                             bool purged) {
   ++rows_;

@@ -116,5 +116,15 @@ void reportEditedFinalCode(VerifyReport& report, std::int64_t messageId, std::in
 // first row it lost or invented (0 when the difference is in a row's words
 // and the backend cannot say which row).
 void reportTextIndexMismatch(VerifyReport& report, std::int64_t messageId, const std::string& how);
+// A message whose conversation does not agree with its own chained fields:
+// the conversation's participants are not the row's sender and recipient,
+// a session's Call-ID is not the row's, or the conversation is gone.
+void reportConversationMismatch(VerifyReport& report, std::int64_t messageId, std::int64_t conversationId);
+// The participants a row's chained sender and recipient give, as the
+// archive plugin groups them (sorted AORs, byte order), in SQLite's SQL
+// (PostgreSQL needs COLLATE "C"): verify compares it with the
+// conversation the row sits in.
+inline constexpr const char* kParticipantsOfRow =
+    "(CASE WHEN m.sender <= m.recipient THEN m.sender || ',' || m.recipient ELSE m.recipient || ',' || m.sender END)";
 
 }  // namespace sipwarden::archive

@@ -379,6 +379,18 @@ VerifyReport PostgresStore::verify() {
                   "AND NOT EXISTS (SELECT 1 FROM outcomes o WHERE o.message_id = m.id)")
               .integer(0, 0);
     }
+    if (report.ok) {
+      // Each message against its conversation; byte order (COLLATE "C"),
+      // as the archive plugin sorts participants.
+      const std::string participants =
+          "(CASE WHEN m.sender COLLATE \"C\" <= m.recipient COLLATE \"C\" THEN m.sender || ',' || m.recipient "
+          "ELSE m.recipient || ',' || m.sender END)";
+      const auto moved = db_.run(
+          "SELECT m.id, m.conversation_id FROM messages m LEFT JOIN conversations c ON c.id = m.conversation_id "
+          "WHERE c.id IS NULL OR c.participants <> " + participants +
+          " OR (c.kind = 'session' AND c.call_id IS DISTINCT FROM m.call_id) ORDER BY m.id LIMIT 1");
+      if (moved.rows() > 0) reportConversationMismatch(report, moved.integer(0, 0), moved.integer(0, 1));
+    }
     if (report.ok) verifyTextSearch(report);
     db_.script("COMMIT");
   } catch (...) {

@@ -641,8 +641,18 @@ VerifyReport SqliteStore::verify() {
     sqlite3_finalize(head);
   }
   if (report.ok) verifyOutcomes(report);
+  if (report.ok) verifyConversations(report);
   if (report.ok) verifyTextIndex(report);
   return report;
+}
+
+void SqliteStore::verifyConversations(VerifyReport& report) const {
+  SqliteStatement moved(db_, std::string("SELECT m.id, m.conversation_id FROM messages m LEFT JOIN conversations c "
+                                         "ON c.id = m.conversation_id WHERE c.id IS NULL OR c.participants <> ") +
+                                 kParticipantsOfRow +
+                                 " OR (c.kind = 'session' AND c.call_id IS NOT m.call_id) ORDER BY m.id LIMIT 1");
+  if (!moved.prepared()) throw ArchiveError("cannot verify conversations: " + moved.error());
+  if (moved.step() == SQLITE_ROW) reportConversationMismatch(report, moved.integer(0), moved.integer(1));
 }
 
 void SqliteStore::verifyTextIndex(VerifyReport& report) const {

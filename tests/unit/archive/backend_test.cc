@@ -134,6 +134,43 @@ TEST_P(Backend, VerifyFindsAMessageTakenOutOfTextSearch) {
   }
 }
 
+TEST_P(Backend, VerifyFindsAMessageMovedOrAConversationRewritten) {
+  {
+    auto store = archive().open();
+    insert(*store, message("c1", kT0, "one"));
+    insert(*store, message("c2", kT0 + 1, "two", "carol@example.com", "alice@example.com"));
+    MessageRecord inSession = message("s1", kT0 + 2, "in a session");
+    inSession.session = true;
+    insert(*store, inSession);
+    const VerifyReport clean = store->verify();
+    EXPECT_TRUE(clean.ok) << clean.problem;
+  }
+  auto store = archive().open();
+  const std::int64_t first = archive().scalar("SELECT id FROM messages WHERE call_id = 'c1'");
+  const std::int64_t second = archive().scalar("SELECT id FROM messages WHERE call_id = 'c2'");
+  const std::int64_t other = archive().scalar("SELECT conversation_id FROM messages WHERE call_id = 'c2'");
+  const std::int64_t own = archive().scalar("SELECT conversation_id FROM messages WHERE call_id = 'c1'");
+  // Case 4 of issue 18: a message moved out of its transcript.
+  archive().exec("UPDATE messages SET conversation_id = " + std::to_string(other) + " WHERE call_id = 'c1'");
+  VerifyReport report = store->verify();
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(report.firstBadId, first);
+  EXPECT_NE(report.problem.find("conversation"), std::string::npos) << report.problem;
+  archive().exec("UPDATE messages SET conversation_id = " + std::to_string(own) + " WHERE call_id = 'c1'");
+  EXPECT_TRUE(store->verify().ok);
+  // Case 5: the participants holds and exports use, rewritten.
+  archive().exec("UPDATE conversations SET participants = 'alice@example.com,mallory@example.com' WHERE id = " +
+                 std::to_string(other));
+  report = store->verify();
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(report.firstBadId, second);
+  archive().exec("UPDATE conversations SET participants = 'alice@example.com,carol@example.com' WHERE id = " +
+                 std::to_string(other));
+  EXPECT_TRUE(store->verify().ok);
+  archive().exec("UPDATE conversations SET call_id = 'another' WHERE kind = 'session'");
+  EXPECT_FALSE(store->verify().ok);
+}
+
 TEST_P(Backend, FinalCodesAreSealedAndAnEditedCodeIsFound) {
   auto store = archive().open();
   insert(*store, message("c1", kT0, "one"));
