@@ -1,0 +1,135 @@
+"""Signed checkpoints through the running hop (issue 18): the hop signs its
+chain heads into a directory under SIPp load, is killed with SIGKILL,
+restarts, and `archive verify --checkpoints` passes; a row deleted with
+sqlite3 afterwards (the chain head rewound to hide it) fails with exit 3."""
+import json
+import os
+import sqlite3
+import stat
+import subprocess
+import tempfile
+
+from harness import BINARY, AnsweringPeer, HopTestCase, message_request, status_of
+
+
+class Checkpoints(HopTestCase):
+    def setUp(self):
+        super().setUp()
+        self.dir = tempfile.mkdtemp(prefix="sipwarden-checkpoints-")
+        self.db = os.path.join(self.dir, "archive.db")
+        self.key = os.path.join(self.dir, "hop.key")
+        self.checkpoints = os.path.join(self.dir, "checkpoints")
+        os.mkdir(self.checkpoints)
+
+    def keygen(self):
+        result = subprocess.run([BINARY, "archive", "keygen", "--out", self.key], capture_output=True, text=True,
+                                timeout=30)
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+
+    def config(self, **checkpoints):
+        settings = {"key": self.key, "dir": self.checkpoints, "every_rows": 100, "every_seconds": 1}
+        settings.update(checkpoints)
+        return json.dumps({"archive": {"path": self.db, "hop_id": "edge-1", "batch_ms": 50, "batch_rows": 50,
+                                       "checkpoints": settings},
+                           "plugins": [{"plugin": "archive", "on_archive_failure": "reject"}]})
+
+    def verify(self, *extra):
+        return subprocess.run([BINARY, "archive", "verify", "--db", self.db, "--checkpoints", self.checkpoints,
+                               "--public-key", self.key + ".pub", *extra], capture_output=True, text=True, timeout=120)
+
+    def lines(self):
+        with open(os.path.join(self.checkpoints, "edge-1.checkpoints")) as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+    def test_keygen_writes_a_private_key_only_the_owner_reads_and_never_overwrites(self):
+        self.keygen()
+        self.assertEqual(stat.S_IMODE(os.stat(self.key).st_mode), 0o600)
+        with open(self.key + ".pub") as public:
+            self.assertIn("BEGIN PUBLIC KEY", public.read())
+        again = subprocess.run([BINARY, "archive", "keygen", "--out", self.key], capture_output=True, text=True,
+                               timeout=30)
+        self.assertNotEqual(again.returncode, 0)
+        self.assertIn("never overwritten", again.stderr)
+
+    def test_a_key_others_can_read_is_refused_naming_the_setting(self):
+        self.keygen()
+        os.chmod(self.key, 0o644)
+        handle, path = tempfile.mkstemp(suffix=".json", dir=self.dir)
+        with os.fdopen(handle, "w") as out:
+            out.write(self.config())
+        result = subprocess.run([BINARY, "check-config", path], capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("archive.checkpoints.key", result.stdout + result.stderr)
+
+    def test_killed_under_load_restarted_and_verified_then_a_deleted_row_is_caught(self):
+        self.keygen()
+        delivered = self.kill_under_load(self.config())
+        self.assertGreater(len(delivered), 100)
+        signed = self.lines()
+        self.assertGreater(len(signed), 0, "checkpoints every 100 rows under load")
+        self.assertTrue(all(a["rows"] <= b["rows"] for a, b in zip(signed, signed[1:])))
+
+        # Restarted: it signs what was committed after its last checkpoint,
+        # then more traffic, then a clean stop signs the rest.
+        upstream = AnsweringPeer()
+        self.cleanups.append(upstream.stop)
+        warden = self.hop("--upstream", f"127.0.0.1:{upstream.port}", config=self.config())
+        caller = self.peer()
+        for i in range(5):
+            caller.send(message_request(caller.port, call_id=f"after-restart-{i}", body=f"after {i}"), warden.port)
+            self.assertEqual(status_of(caller.recv())[0], 200)
+        self.assertEqual(warden.stop(), 0)
+        with sqlite3.connect(self.db) as db:
+            total = db.execute("SELECT count(*) FROM messages").fetchone()[0]
+        self.assertEqual(self.lines()[-1]["rows"], total, "the clean stop signed every row")
+
+        result = self.verify()
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        self.assertIn("extends all", result.stdout)
+
+        # One row deleted (its final code and index entry too) and the chain
+        # head rewound: the chain alone cannot tell.
+        with sqlite3.connect(self.db) as db:
+            last = db.execute("SELECT max(id) FROM messages").fetchone()[0]
+            db.execute("INSERT INTO messages_fts (messages_fts, rowid, text) SELECT 'delete', id, text FROM messages "
+                       "WHERE id = ?", (last,))
+            db.execute("DELETE FROM outcomes WHERE message_id = ?", (last,))
+            db.execute("DELETE FROM messages WHERE id = ?", (last,))
+            db.execute("UPDATE chain_head SET last_id = (SELECT max(id) FROM messages), "
+                       "last_hash = (SELECT hash FROM messages ORDER BY id DESC LIMIT 1), rows = rows - 1, "
+                       "outcomes_last_id = (SELECT max(id) FROM outcomes), "
+                       "outcomes_last_hash = (SELECT hash FROM outcomes ORDER BY id DESC LIMIT 1), "
+                       "outcomes_rows = (SELECT count(*) FROM outcomes)")
+        plain = subprocess.run([BINARY, "archive", "verify", "--db", self.db], capture_output=True, text=True,
+                               timeout=120)
+        self.assertEqual(plain.returncode, 0, "without checkpoints this passes: " + plain.stdout)
+        result = self.verify()
+        self.assertEqual(result.returncode, 3, result.stdout + result.stderr)
+        self.assertIn(f"row {last} ", result.stdout)
+        self.assertIn("TAMPERED at checkpoint", result.stdout)
+
+    def test_a_forged_checkpoint_fails_with_exit_3(self):
+        self.keygen()
+        upstream = AnsweringPeer()
+        self.cleanups.append(upstream.stop)
+        warden = self.hop("--upstream", f"127.0.0.1:{upstream.port}", config=self.config())
+        caller = self.peer()
+        caller.send(message_request(caller.port, call_id="forged-1", body="one"), warden.port)
+        self.assertEqual(status_of(caller.recv())[0], 200)
+        self.assertEqual(warden.stop(), 0)
+        path = os.path.join(self.checkpoints, "edge-1.checkpoints")
+        with open(path) as f:
+            line = json.loads(f.readline())
+        line["rows"] = 0
+        with open(path, "a") as f:
+            f.write(json.dumps(line) + "\n")
+        result = self.verify()
+        self.assertEqual(result.returncode, 3, result.stdout)
+        self.assertIn("checkpoint 2: bad signature", result.stdout)
+
+    def test_a_missing_checkpoint_directory_is_a_usage_error_not_ok(self):
+        self.keygen()
+        result = subprocess.run([BINARY, "archive", "verify", "--db", self.db, "--checkpoints",
+                                 os.path.join(self.dir, "nowhere"), "--public-key", self.key + ".pub"],
+                                capture_output=True, text=True, timeout=30)
+        self.assertEqual(result.returncode, 2, result.stdout + result.stderr)
