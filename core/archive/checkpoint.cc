@@ -331,7 +331,7 @@ Checkpointer::Checkpointer(const CheckpointSettings& settings, const std::string
     if (wholeLines != size) {
       if (::ftruncate(fd_, wholeLines) == 0) {
         log().warning("checkpoint file %s ended in a cut line (%Ld bytes), removed", path_,
-                      static_cast<long long>(size - wholeLines));
+                      static_cast<std::int64_t>(size - wholeLines));
       } else {
         // An append-only file: end the line; verify will name it.
         log().error("checkpoint file %s ends in a cut line that cannot be removed (%s)", path_,

@@ -61,6 +61,25 @@ class Checkpoints(HopTestCase):
         self.assertNotEqual(result.returncode, 0)
         self.assertIn("archive.checkpoints.key", result.stdout + result.stderr)
 
+    def check_config(self, config):
+        handle, path = tempfile.mkstemp(suffix=".json", dir=self.dir)
+        with os.fdopen(handle, "w") as out:
+            out.write(config)
+        return subprocess.run([BINARY, "check-config", path], capture_output=True, text=True, timeout=30)
+
+    def test_config_errors_name_the_setting(self):
+        self.keygen()
+        for settings, named in [({"dir": os.path.join(self.dir, "nowhere")}, "archive.checkpoints.dir"),
+                                ({"every_rows": 0}, "archive.checkpoints.every_rows"),
+                                ({"every_seconds": "60"}, "archive.checkpoints.every_seconds"),
+                                ({"syslog": 1}, "archive.checkpoints.syslog"),
+                                ({"keys": "x"}, "archive.checkpoints.keys"),
+                                ({"key": os.path.join(self.dir, "missing.key")}, "archive.checkpoints.key")]:
+            result = self.check_config(self.config(**settings))
+            self.assertNotEqual(result.returncode, 0, settings)
+            self.assertIn(named, result.stdout + result.stderr, settings)
+        self.assertEqual(self.check_config(self.config(syslog=True)).returncode, 0)
+
     def test_killed_under_load_restarted_and_verified_then_a_deleted_row_is_caught(self):
         self.keygen()
         delivered = self.kill_under_load(self.config())

@@ -455,6 +455,58 @@ TEST(CheckpointWriter, SignsEveryNRowsAndAtStopAndTheArchiveVerifies) {
   EXPECT_EQ(lines(file).size(), content.size());
 }
 
+TEST(CheckpointWriter, SignsAPostgresHopsChain) {
+  if (testing::postgresServer() == nullptr) GTEST_SKIP() << "SIPWARDEN_TEST_PG_URL is not set";
+  TestArchive archive("postgres");
+  TempDir dir;
+  CheckpointKey::generate(dir.file("hop.key"));
+  WriterSettings settings;
+  settings.url = archive.url();
+  settings.hopId = "edge-2";
+  settings.checkpoints.keyPath = dir.file("hop.key");
+  settings.checkpoints.dir = dir.path();
+  {
+    // Another hop's rows in the same archive: not this hop's checkpoints'.
+    auto other = archive.open("edge-1");
+    const MessageRecord r = testing::textMessage("other", 1, kT0, "other hop");
+    other->begin({&r});
+    other->insertMessage(r);
+    other->commit();
+  }
+  {
+    Writer writer(settings);
+    for (int i = 1; i <= 20; ++i) {
+      const MessageRecord r = testing::textMessage("pg-" + std::to_string(i), 1, kT0 + i, "m");
+      ASSERT_TRUE(writer.submit(r));
+      writer.finalCode(r.callId, 1, r.sender, 200);
+    }
+  }
+  const std::string file = dir.file("edge-2.checkpoints");
+  std::string error;
+  const auto last = parseCheckpointLine(lines(file).back(), error);
+  ASSERT_TRUE(last) << error;
+  EXPECT_EQ(last->heads.rows, 20);
+  EXPECT_EQ(last->heads.outcomesRows, 20);
+  const auto store = archive.open("");
+  VerifyReport report = store->verify();
+  verifyCheckpoints(*store, {file}, CheckpointKey::loadPublic(dir.file("hop.key.pub")), report);
+  EXPECT_TRUE(report.ok) << report.problem;
+  // The other hop's chain rewound does not touch this one's checkpoints;
+  // this hop's does.
+  archive.exec("DELETE FROM outcomes WHERE message_id = (SELECT max(id) FROM messages WHERE hop_id = 'edge-2')");
+  archive.exec("DELETE FROM messages WHERE id = (SELECT max(id) FROM messages WHERE hop_id = 'edge-2')");
+  archive.exec("UPDATE chain_head SET last_id = (SELECT max(id) FROM messages WHERE hop_id = 'edge-2'), "
+               "last_hash = (SELECT hash FROM messages WHERE hop_id = 'edge-2' ORDER BY id DESC LIMIT 1), rows = 19, "
+               "outcomes_last_id = (SELECT max(id) FROM outcomes WHERE hop_id = 'edge-2'), "
+               "outcomes_last_hash = (SELECT hash FROM outcomes WHERE hop_id = 'edge-2' ORDER BY id DESC LIMIT 1), "
+               "outcomes_rows = 19 WHERE hop_id = 'edge-2'");
+  report = store->verify();
+  EXPECT_TRUE(report.ok) << "the chains alone: " << report.problem;
+  verifyCheckpoints(*store, {file}, CheckpointKey::loadPublic(dir.file("hop.key.pub")), report);
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(report.badCheckpoint, 1) << report.problem;
+}
+
 TEST(CheckpointWriter, ACutLastLineIsRemovedAtStart) {
   TempDir dir;
   CheckpointKey::generate(dir.file("hop.key"));
