@@ -88,7 +88,7 @@ archive::CheckpointSettings parseCheckpoints(const Object& archive) {
   Object::Ptr object = archive.getObject("checkpoints");
   if (!object) fail("archive.checkpoints", "expected an object");
   const std::string path = "archive.checkpoints";
-  rejectUnknownKeys(*object, path, {"key", "dir", "every_rows", "every_seconds", "syslog"});
+  rejectUnknownKeys(*object, path, {"key", "dir", "every_rows", "every_seconds", "syslog", "post_url"});
   archive::CheckpointSettings settings;
   if (!object->has("key")) fail(path + ".key", "expected the path of the private key (sipwarden archive keygen)");
   if (!object->has("dir")) fail(path + ".dir", "expected the directory the checkpoints are written to");
@@ -111,6 +111,13 @@ archive::CheckpointSettings parseCheckpoints(const Object& archive) {
     settings.every = std::chrono::seconds(getInteger(*object, path, "every_seconds", 1, 86400));
   }
   if (object->has("syslog")) settings.syslog = getBool(*object, path, "syslog");
+  if (object->has("post_url")) {
+    settings.postUrl = getString(*object, path, "post_url");
+    const bool http = settings.postUrl.starts_with("http://") || settings.postUrl.starts_with("https://");
+    if (!http || settings.postUrl.find_first_of(" \r\n") != std::string::npos) {
+      fail(path + ".post_url", "expected an http:// or https:// URL");
+    }
+  }
   return settings;
 }
 

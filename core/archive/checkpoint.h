@@ -76,6 +76,9 @@ struct CheckpointSettings {
   std::int64_t everyRows = 1000;
   std::chrono::seconds every{60};
   bool syslog = false;
+  // Also POSTed here (http:// or https://, the line as application/json),
+  // after the file; empty for none.
+  std::string postUrl;
 };
 
 // The hop's checkpoint writer: the archive's writer thread publishes the
@@ -108,7 +111,9 @@ class Checkpointer {
 
  private:
   void run();
-  void write(const ChainHeads& heads);
+  // Appends, syncs, then copies to syslog and the POST target; `inFile`
+  // is set once the file has it. Throws ArchiveError.
+  void write(const ChainHeads& heads, bool& inFile);
 
   CheckpointSettings settings_;
   std::string hop_;

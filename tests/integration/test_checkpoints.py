@@ -2,8 +2,10 @@
 chain heads into a directory under SIPp load, is killed with SIGKILL,
 restarts, and `archive verify --checkpoints` passes; a row deleted with
 sqlite3 afterwards (the chain head rewound to hide it) fails with exit 3."""
+import http.server
 import json
 import os
+import threading
 import sqlite3
 import stat
 import subprocess
@@ -74,6 +76,7 @@ class Checkpoints(HopTestCase):
                                 ({"every_seconds": "60"}, "archive.checkpoints.every_seconds"),
                                 ({"syslog": 1}, "archive.checkpoints.syslog"),
                                 ({"keys": "x"}, "archive.checkpoints.keys"),
+                                ({"post_url": "ftp://x/"}, "archive.checkpoints.post_url"),
                                 ({"key": os.path.join(self.dir, "missing.key")}, "archive.checkpoints.key")]:
             result = self.check_config(self.config(**settings))
             self.assertNotEqual(result.returncode, 0, settings)
@@ -145,6 +148,52 @@ class Checkpoints(HopTestCase):
         result = self.verify()
         self.assertEqual(result.returncode, 3, result.stdout)
         self.assertIn("checkpoint 2: bad signature", result.stdout)
+
+    def test_checkpoints_are_posted_to_a_collector(self):
+        received = []
+
+        class Collector(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers["Content-Length"])
+                received.append((self.path, self.headers["Content-Type"], self.rfile.read(length).decode()))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.cleanups.append(server.server_close)
+        self.cleanups.append(server.shutdown)
+        self.keygen()
+        upstream = AnsweringPeer()
+        self.cleanups.append(upstream.stop)
+        url = f"http://127.0.0.1:{server.server_address[1]}/checkpoints?hop=edge-1"
+        warden = self.hop("--upstream", f"127.0.0.1:{upstream.port}", config=self.config(post_url=url))
+        caller = self.peer()
+        for i in range(3):
+            caller.send(message_request(caller.port, call_id=f"posted-{i}", body="hi"), warden.port)
+            self.assertEqual(status_of(caller.recv())[0], 200)
+        self.assertEqual(warden.stop(), 0)
+        with open(os.path.join(self.checkpoints, "edge-1.checkpoints")) as f:
+            lines = [line.rstrip("\n") for line in f]
+        self.assertGreater(len(lines), 0)
+        self.assertEqual([body for _, _, body in received], lines, "each line, once, as written")
+        self.assertEqual({(path, kind) for path, kind, _ in received}, {("/checkpoints?hop=edge-1", "application/json")})
+
+    def test_a_collector_that_is_down_costs_its_copy_not_the_checkpoint(self):
+        self.keygen()
+        upstream = AnsweringPeer()
+        self.cleanups.append(upstream.stop)
+        warden = self.hop("--upstream", f"127.0.0.1:{upstream.port}", config=self.config(post_url="http://127.0.0.1:9/"))
+        caller = self.peer()
+        caller.send(message_request(caller.port, call_id="unposted", body="hi"), warden.port)
+        self.assertEqual(status_of(caller.recv())[0], 200)
+        self.assertEqual(warden.stop(), 0)
+        self.assertEqual(len(self.lines()), 1)
+        self.assertIn("written, but a copy failed", warden.output())
+        self.assertEqual(self.verify().returncode, 0)
 
     def test_a_missing_checkpoint_directory_is_a_usage_error_not_ok(self):
         self.keygen()
