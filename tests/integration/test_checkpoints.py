@@ -7,11 +7,13 @@ import json
 import os
 import threading
 import sqlite3
+import ssl
 import stat
 import subprocess
 import tempfile
 
 from harness import BINARY, AnsweringPeer, HopTestCase, message_request, status_of
+from tls_support import TestCa
 
 
 class Checkpoints(HopTestCase):
@@ -149,7 +151,8 @@ class Checkpoints(HopTestCase):
         self.assertEqual(result.returncode, 3, result.stdout)
         self.assertIn("checkpoint 2: bad signature", result.stdout)
 
-    def test_checkpoints_are_posted_to_a_collector(self):
+    def collector(self, tls=None):
+        """An HTTP(S) server on loopback that keeps what is POSTed to it."""
         received = []
 
         class Collector(http.server.BaseHTTPRequestHandler):
@@ -163,24 +166,56 @@ class Checkpoints(HopTestCase):
                 pass
 
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+        scheme = "http"
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            server.socket = context.wrap_socket(server.socket, server_side=True)
+            scheme = "https"
         threading.Thread(target=server.serve_forever, daemon=True).start()
         self.cleanups.append(server.server_close)
         self.cleanups.append(server.shutdown)
-        self.keygen()
+        return received, f"{scheme}://127.0.0.1:{server.server_address[1]}"
+
+    def post_three(self, url, prefix="posted"):
         upstream = AnsweringPeer()
         self.cleanups.append(upstream.stop)
-        url = f"http://127.0.0.1:{server.server_address[1]}/checkpoints?hop=edge-1"
         warden = self.hop("--upstream", f"127.0.0.1:{upstream.port}", config=self.config(post_url=url))
         caller = self.peer()
         for i in range(3):
-            caller.send(message_request(caller.port, call_id=f"posted-{i}", body="hi"), warden.port)
+            caller.send(message_request(caller.port, call_id=f"{prefix}-{i}", body="hi"), warden.port)
             self.assertEqual(status_of(caller.recv())[0], 200)
         self.assertEqual(warden.stop(), 0)
+        return warden.output()
+
+    def test_checkpoints_are_posted_to_a_collector(self):
+        received, base = self.collector()
+        self.keygen()
+        self.post_three(base + "/checkpoints?hop=edge-1")
         with open(os.path.join(self.checkpoints, "edge-1.checkpoints")) as f:
             lines = [line.rstrip("\n") for line in f]
         self.assertGreater(len(lines), 0)
         self.assertEqual([body for _, _, body in received], lines, "each line, once, as written")
         self.assertEqual({(path, kind) for path, kind, _ in received}, {("/checkpoints?hop=edge-1", "application/json")})
+
+    def test_an_https_collector_is_trusted_only_through_the_system_cas(self):
+        ca = TestCa(self.dir)
+        received, base = self.collector(tls=ca.issue("collector", "localhost"))
+        self.keygen()
+        output = self.post_three(base + "/c")
+        self.assertEqual(received, [], "a certificate no trusted CA signed is refused")
+        self.assertIn("written, but a copy failed", output)
+        previous = os.environ.get("SSL_CERT_FILE")
+        os.environ["SSL_CERT_FILE"] = ca.cert  # OpenSSL's default CAs, for this hop only
+        try:
+            self.post_three(base + "/c", prefix="trusted")
+        finally:
+            if previous is None:
+                del os.environ["SSL_CERT_FILE"]
+            else:
+                os.environ["SSL_CERT_FILE"] = previous
+        self.assertEqual(len(received), 1)
+        self.assertEqual(json.loads(received[0][2]), self.lines()[-1])
 
     def test_a_collector_that_is_down_costs_its_copy_not_the_checkpoint(self):
         self.keygen()
