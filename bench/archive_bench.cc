@@ -5,6 +5,9 @@
 //   commitRowsCodeLater/L, commitRowsNoCode/L, commitRowsWithout/P: below
 //   ftsTwoWords      a two-word full-text query on 1,000,000 archived messages
 //   participantLast100  a participant's last 100 messages on the same archive
+//   writerWithCheckpoints/C  the hop's writer thread, 100,000 rows in
+//                    batches of 40, without (0) and with (1) signed
+//                    checkpoints: rows/s and CPU per row
 //   postgresCommitRows/threads:N  rows committed per second into PostgreSQL
 //                    by N hops at once (each its own connection and chain),
 //                    as the hop writes them (codes a batch later); needs
@@ -14,6 +17,7 @@
 //   build/release/bench/archive_bench
 #include <benchmark/benchmark.h>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -22,7 +26,9 @@
 #include <random>
 
 #include "archive/pg.h"
+#include "archive/checkpoint.h"
 #include "archive/sqlite_store.h"
+#include "archive/writer.h"
 
 namespace {
 
@@ -202,6 +208,59 @@ void commitRowsInBatchesOf(benchmark::State& state) {
 BENCHMARK(commitRowsInBatchesOf)->Arg(40)->Iterations(40'000 / 40)->Unit(benchmark::kMillisecond);
 BENCHMARK(commitRowsInBatchesOf)->Arg(500)->Iterations(40'000 / 500)->Unit(benchmark::kMillisecond);
 BENCHMARK(commitRowsInBatchesOf)->Arg(10'000)->Iterations(kCommitRows / 10'000)->Unit(benchmark::kMillisecond);
+
+// The hop's writer thread end to end (queue, batches of 40 as at 2,000
+// MESSAGE/s, a final code per row a moment later), without (0) and with (1)
+// signed checkpoints every 1,000 rows: what checkpoints cost the writer
+// (the heads' SELECT after each commit; signing and fsync on their thread).
+// Real time: the rows go through the writer's thread.
+void writerWithCheckpoints(benchmark::State& state) {
+  namespace archive = sipwarden::archive;
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / "sipwarden-bench-checkpoints";
+  const auto& records = recordsWithoutCodes(20);
+  constexpr std::size_t kRows = 100'000;
+  std::uint64_t signedCheckpoints = 0;
+  double cpuSeconds = 0;
+  std::size_t written = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    archive::WriterSettings settings;
+    settings.url = freshPath("sipwarden-bench-writer.db");
+    settings.batchRows = 40;
+    settings.batchTime = std::chrono::milliseconds(20);
+    settings.queueLimit = 1'000'000;
+    settings.hopId = "bench";
+    if (state.range(0) == 1) {
+      archive::CheckpointKey::generate((dir / "bench.key").string());
+      settings.checkpoints.keyPath = (dir / "bench.key").string();
+      settings.checkpoints.dir = dir.string();
+    }
+    std::vector<MessageRecord> copies(records.begin(), records.begin() + std::min(kRows, records.size()));
+    state.ResumeTiming();
+    rusage before{};
+    ::getrusage(RUSAGE_SELF, &before);
+    archive::Writer writer(settings);
+    for (const MessageRecord& r : copies) {
+      writer.submit(r);
+      writer.finalCode(r.callId, r.cseq, r.sender, 200);
+    }
+    writer.drainAndStop();
+    rusage after{};
+    ::getrusage(RUSAGE_SELF, &after);
+    auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+    cpuSeconds += seconds(after.ru_utime) + seconds(after.ru_stime) - seconds(before.ru_utime) - seconds(before.ru_stime);
+    if (writer.checkpointer() != nullptr) signedCheckpoints += writer.checkpointer()->written();
+    written += copies.size();
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(written));
+  const auto rows = static_cast<double>(written);
+  state.counters["checkpoints"] = static_cast<double>(signedCheckpoints);
+  state.counters["cpu_us_per_row"] = cpuSeconds * 1e6 / rows;
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(writerWithCheckpoints)->Arg(0)->Arg(1)->Iterations(3)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 // Each thread is one hop: its own store and chain, its own Call-IDs, the
 // same participants as the other hop (so the hops meet on conversations).

@@ -169,6 +169,12 @@ std::string renderPrometheus(const MetricsSnapshot& s, const archive::Writer* ar
                 "Messages not archived because their sender had been answered 503 before the archive took them.",
                 a.abandoned.load());
     more.single("sipwarden_archive_failures_total", "counter", "Batches that failed to commit.", a.failures.load());
+    if (const archive::Checkpointer* checkpoints = archive->checkpointer()) {
+      more.single("sipwarden_archive_checkpoints_signed_total", "counter",
+                  "Signed checkpoints of the chain heads written (archive.checkpoints).", checkpoints->written());
+      more.single("sipwarden_archive_checkpoint_failures_total", "counter",
+                  "Signed checkpoints that could not be written.", checkpoints->failures());
+    }
     more.family("sipwarden_archive_commit_seconds", "histogram", "Time to write and commit one batch.");
     std::uint64_t cumulative = 0;
     for (std::size_t i = 0; i < a.commitBuckets.size(); ++i) {

@@ -3,8 +3,10 @@
 #include <chrono>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "app/config.h"
+#include "archive/checkpoint.h"
 #include "archive/migrate.h"
 #include "archive/store.h"
 
@@ -12,7 +14,8 @@ namespace sipwarden::app {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: sipwarden archive verify (--db FILE|URL | --config FILE)\n"
+    "usage: sipwarden archive verify (--db FILE|URL | --config FILE) [--checkpoints DIR|FILE --public-key FILE]\n"
+    "       sipwarden archive keygen --out FILE\n"
     "       sipwarden archive hold (--db FILE|URL | --config FILE) (--participant AOR | --conversation ID) [--release]\n"
     "       sipwarden archive purge (--db FILE|URL | --config FILE) --older-than-days N\n"
     "       sipwarden archive migrate --from sqlite:///FILE --to postgresql://... [--hop ID]\n";
@@ -58,10 +61,29 @@ int migrateCommand(const std::vector<std::string>& args) {
   return 0;
 }
 
+// FILE gets the private key (mode 0600, never over an existing file),
+// FILE.pub the public one, which is what verify needs.
+int keygenCommand(const std::vector<std::string>& args) {
+  if (args.size() != 3 || args[1] != "--out" || args[2].empty()) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  try {
+    archive::CheckpointKey::generate(args[2]);
+  } catch (const archive::ArchiveError& error) {
+    std::cerr << "sipwarden archive keygen: " << error.what() << "\n";
+    return 1;
+  }
+  std::cout << "wrote the Ed25519 private key to " << args[2] << " (mode 0600: only the hop may read it) and its public key to "
+            << args[2] << ".pub (for archive verify --public-key)\n";
+  return 0;
+}
+
 }  // namespace
 
 int archiveCommand(const std::vector<std::string>& args) {
   if (!args.empty() && args[0] == "migrate") return migrateCommand(args);
+  if (!args.empty() && args[0] == "keygen") return keygenCommand(args);
   if (args.empty() || (args[0] != "verify" && args[0] != "hold" && args[0] != "purge")) {
     std::cerr << kUsage;
     return 2;
@@ -71,6 +93,8 @@ int archiveCommand(const std::vector<std::string>& args) {
   std::string value;
   bool release = false;
   int olderThanDays = -1;
+  std::string checkpoints;
+  std::string publicKey;
   for (std::size_t i = 1; i < args.size(); ++i) {
     const bool hasValue = i + 1 < args.size();
     if (args[i] == "--db" && hasValue) {
@@ -87,6 +111,10 @@ int archiveCommand(const std::vector<std::string>& args) {
       value = args[++i];
     } else if (args[i] == "--release") {
       release = true;
+    } else if (args[i] == "--checkpoints" && hasValue && args[0] == "verify") {
+      checkpoints = args[++i];
+    } else if (args[i] == "--public-key" && hasValue && args[0] == "verify") {
+      publicKey = args[++i];
     } else if (args[i] == "--older-than-days" && hasValue) {
       olderThanDays = std::stoi(args[++i]);
     } else {
@@ -94,9 +122,22 @@ int archiveCommand(const std::vector<std::string>& args) {
       return 2;
     }
   }
-  if (path.empty()) {
+  if (path.empty() || checkpoints.empty() != publicKey.empty()) {
     std::cerr << kUsage;
     return 2;
+  }
+  // Read before the archive is opened: a wrong path is a usage error, never
+  // an OK without checkpoints.
+  std::optional<archive::CheckpointKey> key;
+  std::vector<std::string> checkpointFiles;
+  if (!checkpoints.empty()) {
+    try {
+      key.emplace(archive::CheckpointKey::loadPublic(publicKey));
+      checkpointFiles = archive::checkpointFiles(checkpoints);
+    } catch (const archive::ArchiveError& error) {
+      std::cerr << "sipwarden archive verify: " << error.what() << "\n";
+      return 2;
+    }
   }
   const std::unique_ptr<archive::Store> opened = archive::openStore(path, archive::StoreOptions{});
   archive::Store& store = *opened;
@@ -127,16 +168,24 @@ int archiveCommand(const std::vector<std::string>& args) {
     std::cout << "purged " << total << " messages older than " << olderThanDays << " days (held ones kept)\n";
     return 0;
   }
-  const archive::VerifyReport report = store.verify();
+  archive::VerifyReport report = store.verify();
+  if (report.ok && key) archive::verifyCheckpoints(store, checkpointFiles, *key, report);
   if (report.ok) {
     std::cout << shown << ": OK, " << report.rows << " messages, " << report.chains
               << (report.chains == 1 ? " chain" : " chains") << " intact; " << report.outcomes
               << " final codes sealed";
+    if (key) std::cout << "; extends all " << report.checkpoints << " signed checkpoints";
     if (report.unsealedCodes > 0) {
       std::cout << " (" << report.unsealedCodes << " older final codes predate schema 005 and are not covered)";
     }
     std::cout << "\n";
     return 0;
+  }
+  if (report.badCheckpoint > 0) {
+    std::cout << shown << ": TAMPERED at " << report.problem;
+    if (report.firstBadId > 0) std::cout << "; the first suspect row is " << report.firstBadId;
+    std::cout << " (" << report.rows << " rows and " << report.checkpoints << " checkpoints checked before)\n";
+    return 3;
   }
   std::cout << shown << ": TAMPERED at row " << report.firstBadId << " (" << report.rows
             << " rows checked): " << report.problem << "\n";

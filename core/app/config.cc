@@ -5,8 +5,12 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -75,6 +79,46 @@ std::vector<std::string> getStrings(const Object& object, const std::string& pat
     out.push_back(array->getElement<std::string>(static_cast<unsigned>(i)));
   }
   return out;
+}
+
+// archive.checkpoints (docs/archive.md, "Signed checkpoints"). The key is
+// checked here, like ssh checks its keys, so that a key others can read
+// stops the hop at start with the setting named.
+archive::CheckpointSettings parseCheckpoints(const Object& archive) {
+  Object::Ptr object = archive.getObject("checkpoints");
+  if (!object) fail("archive.checkpoints", "expected an object");
+  const std::string path = "archive.checkpoints";
+  rejectUnknownKeys(*object, path, {"key", "dir", "every_rows", "every_seconds", "syslog", "post_url"});
+  archive::CheckpointSettings settings;
+  if (!object->has("key")) fail(path + ".key", "expected the path of the private key (sipwarden archive keygen)");
+  if (!object->has("dir")) fail(path + ".dir", "expected the directory the checkpoints are written to");
+  settings.keyPath = getString(*object, path, "key");
+  settings.dir = getString(*object, path, "dir");
+  if (settings.keyPath.empty()) fail(path + ".key", "expected the path of the private key");
+  if (settings.dir.empty()) fail(path + ".dir", "expected a directory");
+  struct stat info {};
+  if (::stat(settings.keyPath.c_str(), &info) != 0) {
+    fail(path + ".key", settings.keyPath + ": " + std::strerror(errno));
+  }
+  if (!S_ISREG(info.st_mode)) fail(path + ".key", settings.keyPath + " is not a file");
+  if ((info.st_mode & 077) != 0) {
+    fail(path + ".key", settings.keyPath + " may be read by group or others: chmod 600 it (like ssh, a key others can read is refused)");
+  }
+  std::error_code error;
+  if (!std::filesystem::is_directory(settings.dir, error)) fail(path + ".dir", settings.dir + " is not a directory");
+  if (object->has("every_rows")) settings.everyRows = getInteger(*object, path, "every_rows", 1, 100000000);
+  if (object->has("every_seconds")) {
+    settings.every = std::chrono::seconds(getInteger(*object, path, "every_seconds", 1, 86400));
+  }
+  if (object->has("syslog")) settings.syslog = getBool(*object, path, "syslog");
+  if (object->has("post_url")) {
+    settings.postUrl = getString(*object, path, "post_url");
+    const bool http = settings.postUrl.starts_with("http://") || settings.postUrl.starts_with("https://");
+    if (!http || settings.postUrl.find_first_of(" \r\n") != std::string::npos) {
+      fail(path + ".post_url", "expected an http:// or https:// URL");
+    }
+  }
+  return settings;
 }
 
 std::vector<proxy::Network> getNetworks(const Object& object, const std::string& path, const std::string& key) {
@@ -412,7 +456,7 @@ AppConfig parseConfig(const std::string& json) {
     if (!archive) fail("archive", "expected an object");
     rejectUnknownKeys(*archive, "archive",
                       {"url", "path", "hop_id", "batch_rows", "batch_ms", "queue_limit", "conversation_gap_minutes",
-                       "max_pages", "retention_days"});
+                       "max_pages", "retention_days", "checkpoints"});
     auto& settings = config.archive;
     if (archive->has("url") && archive->has("path")) fail("archive.url", "give url or path, not both");
     if (archive->has("url")) {
@@ -446,6 +490,7 @@ AppConfig parseConfig(const std::string& json) {
       settings.retentionDays = static_cast<int>(getInteger(*archive, "archive", "retention_days", 0, 36500));
     }
     if (archive->has("max_pages")) settings.maxPages = getInteger(*archive, "archive", "max_pages", 0, 1LL << 40);
+    if (archive->has("checkpoints")) settings.checkpoints = parseCheckpoints(*archive);
   }
   if (top->has("admin")) {
     Object::Ptr admin = top->getObject("admin");

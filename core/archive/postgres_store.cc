@@ -470,4 +470,28 @@ void PostgresStore::verifyOutcomes(const std::string& hop, VerifyReport& report)
   chain.head(head.integer(0, 0), head.text(0, 1), head.integer(0, 2));
 }
 
+// Signed checkpoints (checkpoint.h): each hop has its own pair of chains.
+std::optional<ChainHeads> PostgresStore::chainHeads(const std::string& hop) {
+  const auto head = db_.run("SELECT last_id, last_hash, rows, outcomes_last_id, outcomes_last_hash, outcomes_rows "
+                            "FROM chain_head WHERE hop_id = $1",
+                            pg::Params().text(hop));
+  if (head.rows() == 0) return std::nullopt;
+  return ChainHeads{head.integer(0, 0), head.text(0, 1), head.integer(0, 2),
+                    head.integer(0, 3), head.text(0, 4), head.integer(0, 5)};
+}
+
+std::optional<std::string> PostgresStore::chainedMessageHash(const std::string& hop, std::int64_t id) {
+  const auto hash = db_.run("SELECT hash FROM messages WHERE id = $1 AND hop_id = $2 UNION ALL "
+                            "SELECT hash FROM tombstones WHERE id = $1 AND hop_id = $2",
+                            pg::Params().number(id).text(hop));
+  if (hash.rows() == 0) return std::nullopt;
+  return hash.text(0, 0);
+}
+
+std::optional<std::string> PostgresStore::chainedOutcomeHash(const std::string& hop, std::int64_t id) {
+  const auto hash = db_.run("SELECT hash FROM outcomes WHERE id = $1 AND hop_id = $2", pg::Params().number(id).text(hop));
+  if (hash.rows() == 0) return std::nullopt;
+  return hash.text(0, 0);
+}
+
 }  // namespace sipwarden::archive

@@ -44,6 +44,9 @@ class PostgresStore final : public Store {
   std::int64_t purgeBatch(std::int64_t cutoffMs, std::int64_t nowMs, int limit) override;
   void setHold(const std::string& kind, const std::string& value, bool held, std::int64_t nowMs) override;
   VerifyReport verify() override;
+  std::optional<ChainHeads> chainHeads(const std::string& hop) override;
+  std::optional<std::string> chainedMessageHash(const std::string& hop, std::int64_t id) override;
+  std::optional<std::string> chainedOutcomeHash(const std::string& hop, std::int64_t id) override;
 
   // The connection, for the migration command (archive migrate) and tests.
   pg::Connection& connection() { return db_; }

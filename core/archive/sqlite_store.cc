@@ -757,4 +757,31 @@ void SqliteStore::verifyOutcomes(VerifyReport& report) const {
   sqlite3_finalize(unsealed);
 }
 
+// Signed checkpoints (checkpoint.h): one file, one pair of chains, so the
+// hop is not asked. Statements prepared per call: the writer asks once a
+// batch at most, verify once a checkpoint.
+std::optional<ChainHeads> SqliteStore::chainHeads(const std::string& /*hop: one chain per file*/) {
+  SqliteStatement head(db_, "SELECT last_id, last_hash, rows, outcomes_last_id, outcomes_last_hash, outcomes_rows "
+                            "FROM chain_head WHERE id = 1");
+  if (!head.prepared()) throw ArchiveError("cannot read the chain head: " + head.error());
+  if (head.step() != SQLITE_ROW) return std::nullopt;
+  return ChainHeads{head.integer(0), head.text(1), head.integer(2), head.integer(3), head.text(4), head.integer(5)};
+}
+
+std::optional<std::string> SqliteStore::chainedMessageHash(const std::string& /*hop*/, std::int64_t id) {
+  SqliteStatement hash(db_, "SELECT hash FROM messages WHERE id = ?1 UNION ALL SELECT hash FROM tombstones WHERE id = ?1");
+  if (!hash.prepared()) throw ArchiveError("cannot read a row's hash: " + hash.error());
+  sqlite3_bind_int64(hash.get(), 1, id);
+  if (hash.step() != SQLITE_ROW) return std::nullopt;
+  return hash.text(0);
+}
+
+std::optional<std::string> SqliteStore::chainedOutcomeHash(const std::string& /*hop*/, std::int64_t id) {
+  SqliteStatement hash(db_, "SELECT hash FROM outcomes WHERE id = ?1");
+  if (!hash.prepared()) throw ArchiveError("cannot read a final-code record's hash: " + hash.error());
+  sqlite3_bind_int64(hash.get(), 1, id);
+  if (hash.step() != SQLITE_ROW) return std::nullopt;
+  return hash.text(0);
+}
+
 }  // namespace sipwarden::archive

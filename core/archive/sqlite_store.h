@@ -57,6 +57,9 @@ class SqliteStore final : public Store {
   // kind: "participant" (an address-of-record) or "conversation" (an id).
   void setHold(const std::string& kind, const std::string& value, bool held, std::int64_t nowMs) override;
   VerifyReport verify() override;
+  std::optional<ChainHeads> chainHeads(const std::string& hop) override;
+  std::optional<std::string> chainedMessageHash(const std::string& hop, std::int64_t id) override;
+  std::optional<std::string> chainedOutcomeHash(const std::string& hop, std::int64_t id) override;
   sqlite3* handle() { return db_; }
 
  private:

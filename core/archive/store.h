@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -33,6 +34,21 @@ struct VerifyReport {
   // record covers (not a failure: those archives had no way to seal them).
   std::int64_t unsealedCodes = 0;
   std::int64_t chains = 1;  // one per hop in a shared archive
+  // Signed checkpoints checked (archive verify --checkpoints), and the one
+  // (1-based line of its file) the archive does not extend, if any.
+  std::int64_t checkpoints = 0;
+  std::int64_t badCheckpoint = 0;
+};
+
+// Where one hop's two chains end: what a signed checkpoint commits to.
+struct ChainHeads {
+  std::int64_t lastId = 0;
+  std::string lastHash;
+  std::int64_t rows = 0;
+  std::int64_t outcomesLastId = 0;
+  std::string outcomesLastHash;
+  std::int64_t outcomesRows = 0;
+  bool operator==(const ChainHeads&) const = default;
 };
 
 class Store {
@@ -77,6 +93,17 @@ class Store {
   // kind: "participant" (an address-of-record) or "conversation" (an id).
   virtual void setHold(const std::string& kind, const std::string& value, bool held, std::int64_t nowMs) = 0;
   virtual VerifyReport verify() = 0;
+
+  // For signed checkpoints (checkpoint.h). The committed heads of `hop`'s
+  // chains (a SQLite file has one pair and ignores `hop`); nullopt when the
+  // archive has no chain of that hop. Called by the writer thread after a
+  // commit and by verify, outside a transaction.
+  virtual std::optional<ChainHeads> chainHeads(const std::string& hop) = 0;
+  // The stored hash of message `id` of `hop`'s chain, its row's or its
+  // tombstone's; nullopt when neither exists.
+  virtual std::optional<std::string> chainedMessageHash(const std::string& hop, std::int64_t id) = 0;
+  // The stored hash of final-code record `id` of `hop`'s chain, if any.
+  virtual std::optional<std::string> chainedOutcomeHash(const std::string& hop, std::int64_t id) = 0;
 };
 
 struct StoreOptions {

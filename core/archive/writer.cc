@@ -37,6 +37,24 @@ Writer::Writer(WriterSettings settings)
     sqlite3_exec(sqlite->handle(), "PRAGMA wal_autocheckpoint=100000", nullptr, nullptr, nullptr);
     checkpointThread_ = std::thread([this, path = parseArchiveLocation(settings_.url).target] { checkpointLoop(path); });
   }
+  if (!settings_.checkpoints.keyPath.empty()) {
+    try {
+      checkpointer_ = std::make_unique<Checkpointer>(settings_.checkpoints, settings_.hopId);
+      const std::optional<ChainHeads> heads = store_->chainHeads(settings_.hopId);
+      const ChainHeads& signedHeads = checkpointer_->signedAtStart();
+      if (heads && (heads->rows < signedHeads.rows || heads->lastId < signedHeads.lastId)) {
+        log().error("the archive (row %Ld, %Ld rows) is behind its last signed checkpoint (row %Ld, %Ld rows) in %s: "
+                    "rows were removed or an older copy was restored; archive verify --checkpoints will report it",
+                    heads->lastId, heads->rows, signedHeads.lastId, signedHeads.rows, checkpointer_->path());
+      }
+      // What was committed since the last checkpoint (a hop killed before
+      // it could sign) is signed now.
+      if (heads) checkpointer_->publish(*heads, true);
+    } catch (...) {
+      drainAndStop();  // the checkpoint thread runs already
+      throw;
+    }
+  }
   thread_ = std::thread([this] { run(); });
 }
 
@@ -134,6 +152,8 @@ void Writer::drainAndStop() {
   }
   wake_.notify_one();
   if (thread_.joinable()) thread_.join();
+  // Everything is committed: the last heads are signed.
+  if (checkpointer_) checkpointer_->stop();
   {
     std::lock_guard<std::mutex> hold(checkpointLock_);
     checkpointStopping_ = true;
@@ -171,6 +191,17 @@ void Writer::checkpointLoop(const std::string& path) {
     hold.lock();
   }
   sqlite3_close(db);
+}
+
+void Writer::publishHeads() {
+  // A SELECT of one row per batch, on this thread's connection: the heads
+  // this writer just committed. Never fatal to the writer.
+  try {
+    if (const std::optional<ChainHeads> heads = store_->chainHeads(settings_.hopId)) checkpointer_->publish(*heads);
+  } catch (const ArchiveError& error) {
+    checkpointer_->publishFailed();
+    log().warning("cannot read the chain heads for a checkpoint: %s", std::string(error.what()));
+  }
 }
 
 void Writer::purgeExpired() {
@@ -273,6 +304,11 @@ void Writer::run() {
       healthy_ = true;
       for (auto& job : batch) {
         if (job.waiter && !job.abandoned) job.waiter->committed(true);
+      }
+      if (checkpointer_ && (written > 0 || std::any_of(batch.begin(), batch.end(), [](const Job& job) {
+                              return job.finalCodeOnly && !job.action && !job.abandoned;
+                            }))) {
+        publishHeads();
       }
       counters_.committed.fetch_add(written, std::memory_order_relaxed);
       counters_.duplicates.fetch_add(duplicates, std::memory_order_relaxed);

@@ -17,6 +17,7 @@
 #include <string>
 #include <thread>
 
+#include "archive/checkpoint.h"
 #include "archive/store.h"
 #include "sipwarden/archive.h"
 
@@ -37,6 +38,9 @@ struct WriterSettings {
   std::chrono::milliseconds purgeInterval{std::chrono::minutes(10)};
   // The name of this hop's chain in a shared (PostgreSQL) archive.
   std::string hopId{};
+  // Signed checkpoints of the chain heads, kept outside the archive
+  // (checkpoint.h); off without a key.
+  CheckpointSettings checkpoints{};
 };
 
 struct WriterCounters {
@@ -77,6 +81,8 @@ class Writer final : public ArchiveSink {
   void drainAndStop();
   std::size_t queueDepth() const;
   const WriterCounters& counters() const { return counters_; }
+  // Null unless checkpoints are configured.
+  const Checkpointer* checkpointer() const { return checkpointer_.get(); }
 
  private:
   struct Job {
@@ -94,6 +100,8 @@ class Writer final : public ArchiveSink {
   // fsync and the copy took up to a second inside COMMIT, and in reject mode
   // every waiting sender with it).
   void checkpointLoop(const std::string& path);
+  // After a commit that moved a chain: hands the heads to the checkpointer.
+  void publishHeads();
 
   WriterSettings settings_;
   std::unique_ptr<Store> store_;
@@ -106,6 +114,7 @@ class Writer final : public ArchiveSink {
   // let through to find out whether the archive is writable again.
   std::chrono::steady_clock::time_point refuseUntil_{};
   WriterCounters counters_;
+  std::unique_ptr<Checkpointer> checkpointer_;
   std::thread thread_;
   std::mutex checkpointLock_;
   std::condition_variable checkpointWake_;
