@@ -1,3 +1,7 @@
+// Over 500 lines because a checkpoint is one format read and written in one
+// place: key files, the signed serialization, the append-only file with its
+// recovery, the syslog and HTTP(S) copies, and the verification against a
+// store all depend on the same field order.
 #include "archive/checkpoint.h"
 
 #include <Poco/JSON/Object.h>

@@ -1,3 +1,6 @@
+// Over 500 lines because it is the whole SQLite backend of the Store
+// interface: writing (rows, conversations, outcomes, calls), retention and
+// holds, and verification read the same prepared statements and caches.
 #include "archive/sqlite_store.h"
 
 #include "archive/chain.h"

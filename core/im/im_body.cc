@@ -1,3 +1,7 @@
+// Over 500 lines because it is one reading: the container walk (multipart,
+// CPIM, rfc822), the per-part decoding and the rendering of edits share the
+// Part and Span bookkeeping, and splitting them would spread one invariant
+// (a part's bytes, its decoding and how an edit goes back) over files.
 #include "im/im_body.h"
 
 #include <algorithm>

@@ -1,3 +1,6 @@
+// Over 500 lines because each of the four offer forms (RFC 5547 SDP, Lync
+// XML, OCS msmsgsinvite, RCS FT-over-HTTP) needs its own strict reader, and
+// they share the refusal reasons and the name-reading rules.
 #include "file_filter/file_offers.h"
 
 #include <cstdint>

@@ -1,3 +1,7 @@
+// Over 500 lines because finding a link is one pass with many kinds of
+// link (schemes, host prefixes, UNC, bare hosts, HTML attributes) whose
+// boundaries depend on each other; the RE2 patterns and the classification
+// have to agree.
 #include "link_finder.h"
 
 #include <re2/re2.h>
