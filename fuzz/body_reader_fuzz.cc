@@ -14,9 +14,11 @@
 #include <string_view>
 
 #include "im/decoding.h"
+#include "sipwarden/utf8.h"
 #include "im/enriched_text.h"
 #include "im/im_body.h"
 #include "im/rtf_text.h"
+#include "sipwarden/utf8.h"
 
 namespace {
 
@@ -37,7 +39,7 @@ void exercise(std::string_view method, const std::string& contentType, const std
   for (std::size_t i = 0; i < im.entityCount(); ++i) (void)im.entityContent(i).size();
   bool edited = false;
   for (std::size_t i = 0; i < im.partCount(); ++i) {
-    check(sipwarden::im::isValidUtf8(im.partText(i)));
+    check(sipwarden::utf8::isValid(im.partText(i)));
     if (!im.partEditable(i)) continue;
     const std::string text(im.partText(i));
     im.setPartText(i, "[x] " + text.substr(0, text.size() / 2));
@@ -46,7 +48,7 @@ void exercise(std::string_view method, const std::string& contentType, const std
   if (!edited) return;
   const std::string rendered = im.renderBody();
   sipwarden::im::ImBody again(method, contentType, rendered, header);
-  for (std::size_t i = 0; i < again.partCount(); ++i) check(sipwarden::im::isValidUtf8(again.partText(i)));
+  for (std::size_t i = 0; i < again.partCount(); ++i) check(sipwarden::utf8::isValid(again.partText(i)));
 }
 
 }  // namespace

@@ -64,10 +64,4 @@ bool wellFormedQuotedPrintable(std::string_view text);
 // True for text of ASCII characters other than NUL: the common case, which
 // needs no UTF-8 check, charset sniffing or conversion. Eight bytes a step.
 bool isPlainAscii(std::string_view text);
-// True for well-formed UTF-8 (no overlongs, surrogates or code points past
-// U+10FFFF).
-bool isValidUtf8(std::string_view text);
-// `text` with each invalid sequence replaced by U+FFFD.
-std::string repairUtf8(std::string_view text);
-
 }  // namespace sipwarden::im

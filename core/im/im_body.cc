@@ -15,6 +15,7 @@
 #include "sip/grammar.h"
 #include "sip/header_id.h"
 #include "sipwarden/html_text.h"
+#include "sipwarden/utf8.h"
 
 namespace sipwarden::im {
 namespace {
@@ -193,7 +194,7 @@ bool ImBody::readPlainUtf8(std::string_view contentType) {
     }
   }
   const std::string_view bytes = body_;
-  if (!isPlainAscii(bytes) && (bytes.find('\0') != std::string_view::npos || !isValidUtf8(bytes))) return false;
+  if (!isPlainAscii(bytes) && (bytes.find('\0') != std::string_view::npos || !utf8::isValid(bytes))) return false;
   ++leaves_;
   entities_.push_back(Entity{"text/plain", "body", Span{-1, 0, body_.size()}});
   if (method_ != "MESSAGE") return true;
@@ -444,7 +445,7 @@ void ImBody::addReadOnlyText(std::string_view bytes, const std::string& mediaTyp
   part.location = location;
   part.decoded = true;
   part.editable = false;
-  part.text = isValidUtf8(text) ? std::move(text) : repairUtf8(text);
+  part.text = utf8::isValid(text) ? std::move(text) : utf8::repair(text);
   parts_.push_back(std::move(part));
 }
 
@@ -484,17 +485,17 @@ void ImBody::readText(const std::string& mediaType, const MediaType& media, Span
   bool secondReading = false;
   if (!charset.empty()) {
     utf8 = toUtf8(charset, bytes, &part.charset);
-    if (utf8 && isValidUtf8(*utf8)) {
+    if (utf8 && utf8::isValid(*utf8)) {
       secondReading = !asciiCompatible(charset);
     } else {
       addUnreadable("text that cannot be read as charset " + printable(charset) + " in " + location);
-      utf8 = repairUtf8(bytes);
+      utf8 = utf8::repair(bytes);
       part.charset = {};
       part.editable = false;
     }
-  } else if (!plainAscii && !isValidUtf8(bytes)) {
+  } else if (!plainAscii && !utf8::isValid(bytes)) {
     addUnreadable("text that is not valid UTF-8 and names no charset in " + location);
-    utf8 = repairUtf8(bytes);
+    utf8 = utf8::repair(bytes);
     part.editable = false;
   }
 
@@ -532,7 +533,7 @@ void ImBody::readText(const std::string& mediaType, const MediaType& media, Span
     if ((charset == "utf-16" || charset == "utf-32") && used.bom.empty() && used.charset.size() > 2) {
       const std::string other = used.charset.ends_with("le") ? "be" : "le";
       std::optional<std::string> flipped = toUtf8(charset, bytes, nullptr, other);
-      if (flipped && isValidUtf8(*flipped) && *flipped != mainText) {
+      if (flipped && utf8::isValid(*flipped) && *flipped != mainText) {
         addReadOnlyText(*flipped, mediaType, location + " (other byte order)");
         parts_.back().searchable = false;  // scanned; not archived, where it would mostly be noise
       }
@@ -579,12 +580,12 @@ void ImBody::scanHeader(const std::string& name, std::string_view value) {
   } else {
     const std::string charset = canonicalCharset(media.charset);
     std::optional<std::string> utf8 = charset.empty() ? std::move(bytes) : toUtf8(charset, *bytes, &part.charset);
-    if (utf8 && isValidUtf8(*utf8)) {
+    if (utf8 && utf8::isValid(*utf8)) {
       part.text = std::move(*utf8);
     } else {
       addUnreadable("text that cannot be read" + (charset.empty() ? std::string(" as UTF-8") : " as charset " + printable(charset)) +
                     " in " + location);
-      part.text = repairUtf8(utf8 ? *utf8 : msBody->value);
+      part.text = utf8::repair(utf8 ? *utf8 : msBody->value);
       part.charset = {};
       part.editable = false;
     }

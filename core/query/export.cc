@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "archive/clean_text.h"
+#include "sipwarden/utf8.h"
 #include "query/json.h"
 #include "sipwarden/html_text.h"
 
@@ -248,7 +249,7 @@ std::string encodeHeaderValue(const std::string& value) {
   while (i < text.size()) {
     std::size_t end = i;
     while (end < text.size()) {
-      const std::size_t length = std::max<std::size_t>(archive::utf8SequenceAt(text, end), 1);
+      const std::size_t length = std::max<std::size_t>(utf8::sequenceAt(text, end), 1);
       if (end + length - i > 45) break;
       end += length;
     }

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "archive/clean_text.h"
+#include "sipwarden/utf8.h"
 
 namespace sipwarden::query {
 namespace {
@@ -46,7 +47,7 @@ std::string jsonString(const std::string& text) {
       // The archive keeps the bytes a client sent, valid UTF-8 or not;
       // JSON must be UTF-8, so a byte that starts no well-formed sequence
       // becomes U+FFFD, as a decoder would show it.
-      const std::size_t length = archive::utf8SequenceAt(text, i);
+      const std::size_t length = utf8::sequenceAt(text, i);
       if (length == 0) {
         out += "\xEF\xBF\xBD";
       } else {

@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "common/file_extensions.h"
+#include "sipwarden/utf8.h"
 
 namespace sipwarden::plugins::fileoffer {
 namespace {
@@ -116,13 +117,7 @@ bool windowsCannotEnd(char c) {
 
 }  // namespace
 
-bool validUtf8(std::string_view text) {
-  std::size_t length = 0;
-  for (std::size_t i = 0; i < text.size(); i += length) {
-    if (decodeAt(text, i, length) == kInvalid) return false;
-  }
-  return true;
-}
+bool validUtf8(std::string_view text) { return sipwarden::utf8::isValid(text); }
 
 bool hasInvisibleCharacters(std::string_view text) {
   std::size_t length = 0;

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "im/decoding.h"
+#include "sipwarden/utf8.h"
 #include "im/im_body.h"
 #include "im/rtf_text.h"
 #include "im/enriched_text.h"
@@ -38,19 +39,7 @@ std::string allText(const ImBody& im) {
 
 std::string gzip(std::string_view bytes) { return encodeContent(ContentEncoding::Gzip, bytes); }
 
-std::string rawDeflate(std::string_view bytes) {
-  z_stream stream{};
-  deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&stream, bytes.size()), '\0');
-  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data()));
-  stream.avail_in = static_cast<uInt>(bytes.size());
-  stream.next_out = reinterpret_cast<Bytef*>(out.data());
-  stream.avail_out = static_cast<uInt>(out.size());
-  deflate(&stream, Z_FINISH);
-  out.resize(stream.total_out);
-  deflateEnd(&stream);
-  return out;
-}
+std::string rawDeflate(std::string_view bytes) { return encodeContent(ContentEncoding::Deflate, bytes, true); }
 
 std::string utf16le(std::string_view ascii, bool bom) {
   std::string out = bom ? std::string("\xff\xfe") : std::string();
@@ -224,7 +213,7 @@ TEST(BodyReading, CharsetsConvertedToUtf8) {
     // UTF-16 without a byte order mark is also read in the other order (read-only).
     ASSERT_EQ(im.partCount(), c.charset == "utf-16" && !c.bytes.starts_with("\xff\xfe") ? 2u : 1u) << c.charset;
     EXPECT_EQ(im.plainText(), std::string(im.partText(0)));
-    EXPECT_TRUE(isValidUtf8(im.partText(0)));
+    EXPECT_TRUE(utf8::isValid(im.partText(0)));
     EXPECT_NE(im.partText(0).find("see " + kLink), std::string_view::npos) << c.charset;
     EXPECT_EQ(im.unreadableCount(), 0u) << c.charset;
   }
@@ -243,7 +232,7 @@ TEST(BodyReading, Utf16WithoutCharsetAndBadBytesAreHandled) {
   ImBody latin = read({"MESSAGE", "text/plain", "caf\xe9 " + kLink, {}});
   ASSERT_EQ(latin.unreadableCount(), 1u);
   ASSERT_EQ(latin.partCount(), 1u);
-  EXPECT_TRUE(isValidUtf8(latin.partText(0)));
+  EXPECT_TRUE(utf8::isValid(latin.partText(0)));
   EXPECT_NE(latin.partText(0).find(kLink), std::string_view::npos);
   EXPECT_FALSE(latin.partEditable(0));
   EXPECT_EQ(read({"MESSAGE", "text/plain; charset=x-no-such-charset", kLink, {}}).unreadableCount(), 1u);
@@ -334,12 +323,12 @@ TEST(BodyReading, EditsInsideAnEncodedContainerAreRefused) {
 }
 
 TEST(Decoding, Utf8Validation) {
-  EXPECT_TRUE(isValidUtf8("plain \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));
+  EXPECT_TRUE(utf8::isValid("plain \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));
   for (std::string bad : {"\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xff", "\xc3", "\xe2\x82"}) {
-    EXPECT_FALSE(isValidUtf8(bad));
-    EXPECT_TRUE(isValidUtf8(repairUtf8("a" + bad + "b")));
+    EXPECT_FALSE(utf8::isValid(bad));
+    EXPECT_TRUE(utf8::isValid(utf8::repair("a" + bad + "b")));
   }
-  EXPECT_EQ(repairUtf8("a\xffz"), "a\xef\xbf\xbdz");
+  EXPECT_EQ(utf8::repair("a\xffz"), "a\xef\xbf\xbdz");
 }
 
 TEST(EnrichedText, LineBreaksFoldAsTheRfcSays) {
