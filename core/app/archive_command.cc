@@ -5,6 +5,7 @@
 #include <iostream>
 #include <optional>
 
+#include "app/cli_user.h"
 #include "app/config.h"
 #include "archive/checkpoint.h"
 #include "archive/migrate.h"
@@ -16,7 +17,7 @@ namespace {
 constexpr const char* kUsage =
     "usage: sipwarden archive verify (--db FILE|URL | --config FILE) [--checkpoints DIR|FILE --public-key FILE]\n"
     "       sipwarden archive keygen --out FILE\n"
-    "       sipwarden archive hold (--db FILE|URL | --config FILE) (--participant AOR | --conversation ID) [--release]\n"
+    "       sipwarden archive hold (--db FILE|URL | --config FILE) (--participant AOR | --conversation ID) [--release] [--reason TEXT]\n"
     "       sipwarden archive purge (--db FILE|URL | --config FILE) --older-than-days N\n"
     "       sipwarden archive migrate --from sqlite:///FILE --to postgresql://... [--hop ID]\n";
 
@@ -91,6 +92,7 @@ int archiveCommand(const std::vector<std::string>& args) {
   std::string path;
   std::string kind;
   std::string value;
+  std::string reason;
   bool release = false;
   int olderThanDays = -1;
   std::string checkpoints;
@@ -111,6 +113,8 @@ int archiveCommand(const std::vector<std::string>& args) {
       value = args[++i];
     } else if (args[i] == "--release") {
       release = true;
+    } else if (args[i] == "--reason" && hasValue) {
+      reason = args[++i];
     } else if (args[i] == "--checkpoints" && hasValue && args[0] == "verify") {
       checkpoints = args[++i];
     } else if (args[i] == "--public-key" && hasValue && args[0] == "verify") {
@@ -147,7 +151,7 @@ int archiveCommand(const std::vector<std::string>& args) {
       std::cerr << kUsage;
       return 2;
     }
-    store.setHold(kind, value, !release, nowMs());
+    store.setHold(kind, value, !release, nowMs(), localUser(), reason);
     std::cout << (release ? "released legal hold on " : "legal hold on ") << kind << " " << value << "\n";
     return 0;
   }
@@ -157,6 +161,9 @@ int archiveCommand(const std::vector<std::string>& args) {
       return 2;
     }
     const std::int64_t cutoff = nowMs() - static_cast<std::int64_t>(olderThanDays) * 86400000LL;
+    // Recorded in the audit trail as a purge by hand, unsigned: verify
+    // names it, so a purge of recent rows is seen for what it is.
+    store.setPurgeIdentity(localUser(), "by hand, older than " + std::to_string(olderThanDays) + " days");
     std::int64_t total = 0;
     for (;;) {
       store.begin();
@@ -178,7 +185,16 @@ int archiveCommand(const std::vector<std::string>& args) {
     if (report.unsealedCodes > 0) {
       std::cout << " (" << report.unsealedCodes << " older final codes predate schema 005 and are not covered)";
     }
+    std::cout << "; audit trail: " << report.auditRecords << " records chained, " << report.holds
+              << " holds and " << report.purgedRows << " purged rows accounted for by " << report.purgeRecords
+              << " purge records";
+    if (report.unchainedAudit > 0) std::cout << " (" << report.unchainedAudit << " records predate schema 008)";
+    if (report.conversationsFromId > 1) {
+      std::cout << "; conversations are covered from row " << report.conversationsFromId << " on (schema 008)";
+    }
     std::cout << "\n";
+    // Purges by hand are lawful only if someone meant them: each is named.
+    for (const std::string& purge : report.handPurges) std::cout << "  purge by hand: " << purge << "\n";
     return 0;
   }
   if (report.badCheckpoint > 0) {
@@ -187,8 +203,13 @@ int archiveCommand(const std::vector<std::string>& args) {
     std::cout << " (" << report.rows << " rows and " << report.checkpoints << " checkpoints checked before)\n";
     return 3;
   }
-  std::cout << shown << ": TAMPERED at row " << report.firstBadId << " (" << report.rows
-            << " rows checked): " << report.problem << "\n";
+  std::cout << shown << ": TAMPERED at ";
+  if (report.firstBadId > 0) {
+    std::cout << "row " << report.firstBadId;
+  } else {
+    std::cout << "the audit trail or the final codes";
+  }
+  std::cout << " (" << report.rows << " rows checked): " << report.problem << "\n";
   return 3;
 }
 

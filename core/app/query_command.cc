@@ -6,6 +6,7 @@
 #include <ctime>
 #include <iostream>
 
+#include "app/cli_user.h"
 #include "app/config.h"
 #include "query/export.h"
 #include "query/json.h"
@@ -33,13 +34,6 @@ struct Usage : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Who the audit trail names for a command-line search.
-std::string localUser() {
-  for (const char* name : {"SUDO_USER", "USER", "LOGNAME"}) {
-    if (const char* value = std::getenv(name); value && *value) return std::string("cli:") + value;
-  }
-  return "cli:uid" + std::to_string(getuid());
-}
 
 struct Options {
   std::string db;

@@ -98,6 +98,7 @@ std::vector<bool> PostgresStore::insertMessages(const std::vector<const MessageR
   lastId_ = headId;
   rowsAdded_ = added;
   codes_.resize(pendingCodes);
+  pendingLeaves_.resize(static_cast<std::size_t>(added));
   return Store::insertMessages(messages);
 }
 
@@ -160,7 +161,7 @@ bool PostgresStore::insertBulk(const std::vector<const MessageRecord*>& messages
     if (conversation.id == 0) return false;  // not resolved: cannot happen, but never write a row without one
     conversationIds.push_back(conversation.id);
     char hex[64];
-    hashRow(chain, *r, hex);
+    hashRow(chain, *r, conversation.id, hex);
     chain.assign(hex, sizeof hex);
     hashes.push_back(chain);
   }
@@ -216,6 +217,7 @@ bool PostgresStore::insertBulk(const std::vector<const MessageRecord*>& messages
   }
   lastHash_ = chain;
   lastId_ = inserted.integer(0, 1);
+  for (const std::string& hash : hashes) pendingLeaves_.push_back(fromHex(hash));
   rowsAdded_ += static_cast<std::int64_t>(messages.size());
   // Codes known at once are sealed at commit, with the batch's other codes.
   for (const MessageRecord* r : messages) {

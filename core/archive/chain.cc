@@ -4,6 +4,7 @@
 
 #include <charconv>
 
+#include "archive/merkle.h"
 #include "archive/store.h"
 
 namespace sipwarden::archive {
@@ -58,6 +59,30 @@ void appendNumberField(std::string& out, std::int64_t value) {
 
 }  // namespace
 
+std::string sha256Hex(std::string_view data) {
+  thread_local Sha256 sha;
+  unsigned char digest[32];
+  sha.digest(data, digest);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex(64, '0');
+  for (int i = 0; i < 32; ++i) {
+    hex[2 * i] = kHex[digest[i] >> 4];
+    hex[2 * i + 1] = kHex[digest[i] & 0x0f];
+  }
+  return hex;
+}
+
+std::string toHex(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex(bytes.size() * 2, '0');
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(bytes[i]);
+    hex[2 * i] = kHex[byte >> 4];
+    hex[2 * i + 1] = kHex[byte & 0x0f];
+  }
+  return hex;
+}
+
 std::string fromHex(std::string_view hex) {
   auto nibble = [](char c) -> int {
     if (c >= '0' && c <= '9') return c - '0';
@@ -77,7 +102,7 @@ std::string fromHex(std::string_view hex) {
 }
 
 // The chained hash, as 64 lower-case hex digits in `hex`.
-void hashRow(std::string_view previousHash, const MessageRecord& r, char (&hex)[64]) {
+void hashRow(std::string_view previousHash, const MessageRecord& r, std::int64_t conversationId, char (&hex)[64]) {
   thread_local Sha256 sha;
   thread_local std::string buffer;
   buffer.clear();
@@ -96,11 +121,15 @@ void hashRow(std::string_view previousHash, const MessageRecord& r, char (&hex)[
   // four empty) hashes as it always did and older archives keep verifying;
   // the fields are length-prefixed, so a row with them can never hash like
   // one without.
-  if (!r.rawBody.empty() || !r.receivedContentType.empty() || !r.contentEncoding.empty() || !r.unreadable.empty()) {
+  // Since schema 008 all four always, then the conversation: a field more
+  // than any older row had, so no older row hashes like a newer one.
+  if (conversationId != 0 || !r.rawBody.empty() || !r.receivedContentType.empty() || !r.contentEncoding.empty() ||
+      !r.unreadable.empty()) {
     for (const std::string* field : {&r.rawBody, &r.receivedContentType, &r.contentEncoding, &r.unreadable}) {
       appendField(buffer, *field);
     }
   }
+  if (conversationId != 0) appendNumberField(buffer, conversationId);
   unsigned char digest[32];
   sha.digest(buffer, digest);
   static constexpr char kHex[] = "0123456789abcdef";
@@ -111,10 +140,23 @@ void hashRow(std::string_view previousHash, const MessageRecord& r, char (&hex)[
 }
 
 
-std::string rowHash(const std::string& previousHash, const MessageRecord& r) {
+std::string rowHash(const std::string& previousHash, const MessageRecord& r, std::int64_t conversationId) {
   char hex[64];
-  hashRow(previousHash, r, hex);
+  hashRow(previousHash, r, conversationId, hex);
   return std::string(hex, sizeof hex);
+}
+
+std::string auditHash(std::string_view previousHash, std::int64_t id, const AuditEntry& e) {
+  std::string buffer;
+  appendField(buffer, "audit");
+  appendField(buffer, previousHash);
+  appendNumberField(buffer, id);
+  appendNumberField(buffer, e.timeMs);
+  appendField(buffer, e.who);
+  appendField(buffer, e.action);
+  appendField(buffer, e.query);
+  appendNumberField(buffer, e.results);
+  return sha256Hex(buffer);
 }
 
 std::string outcomeHash(std::string_view previousHash, std::int64_t messageId, std::string_view messageHash,
@@ -164,11 +206,11 @@ void reportConversationMismatch(VerifyReport& report, std::int64_t messageId, st
            ", whose participants or Call-ID are not the row's: the message or the conversation was moved or rewritten");
 }
 
-bool MessageChainCheck::row(std::int64_t id, const MessageRecord& record, const std::string& storedHash,
-                            bool purged) {
+bool MessageChainCheck::row(std::int64_t id, const MessageRecord& record, std::int64_t conversationId,
+                            const std::string& storedHash, bool purged) {
   ++rows_;
   ++report_.rows;
-  if (!purged && rowHash(previous_, record) != storedHash) {
+  if (!purged && rowHash(previous_, record, conversationId) != storedHash) {
     fail(report_, id,
          "row " + std::to_string(id) + scope_ +
              " does not match its hash: it was edited, or a row before it was inserted or deleted");
@@ -176,7 +218,20 @@ bool MessageChainCheck::row(std::int64_t id, const MessageRecord& record, const 
   }
   previous_ = storedHash;
   lastId_ = id;
+  leaves_.push_back(fromHex(storedHash));
   return true;
+}
+
+void MessageChainCheck::frontier(const std::string& stored) {
+  if (!report_.ok) return;
+  merkle::Frontier walked;
+  for (const std::string& leaf : leaves_) walked.append(merkle::leafHash(leaf));
+  const std::optional<merkle::Frontier> recorded = merkle::Frontier::parse(stored);
+  // An archive last written before schema 008 has none until its next write.
+  if (stored.empty() || (recorded && recorded->size() == walked.size() && recorded->root() == walked.root())) return;
+  fail(report_, lastId_ + 1,
+       "the Merkle tree recorded for the chain" + scope_ +
+           " is not the tree of its rows: the head was altered (checkpoints would sign a false root)");
 }
 
 void MessageChainCheck::head(std::int64_t headId, const std::string& headHash, std::int64_t headRows) {

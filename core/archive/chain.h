@@ -9,18 +9,39 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "sipwarden/archive.h"
 
 namespace sipwarden::archive {
 
+// SHA-256 of `data` as 64 lower-case hex digits.
+std::string sha256Hex(std::string_view data);
+
+// Bytes as lower-case hex.
+std::string toHex(std::string_view bytes);
+
 // "00ff..." (either case) back to bytes; what is not a hex pair is skipped.
 std::string fromHex(std::string_view hex);
 
 // The chained hash of a row, as 64 lower-case hex digits in `hex` (no
-// allocation: the writer computes one per row).
-void hashRow(std::string_view previousHash, const MessageRecord& record, char (&hex)[64]);
-std::string rowHash(const std::string& previousHash, const MessageRecord& record);
+// allocation: the writer computes one per row). `conversationId` is the
+// row's conversation, which rows written since schema 008 cover; 0 for a
+// row written before (its hash never covered one).
+void hashRow(std::string_view previousHash, const MessageRecord& record, std::int64_t conversationId, char (&hex)[64]);
+std::string rowHash(const std::string& previousHash, const MessageRecord& record, std::int64_t conversationId = 0);
+
+// One record of the audit trail (who searched, exported, placed or lifted a
+// hold, purged), the third chain: SHA-256 over the previous record's hash
+// and these fields, in hex.
+struct AuditEntry {
+  std::int64_t timeMs = 0;
+  std::string who;
+  std::string action;
+  std::string query;
+  std::int64_t results = 0;
+};
+std::string auditHash(std::string_view previousHash, std::int64_t id, const AuditEntry& entry);
 std::string outcomeHash(std::string_view previousHash, std::int64_t messageId, std::string_view messageHash,
                         int finalCode);
 
@@ -45,12 +66,15 @@ class MessageChainCheck {
                "content_type, text, coalesce(original_text, ''), verdict, rules, tags, final_code, source, "
                "transport, ") +
            (postgres ? "coalesce(encode(raw_body, 'hex'), '')" : "coalesce(hex(raw_body), '')") +
-           ", coalesce(received_content_type, ''), coalesce(content_encoding, ''), coalesce(unreadable, ''), hash, 0";
+           ", coalesce(received_content_type, ''), coalesce(content_encoding, ''), coalesce(unreadable, ''), hash, 0, "
+           "conversation_id";
   }
   static constexpr const char* kTombstoneColumns =
-      "id, 0, '', '', '', '', '', '', 0, '', '', '', '', '', '', 0, '', '', '', '', '', '', hash, 1";
+      "id, 0, '', '', '', '', '', '', 0, '', '', '', '', '', '', 0, '', '', '', '', '', '', hash, 1, 0";
 
-  MessageChainCheck(VerifyReport& report, std::string scope) : report_(report), scope_(std::move(scope)) {}
+  // `conversationsFromId`: rows from this id on cover their conversation.
+  MessageChainCheck(VerifyReport& report, std::string scope, std::int64_t conversationsFromId)
+      : report_(report), scope_(std::move(scope)), conversationsFromId_(conversationsFromId) {}
   // One row read with those columns: `row.text(c)` and `row.integer(c)`
   // give column c. False once the chain is broken: stop feeding then.
   template <class Row>
@@ -77,16 +101,26 @@ class MessageChainCheck {
     r.receivedContentType = row.text(19);
     r.contentEncoding = row.text(20);
     r.unreadable = row.text(21);
-    return this->row(row.integer(0), r, row.text(22), row.integer(23) != 0);
+    const std::int64_t id = row.integer(0);
+    return this->row(id, r, id >= conversationsFromId_ ? row.integer(24) : 0, row.text(22), row.integer(23) != 0);
   }
   // A row, or a purged row's tombstone (its hash only: the chain steps over
   // it). False once the chain is broken: stop feeding then.
-  bool row(std::int64_t id, const MessageRecord& record, const std::string& storedHash, bool purged);
+  bool row(std::int64_t id, const MessageRecord& record, std::int64_t conversationId, const std::string& storedHash,
+           bool purged);
+  // After the last row: the recorded head, and the stored Merkle frontier
+  // (chain_head.frontier), which must be the tree of exactly these rows.
   void head(std::int64_t headId, const std::string& headHash, std::int64_t headRows);
+  void frontier(const std::string& stored);
+  // The walked chain's leaves, in order (raw 32-byte row hashes), for the
+  // checkpoints' tree roots.
+  std::vector<std::string> takeLeaves() { return std::move(leaves_); }
 
  private:
   VerifyReport& report_;
   std::string scope_;
+  std::int64_t conversationsFromId_;
+  std::vector<std::string> leaves_;
   std::string previous_;
   std::int64_t lastId_ = 0;
   std::int64_t rows_ = 0;

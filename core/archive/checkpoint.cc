@@ -29,6 +29,9 @@
 #include <fstream>
 #include <set>
 
+#include "archive/chain.h"
+#include "archive/merkle.h"
+
 namespace sipwarden::archive {
 namespace {
 
@@ -148,6 +151,13 @@ std::string canonicalCheckpoint(const Checkpoint& c) {
   appendNumber(out, c.heads.outcomesLastId);
   appendField(out, c.heads.outcomesLastHash);
   appendNumber(out, c.heads.outcomesRows);
+  // Version 2 (schema 008): the audit trail's head and the Merkle root.
+  if (c.version >= 2) {
+    appendNumber(out, c.heads.auditLastId);
+    appendField(out, c.heads.auditLastHash);
+    appendNumber(out, c.heads.auditRows);
+    appendField(out, c.heads.treeRoot);
+  }
   return out;
 }
 
@@ -157,12 +167,23 @@ std::string checkpointLine(const Checkpoint& c) {
          ",\"last_hash\":" + jsonString(c.heads.lastHash) + ",\"rows\":" + std::to_string(c.heads.rows) +
          ",\"outcomes_last_id\":" + std::to_string(c.heads.outcomesLastId) +
          ",\"outcomes_last_hash\":" + jsonString(c.heads.outcomesLastHash) +
-         ",\"outcomes_rows\":" + std::to_string(c.heads.outcomesRows) + ",\"sig\":" + jsonString(c.signature) + "}";
+         ",\"outcomes_rows\":" + std::to_string(c.heads.outcomesRows) +
+         (c.version >= 2 ? ",\"audit_last_id\":" + std::to_string(c.heads.auditLastId) +
+                               ",\"audit_last_hash\":" + jsonString(c.heads.auditLastHash) +
+                               ",\"audit_rows\":" + std::to_string(c.heads.auditRows) +
+                               ",\"tree_root\":" + jsonString(c.heads.treeRoot)
+                         : std::string()) +
+         ",\"sig\":" + jsonString(c.signature) + "}";
 }
 
 std::optional<Checkpoint> parseCheckpointLine(const std::string& line, std::string& error) {
-  static const std::set<std::string> kKeys = {"v",    "hop",          "time_ms", "last_id", "last_hash",
-                                              "rows", "outcomes_last_id", "outcomes_last_hash", "outcomes_rows", "sig"};
+  static const std::set<std::string> kKeysV1 = {"v",    "hop",          "time_ms", "last_id", "last_hash",
+                                                "rows", "outcomes_last_id", "outcomes_last_hash", "outcomes_rows", "sig"};
+  static const std::set<std::string> kKeysV2 = [] {
+    std::set<std::string> keys = kKeysV1;
+    keys.insert({"audit_last_id", "audit_last_hash", "audit_rows", "tree_root"});
+    return keys;
+  }();
   Poco::JSON::Object::Ptr object;
   try {
     Poco::JSON::Parser parser;
@@ -178,6 +199,8 @@ std::optional<Checkpoint> parseCheckpointLine(const std::string& line, std::stri
     error = "not a JSON object";
     return std::nullopt;
   }
+  const bool second = object->has("v") && object->get("v").isInteger() && object->get("v").convert<std::int64_t>() == 2;
+  const std::set<std::string>& kKeys = second ? kKeysV2 : kKeysV1;
   for (const auto& [key, value] : *object) {
     if (!kKeys.count(key)) {
       error = "unknown key \"" + key + "\"";
@@ -204,7 +227,10 @@ std::optional<Checkpoint> parseCheckpointLine(const std::string& line, std::stri
       if (!value.isString()) throw ArchiveError(std::string("\"") + key + "\" is not a string");
       return value.extract<std::string>();
     };
-    if (integer("v") != 1) throw ArchiveError("version " + std::to_string(integer("v")) + " is not 1");
+    c.version = static_cast<int>(integer("v"));
+    if (c.version != 1 && c.version != 2) {
+      throw ArchiveError("version " + std::to_string(c.version) + " is not 1 or 2");
+    }
     c.hop = text("hop");
     c.timeMs = integer("time_ms");
     c.heads.lastId = integer("last_id");
@@ -213,6 +239,12 @@ std::optional<Checkpoint> parseCheckpointLine(const std::string& line, std::stri
     c.heads.outcomesLastId = integer("outcomes_last_id");
     c.heads.outcomesLastHash = text("outcomes_last_hash");
     c.heads.outcomesRows = integer("outcomes_rows");
+    if (c.version >= 2) {
+      c.heads.auditLastId = integer("audit_last_id");
+      c.heads.auditLastHash = text("audit_last_hash");
+      c.heads.auditRows = integer("audit_rows");
+      c.heads.treeRoot = text("tree_root");
+    }
     c.signature = text("sig");
   } catch (const ArchiveError& e) {
     error = e.what();
@@ -304,8 +336,7 @@ void CheckpointKey::generate(const std::string& path) {
   if (!wrotePublic) throw ArchiveError("cannot write " + publicPath);
 }
 
-void CheckpointKey::sign(Checkpoint& checkpoint) const {
-  const std::string message = canonicalCheckpoint(checkpoint);
+std::string CheckpointKey::signMessage(const std::string& message) const {
   EVP_MD_CTX* context = EVP_MD_CTX_new();
   unsigned char signature[64];
   std::size_t length = sizeof signature;
@@ -316,14 +347,13 @@ void CheckpointKey::sign(Checkpoint& checkpoint) const {
                                  message.size()) == 1 &&
                   length == sizeof signature;
   EVP_MD_CTX_free(context);
-  if (!ok) throw ArchiveError(opensslError("cannot sign a checkpoint"));
-  checkpoint.signature = base64(signature, sizeof signature);
+  if (!ok) throw ArchiveError(opensslError("cannot sign"));
+  return base64(signature, sizeof signature);
 }
 
-bool CheckpointKey::verify(const Checkpoint& checkpoint) const {
-  const auto signature = fromBase64(checkpoint.signature, 64);
+bool CheckpointKey::verifyMessage(const std::string& message, const std::string& signatureBase64) const {
+  const auto signature = fromBase64(signatureBase64, 64);
   if (!signature) return false;
-  const std::string message = canonicalCheckpoint(checkpoint);
   EVP_MD_CTX* context = EVP_MD_CTX_new();
   const bool ok = context != nullptr && EVP_DigestVerifyInit(context, nullptr, nullptr, nullptr, key_) == 1 &&
                   EVP_DigestVerify(context, reinterpret_cast<const unsigned char*>(signature->data()),
@@ -331,6 +361,22 @@ bool CheckpointKey::verify(const Checkpoint& checkpoint) const {
                                    message.size()) == 1;
   EVP_MD_CTX_free(context);
   return ok;
+}
+
+void CheckpointKey::sign(Checkpoint& checkpoint) const { checkpoint.signature = signMessage(canonicalCheckpoint(checkpoint)); }
+
+bool CheckpointKey::verify(const Checkpoint& checkpoint) const {
+  return verifyMessage(canonicalCheckpoint(checkpoint), checkpoint.signature);
+}
+
+// A label of its own, so a record's signature can never pass for a
+// checkpoint's, nor the other way round.
+std::string CheckpointKey::signRecord(const std::string& hash) const {
+  return signMessage("sipwarden-audit-record-v1\n" + hash);
+}
+
+bool CheckpointKey::verifyRecord(const std::string& hash, const std::string& signature) const {
+  return verifyMessage("sipwarden-audit-record-v1\n" + hash, signature);
 }
 
 Checkpointer::Checkpointer(const CheckpointSettings& settings, const std::string& hop)
@@ -451,6 +497,7 @@ void Checkpointer::run() {
 
 void Checkpointer::write(const ChainHeads& heads, bool& inFile) {
   Checkpoint checkpoint;
+  checkpoint.version = 2;
   checkpoint.hop = hop_;
   checkpoint.timeMs = nowMs();
   checkpoint.heads = heads;
@@ -516,6 +563,9 @@ bool verifyFile(Store& store, const std::string& file, const CheckpointKey& key,
   std::int64_t lastMatchingRow = 0;
   std::string hop;
   std::optional<ChainHeads> current;
+  bool leavesRead = false;
+  std::vector<std::pair<std::int64_t, std::string>> leaves;
+  merkle::Frontier tree;
   for (std::size_t i = 0; i < lines.size(); ++i) {
     const auto number = static_cast<std::int64_t>(i + 1);
     if (lines[i].empty()) continue;  // the unfinished last line
@@ -603,6 +653,40 @@ bool verifyFile(Store& store, const std::string& file, const CheckpointKey& key,
                          "): the head was rewound");
       return false;
     }
+    if (signedHeads.auditLastId > 0) {
+      const auto stored = store.chainedAuditHash(signedHeads.auditLastId);
+      if (!stored || *stored != signedHeads.auditLastHash) {
+        failCheckpoint(report, number, file, 0,
+                       "audit record " + std::to_string(signedHeads.auditLastId) +
+                           (stored ? " does not have the hash it was signed with: the audit trail was rewritten"
+                                   : " is missing: audit records (searches, holds, purges) were deleted"));
+        return false;
+      }
+    }
+    if (current->auditRows < signedHeads.auditRows || current->auditLastId < signedHeads.auditLastId) {
+      failCheckpoint(report, number, file, 0,
+                     "the archive's audit trail (record " + std::to_string(current->auditLastId) +
+                         ") is behind the signed one (record " + std::to_string(signedHeads.auditLastId) +
+                         "): the head was rewound");
+      return false;
+    }
+    if (!signedHeads.treeRoot.empty()) {
+      // The tree of the first `rows` leaves, grown along the file (its
+      // checkpoints never go back), so the chain is hashed once.
+      if (!leavesRead) {
+        leaves = store.chainLeaves(hop);
+        leavesRead = true;
+      }
+      while (tree.size() < static_cast<std::uint64_t>(signedHeads.rows) && tree.size() < leaves.size()) {
+        tree.append(merkle::leafHash(leaves[tree.size()].second));
+      }
+      if (tree.size() != static_cast<std::uint64_t>(signedHeads.rows) || toHex(tree.root()) != signedHeads.treeRoot) {
+        failCheckpoint(report, number, file, lastMatchingRow + 1,
+                       "the Merkle root over the first " + std::to_string(signedHeads.rows) +
+                           " rows is not the signed one: rows " + since + " were rewritten, inserted or deleted");
+        return false;
+      }
+    }
     lastMatchingRow = signedHeads.lastId;
     previous = *checkpoint;
     havePrevious = true;
@@ -617,6 +701,17 @@ std::int64_t verifyCheckpoints(Store& store, const std::vector<std::string>& fil
   const std::int64_t before = report.checkpoints;
   for (const std::string& file : files) {
     if (!verifyFile(store, file, key, report)) break;
+  }
+  // A purge record that carries a signature must carry the hop's: one
+  // forged with another key, or copied onto another record, fails here.
+  for (const PurgeRecordSeal& seal : report.purgeSeals) {
+    if (!report.ok) break;
+    if (!seal.signature.empty() && !key.verifyRecord(seal.hash, seal.signature)) {
+      report.ok = false;
+      report.firstBadId = 0;
+      report.problem = "purge record " + std::to_string(seal.id) + " (by " + seal.who +
+                       ") has a signature this key did not make: it was forged";
+    }
   }
   return report.checkpoints - before;
 }

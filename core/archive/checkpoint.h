@@ -64,8 +64,14 @@ class CheckpointKey {
   // Sets checkpoint.signature over canonicalCheckpoint (private key only).
   void sign(Checkpoint& checkpoint) const;
   bool verify(const Checkpoint& checkpoint) const;
+  // An audit record's hash (a purge the hop's retention made), signed so
+  // that a purge by hand cannot pass for one: base64.
+  std::string signRecord(const std::string& hash) const;
+  bool verifyRecord(const std::string& hash, const std::string& signature) const;
 
  private:
+  std::string signMessage(const std::string& message) const;
+  bool verifyMessage(const std::string& message, const std::string& signatureBase64) const;
   explicit CheckpointKey(EVP_PKEY* key) : key_(key) {}
   EVP_PKEY* key_;
 };
@@ -107,6 +113,8 @@ class Checkpointer {
   std::uint64_t failures() const { return failures_.load(std::memory_order_relaxed); }
   // The heads of the file's last checkpoint when the hop started.
   const ChainHeads& signedAtStart() const { return signedAtStart_; }
+  // For the store's purge records (any thread).
+  std::string signRecord(const std::string& hash) const { return key_.signRecord(hash); }
   const std::string& path() const { return path_; }
 
  private:

@@ -33,7 +33,7 @@ constexpr Table kTables[] = {
      false, &MigrateCounts::calls},
     {"file_transfers", "id, call_id, name, size, blocked, time_ms", false, &MigrateCounts::fileTransfers},
     {"holds", "id, kind, value, created_ms", false, &MigrateCounts::holds},
-    {"audit", "id, time_ms, who, action, query, results", false, &MigrateCounts::audit},
+    {"audit", "id, time_ms, who, action, query, results, hash, signature", false, &MigrateCounts::audit},
 };
 
 int columnCount(const char* columns) {
@@ -109,13 +109,23 @@ MigrateCounts migrateArchive(const std::string& fromUrl, const std::string& toUr
     }
     // The file's chain heads become the hop's.
     SqliteRows head(source.handle(), "SELECT last_id, last_hash, rows, outcomes_last_id, outcomes_last_hash, "
-                                     "outcomes_rows, outcomes_from_id FROM chain_head WHERE id = 1");
+                                     "outcomes_rows, outcomes_from_id, conversations_from_id, frontier FROM chain_head "
+                                     "WHERE id = 1");
     if (head.next()) {
       pg::Params params;
       params.text(hopId);
-      for (int i = 0; i < 7; ++i) head.append(params, i);
+      for (int i = 0; i < 9; ++i) head.append(params, i);
       db.run("INSERT INTO chain_head (hop_id, last_id, last_hash, rows, outcomes_last_id, outcomes_last_hash, "
-             "outcomes_rows, outcomes_from_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             "outcomes_rows, outcomes_from_id, conversations_from_id, frontier) "
+             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             params);
+    }
+    // The audit trail's chain goes with its records.
+    SqliteRows audit(source.handle(), "SELECT last_id, last_hash, rows, from_id, adopted FROM audit_head WHERE id = 1");
+    if (audit.next()) {
+      pg::Params params;
+      for (int i = 0; i < 5; ++i) audit.append(params, i);
+      db.run("UPDATE audit_head SET last_id = $1, last_hash = $2, rows = $3, from_id = $4, adopted = $5 WHERE id = 1",
              params);
     }
     db.script("COMMIT");

@@ -1,7 +1,10 @@
 #include "archive/postgres_store.h"
 
 #include <algorithm>
+#include <chrono>
+#include <set>
 
+#include "archive/audit_trail.h"
 #include "archive/chain.h"
 #include "archive/migrations.h"
 
@@ -11,13 +14,12 @@ namespace {
 // pg_advisory_lock keys of our own; any constant no other tool uses.
 constexpr std::int64_t kMigrationLock = 0x5349505741524431;  // "SIPWARD1"
 
-// The message columns after the conversation: $3 onwards in both insert
-// statements ($1 participants, $2 time; $25 the pager gap).
-constexpr const char* kInsertMessage =
+// One message row whose conversation ($1) is known: its hash covers it.
+constexpr const char* kInsertRow =
     "INSERT INTO messages (conversation_id, time_ms, hop_id, direction, sender, sender_name, recipient, "
     "recipient_name, call_id, cseq, content_type, text, original_text, verdict, rules, tags, final_code, source, "
-    "transport, hash, raw_body, received_content_type, content_encoding, unreadable) VALUES ((SELECT id FROM "
-    "conversation LIMIT 1), $2::bigint, $3, $4, $5, $6, $7, $8, $9, $10::bigint, $11, $12, $13, $14, $15, $16, "
+    "transport, hash, raw_body, received_content_type, content_encoding, unreadable) VALUES ($1::bigint, "
+    "$2::bigint, $3, $4, $5, $6, $7, $8, $9, $10::bigint, $11, $12, $13, $14, $15, $16, "
     "$17::integer, $18, $19, $20, $21::bytea, $22, $23, $24) "
     "ON CONFLICT (call_id, cseq, sender) DO NOTHING RETURNING id";
 
@@ -26,7 +28,57 @@ constexpr const char* kInsertMessage =
 PostgresStore::PostgresStore(const std::string& uri, StoreOptions options) : db_(uri), options_(std::move(options)) {
   migrate();
   prepareStatements();
+  adoptHoldsAndTombstones();
   if (!options_.hopId.empty()) claimHop();
+}
+
+void PostgresStore::adoptHoldsAndTombstones() {
+  db_.script("BEGIN");
+  try {
+    const auto adopted = db_.run("SELECT adopted FROM audit_head WHERE id = 1 FOR UPDATE");
+    if (adopted.rows() == 1 && adopted.integer(0, 0) == 0) {
+      const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count();
+      const auto holds = db_.run("SELECT kind, value FROM holds ORDER BY id");
+      for (int i = 0; i < holds.rows(); ++i) {
+        appendAudit(AuditEntry{now, "migration", "hold",
+                               holdRecordQuery(holds.text(i, 0), holds.text(i, 1), "held before schema 003"), 1},
+                    false);
+      }
+      const auto tombstones = db_.run("SELECT id, hash FROM tombstones ORDER BY id");
+      std::vector<std::pair<std::int64_t, std::string>> gone;
+      for (int i = 0; i < tombstones.rows(); ++i) gone.emplace_back(tombstones.integer(i, 0), tombstones.text(i, 1));
+      if (!gone.empty()) {
+        appendAudit(AuditEntry{now, "migration", "purge", purgeRecordQuery("purged before schema 003", 0, gone),
+                               static_cast<std::int64_t>(gone.size())},
+                    false);
+      }
+      db_.run("UPDATE audit_head SET adopted = 1 WHERE id = 1");
+    }
+    db_.script("COMMIT");
+  } catch (...) {
+    rollback();
+    throw;
+  }
+}
+
+void PostgresStore::appendAudit(const AuditEntry& entry, bool sign) {
+  const auto head = db_.run(pg::numberPlaceholders(kAuditHeadPostgres));
+  if (head.rows() != 1) throw ArchiveError("the audit trail's head is missing");
+  const std::int64_t id = head.integer(0, 1);
+  const std::string hash = auditHash(head.text(0, 0), id, entry);
+  const std::string signature = sign && signer_ ? signer_(hash) : std::string();
+  db_.run(pg::numberPlaceholders(kInsertAudit), pg::Params()
+                                                    .number(id)
+                                                    .number(entry.timeMs)
+                                                    .text(entry.who)
+                                                    .text(entry.action)
+                                                    .text(entry.query)
+                                                    .number(entry.results)
+                                                    .text(hash)
+                                                    .text(signature));
+  db_.run(pg::numberPlaceholders(kMoveAuditHead), pg::Params().number(id).text(hash));
 }
 
 int PostgresStore::schemaVersion() {
@@ -78,29 +130,26 @@ void PostgresStore::claimHop() {
 }
 
 void PostgresStore::prepareStatements() {
-  db_.prepare("insert_session",
-              std::string("WITH conversation AS (INSERT INTO conversations (kind, call_id, participants, started_ms, "
-                          "last_ms) VALUES ('session', $9, $1, $2::bigint, $2::bigint) ON CONFLICT (call_id) WHERE "
-                          "kind = 'session' DO UPDATE SET last_ms = greatest(conversations.last_ms, excluded.last_ms) "
-                          "RETURNING id) ") +
-                  kInsertMessage);
+  db_.prepare("conversation_session",
+              "INSERT INTO conversations (kind, call_id, participants, started_ms, last_ms) VALUES ('session', $1, "
+              "$2, $3::bigint, $3::bigint) ON CONFLICT (call_id) WHERE kind = 'session' DO UPDATE SET last_ms = "
+              "greatest(conversations.last_ms, excluded.last_ms) RETURNING id");
   // The newest pager conversation of these participants continues if it was
-  // active within the gap ($25); otherwise a new one starts, unless the
-  // message is a duplicate: then the row is not inserted, and its
-  // conversation (the original's) stands in for the NOT NULL column.
-  db_.prepare("insert_pager",
-              std::string("WITH newest AS (SELECT id, last_ms FROM conversations WHERE kind = 'pager' AND "
-                          "participants = $1 ORDER BY last_ms DESC LIMIT 1), "
-                          "continued AS (UPDATE conversations c SET last_ms = greatest(c.last_ms, $2::bigint) FROM "
-                          "newest n WHERE c.id = n.id AND n.last_ms >= $2::bigint - $25::bigint RETURNING c.id), "
-                          "existing AS (SELECT conversation_id AS id FROM messages WHERE call_id = $9 AND cseq = "
-                          "$10::bigint AND sender = $5), "
-                          "created AS (INSERT INTO conversations (kind, participants, started_ms, last_ms) SELECT "
-                          "'pager', $1, $2::bigint, $2::bigint WHERE NOT EXISTS (SELECT 1 FROM continued) AND NOT "
-                          "EXISTS (SELECT 1 FROM existing) RETURNING id), "
-                          "conversation AS (SELECT id FROM continued UNION ALL SELECT id FROM created UNION ALL "
-                          "SELECT id FROM existing) ") +
-                  kInsertMessage);
+  // active within the gap ($3); otherwise a new one starts, unless the
+  // message is a duplicate: then its conversation (the original's) is
+  // returned, and the row is not inserted.
+  db_.prepare("conversation_pager",
+              "WITH newest AS (SELECT id, last_ms FROM conversations WHERE kind = 'pager' AND "
+              "participants = $1 ORDER BY last_ms DESC LIMIT 1), "
+              "continued AS (UPDATE conversations c SET last_ms = greatest(c.last_ms, $2::bigint) FROM "
+              "newest n WHERE c.id = n.id AND n.last_ms >= $2::bigint - $3::bigint RETURNING c.id), "
+              "existing AS (SELECT conversation_id AS id FROM messages WHERE call_id = $4 AND cseq = "
+              "$5::bigint AND sender = $6), "
+              "created AS (INSERT INTO conversations (kind, participants, started_ms, last_ms) SELECT "
+              "'pager', $1, $2::bigint, $2::bigint WHERE NOT EXISTS (SELECT 1 FROM continued) AND NOT "
+              "EXISTS (SELECT 1 FROM existing) RETURNING id) "
+              "SELECT id FROM continued UNION ALL SELECT id FROM created UNION ALL SELECT id FROM existing LIMIT 1");
+  db_.prepare("insert_row", kInsertRow);
   // The rows the codes name, in the order the codes came. The codes are not
   // written into the rows: an UPDATE rewrote each row and every index entry
   // of it (a third of the server's work per message); the newest outcome
@@ -138,21 +187,30 @@ void PostgresStore::prepareStatements() {
   db_.prepare("file_transfer",
               "INSERT INTO file_transfers (call_id, name, size, blocked, time_ms) VALUES ($1, $2, $3, $4, $5)");
   db_.prepare("move_head",
-              "UPDATE chain_head SET last_id = $2, last_hash = $3, rows = rows + $4 WHERE hop_id = $1");
+              "UPDATE chain_head SET last_id = $2, last_hash = $3, rows = rows + $4, frontier = $5 WHERE hop_id = $1");
   db_.prepare("move_outcome_head",
               "UPDATE chain_head SET outcomes_last_id = $2, outcomes_last_hash = $3, outcomes_rows = outcomes_rows + $4 "
               "WHERE hop_id = $1");
 }
 
 void PostgresStore::loadHeads() {
-  const auto head = db_.run("SELECT last_id, last_hash, outcomes_last_id, outcomes_last_hash FROM chain_head "
-                            "WHERE hop_id = $1",
+  const auto head = db_.run("SELECT last_id, last_hash, outcomes_last_id, outcomes_last_hash, frontier, rows "
+                            "FROM chain_head WHERE hop_id = $1",
                             pg::Params().text(options_.hopId));
   if (head.rows() == 0) throw ArchiveError("chain head of hop '" + options_.hopId + "' is missing");
   lastId_ = head.integer(0, 0);
   lastHash_ = head.text(0, 1);
   lastOutcomeId_ = head.integer(0, 2);
   lastOutcomeHash_ = head.text(0, 3);
+  pendingLeaves_.clear();
+  std::optional<merkle::Frontier> parsed = merkle::Frontier::parse(head.text(0, 4));
+  if (parsed && static_cast<std::int64_t>(parsed->size()) == head.integer(0, 5)) {
+    frontier_ = std::move(*parsed);
+    return;
+  }
+  // Written before schema 003 (or altered): rebuilt from the chain, once.
+  frontier_ = merkle::Frontier();
+  for (const auto& [id, leaf] : chainLeaves(options_.hopId)) frontier_.append(merkle::leafHash(leaf));
 }
 
 void PostgresStore::begin(const std::vector<const MessageRecord*>& messages) {
@@ -179,9 +237,15 @@ void PostgresStore::begin(const std::vector<const MessageRecord*>& messages) {
 
 void PostgresStore::commit() {
   flushCodes();
+  merkle::Frontier grown = frontier_;
   if (rowsAdded_ > 0) {
-    db_.runPrepared("move_head",
-                    pg::Params().text(options_.hopId).number(lastId_).text(lastHash_).number(rowsAdded_));
+    for (const std::string& leaf : pendingLeaves_) grown.append(merkle::leafHash(leaf));
+    db_.runPrepared("move_head", pg::Params()
+                                     .text(options_.hopId)
+                                     .number(lastId_)
+                                     .text(lastHash_)
+                                     .number(rowsAdded_)
+                                     .text(grown.serialize()));
   }
   if (outcomesAdded_ > 0) {
     db_.runPrepared("move_outcome_head", pg::Params()
@@ -191,6 +255,8 @@ void PostgresStore::commit() {
                                              .number(outcomesAdded_));
   }
   db_.script("COMMIT");
+  frontier_ = std::move(grown);
+  pendingLeaves_.clear();
   rowsAdded_ = 0;
   outcomesAdded_ = 0;
 }
@@ -204,6 +270,7 @@ void PostgresStore::rollback() {
   rowsAdded_ = 0;
   outcomesAdded_ = 0;
   codes_.clear();
+  pendingLeaves_.clear();
   if (!options_.hopId.empty()) {
     try {
       loadHeads();
@@ -215,22 +282,35 @@ void PostgresStore::rollback() {
 
 bool PostgresStore::insertMessage(const MessageRecord& r) {
   if (options_.hopId.empty()) throw ArchiveError("this archive connection has no hop id and cannot write messages");
+  // The conversation first: the row's hash covers it.
+  const auto conversation =
+      r.session ? db_.runPrepared("conversation_session",
+                                  pg::Params().text(r.callId).text(r.participants).number(r.timeMs))
+                : db_.runPrepared("conversation_pager", pg::Params()
+                                                            .text(r.participants)
+                                                            .number(r.timeMs)
+                                                            .number(options_.conversationGapMs)
+                                                            .text(r.callId)
+                                                            .number(r.cseq)
+                                                            .text(r.sender));
+  if (conversation.rows() == 0) throw ArchiveError("no conversation for a message");
+  const std::int64_t conversationId = conversation.integer(0, 0);
   char hex[64];
-  hashRow(lastHash_, r, hex);
+  hashRow(lastHash_, r, conversationId, hex);
   const std::string hash(hex, sizeof hex);
   pg::Params params;
-  params.text(r.participants).number(r.timeMs).text(options_.hopId).text(r.direction).text(r.sender);
+  params.number(conversationId).number(r.timeMs).text(options_.hopId).text(r.direction).text(r.sender);
   params.text(r.senderName).text(r.recipient).text(r.recipientName).text(r.callId).number(r.cseq);
   params.text(r.contentType).text(r.text).textOrNull(r.originalText).text(r.verdict).text(r.rules).text(r.tags);
   params.number(r.finalCode).text(r.source).text(r.transport).text(hash);
   params.textOrNull(r.rawBody.empty() ? std::string() : pg::byteaLiteral(r.rawBody));
   params.text(r.receivedContentType).text(r.contentEncoding).text(r.unreadable);
-  if (!r.session) params.number(options_.conversationGapMs);
-  const auto inserted = db_.runPrepared(r.session ? "insert_session" : "insert_pager", params);
+  const auto inserted = db_.runPrepared("insert_row", params);
   if (inserted.rows() == 0) return false;  // archived before, by this hop or another
   lastId_ = inserted.integer(0, 0);
   lastHash_ = hash;
   ++rowsAdded_;
+  pendingLeaves_.push_back(fromHex(hash));
   // Sealed at commit with the batch's other codes (flushCodes).
   if (r.finalCode != 0) updateFinalCode(r.callId, r.cseq, r.sender, r.finalCode);
   return true;
@@ -319,8 +399,17 @@ std::int64_t PostgresStore::purgeBatch(std::int64_t cutoffMs, std::int64_t nowMs
       "AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.kind = 'participant' AND h.value IN (m.sender, m.recipient)) "
       "ORDER BY m.id LIMIT $2 FOR UPDATE SKIP LOCKED), "
       "gone AS (DELETE FROM messages m USING victims v WHERE m.id = v.id RETURNING m.id, m.hop_id, m.hash) "
-      "INSERT INTO tombstones (id, hop_id, hash, purged_ms) SELECT id, hop_id, hash, $3 FROM gone",
+      "INSERT INTO tombstones (id, hop_id, hash, purged_ms) SELECT id, hop_id, hash, $3 FROM gone "
+      "RETURNING id, hash",
       pg::Params().number(cutoffMs).number(limit).number(nowMs));
+  std::vector<std::pair<std::int64_t, std::string>> gone;
+  for (int i = 0; i < purged.rows(); ++i) gone.emplace_back(purged.integer(i, 0), purged.text(i, 1));
+  std::sort(gone.begin(), gone.end());
+  if (!gone.empty()) {
+    appendAudit(AuditEntry{nowMs, purgeWho_, "purge", purgeRecordQuery(purgeRule_, cutoffMs, gone),
+                           static_cast<std::int64_t>(gone.size())},
+                true);
+  }
   db_.run("DELETE FROM calls WHERE id IN (SELECT id FROM calls WHERE invite_ms < $1 LIMIT $2)",
           pg::Params().number(cutoffMs).number(limit));
   // Only conversations that ended before the cutoff: a new one may still be
@@ -329,16 +418,27 @@ std::int64_t PostgresStore::purgeBatch(std::int64_t cutoffMs, std::int64_t nowMs
           "AND NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = c.id) "
           "AND NOT EXISTS (SELECT 1 FROM holds WHERE kind = 'conversation' AND value = c.id::text)",
           pg::Params().number(cutoffMs));
-  return purged.affected();
+  return static_cast<std::int64_t>(gone.size());
 }
 
-void PostgresStore::setHold(const std::string& kind, const std::string& value, bool held, std::int64_t nowMs) {
+void PostgresStore::setHold(const std::string& kind, const std::string& value, bool held, std::int64_t nowMs,
+                            const std::string& who, const std::string& reason) {
   if (kind != "participant" && kind != "conversation") throw ArchiveError("hold kind must be participant or conversation");
-  if (held) {
-    db_.run("INSERT INTO holds (kind, value, created_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            pg::Params().text(kind).text(value).number(nowMs));
-  } else {
-    db_.run("DELETE FROM holds WHERE kind = $1 AND value = $2", pg::Params().text(kind).text(value));
+  // The hold and its record in one transaction: neither without the other.
+  const bool own = !db_.inTransaction();
+  if (own) db_.script("BEGIN");
+  try {
+    if (held) {
+      db_.run("INSERT INTO holds (kind, value, created_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+              pg::Params().text(kind).text(value).number(nowMs));
+    } else {
+      db_.run("DELETE FROM holds WHERE kind = $1 AND value = $2", pg::Params().text(kind).text(value));
+    }
+    appendAudit(AuditEntry{nowMs, who, held ? "hold" : "release", holdRecordQuery(kind, value, reason), 1}, false);
+    if (own) db_.script("COMMIT");
+  } catch (...) {
+    if (own) rollback();
+    throw;
   }
 }
 
@@ -392,6 +492,7 @@ VerifyReport PostgresStore::verify() {
       if (moved.rows() > 0) reportConversationMismatch(report, moved.integer(0, 0), moved.integer(0, 1));
     }
     if (report.ok) verifyTextSearch(report);
+    if (report.ok) verifyAuditTrail(report);
     db_.script("COMMIT");
   } catch (...) {
     rollback();
@@ -418,12 +519,49 @@ void PostgresStore::verifyTextSearch(VerifyReport& report) {
   if (differs.rows() > 0) reportTextIndexMismatch(report, differs.integer(0, 0), "its text_search differs from its text");
 }
 
+void PostgresStore::verifyAuditTrail(VerifyReport& report) {
+  const auto head = db_.run("SELECT last_id, last_hash, rows, from_id FROM audit_head WHERE id = 1");
+  if (head.rows() != 1) {
+    report.ok = false;
+    report.problem = "the audit trail's head is missing: it was deleted";
+    return;
+  }
+  AuditTrailCheck trail(report, head.integer(0, 3));
+  db_.run(std::string("DECLARE audit_chain NO SCROLL CURSOR FOR SELECT ") + kAuditColumns + " FROM audit ORDER BY id");
+  struct BatchRow {
+    const pg::Result& batch;
+    int index;
+    std::string text(int column) const { return batch.text(index, column); }
+    std::int64_t integer(int column) const { return batch.integer(index, column); }
+  };
+  for (bool more = true; more && report.ok;) {
+    const auto batch = db_.run("FETCH 5000 FROM audit_chain");
+    more = batch.rows() == 5000;
+    for (int i = 0; i < batch.rows(); ++i) {
+      if (!trail.feed(BatchRow{batch, i})) break;
+    }
+  }
+  db_.script("CLOSE audit_chain");
+  trail.head(head.integer(0, 0), head.text(0, 1), head.integer(0, 2));
+  std::set<std::pair<std::string, std::string>> holds;
+  const auto table = db_.run("SELECT kind, value FROM holds");
+  for (int i = 0; i < table.rows(); ++i) holds.insert({table.text(i, 0), table.text(i, 1)});
+  trail.holds(holds);
+  const auto stones = db_.run("SELECT id, hash FROM tombstones ORDER BY id");
+  std::vector<std::pair<std::int64_t, std::string>> tombstones;
+  for (int i = 0; i < stones.rows(); ++i) tombstones.emplace_back(stones.integer(i, 0), stones.text(i, 1));
+  trail.tombstones(tombstones);
+}
+
 void PostgresStore::verifyChain(const std::string& hop, VerifyReport& report) {
   db_.run(std::string("DECLARE chain NO SCROLL CURSOR FOR SELECT ") + MessageChainCheck::rowColumns(true) +
               " FROM messages WHERE hop_id = $1 UNION ALL SELECT " + MessageChainCheck::kTombstoneColumns +
               " FROM tombstones WHERE hop_id = $1 ORDER BY 1",
           pg::Params().text(hop));
-  MessageChainCheck chain(report, " of hop '" + hop + "'");
+  const std::int64_t from =
+      db_.run("SELECT conversations_from_id FROM chain_head WHERE hop_id = $1", pg::Params().text(hop)).integer(0, 0);
+  report.conversationsFromId = std::max(report.conversationsFromId, from);
+  MessageChainCheck chain(report, " of hop '" + hop + "'", from);
   // One row of a fetched batch, as MessageChainCheck::feed reads it.
   struct BatchRow {
     const pg::Result& batch;
@@ -441,8 +579,9 @@ void PostgresStore::verifyChain(const std::string& hop, VerifyReport& report) {
   db_.script("CLOSE chain");
   if (!report.ok) return;
   const auto head =
-      db_.run("SELECT last_id, last_hash, rows FROM chain_head WHERE hop_id = $1", pg::Params().text(hop));
+      db_.run("SELECT last_id, last_hash, rows, frontier FROM chain_head WHERE hop_id = $1", pg::Params().text(hop));
   chain.head(head.integer(0, 0), head.text(0, 1), head.integer(0, 2));
+  chain.frontier(head.text(0, 3));
 }
 
 void PostgresStore::verifyOutcomes(const std::string& hop, VerifyReport& report) {
@@ -472,12 +611,40 @@ void PostgresStore::verifyOutcomes(const std::string& hop, VerifyReport& report)
 
 // Signed checkpoints (checkpoint.h): each hop has its own pair of chains.
 std::optional<ChainHeads> PostgresStore::chainHeads(const std::string& hop) {
-  const auto head = db_.run("SELECT last_id, last_hash, rows, outcomes_last_id, outcomes_last_hash, outcomes_rows "
-                            "FROM chain_head WHERE hop_id = $1",
+  const auto head = db_.run("SELECT c.last_id, c.last_hash, c.rows, c.outcomes_last_id, c.outcomes_last_hash, "
+                            "c.outcomes_rows, a.last_id, a.last_hash, a.rows, c.frontier FROM chain_head c, audit_head a "
+                            "WHERE c.hop_id = $1 AND a.id = 1",
                             pg::Params().text(hop));
   if (head.rows() == 0) return std::nullopt;
-  return ChainHeads{head.integer(0, 0), head.text(0, 1), head.integer(0, 2),
-                    head.integer(0, 3), head.text(0, 4), head.integer(0, 5)};
+  std::string root;
+  const std::int64_t rows = head.integer(0, 2);
+  if (rows == 0) {
+    // Nothing to commit to: an empty chain's heads are all empty.
+  } else if (hop == options_.hopId && static_cast<std::int64_t>(frontier_.size()) == rows) {
+    root = toHex(frontier_.root());
+  } else if (const auto parsed = merkle::Frontier::parse(head.text(0, 9));
+             parsed && static_cast<std::int64_t>(parsed->size()) == rows) {
+    root = toHex(parsed->root());
+  }
+  return ChainHeads{head.integer(0, 0), head.text(0, 1), head.integer(0, 2), head.integer(0, 3),
+                    head.text(0, 4),    head.integer(0, 5), head.integer(0, 6), head.text(0, 7),
+                    head.integer(0, 8), root};
+}
+
+std::optional<std::string> PostgresStore::chainedAuditHash(std::int64_t id) {
+  const auto hash = db_.run("SELECT hash FROM audit WHERE id = $1", pg::Params().number(id));
+  if (hash.rows() == 0) return std::nullopt;
+  return hash.text(0, 0);
+}
+
+std::vector<std::pair<std::int64_t, std::string>> PostgresStore::chainLeaves(const std::string& hop) {
+  std::vector<std::pair<std::int64_t, std::string>> leaves;
+  const auto rows = db_.run("SELECT id, hash FROM messages WHERE hop_id = $1 UNION ALL "
+                            "SELECT id, hash FROM tombstones WHERE hop_id = $1 ORDER BY 1",
+                            pg::Params().text(hop));
+  leaves.reserve(static_cast<std::size_t>(rows.rows()));
+  for (int i = 0; i < rows.rows(); ++i) leaves.emplace_back(rows.integer(i, 0), fromHex(rows.text(i, 1)));
+  return leaves;
 }
 
 std::optional<std::string> PostgresStore::chainedMessageHash(const std::string& hop, std::int64_t id) {

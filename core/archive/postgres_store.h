@@ -14,8 +14,11 @@
 //     (UNIQUE (call_id, cseq, sender)).
 
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "archive/chain.h"
+#include "archive/merkle.h"
 #include "archive/pg.h"
 #include "archive/store.h"
 
@@ -42,11 +45,15 @@ class PostgresStore final : public Store {
   void insertFileTransfer(const FileTransferRecord& record) override;
   void closeStaleCalls(std::int64_t nowMs, std::int64_t timeoutMs) override;
   std::int64_t purgeBatch(std::int64_t cutoffMs, std::int64_t nowMs, int limit) override;
-  void setHold(const std::string& kind, const std::string& value, bool held, std::int64_t nowMs) override;
+  using Store::setHold;
+  void setHold(const std::string& kind, const std::string& value, bool held, std::int64_t nowMs,
+               const std::string& who, const std::string& reason) override;
   VerifyReport verify() override;
   std::optional<ChainHeads> chainHeads(const std::string& hop) override;
   std::optional<std::string> chainedMessageHash(const std::string& hop, std::int64_t id) override;
   std::optional<std::string> chainedOutcomeHash(const std::string& hop, std::int64_t id) override;
+  std::optional<std::string> chainedAuditHash(std::int64_t id) override;
+  std::vector<std::pair<std::int64_t, std::string>> chainLeaves(const std::string& hop) override;
 
   // The connection, for the migration command (archive migrate) and tests.
   pg::Connection& connection() { return db_; }
@@ -55,8 +62,17 @@ class PostgresStore final : public Store {
   void migrate();
   void claimHop();
   void prepareStatements();
+  // This hop's heads and Merkle frontier (rebuilt from the chain when the
+  // stored one does not fit it).
   void loadHeads();
   void flushCodes();
+  // Appends one record to the audit trail inside the open transaction,
+  // queued behind every other appender by the head's row lock.
+  void appendAudit(const AuditEntry& entry, bool sign);
+  // Once, at the first open after schema 003: existing holds and tombstones
+  // become hold and purge records.
+  void adoptHoldsAndTombstones();
+  void verifyAuditTrail(VerifyReport& report);
   // False (and nothing kept) when the batch must go row by row.
   bool insertBulk(const std::vector<const MessageRecord*>& messages);
   void verifyChain(const std::string& hop, VerifyReport& report);
@@ -70,6 +86,8 @@ class PostgresStore final : public Store {
   std::string lastHash_;
   std::int64_t lastId_ = 0;
   std::int64_t rowsAdded_ = 0;  // in the open transaction
+  merkle::Frontier frontier_;
+  std::vector<std::string> pendingLeaves_;  // raw row hashes of the open transaction
   std::string lastOutcomeHash_;
   std::int64_t lastOutcomeId_ = 0;
   std::int64_t outcomesAdded_ = 0;

@@ -3,9 +3,12 @@
 // holds, and verification read the same prepared statements and caches.
 #include "archive/sqlite_store.h"
 
+#include "archive/audit_trail.h"
 #include "archive/chain.h"
 
 #include <charconv>
+#include <chrono>
+#include <set>
 #include <limits>
 
 #include "archive/migrations.h"
@@ -123,8 +126,67 @@ void SqliteStore::setUp(std::int64_t maxPages) {
   newestConversation_ = prepare("SELECT max(last_ms) FROM conversations");
   readDataVersion_ = prepare("PRAGMA data_version");
   loadHeads();
+  adoptHoldsAndTombstones();
   knownDataVersion_ = dataVersion();
   resetConversationCache();
+}
+
+void SqliteStore::adoptHoldsAndTombstones() {
+  SqliteStatement adopted(db_, "SELECT adopted FROM audit_head WHERE id = 1");
+  if (!adopted.prepared() || adopted.step() != SQLITE_ROW || adopted.integer(0) != 0) return;
+  exec("BEGIN IMMEDIATE");
+  try {
+    const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+    std::vector<std::pair<std::string, std::string>> holds;
+    {
+      SqliteStatement existing(db_, "SELECT kind, value FROM holds ORDER BY id");
+      while (existing.step() == SQLITE_ROW) holds.emplace_back(existing.text(0), existing.text(1));
+    }
+    for (const auto& [kind, value] : holds) {
+      appendAudit(AuditEntry{now, "migration", "hold", holdRecordQuery(kind, value, "held before schema 008"), 1},
+                  false);
+    }
+    std::vector<std::pair<std::int64_t, std::string>> tombstones;
+    {
+      SqliteStatement existing(db_, "SELECT id, hash FROM tombstones ORDER BY id");
+      while (existing.step() == SQLITE_ROW) tombstones.emplace_back(existing.integer(0), existing.text(1));
+    }
+    if (!tombstones.empty()) {
+      appendAudit(AuditEntry{now, "migration", "purge", purgeRecordQuery("purged before schema 008", 0, tombstones),
+                             static_cast<std::int64_t>(tombstones.size())},
+                  false);
+    }
+    exec("UPDATE audit_head SET adopted = 1 WHERE id = 1");
+    exec("COMMIT");
+  } catch (...) {
+    exec("ROLLBACK");
+    throw;
+  }
+}
+
+void SqliteStore::appendAudit(const AuditEntry& entry, bool sign) {
+  SqliteStatement head(db_, kAuditHeadSqlite);
+  if (!head.prepared() || head.step() != SQLITE_ROW) throw ArchiveError("cannot read the audit trail's head");
+  const std::int64_t id = head.integer(1);
+  const std::string hash = auditHash(head.text(0), id, entry);
+  const std::string signature = sign && signer_ ? signer_(hash) : std::string();
+  SqliteStatement insert(db_, kInsertAudit);
+  sqlite3_bind_int64(insert.get(), 1, id);
+  sqlite3_bind_int64(insert.get(), 2, entry.timeMs);
+  bindText(insert.get(), 3, entry.who);
+  bindText(insert.get(), 4, entry.action);
+  bindText(insert.get(), 5, entry.query);
+  sqlite3_bind_int64(insert.get(), 6, entry.results);
+  bindText(insert.get(), 7, hash);
+  bindText(insert.get(), 8, signature);
+  SqliteStatement move(db_, kMoveAuditHead);
+  sqlite3_bind_int64(move.get(), 1, id);
+  bindText(move.get(), 2, hash);
+  if (!insert.prepared() || !move.prepared() || insert.step() != SQLITE_DONE || move.step() != SQLITE_DONE) {
+    throw ArchiveError(std::string("cannot append to the audit trail: ") + sqlite3_errmsg(db_));
+  }
 }
 
 SqliteStore::~SqliteStore() { close(); }
@@ -218,7 +280,16 @@ void SqliteStore::commit() {
   };
   moveHead(updateHead_, lastId_, lastHash_, rowsAdded_, "chain");
   moveHead(updateOutcomeHead_, lastOutcomeId_, lastOutcomeHash_, outcomesAdded_, "outcome chain");
+  merkle::Frontier grown = frontier_;
+  if (!pendingLeaves_.empty()) {
+    for (const std::string& leaf : pendingLeaves_) grown.append(merkle::leafHash(leaf));
+    SqliteStatement store(db_, "UPDATE chain_head SET frontier = ? WHERE id = 1");
+    bindText(store.get(), 1, grown.serialize());
+    if (store.step() != SQLITE_DONE) throw ArchiveError(std::string("cannot update the Merkle tree: ") + sqlite3_errmsg(db_));
+  }
   exec("COMMIT");
+  frontier_ = std::move(grown);
+  pendingLeaves_.clear();
   rowsAdded_ = 0;
   outcomesAdded_ = 0;
 }
@@ -229,13 +300,26 @@ void SqliteStore::loadHeads() {
   // newest rows, and its tombstone and outcome records still name it.
   sqlite3_stmt* head = prepare(
       "SELECT last_hash, outcomes_last_hash, 1 + max(last_id, coalesce((SELECT max(id) FROM messages), 0), "
-      "coalesce((SELECT max(id) FROM tombstones), 0)) FROM chain_head WHERE id = 1");
+      "coalesce((SELECT max(id) FROM tombstones), 0)), frontier, rows FROM chain_head WHERE id = 1");
+  std::string frontier;
+  std::int64_t rows = 0;
   if (sqlite3_step(head) == SQLITE_ROW) {
     lastHash_ = columnText(head, 0);
     lastOutcomeHash_ = columnText(head, 1);
     nextMessageId_ = sqlite3_column_int64(head, 2);
+    frontier = columnText(head, 3);
+    rows = sqlite3_column_int64(head, 4);
   }
   sqlite3_finalize(head);
+  pendingLeaves_.clear();
+  std::optional<merkle::Frontier> parsed = merkle::Frontier::parse(frontier);
+  if (parsed && static_cast<std::int64_t>(parsed->size()) == rows) {
+    frontier_ = std::move(*parsed);
+    return;
+  }
+  // Written before schema 008 (or altered): rebuilt from the chain, once.
+  frontier_ = merkle::Frontier();
+  for (const auto& [id, leaf] : chainLeaves("")) frontier_.append(merkle::leafHash(leaf));
 }
 void SqliteStore::rollback() {
   // First, so that even a failing ROLLBACK leaves no code pointing at a row
@@ -390,7 +474,7 @@ bool SqliteStore::insertMessage(const MessageRecord& r) {
   createdConversation_ = 0;
   const std::int64_t conversation = conversationFor(r);
   char hash[64];
-  hashRow(lastHash_, r, hash);
+  hashRow(lastHash_, r, conversation, hash);
   sqlite3_stmt* s = insertMessage_;
   sqlite3_reset(s);
   sqlite3_bind_int64(s, 1, conversation);
@@ -447,6 +531,7 @@ bool SqliteStore::insertMessage(const MessageRecord& r) {
   lastHash_.assign(hash, sizeof hash);
   lastId_ = id;
   ++rowsAdded_;
+  pendingLeaves_.push_back(fromHex(std::string_view(hash, sizeof hash)));
   if (r.finalCode != 0) {
     appendOutcome(id, std::string_view(hash, sizeof hash), r.finalCode);
   } else {
@@ -577,8 +662,10 @@ std::int64_t SqliteStore::purgeBatch(std::int64_t cutoffMs, std::int64_t nowMs, 
   sqlite3_stmt* remove = prepare("DELETE FROM messages WHERE id = ?");
   recent_.clear();  // a later code must not be recorded for a purged row
   std::int64_t purged = 0;
+  std::vector<std::pair<std::int64_t, std::string>> gone;
   while (sqlite3_step(victims) == SQLITE_ROW) {
     const std::int64_t id = sqlite3_column_int64(victims, 0);
+    gone.emplace_back(id, columnText(victims, 1));
     sqlite3_reset(tombstone);
     sqlite3_bind_int64(tombstone, 1, id);
     bindText(tombstone, 2, columnText(victims, 1));
@@ -597,6 +684,9 @@ std::int64_t SqliteStore::purgeBatch(std::int64_t cutoffMs, std::int64_t nowMs, 
     ++purged;
   }
   for (auto* statement : {victims, tombstone, unindex, remove}) sqlite3_finalize(statement);
+  if (!gone.empty()) {
+    appendAudit(AuditEntry{nowMs, purgeWho_, "purge", purgeRecordQuery(purgeRule_, cutoffMs, gone), purged}, true);
+  }
   exec(("DELETE FROM calls WHERE id IN (SELECT id FROM calls WHERE invite_ms < " + std::to_string(cutoffMs) +
         " LIMIT " + std::to_string(limit) + ")").c_str());
   flushTouched();
@@ -606,16 +696,27 @@ std::int64_t SqliteStore::purgeBatch(std::int64_t cutoffMs, std::int64_t nowMs, 
   return purged;
 }
 
-void SqliteStore::setHold(const std::string& kind, const std::string& value, bool held, std::int64_t nowMs) {
+void SqliteStore::setHold(const std::string& kind, const std::string& value, bool held, std::int64_t nowMs,
+                          const std::string& who, const std::string& reason) {
   if (kind != "participant" && kind != "conversation") throw ArchiveError("hold kind must be participant or conversation");
-  sqlite3_stmt* statement = prepare(held ? "INSERT OR IGNORE INTO holds (kind, value, created_ms) VALUES (?, ?, ?)"
-                                         : "DELETE FROM holds WHERE kind = ? AND value = ?");
-  bindText(statement, 1, kind);
-  bindText(statement, 2, value);
-  if (held) sqlite3_bind_int64(statement, 3, nowMs);
-  const int rc = sqlite3_step(statement);
-  sqlite3_finalize(statement);
-  if (rc != SQLITE_DONE) throw ArchiveError(std::string("cannot change hold: ") + sqlite3_errmsg(db_));
+  // The hold and its record in one transaction: neither without the other.
+  const bool own = sqlite3_get_autocommit(db_) != 0;
+  if (own) exec("BEGIN IMMEDIATE");
+  try {
+    sqlite3_stmt* statement = prepare(held ? "INSERT OR IGNORE INTO holds (kind, value, created_ms) VALUES (?, ?, ?)"
+                                           : "DELETE FROM holds WHERE kind = ? AND value = ?");
+    bindText(statement, 1, kind);
+    bindText(statement, 2, value);
+    if (held) sqlite3_bind_int64(statement, 3, nowMs);
+    const int rc = sqlite3_step(statement);
+    sqlite3_finalize(statement);
+    if (rc != SQLITE_DONE) throw ArchiveError(std::string("cannot change hold: ") + sqlite3_errmsg(db_));
+    appendAudit(AuditEntry{nowMs, who, held ? "hold" : "release", holdRecordQuery(kind, value, reason), 1}, false);
+    if (own) exec("COMMIT");
+  } catch (...) {
+    if (own && sqlite3_get_autocommit(db_) == 0) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
 }
 
 std::int64_t SqliteStore::messageCount() {
@@ -632,21 +733,49 @@ VerifyReport SqliteStore::verify() {
   SqliteStatement rows(db_, std::string("SELECT ") + MessageChainCheck::rowColumns(false) + " FROM messages UNION ALL SELECT " +
                                 MessageChainCheck::kTombstoneColumns + " FROM tombstones ORDER BY 1");
   if (!rows.prepared()) throw ArchiveError("cannot verify: " + rows.error());
-  MessageChainCheck chain(report, "");
+  {
+    SqliteStatement from(db_, "SELECT conversations_from_id FROM chain_head WHERE id = 1");
+    if (from.prepared() && from.step() == SQLITE_ROW) report.conversationsFromId = from.integer(0);
+  }
+  MessageChainCheck chain(report, "", report.conversationsFromId);
   while (rows.step() == SQLITE_ROW) {
     if (!chain.feed(rows)) break;
   }
   if (report.ok) {
-    sqlite3_stmt* head = prepare("SELECT last_id, last_hash, rows FROM chain_head WHERE id = 1");
-    if (sqlite3_step(head) == SQLITE_ROW) {
-      chain.head(sqlite3_column_int64(head, 0), columnText(head, 1), sqlite3_column_int64(head, 2));
+    SqliteStatement head(db_, "SELECT last_id, last_hash, rows, frontier FROM chain_head WHERE id = 1");
+    if (head.step() == SQLITE_ROW) {
+      chain.head(head.integer(0), head.text(1), head.integer(2));
+      chain.frontier(head.text(3));
     }
-    sqlite3_finalize(head);
   }
   if (report.ok) verifyOutcomes(report);
   if (report.ok) verifyConversations(report);
   if (report.ok) verifyTextIndex(report);
+  if (report.ok) verifyAuditTrail(report);
   return report;
+}
+
+void SqliteStore::verifyAuditTrail(VerifyReport& report, const std::string& /*unused*/) const {
+  SqliteStatement head(db_, "SELECT last_id, last_hash, rows, from_id FROM audit_head WHERE id = 1");
+  if (!head.prepared() || head.step() != SQLITE_ROW) {
+    report.ok = false;
+    report.problem = "the audit trail's head is missing: it was deleted";
+    return;
+  }
+  AuditTrailCheck trail(report, head.integer(3));
+  SqliteStatement records(db_, std::string("SELECT ") + kAuditColumns + " FROM audit ORDER BY id");
+  while (records.step() == SQLITE_ROW) {
+    if (!trail.feed(records)) break;
+  }
+  trail.head(head.integer(0), head.text(1), head.integer(2));
+  std::set<std::pair<std::string, std::string>> holds;
+  SqliteStatement table(db_, "SELECT kind, value FROM holds");
+  while (table.step() == SQLITE_ROW) holds.insert({table.text(0), table.text(1)});
+  trail.holds(holds);
+  std::vector<std::pair<std::int64_t, std::string>> tombstones;
+  SqliteStatement stones(db_, "SELECT id, hash FROM tombstones ORDER BY id");
+  while (stones.step() == SQLITE_ROW) tombstones.emplace_back(stones.integer(0), stones.text(1));
+  trail.tombstones(tombstones);
 }
 
 void SqliteStore::verifyConversations(VerifyReport& report) const {
@@ -764,11 +893,38 @@ void SqliteStore::verifyOutcomes(VerifyReport& report) const {
 // hop is not asked. Statements prepared per call: the writer asks once a
 // batch at most, verify once a checkpoint.
 std::optional<ChainHeads> SqliteStore::chainHeads(const std::string& /*hop: one chain per file*/) {
-  SqliteStatement head(db_, "SELECT last_id, last_hash, rows, outcomes_last_id, outcomes_last_hash, outcomes_rows "
-                            "FROM chain_head WHERE id = 1");
+  SqliteStatement head(db_, "SELECT c.last_id, c.last_hash, c.rows, c.outcomes_last_id, c.outcomes_last_hash, "
+                            "c.outcomes_rows, a.last_id, a.last_hash, a.rows, c.frontier FROM chain_head c, audit_head a "
+                            "WHERE c.id = 1 AND a.id = 1");
   if (!head.prepared()) throw ArchiveError("cannot read the chain head: " + head.error());
   if (head.step() != SQLITE_ROW) return std::nullopt;
-  return ChainHeads{head.integer(0), head.text(1), head.integer(2), head.integer(3), head.text(4), head.integer(5)};
+  return ChainHeads{head.integer(0), head.text(1), head.integer(2), head.integer(3), head.text(4), head.integer(5),
+                    head.integer(6), head.text(7), head.integer(8), treeRoot(head.text(9), head.integer(2))};
+}
+
+std::string SqliteStore::treeRoot(const std::string& stored, std::int64_t rows) const {
+  if (rows == 0) return std::string();  // nothing to commit to: an empty chain's heads are all empty
+  // The writer's own tree is the newest; a store that only reads has the
+  // committed one.
+  if (static_cast<std::int64_t>(frontier_.size()) == rows) return toHex(frontier_.root());
+  const std::optional<merkle::Frontier> parsed = merkle::Frontier::parse(stored);
+  return parsed && static_cast<std::int64_t>(parsed->size()) == rows ? toHex(parsed->root()) : std::string();
+}
+
+std::optional<std::string> SqliteStore::chainedAuditHash(std::int64_t id) {
+  SqliteStatement hash(db_, "SELECT hash FROM audit WHERE id = ?1");
+  if (!hash.prepared()) throw ArchiveError("cannot read an audit record's hash: " + hash.error());
+  sqlite3_bind_int64(hash.get(), 1, id);
+  if (hash.step() != SQLITE_ROW) return std::nullopt;
+  return hash.text(0);
+}
+
+std::vector<std::pair<std::int64_t, std::string>> SqliteStore::chainLeaves(const std::string& /*hop*/) {
+  SqliteStatement rows(db_, "SELECT id, hash FROM messages UNION ALL SELECT id, hash FROM tombstones ORDER BY 1");
+  if (!rows.prepared()) throw ArchiveError("cannot read the chain: " + rows.error());
+  std::vector<std::pair<std::int64_t, std::string>> leaves;
+  while (rows.step() == SQLITE_ROW) leaves.emplace_back(rows.integer(0), fromHex(rows.view(1)));
+  return leaves;
 }
 
 std::optional<std::string> SqliteStore::chainedMessageHash(const std::string& /*hop*/, std::int64_t id) {

@@ -13,6 +13,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "archive/chain.h"
+#include "archive/merkle.h"
 #include "archive/store.h"
 #include "sipwarden/archive.h"
 
@@ -55,11 +57,15 @@ class SqliteStore final : public Store {
   // messages went; call it again (in a new transaction) until it returns 0.
   std::int64_t purgeBatch(std::int64_t cutoffMs, std::int64_t nowMs, int limit) override;
   // kind: "participant" (an address-of-record) or "conversation" (an id).
-  void setHold(const std::string& kind, const std::string& value, bool held, std::int64_t nowMs) override;
+  using Store::setHold;
+  void setHold(const std::string& kind, const std::string& value, bool held, std::int64_t nowMs,
+               const std::string& who, const std::string& reason) override;
   VerifyReport verify() override;
   std::optional<ChainHeads> chainHeads(const std::string& hop) override;
   std::optional<std::string> chainedMessageHash(const std::string& hop, std::int64_t id) override;
   std::optional<std::string> chainedOutcomeHash(const std::string& hop, std::int64_t id) override;
+  std::optional<std::string> chainedAuditHash(std::int64_t id) override;
+  std::vector<std::pair<std::int64_t, std::string>> chainLeaves(const std::string& hop) override;
   sqlite3* handle() { return db_; }
 
  private:
@@ -70,8 +76,18 @@ class SqliteStore final : public Store {
   sqlite3_stmt* prepare(const char* sql) const;
   std::int64_t conversationFor(const MessageRecord& record);
   void appendOutcome(std::int64_t messageId, std::string_view messageHash, int finalCode);
-  // Reads both chains' heads (at start and after a rollback).
+  // Reads both chains' heads and the Merkle frontier (at start and after a
+  // rollback); a frontier missing or not of the chain's size is rebuilt.
   void loadHeads();
+  // Appends one record to the audit trail, inside the open transaction.
+  void appendAudit(const AuditEntry& entry, bool sign);
+  // Once, at the first open after schema 008: the holds and tombstones the
+  // archive already held become hold and purge records.
+  void adoptHoldsAndTombstones();
+  void verifyAuditTrail(VerifyReport& report, const std::string& key = "") const;
+  // The hex root of the message chain's tree of `rows` leaves, from the
+  // frontier this store holds or else the stored one; "" when neither fits.
+  std::string treeRoot(const std::string& stored, std::int64_t rows) const;
   void verifyOutcomes(VerifyReport& report) const;
   // The FTS5 index against the rows: FTS5's own check of index against
   // content where the connection may run it, and a row-by-row comparison
@@ -103,6 +119,10 @@ class SqliteStore final : public Store {
   sqlite3_stmt* updateOutcomeHead_ = nullptr;
   std::string lastOutcomeHash_;
   std::int64_t lastOutcomeId_ = 0;
+  // The message chain's Merkle tree (checkpoints sign its root), and the
+  // raw hashes of the rows the open transaction added to it.
+  merkle::Frontier frontier_;
+  std::vector<std::string> pendingLeaves_;
   std::int64_t outcomesAdded_ = 0;  // in the open transaction
   std::int64_t lastId_ = 0;
   std::int64_t nextMessageId_ = 1;  // see loadHeads

@@ -9,10 +9,12 @@
 // thread owns the one that writes rows; the command line opens its own.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sipwarden/archive.h"
@@ -22,6 +24,14 @@ namespace sipwarden::archive {
 class ArchiveError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+// A purge record of the audit trail, for the check of its signature.
+struct PurgeRecordSeal {
+  std::int64_t id = 0;
+  std::string hash;
+  std::string signature;  // empty for a purge by hand
+  std::string who;
 };
 
 struct VerifyReport {
@@ -38,9 +48,26 @@ struct VerifyReport {
   // (1-based line of its file) the archive does not extend, if any.
   std::int64_t checkpoints = 0;
   std::int64_t badCheckpoint = 0;
+  // The audit trail's chain: records checked, and those written before
+  // schema 008 (not chained). Purge records checked, tombstones they
+  // account for, and holds replayed from the trail.
+  std::int64_t auditRecords = 0;
+  std::int64_t unchainedAudit = 0;
+  std::int64_t purgeRecords = 0;
+  std::int64_t purgedRows = 0;
+  std::int64_t holds = 0;
+  // Purges by hand (the command line): they carry no hop signature, so
+  // verify names them for a person to judge; "id (cutoff N days before)".
+  std::vector<std::string> handPurges;
+  std::vector<PurgeRecordSeal> purgeSeals;
+  // Where the conversation in each row's hash starts (schema 008).
+  std::int64_t conversationsFromId = 0;
 };
 
-// Where one hop's two chains end: what a signed checkpoint commits to.
+// Where one hop's chains end: what a signed checkpoint commits to. Since
+// schema 008 also the audit trail's chain (shared by every hop of an
+// archive) and the Merkle tree root over the message chain's `rows` leaves
+// (hex; empty in a version-1 checkpoint).
 struct ChainHeads {
   std::int64_t lastId = 0;
   std::string lastHash;
@@ -48,6 +75,10 @@ struct ChainHeads {
   std::int64_t outcomesLastId = 0;
   std::string outcomesLastHash;
   std::int64_t outcomesRows = 0;
+  std::int64_t auditLastId = 0;
+  std::string auditLastHash;
+  std::int64_t auditRows = 0;
+  std::string treeRoot;
   bool operator==(const ChainHeads&) const = default;
 };
 
@@ -90,8 +121,23 @@ class Store {
   // covers (leaving tombstones), and calls older than it. Returns how many
   // messages went; call it again (in a new transaction) until it returns 0.
   virtual std::int64_t purgeBatch(std::int64_t cutoffMs, std::int64_t nowMs, int limit) = 0;
+  // Each purge batch is also a record in the audit trail: `who` purged
+  // (the hop's "hop:ID" or "cli:USER"), under which rule, the rows' ids and
+  // a digest of their hashes, signed by `signer` when there is one (the
+  // hop's retention, with checkpoints on).
+  void setPurgeIdentity(std::string who, std::string rule) {
+    purgeWho_ = std::move(who);
+    purgeRule_ = std::move(rule);
+  }
+  // Signs an audit record's hash: base64 of an Ed25519 signature.
+  void setRecordSigner(std::function<std::string(const std::string& hash)> signer) { signer_ = std::move(signer); }
   // kind: "participant" (an address-of-record) or "conversation" (an id).
-  virtual void setHold(const std::string& kind, const std::string& value, bool held, std::int64_t nowMs) = 0;
+  // Also a record in the audit trail, naming `who` and `reason`.
+  virtual void setHold(const std::string& kind, const std::string& value, bool held, std::int64_t nowMs,
+                       const std::string& who, const std::string& reason) = 0;
+  void setHold(const std::string& kind, const std::string& value, bool held, std::int64_t nowMs) {
+    setHold(kind, value, held, nowMs, "cli", "");
+  }
   virtual VerifyReport verify() = 0;
 
   // For signed checkpoints (checkpoint.h). The committed heads of `hop`'s
@@ -104,6 +150,16 @@ class Store {
   virtual std::optional<std::string> chainedMessageHash(const std::string& hop, std::int64_t id) = 0;
   // The stored hash of final-code record `id` of `hop`'s chain, if any.
   virtual std::optional<std::string> chainedOutcomeHash(const std::string& hop, std::int64_t id) = 0;
+  // The stored hash of audit record `id`, if any.
+  virtual std::optional<std::string> chainedAuditHash(std::int64_t id) = 0;
+  // `hop`'s message chain in order: each row's or tombstone's id and raw
+  // 32-byte hash (the Merkle tree's leaf entries).
+  virtual std::vector<std::pair<std::int64_t, std::string>> chainLeaves(const std::string& hop) = 0;
+
+ protected:
+  std::string purgeWho_ = "cli";
+  std::string purgeRule_ = "by hand";
+  std::function<std::string(const std::string&)> signer_;
 };
 
 struct StoreOptions {

@@ -50,11 +50,18 @@ Writer::Writer(WriterSettings settings)
       // What was committed since the last checkpoint (a hop killed before
       // it could sign) is signed now.
       if (heads) checkpointer_->publish(*heads, true);
+      // The hop's own retention purges are signed: a purge by hand cannot
+      // pass for one.
+      store_->setRecordSigner([checkpointer = checkpointer_.get()](const std::string& hash) {
+        return checkpointer->signRecord(hash);
+      });
     } catch (...) {
       drainAndStop();  // the checkpoint thread runs already
       throw;
     }
   }
+  store_->setPurgeIdentity("hop:" + (settings_.hopId.empty() ? std::string("archive") : settings_.hopId),
+                           "retention " + std::to_string(settings_.retentionDays) + " days");
   thread_ = std::thread([this] { run(); });
 }
 
@@ -236,19 +243,35 @@ void Writer::run() {
   std::vector<Job> batch;
   std::vector<const MessageRecord*> rows;
   auto nextPurge = std::chrono::steady_clock::now();
+  // Idle, the heads are still read every checkpoint interval: searches,
+  // holds and purges by other connections move the audit trail's head.
+  auto nextHeads = std::chrono::steady_clock::now() + settings_.checkpoints.every;
   for (;;) {
     {
       std::unique_lock<std::mutex> hold(lock_);
       while (!stopping_ && queue_.empty()) {
-        if (settings_.retentionDays > 0 && std::chrono::steady_clock::now() >= nextPurge) {
+        const auto now = std::chrono::steady_clock::now();
+        if (settings_.retentionDays > 0 && now >= nextPurge) {
           hold.unlock();
           purgeExpired();
+          if (checkpointer_) publishHeads();
           hold.lock();
           nextPurge = std::chrono::steady_clock::now() + settings_.purgeInterval;
           continue;
         }
-        if (settings_.retentionDays > 0) {
+        if (checkpointer_ && now >= nextHeads) {
+          hold.unlock();
+          publishHeads();
+          hold.lock();
+          nextHeads = std::chrono::steady_clock::now() + settings_.checkpoints.every;
+          continue;
+        }
+        if (settings_.retentionDays > 0 && checkpointer_) {
+          wake_.wait_until(hold, std::min(nextPurge, nextHeads));
+        } else if (settings_.retentionDays > 0) {
           wake_.wait_until(hold, nextPurge);
+        } else if (checkpointer_) {
+          wake_.wait_until(hold, nextHeads);
         } else {
           wake_.wait(hold);
         }

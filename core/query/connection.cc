@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "archive/audit_trail.h"
 #include "archive/migrations.h"
 #include "archive/pg.h"
 #include "archive/sqlite_statement.h"
@@ -97,7 +98,7 @@ class SqliteConnection final : public Connection {
   std::unique_ptr<Rows> query(const std::string& sql, const std::vector<Value>& values) override {
     return std::make_unique<SqliteRows>(read_, sql, values);
   }
-  void write(const std::string& sql, const std::vector<Value>& values) override {
+  void appendAudit(const archive::AuditEntry& entry) override {
     if (!write_) {
       write_ = openSqlite(path_, SQLITE_OPEN_READWRITE);
       // The archive's own durability (WAL, synchronous=NORMAL: safe against a
@@ -106,7 +107,32 @@ class SqliteConnection final : public Connection {
       // lock, and the hop's writer waited behind it.
       sqlite3_exec(write_, "PRAGMA synchronous=NORMAL", nullptr, nullptr, nullptr);
     }
-    SqliteRows(write_, sql, values).step();
+    // IMMEDIATE: the head is read under the write lock, so two appenders
+    // (this and the hop's retention, or two searches) never fork the chain.
+    if (sqlite3_exec(write_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      throw ArchiveReadError(std::string("audit trail: ") + sqlite3_errmsg(write_));
+    }
+    try {
+      std::string previous;
+      std::int64_t id = 0;
+      {
+        SqliteRows head(write_, archive::kAuditHeadSqlite, {});
+        if (!head.step()) throw ArchiveReadError("audit trail: its head is missing");
+        previous = head.text(0);
+        id = head.integer(1);
+      }
+      const std::string hash = archive::auditHash(previous, id, entry);
+      SqliteRows(write_, archive::kInsertAudit,
+                 {id, entry.timeMs, entry.who, entry.action, entry.query, entry.results, hash, std::string()})
+          .step();
+      SqliteRows(write_, archive::kMoveAuditHead, {id, hash}).step();
+      if (sqlite3_exec(write_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+        throw ArchiveReadError(std::string("audit trail: ") + sqlite3_errmsg(write_));
+      }
+    } catch (...) {
+      sqlite3_exec(write_, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
   }
 
  private:
@@ -137,7 +163,33 @@ class PostgresConnection final : public Connection {
   std::unique_ptr<Rows> query(const std::string& sql, const std::vector<Value>& values) override {
     return std::make_unique<PostgresRows>(run(sql, values));
   }
-  void write(const std::string& sql, const std::vector<Value>& values) override { run(sql, values); }
+  void appendAudit(const archive::AuditEntry& entry) override {
+    try {
+      db_->ensureConnected();
+      db_->script("BEGIN");
+      const auto head = db_->run(archive::pg::numberPlaceholders(archive::kAuditHeadPostgres));
+      if (head.rows() != 1) throw archive::ArchiveError("its head is missing");
+      const std::int64_t id = head.integer(0, 1);
+      const std::string hash = archive::auditHash(head.text(0, 0), id, entry);
+      db_->run(archive::pg::numberPlaceholders(archive::kInsertAudit), archive::pg::Params()
+                                                                             .number(id)
+                                                                             .number(entry.timeMs)
+                                                                             .text(entry.who)
+                                                                             .text(entry.action)
+                                                                             .text(entry.query)
+                                                                             .number(entry.results)
+                                                                             .text(hash)
+                                                                             .text(""));
+      db_->run(archive::pg::numberPlaceholders(archive::kMoveAuditHead), archive::pg::Params().number(id).text(hash));
+      db_->script("COMMIT");
+    } catch (const archive::ArchiveError& error) {
+      try {
+        if (db_->inTransaction()) db_->script("ROLLBACK");
+      } catch (const archive::ArchiveError&) {
+      }
+      throw ArchiveReadError(std::string("audit trail: ") + error.what());
+    }
+  }
 
  private:
   static std::unique_ptr<archive::pg::Connection> connect(const std::string& uri) {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "archive/chain.h"
 #include "query/filters.h"
 
 namespace sipwarden::query {
@@ -45,8 +46,9 @@ class Connection {
   virtual ~Connection() = default;
   virtual Dialect dialect() const = 0;
   virtual std::unique_ptr<Rows> query(const std::string& sql, const std::vector<Value>& values) = 0;
-  // A statement that writes (the audit trail): its own short transaction.
-  virtual void write(const std::string& sql, const std::vector<Value>& values) = 0;
+  // Appends one record to the audit trail's chain (archive/audit_trail.h),
+  // in its own short write transaction.
+  virtual void appendAudit(const archive::AuditEntry& entry) = 0;
 };
 
 // Opens the archive at `url` (a SQLite path or URL, or a PostgreSQL URI),

@@ -468,8 +468,7 @@ Page<AuditRow> Reader::audit(const Filters& f) {
 
 void Reader::recordAudit(const std::string& who, const std::string& action, const std::string& query,
                          std::int64_t results) {
-  db_->write("INSERT INTO audit (time_ms, who, action, query, results) VALUES (?, ?, ?, ?, ?)",
-             {nowMillis(), who, action, query, results});
+  db_->appendAudit(archive::AuditEntry{nowMillis(), who, action, query, results});
 }
 
 }  // namespace sipwarden::query
