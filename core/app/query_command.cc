@@ -5,10 +5,12 @@
 #include <cstdlib>
 #include <ctime>
 #include <iostream>
+#include <optional>
 
 #include "app/cli_user.h"
 #include "app/config.h"
 #include "query/export.h"
+#include "query/export_proof.h"
 #include "query/json.h"
 #include "query/reader.h"
 #include "query/table.h"
@@ -27,7 +29,8 @@ constexpr const char* kUsage =
     "       sipwarden query conversation ID (--db FILE|URL | --config FILE) [--format table|json] [--utc]\n"
     "       sipwarden query audit|stats (--db FILE|URL | --config FILE) [--since WHEN] [--until WHEN] [--limit N] [--format ...]\n"
     "       sipwarden export (--conversation ID | --participant URI) [--since WHEN] [--until WHEN]\n"
-    "           --format eml|json|html --out DIR (--db FILE|URL | --config FILE)\n"
+    "           --format eml|json|html --out DIR (--db FILE|URL | --config FILE) [--checkpoints DIR|FILE]\n"
+    "       sipwarden export verify DIR --public-key FILE\n"
     "WHEN: 7d, 12h, 30m, 2w, or 2026-11-20[T10:00[:00]][Z] (local time unless Z or --utc)\n";
 
 struct Usage : std::runtime_error {
@@ -43,6 +46,7 @@ struct Options {
   std::vector<std::string> positional;
   std::string out;            // export
   std::string conversation;   // export
+  std::string checkpoints;    // export: DIR|FILE of signed checkpoints, for proofs
 };
 
 Options parseOptions(const std::vector<std::string>& args, std::size_t from) {
@@ -57,8 +61,12 @@ Options parseOptions(const std::vector<std::string>& args, std::size_t from) {
       o.db = value();
     } else if (arg == "--config") {
       const std::string file = value();
-      o.db = loadConfigFile(file).archive.url;
+      const auto config = loadConfigFile(file);
+      o.db = config.archive.url;
       if (o.db.empty()) throw ConfigError(file + ": archive.url (or archive.path) is not set");
+      // An export from the hop's config proves its messages against the
+      // hop's own checkpoints (--checkpoints overrides).
+      if (o.checkpoints.empty()) o.checkpoints = config.archive.checkpoints.dir;
     } else if (arg == "--format") {
       o.format = value();
     } else if (arg == "--utc") {
@@ -67,6 +75,9 @@ Options parseOptions(const std::vector<std::string>& args, std::size_t from) {
       o.out = value();
     } else if (arg == "--conversation") {
       o.conversation = value();
+    } else if (arg == "--checkpoints") {
+      o.checkpoints = value();
+
     } else if (arg == "--unreadable") {
       o.filters.emplace_back("unreadable", "true");  // a switch: takes no value
     } else if (arg.starts_with("--") && arg.size() > 2) {
@@ -174,7 +185,33 @@ int runQuery(const std::vector<std::string>& args) {
   throw Usage("unknown list '" + what + "'");
 }
 
+// `export verify DIR --public-key FILE`: needs no archive.
+int runExportVerify(const std::vector<std::string>& args) {
+  std::string dir;
+  std::string publicKey;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    if (args[i] == "--public-key" && i + 1 < args.size()) {
+      publicKey = args[++i];
+    } else if (dir.empty() && !args[i].starts_with("-")) {
+      dir = args[i];
+    } else {
+      throw Usage("export verify DIR --public-key FILE");
+    }
+  }
+  if (dir.empty() || publicKey.empty()) throw Usage("export verify DIR --public-key FILE");
+  const query::ExportVerifyReport report = query::verifyExport(dir, publicKey);
+  if (!report.ok) {
+    std::cout << dir << ": FAILED: " << report.problem << "\n";
+    return 3;
+  }
+  std::cout << dir << ": OK, " << report.messages << " messages in " << report.files
+            << " files proven against " << report.checkpoints << " signed checkpoint"
+            << (report.checkpoints == 1 ? "" : "s") << "\n";
+  return 0;
+}
+
 int runExport(const std::vector<std::string>& args) {
+  if (!args.empty() && args[0] == "verify") return runExportVerify(args);
   Options o = parseOptions(args, 0);
   if (o.out.empty()) throw Usage("--out DIR is required");
   if (!o.positional.empty()) throw Usage("unexpected argument '" + o.positional[0] + "'");
@@ -201,10 +238,13 @@ int runExport(const std::vector<std::string>& args) {
     }
   }
   query::Exporter exporter(o.out, format);
+  std::optional<query::ExportProofs> proofs;
+  if (!o.checkpoints.empty()) proofs.emplace(o.db, o.checkpoints, format);
   for (const std::int64_t id : ids) {
     const auto transcript = reader.conversation(id);
     if (!transcript) throw query::ArchiveReadError("no conversation " + std::to_string(id));
     exporter.add(*transcript);
+    if (proofs) proofs->add(exporter.lastFileName(), *transcript);
   }
   const auto& files = exporter.finish();
   reader.recordAudit(localUser(), "export", description + "&format=" + o.format,
@@ -213,6 +253,18 @@ int runExport(const std::vector<std::string>& args) {
   for (const auto& file : files) messages += file.messages;
   std::cout << "exported " << files.size() << " conversations (" << messages << " messages) to " << o.out
             << "; checksums in " << o.out << "/manifest.sha256\n";
+  if (proofs) {
+    const auto proven = proofs->finish(o.out);
+    std::cout << "proofs for " << proven.proven << " messages in " << o.out << "/proofs.json, against the checkpoint of "
+              << proven.checkpointTime << "; check them with: sipwarden export verify " << o.out
+              << " --public-key FILE\n";
+    if (!proven.unproven.empty()) {
+      std::cout << proven.unproven.size()
+                << " messages are newer than the newest checkpoint and have no proof yet: export again after the "
+                   "next checkpoint\n";
+      return 4;
+    }
+  }
   return 0;
 }
 

@@ -54,6 +54,33 @@ struct VerifyReport;
 // report and, on the first fault, marks it failed and says where.
 class MessageChainCheck {
  public:
+  // The record a row read with rowColumns() holds, as its hash covers it.
+  template <class Row>
+  static MessageRecord recordOf(const Row& row) {
+    MessageRecord r;
+    r.timeMs = row.integer(1);
+    r.direction = row.text(2);
+    r.sender = row.text(3);
+    r.senderName = row.text(4);
+    r.recipient = row.text(5);
+    r.recipientName = row.text(6);
+    r.callId = row.text(7);
+    r.cseq = static_cast<std::uint32_t>(row.integer(8));
+    r.contentType = row.text(9);
+    r.text = row.text(10);
+    r.originalText = row.text(11);
+    r.verdict = row.text(12);
+    r.rules = row.text(13);
+    r.tags = row.text(14);
+    r.finalCode = static_cast<int>(row.integer(15));
+    r.source = row.text(16);
+    r.transport = row.text(17);
+    r.rawBody = fromHex(row.text(18));
+    r.receivedContentType = row.text(19);
+    r.contentEncoding = row.text(20);
+    r.unreadable = row.text(21);
+    return r;
+  }
   // What the walk reads of each message row and each tombstone, in the
   // order feed() takes them; a backend selects
   //   SELECT <rowColumns(dialect)> FROM messages ... UNION ALL
@@ -79,28 +106,7 @@ class MessageChainCheck {
   // give column c. False once the chain is broken: stop feeding then.
   template <class Row>
   bool feed(const Row& row) {
-    MessageRecord r;
-    r.timeMs = row.integer(1);
-    r.direction = row.text(2);
-    r.sender = row.text(3);
-    r.senderName = row.text(4);
-    r.recipient = row.text(5);
-    r.recipientName = row.text(6);
-    r.callId = row.text(7);
-    r.cseq = static_cast<std::uint32_t>(row.integer(8));
-    r.contentType = row.text(9);
-    r.text = row.text(10);
-    r.originalText = row.text(11);
-    r.verdict = row.text(12);
-    r.rules = row.text(13);
-    r.tags = row.text(14);
-    r.finalCode = static_cast<int>(row.integer(15));
-    r.source = row.text(16);
-    r.transport = row.text(17);
-    r.rawBody = fromHex(row.text(18));
-    r.receivedContentType = row.text(19);
-    r.contentEncoding = row.text(20);
-    r.unreadable = row.text(21);
+    const MessageRecord r = recordOf(row);
     const std::int64_t id = row.integer(0);
     return this->row(id, r, id >= conversationsFromId_ ? row.integer(24) : 0, row.text(22), row.integer(23) != 0);
   }

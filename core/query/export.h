@@ -33,6 +33,8 @@ class Exporter {
  public:
   Exporter(std::string dir, ExportFormat format);
   void add(const Transcript& transcript);
+  // The name of the file the last add() wrote.
+  const std::string& lastFileName() const { return files_.back().name; }
   // Writes manifest.sha256 (last, so a manifest means a complete export).
   const std::vector<ExportedFile>& finish();
 
