@@ -12,8 +12,12 @@
 #   kama1  the same with 1 worker: no lock contention between writers
 #   swa0   (only with SIPWARDEN_BEFORE_BIN) swa with another sipwarden build,
 #          for a before/after comparison in the same run
+#   swac   swa with signed checkpoints on (issue 18: every_rows 1000,
+#          every_seconds 60, the defaults), the retention purges' signatures,
+#          the audit trail and the Merkle tree; with --checkpoints the run
+#          measures only sw, swa and swac (Kamailio idles), for their cost
 #
-#   bench/e2e_archive.sh [--quick]
+#   bench/e2e_archive.sh [--quick] [--checkpoints]
 #
 # Measures, for each hop:
 #   1. MESSAGE at a fixed rate: hop CPU microseconds per MESSAGE (utime+stime
@@ -34,7 +38,12 @@ CMDLINE="bench/e2e_archive.sh${*:+ $*}"
 SCRIPT_NAME=e2e_archive.sh
 # shellcheck source=bench/common.sh
 source "$ROOT/bench/common.sh"
-parse_quick_option "$@"
+CHECKPOINTS=0
+OTHER_ARGS=()
+for arg in "$@"; do
+    if [ "$arg" = --checkpoints ]; then CHECKPOINTS=1; else OTHER_ARGS+=("$arg"); fi
+done
+parse_quick_option "${OTHER_ARGS[@]}"
 
 find_tools kamailio
 command -v sqlite3 >/dev/null || die "sqlite3 not found (apt-get install -y sqlite3)"
@@ -53,6 +62,10 @@ if [ -n "$BEFORE_BIN" ]; then
     [ -x "$BEFORE_BIN" ] || die "SIPWARDEN_BEFORE_BIN is not executable: $BEFORE_BIN"
     PORT[swa0]=$((BASE + 63))
     HOPS="sw swa0 swa kam kama kama1"
+fi
+if [ "$CHECKPOINTS" = 1 ]; then
+    PORT[swac]=$((BASE + 64))
+    HOPS="sw swa swac"
 fi
 NHOPS=$(echo $HOPS | wc -w)
 
@@ -119,7 +132,7 @@ run_uac() {  # run_uac NAME PORT RATE COUNT
 
 rows_of() {  # archived MESSAGE rows of an archiving hop
     case $1 in
-        swa|swa0) sqlite3 "$WORK/$1.db" "SELECT count(*) FROM messages" 2>/dev/null ;;
+        swa|swa0|swac) sqlite3 "$WORK/$1.db" "SELECT count(*) FROM messages" 2>/dev/null ;;
         kama|kama1) sqlite3 "$WORK/$1.db" "SELECT count(*) FROM messages" 2>/dev/null ;;
         *) echo 0 ;;
     esac
@@ -150,6 +163,18 @@ if [ -n "$BEFORE_BIN" ]; then
     "$WORK/before/sipwarden" run --config "$WORK/swa0.json" --listen "udp:127.0.0.1:${PORT[swa0]}" \
         --upstream "127.0.0.1:$UAS_PORT" --log-level warning > "$WORK/swa0.log" 2>&1 &
     PIDS[swa0]=$!
+fi
+if [ "$CHECKPOINTS" = 1 ]; then
+    mkdir -p "$WORK/checkpoints"
+    "$WORK/sipwarden" archive keygen --out "$WORK/checkpoint.key" > /dev/null || die "cannot make a checkpoint key"
+    cat > "$WORK/swac.json" <<JSON
+{"archive": {"path": "$WORK/swac.db", "batch_rows": 500, "batch_ms": 20,
+             "checkpoints": {"key": "$WORK/checkpoint.key", "dir": "$WORK/checkpoints"}},
+ "plugins": [{"plugin": "archive", "on_archive_failure": "reject"}]}
+JSON
+    "$WORK/sipwarden" run --config "$WORK/swac.json" --listen "udp:127.0.0.1:${PORT[swac]}" \
+        --upstream "127.0.0.1:$UAS_PORT" --log-level warning > "$WORK/swac.log" 2>&1 &
+    PIDS[swac]=$!
 fi
 KAM_EXTRA=()
 [ -n "${KAM_CHILDREN:-}" ] && KAM_EXTRA=(-A "SW_CHILDREN=$KAM_CHILDREN")
@@ -219,6 +244,12 @@ for who in $HOPS; do put "${who}_max_rate" "${MAXR[$who]}"; done
 sleep 2
 for who in $HOPS; do put "${who}_rows_total" "$(rows_of "$who")"; done
 put swa_verify "$("$WORK/sipwarden" archive verify --db "$WORK/swa.db" 2>&1 | head -1)"
+if [ "$CHECKPOINTS" = 1 ]; then
+    stop_pid "${PIDS[swac]}"  # the stop signs the last rows
+    put swac_verify "$("$WORK/sipwarden" archive verify --db "$WORK/swac.db" --checkpoints "$WORK/checkpoints" \
+        --public-key "$WORK/checkpoint.key.pub" 2>&1 | head -1)"
+    put swac_checkpoints "$(wc -l < "$WORK/checkpoints/"*.checkpoints)"
+fi
 
 # ---------------------------------------------------------------- report
 {
@@ -233,6 +264,7 @@ put swa_verify "$("$WORK/sipwarden" archive verify --db "$WORK/swa.db" 2>&1 | he
         case $who in
             sw) name="sipwarden, relay only" ;; swa) name="sipwarden, archive reject mode" ;;
             swa0) name="sipwarden (SIPWARDEN_BEFORE_BIN), archive reject mode" ;;
+            swac) name="sipwarden, archive reject mode, signed checkpoints" ;;
             kam) name="Kamailio stateless" ;; kama) name="Kamailio + sqlops/db_sqlite insert, 4 workers" ;;
             kama1) name="Kamailio + sqlops/db_sqlite insert, 1 worker" ;;
         esac
@@ -246,6 +278,7 @@ put swa_verify "$("$WORK/sipwarden" archive verify --db "$WORK/swa.db" 2>&1 | he
     done
     echo
     echo "Rows at the end: $(for who in $HOPS; do case $who in swa*|kama*) printf '%s %s; ' "$who" "$(getv "${who}_rows_total")" ;; esac; done)swa verify: $(getv swa_verify)"
+    [ "$CHECKPOINTS" = 1 ] && echo "swac: $(getv swac_checkpoints) checkpoints signed; verify --checkpoints: $(getv swac_verify)"
     echo "Raw output: $WORK"
 } | tee "$WORK/report.md"
 exit 0

@@ -27,10 +27,7 @@ CREATE TABLE audit_head (
   last_id   INTEGER NOT NULL,
   last_hash TEXT NOT NULL,
   rows      INTEGER NOT NULL,
-  from_id   INTEGER NOT NULL,
-  -- 0 until the first writer adopted what the archive held at migration:
-  -- one hold record per existing hold, one purge record for the tombstones.
-  adopted   INTEGER NOT NULL DEFAULT 0
+  from_id   INTEGER NOT NULL
 );
 INSERT INTO audit_head (id, last_id, last_hash, rows, from_id)
   SELECT 1, 0, '', 0, 1 + coalesce((SELECT max(id) FROM audit), 0);

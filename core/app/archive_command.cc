@@ -1,5 +1,6 @@
 #include "app/archive_command.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -195,6 +196,16 @@ int archiveCommand(const std::vector<std::string>& args) {
     std::cout << "\n";
     // Purges by hand are lawful only if someone meant them: each is named.
     for (const std::string& purge : report.handPurges) std::cout << "  purge by hand: " << purge << "\n";
+    if (!key) {
+      const auto signedPurges = std::count_if(report.purgeSeals.begin(), report.purgeSeals.end(),
+                                              [](const archive::PurgeRecordSeal& seal) { return !seal.signature.empty(); });
+      if (signedPurges > 0) {
+        std::cout << "  " << signedPurges
+                  << " purge records carry a hop's signature, not checked without --checkpoints and --public-key\n";
+      }
+    }
+    // Final codes that changed after they were final: the newest is shown.
+    for (const std::string& codes : report.changedFinalCodes) std::cout << "  final code changed: " << codes << "\n";
     return 0;
   }
   if (report.badCheckpoint > 0) {

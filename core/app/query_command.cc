@@ -206,7 +206,12 @@ int runExportVerify(const std::vector<std::string>& args) {
   }
   std::cout << dir << ": OK, " << report.messages << " messages in " << report.files
             << " files proven against " << report.checkpoints << " signed checkpoint"
-            << (report.checkpoints == 1 ? "" : "s") << "\n";
+            << (report.checkpoints == 1 ? "" : "s");
+  if (report.unboundMessages > 0) {
+    std::cout << " (" << report.unboundMessages
+              << " written before schema 008: their conversation is not proven)";
+  }
+  std::cout << "; that no message of a conversation was left out is not proven\n";
   return 0;
 }
 

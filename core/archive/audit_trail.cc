@@ -101,6 +101,14 @@ void AuditTrailCheck::fail(std::int64_t id, std::string problem) {
 bool AuditTrailCheck::record(std::int64_t id, const AuditEntry& entry, const std::string& storedHash,
                              const std::string& signature) {
   if (id < fromId_) {
+    // Records from before schema 008 were written without a hash. One with
+    // a hash down here was chained, and from_id was raised over it to take
+    // it out of the chain.
+    if (!storedHash.empty()) {
+      fail(0, "audit record " + std::to_string(id) + " is chained but lies below the trail's start (audit_head.from_id " +
+                  std::to_string(fromId_) + "): the start was moved to take records out of the chain");
+      return false;
+    }
     ++report_.unchainedAudit;
     return true;
   }

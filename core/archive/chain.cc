@@ -189,6 +189,15 @@ void fail(VerifyReport& report, std::int64_t id, std::string problem) {
 
 }  // namespace
 
+void addChangedFinalCode(VerifyReport& report, std::int64_t messageId, int finalCode) {
+  const std::string prefix = "row " + std::to_string(messageId) + ": ";
+  if (report.changedFinalCodes.empty() || !report.changedFinalCodes.back().starts_with(prefix)) {
+    report.changedFinalCodes.push_back(prefix + std::to_string(finalCode));
+  } else {
+    report.changedFinalCodes.back() += " then " + std::to_string(finalCode);
+  }
+}
+
 void reportEditedFinalCode(VerifyReport& report, std::int64_t messageId, std::int64_t finalCode) {
   fail(report, messageId,
        "row " + std::to_string(messageId) + " has final code " + std::to_string(finalCode) +

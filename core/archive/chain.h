@@ -150,6 +150,15 @@ class OutcomeChainCheck {
   std::int64_t records_ = 0;
 };
 
+// The outcome records of messages whose final code changed after it was
+// final (at most 10 messages), in message and record order: SELECT
+// message_id, final_code; both backends. reportChangedFinalCodes reads them.
+inline constexpr const char* kChangedFinalCodes =
+    "SELECT o.message_id, o.final_code FROM outcomes o WHERE o.final_code >= 200 AND o.message_id IN "
+    "(SELECT message_id FROM outcomes WHERE final_code >= 200 GROUP BY message_id "
+    "HAVING count(DISTINCT final_code) > 1 ORDER BY message_id LIMIT 10) ORDER BY o.message_id, o.id";
+void addChangedFinalCode(VerifyReport& report, std::int64_t messageId, int finalCode);
+
 // A row whose own final code no outcome record of it seals.
 void reportEditedFinalCode(VerifyReport& report, std::int64_t messageId, std::int64_t finalCode);
 // The full-text index no longer finds what the rows hold: `messageId` is the

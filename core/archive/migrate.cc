@@ -121,12 +121,11 @@ MigrateCounts migrateArchive(const std::string& fromUrl, const std::string& toUr
              params);
     }
     // The audit trail's chain goes with its records.
-    SqliteRows audit(source.handle(), "SELECT last_id, last_hash, rows, from_id, adopted FROM audit_head WHERE id = 1");
+    SqliteRows audit(source.handle(), "SELECT last_id, last_hash, rows, from_id FROM audit_head WHERE id = 1");
     if (audit.next()) {
       pg::Params params;
-      for (int i = 0; i < 5; ++i) audit.append(params, i);
-      db.run("UPDATE audit_head SET last_id = $1, last_hash = $2, rows = $3, from_id = $4, adopted = $5 WHERE id = 1",
-             params);
+      for (int i = 0; i < 4; ++i) audit.append(params, i);
+      db.run("UPDATE audit_head SET last_id = $1, last_hash = $2, rows = $3, from_id = $4 WHERE id = 1", params);
     }
     db.script("COMMIT");
   } catch (...) {

@@ -13,6 +13,8 @@ namespace {
 
 // pg_advisory_lock keys of our own; any constant no other tool uses.
 constexpr std::int64_t kMigrationLock = 0x5349505741524431;  // "SIPWARD1"
+// The migration that made holds and purges records of the audit trail.
+constexpr int kStoryChainVersion = 3;
 
 // One message row whose conversation ($1) is known: its hash covers it.
 constexpr const char* kInsertRow =
@@ -28,38 +30,28 @@ constexpr const char* kInsertRow =
 PostgresStore::PostgresStore(const std::string& uri, StoreOptions options) : db_(uri), options_(std::move(options)) {
   migrate();
   prepareStatements();
-  adoptHoldsAndTombstones();
   if (!options_.hopId.empty()) claimHop();
 }
 
 void PostgresStore::adoptHoldsAndTombstones() {
-  db_.script("BEGIN");
-  try {
-    const auto adopted = db_.run("SELECT adopted FROM audit_head WHERE id = 1 FOR UPDATE");
-    if (adopted.rows() == 1 && adopted.integer(0, 0) == 0) {
-      const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count();
-      const auto holds = db_.run("SELECT kind, value FROM holds ORDER BY id");
-      for (int i = 0; i < holds.rows(); ++i) {
-        appendAudit(AuditEntry{now, "migration", "hold",
-                               holdRecordQuery(holds.text(i, 0), holds.text(i, 1), "held before schema 003"), 1},
-                    false);
-      }
-      const auto tombstones = db_.run("SELECT id, hash FROM tombstones ORDER BY id");
-      std::vector<std::pair<std::int64_t, std::string>> gone;
-      for (int i = 0; i < tombstones.rows(); ++i) gone.emplace_back(tombstones.integer(i, 0), tombstones.text(i, 1));
-      if (!gone.empty()) {
-        appendAudit(AuditEntry{now, "migration", "purge", purgeRecordQuery("purged before schema 003", 0, gone),
-                               static_cast<std::int64_t>(gone.size())},
-                    false);
-      }
-      db_.run("UPDATE audit_head SET adopted = 1 WHERE id = 1");
-    }
-    db_.script("COMMIT");
-  } catch (...) {
-    rollback();
-    throw;
+  // Inside schema 003's own transaction, and only there (see the SQLite
+  // store).
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  const auto holds = db_.run("SELECT kind, value FROM holds ORDER BY id");
+  for (int i = 0; i < holds.rows(); ++i) {
+    appendAudit(AuditEntry{now, "migration", "hold",
+                           holdRecordQuery(holds.text(i, 0), holds.text(i, 1), "held before schema 003"), 1},
+                false);
+  }
+  const auto tombstones = db_.run("SELECT id, hash FROM tombstones ORDER BY id");
+  std::vector<std::pair<std::int64_t, std::string>> gone;
+  for (int i = 0; i < tombstones.rows(); ++i) gone.emplace_back(tombstones.integer(i, 0), tombstones.text(i, 1));
+  if (!gone.empty()) {
+    appendAudit(AuditEntry{now, "migration", "purge", purgeRecordQuery("purged before schema 003", 0, gone),
+                           static_cast<std::int64_t>(gone.size())},
+                false);
   }
 }
 
@@ -101,6 +93,7 @@ void PostgresStore::migrate() {
       db_.script("BEGIN");
       try {
         db_.script(migration.sql);
+        if (migration.version == kStoryChainVersion) adoptHoldsAndTombstones();
         db_.run("UPDATE schema_version SET version = $1", pg::Params().number(migration.version));
         db_.script("COMMIT");
       } catch (const ArchiveError& error) {
@@ -473,6 +466,10 @@ VerifyReport PostgresStore::verify() {
           "WHERE m.final_code <> 0 AND m.id >= h.outcomes_from_id AND NOT EXISTS (SELECT 1 FROM outcomes o "
           "WHERE o.message_id = m.id AND o.final_code = m.final_code) ORDER BY m.id LIMIT 1");
       if (edited.rows() > 0) reportEditedFinalCode(report, edited.integer(0, 0), edited.integer(0, 1));
+      const auto changed = db_.run(kChangedFinalCodes);
+      for (int i = 0; i < changed.rows(); ++i) {
+        addChangedFinalCode(report, changed.integer(i, 0), static_cast<int>(changed.integer(i, 1)));
+      }
       report.unsealedCodes =
           db_.run("SELECT count(*) FROM messages m JOIN chain_head h ON h.hop_id = m.hop_id "
                   "WHERE m.id < h.outcomes_from_id AND m.final_code <> 0 "

@@ -69,8 +69,8 @@ class PostgresStore final : public Store {
   // Appends one record to the audit trail inside the open transaction,
   // queued behind every other appender by the head's row lock.
   void appendAudit(const AuditEntry& entry, bool sign);
-  // Once, at the first open after schema 003: existing holds and tombstones
-  // become hold and purge records.
+  // In schema 003's migration: existing holds and tombstones become hold
+  // and purge records.
   void adoptHoldsAndTombstones();
   void verifyAuditTrail(VerifyReport& report);
   // False (and nothing kept) when the batch must go row by row.

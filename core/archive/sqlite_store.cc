@@ -126,43 +126,34 @@ void SqliteStore::setUp(std::int64_t maxPages) {
   newestConversation_ = prepare("SELECT max(last_ms) FROM conversations");
   readDataVersion_ = prepare("PRAGMA data_version");
   loadHeads();
-  adoptHoldsAndTombstones();
   knownDataVersion_ = dataVersion();
   resetConversationCache();
 }
 
 void SqliteStore::adoptHoldsAndTombstones() {
-  SqliteStatement adopted(db_, "SELECT adopted FROM audit_head WHERE id = 1");
-  if (!adopted.prepared() || adopted.step() != SQLITE_ROW || adopted.integer(0) != 0) return;
-  exec("BEGIN IMMEDIATE");
-  try {
-    const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 std::chrono::system_clock::now().time_since_epoch())
-                                 .count();
-    std::vector<std::pair<std::string, std::string>> holds;
-    {
-      SqliteStatement existing(db_, "SELECT kind, value FROM holds ORDER BY id");
-      while (existing.step() == SQLITE_ROW) holds.emplace_back(existing.text(0), existing.text(1));
-    }
-    for (const auto& [kind, value] : holds) {
-      appendAudit(AuditEntry{now, "migration", "hold", holdRecordQuery(kind, value, "held before schema 008"), 1},
-                  false);
-    }
-    std::vector<std::pair<std::int64_t, std::string>> tombstones;
-    {
-      SqliteStatement existing(db_, "SELECT id, hash FROM tombstones ORDER BY id");
-      while (existing.step() == SQLITE_ROW) tombstones.emplace_back(existing.integer(0), existing.text(1));
-    }
-    if (!tombstones.empty()) {
-      appendAudit(AuditEntry{now, "migration", "purge", purgeRecordQuery("purged before schema 008", 0, tombstones),
-                             static_cast<std::int64_t>(tombstones.size())},
-                  false);
-    }
-    exec("UPDATE audit_head SET adopted = 1 WHERE id = 1");
-    exec("COMMIT");
-  } catch (...) {
-    exec("ROLLBACK");
-    throw;
+  // Inside schema 008's own transaction, and only there: a flag an
+  // administrator could reset would let the next start adopt tombstones
+  // forged after the migration.
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  std::vector<std::pair<std::string, std::string>> holds;
+  {
+    SqliteStatement existing(db_, "SELECT kind, value FROM holds ORDER BY id");
+    while (existing.step() == SQLITE_ROW) holds.emplace_back(existing.text(0), existing.text(1));
+  }
+  for (const auto& [kind, value] : holds) {
+    appendAudit(AuditEntry{now, "migration", "hold", holdRecordQuery(kind, value, "held before schema 008"), 1}, false);
+  }
+  std::vector<std::pair<std::int64_t, std::string>> tombstones;
+  {
+    SqliteStatement existing(db_, "SELECT id, hash FROM tombstones ORDER BY id");
+    while (existing.step() == SQLITE_ROW) tombstones.emplace_back(existing.integer(0), existing.text(1));
+  }
+  if (!tombstones.empty()) {
+    appendAudit(AuditEntry{now, "migration", "purge", purgeRecordQuery("purged before schema 008", 0, tombstones),
+                           static_cast<std::int64_t>(tombstones.size())},
+                false);
   }
 }
 
@@ -227,6 +218,9 @@ int SqliteStore::schemaVersion() {
   return version;
 }
 
+// The migration that made holds and purges records of the audit trail.
+constexpr int kStoryChainVersion = 8;
+
 void SqliteStore::migrate() {
   const int current = schemaVersion();
   const int newest = migrations().empty() ? 0 : migrations().back().version;
@@ -239,6 +233,7 @@ void SqliteStore::migrate() {
     exec("BEGIN IMMEDIATE");
     try {
       exec(migration.sql);
+      if (migration.version == kStoryChainVersion) adoptHoldsAndTombstones();
       exec(("PRAGMA user_version = " + std::to_string(migration.version)).c_str());
       exec("COMMIT");
     } catch (const ArchiveError& error) {
@@ -651,8 +646,13 @@ std::int64_t SqliteStore::purgeBatch(std::int64_t cutoffMs, std::int64_t nowMs, 
   static const char* kVictims =
       "SELECT m.id, m.hash, m.text FROM messages m "
       "WHERE m.time_ms < ?1 "
-      "AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.kind = 'conversation' AND h.value = CAST(m.conversation_id AS TEXT)) "
-      "AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.kind = 'participant' AND h.value IN (m.sender, m.recipient)) "
+      // Every side as TEXT: in SQLite a value stored as a BLOB (or a number)
+      // never equals the same bytes as TEXT, and a hold rewritten so would
+      // stop holding while reading the same (issue 18 red team).
+      "AND NOT EXISTS (SELECT 1 FROM holds h WHERE CAST(h.kind AS TEXT) = 'conversation' "
+      "AND CAST(h.value AS TEXT) = CAST(m.conversation_id AS TEXT)) "
+      "AND NOT EXISTS (SELECT 1 FROM holds h WHERE CAST(h.kind AS TEXT) = 'participant' "
+      "AND CAST(h.value AS TEXT) IN (CAST(m.sender AS TEXT), CAST(m.recipient AS TEXT))) "
       "ORDER BY m.id LIMIT ?2";
   sqlite3_stmt* victims = prepare(kVictims);
   sqlite3_bind_int64(victims, 1, cutoffMs);
@@ -691,7 +691,8 @@ std::int64_t SqliteStore::purgeBatch(std::int64_t cutoffMs, std::int64_t nowMs, 
         " LIMIT " + std::to_string(limit) + ")").c_str());
   flushTouched();
   exec("DELETE FROM conversations WHERE NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = conversations.id)"
-       " AND NOT EXISTS (SELECT 1 FROM holds WHERE kind = 'conversation' AND value = CAST(conversations.id AS TEXT))");
+       " AND NOT EXISTS (SELECT 1 FROM holds WHERE CAST(kind AS TEXT) = 'conversation' "
+       "AND CAST(value AS TEXT) = CAST(conversations.id AS TEXT))");
   resetConversationCache();  // some cached conversations may be gone
   return purged;
 }
@@ -748,11 +749,42 @@ VerifyReport SqliteStore::verify() {
       chain.frontier(head.text(3));
     }
   }
+  if (report.ok) verifyStorageTypes(report);
   if (report.ok) verifyOutcomes(report);
   if (report.ok) verifyConversations(report);
   if (report.ok) verifyTextIndex(report);
   if (report.ok) verifyAuditTrail(report);
   return report;
+}
+
+void SqliteStore::verifyStorageTypes(VerifyReport& report) const {
+  // The hashes cover bytes, and a BLOB reads as the same bytes as TEXT; but
+  // SQL compares them as different, so a sender or a hold stored as a BLOB
+  // would drop out of searches and purges' hold checks while every hash
+  // still matched.
+  SqliteStatement messages(
+      db_, "SELECT id FROM messages WHERE typeof(sender) <> 'text' OR typeof(recipient) <> 'text' OR "
+           "typeof(call_id) <> 'text' OR typeof(text) <> 'text' OR typeof(direction) <> 'text' OR "
+           "typeof(verdict) <> 'text' OR typeof(rules) <> 'text' OR typeof(tags) <> 'text' OR "
+           "typeof(sender_name) <> 'text' OR typeof(recipient_name) <> 'text' OR typeof(content_type) <> 'text' OR "
+           "typeof(conversation_id) <> 'integer' OR typeof(time_ms) <> 'integer' OR typeof(cseq) <> 'integer' OR "
+           "(original_text IS NOT NULL AND typeof(original_text) <> 'text') ORDER BY id LIMIT 1");
+  if (messages.step() == SQLITE_ROW) {
+    report.ok = false;
+    report.firstBadId = messages.integer(0);
+    report.problem = "row " + std::to_string(report.firstBadId) +
+                     " has a field stored as another type than the archive writes (a BLOB for text): it would "
+                     "read the same but drop out of searches and hold checks";
+    return;
+  }
+  SqliteStatement holds(db_, "SELECT kind, value FROM holds WHERE typeof(kind) <> 'text' OR typeof(value) <> 'text' "
+                             "LIMIT 1");
+  if (holds.step() == SQLITE_ROW) {
+    report.ok = false;
+    report.firstBadId = 0;
+    report.problem = "the legal hold on " + holds.text(0) + " " + holds.text(1) +
+                     " is stored as another type than text: it would no longer hold any row";
+  }
 }
 
 void SqliteStore::verifyAuditTrail(VerifyReport& report, const std::string& /*unused*/) const {
@@ -882,6 +914,8 @@ void SqliteStore::verifyOutcomes(VerifyReport& report) const {
     reportEditedFinalCode(report, sqlite3_column_int64(codes, 0), sqlite3_column_int64(codes, 1));
   }
   sqlite3_finalize(codes);
+  SqliteStatement changed(db_, kChangedFinalCodes);
+  while (changed.step() == SQLITE_ROW) addChangedFinalCode(report, changed.integer(0), static_cast<int>(changed.integer(1)));
   sqlite3_stmt* unsealed = prepare(
       "SELECT count(*) FROM messages m, chain_head h WHERE h.id = 1 AND m.id < h.outcomes_from_id "
       "AND m.final_code <> 0 AND NOT EXISTS (SELECT 1 FROM outcomes o WHERE o.message_id = m.id)");

@@ -81,14 +81,16 @@ class SqliteStore final : public Store {
   void loadHeads();
   // Appends one record to the audit trail, inside the open transaction.
   void appendAudit(const AuditEntry& entry, bool sign);
-  // Once, at the first open after schema 008: the holds and tombstones the
-  // archive already held become hold and purge records.
+  // In schema 008's migration: the holds and tombstones the archive held
+  // become hold and purge records.
   void adoptHoldsAndTombstones();
   void verifyAuditTrail(VerifyReport& report, const std::string& key = "") const;
   // The hex root of the message chain's tree of `rows` leaves, from the
   // frontier this store holds or else the stored one; "" when neither fits.
   std::string treeRoot(const std::string& stored, std::int64_t rows) const;
   void verifyOutcomes(VerifyReport& report) const;
+  // Text columns stored as text, ids as integers: what SQL compares.
+  void verifyStorageTypes(VerifyReport& report) const;
   // The FTS5 index against the rows: FTS5's own check of index against
   // content where the connection may run it, and a row-by-row comparison
   // of which rows the index holds (which names the row).

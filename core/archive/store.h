@@ -60,6 +60,11 @@ struct VerifyReport {
   // verify names them for a person to judge; "id (cutoff N days before)".
   std::vector<std::string> handPurges;
   std::vector<PurgeRecordSeal> purgeSeals;
+  // Messages whose final code changed after it was final (two outcome
+  // records >= 200 with different codes): "row 3: 200 then 403". A UA that
+  // sends the same request again in a new transaction can cause it; so can
+  // an administrator appending an outcome record. Named, not failed.
+  std::vector<std::string> changedFinalCodes;
   // Where the conversation in each row's hash starts (schema 008).
   std::int64_t conversationsFromId = 0;
 };

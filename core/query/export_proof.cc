@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include "archive/chain.h"
@@ -312,6 +313,18 @@ ExportVerifyReport verifyExport(const std::string& dir, const std::string& publi
       if (name.find('/') != std::string::npos || name.starts_with(".")) return failed(report, "file name " + name + " leaves the export");
       transcripts[name].conversation = conversation;
     }
+    // A message is bound to its place in the chain (its leaf) and, since
+    // schema 008, to its conversation: each leaf once, in chain order within
+    // a file, in the file of its own conversation.
+    struct Place {
+      std::int64_t timeMs;
+      std::string hop;
+      std::uint64_t leaf;
+    };
+    std::map<std::string, Place> lastOf;  // per file
+    std::set<std::pair<std::string, std::uint64_t>> leavesSeen;  // hop, leaf
+    std::map<std::string, std::int64_t> conversationOfFile;
+    for (const auto& [name, transcript] : transcripts) conversationOfFile[name] = transcript.conversation.id;
     const Array::Ptr messages = root->getArray("messages");
     for (std::size_t i = 0; messages && i < messages->size(); ++i) {
       const Object::Ptr m = messages->getObject(static_cast<unsigned>(i));
@@ -349,8 +362,30 @@ ExportVerifyReport verifyExport(const std::string& dir, const std::string& publi
       for (std::size_t p = 0; path && p < path->size(); ++p) {
         proof.push_back(archive::fromHex(path->getElement<std::string>(static_cast<unsigned>(p))));
       }
-      if (!archive::merkle::verifyInclusion(archive::merkle::leafHash(archive::fromHex(hash)),
-                                            m->getValue<std::uint64_t>("leaf_index"),
+      const auto leaf = m->getValue<std::uint64_t>("leaf_index");
+      if (!leavesSeen.insert({checkpoint.hop, leaf}).second) {
+        return failed(report, where + " repeats the chain's row at leaf " + std::to_string(leaf) +
+                                  " that another message of the export already is");
+      }
+      // A transcript is in time order, then archive order (query/reader.cc):
+      // the proven times and places must be too.
+      if (const auto last = lastOf.find(file); last != lastOf.end()) {
+        const Place& before = last->second;
+        if (record.timeMs < before.timeMs ||
+            (record.timeMs == before.timeMs && checkpoint.hop == before.hop && leaf <= before.leaf)) {
+          return failed(report, where + " is out of order in its file: messages were reordered");
+        }
+      }
+      lastOf[file] = Place{record.timeMs, checkpoint.hop, leaf};
+      if (m->getValue<bool>("covers_conversation")) {
+        if (conversationId != conversationOfFile[file]) {
+          return failed(report, where + " belongs to conversation " + std::to_string(conversationId) +
+                                    ", not to the file's conversation " + std::to_string(conversationOfFile[file]));
+        }
+      } else {
+        ++report.unboundMessages;
+      }
+      if (!archive::merkle::verifyInclusion(archive::merkle::leafHash(archive::fromHex(hash)), leaf,
                                             static_cast<std::uint64_t>(checkpoint.heads.rows), proof,
                                             archive::fromHex(checkpoint.heads.treeRoot))) {
         return failed(report, where + " is not in the archive the checkpoint signed: its proof does not lead to the signed root");

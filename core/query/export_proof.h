@@ -10,8 +10,9 @@
 // file byte for byte against what its proven messages render to.
 //
 // What is not proven: a message's final code (a second chain without a
-// tree) and the conversation's summary fields (start, counts, hold); they
-// travel in proofs.json and a change to them in both files is not seen.
+// tree), the conversation's summary fields (start, counts, hold), and that
+// no message of the conversation was left out of the export; they travel
+// in proofs.json or are not there, and a change to them is not seen.
 
 #include <cstdint>
 #include <string>
@@ -56,6 +57,9 @@ struct ExportVerifyReport {
   std::int64_t messages = 0;
   std::int64_t files = 0;
   std::int64_t checkpoints = 0;
+  // Messages written before schema 008: their hash does not cover their
+  // conversation, so which file they belong in is not proven.
+  std::int64_t unboundMessages = 0;
 };
 
 // Checks DIR against `publicKey` (a PEM file) without the archive. Throws

@@ -14,8 +14,7 @@ CREATE TABLE audit_head (
   last_id   bigint NOT NULL,
   last_hash text NOT NULL,
   rows      bigint NOT NULL,
-  from_id   bigint NOT NULL,
-  adopted   integer NOT NULL DEFAULT 0
+  from_id   bigint NOT NULL
 );
 INSERT INTO audit_head (id, last_id, last_hash, rows, from_id)
   SELECT 1, 0, '', 0, 1 + coalesce((SELECT max(id) FROM audit), 0);

@@ -128,6 +128,39 @@ class ExportProofs(HopTestCase):
         self.assertEqual(result.returncode, 3, result.stdout)
         self.assertIn("bad signature", result.stdout)
 
+    def test_reordered_repeated_or_moved_messages_fail(self):
+        self.run_hop(["first", "second", "third"])
+        out = os.path.join(self.dir, "export")
+        self.assertEqual(self.export(out, "json").returncode, 0)
+        proofs_path = os.path.join(out, "proofs.json")
+        with open(proofs_path) as f:
+            original = f.read()
+
+        def attempt(change, expected):
+            proofs = json.loads(original)
+            change(proofs)
+            with open(proofs_path, "w") as f:
+                json.dump(proofs, f)
+            result = self.verify_export(out)
+            self.assertEqual(result.returncode, 3, result.stdout)
+            self.assertIn(expected, result.stdout)
+
+        def swap(p):
+            p["messages"][0], p["messages"][1] = p["messages"][1], p["messages"][0]
+
+        def repeat(p):
+            p["messages"][1] = dict(p["messages"][2], id=p["messages"][1]["id"])
+
+        def move(p):
+            p["files"][0]["conversation"]["id"] += 1
+
+        attempt(swap, "out of order")
+        attempt(repeat, "repeats the chain's row")
+        attempt(move, "not to the file's conversation")
+        with open(proofs_path, "w") as f:
+            f.write(original)
+        self.assertEqual(self.verify_export(out).returncode, 0)
+
     def test_holds_and_purges_by_hand_are_records_and_a_deleted_hold_is_caught(self):
         self.run_hop(["one", "two"])
         purge = self.cli("archive", "purge", "--db", self.db, "--older-than-days", "0")

@@ -4,14 +4,19 @@
 // (and, where the chains alone cannot see it, by signed checkpoints).
 #include <gtest/gtest.h>
 
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "archive/chain.h"
 #include "archive/checkpoint.h"
+#include "archive/migrations.h"
+#include "archive/sqlite_store.h"
 #include "archive/store.h"
 #include "backend_support.h"
 #include "query/reader.h"
@@ -217,17 +222,181 @@ TEST_P(StoryChain, APurgeByHandIsNamedAndAForgedSignatureFails) {
   ASSERT_EQ(report.handPurges.size(), 1u) << "the signed retention purge is not a hand purge";
   EXPECT_NE(report.handPurges[0].find("by cli:mallory: 2 rows older than 0 days"), std::string::npos)
       << report.handPurges[0];
-  // A signature copied from the signed purge onto the hand purge.
-  archive().exec("UPDATE audit SET signature = (SELECT signature FROM audit WHERE who = 'hop:hop-a') "
-                 "WHERE who = 'cli:mallory'");
+  // A purge appended as if by the hop, chained properly, with a signature
+  // copied from its real purge: the hash differs, so the signature fails.
+  std::string realSignature;
+  {
+    const std::unique_ptr<Store> reader = archive().open("");
+    for (const PurgeRecordSeal& seal : reader->verify().purgeSeals) {
+      if (seal.who == "hop:hop-a") realSignature = seal.signature;
+    }
+  }
+  ASSERT_FALSE(realSignature.empty());
+  write(13, 14, kT0 + 399 * kDay);
+  store().setRecordSigner([&realSignature](const std::string&) { return realSignature; });
+  store().setPurgeIdentity("hop:hop-a", "retention 1 days");
+  ASSERT_EQ(purge(kT0 + 400 * kDay), 2);
   const std::unique_ptr<Store> checker = archive().open("");
   report = checker->verify();
   ASSERT_TRUE(report.ok) << "the chain does not cover signatures: " << report.problem;
-  const std::string none = dir.file("none.checkpoints");
-  { std::ofstream(none) << ""; }
-  verifyCheckpoints(*checker, {none}, CheckpointKey::loadPublic(dir.file("hop.key.pub")), report);
+  // A checkpoint of hop-a, signed with its key, over the archive as it is.
+  Checkpoint checkpoint;
+  checkpoint.version = 2;
+  checkpoint.hop = "hop-a";
+  checkpoint.timeMs = kT0;
+  checkpoint.heads = *checker->chainHeads("hop-a");
+  signer.sign(checkpoint);
+  const std::string file = dir.file("hop-a.checkpoints");
+  { std::ofstream(file) << checkpointLine(checkpoint) << "\n"; }
+  verifyCheckpoints(*checker, {file}, CheckpointKey::loadPublic(dir.file("hop.key.pub")), report);
   ASSERT_FALSE(report.ok);
   EXPECT_NE(report.problem.find("has a signature this key did not make"), std::string::npos) << report.problem;
+}
+
+TEST_P(StoryChain, RaisingTheAuditTrailsStartToUnchainRecordsIsCaught) {
+  write(1, 3, kT0);
+  store().setHold("participant", "alice@example.com", true, kT0, "cli:legal", "matter 12");
+  {
+    query::Reader reader(archive().url());
+    reader.recordAudit("api:carol", "messages", "participant=alice", 3);
+  }
+  ASSERT_TRUE(verify().ok);
+  // Every record below a raised start, the head reset, the hold deleted.
+  archive().exec("UPDATE audit_head SET from_id = 1 + (SELECT max(id) FROM audit), last_id = 0, last_hash = '', "
+                 "rows = 0");
+  archive().exec("DELETE FROM holds");
+  const VerifyReport report = verify();
+  ASSERT_FALSE(report.ok);
+  EXPECT_NE(report.problem.find("the start was moved"), std::string::npos) << report.problem;
+}
+
+TEST_P(StoryChain, AFinalCodeChangedLaterIsNamed) {
+  write(1, 2, kT0);
+  const std::int64_t first = archive().scalar("SELECT min(id) FROM messages");
+  const MessageRecord r = testing::textMessage("call-1", 1, 0, "");
+  store().begin();
+  store().updateFinalCode(r.callId, 1, r.sender, 200);
+  store().commit();
+  store().begin();
+  store().updateFinalCode(r.callId, 1, r.sender, 403);
+  store().commit();
+  const VerifyReport report = verify();
+  ASSERT_TRUE(report.ok) << report.problem;
+  ASSERT_EQ(report.changedFinalCodes.size(), 1u);
+  EXPECT_EQ(report.changedFinalCodes[0], "row " + std::to_string(first) + ": 200 then 403");
+}
+
+// SQLite compares a BLOB and TEXT of the same bytes as different: a hold or
+// a sender stored as a BLOB reads the same to every hash, but would stop
+// holding rows or drop them from searches.
+TEST(StoryChainSqlite, ValuesStoredAsBlobsAreCaughtAndHoldsStillHold) {
+  KeyDir dir;
+  const std::string path = dir.file("types.db");
+  {
+    SqliteStore store(path);
+    for (int i = 1; i <= 3; ++i) {
+      const MessageRecord r = testing::textMessage("t-" + std::to_string(i), 1, kT0 + i, "m");
+      store.begin({&r});
+      store.insertMessage(r);
+      store.commit();
+    }
+    store.setHold("participant", "alice@example.com", true, kT0, "cli:legal", "");
+  }
+  auto exec = [&path](const char* sql) {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(raw, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(raw);
+    sqlite3_close(raw);
+  };
+  exec("UPDATE holds SET value = CAST(value AS BLOB)");
+  {
+    SqliteStore store(path);
+    const VerifyReport report = store.verify();
+    ASSERT_FALSE(report.ok);
+    EXPECT_NE(report.problem.find("stored as another type"), std::string::npos) << report.problem;
+    store.begin();
+    EXPECT_EQ(store.purgeBatch(kT0 + 100 * kDay, kT0 + 100 * kDay, 500), 0) << "the hold still holds";
+    store.commit();
+  }
+  exec("UPDATE holds SET value = CAST(value AS TEXT); UPDATE messages SET sender = CAST(sender AS BLOB) WHERE id = 2");
+  SqliteStore store(path);
+  const VerifyReport report = store.verify();
+  ASSERT_FALSE(report.ok);
+  EXPECT_EQ(report.firstBadId, 2) << report.problem;
+}
+
+// An archive written before schema 008, with a hold, a purged row and an
+// audit row, migrates: its holds and tombstones become records in the
+// migration's own transaction, so it verifies; a tombstone forged
+// afterwards is caught, and no later start adopts it.
+TEST(StoryChainMigration, AnOlderArchiveIsAdoptedOnceAndForgeriesAfterwardAreCaught) {
+  KeyDir dir;
+  const std::string path = dir.file("old.db");
+  std::vector<std::string> hashes;
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+    for (const Migration& migration : migrations()) {
+      if (migration.version > 7) break;
+      ASSERT_EQ(sqlite3_exec(raw, migration.sql, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(raw);
+    }
+    std::string sql = "PRAGMA user_version = 7; INSERT INTO conversations (id, kind, participants, started_ms, "
+                      "last_ms) VALUES (1, 'pager', 'alice@example.com,bob@example.com', 0, 0);";
+    std::string previous;
+    for (int i = 1; i <= 4; ++i) {
+      const MessageRecord r = testing::textMessage("old-" + std::to_string(i), 1, kT0 + i, "old " + std::to_string(i));
+      previous = rowHash(previous, r);  // as schema 7 hashed: no conversation
+      hashes.push_back(previous);
+      if (i == 2) {
+        sql += "INSERT INTO tombstones (id, hash, purged_ms) VALUES (2, '" + previous + "', 0);";
+        continue;
+      }
+      sql += "INSERT INTO messages (id, conversation_id, time_ms, direction, sender, sender_name, recipient, "
+             "recipient_name, call_id, cseq, content_type, text, verdict, rules, tags, source, transport, hash) "
+             "VALUES (" + std::to_string(i) + ", 1, " + std::to_string(r.timeMs) + ", '" + r.direction + "', '" +
+             r.sender + "', '" + r.senderName + "', '" + r.recipient + "', '" + r.recipientName + "', '" + r.callId +
+             "', 1, '" + r.contentType + "', '" + r.text + "', '" + r.verdict + "', '" + r.rules + "', '" + r.tags +
+             "', '" + r.source + "', '" + r.transport + "', '" + previous + "');";
+    }
+    sql += "INSERT INTO messages_fts (rowid, text) SELECT id, text FROM messages;";
+    sql += "UPDATE chain_head SET last_id = 4, last_hash = '" + previous + "', rows = 4, outcomes_from_id = 5;";
+    sql += "INSERT INTO holds (kind, value, created_ms) VALUES ('participant', 'carol@example.com', 0);";
+    sql += "INSERT INTO audit (time_ms, who, action, query, results) VALUES (0, 'cli:old', 'messages', 'text=x', 1);";
+    ASSERT_EQ(sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(raw);
+    sqlite3_close(raw);
+  }
+  {
+    SqliteStore store(path);  // migrates to 008, adopting the hold and the tombstone
+    const VerifyReport report = store.verify();
+    ASSERT_TRUE(report.ok) << report.problem;
+    EXPECT_EQ(report.purgedRows, 1);
+    EXPECT_EQ(report.holds, 1);
+    EXPECT_EQ(report.unchainedAudit, 1) << "the old search is counted, not chained";
+    EXPECT_EQ(report.conversationsFromId, 5);
+    // New rows after the migration cover their conversation.
+    const MessageRecord r = testing::textMessage("new-1", 1, kT0 + 10, "new");
+    store.begin({&r});
+    store.insertMessage(r);
+    store.commit();
+    ASSERT_TRUE(store.verify().ok);
+  }
+  // A tombstone forged after the migration: no later start adopts it.
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+    const char* forge =
+        "INSERT INTO messages_fts (messages_fts, rowid, text) SELECT 'delete', id, text FROM messages WHERE id = 3;"
+        "INSERT INTO tombstones (id, hash, purged_ms) SELECT id, hash, 0 FROM messages WHERE id = 3;"
+        "DELETE FROM messages WHERE id = 3;";
+    ASSERT_EQ(sqlite3_exec(raw, forge, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(raw);
+    sqlite3_close(raw);
+  }
+  for (int start = 0; start < 2; ++start) {
+    SqliteStore store(path);
+    const VerifyReport report = store.verify();
+    ASSERT_FALSE(report.ok);
+    EXPECT_EQ(report.firstBadId, 3) << report.problem;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Archive, StoryChain, ::testing::Values("sqlite", "postgres"),
