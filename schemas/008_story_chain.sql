@@ -17,6 +17,12 @@ ALTER TABLE chain_head ADD COLUMN conversations_from_id INTEGER NOT NULL DEFAULT
 UPDATE chain_head SET conversations_from_id = 1 + max(last_id,
     coalesce((SELECT max(id) FROM messages), 0), coalesce((SELECT max(id) FROM tombstones), 0));
 ALTER TABLE chain_head ADD COLUMN frontier TEXT NOT NULL DEFAULT '';
+-- 4. Each row links the row before it in its conversation (its hash at the
+--    time, '' for the first since the migration), inside its own hash: an
+--    export of a conversation shows a message left out of the middle.
+--    conversations.last_hash is the writer's copy of each one's newest.
+ALTER TABLE messages ADD COLUMN conversation_previous TEXT NOT NULL DEFAULT '';
+ALTER TABLE conversations ADD COLUMN last_hash TEXT NOT NULL DEFAULT '';
 
 ALTER TABLE audit ADD COLUMN hash TEXT NOT NULL DEFAULT '';
 -- base64 Ed25519 signature of `hash` by the hop's checkpoint key: set on

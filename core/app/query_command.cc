@@ -211,7 +211,11 @@ int runExportVerify(const std::vector<std::string>& args) {
     std::cout << " (" << report.unboundMessages
               << " written before schema 008: their conversation is not proven)";
   }
-  std::cout << "; that no message of a conversation was left out is not proven\n";
+  if (report.earlierMessagesOmitted > 0) {
+    std::cout << "; in " << report.earlierMessagesOmitted
+              << " files the conversation began before the first exported message (purged, or not exported)";
+  }
+  std::cout << "; messages after a conversation's last exported one are not proven absent\n";
   return 0;
 }
 

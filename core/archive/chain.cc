@@ -102,7 +102,8 @@ std::string fromHex(std::string_view hex) {
 }
 
 // The chained hash, as 64 lower-case hex digits in `hex`.
-void hashRow(std::string_view previousHash, const MessageRecord& r, std::int64_t conversationId, char (&hex)[64]) {
+void hashRow(std::string_view previousHash, const MessageRecord& r, std::int64_t conversationId,
+             std::string_view conversationPrevious, char (&hex)[64]) {
   thread_local Sha256 sha;
   thread_local std::string buffer;
   buffer.clear();
@@ -129,7 +130,10 @@ void hashRow(std::string_view previousHash, const MessageRecord& r, std::int64_t
       appendField(buffer, *field);
     }
   }
-  if (conversationId != 0) appendNumberField(buffer, conversationId);
+  if (conversationId != 0) {
+    appendNumberField(buffer, conversationId);
+    appendField(buffer, conversationPrevious);
+  }
   unsigned char digest[32];
   sha.digest(buffer, digest);
   static constexpr char kHex[] = "0123456789abcdef";
@@ -140,9 +144,10 @@ void hashRow(std::string_view previousHash, const MessageRecord& r, std::int64_t
 }
 
 
-std::string rowHash(const std::string& previousHash, const MessageRecord& r, std::int64_t conversationId) {
+std::string rowHash(const std::string& previousHash, const MessageRecord& r, std::int64_t conversationId,
+                    std::string_view conversationPrevious) {
   char hex[64];
-  hashRow(previousHash, r, conversationId, hex);
+  hashRow(previousHash, r, conversationId, conversationPrevious, hex);
   return std::string(hex, sizeof hex);
 }
 
@@ -216,10 +221,10 @@ void reportConversationMismatch(VerifyReport& report, std::int64_t messageId, st
 }
 
 bool MessageChainCheck::row(std::int64_t id, const MessageRecord& record, std::int64_t conversationId,
-                            const std::string& storedHash, bool purged) {
+                            const std::string& conversationPrevious, const std::string& storedHash, bool purged) {
   ++rows_;
   ++report_.rows;
-  if (!purged && rowHash(previous_, record, conversationId) != storedHash) {
+  if (!purged && rowHash(previous_, record, conversationId, conversationPrevious) != storedHash) {
     fail(report_, id,
          "row " + std::to_string(id) + scope_ +
              " does not match its hash: it was edited, or a row before it was inserted or deleted");

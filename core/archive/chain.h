@@ -26,10 +26,14 @@ std::string fromHex(std::string_view hex);
 
 // The chained hash of a row, as 64 lower-case hex digits in `hex` (no
 // allocation: the writer computes one per row). `conversationId` is the
-// row's conversation, which rows written since schema 008 cover; 0 for a
-// row written before (its hash never covered one).
-void hashRow(std::string_view previousHash, const MessageRecord& record, std::int64_t conversationId, char (&hex)[64]);
-std::string rowHash(const std::string& previousHash, const MessageRecord& record, std::int64_t conversationId = 0);
+// row's conversation and `conversationPrevious` the hash of the row before
+// it in that conversation ('' for its first), which rows written since
+// schema 008 cover; conversationId 0 for a row written before (its hash
+// never covered either).
+void hashRow(std::string_view previousHash, const MessageRecord& record, std::int64_t conversationId,
+             std::string_view conversationPrevious, char (&hex)[64]);
+std::string rowHash(const std::string& previousHash, const MessageRecord& record, std::int64_t conversationId = 0,
+                    std::string_view conversationPrevious = {});
 
 // One record of the audit trail (who searched, exported, placed or lifted a
 // hold, purged), the third chain: SHA-256 over the previous record's hash
@@ -94,10 +98,10 @@ class MessageChainCheck {
                "transport, ") +
            (postgres ? "coalesce(encode(raw_body, 'hex'), '')" : "coalesce(hex(raw_body), '')") +
            ", coalesce(received_content_type, ''), coalesce(content_encoding, ''), coalesce(unreadable, ''), hash, 0, "
-           "conversation_id";
+           "conversation_id, conversation_previous";
   }
   static constexpr const char* kTombstoneColumns =
-      "id, 0, '', '', '', '', '', '', 0, '', '', '', '', '', '', 0, '', '', '', '', '', '', hash, 1, 0";
+      "id, 0, '', '', '', '', '', '', 0, '', '', '', '', '', '', 0, '', '', '', '', '', '', hash, 1, 0, ''";
 
   // `conversationsFromId`: rows from this id on cover their conversation.
   MessageChainCheck(VerifyReport& report, std::string scope, std::int64_t conversationsFromId)
@@ -108,12 +112,14 @@ class MessageChainCheck {
   bool feed(const Row& row) {
     const MessageRecord r = recordOf(row);
     const std::int64_t id = row.integer(0);
-    return this->row(id, r, id >= conversationsFromId_ ? row.integer(24) : 0, row.text(22), row.integer(23) != 0);
+    const bool covered = id >= conversationsFromId_;
+    return this->row(id, r, covered ? row.integer(24) : 0, covered ? row.text(25) : std::string(), row.text(22),
+                     row.integer(23) != 0);
   }
   // A row, or a purged row's tombstone (its hash only: the chain steps over
   // it). False once the chain is broken: stop feeding then.
-  bool row(std::int64_t id, const MessageRecord& record, std::int64_t conversationId, const std::string& storedHash,
-           bool purged);
+  bool row(std::int64_t id, const MessageRecord& record, std::int64_t conversationId,
+           const std::string& conversationPrevious, const std::string& storedHash, bool purged);
   // After the last row: the recorded head, and the stored Merkle frontier
   // (chain_head.frontier), which must be the tree of exactly these rows.
   void head(std::int64_t headId, const std::string& headHash, std::int64_t headRows);

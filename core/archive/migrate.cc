@@ -18,12 +18,12 @@ struct Table {
 };
 
 constexpr Table kTables[] = {
-    {"conversations", "id, kind, call_id, participants, started_ms, last_ms, legal_hold", false,
+    {"conversations", "id, kind, call_id, participants, started_ms, last_ms, legal_hold, last_hash", false,
      &MigrateCounts::conversations},
     {"messages",
      "id, conversation_id, time_ms, direction, sender, sender_name, recipient, recipient_name, call_id, cseq, "
      "content_type, text, original_text, verdict, rules, tags, final_code, source, transport, hash, raw_body, "
-     "received_content_type, content_encoding, unreadable",
+     "received_content_type, content_encoding, unreadable, conversation_previous",
      true, &MigrateCounts::messages},
     {"tombstones", "id, hash, purged_ms", true, &MigrateCounts::tombstones},
     {"outcomes", "id, message_id, final_code, hash", true, &MigrateCounts::outcomes},

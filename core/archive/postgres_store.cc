@@ -20,9 +20,9 @@ constexpr int kStoryChainVersion = 3;
 constexpr const char* kInsertRow =
     "INSERT INTO messages (conversation_id, time_ms, hop_id, direction, sender, sender_name, recipient, "
     "recipient_name, call_id, cseq, content_type, text, original_text, verdict, rules, tags, final_code, source, "
-    "transport, hash, raw_body, received_content_type, content_encoding, unreadable) VALUES ($1::bigint, "
-    "$2::bigint, $3, $4, $5, $6, $7, $8, $9, $10::bigint, $11, $12, $13, $14, $15, $16, "
-    "$17::integer, $18, $19, $20, $21::bytea, $22, $23, $24) "
+    "transport, hash, raw_body, received_content_type, content_encoding, unreadable, conversation_previous) "
+    "VALUES ($1::bigint, $2::bigint, $3, $4, $5, $6, $7, $8, $9, $10::bigint, $11, $12, $13, $14, $15, $16, "
+    "$17::integer, $18, $19, $20, $21::bytea, $22, $23, $24, $25) "
     "ON CONFLICT (call_id, cseq, sender) DO NOTHING RETURNING id";
 
 }  // namespace
@@ -126,7 +126,7 @@ void PostgresStore::prepareStatements() {
   db_.prepare("conversation_session",
               "INSERT INTO conversations (kind, call_id, participants, started_ms, last_ms) VALUES ('session', $1, "
               "$2, $3::bigint, $3::bigint) ON CONFLICT (call_id) WHERE kind = 'session' DO UPDATE SET last_ms = "
-              "greatest(conversations.last_ms, excluded.last_ms) RETURNING id");
+              "greatest(conversations.last_ms, excluded.last_ms) RETURNING id, last_hash");
   // The newest pager conversation of these participants continues if it was
   // active within the gap ($3); otherwise a new one starts, unless the
   // message is a duplicate: then its conversation (the original's) is
@@ -135,13 +135,15 @@ void PostgresStore::prepareStatements() {
               "WITH newest AS (SELECT id, last_ms FROM conversations WHERE kind = 'pager' AND "
               "participants = $1 ORDER BY last_ms DESC LIMIT 1), "
               "continued AS (UPDATE conversations c SET last_ms = greatest(c.last_ms, $2::bigint) FROM "
-              "newest n WHERE c.id = n.id AND n.last_ms >= $2::bigint - $3::bigint RETURNING c.id), "
-              "existing AS (SELECT conversation_id AS id FROM messages WHERE call_id = $4 AND cseq = "
-              "$5::bigint AND sender = $6), "
+              "newest n WHERE c.id = n.id AND n.last_ms >= $2::bigint - $3::bigint RETURNING c.id, c.last_hash), "
+              "existing AS (SELECT conversation_id AS id, '' AS last_hash FROM messages WHERE call_id = $4 AND "
+              "cseq = $5::bigint AND sender = $6), "
               "created AS (INSERT INTO conversations (kind, participants, started_ms, last_ms) SELECT "
               "'pager', $1, $2::bigint, $2::bigint WHERE NOT EXISTS (SELECT 1 FROM continued) AND NOT "
-              "EXISTS (SELECT 1 FROM existing) RETURNING id) "
-              "SELECT id FROM continued UNION ALL SELECT id FROM created UNION ALL SELECT id FROM existing LIMIT 1");
+              "EXISTS (SELECT 1 FROM existing) RETURNING id, last_hash) "
+              "SELECT id, last_hash FROM continued UNION ALL SELECT id, last_hash FROM created UNION ALL "
+              "SELECT id, last_hash FROM existing LIMIT 1");
+  db_.prepare("link_conversation", "UPDATE conversations SET last_hash = $2 WHERE id = $1");
   db_.prepare("insert_row", kInsertRow);
   // The rows the codes name, in the order the codes came. The codes are not
   // written into the rows: an UPDATE rewrote each row and every index entry
@@ -288,8 +290,9 @@ bool PostgresStore::insertMessage(const MessageRecord& r) {
                                                             .text(r.sender));
   if (conversation.rows() == 0) throw ArchiveError("no conversation for a message");
   const std::int64_t conversationId = conversation.integer(0, 0);
+  const std::string conversationPrevious = conversation.text(0, 1);
   char hex[64];
-  hashRow(lastHash_, r, conversationId, hex);
+  hashRow(lastHash_, r, conversationId, conversationPrevious, hex);
   const std::string hash(hex, sizeof hex);
   pg::Params params;
   params.number(conversationId).number(r.timeMs).text(options_.hopId).text(r.direction).text(r.sender);
@@ -297,9 +300,10 @@ bool PostgresStore::insertMessage(const MessageRecord& r) {
   params.text(r.contentType).text(r.text).textOrNull(r.originalText).text(r.verdict).text(r.rules).text(r.tags);
   params.number(r.finalCode).text(r.source).text(r.transport).text(hash);
   params.textOrNull(r.rawBody.empty() ? std::string() : pg::byteaLiteral(r.rawBody));
-  params.text(r.receivedContentType).text(r.contentEncoding).text(r.unreadable);
+  params.text(r.receivedContentType).text(r.contentEncoding).text(r.unreadable).text(conversationPrevious);
   const auto inserted = db_.runPrepared("insert_row", params);
   if (inserted.rows() == 0) return false;  // archived before, by this hop or another
+  db_.runPrepared("link_conversation", pg::Params().number(conversationId).text(hash));
   lastId_ = inserted.integer(0, 0);
   lastHash_ = hash;
   ++rowsAdded_;

@@ -80,8 +80,8 @@ void SqliteStore::setUp(std::int64_t maxPages) {
   insertMessage_ = prepare(
       "INSERT INTO messages (conversation_id, time_ms, direction, sender, sender_name, recipient, "
       "recipient_name, call_id, cseq, content_type, text, original_text, verdict, rules, tags, final_code, source, "
-      "transport, hash, id, raw_body, received_content_type, content_encoding, unreadable) "
-      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+      "transport, hash, id, raw_body, received_content_type, content_encoding, unreadable, conversation_previous) "
+      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
       "ON CONFLICT (call_id, cseq, sender) DO NOTHING");  // only a request seen before is skipped
   insertFts_ = prepare("INSERT INTO messages_fts (rowid, text) VALUES (?, ?)");
   findSession_ = prepare("SELECT id FROM conversations WHERE kind = 'session' AND call_id = ? LIMIT 1");
@@ -93,6 +93,8 @@ void SqliteStore::setUp(std::int64_t maxPages) {
   insertConversation_ =
       prepare("INSERT INTO conversations (kind, call_id, participants, started_ms, last_ms) VALUES (?,?,?,?,?)");
   touchConversation_ = prepare("UPDATE conversations SET last_ms = max(last_ms, ?) WHERE id = ?");
+  conversationLastHash_ = prepare("SELECT last_hash FROM conversations WHERE id = ?");
+  setConversationLastHash_ = prepare("UPDATE conversations SET last_hash = ? WHERE id = ?");
   findMessage_ = prepare("SELECT id, hash FROM messages WHERE call_id = ? AND cseq = ? AND sender = ?");
   insertOutcome_ = prepare("INSERT INTO outcomes (message_id, final_code, hash) VALUES (?, ?, ?)");
   updateOutcomeHead_ = prepare(
@@ -186,7 +188,7 @@ void SqliteStore::close() {
   for (sqlite3_stmt* statement : {insertMessage_, insertFts_, findSession_, findPager_, insertConversation_,
                                   touchConversation_, findMessage_, upsertCall_, insertFile_, closeStale_,
                                   updateHead_, newestConversation_, readDataVersion_, insertOutcome_,
-                                  updateOutcomeHead_}) {
+                                  updateOutcomeHead_, conversationLastHash_, setConversationLastHash_}) {
     sqlite3_finalize(statement);  // a no-op for null
   }
   sqlite3_close(db_);
@@ -440,6 +442,16 @@ void SqliteStore::flushTouched() {
     sqlite3_reset(touchConversation_);
   }
   touched_.clear();
+  for (const std::int64_t id : linked_) {
+    sqlite3_reset(setConversationLastHash_);
+    bindText(setConversationLastHash_, 1, conversationHashes_.at(id));
+    sqlite3_bind_int64(setConversationLastHash_, 2, id);
+    if (sqlite3_step(setConversationLastHash_) != SQLITE_DONE) {
+      throw ArchiveError(std::string("cannot update conversation: ") + sqlite3_errmsg(db_));
+    }
+    sqlite3_reset(setConversationLastHash_);
+  }
+  linked_.clear();
 }
 
 void SqliteStore::resetConversationCache() {
@@ -447,6 +459,8 @@ void SqliteStore::resetConversationCache() {
   sessions_.clear();
   pagers_.clear();
   touched_.clear();
+  conversationHashes_.clear();
+  linked_.clear();
   pagerFloorMs_ = std::numeric_limits<std::int64_t>::max();  // until read below: every miss looks
   sqlite3_reset(newestConversation_);
   if (sqlite3_step(newestConversation_) == SQLITE_ROW) {
@@ -468,8 +482,20 @@ std::int64_t SqliteStore::dataVersion() {
 bool SqliteStore::insertMessage(const MessageRecord& r) {
   createdConversation_ = 0;
   const std::int64_t conversation = conversationFor(r);
+  // The row before this one in its conversation: the writer's cache, or
+  // what the conversation row says (written at each commit).
+  auto known = conversationHashes_.find(conversation);
+  if (known == conversationHashes_.end()) {
+    std::string stored;
+    sqlite3_reset(conversationLastHash_);
+    sqlite3_bind_int64(conversationLastHash_, 1, conversation);
+    if (sqlite3_step(conversationLastHash_) == SQLITE_ROW) stored = columnText(conversationLastHash_, 0);
+    sqlite3_reset(conversationLastHash_);
+    known = conversationHashes_.emplace(conversation, std::move(stored)).first;
+  }
+  const std::string conversationPrevious = known->second;
   char hash[64];
-  hashRow(lastHash_, r, conversation, hash);
+  hashRow(lastHash_, r, conversation, conversationPrevious, hash);
   sqlite3_stmt* s = insertMessage_;
   sqlite3_reset(s);
   sqlite3_bind_int64(s, 1, conversation);
@@ -505,6 +531,7 @@ bool SqliteStore::insertMessage(const MessageRecord& r) {
   bindStatic(s, 22, r.receivedContentType);
   bindStatic(s, 23, r.contentEncoding);
   bindStatic(s, 24, r.unreadable);
+  bindStatic(s, 25, conversationPrevious);
   if (sqlite3_step(s) != SQLITE_DONE) throw ArchiveError(std::string("cannot insert message: ") + sqlite3_errmsg(db_));
   sqlite3_reset(s);
   if (sqlite3_changes(db_) == 0) {  // already archived
@@ -526,6 +553,8 @@ bool SqliteStore::insertMessage(const MessageRecord& r) {
   lastHash_.assign(hash, sizeof hash);
   lastId_ = id;
   ++rowsAdded_;
+  known->second = lastHash_;
+  linked_.insert(conversation);
   pendingLeaves_.push_back(fromHex(std::string_view(hash, sizeof hash)));
   if (r.finalCode != 0) {
     appendOutcome(id, std::string_view(hash, sizeof hash), r.finalCode);

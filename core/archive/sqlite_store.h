@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "archive/chain.h"
@@ -164,6 +165,13 @@ class SqliteStore final : public Store {
     std::string hash;
   };
   std::unordered_map<std::string, RecentRow> recent_;
+  // Each conversation's newest row hash (the next row links it), and the
+  // conversations whose newest row the open transaction wrote (their
+  // last_hash is written with last_ms, by flushTouched).
+  std::unordered_map<std::int64_t, std::string> conversationHashes_;
+  std::unordered_set<std::int64_t> linked_;
+  sqlite3_stmt* conversationLastHash_ = nullptr;
+  sqlite3_stmt* setConversationLastHash_ = nullptr;
   // The conversation the current insertMessage created, if any.
   std::int64_t createdConversation_ = 0;
 };

@@ -134,6 +134,7 @@ ExportProofs::Result ExportProofs::finish(const std::string& dir) {
     MessageRecord record;
     std::int64_t conversationId;
     std::string hash;
+    std::string conversationPrevious;
   };
   std::vector<Entry> entries;
   const std::string select = std::string("SELECT ") + archive::MessageChainCheck::rowColumns(postgres) +
@@ -142,8 +143,8 @@ ExportProofs::Result ExportProofs::finish(const std::string& dir) {
     for (const auto& [id, finalCode] : file.messages) {
       auto row = db->query(select, {id});
       if (!row->step()) throw ArchiveReadError("message " + std::to_string(id) + " left the archive during the export");
-      entries.push_back(Entry{id, finalCode, &file, row->text(25), archive::MessageChainCheck::recordOf(*row),
-                              row->integer(24), row->text(22)});
+      entries.push_back(Entry{id, finalCode, &file, row->text(26), archive::MessageChainCheck::recordOf(*row),
+                              row->integer(24), row->text(22), row->text(25)});
     }
   }
   std::map<std::string, Chain> chains;
@@ -206,6 +207,7 @@ ExportProofs::Result ExportProofs::finish(const std::string& dir) {
            ",\"file\":" + jsonString(entry.file->name) + ",\"final_code\":" + std::to_string(entry.finalCode) +
            ",\"conversation_id\":" + std::to_string(entry.conversationId) +
            ",\"covers_conversation\":" + (entry.id >= chain.conversationsFromId ? "true" : "false") +
+           ",\"conversation_previous\":\"" + entry.conversationPrevious + "\"" +
            ",\"hash\":\"" + entry.hash + "\",\"previous_hash\":\"" +
            (index == 0 ? std::string() : archive::toHex(chain.leaves[index - 1].second)) +
            "\",\"leaf_index\":" + std::to_string(index) + ",\"record\":" + recordJson(entry.record);
@@ -322,6 +324,14 @@ ExportVerifyReport verifyExport(const std::string& dir, const std::string& publi
       std::uint64_t leaf;
     };
     std::map<std::string, Place> lastOf;  // per file
+    // Each row written since schema 008 links the row before it in its
+    // conversation: within a file those links must form one unbroken line.
+    struct Link {
+      std::int64_t id;
+      std::string hash;
+      std::string previous;
+    };
+    std::map<std::string, std::vector<Link>> links;
     std::set<std::pair<std::string, std::uint64_t>> leavesSeen;  // hop, leaf
     std::map<std::string, std::int64_t> conversationOfFile;
     for (const auto& [name, transcript] : transcripts) conversationOfFile[name] = transcript.conversation.id;
@@ -349,8 +359,11 @@ ExportVerifyReport verifyExport(const std::string& dir, const std::string& publi
           {"content_encoding", &record.contentEncoding}, {"unreadable", &record.unreadable}};
       for (const auto& [field, value] : fields) *value = fromBase64(r->getValue<std::string>(field));
       const std::int64_t conversationId = m->getValue<std::int64_t>("conversation_id");
+      const bool covers = m->getValue<bool>("covers_conversation");
+      const std::string conversationPrevious = m->getValue<std::string>("conversation_previous");
       const std::string hash = archive::rowHash(m->getValue<std::string>("previous_hash"), record,
-                                                m->getValue<bool>("covers_conversation") ? conversationId : 0);
+                                                covers ? conversationId : 0,
+                                                covers ? conversationPrevious : std::string());
       if (hash != m->getValue<std::string>("hash")) {
         return failed(report, where + ": its content does not match its hash: it was changed after the export");
       }
@@ -377,7 +390,8 @@ ExportVerifyReport verifyExport(const std::string& dir, const std::string& publi
         }
       }
       lastOf[file] = Place{record.timeMs, checkpoint.hop, leaf};
-      if (m->getValue<bool>("covers_conversation")) {
+      if (covers) {
+        links[file].push_back(Link{id, hash, conversationPrevious});
         if (conversationId != conversationOfFile[file]) {
           return failed(report, where + " belongs to conversation " + std::to_string(conversationId) +
                                     ", not to the file's conversation " + std::to_string(conversationOfFile[file]));
@@ -413,6 +427,29 @@ ExportVerifyReport verifyExport(const std::string& dir, const std::string& publi
       row.unreadable = record.unreadable;
       transcripts[file].messages.push_back(std::move(row));
       ++report.messages;
+    }
+    // No message of a conversation left out between two exported ones: every
+    // message's predecessor is in the file, except the first's (the
+    // conversation's start, or earlier messages purged or not exported).
+    for (const auto& [name, line] : links) {
+      std::set<std::string> hashes;
+      std::set<std::string> predecessors;
+      for (const Link& link : line) hashes.insert(link.hash);
+      const Link* head = nullptr;
+      for (const Link& link : line) {
+        if (!link.previous.empty() && !predecessors.insert(link.previous).second) {
+          return failed(report, "message " + std::to_string(link.id) + " (" + name +
+                                    ") follows the same message as another: the conversation was forged");
+        }
+        if (hashes.count(link.previous)) continue;
+        if (head == nullptr) {
+          head = &link;
+          continue;
+        }
+        return failed(report, "the message before message " + std::to_string(link.id) + " in its conversation (" + name +
+                                  ") is not in the export: a message was left out");
+      }
+      if (head != nullptr && !head->previous.empty()) ++report.earlierMessagesOmitted;
     }
     // Each file, byte for byte, as its proven messages render.
     for (const auto& [name, transcript] : transcripts) {

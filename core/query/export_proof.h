@@ -9,10 +9,12 @@
 // checkpoint's signature, each message's hash and proof, and each exported
 // file byte for byte against what its proven messages render to.
 //
+// Each row written since schema 008 also links the row before it in its
+// conversation, so a message left out between two exported ones is named.
 // What is not proven: a message's final code (a second chain without a
-// tree), the conversation's summary fields (start, counts, hold), and that
-// no message of the conversation was left out of the export; they travel
-// in proofs.json or are not there, and a change to them is not seen.
+// tree), the conversation's summary fields (start, counts, hold), and
+// messages left out after the last exported one (the tree commits to no
+// conversation's newest row); earlier messages left out are reported.
 
 #include <cstdint>
 #include <string>
@@ -60,6 +62,9 @@ struct ExportVerifyReport {
   // Messages written before schema 008: their hash does not cover their
   // conversation, so which file they belong in is not proven.
   std::int64_t unboundMessages = 0;
+  // Files whose first message is not its conversation's first: earlier
+  // messages were purged, or not exported.
+  std::int64_t earlierMessagesOmitted = 0;
 };
 
 // Checks DIR against `publicKey` (a PEM file) without the archive. Throws

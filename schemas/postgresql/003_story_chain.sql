@@ -6,6 +6,8 @@ ALTER TABLE chain_head ADD COLUMN conversations_from_id bigint NOT NULL DEFAULT 
 UPDATE chain_head h SET conversations_from_id = 1 + greatest(h.last_id,
     coalesce((SELECT max(id) FROM messages), 0), coalesce((SELECT max(id) FROM tombstones), 0));
 ALTER TABLE chain_head ADD COLUMN frontier text NOT NULL DEFAULT '';
+ALTER TABLE messages ADD COLUMN conversation_previous text NOT NULL DEFAULT '';
+ALTER TABLE conversations ADD COLUMN last_hash text NOT NULL DEFAULT '';
 
 ALTER TABLE audit ADD COLUMN hash text NOT NULL DEFAULT '';
 ALTER TABLE audit ADD COLUMN signature text NOT NULL DEFAULT '';

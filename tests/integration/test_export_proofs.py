@@ -161,6 +161,35 @@ class ExportProofs(HopTestCase):
             f.write(original)
         self.assertEqual(self.verify_export(out).returncode, 0)
 
+    def test_a_message_left_out_of_the_middle_is_named(self):
+        self.run_hop(["one", "two", "the one to hide", "four", "five"])
+        # The export made from a doctored copy: the third message taken out
+        # (its hash left as a tombstone, so every proof still leads to the
+        # signed root), the file rendered without it by sipwarden itself.
+        doctored = os.path.join(self.dir, "doctored.db")
+        shutil.copy(self.db, doctored)
+        with sqlite3.connect(doctored) as db:
+            hidden = db.execute("SELECT id FROM messages WHERE text = 'the one to hide'").fetchone()[0]
+            db.execute("INSERT INTO messages_fts (messages_fts, rowid, text) SELECT 'delete', id, text FROM messages "
+                       "WHERE id = ?", (hidden,))
+            db.execute("INSERT INTO tombstones (id, hash, purged_ms) SELECT id, hash, 0 FROM messages WHERE id = ?",
+                       (hidden,))
+            db.execute("DELETE FROM outcomes WHERE message_id = ?", (hidden,))
+            db.execute("DELETE FROM messages WHERE id = ?", (hidden,))
+            following = db.execute("SELECT min(id) FROM messages WHERE id > ?", (hidden,)).fetchone()[0]
+        for fmt in ("json", "eml"):
+            with self.subTest(format=fmt):
+                out = os.path.join(self.dir, "hidden-" + fmt)
+                conversation = sqlite3.connect(doctored).execute(
+                    "SELECT max(conversation_id) FROM messages").fetchone()[0]
+                result = self.cli("export", "--db", doctored, "--conversation", str(conversation), "--format", fmt,
+                                  "--out", out, "--checkpoints", self.checkpoints)
+                self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+                result = self.verify_export(out)
+                self.assertEqual(result.returncode, 3, result.stdout)
+                self.assertIn(f"the message before message {following} in its conversation", result.stdout)
+                self.assertIn("left out", result.stdout)
+
     def test_holds_and_purges_by_hand_are_records_and_a_deleted_hold_is_caught(self):
         self.run_hop(["one", "two"])
         purge = self.cli("archive", "purge", "--db", self.db, "--older-than-days", "0")
