@@ -98,13 +98,20 @@ int archiveCommand(const std::vector<std::string>& args) {
   int olderThanDays = -1;
   std::string checkpoints;
   std::string publicKey;
+  std::string configCheckpoints;  // from --config: used unless given
+  std::string configPublicKey;
   for (std::size_t i = 1; i < args.size(); ++i) {
     const bool hasValue = i + 1 < args.size();
     if (args[i] == "--db" && hasValue) {
       path = args[++i];
     } else if (args[i] == "--config" && hasValue) {
-      path = loadConfigFile(args[++i]).archive.url;
+      const auto config = loadConfigFile(args[++i]);
+      path = config.archive.url;
       if (path.empty()) throw ConfigError(args[i] + ": archive.url (or archive.path) is not set");
+      // The hop's own checkpoints, and the public key keygen wrote beside
+      // its private key: `verify --config` checks what the hop signed.
+      configCheckpoints = config.archive.checkpoints.dir;
+      if (!config.archive.checkpoints.keyPath.empty()) configPublicKey = config.archive.checkpoints.keyPath + ".pub";
     } else if (args[i] == "--participant" && hasValue) {
       kind = "participant";
       value = args[++i];
@@ -126,6 +133,10 @@ int archiveCommand(const std::vector<std::string>& args) {
       std::cerr << kUsage;
       return 2;
     }
+  }
+  if (args[0] == "verify" && checkpoints.empty() && publicKey.empty() && !configCheckpoints.empty()) {
+    checkpoints = configCheckpoints;
+    publicKey = configPublicKey;
   }
   if (path.empty() || checkpoints.empty() != publicKey.empty()) {
     std::cerr << kUsage;

@@ -239,3 +239,27 @@ class Checkpoints(HopTestCase):
                                  os.path.join(self.dir, "nowhere"), "--public-key", self.key + ".pub"],
                                 capture_output=True, text=True, timeout=30)
         self.assertEqual(result.returncode, 2, result.stdout + result.stderr)
+
+    def test_verify_with_the_hops_config_checks_its_checkpoints(self):
+        self.keygen()
+        upstream = AnsweringPeer()
+        self.cleanups.append(upstream.stop)
+        config = os.path.join(self.dir, "sipwarden.json")
+        with open(config, "w") as f:
+            f.write(self.config())
+        warden = self.hop("--upstream", f"127.0.0.1:{upstream.port}", "--config", config)
+        caller = self.peer()
+        caller.send(message_request(caller.port, call_id="config-1", body="one"), warden.port)
+        self.assertEqual(status_of(caller.recv())[0], 200)
+        self.assertEqual(warden.stop(), 0)
+        result = subprocess.run([BINARY, "archive", "verify", "--config", config], capture_output=True, text=True,
+                                timeout=60)
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        self.assertIn("extends all", result.stdout)
+        # A checkpoint the archive no longer matches: --config alone finds it.
+        with sqlite3.connect(self.db) as db:
+            db.execute("UPDATE chain_head SET frontier = ''")
+            db.execute("UPDATE messages SET hash = 'x' || substr(hash, 2) WHERE id = (SELECT max(id) FROM messages)")
+        result = subprocess.run([BINARY, "archive", "verify", "--config", config], capture_output=True, text=True,
+                                timeout=60)
+        self.assertEqual(result.returncode, 3, result.stdout + result.stderr)
