@@ -4,9 +4,8 @@
 #include <Poco/Logger.h>
 #include <Poco/Net/NetException.h>
 
-#include "sip/grammar.h"
 #include "sip/header_id.h"
-#include "sip/message.h"
+#include "transport/framing.h"
 
 namespace sipwarden::transport {
 
@@ -39,29 +38,6 @@ constexpr std::size_t kMaxDatagramsPerRound = 256;
 constexpr int kMaxStreamReadsPerRound = 8;
 
 Poco::Logger& log() { return Poco::Logger::get("sipwarden.transport"); }
-
-// Finds Content-Length in a header section. Returns false when it is
-// present but malformed or repeated; `length` stays 0 when it is absent.
-bool streamContentLength(std::string_view headers, std::size_t& length) {
-  length = 0;
-  bool seen = false;
-  std::size_t pos = 0;
-  while (pos < headers.size()) {
-    std::size_t end = headers.find('\n', pos);
-    if (end == std::string_view::npos) end = headers.size();
-    std::string_view line = headers.substr(pos, end - pos);
-    pos = end + 1;
-    const std::size_t colon = line.find(':');
-    if (colon == std::string_view::npos || line.empty() || line[0] == ' ' || line[0] == '\t') continue;
-    const std::string_view name = sip::trim(line.substr(0, colon));
-    if (sip::classifyHeader(name) != sip::HeaderId::ContentLength) continue;
-    std::uint64_t value = 0;
-    if (seen || !sip::parseDecimal(sip::trim(line.substr(colon + 1)), 0xffffffffULL, value)) return false;
-    seen = true;
-    length = static_cast<std::size_t>(value);
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -452,42 +428,29 @@ void Transport::readStream(Connection& connection) {
 void Transport::frameStream(Connection& connection) {
   std::string& in = connection.in;
   while (!in.empty() && !connection.dead) {
-    // RFC 5626 §3.5.1: a double CRLF is a ping, answered with one CRLF.
-    if (in.compare(0, 4, "\r\n\r\n") == 0) {
-      in.erase(0, 4);
-      connection.out.append("\r\n");
-      ++counters_.keepAlivesAnswered;
-      flush(connection);
-      continue;
-    }
-    if (in.size() >= 2 && in.compare(0, 2, "\r\n") == 0) {
-      if (in.size() < 4 && in.size() == 2) break;  // maybe the start of a ping
-      in.erase(0, 2);
-      continue;
-    }
-    const std::size_t headerEnd = sip::findHeaderEnd(in);
-    if (headerEnd == std::string::npos) {
-      if (in.size() > limits_.maxMessageSize) {
+    const StreamFrame frame = nextStreamFrame(in, limits_.maxMessageSize);
+    switch (frame.kind) {
+      case StreamFrame::Kind::Incomplete:
+        return;
+      case StreamFrame::Kind::Ping:
+        in.erase(0, frame.length);
+        connection.out.append("\r\n");
+        ++counters_.keepAlivesAnswered;
+        flush(connection);
+        continue;
+      case StreamFrame::Kind::Crlf:
+        in.erase(0, frame.length);
+        continue;
+      case StreamFrame::Kind::Error:
         ++counters_.framingErrors;
-        log().information("closing %s: header section over %z bytes", connection.peer.toString(),
-                          limits_.maxMessageSize);
+        log().information("closing %s: %s", connection.peer.toString(), std::string(frame.error));
         close(connection.id, false);
-      }
-      return;
+        return;
+      case StreamFrame::Kind::Message:
+        break;
     }
-    std::size_t contentLength = 0;
-    if (!streamContentLength(std::string_view(in).substr(0, headerEnd), contentLength) ||
-        headerEnd + contentLength > limits_.maxMessageSize) {
-      // Without a trustworthy length the stream cannot be re-synchronised.
-      ++counters_.framingErrors;
-      log().information("closing %s: bad or oversize Content-Length", connection.peer.toString());
-      close(connection.id, false);
-      return;
-    }
-    const std::size_t total = headerEnd + contentLength;
-    if (in.size() < total) return;
-    std::string message = in.substr(0, total);
-    in.erase(0, total);
+    std::string message = in.substr(0, frame.length);
+    in.erase(0, frame.length);
     connection.partialSince = Clock::now();
     ++counters_.streamMessagesIn;
     user_.onMessage(std::move(message), Origin{connection.protocol, connection.peer, connection.id});
