@@ -23,6 +23,10 @@ ALTER TABLE chain_head ADD COLUMN frontier TEXT NOT NULL DEFAULT '';
 --    conversations.last_hash is the writer's copy of each one's newest.
 ALTER TABLE messages ADD COLUMN conversation_previous TEXT NOT NULL DEFAULT '';
 ALTER TABLE conversations ADD COLUMN last_hash TEXT NOT NULL DEFAULT '';
+-- Seeded with each conversation's newest row, so that the first row written
+-- after the migration links it (an export then shows older rows left out).
+UPDATE conversations SET last_hash = coalesce((SELECT hash FROM messages WHERE conversation_id = conversations.id
+    ORDER BY id DESC LIMIT 1), '');
 
 ALTER TABLE audit ADD COLUMN hash TEXT NOT NULL DEFAULT '';
 -- base64 Ed25519 signature of `hash` by the hop's checkpoint key: set on

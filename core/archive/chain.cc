@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <charconv>
+#include <limits>
 
 #include "archive/merkle.h"
 #include "archive/store.h"
@@ -193,6 +194,38 @@ void fail(VerifyReport& report, std::int64_t id, std::string problem) {
 }
 
 }  // namespace
+
+bool ConversationLinkCheck::follows(const std::string& previous, std::int64_t lastId, const std::string& lastHash,
+                                    std::int64_t id) const {
+  if (previous == lastHash) return true;
+  const auto purged = purged_.find(previous);
+  return purged != purged_.end() && purged->second > lastId && purged->second < id;
+}
+
+bool ConversationLinkCheck::row(std::int64_t id, std::int64_t conversationId, const std::string& hash,
+                                const std::string& previous, bool covered) {
+  Last& last = last_[conversationId];
+  if (covered && !follows(previous, last.id, last.hash, id)) {
+    fail(report_, id,
+         "row " + std::to_string(id) + " does not follow the row before it in conversation " +
+             std::to_string(conversationId) +
+             ": the conversation's link was altered (conversations.last_hash) to let a message be left out");
+    return false;
+  }
+  last = Last{id, hash};
+  return true;
+}
+
+bool ConversationLinkCheck::conversation(std::int64_t conversationId, const std::string& lastHash) {
+  const auto seen = last_.find(conversationId);
+  const Last last = seen == last_.end() ? Last{} : seen->second;
+  // The writer's copy may also be a purged newest row's hash.
+  if (follows(lastHash, last.id, last.hash, std::numeric_limits<std::int64_t>::max())) return true;
+  fail(report_, 0,
+       "conversation " + std::to_string(conversationId) +
+           " would link its next message to a row that is not its newest (conversations.last_hash was altered)");
+  return false;
+}
 
 void addChangedFinalCode(VerifyReport& report, std::int64_t messageId, int finalCode) {
   const std::string prefix = "row " + std::to_string(messageId) + ": ";

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -164,6 +165,37 @@ inline constexpr const char* kChangedFinalCodes =
     "(SELECT message_id FROM outcomes WHERE final_code >= 200 GROUP BY message_id "
     "HAVING count(DISTINCT final_code) > 1 ORDER BY message_id LIMIT 10) ORDER BY o.message_id, o.id";
 void addChangedFinalCode(VerifyReport& report, std::int64_t messageId, int finalCode);
+
+// The links between the rows of each conversation (schema 008): a row
+// written since then carries the hash of the row before it in its
+// conversation, and conversations.last_hash (what the writer links the
+// next row to) must be the newest row's. `archive verify` feeds every row in
+// id order, then each conversation's last_hash, after the tombstones (a
+// purged row may stand between two rows of a conversation).
+//   SELECT <kLinkColumns> FROM messages ORDER BY id   (covered: 1 or 0)
+class ConversationLinkCheck {
+ public:
+  explicit ConversationLinkCheck(VerifyReport& report) : report_(report) {}
+  void tombstone(std::int64_t id, const std::string& hash) { purged_[hash] = id; }
+  // False at the first fault: stop feeding then.
+  bool row(std::int64_t id, std::int64_t conversationId, const std::string& hash, const std::string& previous,
+           bool covered);
+  bool conversation(std::int64_t conversationId, const std::string& lastHash);
+
+ private:
+  // Whether `previous` may stand before row `id` in a conversation whose
+  // last seen row was `lastId` with hash `lastHash` (0 and "" for none):
+  // that row, or a purged row after it.
+  bool follows(const std::string& previous, std::int64_t lastId, const std::string& lastHash, std::int64_t id) const;
+
+  VerifyReport& report_;
+  std::unordered_map<std::string, std::int64_t> purged_;  // tombstone hash -> id
+  struct Last {
+    std::int64_t id = 0;
+    std::string hash;
+  };
+  std::unordered_map<std::int64_t, Last> last_;  // conversation -> its newest row so far
+};
 
 // A row whose own final code no outcome record of it seals.
 void reportEditedFinalCode(VerifyReport& report, std::int64_t messageId, std::int64_t finalCode);

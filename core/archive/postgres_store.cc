@@ -492,6 +492,7 @@ VerifyReport PostgresStore::verify() {
           " OR (c.kind = 'session' AND c.call_id IS DISTINCT FROM m.call_id) ORDER BY m.id LIMIT 1");
       if (moved.rows() > 0) reportConversationMismatch(report, moved.integer(0, 0), moved.integer(0, 1));
     }
+    if (report.ok) verifyConversationLinks(report);
     if (report.ok) verifyTextSearch(report);
     if (report.ok) verifyAuditTrail(report);
     db_.script("COMMIT");
@@ -518,6 +519,32 @@ void PostgresStore::verifyTextSearch(VerifyReport& report) {
       "SELECT id FROM messages WHERE text_search IS DISTINCT FROM (to_tsvector('simple', text) || "
       "to_tsvector('simple', regexp_replace(text, '[[:punct:]]+', ' ', 'g'))) ORDER BY id LIMIT 1");
   if (differs.rows() > 0) reportTextIndexMismatch(report, differs.integer(0, 0), "its text_search differs from its text");
+}
+
+void PostgresStore::verifyConversationLinks(VerifyReport& report) {
+  // Every hop's rows at once, in id order: a conversation's rows may come
+  // from several hops, serialised by the conversation's advisory lock.
+  ConversationLinkCheck links(report);
+  const auto tombstones = db_.run("SELECT id, hash FROM tombstones");
+  for (int i = 0; i < tombstones.rows(); ++i) links.tombstone(tombstones.integer(i, 0), tombstones.text(i, 1));
+  db_.run("DECLARE links NO SCROLL CURSOR FOR SELECT m.id, m.conversation_id, m.hash, m.conversation_previous, "
+          "(m.id >= h.conversations_from_id)::int FROM messages m JOIN chain_head h ON h.hop_id = m.hop_id "
+          "ORDER BY m.id");
+  bool intact = true;
+  for (bool more = true; more && intact;) {
+    const auto batch = db_.run("FETCH 5000 FROM links");
+    more = batch.rows() == 5000;
+    for (int i = 0; intact && i < batch.rows(); ++i) {
+      intact = links.row(batch.integer(i, 0), batch.integer(i, 1), batch.text(i, 2), batch.text(i, 3),
+                         batch.integer(i, 4) != 0);
+    }
+  }
+  db_.script("CLOSE links");
+  if (!intact) return;
+  const auto conversations = db_.run("SELECT id, last_hash FROM conversations ORDER BY id");
+  for (int i = 0; i < conversations.rows(); ++i) {
+    if (!links.conversation(conversations.integer(i, 0), conversations.text(i, 1))) return;
+  }
 }
 
 void PostgresStore::verifyAuditTrail(VerifyReport& report) {

@@ -73,6 +73,9 @@ class PostgresStore final : public Store {
   // and purge records.
   void adoptHoldsAndTombstones();
   void verifyAuditTrail(VerifyReport& report);
+  // Each conversation's rows link one another; conversations.last_hash is
+  // the newest (ConversationLinkCheck).
+  void verifyConversationLinks(VerifyReport& report);
   // False (and nothing kept) when the batch must go row by row.
   bool insertBulk(const std::vector<const MessageRecord*>& messages);
   void verifyChain(const std::string& hop, VerifyReport& report);

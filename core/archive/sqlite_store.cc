@@ -845,7 +845,23 @@ void SqliteStore::verifyConversations(VerifyReport& report) const {
                                  kParticipantsOfRow +
                                  " OR (c.kind = 'session' AND c.call_id IS NOT m.call_id) ORDER BY m.id LIMIT 1");
   if (!moved.prepared()) throw ArchiveError("cannot verify conversations: " + moved.error());
-  if (moved.step() == SQLITE_ROW) reportConversationMismatch(report, moved.integer(0), moved.integer(1));
+  if (moved.step() == SQLITE_ROW) {
+    reportConversationMismatch(report, moved.integer(0), moved.integer(1));
+    return;
+  }
+  ConversationLinkCheck links(report);
+  SqliteStatement tombstones(db_, "SELECT id, hash FROM tombstones");
+  while (tombstones.step() == SQLITE_ROW) links.tombstone(tombstones.integer(0), tombstones.text(1));
+  SqliteStatement rows(db_, "SELECT m.id, m.conversation_id, m.hash, m.conversation_previous, "
+                            "m.id >= h.conversations_from_id FROM messages m, chain_head h WHERE h.id = 1 ORDER BY m.id");
+  if (!rows.prepared()) throw ArchiveError("cannot verify conversations: " + rows.error());
+  while (rows.step() == SQLITE_ROW) {
+    if (!links.row(rows.integer(0), rows.integer(1), rows.text(2), rows.text(3), rows.integer(4) != 0)) return;
+  }
+  SqliteStatement conversations(db_, "SELECT id, last_hash FROM conversations ORDER BY id");
+  while (conversations.step() == SQLITE_ROW) {
+    if (!links.conversation(conversations.integer(0), conversations.text(1))) return;
+  }
 }
 
 void SqliteStore::verifyTextIndex(VerifyReport& report) const {

@@ -96,7 +96,8 @@ class SqliteStore final : public Store {
   // content where the connection may run it, and a row-by-row comparison
   // of which rows the index holds (which names the row).
   void verifyTextIndex(VerifyReport& report) const;
-  // Each message against its conversation (participants, session Call-ID).
+  // Each message against its conversation (participants, session Call-ID),
+  // and the links between a conversation's rows (ConversationLinkCheck).
   void verifyConversations(VerifyReport& report) const;
   std::int64_t insertConversation(const MessageRecord& record);
   void touch(std::int64_t id, std::int64_t timeMs);

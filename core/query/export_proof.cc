@@ -312,7 +312,11 @@ ExportVerifyReport verifyExport(const std::string& dir, const std::string& publi
       conversation.modified = c->getValue<std::int64_t>("modified");
       conversation.legalHold = c->getValue<bool>("legal_hold");
       const std::string name = file->getValue<std::string>("name");
-      if (name.find('/') != std::string::npos || name.starts_with(".")) return failed(report, "file name " + name + " leaves the export");
+      // A conversation's one file, named as the exporter names it: two
+      // files of one conversation would each pass the link check alone.
+      if (name != "conversation-" + std::to_string(conversation.id) + "." + format || transcripts.count(name)) {
+        return failed(report, "file " + name + " is not the one file of conversation " + std::to_string(conversation.id));
+      }
       transcripts[name].conversation = conversation;
     }
     // A message is bound to its place in the chain (its leaf) and, since
@@ -392,6 +396,16 @@ ExportVerifyReport verifyExport(const std::string& dir, const std::string& publi
       lastOf[file] = Place{record.timeMs, checkpoint.hop, leaf};
       if (covers) {
         links[file].push_back(Link{id, hash, conversationPrevious});
+        if (conversationId <= 0) return failed(report, where + " names no conversation");
+        // The file's header shows the conversation's participants (and a
+        // session's Call-ID): they must be the proven messages'.
+        const ConversationRow& header = transcripts[file].conversation;
+        const std::string participants = std::min(record.sender, record.recipient) + "," +
+                                         std::max(record.sender, record.recipient);
+        if (header.participants != participants || (header.kind == "session" && header.callId != record.callId) ||
+            (header.kind != "session" && header.kind != "pager")) {
+          return failed(report, where + " is not between the participants (or in the call) its file's header names");
+        }
         if (conversationId != conversationOfFile[file]) {
           return failed(report, where + " belongs to conversation " + std::to_string(conversationId) +
                                     ", not to the file's conversation " + std::to_string(conversationOfFile[file]));

@@ -8,6 +8,8 @@ UPDATE chain_head h SET conversations_from_id = 1 + greatest(h.last_id,
 ALTER TABLE chain_head ADD COLUMN frontier text NOT NULL DEFAULT '';
 ALTER TABLE messages ADD COLUMN conversation_previous text NOT NULL DEFAULT '';
 ALTER TABLE conversations ADD COLUMN last_hash text NOT NULL DEFAULT '';
+UPDATE conversations c SET last_hash = coalesce((SELECT hash FROM messages WHERE conversation_id = c.id
+    ORDER BY id DESC LIMIT 1), '');
 
 ALTER TABLE audit ADD COLUMN hash text NOT NULL DEFAULT '';
 ALTER TABLE audit ADD COLUMN signature text NOT NULL DEFAULT '';

@@ -153,7 +153,14 @@ class ExportProofs(HopTestCase):
 
         def move(p):
             p["files"][0]["conversation"]["id"] += 1
+            p["files"][0]["name"] = f"conversation-{p['files'][0]['conversation']['id']}.json"
+            for m in p["messages"]:
+                m["file"] = p["files"][0]["name"]
 
+        def rename(p):
+            p["files"][0]["name"] = "conversation-continued.json"
+
+        attempt(rename, "is not the one file of conversation")
         attempt(swap, "out of order")
         attempt(repeat, "repeats the chain's row")
         attempt(move, "not to the file's conversation")

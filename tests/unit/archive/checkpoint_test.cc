@@ -225,6 +225,9 @@ class Checkpoints : public ::testing::TestWithParam<std::string> {
         // The Merkle frontier blanked too, as one from before schema 008:
         // verify skips it then, and an attacker who knows that does it.
         "frontier = '' WHERE " + headRow());
+    // Each conversation's link moved back to its newest remaining row.
+    archive_->exec("UPDATE conversations SET last_hash = coalesce((SELECT hash FROM messages WHERE "
+                   "conversation_id = conversations.id ORDER BY id DESC LIMIT 1), '')");
   }
 
   TempDir dir_;
@@ -389,7 +392,8 @@ TEST_P(FileCheckpoints, AnOlderCopyOfTheFileIsCaught) {
 TEST_P(SharedCheckpoints, ADeletedHopChainIsCaught) {
   write(1, 3);
   checkpoint();
-  archive_->exec("DELETE FROM outcomes; DELETE FROM messages; DELETE FROM chain_head WHERE hop_id = 'hop-a'");
+  archive_->exec("DELETE FROM outcomes; DELETE FROM messages; DELETE FROM chain_head WHERE hop_id = 'hop-a'; "
+                 "UPDATE conversations SET last_hash = ''");
   store_.reset();
   const VerifyReport report = verify();
   ASSERT_FALSE(report.ok);
@@ -509,6 +513,8 @@ TEST(CheckpointWriter, SignsAPostgresHopsChain) {
                "outcomes_last_id = (SELECT max(id) FROM outcomes WHERE hop_id = 'edge-2'), "
                "outcomes_last_hash = (SELECT hash FROM outcomes WHERE hop_id = 'edge-2' ORDER BY id DESC LIMIT 1), "
                "outcomes_rows = 19, frontier = '' WHERE hop_id = 'edge-2'");
+  archive.exec("UPDATE conversations SET last_hash = coalesce((SELECT hash FROM messages WHERE "
+                   "conversation_id = conversations.id ORDER BY id DESC LIMIT 1), '')");
   report = store->verify();
   EXPECT_TRUE(report.ok) << "the chains alone: " << report.problem;
   verifyCheckpoints(*store, {file}, CheckpointKey::loadPublic(dir.file("hop.key.pub")), report);

@@ -270,6 +270,27 @@ TEST_P(StoryChain, RaisingTheAuditTrailsStartToUnchainRecordsIsCaught) {
   EXPECT_NE(report.problem.find("the start was moved"), std::string::npos) << report.problem;
 }
 
+TEST_P(StoryChain, AConversationsLinkAlteredToLeaveAMessageOutIsCaught) {
+  write(1, 3, kT0);
+  ASSERT_TRUE(verify().ok);
+  // The writer would link the next message to the first, skipping the
+  // second and third: caught before the next message...
+  archive().exec("UPDATE conversations SET last_hash = (SELECT hash FROM messages ORDER BY id LIMIT 1)");
+  VerifyReport report = verify();
+  ASSERT_FALSE(report.ok);
+  EXPECT_NE(report.problem.find("conversations.last_hash was altered"), std::string::npos) << report.problem;
+  // ...and after it, at the row that links the wrong one.
+  std::unique_ptr<Store> writer = archive().open("hop-b");
+  const MessageRecord r = testing::textMessage("call-4", 1, kT0 + 4 * 60'000, "message 4");
+  writer->begin({&r});
+  writer->insertMessage(r);
+  writer->commit();
+  report = verify();
+  ASSERT_FALSE(report.ok);
+  EXPECT_EQ(report.firstBadId, archive().scalar("SELECT max(id) FROM messages")) << report.problem;
+  EXPECT_NE(report.problem.find("does not follow the row before it"), std::string::npos) << report.problem;
+}
+
 TEST_P(StoryChain, AFinalCodeChangedLaterIsNamed) {
   write(1, 2, kT0);
   const std::int64_t first = archive().scalar("SELECT min(id) FROM messages");
