@@ -160,7 +160,12 @@ class ExportProofs(HopTestCase):
         def rename(p):
             p["files"][0]["name"] = "conversation-continued.json"
 
+        def stranger(p):
+            p["files"][0]["conversation"]["participants"] = base64.b64encode(
+                b"alice@example.com,mallory@example.com").decode()
+
         attempt(rename, "is not the one file of conversation")
+        attempt(stranger, "is not between the participants")
         attempt(swap, "out of order")
         attempt(repeat, "repeats the chain's row")
         attempt(move, "not to the file's conversation")

@@ -16,6 +16,7 @@
 #include "archive/chain.h"
 #include "archive/checkpoint.h"
 #include "archive/migrations.h"
+#include "archive/sqlite_statement.h"
 #include "archive/sqlite_store.h"
 #include "archive/store.h"
 #include "backend_support.h"
@@ -362,7 +363,8 @@ TEST(StoryChainMigration, AnOlderArchiveIsAdoptedOnceAndForgeriesAfterwardAreCau
       ASSERT_EQ(sqlite3_exec(raw, migration.sql, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(raw);
     }
     std::string sql = "PRAGMA user_version = 7; INSERT INTO conversations (id, kind, participants, started_ms, "
-                      "last_ms) VALUES (1, 'pager', 'alice@example.com,bob@example.com', 0, 0);";
+                      "last_ms) VALUES (1, 'pager', 'alice@example.com,bob@example.com', " +
+                      std::to_string(kT0 + 1) + ", " + std::to_string(kT0 + 4) + ");";
     std::string previous;
     for (int i = 1; i <= 4; ++i) {
       const MessageRecord r = testing::textMessage("old-" + std::to_string(i), 1, kT0 + i, "old " + std::to_string(i));
@@ -394,12 +396,16 @@ TEST(StoryChainMigration, AnOlderArchiveIsAdoptedOnceAndForgeriesAfterwardAreCau
     EXPECT_EQ(report.holds, 1);
     EXPECT_EQ(report.unchainedAudit, 1) << "the old search is counted, not chained";
     EXPECT_EQ(report.conversationsFromId, 5);
-    // New rows after the migration cover their conversation.
+    // New rows after the migration cover their conversation, and the first
+    // links the conversation's newest older row (the migration seeded it).
     const MessageRecord r = testing::textMessage("new-1", 1, kT0 + 10, "new");
     store.begin({&r});
     store.insertMessage(r);
     store.commit();
     ASSERT_TRUE(store.verify().ok);
+    SqliteStatement link(store.handle(), "SELECT conversation_previous FROM messages WHERE call_id = 'new-1'");
+    ASSERT_EQ(link.step(), SQLITE_ROW);
+    EXPECT_EQ(link.text(0), hashes[3]);
   }
   // A tombstone forged after the migration: no later start adopts it.
   {
