@@ -97,7 +97,9 @@ cleanup() {
     local who p
     trap - EXIT INT TERM
     stop_pid "$UAC_PID"; stop_pid "$UAS_PID"
-    for who in $HOPS; do
+    # Every process started, measured or not (with --checkpoints the
+    # Kamailio hops run but are not in HOPS).
+    for who in "${!PIDS[@]}"; do
         set -- ${PIDS[$who]:-}
         [ $# -gt 0 ] && stop_pid "$1"
         sleep 0.2
