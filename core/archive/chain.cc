@@ -64,13 +64,7 @@ std::string sha256Hex(std::string_view data) {
   thread_local Sha256 sha;
   unsigned char digest[32];
   sha.digest(data, digest);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex(64, '0');
-  for (int i = 0; i < 32; ++i) {
-    hex[2 * i] = kHex[digest[i] >> 4];
-    hex[2 * i + 1] = kHex[digest[i] & 0x0f];
-  }
-  return hex;
+  return toHex(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
 }
 
 std::string toHex(std::string_view bytes) {
@@ -166,22 +160,13 @@ std::string auditHash(std::string_view previousHash, std::int64_t id, const Audi
 }
 
 std::string outcomeHash(std::string_view previousHash, std::int64_t messageId, std::string_view messageHash,
-                               int finalCode) {
-  thread_local Sha256 sha;
+                        int finalCode) {
   std::string buffer;
   appendField(buffer, previousHash);
   appendNumberField(buffer, messageId);
   appendField(buffer, messageHash);
   appendNumberField(buffer, finalCode);
-  unsigned char digest[32];
-  sha.digest(buffer, digest);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex(64, '0');
-  for (int i = 0; i < 32; ++i) {
-    hex[2 * i] = kHex[digest[i] >> 4];
-    hex[2 * i + 1] = kHex[digest[i] & 0x0f];
-  }
-  return hex;
+  return sha256Hex(buffer);
 }
 
 

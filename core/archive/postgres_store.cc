@@ -25,6 +25,34 @@ constexpr const char* kInsertRow =
     "$17::integer, $18, $19, $20, $21::bytea, $22, $23, $24, $25) "
     "ON CONFLICT (call_id, cseq, sender) DO NOTHING RETURNING id";
 
+// One row of a fetched batch, as the chain walks read rows (text(c),
+// integer(c)).
+struct BatchRow {
+  const pg::Result& batch;
+  int index;
+  std::string text(int column) const { return batch.text(index, column); }
+  std::int64_t integer(int column) const { return batch.integer(index, column); }
+};
+
+// Walks `select` through a cursor named `name` in batches, so a large
+// archive is never one result; `feed` returns false to stop.
+template <class Feed>
+void forEachRow(pg::Connection& db, const std::string& name, const std::string& select, const pg::Params& params,
+                Feed feed) {
+  db.run("DECLARE " + name + " NO SCROLL CURSOR FOR " + select, params);
+  for (bool more = true; more;) {
+    const auto batch = db.run("FETCH 5000 FROM " + name);
+    more = batch.rows() == 5000;
+    for (int i = 0; i < batch.rows(); ++i) {
+      if (!feed(BatchRow{batch, i})) {
+        more = false;
+        break;
+      }
+    }
+  }
+  db.script("CLOSE " + name);
+}
+
 }  // namespace
 
 PostgresStore::PostgresStore(const std::string& uri, StoreOptions options) : db_(uri), options_(std::move(options)) {
@@ -527,19 +555,14 @@ void PostgresStore::verifyConversationLinks(VerifyReport& report) {
   ConversationLinkCheck links(report);
   const auto tombstones = db_.run("SELECT id, hash FROM tombstones");
   for (int i = 0; i < tombstones.rows(); ++i) links.tombstone(tombstones.integer(i, 0), tombstones.text(i, 1));
-  db_.run("DECLARE links NO SCROLL CURSOR FOR SELECT m.id, m.conversation_id, m.hash, m.conversation_previous, "
-          "(m.id >= h.conversations_from_id)::int FROM messages m JOIN chain_head h ON h.hop_id = m.hop_id "
-          "ORDER BY m.id");
   bool intact = true;
-  for (bool more = true; more && intact;) {
-    const auto batch = db_.run("FETCH 5000 FROM links");
-    more = batch.rows() == 5000;
-    for (int i = 0; intact && i < batch.rows(); ++i) {
-      intact = links.row(batch.integer(i, 0), batch.integer(i, 1), batch.text(i, 2), batch.text(i, 3),
-                         batch.integer(i, 4) != 0);
-    }
-  }
-  db_.script("CLOSE links");
+  forEachRow(db_, "links",
+             "SELECT m.id, m.conversation_id, m.hash, m.conversation_previous, (m.id >= h.conversations_from_id)::int "
+             "FROM messages m JOIN chain_head h ON h.hop_id = m.hop_id ORDER BY m.id",
+             {}, [&](const BatchRow& row) {
+               intact = links.row(row.integer(0), row.integer(1), row.text(2), row.text(3), row.integer(4) != 0);
+               return intact;
+             });
   if (!intact) return;
   const auto conversations = db_.run("SELECT id, last_hash FROM conversations ORDER BY id");
   for (int i = 0; i < conversations.rows(); ++i) {
@@ -555,21 +578,8 @@ void PostgresStore::verifyAuditTrail(VerifyReport& report) {
     return;
   }
   AuditTrailCheck trail(report, head.integer(0, 3));
-  db_.run(std::string("DECLARE audit_chain NO SCROLL CURSOR FOR SELECT ") + kAuditColumns + " FROM audit ORDER BY id");
-  struct BatchRow {
-    const pg::Result& batch;
-    int index;
-    std::string text(int column) const { return batch.text(index, column); }
-    std::int64_t integer(int column) const { return batch.integer(index, column); }
-  };
-  for (bool more = true; more && report.ok;) {
-    const auto batch = db_.run("FETCH 5000 FROM audit_chain");
-    more = batch.rows() == 5000;
-    for (int i = 0; i < batch.rows(); ++i) {
-      if (!trail.feed(BatchRow{batch, i})) break;
-    }
-  }
-  db_.script("CLOSE audit_chain");
+  forEachRow(db_, "audit_chain", std::string("SELECT ") + kAuditColumns + " FROM audit ORDER BY id", {},
+             [&trail](const BatchRow& row) { return trail.feed(row); });
   trail.head(head.integer(0, 0), head.text(0, 1), head.integer(0, 2));
   std::set<std::pair<std::string, std::string>> holds;
   const auto table = db_.run("SELECT kind, value FROM holds");
@@ -582,29 +592,15 @@ void PostgresStore::verifyAuditTrail(VerifyReport& report) {
 }
 
 void PostgresStore::verifyChain(const std::string& hop, VerifyReport& report) {
-  db_.run(std::string("DECLARE chain NO SCROLL CURSOR FOR SELECT ") + MessageChainCheck::rowColumns(true) +
-              " FROM messages WHERE hop_id = $1 UNION ALL SELECT " + MessageChainCheck::kTombstoneColumns +
-              " FROM tombstones WHERE hop_id = $1 ORDER BY 1",
-          pg::Params().text(hop));
   const std::int64_t from =
       db_.run("SELECT conversations_from_id FROM chain_head WHERE hop_id = $1", pg::Params().text(hop)).integer(0, 0);
   report.conversationsFromId = std::max(report.conversationsFromId, from);
   MessageChainCheck chain(report, " of hop '" + hop + "'", from);
-  // One row of a fetched batch, as MessageChainCheck::feed reads it.
-  struct BatchRow {
-    const pg::Result& batch;
-    int index;
-    std::string text(int column) const { return batch.text(index, column); }
-    std::int64_t integer(int column) const { return batch.integer(index, column); }
-  };
-  for (bool more = true; more && report.ok;) {
-    const auto batch = db_.run("FETCH 5000 FROM chain");
-    more = batch.rows() == 5000;
-    for (int i = 0; i < batch.rows(); ++i) {
-      if (!chain.feed(BatchRow{batch, i})) break;
-    }
-  }
-  db_.script("CLOSE chain");
+  forEachRow(db_, "chain",
+             std::string("SELECT ") + MessageChainCheck::rowColumns(true) +
+                 " FROM messages WHERE hop_id = $1 UNION ALL SELECT " + MessageChainCheck::kTombstoneColumns +
+                 " FROM tombstones WHERE hop_id = $1 ORDER BY 1",
+             pg::Params().text(hop), [&chain](const BatchRow& row) { return chain.feed(row); });
   if (!report.ok) return;
   const auto head =
       db_.run("SELECT last_id, last_hash, rows, frontier FROM chain_head WHERE hop_id = $1", pg::Params().text(hop));
