@@ -1,43 +1,14 @@
 #include "archive/chain.h"
 
-#include <openssl/evp.h>
-
 #include <charconv>
 #include <limits>
 
 #include "archive/merkle.h"
+#include "archive/sha256.h"
 #include "archive/store.h"
 
 namespace sipwarden::archive {
 namespace {
-
-// SHA-256 through OpenSSL's EVP interface (SHA-NI or AVX2 where the CPU has
-// them), one context per thread, reused.
-class Sha256 {
- public:
-  Sha256() : context_(EVP_MD_CTX_new()) {
-    if (context_ == nullptr || method() == nullptr) throw ArchiveError("SHA-256 is not available");
-  }
-  ~Sha256() { EVP_MD_CTX_free(context_); }
-  Sha256(const Sha256&) = delete;
-  Sha256& operator=(const Sha256&) = delete;
-
-  void digest(std::string_view data, unsigned char (&out)[32]) {
-    unsigned int length = 0;
-    if (EVP_DigestInit_ex2(context_, method(), nullptr) != 1 ||
-        EVP_DigestUpdate(context_, data.data(), data.size()) != 1 || EVP_DigestFinal_ex(context_, out, &length) != 1 ||
-        length != 32) {
-      throw ArchiveError("SHA-256 failed");
-    }
-  }
-
- private:
-  static const EVP_MD* method() {
-    static EVP_MD* const fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-    return fetched;
-  }
-  EVP_MD_CTX* context_;
-};
 
 void appendNumber(std::string& out, std::int64_t value) {
   char digits[24];
@@ -63,7 +34,7 @@ void appendNumberField(std::string& out, std::int64_t value) {
 std::string sha256Hex(std::string_view data) {
   thread_local Sha256 sha;
   unsigned char digest[32];
-  sha.digest(data, digest);
+  sha.digest({data}, digest);
   return toHex(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
 }
 
@@ -130,7 +101,7 @@ void hashRow(std::string_view previousHash, const MessageRecord& r, std::int64_t
     appendField(buffer, conversationPrevious);
   }
   unsigned char digest[32];
-  sha.digest(buffer, digest);
+  sha.digest({buffer}, digest);
   static constexpr char kHex[] = "0123456789abcdef";
   for (int i = 0; i < 32; ++i) {
     hex[2 * i] = kHex[digest[i] >> 4];

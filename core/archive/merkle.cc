@@ -1,7 +1,5 @@
 #include "archive/merkle.h"
 
-#include <openssl/evp.h>
-
 #include <bit>
 #include <charconv>
 #include <cstring>
@@ -10,6 +8,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "archive/sha256.h"
 #include "archive/store.h"
 
 namespace sipwarden::archive::merkle {
@@ -18,39 +17,10 @@ namespace {
 constexpr std::string_view kLeafPrefix("\x00", 1);
 constexpr std::string_view kNodePrefix("\x01", 1);
 
-// As in chain.cc: OpenSSL's EVP SHA-256 (SHA-NI where the CPU has it), the
-// method fetched once, one context per thread, reused across the millions of
-// node hashes an export computes.
-class Sha256 {
- public:
-  Sha256() : context_(EVP_MD_CTX_new()) {
-    if (context_ == nullptr || method() == nullptr) throw ArchiveError("SHA-256 is not available");
-  }
-  ~Sha256() { EVP_MD_CTX_free(context_); }
-  Sha256(const Sha256&) = delete;
-  Sha256& operator=(const Sha256&) = delete;
-
-  // The digest of the parts' concatenation, into out[0..32).
-  void digest(std::initializer_list<std::string_view> parts, char* out) {
-    bool ok = EVP_DigestInit_ex2(context_, method(), nullptr) == 1;
-    for (std::string_view part : parts) ok = ok && EVP_DigestUpdate(context_, part.data(), part.size()) == 1;
-    unsigned int length = 0;
-    ok = ok && EVP_DigestFinal_ex(context_, reinterpret_cast<unsigned char*>(out), &length) == 1;
-    if (!ok || length != kHashSize) throw ArchiveError("SHA-256 failed");
-  }
-
- private:
-  static const EVP_MD* method() {
-    static EVP_MD* const fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-    return fetched;
-  }
-  EVP_MD_CTX* context_;
-};
-
 std::string hashOf(std::initializer_list<std::string_view> parts) {
   thread_local Sha256 sha;
   std::string out(kHashSize, '\0');
-  sha.digest(parts, out.data());
+  sha.digest(parts, reinterpret_cast<unsigned char*>(out.data()));
   return out;
 }
 
@@ -58,7 +28,7 @@ std::string hashOf(std::initializer_list<std::string_view> parts) {
 // hashes n - 1 of them).
 void nodeHashInto(std::string_view left, std::string_view right, char* out) {
   thread_local Sha256 sha;
-  sha.digest({kNodePrefix, left, right}, out);
+  sha.digest({kNodePrefix, left, right}, reinterpret_cast<unsigned char*>(out));
 }
 
 void requireHashSize(std::string_view hash) {
