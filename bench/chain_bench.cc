@@ -7,7 +7,7 @@
 
 #include <Poco/Net/SocketAddress.h>
 
-#include "pipeline/chain.h"
+#include "pipeline/message_path.h"
 
 namespace {
 
@@ -48,9 +48,8 @@ void chainOverhead(benchmark::State& state) {
   auto message = sip::Message::parse(kMessage, sip::Framing::Datagram, failure);
   const transport::Origin origin{transport::Protocol::Udp, Poco::Net::SocketAddress("192.0.2.10", 5060), 0};
   for (auto _ : state) {
-    pipeline::CoreExchange exchange(origin, Direction::FromClient);
-    exchange.bind(*message);
-    Verdict verdict = chain->runRequest(exchange);
+    pipeline::MessagePath path(*chain, *message, origin, Direction::FromClient);
+    Verdict verdict = path.run();
     benchmark::DoNotOptimize(verdict);
   }
   state.SetItemsProcessed(state.iterations());

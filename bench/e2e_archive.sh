@@ -17,7 +17,15 @@
 #          the audit trail and the Merkle tree; with --checkpoints the run
 #          measures only sw, swa and swac (Kamailio idles), for their cost
 #
-#   bench/e2e_archive.sh [--quick] [--checkpoints]
+#   swf    (--house) the full chain of issue 20: url_filter defang with
+#          executable links blocked, a banner notice, a Lua sender block
+#          list, call_log and the archive in deliver mode
+#   sw0, swf0  (--house, SIPWARDEN_BEFORE_BIN) sw and swf with the other
+#          build: with --house the run measures only sw0 sw swf0 swf, CPU
+#          per MESSAGE at 2,000/s in interleaved rounds (no rate steps), for
+#          a before/after comparison of a change that must not cost anything
+#
+#   bench/e2e_archive.sh [--quick] [--checkpoints | --house]
 #
 # Measures, for each hop:
 #   1. MESSAGE at a fixed rate: hop CPU microseconds per MESSAGE (utime+stime
@@ -39,9 +47,14 @@ SCRIPT_NAME=e2e_archive.sh
 # shellcheck source=bench/common.sh
 source "$ROOT/bench/common.sh"
 CHECKPOINTS=0
+HOUSE=0
 OTHER_ARGS=()
 for arg in "$@"; do
-    if [ "$arg" = --checkpoints ]; then CHECKPOINTS=1; else OTHER_ARGS+=("$arg"); fi
+    case $arg in
+        --checkpoints) CHECKPOINTS=1 ;;
+        --house) HOUSE=1 ;;
+        *) OTHER_ARGS+=("$arg") ;;
+    esac
 done
 parse_quick_option "${OTHER_ARGS[@]}"
 
@@ -67,10 +80,17 @@ if [ "$CHECKPOINTS" = 1 ]; then
     PORT[swac]=$((BASE + 64))
     HOPS="sw swa swac"
 fi
+if [ "$HOUSE" = 1 ]; then
+    [ -n "$BEFORE_BIN" ] || die "--house compares two builds: set SIPWARDEN_BEFORE_BIN"
+    PORT[sw0]=$((BASE + 65)); PORT[swf]=$((BASE + 66)); PORT[swf0]=$((BASE + 67))
+    HOPS="sw0 sw swf0 swf"
+fi
 NHOPS=$(echo $HOPS | wc -w)
 
 if [ "$QUICK" = 1 ]; then
     MSG_RATE=2000; MSG_COUNT=4000; ROUNDS=1; STEPS="2000 6000"; STEP_SECS=2; DRAIN=0
+elif [ "$HOUSE" = 1 ]; then
+    MSG_RATE=2000; MSG_COUNT=20000; ROUNDS=3; STEPS=""; STEP_SECS=5; DRAIN=0
 else
     MSG_RATE=1000; MSG_COUNT=10000; ROUNDS=2
     STEPS="1000 2000 4000 6000 8000 10000 12000 14000 16000 20000"; STEP_SECS=5
@@ -134,7 +154,7 @@ run_uac() {  # run_uac NAME PORT RATE COUNT
 
 rows_of() {  # archived MESSAGE rows of an archiving hop
     case $1 in
-        swa|swa0|swac) sqlite3 "$WORK/$1.db" "SELECT count(*) FROM messages" 2>/dev/null ;;
+        swa|swa0|swac|swf|swf0) sqlite3 "$WORK/$1.db" "SELECT count(*) FROM messages" 2>/dev/null ;;
         kama|kama1) sqlite3 "$WORK/$1.db" "SELECT count(*) FROM messages" 2>/dev/null ;;
         *) echo 0 ;;
     esac
@@ -165,6 +185,38 @@ if [ -n "$BEFORE_BIN" ]; then
     "$WORK/before/sipwarden" run --config "$WORK/swa0.json" --listen "udp:127.0.0.1:${PORT[swa0]}" \
         --upstream "127.0.0.1:$UAS_PORT" --log-level warning > "$WORK/swa0.log" 2>&1 &
     PIDS[swa0]=$!
+fi
+if [ "$HOUSE" = 1 ]; then
+    cat > "$WORK/blocked.lua" <<'LUA'
+-- A sender block list, as a policy author writes one.
+local blocked = {}
+for _, aor in ipairs(config.senders or {}) do blocked[aor] = true end
+function on_request(msg)
+  if blocked[msg.from.aor] then return msg:reply(403, "Sender blocked") end
+end
+LUA
+    for who in swf swf0; do
+        cat > "$WORK/$who.json" <<JSON
+{"archive": {"path": "$WORK/$who.db", "batch_rows": 500, "batch_ms": 20},
+ "plugins": [
+   {"plugin": "url_filter", "action": "defang", "allow_intranet": ["example.com"],
+    "block_file_extensions": ["default"]},
+   {"plugin": "banner", "text": "This conversation is archived.", "frequency": "once_per_conversation"},
+   {"plugin": "lua_policy", "scripts": [{"file": "$WORK/blocked.lua",
+                                          "config": {"senders": ["mallory@example.net", "eve@example.net"]}}]},
+   {"plugin": "call_log"},
+   {"plugin": "archive", "on_archive_failure": "deliver"}]}
+JSON
+    done
+    "$WORK/before/sipwarden" run --listen "udp:127.0.0.1:${PORT[sw0]}" --upstream "127.0.0.1:$UAS_PORT" \
+        --log-level warning > "$WORK/sw0.log" 2>&1 &
+    PIDS[sw0]=$!
+    "$WORK/sipwarden" run --config "$WORK/swf.json" --listen "udp:127.0.0.1:${PORT[swf]}" \
+        --upstream "127.0.0.1:$UAS_PORT" --log-level warning > "$WORK/swf.log" 2>&1 &
+    PIDS[swf]=$!
+    "$WORK/before/sipwarden" run --config "$WORK/swf0.json" --listen "udp:127.0.0.1:${PORT[swf0]}" \
+        --upstream "127.0.0.1:$UAS_PORT" --log-level warning > "$WORK/swf0.log" 2>&1 &
+    PIDS[swf0]=$!
 fi
 if [ "$CHECKPOINTS" = 1 ]; then
     mkdir -p "$WORK/checkpoints"
@@ -242,7 +294,9 @@ for r in $STEPS; do
     done
     [ ${#FAILED[@]} = "$NHOPS" ] && break
 done
-for who in $HOPS; do put "${who}_max_rate" "${MAXR[$who]}"; done
+for who in $HOPS; do
+    if [ -z "$STEPS" ]; then put "${who}_max_rate" "not measured"; else put "${who}_max_rate" "${MAXR[$who]}"; fi
+done
 sleep 2
 for who in $HOPS; do put "${who}_rows_total" "$(rows_of "$who")"; done
 put swa_verify "$("$WORK/sipwarden" archive verify --db "$WORK/swa.db" 2>&1 | head -1)"
@@ -267,10 +321,13 @@ fi
             sw) name="sipwarden, relay only" ;; swa) name="sipwarden, archive reject mode" ;;
             swa0) name="sipwarden (SIPWARDEN_BEFORE_BIN), archive reject mode" ;;
             swac) name="sipwarden, archive reject mode, signed checkpoints" ;;
+            sw0) name="sipwarden (SIPWARDEN_BEFORE_BIN), relay only" ;;
+            swf) name="sipwarden, full chain, archive deliver mode" ;;
+            swf0) name="sipwarden (SIPWARDEN_BEFORE_BIN), full chain, archive deliver mode" ;;
             kam) name="Kamailio stateless" ;; kama) name="Kamailio + sqlops/db_sqlite insert, 4 workers" ;;
             kama1) name="Kamailio + sqlops/db_sqlite insert, 1 worker" ;;
         esac
-        rows="-"; case $who in swa*|kama*) rows=$(getv "${who}_rows") ;; esac
+        rows="-"; case $who in swa*|swf*|kama*) rows=$(getv "${who}_rows") ;; esac
         echo "| $name | $(getv "${who}_cpu_us") | $(getv "${who}_success") / $(getv "${who}_failed") | $rows | $(getv "${who}_max_rate") |"
     done
     echo
@@ -279,7 +336,7 @@ fi
         echo "- $who: $(awk -F'\t' -v w="$who" 'index($1, "step_" w "_") == 1 && split($1, a, "_") == 3 {printf "%s: %s; ", a[3], $2}' "$RES")"
     done
     echo
-    echo "Rows at the end: $(for who in $HOPS; do case $who in swa*|kama*) printf '%s %s; ' "$who" "$(getv "${who}_rows_total")" ;; esac; done)swa verify: $(getv swa_verify)"
+    echo "Rows at the end: $(for who in $HOPS; do case $who in swa*|swf*|kama*) printf '%s %s; ' "$who" "$(getv "${who}_rows_total")" ;; esac; done)swa verify: $(getv swa_verify)"
     [ "$CHECKPOINTS" = 1 ] && echo "swac: $(getv swac_checkpoints) checkpoints signed; verify --checkpoints: $(getv swac_verify)"
     echo "Raw output: $WORK"
 } | tee "$WORK/report.md"

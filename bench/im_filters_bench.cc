@@ -27,6 +27,7 @@
 
 #include "im/decoding.h"
 #include "pipeline/loader.h"
+#include "pipeline/message_path.h"
 #include "sip/edit_list.h"
 
 namespace sipwarden::plugins {
@@ -78,12 +79,9 @@ void run(benchmark::State& state, const std::string& text) {
   const transport::Origin origin{transport::Protocol::Udp, Poco::Net::SocketAddress("192.0.2.10", 5060), 0};
   std::size_t bytes = 0;
   for (auto _ : state) {
-    pipeline::CoreExchange exchange(origin, Direction::FromClient);
-    exchange.bind(*message);
-    Verdict verdict = chain->runRequest(exchange);
-    sip::EditList edits;
-    exchange.applyTo(edits);
-    if (exchange.edited()) bytes += sip::serialize(*message, edits).size();
+    pipeline::MessagePath path(*chain, *message, origin, Direction::FromClient);
+    Verdict verdict = path.run();
+    if (path.exchange().edited()) bytes += path.serialize().size();
     benchmark::DoNotOptimize(verdict);
   }
   state.SetItemsProcessed(state.iterations());
@@ -120,12 +118,9 @@ void runRaw(benchmark::State& state, const std::string& wire) {
   }
   const transport::Origin origin{transport::Protocol::Udp, Poco::Net::SocketAddress("192.0.2.10", 5060), 0};
   for (auto _ : state) {
-    pipeline::CoreExchange exchange(origin, Direction::FromClient);
-    exchange.bind(*message);
-    Verdict verdict = chain->runRequest(exchange);
-    sip::EditList edits;
-    exchange.applyTo(edits);
-    if (exchange.edited()) benchmark::DoNotOptimize(sip::serialize(*message, edits).size());
+    pipeline::MessagePath path(*chain, *message, origin, Direction::FromClient);
+    Verdict verdict = path.run();
+    if (path.exchange().edited()) benchmark::DoNotOptimize(path.serialize().size());
     benchmark::DoNotOptimize(verdict);
   }
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(wire.size()));

@@ -13,6 +13,7 @@
 #include <fstream>
 
 #include "pipeline/loader.h"
+#include "pipeline/message_path.h"
 
 namespace sipwarden::plugins {
 const PluginDescriptor* lua_policy();
@@ -50,9 +51,8 @@ void run(benchmark::State& state, const pipeline::FilterChain& chain) {
   auto message = sip::Message::parse(kMessage, sip::Framing::Datagram, failure);
   const transport::Origin origin{transport::Protocol::Udp, Poco::Net::SocketAddress("192.0.2.10", 5060), 0};
   for (auto _ : state) {
-    pipeline::CoreExchange exchange(origin, Direction::FromClient);
-    exchange.bind(*message);
-    Verdict verdict = chain.runRequest(exchange);
+    pipeline::MessagePath path(chain, *message, origin, Direction::FromClient);
+    Verdict verdict = path.run();
     if (!verdict.isContinue()) state.SkipWithError("the policy refused the benchmark message");
     benchmark::DoNotOptimize(verdict);
   }
@@ -109,9 +109,8 @@ void trimIdiom(benchmark::State& state, const std::string& text) {
   }
   const transport::Origin origin{transport::Protocol::Tcp, Poco::Net::SocketAddress("192.0.2.10", 5060), 0};
   for (auto _ : state) {
-    pipeline::CoreExchange exchange(origin, Direction::FromClient);
-    exchange.bind(*message);
-    benchmark::DoNotOptimize(chain->runRequest(exchange));
+    pipeline::MessagePath path(*chain, *message, origin, Direction::FromClient);
+    benchmark::DoNotOptimize(path.run());
   }
   state.SetItemsProcessed(state.iterations());
   // Which messages failed, and how: the padded case should show every one

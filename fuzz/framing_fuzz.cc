@@ -1,17 +1,22 @@
-// Stream framing (core/transport/framing.h) on any bytes: never a crash, a
-// frame never longer than the bytes or the limit, and the same messages
-// whether the stream arrives at once or split at the points the input's
-// first byte chooses (the framer must not depend on read boundaries: a
-// difference there is a smuggling gap).
+// Stream framing (core/sip/framing.h) on any bytes: never a crash, a frame
+// never longer than the bytes or the limit, the same messages whether the
+// stream arrives at once or split at the points the input's first byte
+// chooses (the framer must not depend on read boundaries), and the framer
+// and the parser agree on where every message ends: a message the parser
+// accepts from a frame spans exactly that frame, with exactly the body the
+// framer counted. A difference in either is a smuggling gap.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
-#include "transport/framing.h"
+#include "sip/framing.h"
+#include "sip/message.h"
 
 namespace {
+
+using sipwarden::sip::StreamFrame;
 
 constexpr std::size_t kLimit = 4096;
 
@@ -26,19 +31,30 @@ Result run(const std::string& stream, std::size_t step) {
   for (std::size_t at = 0; at < stream.size() && !out.error; at += step) {
     buffer.append(stream, at, step);
     for (;;) {
-      const auto frame = sipwarden::transport::nextStreamFrame(buffer, kLimit);
-      using Kind = sipwarden::transport::StreamFrame::Kind;
-      if (frame.kind == Kind::Incomplete) break;
-      if (frame.kind == Kind::Error) {
+      const auto frame = sipwarden::sip::nextStreamFrame(buffer, kLimit);
+      if (frame.kind == StreamFrame::Kind::Incomplete) break;
+      if (frame.kind == StreamFrame::Kind::Error) {
         out.error = true;
         break;
       }
       if (frame.length == 0 || frame.length > buffer.size() || frame.length > kLimit) std::abort();
-      out.frames.push_back(buffer.substr(0, frame.length));
+      if (frame.kind == StreamFrame::Kind::Message) out.frames.push_back(buffer.substr(0, frame.length));
       buffer.erase(0, frame.length);
     }
   }
   return out;
+}
+
+// The parser reads a framed message as the transport hands it over.
+void checkParserAgrees(const std::string& frame) {
+  sipwarden::sip::ParseFailure failure;
+  auto message = sipwarden::sip::Message::parse(frame, sipwarden::sip::Framing::Stream, failure);
+  if (!message || !failure.reason.empty()) return;  // refused: answered 400 or dropped, never forwarded
+  if (message->wireSize() != frame.size()) std::abort();
+  const std::size_t headerEnd = sipwarden::sip::findHeaderEnd(frame);
+  std::size_t declared = 0;
+  if (!sipwarden::sip::streamContentLength(std::string_view(frame).substr(0, headerEnd), declared)) std::abort();
+  if (message->body().size() != declared) std::abort();
 }
 
 }  // namespace
@@ -56,5 +72,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (whole.frames[i] != split.frames[i]) std::abort();
   }
   if (!whole.error && !split.error && whole.frames != split.frames) std::abort();
+  for (const std::string& frame : whole.frames) checkParserAgrees(frame);
   return 0;
 }

@@ -10,7 +10,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "pipeline/exchange.h"
+#include "pipeline/message_path.h"
 #include "pipeline/loader.h"
 #include "sip/edit_list.h"
 #include "sip/message.h"
@@ -71,13 +71,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto message = sip::Message::parse(wire, sip::Framing::Datagram, failure);
   if (!message) return 0;
   static const transport::Origin origin{transport::Protocol::Udp, Poco::Net::SocketAddress("192.0.2.1", 5060), 0};
-  pipeline::CoreExchange exchange(origin, Direction::FromClient);
-  exchange.bind(*message);
-  const Verdict verdict = chain().runRequest(exchange);
-  if (!verdict.isContinue()) return 0;
-  sip::EditList edits;
-  exchange.applyTo(edits);
-  const std::string out = sip::serialize(*message, edits);
+  pipeline::MessagePath path(chain(), *message, origin, Direction::FromClient);
+  if (!path.run().isContinue()) return 0;
+  const std::string out = path.serialize();
   auto leaving = sip::Message::parse(out, sip::Framing::Stream, failure);
   if (!leaving || leaving->header("Content-Length") != std::to_string(leaving->body().size())) std::abort();
   return 0;

@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "pipeline/exchange.h"
+#include "pipeline/message_path.h"
 #include "pipeline/loader.h"
 #include "sip/edit_list.h"
 #include "sip/message.h"
@@ -35,10 +35,7 @@ const pipeline::FilterChain& chain() {
   return *built;
 }
 
-void reparse(const sip::Message& message, pipeline::CoreExchange& exchange) {
-  sip::EditList edits;
-  exchange.applyTo(edits);
-  const std::string out = sip::serialize(message, edits);
+void reparse(const std::string& out) {
   sip::ParseFailure failure;
   auto leaving = sip::Message::parse(out, sip::Framing::Stream, failure);
   if (!leaving || leaving->header("Content-Length") != std::to_string(leaving->body().size())) std::abort();
@@ -57,9 +54,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto request = sip::Message::parse(wire, sip::Framing::Datagram, failure);
   if (!request) return 0;
   static const transport::Origin origin{transport::Protocol::Udp, Poco::Net::SocketAddress("192.0.2.1", 5060), 0};
-  pipeline::CoreExchange exchange(origin, Direction::FromClient);
-  exchange.bind(*request);
-  if (chain().runRequest(exchange).isContinue()) reparse(*request, exchange);
+  pipeline::MessagePath path(chain(), *request, origin, Direction::FromClient);
+  if (path.run().isContinue()) reparse(path.serialize());
 
   const std::string answer =
       "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKfz\r\nFrom: <sip:alice@example.com>;tag=1\r\n"
@@ -67,8 +63,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   auto response = sip::Message::parse(answer, sip::Framing::Datagram, failure);
   if (!response) return 0;
-  exchange.bind(*response);
-  chain().runResponse(exchange);
-  reparse(*response, exchange);
+  sip::EditList edits;
+  path.onResponse(*response, edits);
+  reparse(sip::serialize(*response, edits));
   return 0;
 }

@@ -5,7 +5,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "pipeline/exchange.h"
+#include "pipeline/message_path.h"
 #include "proxy/replies.h"
 #include "proxy/sanity.h"
 #include "sip/edit_list.h"
@@ -39,19 +39,17 @@ Outcome runMessage(const pipeline::FilterChain& chain, const std::string& file, 
     return outcome;
   }
   transport::Origin origin{transport::Protocol::Udp, Poco::Net::SocketAddress(options.sourceIp, 5060), 0};
-  pipeline::CoreExchange exchange(origin, options.fromUpstream ? Direction::FromUpstream : Direction::FromClient);
-  if (options.now) exchange.fixNow(*options.now);
-  exchange.bind(*message);
-  const Verdict verdict = chain.runRequest(exchange, &outcome.steps);
+  // Offline, nobody waits: a pending plugin stops the run (no deliver).
+  pipeline::MessagePath path(chain, *message, origin,
+                             options.fromUpstream ? Direction::FromUpstream : Direction::FromClient);
+  if (options.now) path.exchange().fixNow(*options.now);
+  const Verdict verdict = path.run(&outcome.steps);
   switch (verdict.kind()) {
-    case Verdict::Kind::Continue: {
+    case Verdict::Kind::Continue:
       outcome.result = "forward";
-      outcome.edited = exchange.edited();
-      sip::EditList edits;
-      exchange.applyTo(edits);
-      outcome.wire = sip::serialize(*message, edits);
+      outcome.edited = path.exchange().edited();
+      outcome.wire = path.serialize();
       break;
-    }
     case Verdict::Kind::Reply:
       outcome.result = "reply";
       outcome.code = verdict.code();
@@ -69,7 +67,7 @@ Outcome runMessage(const pipeline::FilterChain& chain, const std::string& file, 
       outcome.reason = "a plugin waits for an asynchronous answer (the archive in reject mode); offline it stops here";
       break;
   }
-  outcome.tags = exchange.tags();
+  outcome.tags = path.exchange().tags();
   for (const auto& [key, value] : outcome.tags) outcome.steps.push_back({"tag", key + "=" + value, 0, ""});
   return outcome;
 }

@@ -57,7 +57,31 @@ void FilterChain::logFailure(const ChainEntry& entry, const std::string& what) {
   }
 }
 
-Verdict FilterChain::runRequest(CoreExchange& exchange, std::vector<TraceStep>* trace, std::size_t from) const {
+Verdict FilterChain::runRequest(CoreExchange& exchange, std::vector<TraceStep>* trace) const {
+  return runFrom(exchange, trace, 0);
+}
+
+Verdict FilterChain::resumeRequest(CoreExchange& exchange, Verdict delivered, std::vector<TraceStep>* trace) const {
+  const std::size_t index = exchange.pendingPlugin();
+  const bool failed = delivered.kind() == Verdict::Kind::Error;
+  const std::string failure = failed ? delivered.reason() : std::string();
+  const Verdict verdict = resolve(index, std::move(delivered), exchange);
+  traceStep(trace, entries_.at(index), failed, failure, verdict);
+  if (!verdict.isContinue()) return verdict;
+  return runFrom(exchange, trace, index + 1);
+}
+
+void FilterChain::traceStep(std::vector<TraceStep>* trace, const ChainEntry& entry, bool failed,
+                            const std::string& failure, const Verdict& resolved) {
+  if (trace == nullptr) return;
+  const char* name = failed ? (resolved.isContinue() ? "error (open)" : "error (closed)")
+                     : resolved.kind() == Verdict::Kind::Continue ? "continue"
+                     : resolved.kind() == Verdict::Kind::Reply    ? "reply"
+                                                                  : "drop";
+  trace->push_back({entry.name, name, resolved.code(), failed ? failure : resolved.reason()});
+}
+
+Verdict FilterChain::runFrom(CoreExchange& exchange, std::vector<TraceStep>* trace, std::size_t from) const {
   const std::uint32_t bit = MethodSet::bitFor(exchange.message().method());
   for (std::size_t i = from; i < entries_.size(); ++i) {
     const ChainEntry& entry = entries_[i];
@@ -82,13 +106,7 @@ Verdict FilterChain::runRequest(CoreExchange& exchange, std::vector<TraceStep>* 
     const bool failed = verdict.kind() == Verdict::Kind::Error;
     const std::string failure = failed ? verdict.reason() : std::string();
     verdict = resolve(i, std::move(verdict), exchange);
-    if (trace) {
-      const char* name = failed ? (verdict.isContinue() ? "error (open)" : "error (closed)")
-                         : verdict.kind() == Verdict::Kind::Continue ? "continue"
-                         : verdict.kind() == Verdict::Kind::Reply    ? "reply"
-                                                                     : "drop";
-      trace->push_back({entry.name, name, verdict.code(), failed ? failure : verdict.reason()});
-    }
+    traceStep(trace, entry, failed, failure, verdict);
     if (!verdict.isContinue()) return verdict;
   }
   return Verdict::proceed();

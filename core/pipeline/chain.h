@@ -65,15 +65,16 @@ class FilterChain {
  public:
   explicit FilterChain(std::vector<ChainEntry> entries);
 
-  // Runs onRequest through the chain. Stops at the first Reply or Drop, or at
-  // an Error of a fail-closed plugin (which becomes a Reply with its fail
-  // code). `trace` (optional) receives one step per plugin.
-  // A Pending verdict means plugin exchange.pendingPlugin() will deliver the
-  // real one later: pass it to resolve(), then run again from the next index.
-  Verdict runRequest(CoreExchange& exchange, std::vector<TraceStep>* trace = nullptr, std::size_t from = 0) const;
-  // What the verdict of plugin `index` means for the chain: an Error becomes
-  // Continue (fail open) or the fail-closed reply.
-  Verdict resolve(std::size_t index, Verdict verdict, CoreExchange& exchange) const;
+  // Runs onRequest through the chain (MessagePath is the one caller on the
+  // message path). Stops at the first Reply or Drop, or at an Error of a
+  // fail-closed plugin (which becomes a Reply with its fail code). `trace`
+  // (optional) receives one step per plugin. A Pending verdict means plugin
+  // exchange.pendingPlugin() will deliver the real one later: hand that to
+  // resumeRequest().
+  Verdict runRequest(CoreExchange& exchange, std::vector<TraceStep>* trace = nullptr) const;
+  // With the verdict the pending plugin delivered: applies its fail mode and
+  // goes on with the next plugin, as runRequest() would have.
+  Verdict resumeRequest(CoreExchange& exchange, Verdict delivered, std::vector<TraceStep>* trace = nullptr) const;
   // Runs onResponse for the plugins that saw the request.
   void runResponse(CoreExchange& exchange) const;
   void runEnd(CoreExchange& exchange, int finalCode) const;
@@ -85,6 +86,12 @@ class FilterChain {
   const std::vector<ChainEntry>& entries() const { return entries_; }
 
  private:
+  Verdict runFrom(CoreExchange& exchange, std::vector<TraceStep>* trace, std::size_t from) const;
+  // What the verdict of plugin `index` means for the chain: an Error becomes
+  // Continue (fail open) or the fail-closed reply.
+  Verdict resolve(std::size_t index, Verdict verdict, CoreExchange& exchange) const;
+  static void traceStep(std::vector<TraceStep>* trace, const ChainEntry& entry, bool failed,
+                        const std::string& failure, const Verdict& resolved);
   static void logFailure(const ChainEntry& entry, const std::string& what);
   std::vector<ChainEntry> entries_;
 };

@@ -109,10 +109,6 @@ std::shared_ptr<PendingVerdict> CoreExchange::pendingVerdict() {
   return pending_;
 }
 
-std::function<void(Verdict)> CoreExchange::resumer() {
-  return [pending = pendingVerdict()](Verdict verdict) { pending->resume(std::move(verdict)); };
-}
-
 std::uint32_t CoreExchange::cseqNumber() const {
   const sip::CSeq* cseq = current_->cseq();
   return cseq != nullptr ? cseq->number : 0;

@@ -54,14 +54,13 @@ class CoreExchange final : public Exchange, private MessageView, private Edits {
   void tag(std::string_view key, std::string_view value) override;
   const std::vector<std::pair<std::string, std::string>>& tags() const override { return tags_; }
   std::string_view stoppedBy() const override { return stoppedBy_; }
-  std::function<void(Verdict)> resumer() override;
   ArchiveSink* archive() override { return archive_; }
   std::shared_ptr<PendingVerdict> pendingVerdict() override;
   void noteActivity(std::string_view what) override;
   std::string_view receivedBody() const override { return current_->body(); }
 
   void setStoppedBy(std::string_view plugin) { stoppedBy_ = std::string(plugin); }
-  // How a pending verdict reaches the transaction: set by the proxy.
+  // How a pending verdict reaches the transaction: set by MessagePath.
   using PendingFactory = std::function<std::shared_ptr<PendingResume>()>;
   void setPendingFactory(PendingFactory factory) { pendingFactory_ = std::move(factory); }
   // The pending verdict the last pending plugin took (null before any).

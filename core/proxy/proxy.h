@@ -4,23 +4,35 @@
 // absorbs retransmissions so that what lies beyond it (filters, the archive)
 // sees each request once. Single-threaded: every call comes from the thread
 // that polls the transport.
+//
+// One idea a file (docs/architecture.md walks them in path order):
+//   proxy.cc               a message in: parse, checks, transaction, filters,
+//                          route, and the resumptions that come back later
+//   server_transaction.cc  the caller's side: our replies, relayed
+//                          responses, ACK and CANCEL from the caller
+//   client_transaction.cc  the next hop's side: forwarding, responses,
+//                          failover, our CANCEL
+//   transaction_timers.cc  what each due timer means
+//   stateless_relay.cc     what no transaction claims
+//   router.cc, transaction_table.cc, pipeline/message_path.cc: their own classes
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <memory>
-#include <queue>
+#include <mutex>
 #include <string>
-#include <string_view>
-#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "pipeline/chain.h"
+#include "proxy/admission.h"
 #include "proxy/proxy_config.h"
 #include "proxy/resolver.h"
+#include "proxy/router.h"
 #include "proxy/transaction.h"
+#include "proxy/transaction_table.h"
 #include "sipwarden/verdict.h"
 #include "transport/transport.h"
 
@@ -54,7 +66,7 @@ class Proxy final : public transport::TransportUser {
   void setArchive(ArchiveSink* archive) { archive_ = archive; }
   // Where host names are looked up off this thread (not owned). Without
   // one, names are resolved here, blocking (tools and tests).
-  void setResolver(Resolver* resolver) { resolver_ = resolver; }
+  void setResolver(Resolver* resolver) { router_.setResolver(resolver); }
   // Called from any thread when a pending filter resumes, so the thread
   // that polls wakes up and calls drainResumes().
   void setWakeup(std::function<void()> wakeup) { mailbox_->wakeup = std::move(wakeup); }
@@ -68,110 +80,78 @@ class Proxy final : public transport::TransportUser {
   // Fires every transaction timer that is due. Call after each poll round.
   void runTimers();
   // How long the caller may sleep before runTimers() has work (capped).
-  Millis timeUntilNextTimer(Millis cap) const;
+  Millis timeUntilNextTimer(Millis cap) const { return table_.timeUntilNext(cap); }
 
-  std::size_t transactionCount() const { return cells_.size() + lingering_.size(); }
+  std::size_t transactionCount() const { return table_.size(); }
   // Finished transactions kept in their compact form (Linger) only to
   // absorb retransmissions.
-  std::size_t lingeringCount() const { return lingering_.size(); }
+  std::size_t lingeringCount() const { return table_.lingeringCount(); }
   // Entries in the timer queue, stale ones included.
-  std::size_t queuedTimerCount() const { return timers_.size(); }
+  std::size_t queuedTimerCount() const { return table_.queuedTimerCount(); }
   // Bytes the transaction table holds: each transaction's state object and
   // its message buffers (requests, responses, keys), not the allocator's or
   // the hash tables' overhead; what lingering transactions cost, for tests
   // and for watching memory.
-  std::size_t heldBufferBytes() const;
+  std::size_t heldBufferBytes() const { return table_.heldBufferBytes(); }
   // Requests still waiting for a final response (what a shutdown drains).
-  std::size_t inFlightCount() const;
+  std::size_t inFlightCount() const { return table_.inFlightCount(); }
   const ProxyCounters& counters() const { return counters_; }
   const ProxyConfig& config() const { return config_; }
 
  private:
+  // proxy.cc: a request's way in, through the filters, to the route.
   void handleRequest(std::unique_ptr<sip::Message> request, const sip::ParseFailure& failure,
                      const transport::Origin& origin);
-  void handleResponse(std::unique_ptr<sip::Message> response, const sip::ParseFailure& failure,
-                      const transport::Origin& origin);
-  void handleAck(std::unique_ptr<sip::Message> ack, const transport::Origin& origin);
-  void handleCancel(std::unique_ptr<sip::Message> cancel, const transport::Origin& origin);
-
-  // Routing (routing.cc).
-  bool isLocal(const sip::Uri& uri) const;
-  bool fromUpstream(const transport::Origin& origin) const;
-  bool isLocalVia(const sip::Via& via) const;
-  // Fills the edits every forwarded copy shares and the list of next hops;
-  // returns a local reply verdict when the request cannot be routed.
-  // Returns Pending, with `lookup` set and nothing edited, when a name must
-  // be looked up first.
-  Verdict prepareForward(const sip::Message& request, const transport::Origin& origin, sip::EditList& edits,
-                         std::vector<transport::Target>& targets, std::optional<NameQuery>& lookup);
-  enum class Resolution { Ready, Pending, Failed };
-  Resolution resolve(const sip::Uri& uri, std::vector<transport::Target>& targets, std::string& error,
-                     std::optional<NameQuery>& lookup);
+  // Runs the request through the filter chain; false when the chain
+  // answered, dropped or holds it (the cell may be gone then).
+  bool filterRequest(Cell& cell);
+  bool applyChainVerdict(Cell& cell, const Verdict& verdict);
+  void resume(std::uint64_t cellId, Verdict verdict);
+  void routeAndForward(Cell& cell);
   // Starts a lookup whose completion routes cell `cellId` again (0: none).
   void startLookup(const NameQuery& query, std::uint64_t cellId);
-  std::string viaFor(transport::Protocol protocol, const std::string& branch) const;
-  std::string branchFor(const sip::Message& request, std::string_view serverKey, std::size_t attempt) const;
-  bool looped(const sip::Message& request) const;
-  transport::Target replyTargetFor(const sip::Message& request, const transport::Origin& origin) const;
+  void endTransaction(Cell& cell, int finalCode);
+  void drop(const std::string& reason);
 
-  // Transactions.
-  void forwardAttempt(Cell& cell);
+  // server_transaction.cc: the caller's side.
   void replyLocally(Cell& cell, int code, const std::string& reason, const Verdict::Headers& headers = {});
   void sendStatelessReply(const sip::Message& request, const transport::Origin& origin, int code,
                           const std::string& reason, const Verdict::Headers& headers = {});
   void relayResponse(Cell& cell, const sip::Message& response);
+  void finishServer(Cell& cell, Millis linger);
+  void handleAck(std::unique_ptr<sip::Message> ack, const transport::Origin& origin);
+  void handleCancel(std::unique_ptr<sip::Message> cancel, const transport::Origin& origin);
+
+  // client_transaction.cc: the next hop's side.
+  void forwardAttempt(Cell& cell);
+  void handleResponse(std::unique_ptr<sip::Message> response, const sip::ParseFailure& failure,
+                      const transport::Origin& origin);
   void failOrFailover(Cell& cell, int code, const std::string& reason);
   void sendCancel(Cell& cell);
-  void schedule(Cell& cell, TimerId id, Millis after);
-  // Makes sure the timer queue wakes `owner` (a Cell or a Linger) by `when`.
-  template <typename Owner>
-  void arm(Owner& owner, std::uint64_t id, std::optional<TimePoint> when);
-  void fireTimers(Cell& cell);
-  void finishServer(Cell& cell, Millis linger);
   void finishClient(Cell& cell, Millis linger);
-  // Erases a cell whose both sides are done, or moves one that only
-  // lingers into a Linger record; either way the cell may be gone after.
-  void eraseIfDone(Cell& cell);
-  bool onlyLingers(Cell& cell);
-  void compact(Cell& cell);
   void absorbLingering(Linger& linger, const sip::Message& response);
-  void expireLinger(std::unordered_map<std::uint64_t, Linger>::iterator found);
-  void drop(const std::string& reason);
-  // Runs the request through the filter chain; false when the chain
-  // answered or dropped it (the cell may be gone then).
-  bool filterRequest(Cell& cell);
-  // Runs the chain from plugin `from`; true when the request may be routed.
-  bool continueChain(Cell& cell, std::size_t from);
-  bool applyChainVerdict(Cell& cell, const Verdict& verdict);
-  void routeAndForward(Cell& cell);
-  void resume(std::uint64_t cellId, Verdict verdict);
-  void endTransaction(Cell& cell, int finalCode);
-  // Gives up waiting for the pending filter unless its work has claimed the
-  // transaction or resumed it; true when it gave up.
-  bool giveUpOnFilter(Cell& cell);
-  Cell* findCell(std::uint64_t id);
+
+  // transaction_timers.cc
+  void fireTimers(Cell& cell);
+
+  // stateless_relay.cc: an ACK for a 2xx or a CANCEL without its INVITE
+  // goes on along the route set when it has one (Forward); a name not yet
+  // cached is looked up for the next one (Lookup), and nothing waits.
+  Route relayStatelessly(const sip::Message& request, const transport::Origin& origin, std::string_view branchKey);
+  void relayByNextVia(const sip::Message& response);
+
+  void schedule(Cell& cell, TimerId id, Millis after) { table_.schedule(cell, id, after); }
 
   ProxyConfig config_;
-  std::vector<transport::Target> upstreams_;  // resolved once, at start
+  Router router_;
   transport::Sender& sender_;
   const Clock& clock_;
   Admission admission_;
-  std::unordered_map<std::uint64_t, std::unique_ptr<Cell>> cells_;
-  std::unordered_map<std::string, std::uint64_t> serverIndex_;
-  std::unordered_map<std::string, std::uint64_t> clientIndex_;
-  // Finished transactions, by the id their cell had (the timer queue's
-  // entries for the cell then find the record). Node-based, so the indexes
-  // below may point at the records and view into their data.
-  std::unordered_map<std::uint64_t, Linger> lingering_;
-  std::unordered_map<std::string_view, Linger*> lingerServerIndex_;
-  std::unordered_map<std::string_view, Linger*> lingerClientIndex_;  // client and CANCEL keys
-  using TimerEntry = std::pair<TimePoint, std::uint64_t>;
-  std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers_;
-  std::uint64_t nextCellId_ = 1;
+  TransactionTable table_;
   std::shared_ptr<const pipeline::FilterChain> chain_;
   ArchiveSink* archive_ = nullptr;
-  Resolver* resolver_ = nullptr;
-  // Verdicts of pending filters, posted from other threads.
+  // Verdicts of pending filters and finished lookups, posted from other
+  // threads and applied on this one by drainResumes().
   struct Mailbox {
     std::mutex lock;
     std::vector<std::pair<std::uint64_t, Verdict>> verdicts;

@@ -12,8 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "pipeline/chain.h"
-#include "pipeline/exchange.h"
+#include "pipeline/message_path.h"
 #include "proxy/clock.h"
 #include "sip/edit_list.h"
 #include "sip/message.h"
@@ -71,12 +70,10 @@ struct Cell {
   Millis cancelRetransmitInterval{0};
   std::string ackBytes;  // our ACK for a non-2xx final, resent on retransmissions
 
-  // The chain the request went through (kept for its responses even after
-  // a reload) and the filters' view of the transaction.
-  std::shared_ptr<const pipeline::FilterChain> chain;
-  std::unique_ptr<pipeline::CoreExchange> exchange;
+  // The request's way through the filter chain (null without filters),
+  // kept for its responses and its end even after a reload swapped chains.
+  std::unique_ptr<pipeline::MessagePath> path;
   bool ended = false;  // filters were told the final outcome
-  bool waitingForFilter = false;
   bool waitingForDns = false;
   std::uint8_t dnsRounds = 0;
 
@@ -96,8 +93,15 @@ struct Cell {
   std::optional<TimePoint>& deadline(TimerId id) { return deadlines[static_cast<std::size_t>(id)]; }
   const transport::Target& downstream() const { return candidates.at(attempt); }
   bool serverDone() const { return serverState == ServerState::Terminated; }
+  bool waitingForFilter() const { return path && path->waiting(); }
   bool clientDone() const { return clientState == ClientState::Terminated || clientState == ClientState::Idle; }
 };
+
+// Frees a buffer a lingering transaction no longer needs. `text = {}` or
+// clear() would keep the capacity (libstdc++ copies a short string into the
+// existing buffer), so a finished cell would go on holding the whole
+// forwarded request until it expires.
+inline void releaseBuffer(std::string& text) { std::string().swap(text); }
 
 // A finished transaction while it lingers (Timers D, I, J, K, L, M) keeps
 // only what absorbing retransmissions needs. A full Cell costs about 1.9 KB

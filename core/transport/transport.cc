@@ -5,7 +5,7 @@
 #include <Poco/Net/NetException.h>
 
 #include "sip/header_id.h"
-#include "transport/framing.h"
+#include "sip/framing.h"
 
 namespace sipwarden::transport {
 
@@ -428,25 +428,25 @@ void Transport::readStream(Connection& connection) {
 void Transport::frameStream(Connection& connection) {
   std::string& in = connection.in;
   while (!in.empty() && !connection.dead) {
-    const StreamFrame frame = nextStreamFrame(in, limits_.maxMessageSize);
+    const sip::StreamFrame frame = sip::nextStreamFrame(in, limits_.maxMessageSize);
     switch (frame.kind) {
-      case StreamFrame::Kind::Incomplete:
+      case sip::StreamFrame::Kind::Incomplete:
         return;
-      case StreamFrame::Kind::Ping:
+      case sip::StreamFrame::Kind::Ping:
         in.erase(0, frame.length);
         connection.out.append("\r\n");
         ++counters_.keepAlivesAnswered;
         flush(connection);
         continue;
-      case StreamFrame::Kind::Crlf:
+      case sip::StreamFrame::Kind::Crlf:
         in.erase(0, frame.length);
         continue;
-      case StreamFrame::Kind::Error:
+      case sip::StreamFrame::Kind::Error:
         ++counters_.framingErrors;
         log().information("closing %s: %s", connection.peer.toString(), std::string(frame.error));
         close(connection.id, false);
         return;
-      case StreamFrame::Kind::Message:
+      case sip::StreamFrame::Kind::Message:
         break;
     }
     std::string message = in.substr(0, frame.length);

@@ -150,16 +150,14 @@ class Exchange {
   // The plugin whose Reply or Drop stopped the request ("" when none did).
   virtual std::string_view stoppedBy() const = 0;
 
-  // For a plugin about to return Verdict::pending(): a callable that
-  // delivers its real verdict later, from any thread, exactly once. The
-  // chain then goes on with the next plugin (or answers, or drops). It
-  // races the transaction's give-up (64 x T1); use pendingVerdict() when
-  // the work behind the verdict must not outlive a transaction that gave up.
-  virtual std::function<void(Verdict)> resumer() = 0;
   // The archive, or nullptr when none is configured.
   virtual ArchiveSink* archive() = 0;
-  // Since ABI 3. Like resumer(), with a way to claim the transaction first
-  // (see PendingVerdict).
+  // The one way for a plugin to decide later: take this, return
+  // Verdict::pending(), and let the work behind the verdict call resume()
+  // (from any thread, once). The chain then goes on with the next plugin
+  // (or answers, or drops). The transaction gives up at 64 x T1 unless the
+  // work claimed it first (see PendingVerdict). (Before ABI 6 there was
+  // also resumer(), a callable that could only race the give-up.)
   virtual std::shared_ptr<PendingVerdict> pendingVerdict() = 0;
   // Since ABI 4. Says what the plugin is doing right now ("policy.lua:12"),
   // for the watchdog's report when the SIP thread stalls. Cheap (a short

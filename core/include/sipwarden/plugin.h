@@ -21,7 +21,7 @@
 namespace sipwarden {
 
 // Bump on any change to the SDK headers that breaks binary compatibility.
-inline constexpr std::uint32_t kPluginAbiVersion = 5;
+inline constexpr std::uint32_t kPluginAbiVersion = 6;
 
 // A plugin's config block. Getters never throw: a missing key yields the
 // fallback, a wrong type records an error naming the key's full path

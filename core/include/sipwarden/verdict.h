@@ -10,8 +10,8 @@
 //   Error     the stage failed (`reason` says why); the chain applies the
 //             plugin's fail mode: open passes the message, closed replies.
 //   Pending   the plugin will decide later (e.g. after the archive commits):
-//             it took Exchange::resumer() and calls it, from any thread,
-//             with the real verdict. The transaction waits meanwhile.
+//             it took Exchange::pendingVerdict() and resumes it, from any
+//             thread, with the real verdict. The transaction waits meanwhile.
 
 #include <string>
 #include <utility>

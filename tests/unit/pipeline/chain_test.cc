@@ -5,6 +5,7 @@
 #include <Poco/JSON/Parser.h>
 
 #include "pipeline/loader.h"
+#include "pipeline/message_path.h"
 #include "proxy/proxy.h"
 #include "sip/edit_list.h"
 
@@ -59,13 +60,10 @@ struct ChainRun {
 ChainRun run(const FilterChain& chain, const std::string& text = kMessage) {
   auto message = parse(text);
   const transport::Origin origin{transport::Protocol::Udp, Poco::Net::SocketAddress("192.0.2.10", 5060), 0};
-  CoreExchange exchange(origin, Direction::FromClient);
-  exchange.bind(*message);
+  MessagePath path(chain, *message, origin, Direction::FromClient);
   ChainRun result;
-  result.verdict = chain.runRequest(exchange, &result.trace);
-  sip::EditList edits;
-  exchange.applyTo(edits);
-  result.wire = sip::serialize(*message, edits);
+  result.verdict = path.run(&result.trace);
+  result.wire = path.serialize();
   return result;
 }
 

@@ -14,7 +14,7 @@
 #include <cstddef>
 #include <string_view>
 
-namespace sipwarden::transport {
+namespace sipwarden::sip {
 
 // What the front of a stream connection's unread bytes holds.
 struct StreamFrame {
@@ -39,4 +39,4 @@ StreamFrame nextStreamFrame(std::string_view in, std::size_t maxMessageSize);
 // it is absent.
 bool streamContentLength(std::string_view headers, std::size_t& length);
 
-}  // namespace sipwarden::transport
+}  // namespace sipwarden::sip

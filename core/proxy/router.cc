@@ -1,12 +1,12 @@
-// Where a request goes next and how it is changed on the way (RFC 3261
-// §16.4-16.6, RFC 3581): Route processing, Record-Route, Max-Forwards, Via.
+#include "proxy/router.h"
+
 #include <Poco/Exception.h>
 #include <Poco/Net/IPAddress.h>
 #include <Poco/Net/SocketAddress.h>
 
 #include <cstdio>
 
-#include "proxy/proxy.h"
+#include "proxy/transaction_key.h"
 
 namespace sipwarden::proxy {
 
@@ -18,14 +18,6 @@ using transport::Target;
 namespace {
 
 constexpr std::string_view kBranchPrefix = "z9hG4bKsw";
-
-std::uint64_t fnv1a(std::string_view text, std::uint64_t hash = 1469598103934665603ULL) {
-  for (unsigned char c : text) {
-    hash ^= c;
-    hash *= 1099511628211ULL;
-  }
-  return hash;
-}
 
 std::string hex(std::uint64_t value, int digits) {
   char buffer[17];
@@ -49,29 +41,36 @@ std::uint16_t portOr(std::uint16_t port, std::uint16_t fallback) { return port !
 
 }  // namespace
 
-bool Proxy::fromUpstream(const transport::Origin& origin) const {
+Router::Router(const ProxyConfig& config) : config_(config) {
+  for (const Upstream& upstream : config_.upstreams) {
+    upstreams_.push_back(
+        Target{upstream.protocol, Poco::Net::SocketAddress(upstream.host, upstream.port), 0, upstream.host});
+  }
+}
+
+bool Router::fromUpstream(const transport::Origin& origin) const {
   for (const Target& upstream : upstreams_) {
     if (upstream.address == origin.source) return true;
   }
   return false;
 }
 
-bool Proxy::isLocal(const sip::Uri& uri) const {
+bool Router::isLocal(const sip::Uri& uri) const {
   if (!uri.isSip() || !iequals(uri.hostAddress(), config_.advertisedHost)) return false;
   return config_.ownsPort(portOr(uri.port, iequals(uri.scheme, "sips") ? 5061 : 5060));
 }
 
-bool Proxy::isLocalVia(const sip::Via& via) const {
+bool Router::isLocalVia(const sip::Via& via) const {
   if (!via.branch().starts_with(kBranchPrefix) || !iequals(via.hostAddress(), config_.advertisedHost)) return false;
   return config_.ownsPort(portOr(via.port, iequals(via.transport, "TLS") ? 5061 : 5060));
 }
 
-std::string Proxy::branchFor(const sip::Message& request, std::string_view serverKey, std::size_t attempt) const {
+std::string Router::branchFor(const sip::Message& request, std::string_view serverKey, std::size_t attempt) const {
   const std::uint64_t transaction = fnv1a(std::to_string(attempt), fnv1a(serverKey));
   return std::string(kBranchPrefix) + hex(transaction, 16) + "." + hex(loopHash(request) & 0xffffffffULL, 8);
 }
 
-bool Proxy::looped(const sip::Message& request) const {
+bool Router::looped(const sip::Message& request) const {
   const auto* vias = request.vias();
   if (vias == nullptr) return false;
   const std::string expected = hex(loopHash(request) & 0xffffffffULL, 8);
@@ -85,7 +84,7 @@ bool Proxy::looped(const sip::Message& request) const {
   return false;
 }
 
-std::string Proxy::viaFor(Protocol protocol, const std::string& branch) const {
+std::string Router::viaFor(Protocol protocol, const std::string& branch) const {
   // Without a listener for this transport (TLS out, no TLS in) there is no
   // port to name; responses come back on the connection anyway.
   const std::uint16_t port = config_.portFor(protocol);
@@ -93,7 +92,7 @@ std::string Proxy::viaFor(Protocol protocol, const std::string& branch) const {
          (port != 0 ? ":" + std::to_string(port) : "") + ";branch=" + branch;
 }
 
-Target Proxy::replyTargetFor(const sip::Message& request, const transport::Origin& origin) const {
+Target Router::replyTargetFor(const sip::Message& request, const transport::Origin& origin) const {
   if (origin.protocol != Protocol::Udp) return Target{origin.protocol, origin.source, origin.connectionId};
   const sip::Via* via = request.topVia();
   // RFC 3581: rport asks for the source port; otherwise the sent-by port at
@@ -135,8 +134,8 @@ bool dialogForming(const sip::Message& request) {
 
 }  // namespace
 
-Proxy::Resolution Proxy::resolve(const sip::Uri& uri, std::vector<Target>& targets, std::string& error,
-                                 std::optional<NameQuery>& lookup) {
+Router::Resolution Router::resolve(const sip::Uri& uri, std::vector<Target>& targets, std::string& error,
+                                 std::optional<NameQuery>& lookup) const {
   Protocol protocol = Protocol::Udp;
   if (!uriProtocol(uri, protocol, error)) return Resolution::Failed;
   const std::string host(uri.hostAddress());
@@ -170,8 +169,8 @@ Proxy::Resolution Proxy::resolve(const sip::Uri& uri, std::vector<Target>& targe
   return Resolution::Ready;
 }
 
-Verdict Proxy::prepareForward(const sip::Message& request, const transport::Origin& origin, sip::EditList& edits,
-                              std::vector<Target>& targets, std::optional<NameQuery>& lookup) {
+Route Router::prepareForward(const sip::Message& request, const transport::Origin& origin, sip::EditList& edits,
+                             std::vector<Target>& targets) const {
   targets.clear();
   const auto& routes = *request.routes();
   std::vector<bool> removed(routes.size(), false);
@@ -197,19 +196,22 @@ Verdict Proxy::prepareForward(const sip::Message& request, const transport::Orig
   const bool toUpstream = !upstreams_.empty() && !fromUpstream(origin);
   std::string error;
   if (isLocal(*requestUri) && next >= routes.size() && request.method() == "OPTIONS") {
-    return Verdict::reply(200, "OK", {{"Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, INFO, UPDATE, "
-                                                "REFER, SUBSCRIBE, NOTIFY, PRACK"}});
+    return Route{Route::Kind::Reply,
+                 Verdict::reply(200, "OK", {{"Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, INFO, UPDATE, "
+                                                      "REFER, SUBSCRIBE, NOTIFY, PRACK"}}),
+                 std::nullopt};
   } else if (toUpstream) {
     targets = upstreams_;
   } else if (isLocal(effectiveUri) && next >= routes.size()) {
-    return Verdict::reply(404, "Not Found");
+    return Route{Route::Kind::Reply, Verdict::reply(404, "Not Found"), std::nullopt};
   } else {
     // Nothing is edited before this point: a request that waits for DNS
     // comes back here with the answer cached.
     const sip::Uri& destination = next < routes.size() ? routes[next].value.uri : effectiveUri;
+    std::optional<NameQuery> lookup;
     switch (resolve(destination, targets, error, lookup)) {
-      case Resolution::Failed: return Verdict::reply(503, error);
-      case Resolution::Pending: return Verdict::pending();
+      case Resolution::Failed: return Route{Route::Kind::Reply, Verdict::reply(503, error), std::nullopt};
+      case Resolution::Pending: return Route{Route::Kind::Lookup, Verdict::proceed(), std::move(lookup)};
       case Resolution::Ready: break;
     }
   }
@@ -286,7 +288,21 @@ Verdict Proxy::prepareForward(const sip::Message& request, const transport::Orig
       edits.insertBefore(firstRecordRoute, "Record-Route", recordRouteFor(origin.protocol));
     }
   }
-  return Verdict::proceed();
+  return Route{};
+}
+
+std::optional<Target> Router::nextViaTarget(const sip::Message& response) {
+  const auto& vias = *response.vias();
+  if (vias.size() < 2) return std::nullopt;
+  const sip::Via& next = vias[1].value;
+  std::string host(next.param("received").value_or(next.hostAddress()));
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  const auto rport = next.param("rport");
+  std::uint64_t port = next.port != 0 ? next.port : 5060;
+  if (rport && !rport->empty()) (void)sip::parseDecimal(*rport, 65535, port);
+  Protocol protocol = Protocol::Udp;
+  (void)transport::protocolFromName(next.transport, protocol);  // an unknown transport: UDP
+  return Target{protocol, Poco::Net::SocketAddress(host, static_cast<std::uint16_t>(port)), 0};
 }
 
 }  // namespace sipwarden::proxy

@@ -1,14 +1,19 @@
 // Stream framing (RFC 3261 §18.3), where request smuggling lives: every way
 // a Content-Length can be written, repeated or abused, pipelining, pings,
 // and the same answer however the bytes are split across reads.
-#include "transport/framing.h"
+#include "sip/framing.h"
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
-namespace sipwarden::transport {
+#include "sip/message.h"
+
+namespace sipwarden::sip {
 namespace {
 
 constexpr std::size_t kLimit = 65535;
@@ -139,5 +144,56 @@ TEST(StreamFraming, StrayCrlfsAreSkippedAndPingsCounted) {
   EXPECT_EQ(nextStreamFrame("\r\nM", kLimit).kind, Kind::Crlf);
 }
 
+// Where the parser says a framed message ends; npos when it refuses it
+// (the hop then answers 400 or drops it: it is never forwarded).
+std::size_t parsedEnd(const std::string& framed) {
+  ParseFailure failure;
+  auto message = Message::parse(framed, Framing::Stream, failure);
+  return message && failure.reason.empty() ? message->wireSize() : std::string::npos;
+}
+
+// Every RFC 4475 / RFC 5118 torture message (and their variants) sent over a
+// stream twice back to back, at once, split into 1..13-byte reads and
+// coalesced with a ping: the framer either refuses the stream or frames both
+// copies alike at every split, and the parser never reads a framed message
+// as ending anywhere but at the frame's end.
+TEST(StreamFraming, EveryTortureMessageFramesAlikeAtEverySplitAndAsTheParserReadsIt) {
+  namespace fs = std::filesystem;
+  int files = 0;
+  int framedMessages = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(fs::path(SIPWARDEN_CONFORMANCE_DIR))) {
+    if (!entry.is_regular_file() || entry.path().extension() != ".sip") continue;
+    ++files;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::ostringstream bytes;
+    bytes << in.rdbuf();
+    const std::string one = bytes.str();
+    const std::string stream = one + "\r\n\r\n" + one;
+    const Framed whole = frame(stream, stream.size());
+    for (std::size_t step = 1; step <= 13; ++step) {
+      const Framed pieces = frame(stream, step);
+      EXPECT_EQ(pieces.error, whole.error) << entry.path() << " step " << step;
+      EXPECT_EQ(pieces.messages, whole.messages) << entry.path() << " step " << step;
+    }
+    if (whole.error) continue;
+    for (const std::string& framed : whole.messages) {
+      ++framedMessages;
+      const std::size_t end = parsedEnd(framed);
+      if (end != std::string::npos) {
+        EXPECT_EQ(end, framed.size()) << entry.path() << ": a smuggling gap";
+      }
+    }
+  }
+  EXPECT_GE(files, 61);
+  EXPECT_GT(framedMessages, 61) << "most torture messages frame; the rest close the stream";
+}
+
+TEST(StreamFraming, HugeAndNegativeLengthsNeverWaitForBytesThatWillNotCome) {
+  for (const std::string length : {"-1", "-0", "18446744073709551616", "4294967295", "65536", "999999999"}) {
+    const StreamFrame f = nextStreamFrame(request("Content-Length: " + length + "\r\n", "abc"), kLimit);
+    EXPECT_EQ(f.kind, Kind::Error) << length << ": the stream is closed at once, not left waiting";
+  }
+}
+
 }  // namespace
-}  // namespace sipwarden::transport
+}  // namespace sipwarden::sip

@@ -1,4 +1,4 @@
-#include "transport/framing.h"
+#include "sip/framing.h"
 
 #include <cstdint>
 
@@ -6,7 +6,7 @@
 #include "sip/header_id.h"
 #include "sip/message.h"
 
-namespace sipwarden::transport {
+namespace sipwarden::sip {
 
 bool streamContentLength(std::string_view headers, std::size_t& length) {
   length = 0;
@@ -21,10 +21,10 @@ bool streamContentLength(std::string_view headers, std::size_t& length) {
     // Continuation lines belong to the header before them; the start line
     // has no colon before its first space, or names no header.
     if (colon == std::string_view::npos || line.empty() || line[0] == ' ' || line[0] == '\t') continue;
-    const std::string_view name = sip::trim(line.substr(0, colon));
-    if (sip::classifyHeader(name) != sip::HeaderId::ContentLength) continue;
+    const std::string_view name = trim(line.substr(0, colon));
+    if (classifyHeader(name) != HeaderId::ContentLength) continue;
     std::uint64_t value = 0;
-    if (seen || !sip::parseDecimal(sip::trim(line.substr(colon + 1)), 0xffffffffULL, value)) return false;
+    if (seen || !parseDecimal(trim(line.substr(colon + 1)), 0xffffffffULL, value)) return false;
     seen = true;
     length = static_cast<std::size_t>(value);
   }
@@ -38,7 +38,7 @@ StreamFrame nextStreamFrame(std::string_view in, std::size_t maxMessageSize) {
   // Up to three bytes that a ping may still complete: wait for the rest.
   if (in.size() < kPing.size() && kPing.starts_with(in)) return {};
   if (in.starts_with("\r\n")) return {StreamFrame::Kind::Crlf, 2, ""};
-  const std::size_t headerEnd = sip::findHeaderEnd(in);
+  const std::size_t headerEnd = findHeaderEnd(in);
   if (headerEnd == std::string_view::npos) {
     if (in.size() > maxMessageSize) return {StreamFrame::Kind::Error, 0, "header section over the message size limit"};
     return {};
@@ -53,4 +53,4 @@ StreamFrame nextStreamFrame(std::string_view in, std::size_t maxMessageSize) {
   return {StreamFrame::Kind::Message, total, ""};
 }
 
-}  // namespace sipwarden::transport
+}  // namespace sipwarden::sip
