@@ -1,3 +1,7 @@
+// Over 500 lines because it is the whole PostgreSQL backend of the Store
+// interface, as sqlite_store.cc is the SQLite one: writing, retention and
+// holds, and verification share one connection, its prepared statements
+// and the hop's chain state.
 #include "archive/postgres_store.h"
 
 #include <algorithm>

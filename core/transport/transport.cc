@@ -1,3 +1,7 @@
+// Over 500 lines because the listeners (UDP, TCP, TLS), the connection
+// table with its limits and timeouts, and the one poll loop that drives
+// them share the connection bookkeeping: a connection's reads, writes,
+// TLS session and close are one state; framing is in sip/framing.cc.
 #include "transport/transport.h"
 
 #include <Poco/Exception.h>
