@@ -119,11 +119,7 @@ MimeHeader mimeHeader(std::string_view headers, std::string_view name) {
     current.reset();
   };
   while (pos < headers.size()) {
-    std::size_t end = headers.find('\n', pos);
-    if (end == std::string_view::npos) end = headers.size();
-    std::string_view line = headers.substr(pos, end - pos);
-    pos = end + 1;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    const std::string_view line = text::nextLine(headers, pos);
     if (line.empty()) break;
     if (line.front() == ' ' || line.front() == '\t') {
       if (current) *current += " " + std::string(sip::trim(line));
@@ -143,11 +139,7 @@ bool looksLikeHeaderSection(std::string_view text) {
   std::size_t pos = 0;
   bool any = false;
   while (pos < text.size()) {
-    std::size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos) end = text.size();
-    std::string_view line = text.substr(pos, end - pos);
-    pos = end + 1;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    const std::string_view line = text::nextLine(text, pos);
     if (line.empty()) return any;
     if (line.front() == ' ' || line.front() == '\t') {
       if (!any) return false;

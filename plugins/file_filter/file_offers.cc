@@ -41,14 +41,7 @@ bool allDigits(std::string_view text) {
 template <typename F>
 void forEachLine(std::string_view text, F&& f) {
   std::size_t pos = 0;
-  while (pos < text.size()) {
-    std::size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos) end = text.size();
-    std::string_view line = text.substr(pos, end - pos);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    f(line);
-    pos = end + 1;
-  }
+  while (pos < text.size()) f(text::nextLine(text, pos));
 }
 
 // Records the first reason an offer's name cannot be read; later ones add

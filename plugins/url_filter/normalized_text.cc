@@ -210,11 +210,8 @@ bool containsInvisible(std::string_view text) {
 }
 
 void NormalizedText::setIdentity(std::string_view raw) {
-  raw_ = raw;
+  reset(raw);
   identity_ = true;
-  text_.clear();
-  map_.clear();
-  removed_.clear();
 }
 
 void NormalizedText::reset(std::string_view raw) {

@@ -49,4 +49,15 @@ constexpr std::string_view trim(std::string_view text) noexcept {
   return text;
 }
 
+// Called to read text line by line (while pos < text.size()): the line
+// starting at `pos` without its LF or CRLF; `pos` is moved past the LF.
+constexpr std::string_view nextLine(std::string_view text, std::size_t& pos) noexcept {
+  std::size_t end = text.find('\n', pos);
+  if (end == std::string_view::npos) end = text.size();
+  std::string_view line = text.substr(pos, end - pos);
+  pos = end + 1;
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  return line;
+}
+
 }  // namespace sipwarden::text

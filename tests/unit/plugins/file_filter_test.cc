@@ -827,10 +827,7 @@ std::string selectors(const std::vector<std::string>& names) {
   return lines;
 }
 
-bool failedClosed(const Outcome& outcome) {
-  return outcome.verdict.kind() == Verdict::Kind::Reply && outcome.verdict.code() == 503 &&
-         outcome.warning() == "399 sipwarden \"file_filter failed\"";
-}
+bool failedClosed(const Outcome& outcome) { return outcome.failedClosed("file_filter"); }
 
 TEST(FileFilterLimits, ConfigErrorsNameTheKey) {
   EXPECT_EQ(buildError(R"([{"plugin": "file_filter", "max_body_bytes": 0}])"),

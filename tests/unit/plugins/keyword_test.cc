@@ -528,20 +528,9 @@ TEST(KeywordConfig, ErrorsNameTheKeyExactly) {
 
 // ---- limits and adversarial text (issue 16) ----------------------------------------------
 
-std::string repeated(std::string_view unit, std::size_t count) {
-  std::string out;
-  out.reserve(unit.size() * count);
-  for (std::size_t i = 0; i < count; ++i) out += unit;
-  return out;
-}
+using test_support::repeated;
 
-bool failedClosed(const Outcome& outcome) {
-  if (outcome.verdict.kind() != Verdict::Kind::Reply || outcome.verdict.code() != 503) return false;
-  for (const auto& [name, value] : outcome.verdict.headers()) {
-    if (name == "Warning") return value == "399 sipwarden \"keyword failed\"";
-  }
-  return false;
-}
+bool failedClosed(const Outcome& outcome) { return outcome.failedClosed("keyword"); }
 
 std::uint64_t errors(const FilterChain& chain) { return chain.entries()[0].counters->errors.load(); }
 

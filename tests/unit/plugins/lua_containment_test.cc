@@ -40,17 +40,7 @@ const std::string kMessage =
 
 class LuaContainmentTest : public ::testing::Test {
  protected:
-  LuaContainmentTest()
-      : dir_(std::filesystem::temp_directory_path() / ("lua_containment_test." + std::to_string(getpid()))) {
-    std::filesystem::create_directories(dir_);
-  }
-  ~LuaContainmentTest() override { std::filesystem::remove_all(dir_); }
-
-  std::string write(const std::string& name, const std::string& text) {
-    const auto path = (dir_ / name).string();
-    std::ofstream(path) << text;
-    return path;
-  }
+  std::string write(const std::string& name, const std::string& text) { return files_.write(name, text); }
 
   std::shared_ptr<const FilterChain> chain(const std::string& source, const std::string& extra = "") {
     const std::string path = write("policy.lua", source);
@@ -93,7 +83,7 @@ class LuaContainmentTest : public ::testing::Test {
     EXPECT_EQ(counter(*filters, counterName), 1u) << source << "\ncounted: " << counted << "\nreason: " << verdict.reason();
   }
 
-  std::filesystem::path dir_;
+  test_support::ScratchDirectory files_{"lua_containment_test"};
   std::vector<std::pair<std::string, std::string>> tags_;
 };
 

@@ -49,16 +49,7 @@ using test_support::Outcome;
 
 class LuaPolicyTest : public ::testing::Test {
  protected:
-  LuaPolicyTest() : dir_(std::filesystem::temp_directory_path() / ("lua_policy_test." + std::to_string(getpid()))) {
-    std::filesystem::create_directories(dir_);
-  }
-  ~LuaPolicyTest() override { std::filesystem::remove_all(dir_); }
-
-  std::string write(const std::string& name, const std::string& text) {
-    const auto path = (dir_ / name).string();
-    std::ofstream(path) << text;
-    return path;
-  }
+  std::string write(const std::string& name, const std::string& text) { return files_.write(name, text); }
   // The plugin block for one script, plus extra keys (",\"groups\": ...").
   std::string block(const std::string& source, const std::string& extra = "", const std::string& scriptKeys = "") {
     const std::string path = write("policy.lua", source);
@@ -84,7 +75,7 @@ class LuaPolicyTest : public ::testing::Test {
     return test_support::counter(filters, name);
   }
 
-  std::filesystem::path dir_;
+  test_support::ScratchDirectory files_{"lua_policy_test"};
 };
 
 // ---- msg fields -------------------------------------------------------------

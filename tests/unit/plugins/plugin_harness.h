@@ -11,9 +11,11 @@
 
 #include <Poco/JSON/Parser.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <mutex>
@@ -55,6 +57,38 @@ inline std::string readSample(const std::string& name) {
   bytes << in.rdbuf();
   return bytes.str();
 }
+
+// `unit` `count` times over: the long and adversarial inputs of the limit
+// tests.
+inline std::string repeated(std::string_view unit, std::size_t count) {
+  std::string out;
+  out.reserve(unit.size() * count);
+  for (std::size_t i = 0; i < count; ++i) out += unit;
+  return out;
+}
+
+// A directory of a test's own for the files a plugin reads (scripts,
+// group lists), removed with what it holds when the test ends.
+class ScratchDirectory {
+ public:
+  explicit ScratchDirectory(const std::string& name)
+      : path_(std::filesystem::temp_directory_path() / (name + "." + std::to_string(getpid()))) {
+    std::filesystem::create_directories(path_);
+  }
+  ~ScratchDirectory() { std::filesystem::remove_all(path_); }
+  ScratchDirectory(const ScratchDirectory&) = delete;
+  ScratchDirectory& operator=(const ScratchDirectory&) = delete;
+
+  // Writes `text` to the file `name` in the directory; its path.
+  std::string write(const std::string& name, const std::string& text) const {
+    const auto path = (path_ / name).string();
+    std::ofstream(path) << text;
+    return path;
+  }
+
+ private:
+  std::filesystem::path path_;
+};
 
 // A named counter of the chain's `entry`th plugin (0 when never counted).
 inline std::uint64_t counter(const FilterChain& chain, const std::string& name, std::size_t entry = 0) {
@@ -103,6 +137,12 @@ struct Outcome {
       if (name == "Warning") return value;
     }
     return "";
+  }
+  // True when the plugin's fail_mode closed answered (503 with the
+  // Warning naming `plugin`).
+  bool failedClosed(const std::string& plugin) const {
+    return verdict.kind() == Verdict::Kind::Reply && verdict.code() == 503 &&
+           warning() == "399 sipwarden \"" + plugin + " failed\"";
   }
   std::vector<std::string> tagValues(const std::string& key) const {
     std::vector<std::string> values;

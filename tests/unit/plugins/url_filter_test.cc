@@ -658,17 +658,9 @@ TEST(UrlFilterMaxUrls, ManyLinksInOneMessage) {
 
 // ---------------------------------------------------------------- limits (issue 16)
 
-std::string repeated(std::string_view unit, std::size_t count) {
-  std::string out;
-  out.reserve(unit.size() * count);
-  for (std::size_t i = 0; i < count; ++i) out += unit;
-  return out;
-}
+using test_support::repeated;
 
-bool failedClosed(const Outcome& outcome) {
-  return outcome.verdict.kind() == Verdict::Kind::Reply && outcome.verdict.code() == 503 &&
-         outcome.warning() == "399 sipwarden \"url_filter failed\"";
-}
+bool failedClosed(const Outcome& outcome) { return outcome.failedClosed("url_filter"); }
 
 TEST(UrlFilterLimits, ConfigErrorsNameTheKey) {
   EXPECT_EQ(configError(R"("max_body_bytes": 0)"),
