@@ -1,13 +1,15 @@
 #pragma once
-// The one harness every plugin test drives its plugin through: a chain
-// built from JSON with the plugin linked in (or the error that build stops
-// with), a request given as inline SIP text run through that chain as the
-// proxy runs it, and what left: the verdict, the tags, the trace and the
-// wire (parsed again). Every call into the core's message path
+// The harness the plugin tests drive their plugin through: a chain built
+// from JSON with the plugin linked in (or the error that build stops with),
+// a request given as inline SIP text run through that chain as the proxy
+// runs it, and what left: the verdict, the tags, the trace and the wire
+// (parsed again). Every call these tests make into the core's message path
 // (CoreExchange, FilterChain::runRequest/runResponse/runEnd, applyTo,
-// serialize) is in this file, so that the tests follow the core when that
-// path changes. No plugin test goes pending today, so there is no resume
-// here yet.
+// serialize) is in this file, so that they follow the core when that path
+// changes. No plugin test goes pending today, so there is no resume here
+// yet. call_log_test (archive sink, several responses per transaction),
+// archive_reject_test and lua_bounded_libs_test (one script, no chain)
+// still bind their exchanges themselves.
 
 #include <Poco/JSON/Parser.h>
 #include <gtest/gtest.h>
