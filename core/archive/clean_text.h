@@ -8,7 +8,6 @@
 // writer reads with the same rule. Header-only: the store and the query
 // code share it. The UTF-8 rule itself is sipwarden/utf8.h.
 
-#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -19,37 +18,11 @@ namespace sipwarden::archive {
 using utf8::kReplacementCharacter;
 
 // True when `text` is well-formed UTF-8 without NUL.
-inline bool isCleanText(std::string_view text) {
-  for (std::size_t i = 0; i < text.size();) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x01 && c < 0x80) {
-      ++i;
-      continue;
-    }
-    const std::size_t length = c == 0 ? 0 : utf8::sequenceAt(text, i);
-    if (length == 0) return false;
-    i += length;
-  }
-  return true;
-}
+inline bool isCleanText(std::string_view text) { return utf8::isValid(text, utf8::Nul::Refused); }
 
 // Each NUL, and each byte that starts no well-formed sequence, becomes
 // U+FFFD (as a decoder shows it); everything else is kept.
-inline std::string cleanText(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size();) {
-    const std::size_t length = text[i] == '\0' ? 0 : utf8::sequenceAt(text, i);
-    if (length == 0) {
-      out += kReplacementCharacter;
-      ++i;
-    } else {
-      out.append(text, i, length);
-      i += length;
-    }
-  }
-  return out;
-}
+inline std::string cleanText(std::string_view text) { return utf8::repair(text, utf8::Nul::Refused); }
 
 // In place, copying only when something must change (the common case is
 // clean text, checked in one pass).

@@ -16,17 +16,10 @@
 #include <sstream>
 
 #include "sip/grammar.h"
+#include "sipwarden/text.h"
 
 namespace sipwarden::im {
 namespace {
-
-std::string lower(std::string_view text) {
-  std::string out(sip::trim(text));
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
 
 // Drains a Poco decoder through istream::read, which turns the decoder's
 // exception into badbit (a string built from istreambuf_iterators leaked its
@@ -112,7 +105,7 @@ std::pair<std::string, std::string> withByteOrder(const std::string& charset, st
 
 TransferEncoding transferEncodingOf(std::string_view headerValue) {
   if (headerValue.empty()) return TransferEncoding::Identity;
-  const std::string value = lower(headerValue);
+  const std::string value = text::lower(text::trim(headerValue));
   if (value.empty() || value == "7bit" || value == "8bit" || value == "binary") return TransferEncoding::Identity;
   if (value == "base64") return TransferEncoding::Base64;
   if (value == "quoted-printable") return TransferEncoding::QuotedPrintable;
@@ -152,7 +145,7 @@ std::string encodeTransfer(TransferEncoding encoding, std::string_view bytes) {
 }
 
 ContentEncoding contentEncodingOf(std::string_view headerValue) {
-  const std::string value = lower(headerValue);
+  const std::string value = text::lower(text::trim(headerValue));
   if (value.empty() || value == "identity") return ContentEncoding::Identity;
   if (value == "gzip" || value == "x-gzip") return ContentEncoding::Gzip;
   if (value == "deflate") return ContentEncoding::Deflate;
@@ -220,7 +213,7 @@ std::string encodeContent(ContentEncoding encoding, std::string_view bytes, bool
 }
 
 std::string canonicalCharset(std::string_view label) {
-  std::string charset = lower(label);
+  std::string charset = text::lower(text::trim(label));
   if (charset.size() >= 2 && charset.front() == '"' && charset.back() == '"') charset = charset.substr(1, charset.size() - 2);
   if (charset.empty() || charset == "utf-8" || charset == "utf8" || charset == "us-ascii" || charset == "ascii") return "";
   if (charset == "ucs-2") return "utf-16";

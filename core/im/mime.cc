@@ -4,17 +4,12 @@
 
 #include "sip/grammar.h"
 #include "sip/header_id.h"
+#include "sipwarden/text.h"
 
 namespace sipwarden::im {
 namespace {
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
+using text::lower;
 
 bool isTokenChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
@@ -124,11 +119,7 @@ MimeHeader mimeHeader(std::string_view headers, std::string_view name) {
     current.reset();
   };
   while (pos < headers.size()) {
-    std::size_t end = headers.find('\n', pos);
-    if (end == std::string_view::npos) end = headers.size();
-    std::string_view line = headers.substr(pos, end - pos);
-    pos = end + 1;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    const std::string_view line = text::nextLine(headers, pos);
     if (line.empty()) break;
     if (line.front() == ' ' || line.front() == '\t') {
       if (current) *current += " " + std::string(sip::trim(line));
@@ -148,11 +139,7 @@ bool looksLikeHeaderSection(std::string_view text) {
   std::size_t pos = 0;
   bool any = false;
   while (pos < text.size()) {
-    std::size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos) end = text.size();
-    std::string_view line = text.substr(pos, end - pos);
-    pos = end + 1;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    const std::string_view line = text::nextLine(text, pos);
     if (line.empty()) return any;
     if (line.front() == ' ' || line.front() == '\t') {
       if (!any) return false;

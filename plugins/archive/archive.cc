@@ -18,9 +18,8 @@
 
 #include "sipwarden/plugin.h"
 
+namespace sipwarden::plugins::archive_plugin {
 namespace {
-
-using namespace sipwarden;
 
 std::int64_t epochMs(std::chrono::system_clock::time_point time) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
@@ -164,5 +163,6 @@ std::unique_ptr<Filter> create(PluginConfig& config) {
 }
 
 }  // namespace
+}  // namespace sipwarden::plugins::archive_plugin
 
-SIPWARDEN_PLUGIN(archive, "archive", "1.0", &create)
+SIPWARDEN_PLUGIN(archive, "archive", "1.0", &sipwarden::plugins::archive_plugin::create)

@@ -22,12 +22,12 @@
 #include <vector>
 
 #include "banner/banner_text.h"
+#include "sipwarden/filter_from_config.h"
 #include "sipwarden/plugin.h"
+#include "sipwarden/utf8.h"
 
+namespace sipwarden::plugins::banner_plugin {
 namespace {
-
-using namespace sipwarden;
-namespace bannertext = sipwarden::plugins::bannertext;
 
 constexpr std::string_view kMarkerHeader = "X-Sipwarden-Banner";
 // The largest message the transport can be set to accept (max_message_size),
@@ -58,11 +58,11 @@ class Banner final : public Filter {
     if (!config.has("text")) config.fail("text", "the notice text is required");
     text_ = config.getString("text", "");
     if (config.has("text") && text_.empty()) config.fail("text", "expected a non-empty notice");
-    if (!bannertext::validUtf8(text_)) config.fail("text", "expected UTF-8 text");
-    textHtml_ = bannertext::noticeAsHtml(text_);
+    if (!utf8::isValid(text_)) config.fail("text", "expected UTF-8 text");
+    textHtml_ = noticeAsHtml(text_);
 
-    position_ = config.getChoice("position", {"start", "end"}, "start") == "end" ? bannertext::Position::End
-                                                                                   : bannertext::Position::Start;
+    position_ = config.getChoice("position", {"start", "end"}, "start") == "end" ? Position::End
+                                                                                   : Position::Start;
     once_ = config.getChoice("frequency", {"every_message", "once_per_conversation"}, "every_message") ==
             "once_per_conversation";
     const std::string scope =
@@ -96,7 +96,7 @@ class Banner final : public Filter {
 
     const auto idle = config.getInteger("conversation_idle_seconds", 1800, 1, 7 * 24 * 3600);
     const auto capacity = config.getInteger("max_conversations", 100000, 1, 10000000);
-    memory_ = bannertext::ConversationMemory(std::chrono::seconds(idle), static_cast<std::size_t>(capacity));
+    memory_ = ConversationMemory(std::chrono::seconds(idle), static_cast<std::size_t>(capacity));
     maxBodyBytes_ = static_cast<std::size_t>(config.getInteger("max_body_bytes", kDefaultMaxBodyBytes, 1, 1 << 30));
   }
 
@@ -143,9 +143,9 @@ class Banner final : public Filter {
       ++bannered;
       const std::string_view text = im.partText(part);
       if (im.partType(part) == "text/html") {
-        im.setPartText(part, bannertext::insertHtml(text, textHtml_, position_));
+        im.setPartText(part, insertHtml(text, textHtml_, position_));
       } else {
-        im.setPartText(part, bannertext::insertPlain(text, text_, position_));
+        im.setPartText(part, insertPlain(text, text_, position_));
       }
     }
     if (bannered == 0) {
@@ -173,11 +173,11 @@ class Banner final : public Filter {
   bool inScope(const MessageView& message) const {
     switch (scope_) {
       case Scope::All: return true;
-      case Scope::ExternalSender: return !bannertext::domainMatches(message.from().host, domains_);
-      case Scope::ExternalRecipient: return !bannertext::domainMatches(message.to().host, domains_);
+      case Scope::ExternalSender: return !domainMatches(message.from().host, domains_);
+      case Scope::ExternalRecipient: return !domainMatches(message.to().host, domains_);
       case Scope::Internal:
-        return bannertext::domainMatches(message.from().host, domains_) &&
-               bannertext::domainMatches(message.to().host, domains_);
+        return domainMatches(message.from().host, domains_) &&
+               domainMatches(message.to().host, domains_);
     }
     return true;
   }
@@ -197,7 +197,7 @@ class Banner final : public Filter {
 
   // An in-dialog message whose session INVITE already carried the notice to
   // this recipient (the first message of a Lync conversation).
-  bool seenThroughInvite(Exchange& exchange, bannertext::ConversationMemory::TimePoint now,
+  bool seenThroughInvite(Exchange& exchange, ConversationMemory::TimePoint now,
                          const std::string& key) {
     const MessageView& message = exchange.message();
     if (message.to().tag.empty()) return false;
@@ -214,21 +214,16 @@ class Banner final : public Filter {
 
   std::string text_;
   std::string textHtml_;
-  bannertext::Position position_ = bannertext::Position::Start;
+  Position position_ = Position::Start;
   bool once_ = false;
   Scope scope_ = Scope::All;
   std::vector<std::string> domains_;
   std::string marker_;
-  bannertext::ConversationMemory memory_;
+  ConversationMemory memory_;
   std::size_t maxBodyBytes_ = 0;
 };
 
-std::unique_ptr<Filter> create(PluginConfig& config) {
-  auto filter = std::make_unique<Banner>(config);
-  if (config.failed()) return nullptr;
-  return filter;
-}
-
 }  // namespace
+}  // namespace sipwarden::plugins::banner_plugin
 
-SIPWARDEN_PLUGIN(banner, "banner", "1.0", &create)
+SIPWARDEN_PLUGIN(banner, "banner", "1.0", &filterFromConfig<banner_plugin::Banner>)

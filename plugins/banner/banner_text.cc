@@ -3,41 +3,26 @@
 #include <cstdint>
 
 #include "sipwarden/html_text.h"
+#include "sipwarden/text.h"
 
-namespace sipwarden::plugins::bannertext {
+namespace sipwarden::plugins::banner_plugin {
 namespace {
 
 constexpr std::string_view kBom = "\xEF\xBB\xBF";
 constexpr std::string_view kHtmlBreak = "<br/>";
 
-char lowerChar(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
 // Does the tag at `pos` ('<') have the name `name` ("body", "/body")?
 bool tagNamed(std::string_view html, std::size_t pos, std::string_view name) {
   if (pos + 1 + name.size() > html.size()) return false;
   for (std::size_t i = 0; i < name.size(); ++i) {
-    if (lowerChar(html[pos + 1 + i]) != name[i]) return false;
+    if (text::lower(html[pos + 1 + i]) != name[i]) return false;
   }
   if (pos + 1 + name.size() == html.size()) return false;  // "<body" cut off
   const char after = html[pos + 1 + name.size()];
   return after == '>' || after == '/' || after == ' ' || after == '\t' || after == '\r' || after == '\n';
 }
 
-// Index of the '>' closing the tag at `pos`, quotes respected; npos if none.
-std::size_t tagEnd(std::string_view html, std::size_t pos) {
-  char quote = 0;
-  for (std::size_t i = pos + 1; i < html.size(); ++i) {
-    const char c = html[i];
-    if (quote != 0) {
-      if (c == quote) quote = 0;
-    } else if (c == '"' || c == '\'') {
-      quote = c;
-    } else if (c == '>') {
-      return i;
-    }
-  }
-  return std::string_view::npos;
-}
+using html::tagEnd;
 
 std::string_view lineBreakOf(std::string_view text) {
   const std::size_t lf = text.find('\n');
@@ -113,55 +98,13 @@ std::string noticeAsHtml(std::string_view notice) {
   return out;
 }
 
-bool validUtf8(std::string_view text) {
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    std::size_t length;
-    std::uint32_t code;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      length = 2;
-      code = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      length = 3;
-      code = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      length = 4;
-      code = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + length > text.size()) return false;
-    for (std::size_t k = 1; k < length; ++k) {
-      const unsigned char next = static_cast<unsigned char>(text[i + k]);
-      if ((next & 0xC0) != 0x80) return false;
-      code = (code << 6) | (next & 0x3F);
-    }
-    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
-    if ((length == 2 && code < 0x80) || (length == 3 && code < 0x800) || (length == 4 && code < 0x10000) ||
-        (code >= 0xD800 && code <= 0xDFFF) || code > 0x10FFFF) {
-      return false;
-    }
-    i += length;
-  }
-  return true;
-}
-
 bool domainMatches(std::string_view host, const std::vector<std::string>& domains) {
   if (!host.empty() && host.back() == '.') host.remove_suffix(1);
   for (const auto& domain : domains) {
     if (host.size() == domain.size()) {
-      bool same = true;
-      for (std::size_t i = 0; i < host.size() && same; ++i) same = lowerChar(host[i]) == domain[i];
-      if (same) return true;
+      if (text::iequals(host, domain)) return true;
     } else if (host.size() > domain.size() && host[host.size() - domain.size() - 1] == '.') {
-      const std::string_view tail = host.substr(host.size() - domain.size());
-      bool same = true;
-      for (std::size_t i = 0; i < tail.size() && same; ++i) same = lowerChar(tail[i]) == domain[i];
-      if (same) return true;
+      if (text::iequals(host.substr(host.size() - domain.size()), domain)) return true;
     }
   }
   return false;
@@ -201,4 +144,4 @@ void ConversationMemory::forget(std::string_view key) {
   recent_.erase(entry);
 }
 
-}  // namespace sipwarden::plugins::bannertext
+}  // namespace sipwarden::plugins::banner_plugin

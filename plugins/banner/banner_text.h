@@ -11,7 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace sipwarden::plugins::bannertext {
+namespace sipwarden::plugins::banner_plugin {
 
 enum class Position { Start, End };
 
@@ -28,8 +28,6 @@ std::string insertHtml(std::string_view html, std::string_view noticeHtml, Posit
 
 // The notice as HTML: escaped, line breaks as <br/>.
 std::string noticeAsHtml(std::string_view notice);
-
-bool validUtf8(std::string_view text);
 
 // True when `host` is one of `domains` (lower-case, no trailing dot) or a
 // subdomain of one.
@@ -63,4 +61,4 @@ class ConversationMemory {
   std::unordered_map<std::string_view, std::list<Entry>::iterator> index_;  // keys point into recent_
 };
 
-}  // namespace sipwarden::plugins::bannertext
+}  // namespace sipwarden::plugins::banner_plugin

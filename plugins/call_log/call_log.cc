@@ -18,9 +18,8 @@
 
 #include "sipwarden/plugin.h"
 
+namespace sipwarden::plugins::call_log_plugin {
 namespace {
-
-using namespace sipwarden;
 
 std::int64_t epochMs(std::chrono::system_clock::time_point time) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
@@ -187,5 +186,6 @@ std::unique_ptr<Filter> create(PluginConfig& config) {
 }
 
 }  // namespace
+}  // namespace sipwarden::plugins::call_log_plugin
 
-SIPWARDEN_PLUGIN(call_log, "call_log", "1.0", &create)
+SIPWARDEN_PLUGIN(call_log, "call_log", "1.0", &sipwarden::plugins::call_log_plugin::create)

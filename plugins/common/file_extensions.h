@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "sipwarden/text.h"
+
 namespace sipwarden::plugins::files {
 
 inline const std::vector<std::string>& defaultBlockedExtensions() {
@@ -20,12 +22,6 @@ inline const std::vector<std::string>& defaultBlockedExtensions() {
       ".pnp", ".prf", ".prg", ".pst", ".reg", ".scf", ".scr", ".sct", ".shb", ".shs", ".tmp", ".url", ".vb",
       ".vbe", ".vbs", ".vsd", ".vsmacros", ".vss", ".vst", ".vsw", ".ws", ".wsc", ".wsf", ".wsh"};
   return list;
-}
-
-inline std::string lowerAscii(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
 }
 
 // Decodes %HH escapes (repeatedly, so %252e is seen as '.'); invalid escapes
@@ -68,14 +64,14 @@ inline std::string effectiveExtension(std::string_view name) {
   if (slash != std::string::npos) decoded = decoded.substr(slash + 1);
   const std::size_t dot = decoded.rfind('.');
   if (dot == std::string::npos || dot + 1 == decoded.size()) return "";
-  return lowerAscii(decoded.substr(dot));
+  return text::lower(decoded.substr(dot));
 }
 
 // Normalises a configured list: lower-case, leading dot added.
 inline std::set<std::string> extensionSet(const std::vector<std::string>& configured) {
   std::set<std::string> out;
   for (const auto& extension : configured) {
-    std::string value = lowerAscii(extension);
+    std::string value = text::lower(extension);
     if (!value.empty() && value[0] != '.') value.insert(0, ".");
     out.insert(value);
   }

@@ -17,7 +17,7 @@
 // `Warning: 399 sipwarden "file_filter: ..."`. Every offer is tagged
 // (file, file_size) for the call-log archive and counted.
 //
-// An offer whose name cannot be read unambiguously (fileoffer::FileOffer::
+// An offer whose name cannot be read unambiguously (FileOffer::
 // unreadable) is refused whenever a block list is in force (block_list with
 // at least one extension): the plugin cannot know which name the receiver
 // will use. Otherwise it is flagged (rule file_filter:unreadable-name).
@@ -29,14 +29,13 @@
 #include "common/file_extensions.h"
 #include "file_filter/file_names.h"
 #include "file_filter/file_offers.h"
+#include "sipwarden/filter_from_config.h"
 #include "sipwarden/plugin.h"
+#include "sipwarden/text.h"
 #include "sipwarden/unreadable.h"
 
+namespace sipwarden::plugins::file_filter_plugin {
 namespace {
-
-using namespace sipwarden;
-namespace files = sipwarden::plugins::files;
-namespace fileoffer = sipwarden::plugins::fileoffer;
 
 enum class Action { BlockList, BlockAll, Off };
 
@@ -47,7 +46,7 @@ constexpr std::size_t kLoggedNameBytes = 200;
 // it is not one.
 std::string normalisedExtension(std::string_view configured) {
   if (configured.starts_with("*")) configured.remove_prefix(1);
-  std::string value = files::lowerAscii(configured);
+  std::string value = text::lower(configured);
   if (!value.empty() && value[0] != '.') value.insert(0, ".");
   if (value.size() < 2) return "";
   for (std::size_t i = 1; i < value.size(); ++i) {
@@ -96,16 +95,16 @@ class FileFilter final : public Filter {
     const InstantMessage& reading = exchange.instantMessage();
     std::size_t offerBytes = 0;
     for (std::size_t entity = 0; entity < reading.entityCount(); ++entity) {
-      if (fileoffer::offerType(reading.entityType(entity))) offerBytes += reading.entityContent(entity).size();
+      if (offerType(reading.entityType(entity))) offerBytes += reading.entityContent(entity).size();
     }
     if (offerBytes > maxBodyBytes_) {
       exchange.count("over_limit.body");
       return Verdict::error("body of " + std::to_string(offerBytes) + " bytes, over max_body_bytes (" +
                             std::to_string(maxBodyBytes_) + ")");
     }
-    std::vector<fileoffer::FileOffer> offers;
+    std::vector<FileOffer> offers;
     for (std::size_t entity = 0; entity < reading.entityCount() && offers.size() <= maxOffers_; ++entity) {
-      fileoffer::scanEntity(reading.entityType(entity), reading.entityContent(entity), offers, maxOffers_);
+      scanEntity(reading.entityType(entity), reading.entityContent(entity), offers, maxOffers_);
     }
     // The first max_offers are examined and tagged; a refusal among them
     // stands, otherwise the fail mode decides (and on_unreadable, for what
@@ -118,18 +117,18 @@ class FileFilter final : public Filter {
     // a name that cannot be read hide a blocked file.
     const bool blockList = action_ == Action::BlockList && !blocked_.empty();
     std::string blockedExtension;  // the first extension on the list, for the Warning
-    const fileoffer::FileOffer* unreadable = nullptr;  // the first offer whose name cannot be read
-    const fileoffer::FileOffer* blockedOffer = nullptr;
+    const FileOffer* unreadable = nullptr;  // the first offer whose name cannot be read
+    const FileOffer* blockedOffer = nullptr;
     for (const auto& offer : offers) {
       exchange.count("offers");
       // Tags and logs show the name with invisible and bidi characters
       // escaped (<U+202E>), never raw.
-      if (!offer.name.empty()) exchange.tag("file", fileoffer::displayName(offer.name));
+      if (!offer.name.empty()) exchange.tag("file", displayName(offer.name));
       if (!offer.size.empty()) exchange.tag("file_size", offer.size);
-      if (fileoffer::hasInvisibleCharacters(offer.name)) exchange.count("names.invisible");
+      if (hasInvisibleCharacters(offer.name)) exchange.count("names.invisible");
       if (!offer.unreadable.empty() && unreadable == nullptr) unreadable = &offer;
       if (blockList && blockedExtension.empty()) {
-        for (const auto& extension : fileoffer::candidateExtensions(offer.name)) {
+        for (const auto& extension : candidateExtensions(offer.name)) {
           if (blocked_.count(extension) != 0) {
             blockedExtension = extension;
             blockedOffer = &offer;
@@ -141,7 +140,7 @@ class FileFilter final : public Filter {
 
     const bool invite = message.method() == "INVITE";
     std::string warning;
-    const fileoffer::FileOffer* named = nullptr;  // the offer the log line names
+    const FileOffer* named = nullptr;  // the offer the log line names
     if (action_ == Action::BlockAll && !offers.empty()) {
       exchange.count("blocked.all");
       exchange.tag("rule", "file_filter:blocked-all");
@@ -170,7 +169,7 @@ class FileFilter final : public Filter {
     std::string line = std::string(message.method()) + " " + std::string(message.callId()) + " from " +
                        message.from().aor() + ": " + warning;
     if (named != nullptr && !named->name.empty()) {
-      line += " (file \"" + fileoffer::displayName(named->name, kLoggedNameBytes) + "\")";
+      line += " (file \"" + displayName(named->name, kLoggedNameBytes) + "\")";
     }
     exchange.log(LogLevel::Info, line);
     Verdict::Headers headers{{"Warning", "399 sipwarden \"" + warning + "\""}};
@@ -181,13 +180,13 @@ class FileFilter final : public Filter {
  private:
   // Called when no block list is in force and an offer's name cannot be
   // read: nothing to refuse it for, so it is tagged, counted and logged.
-  static void flagUnreadable(Exchange& exchange, const fileoffer::FileOffer& offer) {
+  static void flagUnreadable(Exchange& exchange, const FileOffer& offer) {
     exchange.count("unreadable_name");
     exchange.tag("rule", "file_filter:unreadable-name");
     const MessageView& message = exchange.message();
     exchange.log(LogLevel::Info, std::string(message.method()) + " " + std::string(message.callId()) +
                                      ": file_filter: file name cannot be read (" + offer.unreadable + ") (file \"" +
-                                     fileoffer::displayName(offer.name, kLoggedNameBytes) + "\"), flagged");
+                                     displayName(offer.name, kLoggedNameBytes) + "\"), flagged");
   }
 
   Action action_ = Action::BlockList;
@@ -197,12 +196,7 @@ class FileFilter final : public Filter {
   OnUnreadable onUnreadable_ = OnUnreadable::Block;
 };
 
-std::unique_ptr<Filter> create(PluginConfig& config) {
-  auto filter = std::make_unique<FileFilter>(config);
-  if (config.failed()) return nullptr;
-  return filter;
-}
-
 }  // namespace
+}  // namespace sipwarden::plugins::file_filter_plugin
 
-SIPWARDEN_PLUGIN(file_filter, "file_filter", "1.0", &create)
+SIPWARDEN_PLUGIN(file_filter, "file_filter", "1.0", &filterFromConfig<file_filter_plugin::FileFilter>)

@@ -8,7 +8,7 @@
 #include "common/file_extensions.h"
 #include "sipwarden/utf8.h"
 
-namespace sipwarden::plugins::fileoffer {
+namespace sipwarden::plugins::file_filter_plugin {
 namespace {
 
 constexpr std::uint32_t kInvalid = 0xFFFFFFFF;
@@ -16,31 +16,7 @@ constexpr std::uint32_t kInvalid = 0xFFFFFFFF;
 // The code point starting at text[pos] and its length in bytes; kInvalid
 // and length 1 for a byte that does not start a well-formed sequence.
 std::uint32_t decodeAt(std::string_view text, std::size_t pos, std::size_t& length) {
-  length = 1;
-  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
-  const unsigned char lead = byte(pos);
-  if (lead < 0x80) return lead;
-  std::size_t need = 0;
-  std::uint32_t code = 0;
-  std::uint32_t minimum = 0;
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    need = 1, code = lead & 0x1F, minimum = 0x80;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    need = 2, code = lead & 0x0F, minimum = 0x800;
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    need = 3, code = lead & 0x07, minimum = 0x10000;
-  } else {
-    return kInvalid;
-  }
-  if (pos + need >= text.size()) return kInvalid;
-  for (std::size_t i = 1; i <= need; ++i) {
-    const unsigned char next = byte(pos + i);
-    if ((next & 0xC0) != 0x80) return kInvalid;
-    code = (code << 6) | (next & 0x3F);
-  }
-  if (code < minimum || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return kInvalid;
-  length = need + 1;
-  return code;
+  return utf8::decodeAt(text, pos, length, kInvalid);
 }
 
 // Characters that show as nothing (or only move text around) and so can
@@ -116,8 +92,6 @@ bool windowsCannotEnd(char c) {
 }
 
 }  // namespace
-
-bool validUtf8(std::string_view text) { return sipwarden::utf8::isValid(text); }
 
 bool hasInvisibleCharacters(std::string_view text) {
   std::size_t length = 0;
@@ -195,4 +169,4 @@ std::vector<std::string> candidateExtensions(std::string_view name) {
   return out;
 }
 
-}  // namespace sipwarden::plugins::fileoffer
+}  // namespace sipwarden::plugins::file_filter_plugin

@@ -25,7 +25,7 @@
 #include <string_view>
 #include <vector>
 
-namespace sipwarden::plugins::fileoffer {
+namespace sipwarden::plugins::file_filter_plugin {
 
 // The extensions a receiving client could end up with for `name` (UTF-8,
 // already decoded from its wire form), lower-case, with the dot, each once:
@@ -47,8 +47,4 @@ std::string displayName(std::string_view name, std::size_t maxBytes = std::strin
 // (invisible or bidirectional control): the name is disguised.
 bool hasInvisibleCharacters(std::string_view name);
 
-// True when `text` is well-formed UTF-8 (no overlong forms, surrogates or
-// code points past U+10FFFF).
-bool validUtf8(std::string_view text);
-
-}  // namespace sipwarden::plugins::fileoffer
+}  // namespace sipwarden::plugins::file_filter_plugin

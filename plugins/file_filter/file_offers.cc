@@ -9,8 +9,10 @@
 #include "common/file_extensions.h"
 #include "file_filter/file_names.h"
 #include "sipwarden/html_text.h"
+#include "sipwarden/text.h"
+#include "sipwarden/utf8.h"
 
-namespace sipwarden::plugins::fileoffer {
+namespace sipwarden::plugins::file_filter_plugin {
 namespace {
 
 constexpr std::string_view kRcsFtHttp = "application/vnd.gsma.rcs-ft-http+xml";
@@ -23,29 +25,9 @@ struct Found {
   bool done() const { return offers.size() > limit; }
 };
 
-char lowerChar(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lowerChar(a[i]) != lowerChar(b[i])) return false;
-  }
-  return true;
-}
-
-bool istartsWith(std::string_view text, std::string_view prefix) {
-  return text.size() >= prefix.size() && iequals(text.substr(0, prefix.size()), prefix);
-}
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t' || text.front() == '\r' || text.front() == '\n')) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r' || text.back() == '\n')) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
+using text::iequals;
+using text::istartsWith;
+using text::trim;
 
 bool allDigits(std::string_view text) {
   if (text.empty() || text.size() > 20) return false;
@@ -59,14 +41,7 @@ bool allDigits(std::string_view text) {
 template <typename F>
 void forEachLine(std::string_view text, F&& f) {
   std::size_t pos = 0;
-  while (pos < text.size()) {
-    std::size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos) end = text.size();
-    std::string_view line = text.substr(pos, end - pos);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    f(line);
-    pos = end + 1;
-  }
+  while (pos < text.size()) f(text::nextLine(text, pos));
 }
 
 // Records the first reason an offer's name cannot be read; later ones add
@@ -78,7 +53,7 @@ void unreadableBecause(FileOffer& offer, std::string_view why) {
 // The checks every form shares, on the decoded name.
 void checkDecodedName(FileOffer& offer) {
   if (!offer.unreadable.empty()) return;
-  if (!validUtf8(offer.name)) unreadableBecause(offer, "file name is not UTF-8");
+  if (!utf8::isValid(offer.name)) unreadableBecause(offer, "file name is not UTF-8");
 }
 
 bool hexDigit(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
@@ -218,21 +193,7 @@ std::size_t skipMarkup(std::string_view xml, std::size_t pos) {
   return pos;
 }
 
-// End of the tag starting at `pos` (index of its '>'), quotes respected.
-std::size_t tagEnd(std::string_view xml, std::size_t pos) {
-  char quote = 0;
-  for (std::size_t i = pos + 1; i < xml.size(); ++i) {
-    const char c = xml[i];
-    if (quote != 0) {
-      if (c == quote) quote = 0;
-    } else if (c == '"' || c == '\'') {
-      quote = c;
-    } else if (c == '>') {
-      return i;
-    }
-  }
-  return std::string_view::npos;
-}
+using html::tagEnd;
 
 bool xmlSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
@@ -259,15 +220,22 @@ struct Element {
   std::string_view content(std::string_view xml) const { return xml.substr(contentStart, contentEnd - contentStart); }
 };
 
-// The next element named `name` (any prefix, any case) at or after `from`.
-bool findElement(std::string_view xml, std::string_view name, std::size_t from, Element& element) {
+// The next '<' at or after `from` that opens a tag (comments, CDATA,
+// processing instructions and declarations skipped), or npos.
+std::size_t nextTag(std::string_view xml, std::size_t from) {
   std::size_t pos = xml.find('<', from);
   while (pos != std::string_view::npos) {
     const std::size_t skipped = skipMarkup(xml, pos);
-    if (skipped != pos) {
-      pos = xml.find('<', skipped);
-      continue;
-    }
+    if (skipped == pos) return pos;
+    pos = xml.find('<', skipped);
+  }
+  return std::string_view::npos;
+}
+
+// The next element named `name` (any prefix, any case) at or after `from`.
+bool findElement(std::string_view xml, std::string_view name, std::size_t from, Element& element) {
+  std::size_t pos = nextTag(xml, from);
+  while (pos != std::string_view::npos) {
     const std::size_t end = tagEnd(xml, pos);
     if (end == std::string_view::npos) return false;
     if (xml[pos + 1] != '/' && iequals(localName(xml, pos), name)) {
@@ -281,13 +249,8 @@ bool findElement(std::string_view xml, std::string_view name, std::size_t from, 
       }
       // The matching close tag, counting nested elements of the same name.
       int depth = 0;
-      std::size_t scan = xml.find('<', end + 1);
+      std::size_t scan = nextTag(xml, end + 1);
       while (scan != std::string_view::npos) {
-        const std::size_t markup = skipMarkup(xml, scan);
-        if (markup != scan) {
-          scan = xml.find('<', markup);
-          continue;
-        }
         const std::size_t close = tagEnd(xml, scan);
         if (close == std::string_view::npos) break;
         if (iequals(localName(xml, scan), name)) {
@@ -302,14 +265,14 @@ bool findElement(std::string_view xml, std::string_view name, std::size_t from, 
             ++depth;
           }
         }
-        scan = xml.find('<', close + 1);
+        scan = nextTag(xml, close + 1);
       }
       element.contentEnd = xml.size();  // unterminated: take the rest
       element.after = xml.size();
       element.closed = false;
       return true;
     }
-    pos = xml.find('<', end + 1);
+    pos = nextTag(xml, end + 1);
   }
   return false;
 }
@@ -625,4 +588,4 @@ std::string decodeSelectorName(std::string_view quoted) {
   return out;
 }
 
-}  // namespace sipwarden::plugins::fileoffer
+}  // namespace sipwarden::plugins::file_filter_plugin

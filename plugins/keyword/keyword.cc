@@ -21,14 +21,12 @@
 #include "keyword/keyword_config.h"
 #include "keyword/matcher.h"
 #include "keyword/reading_text.h"
-#include "keyword/utf8.h"
 #include "sipwarden/plugin.h"
 #include "sipwarden/unreadable.h"
+#include "sipwarden/utf8.h"
 
+namespace sipwarden::plugins::keyword_plugin {
 namespace {
-
-using namespace sipwarden;
-using namespace sipwarden::keyword;
 
 // A match to redact, in the coordinates of the text that was searched.
 struct Redaction {
@@ -283,5 +281,6 @@ std::unique_ptr<Filter> create(PluginConfig& config) {
 }
 
 }  // namespace
+}  // namespace sipwarden::plugins::keyword_plugin
 
-SIPWARDEN_PLUGIN(keyword, "keyword", "1.0", &create)
+SIPWARDEN_PLUGIN(keyword, "keyword", "1.0", &sipwarden::plugins::keyword_plugin::create)

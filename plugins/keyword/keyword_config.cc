@@ -1,8 +1,8 @@
 #include "keyword/keyword_config.h"
 
-#include "keyword/utf8.h"
+#include "sipwarden/utf8.h"
 
-namespace sipwarden::keyword {
+namespace sipwarden::plugins::keyword_plugin {
 namespace {
 
 bool hasControl(std::string_view text) {
@@ -18,6 +18,21 @@ bool validName(std::string_view name) {
   for (char c : name) {
     const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
     if (!ok) return false;
+  }
+  return true;
+}
+
+// Reads `key`, a text only action `usedBy` takes (a mask, a reason), into
+// `out` when the block gives it; false when reading it failed outright.
+bool readActionText(PluginConfig& config, std::string_view key, Action usedBy, Action action,
+                    std::string_view expected, std::string& out) {
+  if (!config.has(key)) return true;
+  out = config.getString(key, "");
+  if (config.failed()) return false;
+  if (action != usedBy) {
+    config.fail(key, "only used with action " + std::string(actionName(usedBy)));
+  } else if (out.empty() || hasControl(out) || !utf8::isValid(out)) {
+    config.fail(key, "expected " + std::string(expected) + " without control characters");
   }
   return true;
 }
@@ -64,26 +79,11 @@ bool readKeywordConfig(PluginConfig& config, KeywordConfig& out) {
 
   out.caseSensitive = config.getBool("case_sensitive", false);
 
-  if (config.has("mask")) {
-    out.mask = config.getString("mask", "");
-    if (config.failed()) return false;
-    if (out.action != Action::Redact) {
-      config.fail("mask", "only used with action redact");
-    } else if (out.mask.empty() || hasControl(out.mask) || !utf8::valid(out.mask)) {
-      config.fail("mask", "expected a non-empty UTF-8 string without control characters");
-    }
-  }
-
-  if (config.has("reason")) {
-    out.reason = config.getString("reason", "");
-    if (config.failed()) return false;
-    if (out.action != Action::Block) {
-      config.fail("reason", "only used with action block");
-    } else if (out.reason.empty() || hasControl(out.reason) || !utf8::valid(out.reason)) {
-      config.fail("reason", "expected a non-empty UTF-8 reason phrase without control characters");
-    }
+  if (!readActionText(config, "mask", Action::Redact, out.action, "a non-empty UTF-8 string", out.mask)) return false;
+  if (!readActionText(config, "reason", Action::Block, out.action, "a non-empty UTF-8 reason phrase", out.reason)) {
+    return false;
   }
   return !config.failed();
 }
 
-}  // namespace sipwarden::keyword
+}  // namespace sipwarden::plugins::keyword_plugin

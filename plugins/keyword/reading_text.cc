@@ -1,13 +1,13 @@
 #include "keyword/reading_text.h"
 
 #include "sipwarden/html_text.h"
+#include "sipwarden/text.h"
 
-namespace sipwarden::keyword {
+namespace sipwarden::plugins::keyword_plugin {
 namespace {
 
 bool isAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool isAlnum(char c) { return isAlpha(c) || (c >= '0' && c <= '9'); }
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 // Tags that start a new line (or cell) where they stand.
 bool isBlockTag(std::string_view name) {
@@ -15,10 +15,7 @@ bool isBlockTag(std::string_view name) {
                                                 "h4", "h5", "h6",  "ul", "ol", "table", "blockquote", "pre",
                                                 "hr", "dd", "dt"};
   for (auto block : kBlock) {
-    if (block.size() != name.size()) continue;
-    bool same = true;
-    for (std::size_t i = 0; i < name.size() && same; ++i) same = lower(name[i]) == block[i];
-    if (same) return true;
+    if (text::iequals(name, block)) return true;
   }
   return false;
 }
@@ -133,4 +130,4 @@ std::string_view ReadingText::load(std::string_view html, bool withMap) {
   return text_;
 }
 
-}  // namespace sipwarden::keyword
+}  // namespace sipwarden::plugins::keyword_plugin

@@ -9,14 +9,12 @@
 #include <cctype>
 
 #include "lua_policy/uri.h"
+#include "sipwarden/text.h"
 
-namespace sipwarden::lua {
+namespace sipwarden::plugins::lua_policy_plugin {
 namespace {
 
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
-  return text;
-}
+using text::lower;
 
 // "user@host" with the host lower-cased, from a URI, a name-addr or a bare
 // address; empty when it is none of these.
@@ -24,7 +22,7 @@ std::string normalise(std::string_view address) {
   if (auto uri = parseUri(address)) return uri->aor();
   const auto at = address.find('@');
   if (at == std::string_view::npos || at == 0 || at + 1 == address.size()) return {};
-  return std::string(address.substr(0, at)) + "@" + lower(std::string(address.substr(at + 1)));
+  return std::string(address.substr(0, at)) + "@" + lower(address.substr(at + 1));
 }
 
 }  // namespace
@@ -83,4 +81,4 @@ bool Groups::member(std::string_view address, const std::string& group) const {
   return false;
 }
 
-}  // namespace sipwarden::lua
+}  // namespace sipwarden::plugins::lua_policy_plugin

@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-namespace sipwarden::lua {
+namespace sipwarden::plugins::lua_policy_plugin {
 
 class Groups {
  public:
@@ -39,4 +39,4 @@ class Groups {
   mutable std::size_t memoNext_ = 0;
 };
 
-}  // namespace sipwarden::lua
+}  // namespace sipwarden::plugins::lua_policy_plugin

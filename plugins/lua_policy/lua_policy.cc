@@ -12,7 +12,7 @@
 #include "lua_policy/time_share.h"
 #include "sipwarden/plugin.h"
 
-namespace sipwarden::lua {
+namespace sipwarden::plugins::lua_policy_plugin {
 namespace {
 
 class LuaPolicy final : public Filter {
@@ -156,6 +156,6 @@ std::unique_ptr<Filter> createLuaPolicy(PluginConfig& config) {
 }
 
 }  // namespace
-}  // namespace sipwarden::lua
+}  // namespace sipwarden::plugins::lua_policy_plugin
 
-SIPWARDEN_PLUGIN(lua_policy, "lua_policy", "1.0", &sipwarden::lua::createLuaPolicy)
+SIPWARDEN_PLUGIN(lua_policy, "lua_policy", "1.0", &sipwarden::plugins::lua_policy_plugin::createLuaPolicy)

@@ -10,8 +10,9 @@
 
 #include "lua_policy/script.h"
 #include "sipwarden/html_text.h"
+#include "sipwarden/text.h"
 
-namespace sipwarden::lua {
+namespace sipwarden::plugins::lua_policy_plugin {
 namespace {
 
 constexpr const char* kMsgType = "sipwarden.msg";
@@ -66,12 +67,6 @@ std::string_view checkView(lua_State* state, int index) {
   return {text, size};
 }
 
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 // Header names are RFC 3261 tokens; values may not break the message apart.
 std::string_view checkHeaderName(lua_State* state, int index) {
   const std::string_view name = checkView(state, index);
@@ -84,7 +79,7 @@ std::string_view checkHeaderName(lua_State* state, int index) {
   static constexpr std::array<std::string_view, 8> kReserved = {"via", "v", "call-id", "i", "cseq",
                                                                 "content-length", "l", "max-forwards"};
   for (auto reserved : kReserved) {
-    if (equalsIgnoreCase(name, reserved)) luaL_argerror(state, index, "this header belongs to the hop");
+    if (text::iequals(name, reserved)) luaL_argerror(state, index, "this header belongs to the hop");
   }
   return name;
 }
@@ -457,4 +452,4 @@ void pushMsg(lua_State* state, std::uint64_t generation) {
   lua_setmetatable(state, -2);
 }
 
-}  // namespace sipwarden::lua
+}  // namespace sipwarden::plugins::lua_policy_plugin

@@ -3,24 +3,17 @@
 #include <algorithm>
 #include <cctype>
 
-namespace sipwarden::lua {
+#include "sipwarden/text.h"
+
+namespace sipwarden::plugins::lua_policy_plugin {
 namespace {
 
 // A scanner rather than a regex: policies call this several times per
 // message (each group membership test), and RE2 with captures cost 4 us a
 // message in the ethical-wall benchmark.
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
-  return text;
-}
+using text::lower;
+using text::trim;
 
 // Splits `"Display" <uri>` or `Display <uri>`; false when there is no <uri>.
 bool splitNameAddr(std::string_view text, std::string& display, std::string_view& uri) {
@@ -115,4 +108,4 @@ std::optional<ParsedUri> parseUri(std::string_view text) {
   return out;
 }
 
-}  // namespace sipwarden::lua
+}  // namespace sipwarden::plugins::lua_policy_plugin

@@ -15,7 +15,9 @@
 #include <cstdint>
 #include <string>
 
-namespace sipwarden::plugins::urlfilter {
+#include "sipwarden/text.h"
+
+namespace sipwarden::plugins::url_filter_plugin {
 namespace {
 
 // A character that may continue a link: printable ASCII but space, '"', '<'
@@ -69,21 +71,8 @@ bool isSchemeChar(char c) { return isAsciiAlnum(c) || c == '+' || c == '-'; }
 bool isWordChar(char c) { return isAsciiAlnum(c) || c == '_'; }
 // An ASCII character of kBody: printable, but not space, '"', '<' or '>'.
 bool isBodyAscii(char c) { return c > 0x20 && c < 0x7F && c != '"' && c != '<' && c != '>'; }
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool startsWithIgnoreCase(std::string_view text, std::string_view prefix) {
-  if (text.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    if (lower(text[i]) != prefix[i]) return false;
-  }
-  return true;
-}
-
-std::string lowerCopy(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = lower(c);
-  return out;
-}
+using text::lower;
+using text::istartsWith;
 
 bool knownTopLevel(std::string_view label) {
   if (label.size() < 2 || label.size() > 24) return false;
@@ -136,7 +125,6 @@ bool isInlineTag(std::string_view name) {
       "ins", "kbd",  "mark", "q",   "s",   "samp", "small", "span", "strike", "strong", "sub", "sup", "u",    "wbr"};
   return std::find(kInline.begin(), kInline.end(), name) != kInline.end();
 }
-
 
 AttributeRole roleOf(std::string_view name) {
   if (name == "href" || name == "xlink:href" || name == "action" || name == "formaction") {
@@ -225,7 +213,7 @@ std::unique_ptr<LinkFinder> LinkFinder::create(const std::vector<std::string>& p
 }
 
 bool LinkFinder::addPrefix(const std::string& configured, std::string& error) {
-  const std::string prefix = lowerCopy(configured);
+  const std::string prefix = lower(configured);
   const auto bad = [&](std::string_view why) {
     error = "'" + configured + "' " + std::string(why);
     return false;
@@ -344,7 +332,7 @@ bool LinkFinder::hasScheme(std::string_view written) const {
     for (std::size_t i = 0; i < written.size(); ++i) buffer[i] = lower(written[i]);
     canonical = std::string_view(buffer, written.size());
   } else {
-    longer = lowerCopy(written);
+    longer = lower(written);
     canonical = longer;
   }
   if (canonical == "hxxp" || canonical == "ttp") canonical = "http";
@@ -400,12 +388,12 @@ bool LinkFinder::mayStartInside(std::string_view text, std::size_t from, std::si
 
 bool LinkFinder::startsWithLiteral(std::string_view text) const {
   return std::any_of(literals_.begin(), literals_.end(),
-                     [&](const std::string& literal) { return startsWithIgnoreCase(text, literal); });
+                     [&](const std::string& literal) { return istartsWith(text, literal); });
 }
 
 bool LinkFinder::startsWithHostPrefix(std::string_view text) const {
   return std::any_of(hostPrefixes_.begin(), hostPrefixes_.end(),
-                     [&](const std::string& start) { return startsWithIgnoreCase(text, start); });
+                     [&](const std::string& start) { return istartsWith(text, start); });
 }
 
 bool LinkFinder::precheck(std::string_view text, std::size_t& first, std::size_t& last, bool& high) const {
@@ -657,7 +645,7 @@ std::size_t LinkFinder::classify(const NormalizedText& view, std::size_t start, 
   }
   if (!plausible) return start + length;
   for (std::size_t label = 0; label < host.size() && !international;) {
-    international = startsWithIgnoreCase(host.substr(label), "xn--");
+    international = istartsWith(host.substr(label), "xn--");
     const std::size_t dot = host.find('.', label);
     label = dot == std::string_view::npos ? host.size() : dot + 1;
   }
@@ -679,7 +667,7 @@ void LinkFinder::scanHtml(std::string_view html, LinkList& out) {
     }
     text_.append(i, open, true, false);
     if (html.compare(open, 4, "<!--") == 0) {
-      if (startsWithIgnoreCase(html.substr(open + 4, 3), "[if")) {
+      if (istartsWith(html.substr(open + 4, 3), "[if")) {
         // An IE conditional comment ("<!--[if IE]> ... <![endif]-->"): IE,
         // and the clients that render with it (Lync, Outlook), show what it
         // holds. Only its opening "<!--[if ...]>" is markup; the closing
@@ -717,7 +705,7 @@ std::size_t LinkFinder::parseTag(std::string_view html, std::size_t open, LinkLi
   if (p < n && html[p] == '/') ++p;
   const std::size_t nameStart = p;
   while (p < n && !isHtmlSpace(html[p]) && html[p] != '>' && html[p] != '/') ++p;
-  const std::string name = lowerCopy(html.substr(nameStart, p - nameStart));
+  const std::string name = lower(html.substr(nameStart, p - nameStart));
   breaksText = !isInlineTag(name);
   while (p < n) {
     while (p < n && (isHtmlSpace(html[p]) || html[p] == '/')) ++p;
@@ -728,7 +716,7 @@ std::size_t LinkFinder::parseTag(std::string_view html, std::size_t open, LinkLi
       ++p;  // a stray character such as a quote
       continue;
     }
-    const std::string attributeName = lowerCopy(html.substr(attributeStart, p - attributeStart));
+    const std::string attributeName = lower(html.substr(attributeStart, p - attributeStart));
     while (p < n && isHtmlSpace(html[p])) ++p;
     if (p >= n || html[p] != '=') continue;
     ++p;
@@ -775,7 +763,7 @@ void LinkFinder::metaContent(std::size_t begin, std::size_t end, LinkList& out) 
   if (p >= value.size() || (value[p] != ';' && value[p] != ',')) return;  // a reload of the page itself
   ++p;
   while (p < value.size() && isHtmlSpace(value[p])) ++p;
-  if (startsWithIgnoreCase(value.substr(p), "url")) {
+  if (istartsWith(value.substr(p), "url")) {
     std::size_t q = p + 3;
     while (q < value.size() && isHtmlSpace(value[q])) ++q;
     if (q < value.size() && value[q] == '=') {
@@ -842,4 +830,4 @@ void LinkFinder::urlValue(std::size_t first, std::size_t last, AttributeRole rol
        authority ? UrlForm::Authority : UrlForm::Relative, out);
 }
 
-}  // namespace sipwarden::plugins::urlfilter
+}  // namespace sipwarden::plugins::url_filter_plugin

@@ -7,8 +7,9 @@
 #endif
 
 #include "sipwarden/html_text.h"
+#include "sipwarden/utf8.h"
 
-namespace sipwarden::plugins::urlfilter {
+namespace sipwarden::plugins::url_filter_plugin {
 namespace {
 
 constexpr std::uint32_t kReplacement = 0xFFFD;
@@ -186,37 +187,7 @@ bool isInvisible(std::uint32_t c) {
 }
 
 std::uint32_t decodeUtf8(std::string_view text, std::size_t at, std::size_t& length) {
-  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
-  const unsigned char lead = byte(at);
-  length = 1;
-  if (lead < 0x80) return lead;
-  std::size_t need = 0;
-  std::uint32_t code = 0;
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    need = 1;
-    code = lead & 0x1F;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    need = 2;
-    code = lead & 0x0F;
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    need = 3;
-    code = lead & 0x07;
-  } else {
-    return kReplacement;
-  }
-  if (at + need >= text.size()) return kReplacement;
-  for (std::size_t k = 1; k <= need; ++k) {
-    const unsigned char next = byte(at + k);
-    if ((next & 0xC0) != 0x80) return kReplacement;
-    code = (code << 6) | (next & 0x3F);
-  }
-  // Overlong forms and surrogates are invalid.
-  if ((need == 2 && code < 0x800) || (need == 3 && (code < 0x10000 || code > 0x10FFFF)) ||
-      (code >= 0xD800 && code <= 0xDFFF)) {
-    return kReplacement;
-  }
-  length = need + 1;
-  return code;
+  return utf8::decodeAt(text, at, length, kReplacement);
 }
 
 std::size_t invisibleLength(std::string_view text, std::size_t at) {
@@ -239,11 +210,8 @@ bool containsInvisible(std::string_view text) {
 }
 
 void NormalizedText::setIdentity(std::string_view raw) {
-  raw_ = raw;
+  reset(raw);
   identity_ = true;
-  text_.clear();
-  map_.clear();
-  removed_.clear();
 }
 
 void NormalizedText::reset(std::string_view raw) {
@@ -402,4 +370,4 @@ std::size_t NormalizedText::rawEnd(std::size_t at) const {
   return map_[at].end;
 }
 
-}  // namespace sipwarden::plugins::urlfilter
+}  // namespace sipwarden::plugins::url_filter_plugin

@@ -26,9 +26,10 @@
 #include "link_finder.h"
 #include "sipwarden/html_text.h"
 #include "sipwarden/plugin.h"
+#include "sipwarden/text.h"
 #include "sipwarden/unreadable.h"
 
-namespace sipwarden::plugins::urlfilter {
+namespace sipwarden::plugins::url_filter_plugin {
 namespace {
 
 enum class Action { Block, Defang, Warn };
@@ -65,7 +66,7 @@ bool readExtensions(PluginConfig& config, std::set<std::string>& out) {
       isSwitch ? std::vector<std::string>{config.getBool(key, true) ? "true" : "false"} : config.getStrings(key, {"default"});
   std::vector<std::string> listed;
   for (const auto& value : values) {
-    const std::string word = files::lowerAscii(value);
+    const std::string word = text::lower(value);
     if (word == "default" || word == "true") {
       const auto& defaults = files::defaultBlockedExtensions();
       listed.insert(listed.end(), defaults.begin(), defaults.end());
@@ -250,7 +251,7 @@ class UrlFilter final : public Filter {
   // do not count, only the last extension of the last path segment does.
   std::string_view lookup(std::string_view name) const {
     while (!name.empty() && (name.back() == '.' || name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
-    if (name.size() > 7 && files::lowerAscii(name.substr(name.size() - 7)) == "::$data") {
+    if (name.size() > 7 && text::lower(name.substr(name.size() - 7)) == "::$data") {
       name.remove_suffix(7);
       while (!name.empty() && (name.back() == '.' || name.back() == ' ')) name.remove_suffix(1);
     }
@@ -390,7 +391,7 @@ class UrlFilter final : public Filter {
     if (!html) return at;
     for (std::size_t open = text.find('<', at); open != std::string_view::npos; open = text.find('<', open + 1)) {
       const std::string_view tag = text.substr(open + 1, 5);
-      if (tag.size() == 5 && files::lowerAscii(tag.substr(0, 4)) == "body" &&
+      if (tag.size() == 5 && text::lower(tag.substr(0, 4)) == "body" &&
           (tag[4] == '>' || tag[4] == ' ' || tag[4] == '\t' || tag[4] == '\r' || tag[4] == '\n')) {
         const std::size_t close = text.find('>', open);
         return close == std::string_view::npos ? at : close + 1;
@@ -486,6 +487,6 @@ std::unique_ptr<Filter> create(PluginConfig& config) {
 }
 
 }  // namespace
-}  // namespace sipwarden::plugins::urlfilter
+}  // namespace sipwarden::plugins::url_filter_plugin
 
-SIPWARDEN_PLUGIN(url_filter, "url_filter", "1.0", &sipwarden::plugins::urlfilter::create)
+SIPWARDEN_PLUGIN(url_filter, "url_filter", "1.0", &sipwarden::plugins::url_filter_plugin::create)

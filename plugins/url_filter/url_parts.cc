@@ -5,11 +5,12 @@
 #include <cstring>
 
 #include "normalized_text.h"
+#include "sipwarden/text.h"
 
-namespace sipwarden::plugins::urlfilter {
+namespace sipwarden::plugins::url_filter_plugin {
 namespace {
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+using text::lower;
 
 int hexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -360,4 +361,4 @@ void parseUrl(std::string_view link, UrlForm form, UrlParts& parts) {
   }
 }
 
-}  // namespace sipwarden::plugins::urlfilter
+}  // namespace sipwarden::plugins::url_filter_plugin

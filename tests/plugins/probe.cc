@@ -9,6 +9,7 @@
 //   "stall_ms": N: blocks the SIP thread for N ms on each request carrying an
 //               "X-Probe-Stall" header (a filter stuck where no budget sees it,
 //               for the watchdog tests)
+#include "sipwarden/filter_from_config.h"
 #include "sipwarden/plugin.h"
 
 #include <chrono>
@@ -81,12 +82,6 @@ class Probe final : public Filter {
   std::uint32_t methods_ = 0;
 };
 
-std::unique_ptr<Filter> create(PluginConfig& config) {
-  auto probe = std::make_unique<Probe>(config);
-  if (config.failed()) return nullptr;
-  return probe;
-}
-
 }  // namespace
 
-SIPWARDEN_PLUGIN(probe, "probe", "1.0", &create)
+SIPWARDEN_PLUGIN(probe, "probe", "1.0", &filterFromConfig<Probe>)

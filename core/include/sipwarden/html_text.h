@@ -101,6 +101,24 @@ inline bool opensTag(std::string_view html, std::size_t at) {
   return (next >= 'a' && next <= 'z') || (next >= 'A' && next <= 'Z') || next == '/' || next == '!' || next == '?';
 }
 
+// Called by a filter that walks markup (HTML or XML) tag by tag: the index
+// of the '>' that closes the tag opening at markup[at] ('<'), a '>' inside
+// a quoted attribute value not counted; npos when the tag never closes.
+inline std::size_t tagEnd(std::string_view markup, std::size_t at) {
+  char quote = 0;
+  for (std::size_t i = at + 1; i < markup.size(); ++i) {
+    const char c = markup[i];
+    if (quote != 0) {
+      if (c == quote) quote = 0;
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+    } else if (c == '>') {
+      return i;
+    }
+  }
+  return std::string_view::npos;
+}
+
 // Drops tags (a <br> or </p> becomes a line break) and decodes entities.
 // A tag that never closes hides the rest, as it does in a browser.
 inline std::string toText(std::string_view html) {

@@ -12,9 +12,10 @@
 #include "banner/banner_text.h"
 #include "im/im_body.h"
 #include "pipeline/loader.h"
-#include "plugin_test_support.h"
+#include "plugin_harness.h"
 #include "sip/edit_list.h"
 #include "sip/message.h"
+#include "sipwarden/utf8.h"
 
 namespace sipwarden::plugins {
 const PluginDescriptor* banner();
@@ -23,7 +24,7 @@ const PluginDescriptor* banner();
 namespace sipwarden::pipeline {
 namespace {
 
-namespace bannertext = sipwarden::plugins::bannertext;
+namespace banner_plugin = sipwarden::plugins::banner_plugin;
 
 using test_support::readSample;
 
@@ -37,54 +38,13 @@ std::shared_ptr<const FilterChain> bannerChain(const std::string& options = "") 
 
 std::string buildError(const std::string& json) { return test_support::chainError(plugins::banner(), json); }
 
-struct Outcome {
-  Verdict verdict = Verdict::proceed();
-  std::string wire;
-  bool edited = false;
-  std::unique_ptr<sip::Message> out;  // the wire parsed again
-
-  std::string_view body() const { return out->body(); }
-  std::optional<std::string_view> header(std::string_view name) const { return out->header(name); }
-  bool contentLengthRight() const { return out->header("Content-Length") == std::to_string(out->body().size()); }
-  // The text parts of the message as it leaves (header parts decoded).
-  std::vector<std::string> parts() const {
-    im::ImBody im(out->method(), out->header("Content-Type").value_or(""), std::string(out->body()),
-                  [&](std::string_view name) { return out->header(name); });
-    std::vector<std::string> texts;
-    for (std::size_t i = 0; i < im.partCount(); ++i) texts.emplace_back(im.partText(i));
-    return texts;
-  }
-};
+using test_support::counter;
+using test_support::Outcome;
 
 // Runs the request through the chain and, unless `finalCode` is 0, ends the
 // transaction with that code (as the proxy does when the response comes).
 Outcome run(const FilterChain& chain, const std::string& text, int finalCode = 200) {
-  sip::ParseFailure failure;
-  auto message = sip::Message::parse(text, sip::Framing::Datagram, failure);
-  EXPECT_TRUE(message && failure.reason.empty()) << failure.reason << "\n" << text;
-  const transport::Origin origin{transport::Protocol::Udp, Poco::Net::SocketAddress("192.0.2.10", 5060), 0};
-  CoreExchange exchange(origin, Direction::FromClient);
-  exchange.bind(*message);
-  Outcome outcome;
-  outcome.verdict = chain.runRequest(exchange);
-  outcome.edited = exchange.edited();
-  sip::EditList edits;
-  exchange.applyTo(edits);
-  outcome.wire = sip::serialize(*message, edits);
-  if (finalCode != 0) {
-    exchange.bind(*message);
-    chain.runEnd(exchange, finalCode);
-  }
-  sip::ParseFailure again;
-  outcome.out = sip::Message::parse(outcome.wire, sip::Framing::Stream, again);
-  EXPECT_TRUE(outcome.out && again.reason.empty()) << again.reason << "\n" << outcome.wire;
-  return outcome;
-}
-
-std::uint64_t counter(const FilterChain& chain, const std::string& name) {
-  const auto& named = chain.entries()[0].counters->named;
-  auto found = named.find(name);
-  return found == named.end() ? 0 : found->second;
+  return test_support::run(chain, text, {.finalCode = finalCode});
 }
 
 std::string message(const std::string& from, const std::string& to, const std::string& body = "hello",
@@ -207,11 +167,11 @@ TEST(BannerSamples, Utf8TextAndNoticeStayWholeCharacters) {
   EXPECT_TRUE(outcome.body().starts_with(notice + "\r\n"));
   EXPECT_EQ(outcome.body().size(), 113u + notice.size() + 2);
   EXPECT_TRUE(outcome.contentLengthRight());
-  EXPECT_TRUE(bannertext::validUtf8(outcome.body()));
+  EXPECT_TRUE(utf8::isValid(outcome.body()));
   auto end = chainFrom(R"([{"plugin": "banner", "text": "\u6ce8\u610f", "position": "end"}])");
   const Outcome atEnd = run(*end, readSample("14-message-utf8-japanese-emoji-link.sip"));
   EXPECT_TRUE(atEnd.body().ends_with("\xF0\x9F\x93\x84\r\n\xE6\xB3\xA8\xE6\x84\x8F"));
-  EXPECT_TRUE(bannertext::validUtf8(atEnd.body()));
+  EXPECT_TRUE(utf8::isValid(atEnd.body()));
 }
 
 // ---- the marker ---------------------------------------------------------------
@@ -302,7 +262,7 @@ TEST(BannerFrequency, NonMessagesDoNotCountAsTheFirstMessage) {
 
 TEST(BannerFrequency, ConversationMemoryExpiresWhenIdleAndIsBounded) {
   using namespace std::chrono_literals;
-  bannertext::ConversationMemory memory(std::chrono::seconds(1800), 3);
+  banner_plugin::ConversationMemory memory(std::chrono::seconds(1800), 3);
   const auto t0 = std::chrono::system_clock::time_point{} + 100000s;
   memory.remember("a", t0);
   EXPECT_TRUE(memory.seen("a", t0 + 29min));
@@ -360,28 +320,28 @@ TEST(BannerScope, AllIsTheDefault) {
 // ---- insertion details --------------------------------------------------------------
 
 TEST(BannerText, HtmlWithoutBodyTagAndBodyWithAttributes) {
-  using bannertext::Position;
-  EXPECT_EQ(bannertext::insertHtml("<p>x</p>", "N", Position::Start), "N<br/><p>x</p>");
-  EXPECT_EQ(bannertext::insertHtml("<p>x</p>", "N", Position::End), "<p>x</p><br/>N");
-  EXPECT_EQ(bannertext::insertHtml("<BODY class=\"a>b\" >x</BODY>", "N", Position::Start),
+  using banner_plugin::Position;
+  EXPECT_EQ(banner_plugin::insertHtml("<p>x</p>", "N", Position::Start), "N<br/><p>x</p>");
+  EXPECT_EQ(banner_plugin::insertHtml("<p>x</p>", "N", Position::End), "<p>x</p><br/>N");
+  EXPECT_EQ(banner_plugin::insertHtml("<BODY class=\"a>b\" >x</BODY>", "N", Position::Start),
             "<BODY class=\"a>b\" >N<br/>x</BODY>");
-  EXPECT_EQ(bannertext::insertHtml("<BODY>x</Body >", "N", Position::End), "<BODY>x<br/>N</Body >");
-  EXPECT_EQ(bannertext::insertHtml("<bodyguard>x", "N", Position::Start), "N<br/><bodyguard>x");
-  EXPECT_EQ(bannertext::insertHtml("", "N", Position::Start), "N<br/>");
+  EXPECT_EQ(banner_plugin::insertHtml("<BODY>x</Body >", "N", Position::End), "<BODY>x<br/>N</Body >");
+  EXPECT_EQ(banner_plugin::insertHtml("<bodyguard>x", "N", Position::Start), "N<br/><bodyguard>x");
+  EXPECT_EQ(banner_plugin::insertHtml("", "N", Position::Start), "N<br/>");
 }
 
 TEST(BannerText, PlainTextLineBreaksFollowTheText) {
-  using bannertext::Position;
-  EXPECT_EQ(bannertext::insertPlain("a\nb", "N", Position::Start), "N\na\nb");
-  EXPECT_EQ(bannertext::insertPlain("a\r\nb", "N", Position::End), "a\r\nb\r\nN");
-  EXPECT_EQ(bannertext::insertPlain("a\n", "N", Position::End), "a\nN");
-  EXPECT_EQ(bannertext::insertPlain("", "N", Position::Start), "N");
-  EXPECT_EQ(bannertext::insertPlain("\xEF\xBB\xBFhi", "N", Position::Start), "\xEF\xBB\xBFN\r\nhi");
+  using banner_plugin::Position;
+  EXPECT_EQ(banner_plugin::insertPlain("a\nb", "N", Position::Start), "N\na\nb");
+  EXPECT_EQ(banner_plugin::insertPlain("a\r\nb", "N", Position::End), "a\r\nb\r\nN");
+  EXPECT_EQ(banner_plugin::insertPlain("a\n", "N", Position::End), "a\nN");
+  EXPECT_EQ(banner_plugin::insertPlain("", "N", Position::Start), "N");
+  EXPECT_EQ(banner_plugin::insertPlain("\xEF\xBB\xBFhi", "N", Position::Start), "\xEF\xBB\xBFN\r\nhi");
 }
 
 TEST(BannerText, NoticeAsHtml) {
-  EXPECT_EQ(bannertext::noticeAsHtml("<b>&"), "&lt;b&gt;&amp;");
-  EXPECT_EQ(bannertext::noticeAsHtml("line 1\nline 2\r\nline 3"), "line 1<br/>line 2<br/>line 3");
+  EXPECT_EQ(banner_plugin::noticeAsHtml("<b>&"), "&lt;b&gt;&amp;");
+  EXPECT_EQ(banner_plugin::noticeAsHtml("line 1\nline 2\r\nline 3"), "line 1<br/>line 2<br/>line 3");
 }
 
 TEST(BannerText, MultiLineNoticeInPlainText) {

@@ -9,7 +9,9 @@
 #include <string>
 #include <vector>
 
-namespace sipwarden::plugins::fileoffer {
+#include "sipwarden/utf8.h"
+
+namespace sipwarden::plugins::file_filter_plugin {
 namespace {
 
 using Extensions = std::vector<std::string>;
@@ -55,13 +57,13 @@ TEST(FileFilterNames, DisplayNameEscapesWhatCannotBeSeen) {
 }
 
 TEST(FileFilterNames, Utf8Validity) {
-  EXPECT_TRUE(validUtf8("plain.txt"));
-  EXPECT_TRUE(validUtf8("caf\xC3\xA9 \xF0\x9F\x98\x80"));
-  EXPECT_FALSE(validUtf8("\xC0\xAF"));          // overlong '/'
-  EXPECT_FALSE(validUtf8("\xED\xA0\x80"));      // surrogate
-  EXPECT_FALSE(validUtf8("\xF4\x90\x80\x80"));  // past U+10FFFF
-  EXPECT_FALSE(validUtf8("a\xE2\x80"));         // cut short
-  EXPECT_FALSE(validUtf8("\x80"));
+  EXPECT_TRUE(utf8::isValid("plain.txt"));
+  EXPECT_TRUE(utf8::isValid("caf\xC3\xA9 \xF0\x9F\x98\x80"));
+  EXPECT_FALSE(utf8::isValid("\xC0\xAF"));          // overlong '/'
+  EXPECT_FALSE(utf8::isValid("\xED\xA0\x80"));      // surrogate
+  EXPECT_FALSE(utf8::isValid("\xF4\x90\x80\x80"));  // past U+10FFFF
+  EXPECT_FALSE(utf8::isValid("a\xE2\x80"));         // cut short
+  EXPECT_FALSE(utf8::isValid("\x80"));
   EXPECT_TRUE(hasInvisibleCharacters("a\xE2\x80\x8D"));
   EXPECT_FALSE(hasInvisibleCharacters("caf\xC3\xA9\xFF"));
 }
@@ -75,4 +77,4 @@ TEST(FileFilterNames, LinearOnLongNames) {
 }
 
 }  // namespace
-}  // namespace sipwarden::plugins::fileoffer
+}  // namespace sipwarden::plugins::file_filter_plugin

@@ -12,7 +12,7 @@
 #include "file_filter/file_names.h"
 #include "file_filter/file_offers.h"
 #include "pipeline/loader.h"
-#include "plugin_test_support.h"
+#include "plugin_harness.h"
 #include "sip/edit_list.h"
 #include "sip/message.h"
 
@@ -23,7 +23,7 @@ const PluginDescriptor* file_filter();
 namespace sipwarden::pipeline {
 namespace {
 
-namespace fileoffer = sipwarden::plugins::fileoffer;
+namespace file_filter_plugin = sipwarden::plugins::file_filter_plugin;
 
 using test_support::readSample;
 
@@ -35,51 +35,13 @@ std::shared_ptr<const FilterChain> defaultChain() { return chainFrom(R"([{"plugi
 
 std::string buildError(const std::string& json) { return test_support::chainError(plugins::file_filter(), json); }
 
-struct Outcome {
-  Verdict verdict = Verdict::proceed();
-  std::string wire;
-  std::string original;
-  bool edited = false;
-  std::vector<std::pair<std::string, std::string>> tags;
-  std::vector<TraceStep> trace;
+using test_support::counter;
+using test_support::Outcome;
 
-  std::string warning() const {
-    for (const auto& [name, value] : verdict.headers()) {
-      if (name == "Warning") return value;
-    }
-    return "";
-  }
-  std::vector<std::string> tagValues(const std::string& key) const {
-    std::vector<std::string> out;
-    for (const auto& [name, value] : tags) {
-      if (name == key) out.push_back(value);
-    }
-    return out;
-  }
-};
-
+// The request as the chain leaves it (file_filter does not edit: the wire
+// is not parsed again).
 Outcome run(const FilterChain& chain, const std::string& text) {
-  sip::ParseFailure failure;
-  auto message = sip::Message::parse(text, sip::Framing::Datagram, failure);
-  EXPECT_TRUE(message && failure.reason.empty()) << failure.reason << "\n" << text;
-  const transport::Origin origin{transport::Protocol::Udp, Poco::Net::SocketAddress("192.0.2.10", 5060), 0};
-  CoreExchange exchange(origin, Direction::FromClient);
-  exchange.bind(*message);
-  Outcome outcome;
-  outcome.verdict = chain.runRequest(exchange, &outcome.trace);
-  outcome.edited = exchange.edited();
-  outcome.tags = exchange.tags();
-  sip::EditList edits;
-  exchange.applyTo(edits);
-  outcome.wire = sip::serialize(*message, edits);
-  outcome.original = text;
-  return outcome;
-}
-
-std::uint64_t counter(const FilterChain& chain, const std::string& name) {
-  const auto& named = chain.entries()[0].counters->named;
-  auto found = named.find(name);
-  return found == named.end() ? 0 : found->second;
+  return test_support::run(chain, text, {.parseWire = false});
 }
 
 std::string request(const std::string& method, const std::string& contentType, const std::string& body,
@@ -130,10 +92,10 @@ const std::string kBlockedExe = "399 sipwarden \"file_filter: blocked extension 
 
 // The offers one leaf entity holds, as file_filter reads each entity the SDK
 // yields.
-std::vector<fileoffer::FileOffer> offersIn(std::string_view mediaType, std::string_view content,
+std::vector<file_filter_plugin::FileOffer> offersIn(std::string_view mediaType, std::string_view content,
                                            std::size_t limit = 1000000) {
-  std::vector<fileoffer::FileOffer> offers;
-  fileoffer::scanEntity(mediaType, content, offers, limit);
+  std::vector<file_filter_plugin::FileOffer> offers;
+  file_filter_plugin::scanEntity(mediaType, content, offers, limit);
   return offers;
 }
 
@@ -519,41 +481,41 @@ TEST(FileFilterConfig, ErrorsNameTheKey) {
 // ---- the parser on its own ------------------------------------------------------------
 
 TEST(FileFilterParser, CandidateExtensions) {
-  EXPECT_EQ(fileoffer::candidateExtensions("invoice.pdf.exe"), std::vector<std::string>{".exe"});
-  EXPECT_EQ(fileoffer::candidateExtensions("report.EXE. "), std::vector<std::string>{".exe"});
-  EXPECT_EQ(fileoffer::candidateExtensions("a.exe::$DATA"), (std::vector<std::string>{".exe::$data", ".exe"}));
-  EXPECT_EQ(fileoffer::candidateExtensions(std::string("a.exe\0.jpg", 10)), (std::vector<std::string>{".jpg", ".exe"}));
-  EXPECT_EQ(fileoffer::candidateExtensions("a.exe\"<>|*?"), std::vector<std::string>{".exe"});
-  EXPECT_TRUE(fileoffer::candidateExtensions("README").empty());
-  EXPECT_TRUE(fileoffer::candidateExtensions("").empty());
+  EXPECT_EQ(file_filter_plugin::candidateExtensions("invoice.pdf.exe"), std::vector<std::string>{".exe"});
+  EXPECT_EQ(file_filter_plugin::candidateExtensions("report.EXE. "), std::vector<std::string>{".exe"});
+  EXPECT_EQ(file_filter_plugin::candidateExtensions("a.exe::$DATA"), (std::vector<std::string>{".exe::$data", ".exe"}));
+  EXPECT_EQ(file_filter_plugin::candidateExtensions(std::string("a.exe\0.jpg", 10)), (std::vector<std::string>{".jpg", ".exe"}));
+  EXPECT_EQ(file_filter_plugin::candidateExtensions("a.exe\"<>|*?"), std::vector<std::string>{".exe"});
+  EXPECT_TRUE(file_filter_plugin::candidateExtensions("README").empty());
+  EXPECT_TRUE(file_filter_plugin::candidateExtensions("").empty());
 }
 
 TEST(FileFilterParser, SelectorNameDecodesOnlyQuoteAndPercent) {
-  EXPECT_EQ(fileoffer::decodeSelectorName("a%22b%25c%20d"), "a\"b%c%20d");
-  EXPECT_EQ(fileoffer::decodeSelectorName("%2"), "%2");
+  EXPECT_EQ(file_filter_plugin::decodeSelectorName("a%22b%25c%20d"), "a\"b%c%20d");
+  EXPECT_EQ(file_filter_plugin::decodeSelectorName("%2"), "%2");
 }
 
 TEST(FileFilterParser, OfferTypesAreTheLeafFormsRead) {
-  EXPECT_TRUE(fileoffer::offerType("application/sdp"));
-  EXPECT_TRUE(fileoffer::offerType("text/x-msmsgsinvite"));
-  EXPECT_TRUE(fileoffer::offerType("application/ms-filetransfer+xml"));
-  EXPECT_TRUE(fileoffer::offerType("application/vnd.gsma.rcs-ft-http+xml"));
-  EXPECT_FALSE(fileoffer::offerType("text/plain"));
-  EXPECT_FALSE(fileoffer::offerType("multipart/mixed"));
-  EXPECT_FALSE(fileoffer::offerType("application/im-iscomposing+xml"));
+  EXPECT_TRUE(file_filter_plugin::offerType("application/sdp"));
+  EXPECT_TRUE(file_filter_plugin::offerType("text/x-msmsgsinvite"));
+  EXPECT_TRUE(file_filter_plugin::offerType("application/ms-filetransfer+xml"));
+  EXPECT_TRUE(file_filter_plugin::offerType("application/vnd.gsma.rcs-ft-http+xml"));
+  EXPECT_FALSE(file_filter_plugin::offerType("text/plain"));
+  EXPECT_FALSE(file_filter_plugin::offerType("multipart/mixed"));
+  EXPECT_FALSE(file_filter_plugin::offerType("application/im-iscomposing+xml"));
   EXPECT_TRUE(offersIn("text/plain", "Invitation-Command: INVITE\nApplication-File: z.exe\n").empty());
 }
 
 TEST(FileFilterParser, FormsAreReported) {
   auto offers = offersIn("application/ms-filetransfer+xml", lyncXml("<name>a.b</name>"));
   ASSERT_EQ(offers.size(), 1u);
-  EXPECT_EQ(offers[0].form, fileoffer::Form::LyncXml);
+  EXPECT_EQ(offers[0].form, file_filter_plugin::Form::LyncXml);
   offers = offersIn("application/sdp", sdpWith("a=file-selector:name:\"x.y\""));
   ASSERT_EQ(offers.size(), 1u);
-  EXPECT_EQ(offers[0].form, fileoffer::Form::Sdp);
+  EXPECT_EQ(offers[0].form, file_filter_plugin::Form::Sdp);
   offers = offersIn("text/x-msmsgsinvite", "Invitation-Command: INVITE\nApplication-File: z.q\n");
   ASSERT_EQ(offers.size(), 1u);
-  EXPECT_EQ(offers[0].form, fileoffer::Form::MsMsgsInvite);
+  EXPECT_EQ(offers[0].form, file_filter_plugin::Form::MsMsgsInvite);
   EXPECT_EQ(offers[0].name, "z.q");
 }
 
@@ -789,7 +751,7 @@ TEST(FileFilterRcs, AllowedFilePassesUnchangedAndIsTagged) {
   const auto offers = offersIn("application/vnd.gsma.rcs-ft-http+xml",
                                             rcsDescriptor(kRcsThumbnail + rcsFile("holiday.mov")));
   ASSERT_EQ(offers.size(), 1u);
-  EXPECT_EQ(offers[0].form, fileoffer::Form::RcsFtHttp);
+  EXPECT_EQ(offers[0].form, file_filter_plugin::Form::RcsFtHttp);
   EXPECT_EQ(offers[0].type, "application/pdf");
   EXPECT_EQ(offers[0].url, "https://ft.example.com/f/abc123");
   EXPECT_EQ(offers[0].unreadable, "");
@@ -865,10 +827,7 @@ std::string selectors(const std::vector<std::string>& names) {
   return lines;
 }
 
-bool failedClosed(const Outcome& outcome) {
-  return outcome.verdict.kind() == Verdict::Kind::Reply && outcome.verdict.code() == 503 &&
-         outcome.warning() == "399 sipwarden \"file_filter failed\"";
-}
+bool failedClosed(const Outcome& outcome) { return outcome.failedClosed("file_filter"); }
 
 TEST(FileFilterLimits, ConfigErrorsNameTheKey) {
   EXPECT_EQ(buildError(R"([{"plugin": "file_filter", "max_body_bytes": 0}])"),
@@ -1012,7 +971,7 @@ TEST(FileFilterAdversarial, NameOfManyStreamPiecesEachWithItsExtension) {
   std::string name;
   for (int i = 0; i < 20000; ++i) name += "a.x" + std::to_string(i) + ":";
   name += "a.exe";
-  const std::vector<std::string> candidates = fileoffer::candidateExtensions(name);
+  const std::vector<std::string> candidates = file_filter_plugin::candidateExtensions(name);
   ASSERT_EQ(candidates.size(), 20001u);
   EXPECT_EQ(candidates.front(), ".exe");
   EXPECT_EQ(candidates[1], ".x0");

@@ -16,7 +16,7 @@
 #include "keyword/reading_text.h"
 #include "keyword/templates.h"
 #include "pipeline/loader.h"
-#include "plugin_test_support.h"
+#include "plugin_harness.h"
 #include "sip/edit_list.h"
 #include "sip/message.h"
 
@@ -27,7 +27,7 @@ const PluginDescriptor* keyword();
 namespace sipwarden::pipeline {
 namespace {
 
-namespace kw = sipwarden::keyword;
+namespace kw = sipwarden::plugins::keyword_plugin;
 
 using test_support::readSample;
 
@@ -44,53 +44,9 @@ std::string buildError(const std::string& json) { return test_support::chainErro
 
 std::string blockError(const std::string& keys) { return buildError(R"([{"plugin": "keyword", )" + keys + "}]"); }
 
-struct Outcome {
-  Verdict verdict = Verdict::proceed();
-  std::string wire;
-  bool edited = false;
-  std::vector<std::pair<std::string, std::string>> tags;
-  std::unique_ptr<sip::Message> out;
-
-  std::string_view body() const { return out->body(); }
-  std::optional<std::string_view> header(std::string_view name) const { return out->header(name); }
-  bool contentLengthRight() const { return out->header("Content-Length") == std::to_string(out->body().size()); }
-  std::vector<std::string> parts() const {
-    im::ImBody im(out->method(), out->header("Content-Type").value_or(""), std::string(out->body()),
-                  [&](std::string_view name) { return out->header(name); });
-    std::vector<std::string> texts;
-    for (std::size_t i = 0; i < im.partCount(); ++i) texts.emplace_back(im.partText(i));
-    return texts;
-  }
-  bool tagged(const std::string& key, const std::string& value) const {
-    return std::find(tags.begin(), tags.end(), std::make_pair(key, value)) != tags.end();
-  }
-};
-
-Outcome run(const FilterChain& chain, const std::string& text) {
-  sip::ParseFailure failure;
-  auto message = sip::Message::parse(text, sip::Framing::Datagram, failure);
-  EXPECT_TRUE(message && failure.reason.empty()) << failure.reason << "\n" << text;
-  const transport::Origin origin{transport::Protocol::Udp, Poco::Net::SocketAddress("192.0.2.10", 5060), 0};
-  CoreExchange exchange(origin, Direction::FromClient);
-  exchange.bind(*message);
-  Outcome outcome;
-  outcome.verdict = chain.runRequest(exchange);
-  outcome.edited = exchange.edited();
-  outcome.tags = exchange.tags();
-  sip::EditList edits;
-  exchange.applyTo(edits);
-  outcome.wire = sip::serialize(*message, edits);
-  sip::ParseFailure again;
-  outcome.out = sip::Message::parse(outcome.wire, sip::Framing::Stream, again);
-  EXPECT_TRUE(outcome.out && again.reason.empty()) << again.reason << "\n" << outcome.wire;
-  return outcome;
-}
-
-std::uint64_t counter(const FilterChain& chain, const std::string& name, std::size_t entry = 0) {
-  const auto& named = chain.entries()[entry].counters->named;
-  auto found = named.find(name);
-  return found == named.end() ? 0 : found->second;
-}
+using test_support::counter;
+using test_support::Outcome;
+using test_support::run;
 
 std::string message(const std::string& body, const std::string& contentType = "text/plain;charset=UTF-8",
                     const std::string& method = "MESSAGE") {
@@ -572,20 +528,9 @@ TEST(KeywordConfig, ErrorsNameTheKeyExactly) {
 
 // ---- limits and adversarial text (issue 16) ----------------------------------------------
 
-std::string repeated(std::string_view unit, std::size_t count) {
-  std::string out;
-  out.reserve(unit.size() * count);
-  for (std::size_t i = 0; i < count; ++i) out += unit;
-  return out;
-}
+using test_support::repeated;
 
-bool failedClosed(const Outcome& outcome) {
-  if (outcome.verdict.kind() != Verdict::Kind::Reply || outcome.verdict.code() != 503) return false;
-  for (const auto& [name, value] : outcome.verdict.headers()) {
-    if (name == "Warning") return value == "399 sipwarden \"keyword failed\"";
-  }
-  return false;
-}
+bool failedClosed(const Outcome& outcome) { return outcome.failedClosed("keyword"); }
 
 std::uint64_t errors(const FilterChain& chain) { return chain.entries()[0].counters->errors.load(); }
 
@@ -706,7 +651,6 @@ TEST(KeywordAdversarial, ManyPatternMatchesStopAtTheDefaultLimit) {
   EXPECT_TRUE(thousand.verdict.isContinue());
   EXPECT_EQ(thousand.body(), repeated("****** ", 1000));
 }
-
 
 // ---- unreadable and uneditable content (issue 17) ---------------------------
 

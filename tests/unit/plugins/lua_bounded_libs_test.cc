@@ -33,7 +33,7 @@
 #include "pipeline/exchange.h"
 #include "sip/message.h"
 
-namespace sipwarden::lua {
+namespace sipwarden::plugins::lua_policy_plugin {
 namespace {
 
 // Defined in both states: probe(name, ...) calls string[name] (or, for a
@@ -94,17 +94,19 @@ class LuaBoundedPatternsTest : public ::testing::Test {
   }
   ~LuaBoundedPatternsTest() override { lua_close(reference_); }
 
+  // The string a call left on the stack (popped), or the error it raised.
+  static std::string popResult(lua_State* state, bool ran) {
+    std::string result = std::string(ran ? "" : "harness error: ") + lua_tostring(state, -1);
+    lua_pop(state, 1);
+    return result;
+  }
+
   // The outcome of the Lua expression `call` (a probe(...) call).
   static std::string evaluate(lua_State* state, const std::string& call) {
     const std::string chunk = "return " + call;
-    if (luaL_loadbuffer(state, chunk.data(), chunk.size(), "case") != LUA_OK || lua_pcall(state, 0, 1, 0) != LUA_OK) {
-      std::string failure = std::string("harness error: ") + lua_tostring(state, -1);
-      lua_pop(state, 1);
-      return failure;
-    }
-    std::string outcome = lua_tostring(state, -1);
-    lua_pop(state, 1);
-    return outcome;
+    const bool ran =
+        luaL_loadbuffer(state, chunk.data(), chunk.size(), "case") == LUA_OK && lua_pcall(state, 0, 1, 0) == LUA_OK;
+    return popResult(state, ran);
   }
 
   // probe(name, subject, pattern, extra...) with byte strings and integers.
@@ -123,14 +125,7 @@ class LuaBoundedPatternsTest : public ::testing::Test {
         lua_pushlstring(state, argument.text.data(), argument.text.size());
       }
     }
-    if (lua_pcall(state, static_cast<int>(arguments.size()) + 1, 1, 0) != LUA_OK) {
-      std::string failure = std::string("harness error: ") + lua_tostring(state, -1);
-      lua_pop(state, 1);
-      return failure;
-    }
-    std::string outcome = lua_tostring(state, -1);
-    lua_pop(state, 1);
-    return outcome;
+    return popResult(state, lua_pcall(state, static_cast<int>(arguments.size()) + 1, 1, 0) == LUA_OK);
   }
 
   Sandbox sandbox_;
@@ -539,4 +534,4 @@ TEST_F(LuaBoundedScriptTest, RegexGsubAnswersAsGlobalReplace) {
 }
 
 }  // namespace
-}  // namespace sipwarden::lua
+}  // namespace sipwarden::plugins::lua_policy_plugin

@@ -17,7 +17,7 @@
 #include "lua_policy/time_share.h"
 #include "pipeline/exchange.h"
 #include "pipeline/loader.h"
-#include "plugin_test_support.h"
+#include "plugin_harness.h"
 #include "sip/message.h"
 
 namespace sipwarden::plugins {
@@ -40,17 +40,7 @@ const std::string kMessage =
 
 class LuaContainmentTest : public ::testing::Test {
  protected:
-  LuaContainmentTest()
-      : dir_(std::filesystem::temp_directory_path() / ("lua_containment_test." + std::to_string(getpid()))) {
-    std::filesystem::create_directories(dir_);
-  }
-  ~LuaContainmentTest() override { std::filesystem::remove_all(dir_); }
-
-  std::string write(const std::string& name, const std::string& text) {
-    const auto path = (dir_ / name).string();
-    std::ofstream(path) << text;
-    return path;
-  }
+  std::string write(const std::string& name, const std::string& text) { return files_.write(name, text); }
 
   std::shared_ptr<const FilterChain> chain(const std::string& source, const std::string& extra = "") {
     const std::string path = write("policy.lua", source);
@@ -65,25 +55,17 @@ class LuaContainmentTest : public ::testing::Test {
                                     R"([{"plugin": "lua_policy", "scripts": [{"file": ")" + path + "\"}]}]");
   }
 
-  // Runs the request; the verdict, and how long the chain took.
+  // Runs the request; the verdict, and how long the run took.
   Verdict run(const FilterChain& filters, std::chrono::milliseconds& took) {
-    sip::ParseFailure failure;
-    auto parsed = sip::Message::parse(kMessage, sip::Framing::Datagram, failure);
-    EXPECT_TRUE(parsed) << failure.reason;
-    const transport::Origin origin{transport::Protocol::Udp, Poco::Net::SocketAddress("192.0.2.10", 5060), 0};
-    CoreExchange exchange(origin, Direction::FromClient);
-    exchange.bind(*parsed);
     const auto started = std::chrono::steady_clock::now();
-    Verdict verdict = filters.runRequest(exchange);
+    test_support::Outcome outcome = test_support::run(filters, kMessage);
     took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
-    tags_ = exchange.tags();
-    return verdict;
+    tags_ = std::move(outcome.tags);
+    return outcome.verdict;
   }
 
   static std::uint64_t counter(const FilterChain& filters, const std::string& name) {
-    const auto& named = filters.entries()[0].counters->named;
-    auto found = named.find(name);
-    return found == named.end() ? 0 : found->second;
+    return test_support::counter(filters, name);
   }
 
   // The script fails its call with the fail mode's 503, counted under `counterName`.
@@ -101,7 +83,7 @@ class LuaContainmentTest : public ::testing::Test {
     EXPECT_EQ(counter(*filters, counterName), 1u) << source << "\ncounted: " << counted << "\nreason: " << verdict.reason();
   }
 
-  std::filesystem::path dir_;
+  test_support::ScratchDirectory files_{"lua_containment_test"};
   std::vector<std::pair<std::string, std::string>> tags_;
 };
 
@@ -313,7 +295,7 @@ TEST_F(LuaContainmentTest, HeadersTagsAndBodiesAreCappedPerCall) {
 }  // namespace
 }  // namespace sipwarden::pipeline
 
-namespace sipwarden::lua {
+namespace sipwarden::plugins::lua_policy_plugin {
 namespace {
 
 TEST(LuaSharedStore, RefusesWhatPassesItsCapsAndNeverEvicts) {
@@ -410,4 +392,4 @@ TEST(LuaLogAllowance, ABurstThenASteadyRateWithACountOfWhatWasDropped) {
 }
 
 }  // namespace
-}  // namespace sipwarden::lua
+}  // namespace sipwarden::plugins::lua_policy_plugin

@@ -11,7 +11,7 @@
 
 #include "lua_policy/uri.h"
 #include "pipeline/loader.h"
-#include "plugin_test_support.h"
+#include "plugin_harness.h"
 #include "sip/edit_list.h"
 #include "sip/message.h"
 
@@ -45,31 +45,11 @@ const std::string kResponse =
     "CSeq: 7 MESSAGE\r\n"
     "Content-Length: 0\r\n\r\n";
 
-struct Outcome {
-  Verdict verdict = Verdict::proceed();
-  std::vector<std::pair<std::string, std::string>> tags;
-  std::string wire;
-  std::unique_ptr<sip::Message> out;
-  std::string tag(const std::string& key) const {
-    for (const auto& [name, value] : tags) {
-      if (name == key) return value;
-    }
-    return "<none>";
-  }
-};
+using test_support::Outcome;
 
 class LuaPolicyTest : public ::testing::Test {
  protected:
-  LuaPolicyTest() : dir_(std::filesystem::temp_directory_path() / ("lua_policy_test." + std::to_string(getpid()))) {
-    std::filesystem::create_directories(dir_);
-  }
-  ~LuaPolicyTest() override { std::filesystem::remove_all(dir_); }
-
-  std::string write(const std::string& name, const std::string& text) {
-    const auto path = (dir_ / name).string();
-    std::ofstream(path) << text;
-    return path;
-  }
+  std::string write(const std::string& name, const std::string& text) { return files_.write(name, text); }
   // The plugin block for one script, plus extra keys (",\"groups\": ...").
   std::string block(const std::string& source, const std::string& extra = "", const std::string& scriptKeys = "") {
     const std::string path = write("policy.lua", source);
@@ -85,50 +65,17 @@ class LuaPolicyTest : public ::testing::Test {
 
   Outcome run(const FilterChain& filters, const std::string& text = message(),
               Direction direction = Direction::FromClient) {
-    sip::ParseFailure failure;
-    auto parsed = sip::Message::parse(text, sip::Framing::Datagram, failure);
-    EXPECT_TRUE(parsed) << failure.reason;
-    const transport::Origin origin{transport::Protocol::Tcp, Poco::Net::SocketAddress("192.0.2.10", 5070), 0};
-    CoreExchange exchange(origin, direction);
-    exchange.bind(*parsed);
-    Outcome outcome;
-    outcome.verdict = filters.runRequest(exchange);
-    outcome.tags = exchange.tags();
-    sip::EditList edits;
-    exchange.applyTo(edits);
-    outcome.wire = sip::serialize(*parsed, edits);
-    sip::ParseFailure again;
-    outcome.out = sip::Message::parse(outcome.wire, sip::Framing::Stream, again);
-    EXPECT_TRUE(outcome.out) << again.reason << "\n" << outcome.wire;
-    return outcome;
+    return test_support::run(filters, text, {.protocol = transport::Protocol::Tcp, .port = 5070, .direction = direction});
   }
 
   // The request, then a 486 through on_response; what the response became.
-  Outcome runResponse(const FilterChain& filters) {
-    sip::ParseFailure failure;
-    auto request = sip::Message::parse(message(), sip::Framing::Datagram, failure);
-    auto response = sip::Message::parse(kResponse, sip::Framing::Datagram, failure);
-    const transport::Origin origin{transport::Protocol::Udp, Poco::Net::SocketAddress("192.0.2.10", 5060), 0};
-    CoreExchange exchange(origin, Direction::FromClient);
-    exchange.bind(*request);
-    Outcome outcome;
-    outcome.verdict = filters.runRequest(exchange);
-    exchange.bind(*response);
-    filters.runResponse(exchange);
-    outcome.tags = exchange.tags();
-    sip::EditList edits;
-    exchange.applyTo(edits);
-    outcome.wire = sip::serialize(*response, edits);
-    return outcome;
-  }
+  Outcome runResponse(const FilterChain& filters) { return test_support::runResponse(filters, message(), kResponse); }
 
   static std::uint64_t counter(const FilterChain& filters, const std::string& name) {
-    const auto& named = filters.entries()[0].counters->named;
-    auto found = named.find(name);
-    return found == named.end() ? 0 : found->second;
+    return test_support::counter(filters, name);
   }
 
-  std::filesystem::path dir_;
+  test_support::ScratchDirectory files_{"lua_policy_test"};
 };
 
 // ---- msg fields -------------------------------------------------------------
@@ -558,23 +505,23 @@ TEST_F(LuaPolicyTest, UriParseNowAndLog) {
 }
 
 TEST(LuaUri, ParsesTheFormsPoliciesMeet) {
-  auto plain = lua::parseUri("sip:Alice@Example.COM");
+  auto plain = plugins::lua_policy_plugin::parseUri("sip:Alice@Example.COM");
   ASSERT_TRUE(plain);
   EXPECT_EQ(plain->aor(), "Alice@example.com");
-  auto hostOnly = lua::parseUri("sip:proxy.example.com:5070;lr");
+  auto hostOnly = plugins::lua_policy_plugin::parseUri("sip:proxy.example.com:5070;lr");
   ASSERT_TRUE(hostOnly);
   EXPECT_EQ(hostOnly->aor(), "proxy.example.com");
   EXPECT_EQ(hostOnly->port, 5070);
-  auto token = lua::parseUri("Bob Smith <sip:bob@example.com?Subject=x>;tag=1");
+  auto token = plugins::lua_policy_plugin::parseUri("Bob Smith <sip:bob@example.com?Subject=x>;tag=1");
   ASSERT_TRUE(token);
   EXPECT_EQ(token->display, "Bob Smith");
   EXPECT_EQ(token->aor(), "bob@example.com");
-  auto escaped = lua::parseUri(R"("Dr. \"Who\"" <sips:who@tardis.example>)");
+  auto escaped = plugins::lua_policy_plugin::parseUri(R"("Dr. \"Who\"" <sips:who@tardis.example>)");
   ASSERT_TRUE(escaped);
   EXPECT_EQ(escaped->display, R"(Dr. "Who")");
   for (const char* bad : {"", "alice@example.com", "mailto:a@b", "sip:", "sip:a@", "sip:a@b:99999", "sip:a@b:5x",
                           "<sip:a@b", "\"unterminated <sip:a@b>", "sip:[::1"}) {
-    EXPECT_FALSE(lua::parseUri(bad)) << bad;
+    EXPECT_FALSE(plugins::lua_policy_plugin::parseUri(bad)) << bad;
   }
 }
 

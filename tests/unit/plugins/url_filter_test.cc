@@ -11,9 +11,12 @@
 #include <map>
 #include <sstream>
 
+#include "im/decoding.h"
 #include "im/im_body.h"
 #include "pipeline/loader.h"
+#include "plugin_harness.h"
 #include "sip/edit_list.h"
+#include "sipwarden/utf8.h"
 
 namespace sipwarden::plugins {
 const PluginDescriptor* url_filter();
@@ -24,20 +27,17 @@ namespace {
 
 // ---------------------------------------------------------------- helpers
 
+// The url_filter block with `options` (JSON members without braces).
+std::string block(const std::string& options) {
+  return R"([{"plugin": "url_filter")" + (options.empty() ? "" : ", " + options) + "}]";
+}
+
 std::shared_ptr<const FilterChain> chainWith(const std::string& options = "") {
-  registerBuiltinPlugin(plugins::url_filter());
-  Poco::JSON::Parser parser;
-  const std::string json = R"([{"plugin": "url_filter")" + (options.empty() ? "" : ", " + options) + "}]";
-  return buildChain(parser.parse(json).extract<Poco::JSON::Array::Ptr>(), ChainSettings{{SIPWARDEN_TEST_PLUGIN_DIR}, ""});
+  return test_support::chainWith(plugins::url_filter(), block(options), ChainSettings{{SIPWARDEN_TEST_PLUGIN_DIR}, ""});
 }
 
 std::string configError(const std::string& options) {
-  try {
-    chainWith(options);
-  } catch (const PluginError& error) {
-    return error.what();
-  }
-  return "";
+  return test_support::chainError(plugins::url_filter(), block(options), ChainSettings{{SIPWARDEN_TEST_PLUGIN_DIR}, ""});
 }
 
 std::string sipRequest(const std::string& contentType, const std::string& body, const std::string& method = "MESSAGE",
@@ -59,97 +59,33 @@ std::string sipRequest(const std::string& contentType, const std::string& body, 
 std::string plain(const std::string& text) { return sipRequest("text/plain;charset=UTF-8", text); }
 std::string htmlMessage(const std::string& text) { return sipRequest("text/html;charset=UTF-8", text); }
 
-std::string sample(const std::string& name) {
-  std::ifstream in(std::string(SIPWARDEN_SAMPLES_DIR) + "/" + name, std::ios::binary);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
+using test_support::readSample;
 
-std::string base64(std::string_view data) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  for (std::size_t i = 0; i < data.size(); i += 3) {
-    std::uint32_t chunk = static_cast<unsigned char>(data[i]) << 16;
-    if (i + 1 < data.size()) chunk |= static_cast<unsigned char>(data[i + 1]) << 8;
-    if (i + 2 < data.size()) chunk |= static_cast<unsigned char>(data[i + 2]);
-    out.push_back(kAlphabet[(chunk >> 18) & 63]);
-    out.push_back(kAlphabet[(chunk >> 12) & 63]);
-    out.push_back(i + 1 < data.size() ? kAlphabet[(chunk >> 6) & 63] : '=');
-    out.push_back(i + 2 < data.size() ? kAlphabet[chunk & 63] : '=');
-  }
-  return out;
-}
+std::string base64(std::string_view data) { return im::encodeTransfer(im::TransferEncoding::Base64, data); }
 
-bool validUtf8(std::string_view text) {
-  for (std::size_t i = 0; i < text.size();) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    const std::size_t length = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (length == 0 || i + length > text.size()) return false;
-    for (std::size_t k = 1; k < length; ++k) {
-      if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return false;
-    }
-    i += length;
-  }
-  return true;
-}
-
-struct Outcome {
-  Verdict verdict = Verdict::proceed();
-  std::string wire;
-  std::unique_ptr<sip::Message> out;  // the message as it leaves, parsed again
-  std::vector<std::string> parts;     // its text parts
-  std::vector<std::pair<std::string, std::string>> tags;
+// url_filter's questions about a run, on top of the harness's: the
+// plugin's counters as they stood after it, and its rules.
+struct Outcome : test_support::Outcome {
   std::map<std::string, std::uint64_t> counters;
-  std::vector<TraceStep> trace;
 
   bool blocked() const { return verdict.kind() == Verdict::Kind::Reply && verdict.code() == 403; }
-  std::string warning() const {
-    for (const auto& [name, value] : verdict.headers()) {
-      if (name == "Warning") return value;
-    }
-    return "";
-  }
-  bool hasRule(const std::string& rule) const {
-    for (const auto& [key, value] : tags) {
-      if (key == "rule" && value == "url_filter:" + rule) return true;
-    }
-    return false;
-  }
+  bool hasRule(const std::string& rule) const { return tagged("rule", "url_filter:" + rule); }
   std::uint64_t counter(const std::string& name) const {
     const auto found = counters.find(name);
     return found == counters.end() ? 0 : found->second;
   }
-  std::string body() const { return out ? std::string(out->body()) : ""; }
 };
 
 Outcome run(const FilterChain& chain, const std::string& text) {
-  sip::ParseFailure failure;
-  auto message = sip::Message::parse(text, sip::Framing::Datagram, failure);
-  EXPECT_TRUE(message && failure.reason.empty()) << failure.reason;
-  const transport::Origin origin{transport::Protocol::Udp, Poco::Net::SocketAddress("192.0.2.10", 5060), 0};
-  CoreExchange exchange(origin, Direction::FromClient);
-  exchange.bind(*message);
   Outcome outcome;
-  outcome.verdict = chain.runRequest(exchange, &outcome.trace);
-  sip::EditList edits;
-  exchange.applyTo(edits);
-  outcome.wire = sip::serialize(*message, edits);
-  outcome.tags = exchange.tags();
+  static_cast<test_support::Outcome&>(outcome) = test_support::run(chain, text);
   {
     auto& counters = *chain.entries()[0].counters;
     std::lock_guard<std::mutex> hold(counters.namedLock);
     outcome.counters = counters.named;
   }
-  sip::ParseFailure again;
-  outcome.out = sip::Message::parse(outcome.wire, sip::Framing::Stream, again);
-  EXPECT_TRUE(outcome.out && again.reason.empty()) << again.reason << "\n" << outcome.wire;
   if (outcome.out) {
-    EXPECT_EQ(outcome.out->header("Content-Length"), std::to_string(outcome.out->body().size())) << outcome.wire;
-    const sip::Message& out = *outcome.out;
-    im::ImBody body(out.method(), out.header("Content-Type").value_or(""), std::string(out.body()),
-                    [&](std::string_view name) { return out.header(name); });
-    for (std::size_t i = 0; i < body.partCount(); ++i) outcome.parts.emplace_back(body.partText(i));
+    EXPECT_TRUE(outcome.contentLengthRight()) << outcome.wire;
   }
   return outcome;
 }
@@ -160,7 +96,7 @@ Outcome runWith(const std::string& options, const std::string& text) { return ru
 std::string defanged(const std::string& text, const std::string& options = "") {
   const Outcome outcome = runWith(R"("action": "defang")" + (options.empty() ? "" : ", " + options), plain(text));
   EXPECT_TRUE(outcome.verdict.isContinue()) << outcome.verdict.reason() << " " << outcome.warning();
-  return outcome.parts.empty() ? "" : outcome.parts[0];
+  return outcome.parts().empty() ? "" : outcome.parts()[0];
 }
 
 // Whether the default (block) configuration refuses the text as a link.
@@ -226,7 +162,7 @@ TEST(UrlFilterAction, BlockRepliesForbiddenWithWarningAndTag) {
 }
 
 TEST(UrlFilterAction, TextWithoutLinksPassesUntouched) {
-  const std::string message = sample("01-message-text-plain.sip");
+  const std::string message = readSample("01-message-text-plain.sip");
   for (const char* action : {"block", "defang", "warn"}) {
     const Outcome outcome = runWith(std::string(R"("action": ")") + action + "\"", message);
     EXPECT_TRUE(outcome.verdict.isContinue()) << action;
@@ -239,7 +175,7 @@ TEST(UrlFilterAction, DefangPutsUnderscoreBeforeSchemeAndWww) {
   const Outcome outcome =
       runWith(R"("action": "defang")", plain("a http://x.example.net/ b www.example.org/c d sip:bob@example.net"));
   ASSERT_TRUE(outcome.verdict.isContinue());
-  EXPECT_EQ(outcome.parts[0], "a _http://x.example.net/ b _www.example.org/c d _sip:bob@example.net");
+  EXPECT_EQ(outcome.parts()[0], "a _http://x.example.net/ b _www.example.org/c d _sip:bob@example.net");
   EXPECT_TRUE(outcome.hasRule("defang"));
   EXPECT_EQ(outcome.counter("defanged"), 1u);
   EXPECT_EQ(outcome.counter("defanged.links"), 3u);
@@ -248,11 +184,11 @@ TEST(UrlFilterAction, DefangPutsUnderscoreBeforeSchemeAndWww) {
 TEST(UrlFilterAction, DefangWithNoticeInPlainAndHtml) {
   const std::string notice = R"(Links "defanged" <by policy> & co.)";
   const Outcome outcome = runWith(R"("action": "defang", "notice": "Links \"defanged\" <by policy> & co.")",
-                                  sample("05-message-multipart-alternative.sip"));
+                                  readSample("05-message-multipart-alternative.sip"));
   ASSERT_TRUE(outcome.verdict.isContinue());
-  ASSERT_EQ(outcome.parts.size(), 2u);
-  EXPECT_EQ(outcome.parts[0], notice + "\r\nQ3 figures are on the portal: _http://portal.example.com/finance/q3");
-  EXPECT_EQ(outcome.parts[1],
+  ASSERT_EQ(outcome.parts().size(), 2u);
+  EXPECT_EQ(outcome.parts()[0], notice + "\r\nQ3 figures are on the portal: _http://portal.example.com/finance/q3");
+  EXPECT_EQ(outcome.parts()[1],
             "Links &quot;defanged&quot; &lt;by policy&gt; &amp; co.<br/><p>Q3 figures are on the "
             "<a href=\"_http://portal.example.com/finance/q3\">portal</a>.</p>");
 }
@@ -261,19 +197,19 @@ TEST(UrlFilterAction, WarnLeavesLinksAndAddsTheNotice) {
   const Outcome outcome = runWith(R"("action": "warn")", plain("see http://x.example.net/"));
   ASSERT_TRUE(outcome.verdict.isContinue());
   EXPECT_EQ(
-      outcome.parts[0],
+      outcome.parts()[0],
       "Caution: this message contains links. Open them only if you trust the sender.\r\nsee http://x.example.net/");
   EXPECT_TRUE(outcome.hasRule("warn"));
   EXPECT_EQ(outcome.counter("warned"), 1u);
   const Outcome custom = runWith(R"("action": "warn", "notice": "[external link]")", plain("see www.example.org"));
-  EXPECT_EQ(custom.parts[0], "[external link]\r\nsee www.example.org");
+  EXPECT_EQ(custom.parts()[0], "[external link]\r\nsee www.example.org");
 }
 
 TEST(UrlFilterAction, NoticeGoesAfterBodyTagAndByteOrderMarkInTheTextsLineStyle) {
   const std::string options = R"("action": "warn", "notice": "Careful:\nexternal links")";
   EXPECT_EQ(runWith(options, htmlMessage("<html><BODY class=\"x\"><p>www.example.org</p></BODY></html>")).body(),
             "<html><BODY class=\"x\">Careful:<br/>external links<br/><p>www.example.org</p></BODY></html>");
-  EXPECT_EQ(runWith(options, plain("\xEF\xBB\xBFline one\nwww.example.org\n")).parts[0],
+  EXPECT_EQ(runWith(options, plain("\xEF\xBB\xBFline one\nwww.example.org\n")).parts()[0],
             "\xEF\xBB\xBF"
             "Careful:\nexternal links\nline one\nwww.example.org\n");
 }
@@ -292,10 +228,10 @@ TEST(UrlFilterAction, RewritingTwiceChangesNothingMore) {
   auto chain = chainWith(R"("action": "defang", "notice": "[links defanged]")");
   const Outcome first = run(*chain, plain("see http://x.example.net/?u=http://y.example.net and www.example.org, "
                                           "\\\\server\\share and tel:sip:x@example.net"));
-  ASSERT_EQ(first.parts.size(), 1u);
+  ASSERT_EQ(first.parts().size(), 1u);
   const Outcome second = run(*chain, first.wire);
   EXPECT_EQ(second.wire, first.wire);
-  const Outcome html = run(*chain, sample("05-message-multipart-alternative.sip"));
+  const Outcome html = run(*chain, readSample("05-message-multipart-alternative.sip"));
   EXPECT_EQ(run(*chain, html.wire).wire, html.wire);
   const Outcome relative = run(*chain, htmlMessage(R"(<a href="page.html">x</a> <a href="//evil.example.net">y</a>)"));
   EXPECT_EQ(relative.body(), R"([links defanged]<br/><a href="_page.html">x</a> <a href="_//evil.example.net">y</a>)");
@@ -306,7 +242,7 @@ TEST(UrlFilterAction, RewritingTwiceChangesNothingMore) {
 TEST(UrlFilterAction, NotAnInstantMessagePassesUntouched) {
   for (const char* name : {"07-message-iscomposing.sip", "08-lync-im-session-invite.sip",
                            "11-lync-filetransfer-invite-setup-msi.sip", "12-rfc5547-invite-photo-jpg.sip"}) {
-    const std::string message = sample(name);
+    const std::string message = readSample(name);
     const Outcome outcome = runWith("", message);
     EXPECT_TRUE(outcome.verdict.isContinue()) << name;
     EXPECT_EQ(outcome.wire, message) << name;
@@ -332,14 +268,14 @@ TEST(UrlFilterWire, HtmlHrefIsEntityDecodedBeforeTheHostIsJudged) {
 }
 
 TEST(UrlFilterWire, CpimWrappedText) {
-  const Outcome outcome = runWith(R"("action": "defang")", sample("04-message-cpim-text-plain-link.sip"));
-  ASSERT_EQ(outcome.parts.size(), 1u);
-  EXPECT_EQ(outcome.parts[0], "Nightly build artifacts: _https://ci.example.com/job/nightly/812/artifacts");
+  const Outcome outcome = runWith(R"("action": "defang")", readSample("04-message-cpim-text-plain-link.sip"));
+  ASSERT_EQ(outcome.parts().size(), 1u);
+  EXPECT_EQ(outcome.parts()[0], "Nightly build artifacts: _https://ci.example.com/job/nightly/812/artifacts");
   EXPECT_NE(outcome.body().find("imdn.Message-ID: Qx7uP2mZ41\r\n"), std::string::npos);
 }
 
 TEST(UrlFilterWire, MultipartAlternativeBothPartsKeepTheBoundary) {
-  const Outcome outcome = runWith(R"("action": "defang")", sample("05-message-multipart-alternative.sip"));
+  const Outcome outcome = runWith(R"("action": "defang")", readSample("05-message-multipart-alternative.sip"));
   EXPECT_EQ(outcome.body(),
             "--alt-5b1e7c20\r\nContent-Type: text/plain;charset=UTF-8\r\n\r\n"
             "Q3 figures are on the portal: _http://portal.example.com/finance/q3\r\n"
@@ -349,19 +285,19 @@ TEST(UrlFilterWire, MultipartAlternativeBothPartsKeepTheBoundary) {
 }
 
 TEST(UrlFilterWire, LyncMsImFormatHeaderIsRewrittenAndReencoded) {
-  const Outcome outcome = runWith(R"("action": "defang")", sample("06-lync-message-ms-im-format.sip"));
+  const Outcome outcome = runWith(R"("action": "defang")", readSample("06-lync-message-ms-im-format.sip"));
   ASSERT_TRUE(outcome.verdict.isContinue());
-  ASSERT_EQ(outcome.parts.size(), 2u);
-  EXPECT_EQ(outcome.parts[0], "Design review deck: _http://share.example.com/sites/design/review-2026.pptx");
-  EXPECT_NE(outcome.parts[1].find("<a href=\"_http://share.example.com/sites/design/review-2026.pptx\">"
+  ASSERT_EQ(outcome.parts().size(), 2u);
+  EXPECT_EQ(outcome.parts()[0], "Design review deck: _http://share.example.com/sites/design/review-2026.pptx");
+  EXPECT_NE(outcome.parts()[1].find("<a href=\"_http://share.example.com/sites/design/review-2026.pptx\">"
                                   "_http://share.example.com/sites/design/review-2026.pptx</a>"),
             std::string::npos)
-      << outcome.parts[1];
+      << outcome.parts()[1];
   EXPECT_TRUE(outcome.out->header("Ms-IM-Format")->starts_with("text/html; charset=UTF-8; ms-body="));
 }
 
 TEST(UrlFilterWire, InviteWithEmbeddedFirstMessage) {
-  std::string invite = sample("08-lync-im-session-invite.sip");
+  std::string invite = readSample("08-lync-im-session-invite.sip");
   const std::string old = "SGkgQm9iLCBkbyB5b3UgaGF2ZSBhIG1pbnV0ZSBmb3IgdGhlIGJ1ZGdldCByZXZpZXc/";
   invite.replace(invite.find(old), old.size(), base64("Budget: http://evil.example.net/budget"));
   const std::size_t imFormat = invite.find("Ms-IM-Format:");
@@ -371,8 +307,8 @@ TEST(UrlFilterWire, InviteWithEmbeddedFirstMessage) {
   EXPECT_TRUE(blocked.blocked());
   const Outcome outcome = runWith(R"("action": "defang")", invite);
   ASSERT_TRUE(outcome.verdict.isContinue());
-  ASSERT_EQ(outcome.parts.size(), 1u);
-  EXPECT_EQ(outcome.parts[0], "Budget: _http://evil.example.net/budget");
+  ASSERT_EQ(outcome.parts().size(), 1u);
+  EXPECT_EQ(outcome.parts()[0], "Budget: _http://evil.example.net/budget");
   EXPECT_NE(outcome.out->header("Ms-Text-Format")->find(base64("Budget: _http://evil.example.net/budget")),
             std::string_view::npos);
 }
@@ -380,17 +316,17 @@ TEST(UrlFilterWire, InviteWithEmbeddedFirstMessage) {
 // ---------------------------------------------------------------- samples
 
 TEST(UrlFilterSamples, S02ThreeLinksPunctuationLeftOutside) {
-  const Outcome outcome = runWith(R"("action": "defang")", sample("02-message-text-plain-links.sip"));
+  const Outcome outcome = runWith(R"("action": "defang")", readSample("02-message-text-plain-links.sip"));
   EXPECT_EQ(outcome.counter("defanged.links"), 3u);
-  EXPECT_EQ(outcome.parts[0],
+  EXPECT_EQ(outcome.parts()[0],
             "Release notes: _http://docs.example.com/release/4.2/notes.html, open bugs: "
             "_https://tracker.example.org/issues?project=hop&state=open and a mirror at "
             "_www.fabrikam.com/downloads/hop.");
-  EXPECT_TRUE(runWith("", sample("02-message-text-plain-links.sip")).blocked());
+  EXPECT_TRUE(runWith("", readSample("02-message-text-plain-links.sip")).blocked());
 }
 
 TEST(UrlFilterSamples, S03HrefOnlyLinkPassesWhenIntranet) {
-  const std::string message = sample("03-message-text-html-href.sip");
+  const std::string message = readSample("03-message-text-html-href.sip");
   const Outcome blocked = runWith("", message);
   EXPECT_TRUE(blocked.blocked());
   EXPECT_EQ(blocked.counter("blocked.links"), 1u);
@@ -405,7 +341,7 @@ TEST(UrlFilterSamples, S03HrefOnlyLinkPassesWhenIntranet) {
 }
 
 TEST(UrlFilterSamples, S04CpimLinkOnlyContentLengthChanges) {
-  const std::string message = sample("04-message-cpim-text-plain-link.sip");
+  const std::string message = readSample("04-message-cpim-text-plain-link.sip");
   const Outcome outcome = runWith(R"("action": "defang")", message);
   EXPECT_EQ(outcome.counter("defanged.links"), 1u);
   EXPECT_EQ(outcome.out->header("Content-Length"), "343");
@@ -415,14 +351,14 @@ TEST(UrlFilterSamples, S04CpimLinkOnlyContentLengthChanges) {
 }
 
 TEST(UrlFilterSamples, S05SameLinkInBothPartsCountsOnceForMaxUrls) {
-  const std::string message = sample("05-message-multipart-alternative.sip");
+  const std::string message = readSample("05-message-multipart-alternative.sip");
   const Outcome outcome = runWith(R"("action": "defang", "max_urls": 1)", message);
   EXPECT_TRUE(outcome.verdict.isContinue());
   EXPECT_EQ(outcome.counter("defanged.links"), 2u);
 }
 
 TEST(UrlFilterSamples, S06PptxIsNotBlockedAndAllThreeCopiesAreFound) {
-  const std::string message = sample("06-lync-message-ms-im-format.sip");
+  const std::string message = readSample("06-lync-message-ms-im-format.sip");
   const Outcome outcome = runWith("", message);
   EXPECT_TRUE(outcome.blocked());
   EXPECT_EQ(outcome.warning(), "399 sipwarden \"url_filter: links are not allowed\"");  // not a file type
@@ -431,24 +367,24 @@ TEST(UrlFilterSamples, S06PptxIsNotBlockedAndAllThreeCopiesAreFound) {
 }
 
 TEST(UrlFilterSamples, S09InDialogMessageOneLink) {
-  const std::string message = sample("09-lync-in-dialog-message.sip");
+  const std::string message = readSample("09-lync-in-dialog-message.sip");
   const Outcome outcome = runWith(R"("action": "defang")", message);
   EXPECT_EQ(outcome.counter("defanged.links"), 1u);
-  EXPECT_EQ(outcome.parts[0], "Slides for the review: _https://share.example.com/sites/finance/budget-2027.pptx");
+  EXPECT_EQ(outcome.parts()[0], "Slides for the review: _https://share.example.com/sites/finance/budget-2027.pptx");
   EXPECT_EQ(runWith(R"("allow_intranet": ["share.example.com"])", message).wire, message);
 }
 
 TEST(UrlFilterSamples, S14LinkAfterFullWidthColonUtf8Kept) {
-  const std::string message = sample("14-message-utf8-japanese-emoji-link.sip");
+  const std::string message = readSample("14-message-utf8-japanese-emoji-link.sip");
   const Outcome outcome = runWith(R"("action": "defang")", message);
   EXPECT_EQ(outcome.counter("defanged.links"), 1u);
   EXPECT_EQ(outcome.body().size(), 114u);
   EXPECT_EQ(outcome.out->header("Content-Length"), "114");
   EXPECT_NE(outcome.body().find("\xEF\xBC\x9A_https://docs.example.com/minutes/2026-11-24 "), std::string::npos);
-  EXPECT_TRUE(validUtf8(outcome.body()));
+  EXPECT_TRUE(utf8::isValid(outcome.body()));
   const Outcome warned = runWith(R"("action": "warn", "notice": "⚠ リンクに注意")", message);
-  EXPECT_TRUE(warned.parts[0].starts_with("⚠ リンクに注意\r\n明日の"));
-  EXPECT_TRUE(validUtf8(warned.body()));
+  EXPECT_TRUE(warned.parts()[0].starts_with("⚠ リンクに注意\r\n明日の"));
+  EXPECT_TRUE(utf8::isValid(warned.body()));
 }
 
 // ---------------------------------------------------------------- detection
@@ -592,7 +528,7 @@ TEST(UrlFilterDetect, LinkRightAfterMultiByteCharactersNeverSplitsOne) {
   const std::string text = "Привет:http://a.example.net/путь😀 и 資料はwww.example.org/資料です";
   const std::string out = defanged(text);
   EXPECT_EQ(out, "Привет:_http://a.example.net/путь😀 и 資料は_www.example.org/資料です");
-  EXPECT_TRUE(validUtf8(out));
+  EXPECT_TRUE(utf8::isValid(out));
 }
 
 TEST(UrlFilterDetect, PathologicalTextStaysLinear) {
@@ -676,7 +612,7 @@ TEST(UrlFilterExtension, ConfiguredListsAndTurningItOff) {
     const Outcome outcome = runWith(std::string(R"("action": "defang", "block_file_extensions": )") + off,
                                     plain("http://dl.example.net/a.exe"));
     EXPECT_TRUE(outcome.verdict.isContinue()) << off;
-    EXPECT_EQ(outcome.parts[0], "_http://dl.example.net/a.exe") << off;
+    EXPECT_EQ(outcome.parts()[0], "_http://dl.example.net/a.exe") << off;
   }
   for (const char* on : {R"("true")", "true"}) {
     EXPECT_TRUE(runWith(std::string(R"("action": "warn", "block_file_extensions": )") + on,
@@ -722,17 +658,9 @@ TEST(UrlFilterMaxUrls, ManyLinksInOneMessage) {
 
 // ---------------------------------------------------------------- limits (issue 16)
 
-std::string repeated(std::string_view unit, std::size_t count) {
-  std::string out;
-  out.reserve(unit.size() * count);
-  for (std::size_t i = 0; i < count; ++i) out += unit;
-  return out;
-}
+using test_support::repeated;
 
-bool failedClosed(const Outcome& outcome) {
-  return outcome.verdict.kind() == Verdict::Kind::Reply && outcome.verdict.code() == 503 &&
-         outcome.warning() == "399 sipwarden \"url_filter failed\"";
-}
+bool failedClosed(const Outcome& outcome) { return outcome.failedClosed("url_filter"); }
 
 TEST(UrlFilterLimits, ConfigErrorsNameTheKey) {
   EXPECT_EQ(configError(R"("max_body_bytes": 0)"),
@@ -867,7 +795,6 @@ TEST(UrlFilterAdversarial, ALongAllowListIsLookedUpByName) {
   EXPECT_TRUE(runWith(options, plain("http://xd1.example.org/")).blocked());
 }
 
-
 // ---------------------------------------------------------------- links as a browser reads them (issue 17)
 
 std::string withSubject(const std::string& subjects, const std::string& text = "hi") {
@@ -966,7 +893,7 @@ TEST(UrlFilterBrowser, LinksInTheSubjectHeader) {
   const Outcome both = runWith(R"("action": "defang", "notice": "[x]")",
                                withSubject("Subject: ht\u200Btp://evil.example/\r\n", "and www.evil.example/y"));
   EXPECT_EQ(both.out->header("Subject"), "_http://evil.example/");
-  EXPECT_EQ(both.parts[0], "[x]\r\nand _www.evil.example/y");
+  EXPECT_EQ(both.parts()[0], "[x]\r\nand _www.evil.example/y");
 
   const Outcome warned = runWith(R"("action": "warn")", withSubject("Subject: see http://evil.example/x\r\n"));
   EXPECT_TRUE(warned.verdict.isContinue());
@@ -1023,7 +950,6 @@ TEST(UrlFilterBrowser, MetaRefreshAndConditionalComments) {
             R"(<!--[if IE]><a href="_http://evil.example/">x</a><![endif]-->)");
 }
 
-
 // ---- the body reader's forms (issue 17) ---------------------------------------
 
 TEST(UrlFilterBodyForms, LinksInEveryDecodedFormAreFound) {
@@ -1069,8 +995,8 @@ TEST(UrlFilterBodyForms, DefangOfALinkInRtfBlocksInstead) {
                           "c2VlIGh0dHA6Ly9ldmlsLmV4YW1wbGUveA==\r\n--b--\r\n";
   const Outcome defanged = runWith(R"("action": "defang")", sipRequest("multipart/mixed; boundary=b", b64));
   EXPECT_TRUE(defanged.verdict.isContinue());
-  ASSERT_EQ(defanged.parts.size(), 1u);
-  EXPECT_EQ(defanged.parts[0], "see _http://evil.example/x");
+  ASSERT_EQ(defanged.parts().size(), 1u);
+  EXPECT_EQ(defanged.parts()[0], "see _http://evil.example/x");
 }
 
 }  // namespace
