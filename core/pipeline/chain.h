@@ -61,12 +61,23 @@ struct TraceStep {
   std::string reason;
 };
 
+class MessagePath;
+
+// Messages go through a chain only along a MessagePath (message_path.h),
+// the one named path; the chain's runs are private to it.
 class FilterChain {
  public:
   explicit FilterChain(std::vector<ChainEntry> entries);
 
-  // Runs onRequest through the chain (MessagePath is the one caller on the
-  // message path). Stops at the first Reply or Drop, or at an Error of a
+  bool empty() const { return entries_.empty(); }
+  // The first watched file whose modification time differs from when the
+  // chain was built ("" when none changed): the cue for a reload.
+  std::string changedFile() const;
+  const std::vector<ChainEntry>& entries() const { return entries_; }
+
+ private:
+  friend class MessagePath;
+  // Runs onRequest through the chain. Stops at the first Reply or Drop, or at an Error of a
   // fail-closed plugin (which becomes a Reply with its fail code). `trace`
   // (optional) receives one step per plugin. A Pending verdict means plugin
   // exchange.pendingPlugin() will deliver the real one later: hand that to
@@ -79,13 +90,6 @@ class FilterChain {
   void runResponse(CoreExchange& exchange) const;
   void runEnd(CoreExchange& exchange, int finalCode) const;
 
-  bool empty() const { return entries_.empty(); }
-  // The first watched file whose modification time differs from when the
-  // chain was built ("" when none changed): the cue for a reload.
-  std::string changedFile() const;
-  const std::vector<ChainEntry>& entries() const { return entries_; }
-
- private:
   Verdict runFrom(CoreExchange& exchange, std::vector<TraceStep>* trace, std::size_t from) const;
   // What the verdict of plugin `index` means for the chain: an Error becomes
   // Continue (fail open) or the fail-closed reply.

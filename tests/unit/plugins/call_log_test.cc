@@ -7,7 +7,7 @@
 #include <filesystem>
 
 #include "archive/sqlite_store.h"
-#include "pipeline/exchange.h"
+#include "pipeline/message_path.h"
 #include "pipeline/loader.h"
 
 namespace sipwarden::plugins {
@@ -88,26 +88,21 @@ class CallLogTest : public ::testing::Test {
   void invite(const std::string& callId, std::vector<int> responses, const std::string& body = "",
               std::vector<std::pair<std::string, std::string>> tags = {}) {
     auto message = parse(request("INVITE", callId, "alice@example.com", "bob@example.com", "", body));
-    pipeline::CoreExchange exchange(origin_, Direction::FromClient);
-    exchange.setArchive(sink_.get());
-    exchange.bind(*message);
-    for (auto& [key, value] : tags) exchange.tag(key, value);
-    EXPECT_TRUE(chain_->runRequest(exchange).isContinue());
+    pipeline::MessagePath path(*chain_, *message, origin_, Direction::FromClient, sink_.get());
+    for (auto& [key, value] : tags) path.exchange().tag(key, value);
+    EXPECT_TRUE(path.run().isContinue());
     for (int code : responses) {
       auto answer = parse(response(code, callId));
-      exchange.bind(*answer);
-      chain_->runResponse(exchange);
+      sip::EditList edits;
+      path.onResponse(*answer, edits);
     }
-    exchange.bind(*message);
-    chain_->runEnd(exchange, responses.empty() ? 408 : responses.back());
+    path.end(responses.empty() ? 408 : responses.back());
   }
 
   void bye(const std::string& callId, const std::string& from) {
     auto message = parse(request("BYE", callId, from, "x@example.com", "t"));
-    pipeline::CoreExchange exchange(origin_, Direction::FromClient);
-    exchange.setArchive(sink_.get());
-    exchange.bind(*message);
-    EXPECT_TRUE(chain_->runRequest(exchange).isContinue());
+    pipeline::MessagePath path(*chain_, *message, origin_, Direction::FromClient, sink_.get());
+    EXPECT_TRUE(path.run().isContinue());
   }
 
   std::string column(const std::string& sql) {
@@ -159,11 +154,9 @@ TEST_F(CallLogTest, DispositionsByFinalCode) {
 TEST_F(CallLogTest, ReInviteDoesNotStartANewCall) {
   invite("c3", {200});
   auto reinvite = parse(request("INVITE", "c3", "alice@example.com", "bob@example.com", "t"));
-  pipeline::CoreExchange exchange(origin_, Direction::FromClient);
-  exchange.setArchive(sink_.get());
-  exchange.bind(*reinvite);
-  EXPECT_TRUE(chain_->runRequest(exchange).isContinue());
-  chain_->runEnd(exchange, 200);
+  pipeline::MessagePath path(*chain_, *reinvite, origin_, Direction::FromClient, sink_.get());
+  EXPECT_TRUE(path.run().isContinue());
+  path.end(200);
   EXPECT_EQ(column("SELECT count(*) FROM calls"), "1");
   EXPECT_EQ(column("SELECT disposition FROM calls"), "answered");
 }

@@ -3,13 +3,10 @@
 // from JSON with the plugin linked in (or the error that build stops with),
 // a request given as inline SIP text run through that chain as the proxy
 // runs it, and what left: the verdict, the tags, the trace and the wire
-// (parsed again). Every call these tests make into the core's message path
-// (CoreExchange, FilterChain::runRequest/runResponse/runEnd, applyTo,
-// serialize) is in this file, so that they follow the core when that path
-// changes. No plugin test goes pending today, so there is no resume here
-// yet. call_log_test (archive sink, several responses per transaction),
-// archive_reject_test and lua_bounded_libs_test (one script, no chain)
-// still bind their exchanges themselves.
+// (parsed again). The request goes the core's one message path
+// (pipeline::MessagePath), as in the proxy. No plugin test goes pending
+// offline (archive_reject_test drives the real proxy for that);
+// lua_bounded_libs_test runs one script on a bare exchange, no chain.
 
 #include <Poco/JSON/Parser.h>
 #include <gtest/gtest.h>
@@ -28,7 +25,7 @@
 #include <vector>
 
 #include "im/im_body.h"
-#include "pipeline/exchange.h"
+#include "pipeline/message_path.h"
 #include "pipeline/loader.h"
 #include "sip/edit_list.h"
 #include "sip/message.h"
@@ -174,12 +171,11 @@ inline std::unique_ptr<sip::Message> parsed(const std::string& text) {
   return message;
 }
 
-inline void takeWire(Outcome& outcome, const CoreExchange& exchange, const sip::Message& message, bool parseWire) {
-  outcome.edited = exchange.edited();
-  outcome.tags = exchange.tags();
-  sip::EditList edits;
-  exchange.applyTo(edits);
-  outcome.wire = sip::serialize(message, edits);
+// What left: `wire` is the message as the path serialized it.
+inline void takeWire(Outcome& outcome, const MessagePath& path, std::string wire, bool parseWire) {
+  outcome.edited = path.exchange().edited();
+  outcome.tags = path.exchange().tags();
+  outcome.wire = std::move(wire);
   if (!parseWire) return;
   sip::ParseFailure again;
   outcome.out = sip::Message::parse(outcome.wire, sip::Framing::Stream, again);
@@ -192,15 +188,11 @@ inline void takeWire(Outcome& outcome, const CoreExchange& exchange, const sip::
 inline Outcome run(const FilterChain& chain, const std::string& text, const RunOptions& options = {}) {
   auto message = detail::parsed(text);
   const transport::Origin origin{options.protocol, Poco::Net::SocketAddress("192.0.2.10", options.port), 0};
-  CoreExchange exchange(origin, options.direction);
-  exchange.bind(*message);
+  MessagePath path(chain, *message, origin, options.direction);
   Outcome outcome;
-  outcome.verdict = chain.runRequest(exchange, &outcome.trace);
-  detail::takeWire(outcome, exchange, *message, options.parseWire);
-  if (options.finalCode != 0) {
-    exchange.bind(*message);
-    chain.runEnd(exchange, options.finalCode);
-  }
+  outcome.verdict = path.run(&outcome.trace);
+  detail::takeWire(outcome, path, path.serialize(), options.parseWire);
+  if (options.finalCode != 0) path.end(options.finalCode);
   return outcome;
 }
 
@@ -211,13 +203,12 @@ inline Outcome runResponse(const FilterChain& chain, const std::string& requestT
   auto request = detail::parsed(requestText);
   auto response = detail::parsed(responseText);
   const transport::Origin origin{transport::Protocol::Udp, Poco::Net::SocketAddress("192.0.2.10", 5060), 0};
-  CoreExchange exchange(origin, Direction::FromClient);
-  exchange.bind(*request);
+  MessagePath path(chain, *request, origin, Direction::FromClient);
   Outcome outcome;
-  outcome.verdict = chain.runRequest(exchange, &outcome.trace);
-  exchange.bind(*response);
-  chain.runResponse(exchange);
-  detail::takeWire(outcome, exchange, *response, false);
+  outcome.verdict = path.run(&outcome.trace);
+  sip::EditList edits;
+  path.onResponse(*response, edits);
+  detail::takeWire(outcome, path, sip::serialize(*response, edits), false);
   return outcome;
 }
 
