@@ -1,7 +1,6 @@
 #include "pipeline/chain.h"
 
 #include <Poco/Logger.h>
-#include <Poco/SharedLibrary.h>
 
 #include <chrono>
 #include <exception>
@@ -35,11 +34,6 @@ Verdict guarded(const ChainEntry& entry, Call&& call) {
 }
 
 }  // namespace
-
-ChainEntry::~ChainEntry() {
-  filter.reset();
-  library.reset();
-}
 
 FilterChain::FilterChain(std::vector<ChainEntry> entries) : entries_(std::move(entries)) {}
 

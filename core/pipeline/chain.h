@@ -39,7 +39,9 @@ struct ChainEntry {
   std::uint32_t methods = 0;
   FailMode failMode = FailMode::Open;
   int failCode = 503;
-  std::shared_ptr<Poco::SharedLibrary> library;  // keeps the module loaded while the filter lives
+  // The module the filter's code lives in (loaded for the process's life,
+  // see loader.h); null for a plugin linked into the binary.
+  const Poco::SharedLibrary* library = nullptr;
   std::unique_ptr<PluginCounters> counters = std::make_unique<PluginCounters>();
   // Failures logged: a burst of 20, then 5 a second (the rest are counted).
   std::unique_ptr<LogAllowance> failureLog = std::make_unique<LogAllowance>(20, 5);
@@ -50,7 +52,6 @@ struct ChainEntry {
   ChainEntry() = default;
   ChainEntry(ChainEntry&&) = default;
   ChainEntry& operator=(ChainEntry&&) = default;
-  ~ChainEntry();  // destroys the filter before its module is unloaded
 };
 
 // One line of what the chain did with a message, for `policy test`.

@@ -6,9 +6,11 @@
 #include <Poco/Path.h>
 #include <Poco/SharedLibrary.h>
 
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <set>
+#include <utility>
 
 #include "pipeline/plugin_config.h"
 
@@ -27,8 +29,65 @@ std::map<std::string, const PluginDescriptor*>& builtins() {
 
 struct Found {
   const PluginDescriptor* descriptor = nullptr;
-  std::shared_ptr<Poco::SharedLibrary> library;
+  const Poco::SharedLibrary* library = nullptr;  // null for a linked-in plugin
 };
+
+// An accepted module. Never unloaded: see loader.h.
+struct LoadedModule {
+  Poco::SharedLibrary library;
+  const PluginDescriptor* descriptor = nullptr;
+};
+
+std::mutex& moduleLock() {
+  static std::mutex lock;
+  return lock;
+}
+
+// By canonical path, so that two spellings of one file are one module.
+std::map<std::string, std::unique_ptr<LoadedModule>>& loadedModules() {
+  static std::map<std::string, std::unique_ptr<LoadedModule>> registry;
+  return registry;
+}
+
+std::string stampText(const char* value) { return value != nullptr ? value : "(none)"; }
+
+// Loads the module at `path`, or finds it loaded, and checks its entry point
+// and ABI stamp. A refused module is unloaded again, so that the file can be
+// fixed and the chain reloaded.
+Found loadModule(const std::string& path, const std::string& name, const std::string& label) {
+  std::error_code noCanonicalPath;
+  const std::filesystem::path canonical = std::filesystem::canonical(path, noCanonicalPath);
+  const std::string key = noCanonicalPath ? path : canonical.string();
+
+  std::lock_guard<std::mutex> hold(moduleLock());
+  auto known = loadedModules().find(key);
+  if (known != loadedModules().end()) return Found{known->second->descriptor, &known->second->library};
+
+  auto module = std::make_unique<LoadedModule>();
+  try {
+    module->library.load(path);
+  } catch (const Poco::Exception& error) {
+    throw PluginError(label + ".module: cannot load " + path + ": " + error.displayText());
+  }
+  const auto refuse = [&](const std::string& why) {
+    module->library.unload();
+    return PluginError(label + ".module: " + path + why);
+  };
+  if (!module->library.hasSymbol(SIPWARDEN_PLUGIN_SYMBOL)) throw refuse(" has no " SIPWARDEN_PLUGIN_SYMBOL " entry point");
+  using EntryPoint = const PluginDescriptor* (*)();
+  auto entry = reinterpret_cast<EntryPoint>(module->library.getSymbol(SIPWARDEN_PLUGIN_SYMBOL));
+  const PluginDescriptor* descriptor = entry();
+  if (descriptor == nullptr) throw refuse(" returned no descriptor");
+  // Named by the config, not the descriptor: a module of another ABI may
+  // keep its name elsewhere.
+  if (const auto difference = compareAbiStamps(descriptor->abi, kPluginAbiStamp)) {
+    throw refuse(" (" + name + ") was built with " + difference->field + " " + difference->moduleValue +
+                 ", this sipwarden with " + difference->field + " " + difference->coreValue);
+  }
+  module->descriptor = descriptor;
+  const LoadedModule& accepted = *loadedModules().emplace(key, std::move(module)).first->second;
+  return Found{accepted.descriptor, &accepted.library};
+}
 
 Found findPlugin(const std::string& name, const std::string& modulePath, const ChainSettings& settings,
                  const std::string& label) {
@@ -53,25 +112,7 @@ Found findPlugin(const std::string& name, const std::string& modulePath, const C
                         (dirs.empty() ? "no directory" : dirs) + ")");
     }
   }
-  auto library = std::make_shared<Poco::SharedLibrary>();
-  try {
-    library->load(path);
-  } catch (const Poco::Exception& error) {
-    throw PluginError(label + ".module: cannot load " + path + ": " + error.displayText());
-  }
-  if (!library->hasSymbol(SIPWARDEN_PLUGIN_SYMBOL)) {
-    throw PluginError(label + ".module: " + path + " has no " SIPWARDEN_PLUGIN_SYMBOL " entry point");
-  }
-  using EntryPoint = const PluginDescriptor* (*)();
-  auto entry = reinterpret_cast<EntryPoint>(library->getSymbol(SIPWARDEN_PLUGIN_SYMBOL));
-  const PluginDescriptor* descriptor = entry();
-  if (descriptor == nullptr) throw PluginError(label + ".module: " + path + " returned no descriptor");
-  if (descriptor->abiVersion != kPluginAbiVersion) {
-    throw PluginError(label + ".module: " + path + " (" + (descriptor->name ? descriptor->name : "?") +
-                      ") was built for plugin ABI " + std::to_string(descriptor->abiVersion) +
-                      ", this sipwarden speaks ABI " + std::to_string(kPluginAbiVersion));
-  }
-  return Found{descriptor, library};
+  return loadModule(path, name, label);
 }
 
 }  // namespace
@@ -82,6 +123,23 @@ void registerBuiltinPlugin(const PluginDescriptor* descriptor) {
 }
 
 std::string moduleFileName(const std::string& name) { return "sipwarden_" + name + ".so"; }
+
+std::optional<AbiDifference> compareAbiStamps(const PluginAbiStamp& module, const PluginAbiStamp& core) {
+  if (module.sdkVersion != core.sdkVersion) {
+    return AbiDifference{"plugin ABI", std::to_string(module.sdkVersion), std::to_string(core.sdkVersion)};
+  }
+  const std::pair<const char*, const char* PluginAbiStamp::*> fields[] = {
+      {"compiler", &PluginAbiStamp::compiler},
+      {"standard library", &PluginAbiStamp::standardLibrary},
+      {"string ABI", &PluginAbiStamp::stringAbi},
+  };
+  for (const auto& [field, member] : fields) {
+    const std::string moduleValue = stampText(module.*member);
+    const std::string coreValue = stampText(core.*member);
+    if (moduleValue != coreValue) return AbiDifference{field, moduleValue, coreValue};
+  }
+  return std::nullopt;
+}
 
 std::shared_ptr<const FilterChain> buildChain(const Poco::JSON::Array::Ptr& plugins, const ChainSettings& settings) {
   std::vector<ChainEntry> entries;

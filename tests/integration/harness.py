@@ -3,8 +3,10 @@ loopback ports, fake next hops made of plain sockets, and SIPp runs.
 
 Every wait here is bounded; every process started is stopped in tearDown.
 """
+import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -73,6 +75,14 @@ class Sipwarden:
     def output(self):
         with open(self.log_path) as log:
             return log.read()
+
+    def wait_for_output(self, text, timeout=5.0):
+        """Waits up to `timeout` seconds for `text` in the log; returns the log
+        (the caller asserts, so a miss fails with the whole log to read)."""
+        deadline = time.time() + timeout
+        while text not in self.output() and time.time() < deadline:
+            time.sleep(0.05)
+        return self.output()
 
     def stop(self, sig=signal.SIGTERM, timeout=10):
         if self.process and self.process.poll() is None:
@@ -160,6 +170,40 @@ def reply_to(request, code, reason, extra=""):
     return out + extra.encode() + b"Content-Length: 0\r\n\r\n"
 
 
+def body_of(data):
+    """The body of a SIP message as bytes."""
+    return data.split(b"\r\n\r\n", 1)[1]
+
+
+def plugins_config(*blocks, **extra):
+    """A config file's text running the plugin `blocks` in order, with any
+    other top-level settings."""
+    return json.dumps(dict(plugins=list(blocks), **extra))
+
+
+def corpus_sample(name, port, branch):
+    """A message of tests/corpus/samples addressed back to a caller on `port`."""
+    with open(os.path.join(CORPUS, "samples", name), "rb") as handle:
+        data = handle.read()
+    via = f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch={branch};rport".encode()
+    return re.sub(rb"Via: SIP/2\.0/UDP [^\r\n]+", via, data, count=1)
+
+
+def ack_for(invite, response):
+    """The ACK for a non-2xx final response to `invite` (same branch)."""
+    head = invite.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+    uri = head[0].split(b" ")[1]
+    keep = [l for l in head[1:] if l.split(b":")[0].lower() in (b"via", b"from", b"call-id", b"max-forwards")]
+    to = [l for l in response.split(b"\r\n") if l.lower().startswith(b"to:")][0]
+    return (b"ACK " + uri + b" SIP/2.0\r\n" + b"\r\n".join(keep) + b"\r\n" + to + b"\r\n"
+            + b"CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n")
+
+
+def write_file(path, text):
+    with open(path, "w") as out:
+        out.write(text)
+
+
 def message_request(port, call_id="it-1", branch=None, body="hello", extra="", max_forwards=70):
     """A MESSAGE as a UA at 127.0.0.1:`port` sends it; a new transaction
     (branch) per Call-ID unless `branch` is given."""
@@ -245,6 +289,45 @@ class HopTestCase(unittest.TestCase):
         self.cleanups.append(peer.close)
         return peer
 
+    def answered_hop(self, *args, config=None):
+        """A hop forwarding to an AnsweringPeer that answers 200; returns both."""
+        upstream = AnsweringPeer()
+        self.cleanups.append(upstream.stop)
+        return self.hop("--upstream", f"127.0.0.1:{upstream.port}", *args, config=config), upstream
+
+    def temp_dir(self, prefix):
+        """A directory of this test's own, removed with its contents in tearDown."""
+        path = tempfile.mkdtemp(prefix=prefix)
+        self.cleanups.append(lambda: shutil.rmtree(path, ignore_errors=True))
+        return path
+
+    def start_relay(self, *args, config=None):
+        """A next hop (self.upstream), a hop forwarding to it with `args` and
+        `config` (self.warden), and a caller (self.caller); returns the three."""
+        self.upstream = self.peer()
+        self.warden = self.hop("--upstream", f"127.0.0.1:{self.upstream.port}", *args, config=config)
+        self.caller = self.peer()
+        return self.upstream, self.warden, self.caller
+
+    def relay(self, request):
+        """Sends `request` from the caller through the hop, answers it 200 at
+        the next hop, checks the caller gets that 200; returns what the next
+        hop got."""
+        self.caller.send(request, self.warden.port)
+        forwarded = self.upstream.recv()
+        self.assertIsNotNone(forwarded, "the request reaches the next hop")
+        self.upstream.send(reply_to(forwarded, 200, "OK"), self.warden.port)
+        self.assertEqual(status_of(self.caller.recv())[0], 200)
+        return forwarded
+
+    def final_response(self):
+        """The first non-100 response the caller gets."""
+        while True:
+            data = self.caller.recv()
+            self.assertIsNotNone(data, "no final response")
+            if status_of(data)[0] != 100:
+                return data
+
     def background(self, command, log_path, env=None, stop_signal=signal.SIGTERM, stop_timeout=10):
         """Starts another program (a softphone, a second proxy) with its
         output in `log_path`; it is stopped in tearDown with `stop_signal`,
@@ -268,9 +351,7 @@ class HopTestCase(unittest.TestCase):
         """Runs a hop with `config` in front of an answering next hop, kills
         it with SIGKILL two seconds into SIPp MESSAGEs at 400/s, and returns
         the Call-IDs that reached the next hop."""
-        upstream = AnsweringPeer()
-        self.cleanups.append(upstream.stop)
-        warden = self.hop("--upstream", f"127.0.0.1:{upstream.port}", config=config)
+        warden, upstream = self.answered_hop(config=config)
         load = Sipp("uac_message.xml", target=f"127.0.0.1:{warden.port}", calls=5000, rate=400)
         load.start()
         self.cleanups.append(load.stop)

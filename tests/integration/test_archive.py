@@ -40,6 +40,16 @@ class ArchiveTestCase(HopTestCase):
         return subprocess.run([BINARY, "archive", "verify", "--db", self.db], capture_output=True, text=True,
                               timeout=60)
 
+    def archive_messages(self, call_id, bodies):
+        """One MESSAGE per body (Call-IDs call_id-0, -1, ...) through a hop
+        archiving in deliver mode, each answered; the hop stopped after."""
+        warden, _ = self.answered_hop(config=self.config("deliver"))
+        caller = self.peer()
+        for i, body in enumerate(bodies):
+            caller.send(message_request(caller.port, call_id=f"{call_id}-{i}", body=body), warden.port)
+            caller.recv()
+        warden.stop()
+
 
 class ArchiveModes(ArchiveTestCase):
     def run_traffic(self, mode, calls=300):
@@ -79,9 +89,7 @@ class ArchiveModes(ArchiveTestCase):
                              (b"secret plans", "text/plain"))
 
     def test_modified_message_keeps_its_original_text(self):
-        upstream = AnsweringPeer()
-        self.cleanups.append(upstream.stop)
-        warden = self.hop("--upstream", f"127.0.0.1:{upstream.port}", config=self.config("deliver", plugins=[
+        warden, _ = self.answered_hop(config=self.config("deliver", plugins=[
             {"plugin": "probe", "append_body": " [checked]"}]))
         caller = self.peer()
         caller.send(message_request(caller.port, call_id="modified-1", body="hello"), warden.port)
@@ -92,9 +100,7 @@ class ArchiveModes(ArchiveTestCase):
                              ("modified", "hello [checked]", "hello"))
 
     def test_retransmission_is_archived_once(self):
-        upstream = AnsweringPeer()
-        self.cleanups.append(upstream.stop)
-        warden = self.hop("--upstream", f"127.0.0.1:{upstream.port}", config=self.config("reject"))
+        warden, _ = self.answered_hop(config=self.config("reject"))
         caller = self.peer()
         request = message_request(caller.port, call_id="retrans-archive")
         for _ in range(3):
@@ -106,10 +112,7 @@ class ArchiveModes(ArchiveTestCase):
 
 class ArchiveFailure(ArchiveTestCase):
     def test_full_disk_in_reject_mode_answers_503_and_archives_what_was_delivered(self):
-        upstream = AnsweringPeer()
-        self.cleanups.append(upstream.stop)
-        warden = self.hop("--upstream", f"127.0.0.1:{upstream.port}",
-                          config=self.config("reject", max_pages=40, batch_rows=1))
+        warden, upstream = self.answered_hop(config=self.config("reject", max_pages=40, batch_rows=1))
         caller = self.peer()
         codes = {}
         for i in range(400):
@@ -261,14 +264,7 @@ class CallLog(ArchiveTestCase):
 
 class RetentionCommands(ArchiveTestCase):
     def test_hold_and_purge_from_the_command_line(self):
-        upstream = AnsweringPeer()
-        self.cleanups.append(upstream.stop)
-        warden = self.hop("--upstream", f"127.0.0.1:{upstream.port}", config=self.config("deliver"))
-        caller = self.peer()
-        for i in range(3):
-            caller.send(message_request(caller.port, call_id=f"keep-{i}"), warden.port)
-            caller.recv()
-        warden.stop()
+        self.archive_messages("keep", ["hello"] * 3)
         run = lambda *args: subprocess.run([BINARY, "archive", *args, "--db", self.db], capture_output=True,
                                            text=True, timeout=30)
         self.assertEqual(run("hold", "--participant", "sip:alice@example.com").returncode, 0)
@@ -281,14 +277,7 @@ class RetentionCommands(ArchiveTestCase):
 
 class TamperEvidence(ArchiveTestCase):
     def test_verify_names_the_first_edited_row(self):
-        upstream = AnsweringPeer()
-        self.cleanups.append(upstream.stop)
-        warden = self.hop("--upstream", f"127.0.0.1:{upstream.port}", config=self.config("deliver"))
-        caller = self.peer()
-        for i in range(5):
-            caller.send(message_request(caller.port, call_id=f"tamper-{i}", body=f"message {i}"), warden.port)
-            caller.recv()
-        warden.stop()
+        self.archive_messages("tamper", [f"message {i}" for i in range(5)])
         self.assertEqual(self.verify().returncode, 0)
         with sqlite3.connect(self.db) as db:
             db.execute("UPDATE messages SET text = 'rewritten' WHERE id = 3")
@@ -332,9 +321,7 @@ class ArchiveRawBody(ArchiveTestCase):
     carried by JSON as base64 beside valid UTF-8 text."""
 
     def send(self, *requests, plugins=()):
-        upstream = AnsweringPeer()
-        self.cleanups.append(upstream.stop)
-        warden = self.hop("--upstream", f"127.0.0.1:{upstream.port}", config=self.config("reject", plugins=plugins))
+        warden, _ = self.answered_hop(config=self.config("reject", plugins=plugins))
         caller = self.peer()
         for request in requests:
             caller.send(request(caller.port), warden.port)

@@ -2,26 +2,7 @@
 message with the right Content-Length, multipart boundaries survive,
 non-messages pass untouched, two hops in a row banner once, and SIPp load
 passes through with both IM plugins loaded."""
-import json
-import os
-import re
-
-from harness import CORPUS, HopTestCase, Sipp, free_port, header, message_request, reply_to, status_of
-
-
-def plugins_config(*plugins):
-    return json.dumps({"plugins": list(plugins)})
-
-
-def sample(name, port, branch):
-    with open(os.path.join(CORPUS, "samples", name), "rb") as handle:
-        data = handle.read()
-    via = f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch={branch};rport".encode()
-    return re.sub(rb"Via: SIP/2\.0/UDP [^\r\n]+", via, data, count=1)
-
-
-def body_of(data):
-    return data.split(b"\r\n\r\n", 1)[1]
+from harness import HopTestCase, Sipp, body_of, corpus_sample, free_port, header, message_request, plugins_config
 
 
 NOTICE = "External contact <ext> & archived"
@@ -29,20 +10,7 @@ NOTICE = "External contact <ext> & archived"
 
 class BannerOnTheWire(HopTestCase):
     def start(self, **options):
-        self.upstream = self.peer()
-        block = {"plugin": "banner", "text": NOTICE}
-        block.update(options)
-        self.warden = self.hop("--upstream", f"127.0.0.1:{self.upstream.port}", config=plugins_config(block))
-        self.caller = self.peer()
-
-    def relay(self, request):
-        """Sends `request`, answers it 200 at the next hop, returns what arrived there."""
-        self.caller.send(request, self.warden.port)
-        forwarded = self.upstream.recv()
-        self.assertIsNotNone(forwarded, "the message is forwarded")
-        self.upstream.send(reply_to(forwarded, 200, "OK"), self.warden.port)
-        self.assertEqual(status_of(self.caller.recv())[0], 200)
-        return forwarded
+        self.start_relay(config=plugins_config({"plugin": "banner", "text": NOTICE, **options}))
 
     def test_plain_message_arrives_with_the_notice_and_right_content_length(self):
         self.start()
@@ -54,7 +22,7 @@ class BannerOnTheWire(HopTestCase):
 
     def test_utf8_message_at_the_end(self):
         self.start(position="end", text="\u6ce8\u610f: \u5916\u90e8")
-        forwarded = self.relay(sample("14-message-utf8-japanese-emoji-link.sip", self.caller.port, "z9hG4bKbn14"))
+        forwarded = self.relay(corpus_sample("14-message-utf8-japanese-emoji-link.sip", self.caller.port, "z9hG4bKbn14"))
         body = body_of(forwarded)
         self.assertTrue(body.endswith("\r\n\u6ce8\u610f: \u5916\u90e8".encode()))
         self.assertEqual(int(header(forwarded, "Content-Length")), len(body))
@@ -62,7 +30,7 @@ class BannerOnTheWire(HopTestCase):
 
     def test_html_and_multipart_keep_their_form(self):
         self.start()
-        forwarded = self.relay(sample("05-message-multipart-alternative.sip", self.caller.port, "z9hG4bKbn05"))
+        forwarded = self.relay(corpus_sample("05-message-multipart-alternative.sip", self.caller.port, "z9hG4bKbn05"))
         body = body_of(forwarded)
         self.assertEqual(int(header(forwarded, "Content-Length")), len(body))
         self.assertIn(b"\r\n\r\n" + NOTICE.encode() + b"\r\nQ3 figures", body)
@@ -71,7 +39,7 @@ class BannerOnTheWire(HopTestCase):
 
     def test_is_composing_passes_untouched(self):
         self.start()
-        request = sample("07-message-iscomposing.sip", self.caller.port, "z9hG4bKbn07")
+        request = corpus_sample("07-message-iscomposing.sip", self.caller.port, "z9hG4bKbn07")
         forwarded = self.relay(request)
         self.assertEqual(body_of(forwarded), body_of(request))
         self.assertIsNone(header(forwarded, "X-Sipwarden-Banner"))

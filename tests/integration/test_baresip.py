@@ -9,7 +9,6 @@ import os
 import shutil
 import struct
 import subprocess
-import tempfile
 import time
 import unittest
 import wave
@@ -31,8 +30,7 @@ def tone(path, seconds):
 class Baresip(HopTestCase):
     def setUp(self):
         super().setUp()
-        self.dir = tempfile.mkdtemp(prefix="sipwarden-baresip-")
-        self.cleanups.append(lambda: shutil.rmtree(self.dir, ignore_errors=True))
+        self.dir = self.temp_dir("sipwarden-baresip-")
         self.tone = os.path.join(self.dir, "tone.wav")
         tone(self.tone, 2)
 

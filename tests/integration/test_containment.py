@@ -7,8 +7,6 @@ The same scripts under `sipwarden policy test` end with an error naming the
 limit, the file and the line."""
 import json
 import os
-import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -19,7 +17,7 @@ import time
 import urllib.error
 import urllib.request
 
-from harness import (BINARY, AnsweringPeer, HopTestCase, free_port, header, message_request, status_of)
+from harness import (BINARY, AnsweringPeer, HopTestCase, free_port, header, message_request, status_of, write_file)
 
 # Each hostile script, the message text that triggers it (None: any), and
 # what `policy test` must name. Every script would run for seconds or forever
@@ -186,16 +184,10 @@ def attack(hop_port, name, text, seconds):
     return json.loads(result.stdout)
 
 
-def write(path, text):
-    with open(path, "w") as out:
-        out.write(text)
-
-
 class ContainmentCase(HopTestCase):
     def setUp(self):
         super().setUp()
-        self.dir = tempfile.mkdtemp(prefix="containment-")
-        self.cleanups.append(lambda: shutil.rmtree(self.dir))
+        self.dir = self.temp_dir("containment-")
         self.upstream = AnsweringPeer()
         self.cleanups.append(self.upstream.stop)
 
@@ -215,7 +207,7 @@ class HostileScripts(ContainmentCase):
         for name, (source, text, _) in HOSTILE.items():
             with self.subTest(script=name):
                 script = os.path.join(self.dir, name + ".lua")
-                write(script, source)
+                write_file(script, source)
                 config = json.dumps({"shutdown_grace_ms": 2000, "plugins": [
                     {"plugin": "lua_policy", "fail_mode": "closed", "fail_code": 503,
                      "methods": ["MESSAGE"], "scripts": [{"file": script}]}]})
@@ -245,7 +237,7 @@ class HostileScripts(ContainmentCase):
         # (50 ms): without a cap on the scripts' share of the SIP thread
         # they would hold it for 7.5 s, and every OPTIONS would wait.
         script = os.path.join(self.dir, "slow.lua")
-        write(script, "function on_request(msg) while true do end end\n")
+        write_file(script, "function on_request(msg) while true do end end\n")
         config = json.dumps({"plugins": [
             {"plugin": "lua_policy", "fail_mode": "closed", "fail_code": 503, "instruction_budget": 2000000000,
              "methods": ["MESSAGE"], "scripts": [{"file": script}]}]})
@@ -277,7 +269,7 @@ class HostileScripts(ContainmentCase):
         for name, (source, text, expected) in HOSTILE.items():
             with self.subTest(script=name):
                 script = os.path.join(self.dir, name + ".lua")
-                write(script, source)
+                write_file(script, source)
                 with open(message, "wb") as out:
                     out.write(message_request(5070, call_id=name, body=text or "hello"))
                 started = time.monotonic()
@@ -290,7 +282,7 @@ class HostileScripts(ContainmentCase):
         script = os.path.join(self.dir, "hoarder.lua")
         # Caches a large text per sender in sw.shared, floods the log and adds
         # headers and tags without end: each must meet its cap.
-        write(script,
+        write_file(script,
               "function on_request(msg)\n"
               "  local what = msg:header('X-What')\n"
               "  if what == 'shared' then\n"
@@ -377,7 +369,7 @@ class RunawayReload(ContainmentCase):
         good = ("function on_request(msg)\n"
                 "  if msg:header('X-Probe') then msg:reply(488, 'Generation 1') end\n"
                 "end\n")
-        write(script, good)
+        write_file(script, good)
         config = json.dumps({"shutdown_grace_ms": 2000,
                              "plugins": [{"plugin": "lua_policy", "scripts": [{"file": script}]}]})
         warden = self.hop("--upstream", f"127.0.0.1:{self.upstream.port}", config=config)
@@ -391,7 +383,7 @@ class RunawayReload(ContainmentCase):
         ]
         try:
             for number, text in enumerate(runaways):
-                write(script, text)
+                write_file(script, text)
                 time.sleep(1.6)  # the watch looks once a second
                 client.send(message_request(client.port, call_id=f"reload-{number}", extra="X-Probe: 1\r\n"),
                             warden.port)

@@ -25,6 +25,16 @@ class Dns(HopTestCase):
         settings = {"dns": dict({"servers": [f"127.0.0.1:{self.dns.port}"]}, **dns)}
         return self.hop(config=json.dumps(settings))
 
+    def answered_by_name(self, host, call_id):
+        """Starts a hop that resolves through the test's DNS and checks that a
+        MESSAGE for a user at `host` through it is answered 200; returns the
+        hop and the caller."""
+        warden = self.dns_hop()
+        caller = self.peer()
+        caller.send(to_name(caller.port, host, call_id), warden.port)
+        self.assertEqual(status_of(caller.recv(timeout=3))[0], 200, warden.output())
+        return warden, caller
+
     def answering(self, code=200):
         peer = AnsweringPeer(code)
         self.cleanups.append(peer.stop)
@@ -34,10 +44,7 @@ class Dns(HopTestCase):
         callee = self.answering()
         self.dns.add_srv("_sip._udp.example.test", 10, 0, callee.port, "proxy1.example.test")
         self.dns.add_a("proxy1.example.test")
-        warden = self.dns_hop()
-        caller = self.peer()
-        caller.send(to_name(caller.port, "example.test", "srv-1"), warden.port)
-        self.assertEqual(status_of(caller.recv(timeout=3))[0], 200, warden.output())
+        warden, caller = self.answered_by_name("example.test", "srv-1")
         self.assertEqual(callee.call_ids, {"srv-1"})
 
         # cached: a second request asks nothing more
@@ -53,20 +60,14 @@ class Dns(HopTestCase):
         self.dns.add_srv("_sip._udp.failover.test", 20, 5, spare.port, "spare.failover.test")
         self.dns.add_a("busy.failover.test")
         self.dns.add_a("spare.failover.test")
-        warden = self.dns_hop()
-        caller = self.peer()
-        caller.send(to_name(caller.port, "failover.test", "srv-failover"), warden.port)
-        self.assertEqual(status_of(caller.recv(timeout=3))[0], 200, warden.output())
+        self.answered_by_name("failover.test", "srv-failover")
         self.assertEqual(busy.call_ids, {"srv-failover"})
         self.assertEqual(spare.call_ids, {"srv-failover"})
 
     def test_a_host_with_a_port_skips_srv(self):
         callee = self.answering()
         self.dns.add_a("direct.test")
-        warden = self.dns_hop()
-        caller = self.peer()
-        caller.send(to_name(caller.port, f"direct.test:{callee.port}", "a-only"), warden.port)
-        self.assertEqual(status_of(caller.recv(timeout=3))[0], 200, warden.output())
+        self.answered_by_name(f"direct.test:{callee.port}", "a-only")
         self.assertEqual(self.dns.asked("_sip._udp.direct.test", SRV), 0)
         self.assertGreaterEqual(self.dns.asked("direct.test", A), 1)
 

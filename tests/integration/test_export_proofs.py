@@ -12,7 +12,6 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import tempfile
 
 from harness import BINARY, AnsweringPeer, HopTestCase, message_request, status_of
 
@@ -20,8 +19,7 @@ from harness import BINARY, AnsweringPeer, HopTestCase, message_request, status_
 class ExportProofs(HopTestCase):
     def setUp(self):
         super().setUp()
-        self.dir = tempfile.mkdtemp(prefix="sipwarden-export-proofs-")
-        self.cleanups.append(lambda: shutil.rmtree(self.dir, ignore_errors=True))
+        self.dir = self.temp_dir("sipwarden-export-proofs-")
         self.db = os.path.join(self.dir, "archive.db")
         self.key = os.path.join(self.dir, "hop.key")
         self.checkpoints = os.path.join(self.dir, "checkpoints")

@@ -3,60 +3,22 @@
 offers forwarded byte for byte, names that cannot be read refused, disguised
 names judged and logged escaped, RCS file transfer over HTTP, and config
 errors at start-up."""
-import json
 import os
 import re
 import subprocess
 import tempfile
 
-from harness import BINARY, CORPUS, HopTestCase, free_port, header, reply_to, status_of
-
-
-def plugins_config(*plugins):
-    return json.dumps({"plugins": list(plugins)})
-
-
-def sample(name, port, branch):
-    """A corpus sample addressed back to the caller on `port`."""
-    with open(os.path.join(CORPUS, "samples", name), "rb") as handle:
-        data = handle.read()
-    via = f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch={branch};rport".encode()
-    return re.sub(rb"Via: SIP/2\.0/UDP [^\r\n]+", via, data, count=1)
-
-
-def body_of(data):
-    return data.split(b"\r\n\r\n", 1)[1]
-
-
-def ack_for(invite, response):
-    """The ACK a UAC sends for a non-2xx final response (same branch)."""
-    head = invite.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
-    uri = head[0].split(b" ")[1]
-    keep = [l for l in head[1:] if l.split(b":")[0].lower() in (b"via", b"from", b"call-id", b"max-forwards")]
-    to = [l for l in response.split(b"\r\n") if l.lower().startswith(b"to:")][0]
-    return (b"ACK " + uri + b" SIP/2.0\r\n" + b"\r\n".join(keep) + b"\r\n" + to + b"\r\n"
-            + b"CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n")
+from harness import (BINARY, HopTestCase, ack_for, body_of, corpus_sample, free_port, header, plugins_config, reply_to,
+                     status_of)
 
 
 class FileFilterOnTheWire(HopTestCase):
     def start(self, **options):
-        self.upstream = self.peer()
-        block = {"plugin": "file_filter"}
-        block.update(options)
-        self.warden = self.hop("--upstream", f"127.0.0.1:{self.upstream.port}", config=plugins_config(block))
-        self.caller = self.peer()
-
-    def final_response(self):
-        """The first non-100 response the caller gets."""
-        while True:
-            data = self.caller.recv()
-            self.assertIsNotNone(data, "no final response")
-            if status_of(data)[0] != 100:
-                return data
+        self.start_relay(config=plugins_config({"plugin": "file_filter", **options}))
 
     def test_blocked_rfc5547_invite_is_answered_488_with_warning_and_not_forwarded(self):
         self.start()
-        invite = sample("13-rfc5547-invite-invoice-pdf-exe.sip", self.caller.port, "z9hG4bKff13")
+        invite = corpus_sample("13-rfc5547-invite-invoice-pdf-exe.sip", self.caller.port, "z9hG4bKff13")
         self.caller.send(invite, self.warden.port)
         answer = self.final_response()
         self.assertEqual(status_of(answer), (488, "Not Acceptable Here"))
@@ -66,7 +28,7 @@ class FileFilterOnTheWire(HopTestCase):
 
     def test_blocked_lync_invite_is_answered_488(self):
         self.start()
-        invite = sample("11-lync-filetransfer-invite-setup-msi.sip", self.caller.port, "z9hG4bKff11")
+        invite = corpus_sample("11-lync-filetransfer-invite-setup-msi.sip", self.caller.port, "z9hG4bKff11")
         self.caller.send(invite, self.warden.port)
         answer = self.final_response()
         self.assertEqual(status_of(answer)[0], 488)
@@ -76,7 +38,7 @@ class FileFilterOnTheWire(HopTestCase):
 
     def test_blocked_ocs_message_is_answered_403_and_not_forwarded(self):
         self.start()
-        self.caller.send(sample("10-ocs-msmsgsinvite-report-exe.sip", self.caller.port, "z9hG4bKff10"),
+        self.caller.send(corpus_sample("10-ocs-msmsgsinvite-report-exe.sip", self.caller.port, "z9hG4bKff10"),
                          self.warden.port)
         answer = self.caller.recv()
         self.assertEqual(status_of(answer), (403, "Forbidden"))
@@ -85,7 +47,7 @@ class FileFilterOnTheWire(HopTestCase):
 
     def test_allowed_offer_is_forwarded_unchanged(self):
         self.start()
-        invite = sample("12-rfc5547-invite-photo-jpg.sip", self.caller.port, "z9hG4bKff12")
+        invite = corpus_sample("12-rfc5547-invite-photo-jpg.sip", self.caller.port, "z9hG4bKff12")
         self.caller.send(invite, self.warden.port)
         forwarded = self.upstream.recv()
         self.assertIsNotNone(forwarded, "an allowed offer is forwarded")
@@ -97,7 +59,7 @@ class FileFilterOnTheWire(HopTestCase):
 
     def test_block_all_blocks_the_allowed_photo_and_off_lets_the_exe_through(self):
         self.start(action="block_all")
-        self.caller.send(sample("12-rfc5547-invite-photo-jpg.sip", self.caller.port, "z9hG4bKff12a"),
+        self.caller.send(corpus_sample("12-rfc5547-invite-photo-jpg.sip", self.caller.port, "z9hG4bKff12a"),
                          self.warden.port)
         answer = self.final_response()
         self.assertEqual(status_of(answer)[0], 488)
@@ -106,7 +68,7 @@ class FileFilterOnTheWire(HopTestCase):
         upstream = self.peer()
         warden = self.hop("--upstream", f"127.0.0.1:{upstream.port}",
                           config=plugins_config({"plugin": "file_filter", "action": "off"}))
-        message = sample("10-ocs-msmsgsinvite-report-exe.sip", self.caller.port, "z9hG4bKff10off")
+        message = corpus_sample("10-ocs-msmsgsinvite-report-exe.sip", self.caller.port, "z9hG4bKff10off")
         self.caller.send(message, warden.port)
         forwarded = upstream.recv()
         self.assertIsNotNone(forwarded)
@@ -114,11 +76,11 @@ class FileFilterOnTheWire(HopTestCase):
 
     def test_custom_list(self):
         self.start(extensions=["jpg"])
-        self.caller.send(sample("12-rfc5547-invite-photo-jpg.sip", self.caller.port, "z9hG4bKff12c"),
+        self.caller.send(corpus_sample("12-rfc5547-invite-photo-jpg.sip", self.caller.port, "z9hG4bKff12c"),
                          self.warden.port)
         self.assertEqual(header(self.final_response(), "Warning"),
                          '399 sipwarden "file_filter: blocked extension .jpg"')
-        self.caller.send(sample("13-rfc5547-invite-invoice-pdf-exe.sip", self.caller.port, "z9hG4bKff13c"),
+        self.caller.send(corpus_sample("13-rfc5547-invite-invoice-pdf-exe.sip", self.caller.port, "z9hG4bKff13c"),
                          self.warden.port)
         self.assertIsNotNone(self.upstream.recv(), ".exe is not on the custom list")
 
@@ -158,19 +120,7 @@ class FileFilterStrictNamesOnTheWire(HopTestCase):
     """Issue 17: names read strictly and failing closed, through the hop."""
 
     def start(self, **options):
-        self.upstream = self.peer()
-        block = {"plugin": "file_filter"}
-        block.update(options)
-        self.warden = self.hop("--upstream", f"127.0.0.1:{self.upstream.port}", "--log-level", "information",
-                               config=plugins_config(block))
-        self.caller = self.peer()
-
-    def final_response(self):
-        while True:
-            data = self.caller.recv()
-            self.assertIsNotNone(data, "no final response")
-            if status_of(data)[0] != 100:
-                return data
+        self.start_relay("--log-level", "information", config=plugins_config({"plugin": "file_filter", **options}))
 
     def refused_invite(self, selector, call_id):
         invite = request("INVITE", self.caller.port, "application/sdp", sdp_with(selector), call_id)

@@ -39,9 +39,7 @@ class SippThroughTheHop(HopTestCase):
 
 class HopBehaviour(HopTestCase):
     def test_udp_retransmission_reaches_the_next_hop_once(self):
-        upstream = self.peer()
-        warden = self.hop("--upstream", f"127.0.0.1:{upstream.port}")
-        caller = self.peer()
+        upstream, warden, caller = self.start_relay()
         request = message_request(caller.port, call_id="retrans-1")
         caller.send(request, warden.port)
         forwarded = upstream.recv()
@@ -54,9 +52,7 @@ class HopBehaviour(HopTestCase):
         self.assertEqual(upstream.recv_all(quiet=0.5), [], "the next hop saw the request once")
 
     def test_forwarded_request_carries_via_and_decremented_max_forwards(self):
-        upstream = self.peer()
-        warden = self.hop("--upstream", f"127.0.0.1:{upstream.port}")
-        caller = self.peer()
+        upstream, warden, caller = self.start_relay()
         caller.send(message_request(caller.port, call_id="fwd-1"), warden.port)
         forwarded = upstream.recv()
         self.assertTrue(header(forwarded, "Via").startswith(f"SIP/2.0/UDP 127.0.0.1:{warden.port};branch=z9hG4bK"))
@@ -84,9 +80,7 @@ class HopBehaviour(HopTestCase):
         self.assertEqual(status_of(caller.recv()), (400, "CSeq method does not match request method"))
 
     def test_garbage_is_dropped_and_the_hop_keeps_working(self):
-        upstream = self.peer()
-        warden = self.hop("--upstream", f"127.0.0.1:{upstream.port}")
-        caller = self.peer()
+        upstream, warden, caller = self.start_relay()
         for junk in (b"\x00\x01garbage", b"NOT SIP AT ALL", b"SIP/2.0 999999 x\r\n\r\n", b"\r\n\r\n"):
             caller.send(junk, warden.port)
         caller.send(message_request(caller.port, call_id="after-garbage"), warden.port)
@@ -170,9 +164,7 @@ class HopBehaviour(HopTestCase):
         self.assertEqual(status_of(caller.recv())[0], 200)
 
     def test_sigterm_lets_a_request_in_flight_finish(self):
-        upstream = self.peer()
-        warden = self.hop("--upstream", f"127.0.0.1:{upstream.port}")
-        caller = self.peer()
+        upstream, warden, caller = self.start_relay()
         caller.send(message_request(caller.port, call_id="drain-1"), warden.port)
         forwarded = upstream.recv()
         warden.process.send_signal(signal.SIGTERM)

@@ -8,7 +8,7 @@ import os
 import subprocess
 import tempfile
 
-from harness import BINARY, HopTestCase, free_port, header, reply_to, status_of
+from harness import BINARY, HopTestCase, body_of, free_port, header, plugins_config, status_of
 
 LEXICONS = [
     {"plugin": "keyword", "name": "cards", "action": "redact", "template": "payment_card"},
@@ -32,26 +32,14 @@ def request(port, body, call_id, content_type="text/plain;charset=UTF-8"):
             f"Content-Length: {len(data)}\r\n\r\n").encode() + data
 
 
-def body_of(data):
-    return data.split(b"\r\n\r\n", 1)[1]
-
-
 class KeywordOnTheWire(HopTestCase):
     def setUp(self):
         super().setUp()
-        self.upstream = self.peer()
-        self.warden = self.hop("--upstream", f"127.0.0.1:{self.upstream.port}",
-                               config=json.dumps({"plugins": LEXICONS}))
-        self.caller = self.peer()
+        self.start_relay(config=plugins_config(*LEXICONS))
 
     def forward(self, body, call_id, **kwargs):
         """Sends a MESSAGE through the hop; returns what the next hop got."""
-        self.caller.send(request(self.caller.port, body, call_id, **kwargs), self.warden.port)
-        forwarded = self.upstream.recv()
-        self.assertIsNotNone(forwarded, "the MESSAGE reaches the next hop")
-        self.upstream.send(reply_to(forwarded, 200, "OK"), self.warden.port)
-        self.assertEqual(status_of(self.caller.recv())[0], 200)
-        return forwarded
+        return self.relay(request(self.caller.port, body, call_id, **kwargs))
 
     def test_a_redacted_message_arrives_masked_with_its_content_length(self):
         forwarded = self.forward("card 4111 1111 1111 1111, exp 12/29", "kw-redact")

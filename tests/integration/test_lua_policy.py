@@ -5,11 +5,11 @@ import glob
 import os
 import shutil
 import subprocess
-import tempfile
 import threading
 import time
 
-from harness import (BINARY, ROOT, HopTestCase, Sipp, free_port, header, message_request, reply_to, status_of)
+from harness import (BINARY, ROOT, HopTestCase, Sipp, free_port, header, message_request, reply_to, status_of,
+                     write_file)
 
 POLICIES = os.path.join(ROOT, "examples", "policies")
 
@@ -31,8 +31,7 @@ class ExamplePolicies(HopTestCase):
                 self.assertIn(f"{count} of {count} cases passed", result.stdout)
 
     def test_a_wrong_expectation_fails_and_says_what_differed(self):
-        cases = tempfile.mkdtemp(prefix="cases-")
-        self.cleanups.append(lambda: shutil.rmtree(cases))
+        cases = self.temp_dir("cases-")
         source = os.path.join(POLICIES, "ethical_wall")
         for name in os.listdir(source):
             shutil.copy(os.path.join(source, name), cases)
@@ -45,20 +44,14 @@ class ExamplePolicies(HopTestCase):
         self.assertIn("4 of 5 cases passed", result.stdout)
 
 
-def write(path, text):
-    with open(path, "w") as out:
-        out.write(text)
-
-
 class ThroughTheHop(HopTestCase):
     def setUp(self):
         super().setUp()
-        self.dir = tempfile.mkdtemp(prefix="lua-")
-        self.cleanups.append(lambda: shutil.rmtree(self.dir))
+        self.dir = self.temp_dir("lua-")
 
     def test_verdicts_edits_and_the_budget_on_the_wire(self):
         looping = os.path.join(self.dir, "looping.lua")
-        write(looping, 'function on_request(msg)\n  if msg:header("X-Loop") then while true do end end\nend\n')
+        write_file(looping, 'function on_request(msg)\n  if msg:header("X-Loop") then while true do end end\nend\n')
         config = """{"plugins": [
           {"plugin": "lua_policy", "fail_mode": "closed", "fail_code": 503, "instruction_budget": 200000,
            "scripts": [{"file": "%s"}]},
@@ -102,8 +95,7 @@ class ThroughTheHop(HopTestCase):
 
 class EditUnderLoad(HopTestCase):
     def test_editing_the_script_swaps_it_without_failing_a_transaction(self):
-        directory = tempfile.mkdtemp(prefix="lua-")
-        self.cleanups.append(lambda: shutil.rmtree(directory))
+        directory = self.temp_dir("lua-")
         script = os.path.join(directory, "policy.lua")
 
         def generation(number):
@@ -112,7 +104,7 @@ class EditUnderLoad(HopTestCase):
                     f'  if msg:header("X-Probe") then msg:reply(488, "Generation {number}") end\n'
                     'end\n')
 
-        write(script, generation(1))
+        write_file(script, generation(1))
         config = '{"plugins": [{"plugin": "lua_policy", "scripts": [{"file": "%s"}]}]}' % script
         uas_port = free_port()
         self.sipp_background("uas_message.xml", port=uas_port)
@@ -124,7 +116,7 @@ class EditUnderLoad(HopTestCase):
         load.start()
         time.sleep(1.0)
         for text in (generation(2), "function on_request(msg)\n  if then end\nend\n", generation(3)):
-            write(script, text)
+            write_file(script, text)
             time.sleep(1.6)  # the watch looks once a second
         load.join(timeout=120)
         self.assertEqual(uac.count("Successful call"), calls, uac.output[-2000:])

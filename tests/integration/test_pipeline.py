@@ -8,11 +8,8 @@ import tempfile
 import threading
 import time
 
-from harness import (BINARY, ROOT, HopTestCase, Sipp, free_port, header, message_request, reply_to, status_of)
-
-
-def plugins_config(*plugins, **extra):
-    return json.dumps(dict(plugins=list(plugins), **extra))
+from harness import (BINARY, ROOT, HopTestCase, Sipp, free_port, header, message_request, plugins_config, reply_to,
+                     status_of)
 
 
 class ChainOnTheWire(HopTestCase):

@@ -128,10 +128,8 @@ class TlsIn(TlsTestCase):
         context.set_ciphers("DEFAULT:@SECLEVEL=0")
         with self.assertRaises((ssl.SSLError, OSError)):
             TlsClient(self.tls_port, context)
-        deadline = time.time() + 2
-        while "unsupported protocol" not in warden.output() and time.time() < deadline:
-            time.sleep(0.05)
-        self.assertIn("unsupported protocol", warden.output(), "the hop, not the client, refused")
+        self.assertIn("unsupported protocol", warden.wait_for_output("unsupported protocol", timeout=2),
+                      "the hop, not the client, refused")
         # and TLS 1.2 exactly is accepted
         context = client_context(self.ca.cert)
         context.maximum_version = ssl.TLSVersion.TLSv1_2
@@ -184,24 +182,26 @@ class TlsOut(TlsTestCase):
     def answer_ok(self, message):
         return None if message.startswith(b"ACK") else reply_to(message, 200, "OK")
 
-    def test_udp_in_tls_out_to_a_verified_next_hop(self):
-        next_hop = TlsNextHop(self.upstream_cert, self.upstream_key, self.answer_ok)
+    def send_over_tls(self, certificate, key, call_id):
+        """One MESSAGE from a UDP caller through a hop whose next hop, over
+        TLS, presents `certificate`; returns the hop, the next hop and the
+        caller's reply."""
+        next_hop = TlsNextHop(certificate, key, self.answer_ok)
         self.cleanups.append(next_hop.stop)
         warden = self.tls_hop(upstream_args=("--upstream", f"127.0.0.1:{next_hop.port};transport=tls"))
         caller = self.peer()
-        caller.send(message_request(caller.port, call_id="tls-out-1"), warden.port)
-        self.assertEqual(status_of(caller.recv(timeout=3))[0], 200, warden.output())
+        caller.send(message_request(caller.port, call_id=call_id), warden.port)
+        return warden, next_hop, caller.recv(timeout=3)
+
+    def test_udp_in_tls_out_to_a_verified_next_hop(self):
+        warden, next_hop, reply = self.send_over_tls(self.upstream_cert, self.upstream_key, "tls-out-1")
+        self.assertEqual(status_of(reply)[0], 200, warden.output())
         self.assertEqual(len(next_hop.received), 1)
         via = values(next_hop.received[0], "Via")
         self.assertTrue(via[0].startswith(f"SIP/2.0/TLS 127.0.0.1:{self.tls_port};branch="), via)
 
     def test_a_next_hop_with_an_untrusted_certificate_is_not_used(self):
-        next_hop = TlsNextHop(self.rogue_cert, self.rogue_key, self.answer_ok)
-        self.cleanups.append(next_hop.stop)
-        warden = self.tls_hop(upstream_args=("--upstream", f"127.0.0.1:{next_hop.port};transport=tls"))
-        caller = self.peer()
-        caller.send(message_request(caller.port, call_id="tls-out-2"), warden.port)
-        reply = caller.recv(timeout=3)
+        warden, next_hop, reply = self.send_over_tls(self.rogue_cert, self.rogue_key, "tls-out-2")
         self.assertIn(status_of(reply)[0], (408, 503), reply)
         self.assertEqual(next_hop.received, [], "nothing is sent to an unverified peer")
         self.assertIn("certificate verify failed", warden.output())
@@ -236,10 +236,7 @@ class Reload(TlsTestCase):
         shutil.copy(renewed_cert, live_cert)
         shutil.copy(renewed_key, live_key)
         warden.process.send_signal(signal.SIGHUP)
-        deadline = time.time() + 5
-        while "TLS certificates re-read" not in warden.output() and time.time() < deadline:
-            time.sleep(0.05)
-        self.assertIn("TLS certificates re-read", warden.output())
+        self.assertIn("TLS certificates re-read", warden.wait_for_output("TLS certificates re-read"))
         after = self.client()
         self.assertEqual(dict(i[0] for i in after.sock.getpeercert()["subject"])["commonName"], "hop-two.test")
 
@@ -255,10 +252,8 @@ class Reload(TlsTestCase):
         with open(live_cert, "w") as out:
             out.write("not a certificate\n")
         warden.process.send_signal(signal.SIGHUP)
-        deadline = time.time() + 5
-        while "keeping the running TLS certificates" not in warden.output() and time.time() < deadline:
-            time.sleep(0.05)
-        self.assertIn("keeping the running TLS certificates", warden.output())
+        kept = "keeping the running TLS certificates"
+        self.assertIn(kept, warden.wait_for_output(kept))
         client = self.client()
         self.assertEqual(dict(i[0] for i in client.sock.getpeercert()["subject"])["commonName"], "hop-one.test")
 

@@ -4,32 +4,16 @@ one is answered 403 with its Warning and never forwarded, intranet links
 pass byte for byte, a message over max_body_bytes follows the fail mode,
 SIPp traffic through both outcomes, and config errors at start-up."""
 import base64
-import json
 import os
-import re
 import subprocess
 import tempfile
 
-from harness import (BINARY, CORPUS, HopTestCase, Sipp, free_port, header, message_request, reply_to,
-                     status_of)
+from harness import (BINARY, HopTestCase, Sipp, body_of, corpus_sample, free_port, header, message_request,
+                     plugins_config, status_of)
 
 
-def plugins_config(**options):
-    block = {"plugin": "url_filter"}
-    block.update(options)
-    return json.dumps({"plugins": [block]})
-
-
-def sample(name, port, branch):
-    """A corpus sample addressed back to the caller on `port`."""
-    with open(os.path.join(CORPUS, "samples", name), "rb") as handle:
-        data = handle.read()
-    via = f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch={branch};rport".encode()
-    return re.sub(rb"Via: SIP/2\.0/UDP [^\r\n]+", via, data, count=1)
-
-
-def body_of(data):
-    return data.split(b"\r\n\r\n", 1)[1]
+def url_filter_config(**options):
+    return plugins_config({"plugin": "url_filter", **options})
 
 
 def ms_body(value):
@@ -71,18 +55,7 @@ class UrlFilterHop(HopTestCase):
     """A hop running url_filter with the given options, a caller and a next hop."""
 
     def start(self, **options):
-        self.upstream = self.peer()
-        self.warden = self.hop("--upstream", f"127.0.0.1:{self.upstream.port}", config=plugins_config(**options))
-        self.caller = self.peer()
-
-    def forward_and_answer(self, request):
-        """Sends `request`, returns what the next hop got; answers it 200."""
-        self.caller.send(request, self.warden.port)
-        forwarded = self.upstream.recv()
-        self.assertIsNotNone(forwarded, "the request reaches the next hop")
-        self.upstream.send(reply_to(forwarded, 200, "OK"), self.warden.port)
-        self.assertEqual(status_of(self.caller.recv())[0], 200)
-        return forwarded
+        self.start_relay(config=url_filter_config(**options))
 
     def assert_length_counts_the_body(self, data):
         self.assertEqual(int(header(data, "Content-Length")), len(body_of(data)))
@@ -92,7 +65,7 @@ class UrlFilterOnTheWire(UrlFilterHop):
     def test_defanged_message_reaches_the_next_hop_with_underscore_and_content_length(self):
         self.start(action="defang")
         body = "Look: http://evil.example.net/landing and hxxps://evil.example.net/x, www.example.org."
-        forwarded = self.forward_and_answer(message_request(self.caller.port, call_id="uf-defang-1", body=body))
+        forwarded = self.relay(message_request(self.caller.port, call_id="uf-defang-1", body=body))
         self.assertEqual(body_of(forwarded),
                          b"Look: _http://evil.example.net/landing and _hxxps://evil.example.net/x, _www.example.org.")
         self.assertEqual(header(forwarded, "Content-Length"), str(len(body) + 3))
@@ -118,14 +91,14 @@ class UrlFilterOnTheWire(UrlFilterHop):
 
     def test_message_without_links_is_forwarded_unchanged(self):
         self.start(action="defang", notice="[links defanged]")
-        request = sample("01-message-text-plain.sip", self.caller.port, "z9hG4bKuf01")
-        forwarded = self.forward_and_answer(request)
+        request = corpus_sample("01-message-text-plain.sip", self.caller.port, "z9hG4bKuf01")
+        forwarded = self.relay(request)
         self.assertEqual(body_of(forwarded), body_of(request))
         self.assertEqual(header(forwarded, "Content-Length"), header(request, "Content-Length"))
 
     def test_multipart_alternative_both_parts_defanged_boundary_kept(self):
         self.start(action="defang")
-        forwarded = self.forward_and_answer(sample("05-message-multipart-alternative.sip", self.caller.port,
+        forwarded = self.relay(corpus_sample("05-message-multipart-alternative.sip", self.caller.port,
                                                    "z9hG4bKuf05"))
         body = body_of(forwarded)
         self.assertIn(b"portal: _http://portal.example.com/finance/q3\r\n--alt-5b1e7c20\r\n", body)
@@ -135,7 +108,7 @@ class UrlFilterOnTheWire(UrlFilterHop):
 
     def test_lync_ms_im_format_header_is_defanged_and_reencoded(self):
         self.start(action="defang", notice="Links were defanged")
-        forwarded = self.forward_and_answer(sample("06-lync-message-ms-im-format.sip", self.caller.port,
+        forwarded = self.relay(corpus_sample("06-lync-message-ms-im-format.sip", self.caller.port,
                                                    "z9hG4bKuf06"))
         self.assertEqual(body_of(forwarded), b"Links were defanged\r\nDesign review deck: "
                                              b"_http://share.example.com/sites/design/review-2026.pptx")
@@ -147,7 +120,7 @@ class UrlFilterOnTheWire(UrlFilterHop):
 
     def test_utf8_link_after_full_width_colon(self):
         self.start(action="defang")
-        forwarded = self.forward_and_answer(sample("14-message-utf8-japanese-emoji-link.sip", self.caller.port,
+        forwarded = self.relay(corpus_sample("14-message-utf8-japanese-emoji-link.sip", self.caller.port,
                                                    "z9hG4bKuf14"))
         text = body_of(forwarded).decode("utf-8")  # still valid UTF-8
         self.assertIn("です：_https://docs.example.com/minutes/2026-11-24 よろしく", text)
@@ -155,8 +128,8 @@ class UrlFilterOnTheWire(UrlFilterHop):
 
     def test_intranet_link_passes_byte_for_byte(self):
         self.start(allow_intranet=["example.com", "10.0.0.0/8"])
-        request = sample("03-message-text-html-href.sip", self.caller.port, "z9hG4bKuf03")
-        forwarded = self.forward_and_answer(request)
+        request = corpus_sample("03-message-text-html-href.sip", self.caller.port, "z9hG4bKuf03")
+        forwarded = self.relay(request)
         self.assertEqual(body_of(forwarded), body_of(request))
         # A look-alike host with a Cyrillic letter is not example.com.
         self.caller.send(message_request(self.caller.port, call_id="uf-homoglyph-1",
@@ -166,7 +139,7 @@ class UrlFilterOnTheWire(UrlFilterHop):
 
     def test_warn_adds_the_notice_and_leaves_the_link(self):
         self.start(action="warn", notice="External link: check before you click.")
-        forwarded = self.forward_and_answer(sample("09-lync-in-dialog-message.sip", self.caller.port, "z9hG4bKuf09"))
+        forwarded = self.relay(corpus_sample("09-lync-in-dialog-message.sip", self.caller.port, "z9hG4bKuf09"))
         self.assertEqual(body_of(forwarded), b"External link: check before you click.\r\nSlides for the review: "
                                              b"https://share.example.com/sites/finance/budget-2027.pptx")
         self.assert_length_counts_the_body(forwarded)
@@ -187,7 +160,7 @@ class UrlFilterOnTheWire(UrlFilterHop):
     def test_text_over_max_body_bytes_is_forwarded_unread_when_open(self):
         self.start(action="defang", max_body_bytes=64)
         body = "see http://evil.example.net/ " + "x" * 64
-        forwarded = self.forward_and_answer(message_request(self.caller.port, call_id="uf-limit-3", body=body))
+        forwarded = self.relay(message_request(self.caller.port, call_id="uf-limit-3", body=body))
         self.assertEqual(body_of(forwarded), body.encode(), "fail open: not defanged, not cut")
         self.assert_length_counts_the_body(forwarded)
 
@@ -209,7 +182,7 @@ class UrlFilterReadsLinksAsABrowser(UrlFilterHop):
         self.assert_refused("uf-fw-2", "see http://contoso.com\u3002evil.example/login")
         # The real intranet host, written with full-width forms, still passes byte for byte.
         body = "see http://wiki\uff0econtoso.com/page"
-        forwarded = self.forward_and_answer(message_request(self.caller.port, call_id="uf-fw-3", body=body))
+        forwarded = self.relay(message_request(self.caller.port, call_id="uf-fw-3", body=body))
         self.assertEqual(body_of(forwarded), body.encode())
 
     def test_full_width_scheme_and_the_new_default_schemes_are_links(self):
@@ -228,7 +201,7 @@ class UrlFilterReadsLinksAsABrowser(UrlFilterHop):
 
     def test_link_in_subject_is_defanged_in_the_forwarded_header(self):
         self.start(action="defang")
-        forwarded = self.forward_and_answer(message_request(self.caller.port, call_id="uf-subject-2", body="hi",
+        forwarded = self.relay(message_request(self.caller.port, call_id="uf-subject-2", body="hi",
                                                             extra="Subject: see http://evil.example/\r\n"))
         self.assertEqual(header(forwarded, "Subject"), "see _http://evil.example/")
         self.assertEqual(body_of(forwarded), b"hi")
@@ -244,7 +217,7 @@ class UrlFilterWithSipp(HopTestCase):
 
     def test_sipp_messages_with_links_are_all_answered_403(self):
         upstream = self.peer()
-        warden = self.hop("--upstream", f"127.0.0.1:{upstream.port}", config=plugins_config())
+        warden = self.hop("--upstream", f"127.0.0.1:{upstream.port}", config=url_filter_config())
         calls = 30
         run = Sipp(self.scenario(403), target=f"127.0.0.1:{warden.port}", calls=calls, rate=100).run()
         self.assertEqual(run.count("Successful call"), calls, run.output[-3000:] + warden.output())
@@ -254,7 +227,7 @@ class UrlFilterWithSipp(HopTestCase):
     def test_sipp_messages_with_links_are_defanged_and_delivered(self):
         uas_port = free_port()
         self.sipp_background("uas_message.xml", port=uas_port)
-        warden = self.hop("--upstream", f"127.0.0.1:{uas_port}", config=plugins_config(action="defang"))
+        warden = self.hop("--upstream", f"127.0.0.1:{uas_port}", config=url_filter_config(action="defang"))
         calls = 30
         run = Sipp(self.scenario(200), target=f"127.0.0.1:{warden.port}", calls=calls, rate=100).run()
         self.assertEqual(run.count("Successful call"), calls, run.output[-3000:] + warden.output())
@@ -265,7 +238,7 @@ class UrlFilterConfig(HopTestCase):
     def start_with(self, **options):
         handle, path = tempfile.mkstemp(suffix=".json")
         with os.fdopen(handle, "w") as out:
-            out.write(plugins_config(**options))
+            out.write(url_filter_config(**options))
         self.cleanups.append(lambda: os.unlink(path))
         return subprocess.run([BINARY, "run", "--config", path, "--listen", f"udp:127.0.0.1:{free_port()}"],
                               capture_output=True, text=True, timeout=10)

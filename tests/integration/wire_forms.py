@@ -21,7 +21,7 @@ import time
 import zlib
 from dataclasses import dataclass
 
-from harness import BINARY, Sipwarden, UdpPeer, free_port, header, reply_to, status_of
+from harness import BINARY, Sipwarden, UdpPeer, ack_for, free_port, header, reply_to, status_of
 
 # The body reader reads this many containers (multipart, message/cpim) one
 # inside another; the next one is unreadable (docs/plugin-sdk.md, kMaxBodyNesting).
@@ -55,18 +55,6 @@ def sip_request(port, call_id, body=b"", content_type="text/plain", method="MESS
         head += f"Content-Type: {content_type}\r\n".encode()
     return head + f"Content-Length: {len(body)}\r\n\r\n".encode() + body
 
-
-def ack_for(invite, response):
-    """The ACK for a non-2xx final response to `invite` (same branch)."""
-    head = invite.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
-    uri = head[0].split(b" ")[1]
-    keep = [l for l in head[1:] if l.split(b":")[0].lower() in (b"via", b"from", b"call-id", b"max-forwards")]
-    to = [l for l in response.split(b"\r\n") if l.lower().startswith(b"to:")][0]
-    return (b"ACK " + uri + b" SIP/2.0\r\n" + b"\r\n".join(keep) + b"\r\n" + to + b"\r\n"
-            + b"CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n")
-
-
-# ---------------------------------------------------------------- content
 
 def luhn_complete(digits):
     """`digits` with the Luhn check digit appended."""

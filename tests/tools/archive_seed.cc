@@ -51,6 +51,33 @@ MessageRecord message(std::int64_t timeMs, const std::string& from, const std::s
   return r;
 }
 
+// An audio call from `caller` to `callee` answered 200 `answerAfterMs`
+// after its INVITE.
+CallRecord answeredCall(const std::string& callId, const std::string& caller, const std::string& callee,
+                        std::int64_t inviteMs, std::int64_t answerAfterMs) {
+  CallRecord call;
+  call.callId = callId;
+  call.caller = caller;
+  call.callee = callee;
+  call.inviteMs = inviteMs;
+  call.answerMs = inviteMs + answerAfterMs;
+  call.disposition = "answered";
+  call.endCode = 200;
+  call.media = "audio";
+  return call;
+}
+
+// Writes `answered`, then its BYE at `byeMs` from `endedBy` as a second
+// event, as call_log sends them.
+void writeAnsweredCall(Store& store, const CallRecord& answered, std::int64_t byeMs, const std::string& endedBy) {
+  store.upsertCall(answered);
+  CallRecord bye;
+  bye.callId = answered.callId;
+  bye.endMs = byeMs;
+  bye.endedByAor = endedBy;
+  store.upsertCall(bye);
+}
+
 void fixture(Store& store) {
   const std::string alice = "alice@example.com", bob = "bob@example.com", carol = "carol@example.com";
   std::int64_t t = kFixtureStart;
@@ -78,23 +105,9 @@ void fixture(Store& store) {
     store.insertMessage(message(t += 60000, "dave@example.com", "erin@example.com", "pager-d" + std::to_string(i), 1,
                                 "status update " + std::to_string(i), false));
   }
-  CallRecord answered;
-  answered.callId = "call-1";
-  answered.caller = alice;
-  answered.callee = bob;
-  answered.inviteMs = kFixtureStart + 10000;
+  CallRecord answered = answeredCall("call-1", alice, bob, kFixtureStart + 10000, 5000);
   answered.ringingMs = answered.inviteMs + 1000;
-  answered.answerMs = answered.inviteMs + 5000;
-  answered.disposition = "answered";
-  answered.endCode = 200;
-  answered.media = "audio";
-  store.upsertCall(answered);
-  // The BYE arrives as a second event, as call_log sends it.
-  CallRecord bye;
-  bye.callId = "call-1";
-  bye.endMs = answered.answerMs + 60000;
-  bye.endedByAor = bob;
-  store.upsertCall(bye);
+  writeAnsweredCall(store, answered, answered.answerMs + 60000, bob);
   CallRecord busy;
   busy.callId = "call-2";
   busy.caller = carol;
@@ -179,21 +192,9 @@ void generate(Store& store, std::int64_t count, int users) {
         store.insertMessage(r);
       }
       if (conversation % 20 == 0) {
-        CallRecord call;
-        call.callId = "gen-call-" + std::to_string(conversation);
-        call.caller = a;
-        call.callee = b;
-        call.inviteMs = end - span + written * step;
-        call.answerMs = call.inviteMs + 4000;
-        call.disposition = "answered";
-        call.endCode = 200;
-        call.media = "audio";
-        store.upsertCall(call);
-        CallRecord bye;
-        bye.callId = call.callId;
-        bye.endMs = call.answerMs + 1000 * (10 + percent(random) * 6);
-        bye.endedByAor = a;
-        store.upsertCall(bye);
+        const CallRecord call =
+            answeredCall("gen-call-" + std::to_string(conversation), a, b, end - span + written * step, 4000);
+        writeAnsweredCall(store, call, call.answerMs + 1000 * (10 + percent(random) * 6), a);
       }
     }
     store.commit();

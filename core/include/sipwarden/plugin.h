@@ -1,7 +1,8 @@
 #pragma once
 // How a plugin module presents itself. A module (.so) exports one C symbol,
-// `sipwarden_plugin_v1`, returning its descriptor; the loader refuses a
-// descriptor whose abiVersion differs from its own and says which.
+// `sipwarden_plugin_v1`, returning its descriptor; the loader compares the
+// descriptor's ABI stamp with its own field by field and refuses a module
+// that differs in any, naming the field and both values.
 //
 //   SIPWARDEN_PLUGIN(url_filter, "url_filter", "1.0", &createUrlFilter)
 //
@@ -15,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <vector>
+#include <version>  // the standard library's own macros, for the ABI stamp
 
 #include "sipwarden/filter.h"
 
@@ -67,13 +69,69 @@ class PluginConfig {
 
 using CreateFilter = std::unique_ptr<Filter> (*)(PluginConfig& config);
 
+// What a module and the core must share for std::string, std::map,
+// std::function and shared_ptr to cross between them: the SDK, the compiler
+// and the standard library. Each side computes its stamp when it is compiled
+// (SIPWARDEN_PLUGIN_ABI_STAMP below); the loader compares the module's with
+// kPluginAbiStamp field by field, sdkVersion first: a module whose sdkVersion
+// differs may lay out everything after it differently, so nothing past it is
+// read.
+struct PluginAbiStamp {
+  std::uint32_t sdkVersion;     // kPluginAbiVersion
+  const char* compiler;         // "gcc 13", "clang 18": compiler and major version
+  const char* standardLibrary;  // "libstdc++ 13" (_GLIBCXX_RELEASE), "libc++ 180100" (_LIBCPP_VERSION)
+  const char* stringAbi;        // libstdc++'s _GLIBCXX_USE_CXX11_ABI ("cxx11", "gcc4"), libc++'s ABI version
+};
+
 struct PluginDescriptor {
-  std::uint32_t abiVersion;
+  PluginAbiStamp abi;  // first, in every version of the descriptor
   const char* name;
   const char* version;
   CreateFilter create;
 };
 
+}  // namespace sipwarden
+
+#define SIPWARDEN_ABI_TEXT_(X) #X
+#define SIPWARDEN_ABI_TEXT(X) SIPWARDEN_ABI_TEXT_(X)
+
+// Clang first: it defines __GNUC__ too.
+#if defined(__clang__)
+#define SIPWARDEN_ABI_COMPILER "clang " SIPWARDEN_ABI_TEXT(__clang_major__)
+#elif defined(__GNUC__)
+#define SIPWARDEN_ABI_COMPILER "gcc " SIPWARDEN_ABI_TEXT(__GNUC__)
+#else
+#error "the sipwarden plugin SDK is built with GCC or Clang"
+#endif
+
+// The release, not __GLIBCXX__'s date: that changes with every patch
+// release of one compiler, whose library keeps its layout.
+#if defined(_LIBCPP_VERSION)
+#define SIPWARDEN_ABI_STANDARD_LIBRARY "libc++ " SIPWARDEN_ABI_TEXT(_LIBCPP_VERSION)
+#define SIPWARDEN_ABI_STRING_ABI "libc++ abi " SIPWARDEN_ABI_TEXT(_LIBCPP_ABI_VERSION)
+#elif defined(_GLIBCXX_RELEASE)
+#define SIPWARDEN_ABI_STANDARD_LIBRARY "libstdc++ " SIPWARDEN_ABI_TEXT(_GLIBCXX_RELEASE)
+#if _GLIBCXX_USE_CXX11_ABI
+#define SIPWARDEN_ABI_STRING_ABI "cxx11"
+#else
+#define SIPWARDEN_ABI_STRING_ABI "gcc4"
+#endif
+#else
+#error "the sipwarden plugin SDK is built with libstdc++ or libc++"
+#endif
+
+// The stamp of whatever is being compiled: literals only, so a module's
+// descriptor holds its own values and never the core's (an inline variable
+// could be bound to the core's copy when the module is loaded).
+#define SIPWARDEN_PLUGIN_ABI_STAMP                                                             \
+  ::sipwarden::PluginAbiStamp {                                                                \
+    ::sipwarden::kPluginAbiVersion, SIPWARDEN_ABI_COMPILER, SIPWARDEN_ABI_STANDARD_LIBRARY,    \
+        SIPWARDEN_ABI_STRING_ABI                                                               \
+  }
+
+namespace sipwarden {
+// The core's stamp, compiled into the loader from this same header.
+inline constexpr PluginAbiStamp kPluginAbiStamp = SIPWARDEN_PLUGIN_ABI_STAMP;
 }  // namespace sipwarden
 
 #define SIPWARDEN_PLUGIN_SYMBOL "sipwarden_plugin_v1"
@@ -95,7 +153,7 @@ struct PluginDescriptor {
 #define SIPWARDEN_PLUGIN(ID, NAME, VERSION, CREATE)                                             \
   namespace sipwarden::plugins {                                                                \
   const ::sipwarden::PluginDescriptor* ID() {                                                   \
-    static const ::sipwarden::PluginDescriptor descriptor{::sipwarden::kPluginAbiVersion, NAME, \
+    static const ::sipwarden::PluginDescriptor descriptor{SIPWARDEN_PLUGIN_ABI_STAMP, NAME,     \
                                                           VERSION, CREATE};                     \
     return &descriptor;                                                                         \
   }                                                                                             \

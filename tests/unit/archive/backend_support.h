@@ -3,6 +3,9 @@
 // temporary SQLite file, or a fresh schema in the PostgreSQL server named by
 // SIPWARDEN_TEST_PG_URL (scripts/test.sh starts one on loopback). Raw SQL
 // for tampering and for checks goes through the backend's own client.
+// Also the fixture such tests derive from, a temporary directory, and an
+// SQLite file at an old schema version.
+#include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -11,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "archive/migrations.h"
 #include "archive/pg.h"
 #include "archive/store.h"
 
@@ -103,5 +107,57 @@ class TestArchive {
   std::unique_ptr<pg::Connection> admin_;
   std::unique_ptr<pg::Connection> raw_;
 };
+
+// The fixture of a test on both backends, instantiated with
+// ::testing::Values("sqlite", "postgres"): an empty archive each. Without a
+// PostgreSQL server the postgres cases fail rather than pass unseen.
+class BothBackends : public ::testing::TestWithParam<std::string> {
+ protected:
+  // A fixture that sets up more calls this first and returns on
+  // HasFatalFailure().
+  void SetUp() override {
+    if (postgres() && postgresServer() == nullptr) {
+      GTEST_FAIL() << "SIPWARDEN_TEST_PG_URL is not set (scripts/test.sh sets it)";
+    }
+    archive_ = std::make_unique<TestArchive>(GetParam());
+  }
+  bool postgres() const { return GetParam() == "postgres"; }
+  TestArchive& archive() { return *archive_; }
+  const TestArchive& archive() const { return *archive_; }
+
+ private:
+  std::unique_ptr<TestArchive> archive_;
+};
+
+// A directory of its own for one test (keys, checkpoint files), removed
+// with everything in it at the end.
+class TempDir {
+ public:
+  TempDir() {
+    static int counter = 0;
+    path_ = std::filesystem::temp_directory_path() /
+            ("sipwarden-test-dir-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+  std::string path() const { return path_.string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Applies the SQLite migrations up to `version` to `db`, as an archive that
+// an older sipwarden left behind; the test then sets user_version and writes
+// that version's rows itself.
+inline void migrateSqliteTo(sqlite3* db, int version) {
+  for (const Migration& migration : migrations()) {
+    if (migration.version > version) break;
+    ASSERT_EQ(sqlite3_exec(db, migration.sql, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  }
+}
 
 }  // namespace sipwarden::archive::testing

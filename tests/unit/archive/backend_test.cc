@@ -31,19 +31,7 @@ bool insert(Store& store, const MessageRecord& r) {
   return inserted;
 }
 
-class Backend : public ::testing::TestWithParam<std::string> {
- protected:
-  void SetUp() override {
-    if (GetParam() == "postgres" && testing::postgresServer() == nullptr) {
-      GTEST_SKIP() << "SIPWARDEN_TEST_PG_URL is not set (scripts/test.sh sets it)";
-    }
-    archive_ = std::make_unique<TestArchive>(GetParam());
-  }
-  TestArchive& archive() { return *archive_; }
-
- private:
-  std::unique_ptr<TestArchive> archive_;
-};
+class Backend : public testing::BothBackends {};
 
 TEST_P(Backend, ArchivesARequestOnce) {
   auto store = archive().open();

@@ -23,22 +23,7 @@ using testing::TestArchive;
 
 constexpr std::int64_t kT0 = 1'700'000'000'000;
 
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = std::filesystem::temp_directory_path() /
-            ("sipwarden-checkpoints-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  std::string path() const { return path_.string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using testing::TempDir;
 
 std::string readFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -159,19 +144,16 @@ TEST(CheckpointKey, TheSignedBytesAreLengthPrefixed) {
 // ---------------------------------------------------------------------------
 // The tamper suite, on both backends.
 
-class Checkpoints : public ::testing::TestWithParam<std::string> {
+class Checkpoints : public testing::BothBackends {
  protected:
   void SetUp() override {
-    if (GetParam() == "postgres" && testing::postgresServer() == nullptr) {
-      GTEST_SKIP() << "SIPWARDEN_TEST_PG_URL is not set (scripts/test.sh sets it)";
-    }
-    archive_ = std::make_unique<TestArchive>(GetParam());
+    BothBackends::SetUp();
+    if (HasFatalFailure()) return;
     CheckpointKey::generate(dir_.file("hop.key"));
     signer_ = std::make_unique<CheckpointKey>(CheckpointKey::loadPrivate(dir_.file("hop.key")));
     checker_ = std::make_unique<CheckpointKey>(CheckpointKey::loadPublic(dir_.file("hop.key.pub")));
-    store_ = archive_->open("hop-a");
+    store_ = archive().open("hop-a");
   }
-  bool postgres() const { return GetParam() == "postgres"; }
   std::string headRow() const { return postgres() ? "hop_id = 'hop-a'" : "id = 1"; }
   std::string file() const { return dir_.file("hop-a.checkpoints"); }
 
@@ -200,23 +182,36 @@ class Checkpoints : public ::testing::TestWithParam<std::string> {
     std::ofstream(file(), std::ios::app) << checkpointLine(c) << "\n";
   }
   VerifyReport verify(bool withCheckpoints = true) {
-    auto store = archive_->open("");
+    auto store = archive().open("");
     VerifyReport report = store->verify();
     if (report.ok && withCheckpoints) verifyCheckpoints(*store, checkpointFiles(dir_.path()), *checker_, report);
     return report;
   }
-  std::int64_t maxId() { return archive_->scalar("SELECT max(id) FROM messages"); }
+  // For an edit the chains alone cannot see: the archive verifies without
+  // its checkpoints (`why` says why), and with them checkpoint
+  // `badCheckpoint` names row `firstBadId`. `caught`, when given, receives
+  // the report for the test's own further checks.
+  void expectOnlyTheCheckpointsCatch(const std::string& why, int badCheckpoint, std::int64_t firstBadId,
+                                     VerifyReport* caught = nullptr) {
+    EXPECT_TRUE(verify(false).ok) << why;
+    const VerifyReport report = verify();
+    ASSERT_FALSE(report.ok);
+    EXPECT_EQ(report.badCheckpoint, badCheckpoint) << report.problem;
+    EXPECT_EQ(report.firstBadId, firstBadId) << report.problem;
+    if (caught != nullptr) *caught = report;
+  }
+  std::int64_t maxId() { return archive().scalar("SELECT max(id) FROM messages"); }
   // Deletes the messages after `keep` with their final codes (and, on
   // SQLite, their full-text entries), then sets both heads to what is left:
   // the edit that the chains alone cannot see.
   void deleteAfterAndRewind(std::int64_t keep) {
     if (!postgres()) {
-      archive_->exec("INSERT INTO messages_fts (messages_fts, rowid, text) SELECT 'delete', id, text FROM messages "
+      archive().exec("INSERT INTO messages_fts (messages_fts, rowid, text) SELECT 'delete', id, text FROM messages "
                      "WHERE id > " + std::to_string(keep));
     }
-    archive_->exec("DELETE FROM outcomes WHERE message_id > " + std::to_string(keep));
-    archive_->exec("DELETE FROM messages WHERE id > " + std::to_string(keep));
-    archive_->exec(
+    archive().exec("DELETE FROM outcomes WHERE message_id > " + std::to_string(keep));
+    archive().exec("DELETE FROM messages WHERE id > " + std::to_string(keep));
+    archive().exec(
         "UPDATE chain_head SET last_id = coalesce((SELECT max(id) FROM messages), 0), "
         "last_hash = coalesce((SELECT hash FROM messages ORDER BY id DESC LIMIT 1), ''), "
         "rows = (SELECT count(*) FROM messages), outcomes_last_id = coalesce((SELECT max(id) FROM outcomes), 0), "
@@ -226,12 +221,11 @@ class Checkpoints : public ::testing::TestWithParam<std::string> {
         // verify skips it then, and an attacker who knows that does it.
         "frontier = '' WHERE " + headRow());
     // Each conversation's link moved back to its newest remaining row.
-    archive_->exec("UPDATE conversations SET last_hash = coalesce((SELECT hash FROM messages WHERE "
+    archive().exec("UPDATE conversations SET last_hash = coalesce((SELECT hash FROM messages WHERE "
                    "conversation_id = conversations.id ORDER BY id DESC LIMIT 1), '')");
   }
 
   TempDir dir_;
-  std::unique_ptr<TestArchive> archive_;
   std::unique_ptr<CheckpointKey> signer_;
   std::unique_ptr<CheckpointKey> checker_;
   std::unique_ptr<Store> store_;
@@ -253,11 +247,9 @@ TEST_P(Checkpoints, DeletedLastRowsWithARewoundHeadAreCaught) {
   checkpoint();
   const std::int64_t last = maxId();
   deleteAfterAndRewind(last - 3);
-  EXPECT_TRUE(verify(false).ok) << "the chains alone cannot see this (issue 18, case 1)";
-  const VerifyReport report = verify();
-  ASSERT_FALSE(report.ok);
-  EXPECT_EQ(report.badCheckpoint, 1);
-  EXPECT_EQ(report.firstBadId, last - 2) << report.problem;
+  VerifyReport report;
+  ASSERT_NO_FATAL_FAILURE(
+      expectOnlyTheCheckpointsCatch("the chains alone cannot see this (issue 18, case 1)", 1, last - 2, &report));
   EXPECT_NE(report.problem.find("row " + std::to_string(last) + " (of 10 signed) is missing"), std::string::npos)
       << report.problem;
 }
@@ -266,11 +258,7 @@ TEST_P(Checkpoints, TruncationToZeroIsCaught) {
   write(1, 10);
   checkpoint();
   deleteAfterAndRewind(0);
-  EXPECT_TRUE(verify(false).ok) << "an empty archive with a reset head verifies on its own";
-  const VerifyReport report = verify();
-  ASSERT_FALSE(report.ok);
-  EXPECT_EQ(report.badCheckpoint, 1);
-  EXPECT_EQ(report.firstBadId, 1) << report.problem;
+  expectOnlyTheCheckpointsCatch("an empty archive with a reset head verifies on its own", 1, 1);
 }
 
 TEST_P(Checkpoints, ARehashedChainIsCaughtFromTheLastMatchingCheckpoint) {
@@ -284,13 +272,9 @@ TEST_P(Checkpoints, ARehashedChainIsCaughtFromTheLastMatchingCheckpoint) {
   const std::int64_t from = firstCheckpointRow + 5;
   deleteAfterAndRewind(from - 1);
   store_.reset();  // the heads it holds are gone; and one writer per hop
-  store_ = archive_->open("hop-a");
+  store_ = archive().open("hop-a");
   write(15, 20, kT0, "edited ");
-  EXPECT_TRUE(verify(false).ok) << "re-hashed, the chains verify on their own";
-  const VerifyReport report = verify();
-  ASSERT_FALSE(report.ok);
-  EXPECT_EQ(report.badCheckpoint, 2) << report.problem;
-  EXPECT_EQ(report.firstBadId, firstCheckpointRow + 1) << report.problem;
+  expectOnlyTheCheckpointsCatch("re-hashed, the chains verify on their own", 2, firstCheckpointRow + 1);
 }
 
 TEST_P(Checkpoints, AForgedOrEditedCheckpointIsCaught) {
@@ -375,24 +359,20 @@ TEST_P(FileCheckpoints, AnOlderCopyOfTheFileIsCaught) {
   write(1, 10);
   checkpoint();
   store_.reset();  // everything in the database file
-  std::filesystem::copy_file(archive_->url(), dir_.file("old.db"));
-  store_ = archive_->open("hop-a");
+  std::filesystem::copy_file(archive().url(), dir_.file("old.db"));
+  store_ = archive().open("hop-a");
   write(11, 20);
   checkpoint();
   store_.reset();
-  for (const char* suffix : {"-wal", "-shm"}) std::filesystem::remove(archive_->url() + suffix);
-  std::filesystem::copy_file(dir_.file("old.db"), archive_->url(), std::filesystem::copy_options::overwrite_existing);
-  EXPECT_TRUE(verify(false).ok) << "the older copy is a consistent archive";
-  const VerifyReport report = verify();
-  ASSERT_FALSE(report.ok);
-  EXPECT_EQ(report.badCheckpoint, 2);
-  EXPECT_EQ(report.firstBadId, 11) << report.problem;
+  for (const char* suffix : {"-wal", "-shm"}) std::filesystem::remove(archive().url() + suffix);
+  std::filesystem::copy_file(dir_.file("old.db"), archive().url(), std::filesystem::copy_options::overwrite_existing);
+  expectOnlyTheCheckpointsCatch("the older copy is a consistent archive", 2, 11);
 }
 
 TEST_P(SharedCheckpoints, ADeletedHopChainIsCaught) {
   write(1, 3);
   checkpoint();
-  archive_->exec("DELETE FROM outcomes; DELETE FROM messages; DELETE FROM chain_head WHERE hop_id = 'hop-a'; "
+  archive().exec("DELETE FROM outcomes; DELETE FROM messages; DELETE FROM chain_head WHERE hop_id = 'hop-a'; "
                  "UPDATE conversations SET last_hash = ''");
   store_.reset();
   const VerifyReport report = verify();

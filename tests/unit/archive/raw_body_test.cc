@@ -19,7 +19,6 @@
 namespace sipwarden::archive {
 namespace {
 
-using testing::TestArchive;
 
 constexpr std::int64_t kT0 = 1'700'000'000'000;
 
@@ -38,21 +37,11 @@ MessageRecord imageMessage(const std::string& callId, std::int64_t timeMs) {
   return r;
 }
 
-class RawBody : public ::testing::TestWithParam<std::string> {
+class RawBody : public testing::BothBackends {
  protected:
-  void SetUp() override {
-    if (GetParam() == "postgres" && testing::postgresServer() == nullptr) {
-      GTEST_SKIP() << "SIPWARDEN_TEST_PG_URL is not set (scripts/test.sh sets it)";
-    }
-    archive_ = std::make_unique<TestArchive>(GetParam());
-  }
-  TestArchive& archive() { return *archive_; }
   std::string rawBodySql(const std::string& bytesHex) const {
-    return archive_->postgres() ? "'\\x" + bytesHex + "'::bytea" : "X'" + bytesHex + "'";
+    return postgres() ? "'\\x" + bytesHex + "'::bytea" : "X'" + bytesHex + "'";
   }
-
- private:
-  std::unique_ptr<TestArchive> archive_;
 };
 
 TEST_P(RawBody, IsStoredByteForByteAndReadBack) {
@@ -212,10 +201,7 @@ TEST(RawBodyMigration, AnArchiveFromBeforeSchema007KeepsVerifying) {
     // Schema 006 as the previous release left it, with two chained rows.
     sqlite3* raw = nullptr;
     ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
-    for (const Migration& migration : migrations()) {
-      if (migration.version > 6) break;
-      ASSERT_EQ(sqlite3_exec(raw, migration.sql, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(raw);
-    }
+    ASSERT_NO_FATAL_FAILURE(testing::migrateSqliteTo(raw, 6));
     std::string previous;
     std::string sql = "PRAGMA user_version = 6; INSERT INTO conversations (id, kind, participants, started_ms, "
                       "last_ms) VALUES (1, 'pager', 'alice@example.com,bob@example.com', 0, 0);";

@@ -6,8 +6,9 @@
 #include <future>
 #include <thread>
 
-#include "archive/migrations.h"
+#include "archive/backend_support.h"
 #include "archive/chain.h"
+#include "archive/migrations.h"
 #include "archive/sqlite_store.h"
 #include "archive/writer.h"
 #include "archive/test_records.h"
@@ -34,10 +35,31 @@ class TempDb {
   std::string path_;
 };
 
-MessageRecord record(std::uint32_t cseq, const std::string& text, std::int64_t timeMs = 1'700'000'000'000) {
+constexpr std::int64_t kT0 = 1'700'000'000'000;
+constexpr std::int64_t kMinute = 60 * 1000;
+// The idle gap that ends a pager conversation, as the hop's default.
+constexpr std::int64_t kIdleGap = 30 * kMinute;
+
+MessageRecord record(std::uint32_t cseq, const std::string& text, std::int64_t timeMs = kT0) {
   MessageRecord r = testing::textMessage("call-" + std::to_string(cseq), cseq, timeMs, text);
   r.finalCode = 200;
   return r;
+}
+
+// A message of the session (a dialog's MESSAGEs, one conversation by
+// Call-ID) "session-1".
+MessageRecord sessionMessage(std::uint32_t cseq, const std::string& text, std::int64_t timeMs) {
+  MessageRecord r = record(cseq, text, timeMs);
+  r.session = true;
+  r.callId = "session-1";
+  return r;
+}
+
+// `records` in one transaction, in order.
+void insertAll(SqliteStore& store, const std::vector<MessageRecord>& records) {
+  store.begin();
+  for (const MessageRecord& r : records) store.insertMessage(r);
+  store.commit();
 }
 
 // Waits for a row like archive-before-forward does, never giving up.
@@ -53,6 +75,26 @@ void execute(const std::string& path, const std::string& sql) {
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
   sqlite3_close(db);
+}
+
+// Messages "message 1" to "message `count`" (CSeq 1 to `count`), one
+// transaction.
+void insertNumbered(SqliteStore& store, std::uint32_t count) {
+  store.begin();
+  for (std::uint32_t i = 1; i <= count; ++i) store.insertMessage(record(i, "message " + std::to_string(i)));
+  store.commit();
+}
+
+// An archive file holding those messages, closed again.
+void writeNumbered(const std::string& path, std::uint32_t count) {
+  SqliteStore store(path);
+  insertNumbered(store, count);
+}
+
+// What verify says after `sql` edited the closed archive behind its back.
+VerifyReport verifyAfter(const std::string& path, const std::string& sql) {
+  execute(path, sql);
+  return SqliteStore(path).verify();
 }
 
 std::int64_t scalar(SqliteStore& store, const std::string& sql) {
@@ -90,59 +132,34 @@ TEST(Store, ArchivesARequestOnce) {
 
 TEST(Store, GroupsPagerMessagesUntilAnIdleGapAndSessionsByCallId) {
   TempDb db;
-  SqliteStore store(db.path(), 30 * 60 * 1000);
-  const std::int64_t t0 = 1'700'000'000'000;
-  store.begin();
-  store.insertMessage(record(1, "one", t0));
-  store.insertMessage(record(2, "two", t0 + 10 * 60 * 1000));
-  store.insertMessage(record(3, "three", t0 + 50 * 60 * 1000));  // 40 minutes later: new conversation
-  MessageRecord inSession = record(4, "session text", t0);
-  inSession.session = true;
-  inSession.callId = "session-1";
-  store.insertMessage(inSession);
-  MessageRecord second = record(5, "more", t0 + 90 * 60 * 1000);
-  second.session = true;
-  second.callId = "session-1";
-  store.insertMessage(second);
-  store.commit();
+  SqliteStore store(db.path(), kIdleGap);
+  insertAll(store, {record(1, "one", kT0), record(2, "two", kT0 + 10 * kMinute),
+                    record(3, "three", kT0 + 50 * kMinute),  // 40 minutes later: new conversation
+                    sessionMessage(4, "session text", kT0), sessionMessage(5, "more", kT0 + 90 * kMinute)});
   EXPECT_EQ(scalar(store, "SELECT count(DISTINCT conversation_id) FROM messages WHERE call_id LIKE 'call-%'"), 2);
   EXPECT_EQ(scalar(store, "SELECT count(DISTINCT conversation_id) FROM messages WHERE call_id = 'session-1'"), 1);
 }
 
 TEST(Store, ConversationLastTimeIsTheNewestMessage) {
   TempDb db;
-  SqliteStore store(db.path(), 30 * 60 * 1000);
-  const std::int64_t t0 = 1'700'000'000'000;
-  store.begin();
-  store.insertMessage(record(1, "one", t0));
-  store.insertMessage(record(2, "two", t0 + 20 * 60 * 1000));
-  store.insertMessage(record(3, "late arrival", t0 + 5 * 60 * 1000));  // out of order: last_ms stays
-  store.commit();
-  store.begin();
-  store.insertMessage(record(4, "next batch", t0 + 40 * 60 * 1000));  // 20 minutes after the newest
-  store.commit();
+  SqliteStore store(db.path(), kIdleGap);
+  insertAll(store, {record(1, "one", kT0), record(2, "two", kT0 + 20 * kMinute),
+                    record(3, "late arrival", kT0 + 5 * kMinute)});  // out of order: last_ms stays
+  insertAll(store, {record(4, "next batch", kT0 + 40 * kMinute)});  // 20 minutes after the newest
   EXPECT_EQ(scalar(store, "SELECT count(*) FROM conversations"), 1);
-  EXPECT_EQ(scalar(store, "SELECT last_ms FROM conversations"), t0 + 40 * 60 * 1000);
-  EXPECT_EQ(scalar(store, "SELECT started_ms FROM conversations"), t0);
+  EXPECT_EQ(scalar(store, "SELECT last_ms FROM conversations"), kT0 + 40 * kMinute);
+  EXPECT_EQ(scalar(store, "SELECT started_ms FROM conversations"), kT0);
 }
 
 TEST(Store, PagerConversationContinuesAfterReopening) {
   TempDb db;
-  const std::int64_t t0 = 1'700'000'000'000;
   {
-    SqliteStore store(db.path(), 30 * 60 * 1000);
-    store.begin();
-    store.insertMessage(record(1, "before restart", t0));
-    store.commit();
+    SqliteStore store(db.path(), kIdleGap);
+    insertAll(store, {record(1, "before restart", kT0)});
   }
-  SqliteStore store(db.path(), 30 * 60 * 1000);
-  store.begin();
-  store.insertMessage(record(2, "after restart", t0 + 10 * 60 * 1000));
-  MessageRecord session = record(3, "session", t0);
-  session.session = true;
-  session.callId = "session-1";
-  store.insertMessage(session);
-  store.commit();
+  SqliteStore store(db.path(), kIdleGap);
+  MessageRecord session = sessionMessage(3, "session", kT0);
+  insertAll(store, {record(2, "after restart", kT0 + 10 * kMinute), session});
   EXPECT_EQ(scalar(store, "SELECT count(DISTINCT conversation_id) FROM messages WHERE call_id LIKE 'call-%'"), 1);
   store.begin();
   session.cseq = 4;
@@ -153,17 +170,14 @@ TEST(Store, PagerConversationContinuesAfterReopening) {
 
 TEST(Store, RolledBackConversationsAreNotReused) {
   TempDb db;
-  SqliteStore store(db.path(), 30 * 60 * 1000);
-  const std::int64_t t0 = 1'700'000'000'000;
+  SqliteStore store(db.path(), kIdleGap);
   store.begin();
-  store.insertMessage(record(1, "rolled back", t0));
-  MessageRecord session = record(2, "rolled back too", t0);
-  session.session = true;
-  session.callId = "session-1";
+  store.insertMessage(record(1, "rolled back", kT0));
+  MessageRecord session = sessionMessage(2, "rolled back too", kT0);
   store.insertMessage(session);
   store.rollback();
   store.begin();
-  EXPECT_TRUE(store.insertMessage(record(1, "again", t0 + 1000)));
+  EXPECT_TRUE(store.insertMessage(record(1, "again", kT0 + 1000)));
   session.text = "again";
   EXPECT_TRUE(store.insertMessage(session));
   store.commit();
@@ -176,20 +190,14 @@ TEST(Store, SeesConversationsAnotherConnectionRemoved) {
   // The writer caches conversations; a purge by hand (another process)
   // must not leave it pointing at a deleted one.
   TempDb db;
-  SqliteStore store(db.path(), 30 * 60 * 1000);
-  const std::int64_t t0 = 1'700'000'000'000;
-  store.begin();
-  store.insertMessage(record(1, "first", t0));
-  MessageRecord session = record(2, "in a session", t0);
-  session.session = true;
-  session.callId = "session-1";
-  store.insertMessage(session);
-  store.commit();
+  SqliteStore store(db.path(), kIdleGap);
+  MessageRecord session = sessionMessage(2, "in a session", kT0);
+  insertAll(store, {record(1, "first", kT0), session});
   execute(db.path(),
           "INSERT INTO tombstones (id, hash, purged_ms) SELECT id, hash, 0 FROM messages; "
           "DELETE FROM messages; DELETE FROM conversations;");
   store.begin();
-  EXPECT_TRUE(store.insertMessage(record(3, "after the purge", t0 + 60 * 1000)));
+  EXPECT_TRUE(store.insertMessage(record(3, "after the purge", kT0 + kMinute)));
   session.cseq = 4;
   EXPECT_TRUE(store.insertMessage(session));
   store.commit();
@@ -226,10 +234,7 @@ TEST(Store, UpgradesAVersion3Archive) {
   {
     sqlite3* raw = nullptr;
     ASSERT_EQ(sqlite3_open(db.path().c_str(), &raw), SQLITE_OK);
-    for (const Migration& migration : migrations()) {
-      if (migration.version > 3) break;
-      ASSERT_EQ(sqlite3_exec(raw, migration.sql, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(raw);
-    }
+    ASSERT_NO_FATAL_FAILURE(testing::migrateSqliteTo(raw, 3));
     ASSERT_EQ(sqlite3_exec(raw,
                            "PRAGMA user_version = 3; "
                            "INSERT INTO conversations (kind, call_id, participants, started_ms, last_ms) "
@@ -238,7 +243,7 @@ TEST(Store, UpgradesAVersion3Archive) {
               SQLITE_OK);
     sqlite3_close(raw);
   }
-  SqliteStore store(db.path(), 30 * 60 * 1000);
+  SqliteStore store(db.path(), kIdleGap);
   EXPECT_EQ(store.schemaVersion(), migrations().back().version);
   EXPECT_EQ(scalar(store, "SELECT count(*) FROM sqlite_master WHERE name IN ('conversations_call_id', "
                           "'conversations_participants') AND sql LIKE '% WHERE %'"),
@@ -263,9 +268,7 @@ TEST(Store, FullTextIndexFindsWords) {
 TEST(Store, VerifyPassesOnAnUntouchedArchive) {
   TempDb db;
   SqliteStore store(db.path());
-  store.begin();
-  for (std::uint32_t i = 1; i <= 20; ++i) store.insertMessage(record(i, "message " + std::to_string(i)));
-  store.commit();
+  insertNumbered(store, 20);
   const VerifyReport report = store.verify();
   EXPECT_TRUE(report.ok) << report.problem;
   EXPECT_EQ(report.rows, 20);
@@ -273,14 +276,8 @@ TEST(Store, VerifyPassesOnAnUntouchedArchive) {
 
 TEST(Store, VerifyFindsAnEditedRow) {
   TempDb db;
-  {
-    SqliteStore store(db.path());
-    store.begin();
-    for (std::uint32_t i = 1; i <= 10; ++i) store.insertMessage(record(i, "message " + std::to_string(i)));
-    store.commit();
-  }
-  execute(db.path(), "UPDATE messages SET text = 'nothing to see' WHERE id = 4");
-  const VerifyReport report = SqliteStore(db.path()).verify();
+  writeNumbered(db.path(), 10);
+  const VerifyReport report = verifyAfter(db.path(), "UPDATE messages SET text = 'nothing to see' WHERE id = 4");
   EXPECT_FALSE(report.ok);
   EXPECT_EQ(report.firstBadId, 4);
 }
@@ -333,20 +330,19 @@ TEST(Store, FinalCodesAreSealedAndAnEditedOneIsFound) {
         << "the row keeps the code it was written with; later ones are outcome records only";
     EXPECT_EQ(scalar(store, "SELECT final_code FROM outcomes WHERE message_id = 3 ORDER BY id DESC LIMIT 1"), 486);
   }
-  execute(db.path(), "UPDATE messages SET final_code = 302 WHERE id = 3");
-  VerifyReport report = SqliteStore(db.path()).verify();
+  VerifyReport report = verifyAfter(db.path(), "UPDATE messages SET final_code = 302 WHERE id = 3");
   EXPECT_FALSE(report.ok);
   EXPECT_EQ(report.firstBadId, 3);
   EXPECT_NE(report.problem.find("final code 302"), std::string::npos) << report.problem;
 
-  execute(db.path(), "UPDATE messages SET final_code = 0 WHERE id = 3; UPDATE outcomes SET final_code = 200 WHERE id = 11");
-  report = SqliteStore(db.path()).verify();
+  report = verifyAfter(db.path(),
+                       "UPDATE messages SET final_code = 0 WHERE id = 3; UPDATE outcomes SET final_code = 200 WHERE id = 11");
   EXPECT_FALSE(report.ok) << "an edited outcome record breaks its chain";
   EXPECT_EQ(report.firstBadId, 3);
 
-  execute(db.path(), "UPDATE outcomes SET final_code = 486 WHERE id = 11; DELETE FROM outcomes WHERE id = 11; "
-                     "UPDATE messages SET final_code = 0 WHERE id = 3");
-  report = SqliteStore(db.path()).verify();
+  report = verifyAfter(db.path(),
+                       "UPDATE outcomes SET final_code = 486 WHERE id = 11; DELETE FROM outcomes WHERE id = 11; "
+                       "UPDATE messages SET final_code = 0 WHERE id = 3");
   EXPECT_FALSE(report.ok) << "the newest outcome removed is seen at the head";
 }
 
@@ -357,10 +353,7 @@ TEST(Store, FinalCodesOfAnArchiveOlderThanOutcomesAreCountedNotFailed) {
     // previous sipwarden wrote it (final_code outside any chain).
     sqlite3* raw = nullptr;
     ASSERT_EQ(sqlite3_open(db.path().c_str(), &raw), SQLITE_OK);
-    for (const Migration& migration : migrations()) {
-      if (migration.version > 4) break;
-      ASSERT_EQ(sqlite3_exec(raw, migration.sql, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(raw);
-    }
+    ASSERT_NO_FATAL_FAILURE(testing::migrateSqliteTo(raw, 4));
     std::string previous;
     std::string sql = "PRAGMA user_version = 4; INSERT INTO conversations (id, kind, participants, started_ms, last_ms) "
                       "VALUES (1, 'pager', 'alice@example.com,bob@example.com', 0, 0);";
@@ -394,26 +387,18 @@ TEST(Store, FinalCodesOfAnArchiveOlderThanOutcomesAreCountedNotFailed) {
   EXPECT_EQ(report.outcomes, 2);
   EXPECT_EQ(report.unsealedCodes, 1);
   EXPECT_EQ(scalar(store, "SELECT final_code FROM outcomes WHERE message_id = 1"), 408);
-  execute(db.path(), "UPDATE outcomes SET final_code = 200 WHERE message_id = 1");
-  report = SqliteStore(db.path()).verify();
+  report = verifyAfter(db.path(), "UPDATE outcomes SET final_code = 200 WHERE message_id = 1");
   EXPECT_FALSE(report.ok) << "an old row's code, once sealed, is covered";
   EXPECT_EQ(report.firstBadId, 1);
 }
 
 TEST(Store, VerifyFindsADeletedRowInTheMiddleAndAtTheEnd) {
   TempDb db;
-  {
-    SqliteStore store(db.path());
-    store.begin();
-    for (std::uint32_t i = 1; i <= 10; ++i) store.insertMessage(record(i, "message " + std::to_string(i)));
-    store.commit();
-  }
-  execute(db.path(), "DELETE FROM messages WHERE id = 10");
-  VerifyReport report = SqliteStore(db.path()).verify();
+  writeNumbered(db.path(), 10);
+  VerifyReport report = verifyAfter(db.path(), "DELETE FROM messages WHERE id = 10");
   EXPECT_FALSE(report.ok);
   EXPECT_NE(report.problem.find("rows were deleted"), std::string::npos) << report.problem;
-  execute(db.path(), "DELETE FROM messages WHERE id = 6");
-  report = SqliteStore(db.path()).verify();
+  report = verifyAfter(db.path(), "DELETE FROM messages WHERE id = 6");
   EXPECT_FALSE(report.ok);
   EXPECT_EQ(report.firstBadId, 7);
 }
@@ -437,7 +422,7 @@ TEST(Store, AFullDiskIsAnError) {
 TEST(Writer, GroupCommitsEverythingSubmittedBeforeStop) {
   TempDb db;
   {
-    Writer writer(WriterSettings{db.path(), 100, std::chrono::milliseconds(5), 100000, 30 * 60 * 1000});
+    Writer writer(WriterSettings{db.path(), 100, std::chrono::milliseconds(5), 100000, kIdleGap});
     for (std::uint32_t i = 1; i <= 1000; ++i) ASSERT_TRUE(writer.submit(record(i, "m" + std::to_string(i))));
     ASSERT_TRUE(writer.submit(record(1, "m1")));  // a second pass of the same request
     writer.finalCode("call-7", 7, "alice@example.com", 486);
@@ -455,7 +440,7 @@ TEST(Writer, GroupCommitsEverythingSubmittedBeforeStop) {
 
 TEST(Writer, TellsWhoWaitsWhenTheRowIsDurable) {
   TempDb db;
-  Writer writer(WriterSettings{db.path(), 100, std::chrono::milliseconds(5), 100000, 30 * 60 * 1000});
+  Writer writer(WriterSettings{db.path(), 100, std::chrono::milliseconds(5), 100000, kIdleGap});
   auto waiter = std::make_shared<PromiseWaiter>();
   auto future = waiter->done.get_future();
   ASSERT_TRUE(writer.submit(record(1, "wait for me"), waiter));
@@ -466,7 +451,7 @@ TEST(Writer, TellsWhoWaitsWhenTheRowIsDurable) {
 
 TEST(Writer, CheckpointsOnItsOwnConnection) {
   TempDb db;
-  Writer writer(WriterSettings{db.path(), 100, std::chrono::milliseconds(5), 100000, 30 * 60 * 1000});
+  Writer writer(WriterSettings{db.path(), 100, std::chrono::milliseconds(5), 100000, kIdleGap});
   for (std::uint32_t i = 1; i <= 500; ++i) ASSERT_TRUE(writer.submit(record(i, "m" + std::to_string(i))));
   for (int i = 0; i < 300 && writer.counters().checkpoints.load() == 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -478,7 +463,7 @@ TEST(Writer, CheckpointsOnItsOwnConnection) {
 
 TEST(Writer, RefusesWhenTheQueueIsFull) {
   TempDb db;
-  Writer writer(WriterSettings{db.path(), 10, std::chrono::milliseconds(200), 3, 30 * 60 * 1000});
+  Writer writer(WriterSettings{db.path(), 10, std::chrono::milliseconds(200), 3, kIdleGap});
   int accepted = 0;
   for (std::uint32_t i = 1; i <= 50; ++i) accepted += writer.submit(record(i, "x")) ? 1 : 0;
   EXPECT_LT(accepted, 50);
@@ -493,7 +478,7 @@ namespace {
 
 TEST(Writer, RecoversByItselfWhenSpaceReturns) {
   TempDb db;
-  Writer writer(WriterSettings{db.path(), 1, std::chrono::milliseconds(1), 100000, 30 * 60 * 1000, 40});
+  Writer writer(WriterSettings{db.path(), 1, std::chrono::milliseconds(1), 100000, kIdleGap, 40});
   auto commitOne = [&](std::uint32_t cseq) {
     auto waiter = std::make_shared<PromiseWaiter>();
     auto future = waiter->done.get_future();
@@ -521,40 +506,45 @@ TEST(Writer, RecoversByItselfWhenSpaceReturns) {
 namespace sipwarden::archive {
 namespace {
 
+// Rows from 2001, and a time long after them.
+constexpr std::int64_t kLongAgo = 1'000'000'000'000;
+constexpr std::int64_t kLongAfter = 1'900'000'000'000;
+
+// Retention's purge at `now` of what is a second older, `batch` rows at a
+// time, in one transaction; how many rows it took.
+std::int64_t purgeBefore(SqliteStore& store, std::int64_t now, int batch) {
+  store.begin();
+  const std::int64_t purged = store.purgeBatch(now - 1000, now, batch);
+  store.commit();
+  return purged;
+}
+
 TEST(Store, PurgeKeepsHeldConversationsAndParticipantsAndTheChainVerifies) {
   TempDb db;
   SqliteStore store(db.path());
-  const std::int64_t old = 1'000'000'000'000;  // 2001
-  const std::int64_t recent = 1'900'000'000'000;
   store.begin();
-  for (std::uint32_t i = 1; i <= 10; ++i) store.insertMessage(record(i, "old " + std::to_string(i), old + i));
-  MessageRecord carol = record(11, "old but held", old + 11);
+  for (std::uint32_t i = 1; i <= 10; ++i) store.insertMessage(record(i, "old " + std::to_string(i), kLongAgo + i));
+  MessageRecord carol = record(11, "old but held", kLongAgo + 11);
   carol.sender = "carol@example.com";
   carol.participants = "bob@example.com,carol@example.com";
   store.insertMessage(carol);
-  store.insertMessage(record(12, "recent", recent));
+  store.insertMessage(record(12, "recent", kLongAfter));
   store.commit();
-  store.setHold("participant", "carol@example.com", true, recent);
-  store.begin();
-  EXPECT_EQ(store.purgeBatch(recent - 1000, recent, 4), 4) << "small batches";
-  store.commit();
-  store.begin();
-  EXPECT_EQ(store.purgeBatch(recent - 1000, recent, 500), 6);
-  store.commit();
+  store.setHold("participant", "carol@example.com", true, kLongAfter);
+  EXPECT_EQ(purgeBefore(store, kLongAfter, 4), 4) << "small batches";
+  EXPECT_EQ(purgeBefore(store, kLongAfter, 500), 6);
   EXPECT_EQ(store.messageCount(), 2);
   EXPECT_EQ(scalar(store, "SELECT count(*) FROM messages WHERE sender = 'carol@example.com'"), 1);
   EXPECT_EQ(scalar(store, "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'old'"), 1);
   const VerifyReport report = store.verify();
   EXPECT_TRUE(report.ok) << report.problem;
-  store.setHold("participant", "carol@example.com", false, recent);
-  store.begin();
-  EXPECT_EQ(store.purgeBatch(recent - 1000, recent, 500), 1);
-  store.commit();
+  store.setHold("participant", "carol@example.com", false, kLongAfter);
+  EXPECT_EQ(purgeBefore(store, kLongAfter, 500), 1);
   EXPECT_TRUE(store.verify().ok);
 }
 
 // A row as the archive plugin writes it: its final code comes later.
-MessageRecord awaitingCode(std::uint32_t cseq, const std::string& text, std::int64_t timeMs = 1'700'000'000'000) {
+MessageRecord awaitingCode(std::uint32_t cseq, const std::string& text, std::int64_t timeMs = kT0) {
   return testing::textMessage("call-" + std::to_string(cseq), cseq, timeMs, text);
 }
 
@@ -570,16 +560,12 @@ TEST(Store, IdsAreNotReusedWhenAPurgeTookTheNewestRows) {
   // records still name it).
   TempDb db;
   SqliteStore store(db.path());
-  const std::int64_t old = 1'000'000'000'000;
-  const std::int64_t now = 1'900'000'000'000;
   store.begin();
-  for (std::uint32_t i = 1; i <= 3; ++i) store.insertMessage(record(i, "old " + std::to_string(i), old + i));
+  for (std::uint32_t i = 1; i <= 3; ++i) store.insertMessage(record(i, "old " + std::to_string(i), kLongAgo + i));
   store.commit();
+  EXPECT_EQ(purgeBefore(store, kLongAfter, 500), 3);
   store.begin();
-  EXPECT_EQ(store.purgeBatch(now - 1000, now, 500), 3);
-  store.commit();
-  store.begin();
-  store.insertMessage(awaitingCode(4, "after the purge", now));
+  store.insertMessage(awaitingCode(4, "after the purge", kLongAfter));
   store.commit();
   EXPECT_EQ(scalar(store, "SELECT id FROM messages"), 4);
   EXPECT_EQ(scalar(store, "SELECT count(*) FROM outcomes WHERE message_id = 4"), 0)
@@ -589,26 +575,25 @@ TEST(Store, IdsAreNotReusedWhenAPurgeTookTheNewestRows) {
   EXPECT_EQ(report.rows, 4);
   SqliteStore reopened(db.path());
   reopened.begin();
-  reopened.insertMessage(record(5, "and after a restart", now + 1));
+  reopened.insertMessage(record(5, "and after a restart", kLongAfter + 1));
   reopened.commit();
   EXPECT_EQ(scalar(reopened, "SELECT max(id) FROM messages"), 5);
+}
+
+// The final code of CSeq 1, arriving once its row is gone, records no
+// outcome (`countOutcomes` counts where it would be) and the chain verifies.
+void expectALateCodeIsDropped(SqliteStore& store, const std::string& countOutcomes) {
+  commitLaterCode(store, 1, 200);
+  EXPECT_EQ(scalar(store, countOutcomes), 0);
+  EXPECT_TRUE(store.verify().ok);
 }
 
 TEST(Store, ALaterCodeForAPurgedRowIsNotRecorded) {
   TempDb db;
   SqliteStore store(db.path());
-  const std::int64_t old = 1'000'000'000'000;
-  const std::int64_t now = 1'900'000'000'000;
-  store.begin();
-  store.insertMessage(awaitingCode(1, "code still to come", old));
-  store.insertMessage(record(2, "kept", now));
-  store.commit();
-  store.begin();
-  EXPECT_EQ(store.purgeBatch(now - 1000, now, 500), 1);
-  store.commit();
-  commitLaterCode(store, 1, 200);
-  EXPECT_EQ(scalar(store, "SELECT count(*) FROM outcomes WHERE message_id = 1"), 0);
-  EXPECT_TRUE(store.verify().ok);
+  insertAll(store, {awaitingCode(1, "code still to come", kLongAgo), record(2, "kept", kLongAfter)});
+  EXPECT_EQ(purgeBefore(store, kLongAfter, 500), 1);
+  expectALateCodeIsDropped(store, "SELECT count(*) FROM outcomes WHERE message_id = 1");
 }
 
 TEST(Store, ALaterCodeForARolledBackRowIsNotRecorded) {
@@ -617,9 +602,7 @@ TEST(Store, ALaterCodeForARolledBackRowIsNotRecorded) {
   store.begin();
   store.insertMessage(awaitingCode(1, "rolled back"));
   store.rollback();
-  commitLaterCode(store, 1, 200);
-  EXPECT_EQ(scalar(store, "SELECT count(*) FROM outcomes"), 0);
-  EXPECT_TRUE(store.verify().ok);
+  expectALateCodeIsDropped(store, "SELECT count(*) FROM outcomes");
 }
 
 TEST(Store, TwoWritersOnOneFileTakeTurnsWithoutLosingARow) {

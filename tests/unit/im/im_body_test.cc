@@ -29,6 +29,18 @@ ImBody bodyOf(const sip::Message& message) {
                 [&](std::string_view name) { return message.header(name); });
 }
 
+// A sample and its body as read; the body may point into the message.
+struct ReadSample {
+  std::unique_ptr<sip::Message> message;
+  ImBody body;
+};
+
+ReadSample readSample(const std::string& name) {
+  auto message = sample(name);
+  ImBody body = bodyOf(*message);
+  return ReadSample{std::move(message), std::move(body)};
+}
+
 // Rewrites every part through a CoreExchange and returns the message as it
 // would leave, parsed again.
 std::unique_ptr<sip::Message> rewriteAll(const sip::Message& message, const std::function<std::string(std::string)>& f) {
@@ -46,8 +58,7 @@ std::unique_ptr<sip::Message> rewriteAll(const sip::Message& message, const std:
 }
 
 TEST(ImBody, PlainText) {
-  auto message = sample("01-message-text-plain.sip");
-  ImBody body = bodyOf(*message);
+  auto [message, body] = readSample("01-message-text-plain.sip");
   ASSERT_TRUE(body.present());
   ASSERT_EQ(body.partCount(), 1u);
   EXPECT_EQ(body.partType(0), "text/plain");
@@ -62,8 +73,7 @@ TEST(ImBody, HtmlIsReducedToTextForSearch) {
 }
 
 TEST(ImBody, CpimWrappedTextIsThePartNotTheCpimHeaders) {
-  auto message = sample("04-message-cpim-text-plain-link.sip");
-  ImBody body = bodyOf(*message);
+  auto [message, body] = readSample("04-message-cpim-text-plain-link.sip");
   ASSERT_EQ(body.partCount(), 1u);
   EXPECT_EQ(body.partLocation(0), "cpim");
   EXPECT_EQ(body.partText(0), "Nightly build artifacts: https://ci.example.com/job/nightly/812/artifacts");
@@ -74,8 +84,7 @@ TEST(ImBody, CpimWrappedTextIsThePartNotTheCpimHeaders) {
 }
 
 TEST(ImBody, MultipartAlternativeEachPartRewrittenBoundaryKept) {
-  auto message = sample("05-message-multipart-alternative.sip");
-  ImBody body = bodyOf(*message);
+  auto [message, body] = readSample("05-message-multipart-alternative.sip");
   ASSERT_EQ(body.partCount(), 2u);
   EXPECT_EQ(body.partType(0), "text/plain");
   EXPECT_EQ(body.partType(1), "text/html");
@@ -94,8 +103,7 @@ TEST(ImBody, MultipartAlternativeEachPartRewrittenBoundaryKept) {
 }
 
 TEST(ImBody, MsImFormatHeaderIsDecodedAndReencoded) {
-  auto message = sample("06-lync-message-ms-im-format.sip");
-  ImBody body = bodyOf(*message);
+  auto [message, body] = readSample("06-lync-message-ms-im-format.sip");
   ASSERT_EQ(body.partCount(), 2u);
   EXPECT_EQ(body.partLocation(1), "header:Ms-IM-Format");
   EXPECT_NE(body.partText(1).find("<a href=\"http://share.example.com/sites/design/review-2026.pptx\">"),

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <Poco/JSON/Parser.h>
+#include <dlfcn.h>
 
 #include "pipeline/loader.h"
 #include "pipeline/message_path.h"
@@ -78,7 +79,70 @@ TEST(Loader, LoadsAModuleFromThePluginDirectory) {
 TEST(Loader, RefusesAModuleBuiltForAnotherAbiAndSaysWhich) {
   const std::string error = buildError(R"([{"plugin": "bad_abi"}])");
   EXPECT_NE(error.find("plugins[0].module"), std::string::npos) << error;
-  EXPECT_NE(error.find("built for plugin ABI 99, this sipwarden speaks ABI " + std::to_string(kPluginAbiVersion)), std::string::npos) << error;
+  EXPECT_NE(error.find("(bad_abi) was built with plugin ABI 99, this sipwarden with plugin ABI " +
+                       std::to_string(kPluginAbiVersion)),
+            std::string::npos)
+      << error;
+}
+
+TEST(Loader, RefusesAModuleOfAnotherStandardLibraryNamingTheFieldAndBothValues) {
+  const std::string error = buildError(R"([{"plugin": "wrong_stamp"}])");
+  EXPECT_NE(error.find("plugins[0].module: " SIPWARDEN_TEST_PLUGIN_DIR "/sipwarden_wrong_stamp.so"), std::string::npos)
+      << error;
+  EXPECT_NE(error.find("(wrong_stamp) was built with standard library libstdc++ 0, this sipwarden with standard "
+                       "library " +
+                       std::string(kPluginAbiStamp.standardLibrary)),
+            std::string::npos)
+      << error;
+}
+
+TEST(Loader, AReloadReusesTheLoadedModuleAndNeverUnloadsIt) {
+  const std::string path = SIPWARDEN_TEST_PLUGIN_DIR "/sipwarden_probe.so";
+  const std::string config = R"([{"plugin": "probe", "module": ")" + path + R"("}])";
+  const Poco::SharedLibrary* first = chainFrom(config)->entries()[0].library;  // that chain is gone
+  void* stillLoaded = dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD);
+  EXPECT_NE(stillLoaded, nullptr);
+  if (stillLoaded != nullptr) dlclose(stillLoaded);
+  EXPECT_EQ(chainFrom(config)->entries()[0].library, first);
+  const std::string otherSpelling = R"([{"plugin": "probe", "module": ")" SIPWARDEN_TEST_PLUGIN_DIR
+                                    R"(/./sipwarden_probe.so"}])";
+  EXPECT_EQ(chainFrom(otherSpelling)->entries()[0].library, first);
+}
+
+// The stamps compared field by field, the SDK version first.
+TEST(AbiStamp, SameStampsAgree) { EXPECT_EQ(compareAbiStamps(kPluginAbiStamp, kPluginAbiStamp), std::nullopt); }
+
+TEST(AbiStamp, EachFieldIsNamedWithBothValues) {
+  const PluginAbiStamp core{6, "gcc 13", "libstdc++ 13", "cxx11"};
+  const auto differenceIn = [&](PluginAbiStamp module) {
+    const auto difference = compareAbiStamps(module, core);
+    return difference ? difference->field + ": " + difference->moduleValue + " / " + difference->coreValue : "";
+  };
+  EXPECT_EQ(differenceIn({5, "gcc 13", "libstdc++ 13", "cxx11"}), "plugin ABI: 5 / 6");
+  EXPECT_EQ(differenceIn({6, "clang 18", "libstdc++ 13", "cxx11"}), "compiler: clang 18 / gcc 13");
+  EXPECT_EQ(differenceIn({6, "gcc 13", "libc++ 180100", "cxx11"}), "standard library: libc++ 180100 / libstdc++ 13");
+  EXPECT_EQ(differenceIn({6, "gcc 13", "libstdc++ 13", "gcc4"}), "string ABI: gcc4 / cxx11");
+}
+
+TEST(AbiStamp, AnotherSdkVersionIsAllThatIsReadOfTheModule) {
+  const PluginAbiStamp module{99, nullptr, nullptr, nullptr};
+  const auto difference = compareAbiStamps(module, kPluginAbiStamp);
+  ASSERT_TRUE(difference.has_value());
+  EXPECT_EQ(difference->field, "plugin ABI");
+  EXPECT_EQ(difference->moduleValue, "99");
+}
+
+TEST(AbiStamp, TheCoreStampNamesThisBuild) {
+  EXPECT_EQ(kPluginAbiStamp.sdkVersion, kPluginAbiVersion);
+#if defined(__clang__)
+  EXPECT_EQ(std::string(kPluginAbiStamp.compiler), "clang " + std::to_string(__clang_major__));
+#else
+  EXPECT_EQ(std::string(kPluginAbiStamp.compiler), "gcc " + std::to_string(__GNUC__));
+#endif
+#if defined(_GLIBCXX_RELEASE)
+  EXPECT_EQ(std::string(kPluginAbiStamp.standardLibrary), "libstdc++ " + std::to_string(_GLIBCXX_RELEASE));
+  EXPECT_EQ(std::string(kPluginAbiStamp.stringAbi), _GLIBCXX_USE_CXX11_ABI ? "cxx11" : "gcc4");
+#endif
 }
 
 TEST(Loader, RefusesAModuleWithoutEntryPoint) {
@@ -184,30 +248,41 @@ class RecordingSender final : public transport::Sender {
   std::vector<std::string> sent;
 };
 
-TEST(ProxyWithChain, ReplyFromAFilterIsSentAndNothingForwarded) {
+// A proxy with one next hop (127.0.0.1:5080) running `chain`, and what it
+// sent.
+struct ChainedProxy {
+  explicit ChainedProxy(const std::string& chain) : proxy(config(), sender, clock) { proxy.setChain(chainFrom(chain)); }
+  static proxy::ProxyConfig config() {
+    proxy::ProxyConfig settings;
+    settings.upstreams = {{"127.0.0.1", 5080, transport::Protocol::Udp}};
+    return settings;
+  }
+  // A datagram arriving from `host`:`port`.
+  void receive(const std::string& text, const std::string& host, std::uint16_t port) {
+    proxy.onMessage(text, transport::Origin{transport::Protocol::Udp, Poco::Net::SocketAddress(host, port), 0});
+  }
+
   RecordingSender sender;
   proxy::ManualClock clock;
-  proxy::ProxyConfig config;
-  config.upstreams = {{"127.0.0.1", 5080, transport::Protocol::Udp}};
-  proxy::Proxy proxy(config, sender, clock);
-  proxy.setChain(chainFrom(R"([{"plugin": "probe", "action": "reply", "code": 403, "reason": "Blocked"}])"));
-  proxy.onMessage(kMessage, transport::Origin{transport::Protocol::Udp, Poco::Net::SocketAddress("192.0.2.10", 5060), 0});
-  ASSERT_EQ(sender.sent.size(), 1u);
-  EXPECT_TRUE(sender.sent[0].starts_with("SIP/2.0 403 Blocked\r\n"));
-  EXPECT_NE(sender.sent[0].find("Warning: 399 sipwarden \"probe\""), std::string::npos);
-  EXPECT_EQ(proxy.chain()->entries()[0].counters->named.at("ended.403"), 1u);
+  proxy::Proxy proxy;
+};
+
+TEST(ProxyWithChain, ReplyFromAFilterIsSentAndNothingForwarded) {
+  ChainedProxy hop(R"([{"plugin": "probe", "action": "reply", "code": 403, "reason": "Blocked"}])");
+  hop.receive(kMessage, "192.0.2.10", 5060);
+  const auto& sent = hop.sender.sent;
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_TRUE(sent[0].starts_with("SIP/2.0 403 Blocked\r\n"));
+  EXPECT_NE(sent[0].find("Warning: 399 sipwarden \"probe\""), std::string::npos);
+  EXPECT_EQ(hop.proxy.chain()->entries()[0].counters->named.at("ended.403"), 1u);
 }
 
 TEST(ProxyWithChain, EditsReachTheNextHopAndResponsesAreFiltered) {
-  RecordingSender sender;
-  proxy::ManualClock clock;
-  proxy::ProxyConfig config;
-  config.upstreams = {{"127.0.0.1", 5080, transport::Protocol::Udp}};
-  proxy::Proxy proxy(config, sender, clock);
-  proxy.setChain(chainFrom(R"([{"plugin": "probe", "add_header": "X-Probe: on"}])"));
-  proxy.onMessage(kMessage, transport::Origin{transport::Protocol::Udp, Poco::Net::SocketAddress("192.0.2.10", 5060), 0});
-  ASSERT_EQ(sender.sent.size(), 1u);
-  const std::string forwarded = sender.sent[0];
+  ChainedProxy hop(R"([{"plugin": "probe", "add_header": "X-Probe: on"}])");
+  hop.receive(kMessage, "192.0.2.10", 5060);
+  const auto& sent = hop.sender.sent;
+  ASSERT_EQ(sent.size(), 1u);
+  const std::string forwarded = sent[0];
   EXPECT_NE(forwarded.find("X-Probe: on\r\n"), std::string::npos);
   auto request = parse(forwarded);
   std::string response = "SIP/2.0 200 OK\r\n";
@@ -218,10 +293,10 @@ TEST(ProxyWithChain, EditsReachTheNextHopAndResponsesAreFiltered) {
     }
   }
   response += "Content-Length: 0\r\n\r\n";
-  proxy.onMessage(response, transport::Origin{transport::Protocol::Udp, Poco::Net::SocketAddress("127.0.0.1", 5080), 0});
-  ASSERT_EQ(sender.sent.size(), 2u);
-  EXPECT_NE(sender.sent[1].find("X-Probe-Response: on\r\n"), std::string::npos) << sender.sent[1];
-  EXPECT_EQ(proxy.chain()->entries()[0].counters->named.at("ended.200"), 1u);
+  hop.receive(response, "127.0.0.1", 5080);
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_NE(sent[1].find("X-Probe-Response: on\r\n"), std::string::npos) << sent[1];
+  EXPECT_EQ(hop.proxy.chain()->entries()[0].counters->named.at("ended.200"), 1u);
 }
 
 }  // namespace
