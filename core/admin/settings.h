@@ -8,24 +8,20 @@
 //             "tls": {"certificate": "admin.pem", "private_key": "admin.key"},  // HTTPS
 //             "header_timeout_ms": 5000, "max_connections": 256, ...}  // ConnectionLimits
 //
-// Validated once at start; an error names the key path.
+// Validated once at start through the config reader (config/reader.h): an
+// error is a config::ConfigError naming the key path
+// ("admin.tokens[1].role: expected metrics or auditor, got 'root'").
 
-#include <Poco/JSON/Object.h>
 #include <Poco/Net/Context.h>
 
 #include <cstddef>
 #include <cstdint>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
-namespace sipwarden::admin {
+#include "config/reader.h"
 
-// "admin.tokens[1].role: expected metrics or auditor"
-class SettingsError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+namespace sipwarden::admin {
 
 enum class Role { Metrics, Auditor };
 
@@ -47,6 +43,8 @@ struct ConnectionLimits {
   int maxConnectionsPerAddress = 32;
   std::size_t maxHeaderBytes = 16 * 1024;  // request line and headers
   std::size_t maxBodyBytes = 64 * 1024;
+
+  bool operator==(const ConnectionLimits&) const = default;
 };
 
 struct AdminSettings {
@@ -66,9 +64,10 @@ struct AdminSettings {
 
 constexpr std::size_t kMinTokenLength = 16;
 
-// Called by the config loader with the `admin` object. Reads token files
-// now, so a missing file fails the start, not the first request.
-AdminSettings parseAdminSettings(const Poco::JSON::Object& object);
+// Called by the config loader with the reader of the `admin` block (a
+// throwing one: the first error stops the start). Reads token files now, so
+// a missing file fails the start, not the first request.
+AdminSettings readAdminSettings(config::Reader& block);
 
 // Lines "NAME ROLE TOKEN"; blank lines and lines starting with # skipped.
 // `where` prefixes errors (the key that named the file).

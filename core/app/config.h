@@ -5,7 +5,6 @@
 // integer") and start-up stops.
 
 #include <chrono>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -13,6 +12,7 @@
 
 #include "admin/settings.h"
 #include "archive/writer.h"
+#include "config/reader.h"
 #include "pipeline/chain.h"
 #include "proxy/proxy_config.h"
 #include "proxy/resolver.h"
@@ -20,10 +20,9 @@
 
 namespace sipwarden::app {
 
-class ConfigError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+// Every config error, from this file's blocks, the admin block and the
+// plugin loader alike, names the key path (config/reader.h).
+using ConfigError = config::ConfigError;
 
 struct ListenAddress {
   transport::Protocol protocol = transport::Protocol::Udp;

@@ -2,29 +2,26 @@
 // the config and from files, and errors that name the key path.
 #include "admin/settings.h"
 
-#include <Poco/JSON/Parser.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 
 #include "admin/auth.h"
+#include "config/config_test_support.h"
 
 namespace sipwarden::admin {
 namespace {
 
+using config::testing::jsonObject;
+
 AdminSettings parse(const std::string& json) {
-  Poco::JSON::Parser parser;
-  return parseAdminSettings(*parser.parse(json).extract<Poco::JSON::Object::Ptr>());
+  config::Reader block(jsonObject(json), "admin", config::OnError::Throw);
+  return readAdminSettings(block);
 }
 
 std::string errorOf(const std::string& json) {
-  try {
-    parse(json);
-  } catch (const SettingsError& error) {
-    return error.what();
-  }
-  return "no error";
+  return config::testing::thrownError([&] { parse(json); });
 }
 
 constexpr const char* kToken = R"({"name": "carol", "role": "auditor", "token": "0123456789abcdef"})";
@@ -58,28 +55,33 @@ TEST(AdminSettings, ErrorsNameTheKey) {
             "admin.tokens: the name 'carol' is used twice");
 }
 
+TEST(AdminSettings, BlocksOfTheWrongShapeNameTheirPath) {
+  const std::string tokens = std::string(R"("tokens": [)") + kToken + "]";
+  EXPECT_EQ(errorOf(R"({"tls": "x", )" + tokens + "}"), "admin.tls: expected an object {certificate, private_key}");
+  EXPECT_EQ(errorOf(R"({"tls": {"certificate": "a.pem"}, )" + tokens + "}"), "admin.tls.private_key: required");
+  EXPECT_EQ(errorOf(R"({"tls": {"certificate": "a.pem", "key": "a.key"}, )" + tokens + "}"),
+            "admin.tls.key: unknown key (expected one of: certificate, private_key)");
+  EXPECT_EQ(errorOf(std::string(R"({"tokens": )") + kToken + "}"),
+            "admin.tokens: expected a list of {name, role, token | token_file}");
+  EXPECT_EQ(errorOf(R"({"tokens": ["carol"]})"), "admin.tokens[0]: expected an object {name, role, token | token_file}");
+  EXPECT_EQ(errorOf(R"({"tokens": [{"role": "auditor", "token": "0123456789abcdef"}]})"),
+            "admin.tokens[0].name: expected a string");
+  EXPECT_EQ(errorOf(R"({"tokens": [{"name": "a", "role": "auditor", "token": "0123456789abcdef", "token_file": "f"}]})"),
+            "admin.tokens[0]: expected one of token or token_file");
+  EXPECT_EQ(errorOf(R"({"threads": "8", )" + tokens + "}"), "admin.threads: expected an integer from 1 to 64");
+  EXPECT_EQ(errorOf(R"({"allow_remote": 1, )" + tokens + "}"), "admin.allow_remote: expected true or false");
+  EXPECT_EQ(errorOf(R"({"listen": "8080", )" + tokens + "}"), "admin.listen: expected HOST:PORT, got '8080'");
+}
+
 TEST(AdminSettings, ConnectionLimitsHaveDefaultsAndNameTheirKey) {
   const std::string tokens = std::string(R"("tokens": [)") + kToken + "]";
-  const auto defaults = parse("{" + tokens + "}").limits;
-  EXPECT_EQ(defaults.headerTimeoutMs, 5000);
-  EXPECT_EQ(defaults.bodyTimeoutMs, 10000);
-  EXPECT_EQ(defaults.idleTimeoutMs, 10000);
-  EXPECT_EQ(defaults.writeTimeoutMs, 30000);
-  EXPECT_EQ(defaults.maxConnections, 256);
-  EXPECT_EQ(defaults.maxConnectionsPerAddress, 32);
-  EXPECT_EQ(defaults.maxHeaderBytes, 16384u);
-  EXPECT_EQ(defaults.maxBodyBytes, 65536u);
-  const auto set = parse(R"({"header_timeout_ms": 800, "body_timeout_ms": 900, "idle_timeout_ms": 1000,
-                             "write_timeout_ms": 1100, "max_connections": 20, "max_connections_per_address": 4,
-                             "max_header_bytes": 2048, "max_body_bytes": 0, )" + tokens + "}").limits;
-  EXPECT_EQ(set.headerTimeoutMs, 800);
-  EXPECT_EQ(set.bodyTimeoutMs, 900);
-  EXPECT_EQ(set.idleTimeoutMs, 1000);
-  EXPECT_EQ(set.writeTimeoutMs, 1100);
-  EXPECT_EQ(set.maxConnections, 20);
-  EXPECT_EQ(set.maxConnectionsPerAddress, 4);
-  EXPECT_EQ(set.maxHeaderBytes, 2048u);
-  EXPECT_EQ(set.maxBodyBytes, 0u);
+  // headerTimeoutMs, bodyTimeoutMs, idleTimeoutMs, writeTimeoutMs, maxConnections,
+  // maxConnectionsPerAddress, maxHeaderBytes, maxBodyBytes
+  EXPECT_EQ(parse("{" + tokens + "}").limits, (ConnectionLimits{5000, 10000, 10000, 30000, 256, 32, 16384, 65536}));
+  EXPECT_EQ(parse(R"({"header_timeout_ms": 800, "body_timeout_ms": 900, "idle_timeout_ms": 1000,
+                      "write_timeout_ms": 1100, "max_connections": 20, "max_connections_per_address": 4,
+                      "max_header_bytes": 2048, "max_body_bytes": 0, )" + tokens + "}").limits,
+            (ConnectionLimits{800, 900, 1000, 1100, 20, 4, 2048, 0}));
   EXPECT_EQ(errorOf(R"({"header_timeout_ms": 0, )" + tokens + "}"),
             "admin.header_timeout_ms: expected an integer from 100 to 600000");
   EXPECT_EQ(errorOf(R"({"max_connections": "lots", )" + tokens + "}"),
