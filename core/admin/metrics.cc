@@ -1,5 +1,8 @@
 #include "admin/metrics.h"
 
+#include <cstdio>
+#include <mutex>
+
 #include "archive/writer.h"
 #include "pipeline/chain.h"
 #include "proxy/proxy.h"
