@@ -57,7 +57,7 @@ class RequestHandler {
   virtual bool isProbe(const Poco::Net::HTTPRequest& request) = 0;
 };
 
-// What the front end did with connections, for AdminServer::prometheus()
+// What the front end did with connections, for AdminServer::declareMetrics()
 // (written by the poll thread, read by any).
 struct ConnectionCounters {
   std::atomic<std::uint64_t> open{0};

@@ -1,62 +1,48 @@
 #pragma once
-// Prometheus text for /metrics. The proxy's and transport's counters are
-// plain fields owned by the SIP thread, so that thread copies them into a
-// MetricsSnapshot (about once a second, see runner.cc) and the HTTP threads
-// read the copy under a lock. The archive writer's counters are atomics and
-// are read live.
+// What sipwarden exposes on /metrics: each declare* function declares the
+// metric families of one part of the process in the stats registry, naming
+// each counter once (its Prometheus name, help and where its value lives).
 
+#include <atomic>
 #include <cstdint>
-#include <map>
-#include <mutex>
-#include <string>
-#include <vector>
+#include <functional>
+
+#include "admin/stats_registry.h"
 
 namespace sipwarden::archive {
 class Writer;
 }
+namespace sipwarden::pipeline {
+class FilterChain;
+}
 namespace sipwarden::proxy {
-class Proxy;
+struct ProxyCounters;
 }
 namespace sipwarden::transport {
-class Transport;
+struct TransportCounters;
 }
 
 namespace sipwarden::admin {
 
-struct PluginSnapshot {
-  std::string name;  // plugin name ("url_filter")
-  std::string label; // "plugins[2] (url_filter)"
-  std::uint64_t invocations = 0, continued = 0, replied = 0, dropped = 0, errors = 0, nanoseconds = 0;
-  std::map<std::string, std::uint64_t> named;  // counters the plugin names (Exchange::count)
-};
+// Called while wiring the process. The proxy's counters and the transaction
+// count are read on the SIP thread (StatsRegistry::sample).
+void declareProxyMetrics(StatsRegistry& registry, const proxy::ProxyCounters& counters,
+                         std::function<std::uint64_t()> transactionsInFlight);
 
-struct MetricsSnapshot {
-  std::map<std::string, std::uint64_t> requestsByMethod, responsesByClass, localReplies, drops;
-  std::uint64_t retransmissionsAbsorbed = 0, transactionsCreated = 0, timeouts = 0, failovers = 0;
-  std::uint64_t transactionsInFlight = 0;
-  std::uint64_t datagramsIn = 0, streamMessagesIn = 0, messagesOut = 0, sendFailures = 0, framingErrors = 0;
-  std::uint64_t connectionsAccepted = 0, connectionsRefused = 0, connectionsOpen = 0;
-  std::uint64_t tlsHandshakes = 0, tlsFailures = 0;
-  std::vector<PluginSnapshot> plugins;
-  bool listenersUp = false;
-};
+// Called while wiring the process. The transport's counters and the
+// connection count are read on the SIP thread.
+void declareTransportMetrics(StatsRegistry& registry, const transport::TransportCounters& counters,
+                             std::function<std::uint64_t()> connectionsOpen);
 
-// Called on the SIP thread only.
-MetricsSnapshot collect(const proxy::Proxy& proxy, const transport::Transport& transport, bool listenersUp);
+// Called while wiring the process. `chain` returns the chain new
+// transactions run through (it changes on reload), read on the SIP thread.
+void declareFilterMetrics(StatsRegistry& registry, std::function<const pipeline::FilterChain*()> chain);
 
-// The snapshot shared between the SIP thread (writer) and HTTP threads.
-class MetricsBoard {
- public:
-  void publish(MetricsSnapshot snapshot);
-  MetricsSnapshot read() const;
+// Called while wiring the process: the gauge /readyz also reads.
+void declareListenerMetrics(StatsRegistry& registry, const std::atomic<bool>& listenersUp);
 
- private:
-  mutable std::mutex lock_;
-  MetricsSnapshot snapshot_;
-};
-
-// Called by the HTTP handler: the snapshot plus the writer's live counters
-// (`archive` may be null) in the Prometheus text exposition format 0.0.4.
-std::string renderPrometheus(const MetricsSnapshot& snapshot, const archive::Writer* archive);
+// Called while wiring a process with an archive: the writer's live counters
+// and its commit histogram (atomics, read on the HTTP threads).
+void declareArchiveMetrics(StatsRegistry& registry, const archive::Writer& archive);
 
 }  // namespace sipwarden::admin

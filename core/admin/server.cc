@@ -366,25 +366,27 @@ void AdminServer::stop() { frontEnd_.reset(); }
 
 std::string AdminServer::address() const { return frontEnd_ ? frontEnd_->address() : ""; }
 
-std::string AdminServer::prometheus() const {
-  const ConnectionCounters& c = state_->counters;
-  std::string out;
-  out += "# HELP sipwarden_admin_connections_open Admin server connections open.\n";
-  out += "# TYPE sipwarden_admin_connections_open gauge\n";
-  out += "sipwarden_admin_connections_open " + std::to_string(c.open.load()) + "\n";
-  out += "# HELP sipwarden_admin_connections_accepted_total Admin server connections accepted.\n";
-  out += "# TYPE sipwarden_admin_connections_accepted_total counter\n";
-  out += "sipwarden_admin_connections_accepted_total " + std::to_string(c.accepted.load()) + "\n";
-  out += "# HELP sipwarden_admin_connections_cut_total Admin server connections closed by a deadline or a cap.\n";
-  out += "# TYPE sipwarden_admin_connections_cut_total counter\n";
-  const std::pair<const char*, const std::atomic<std::uint64_t>*> reasons[] = {
-      {"header_timeout", &c.headerTimeout}, {"body_timeout", &c.bodyTimeout}, {"idle_timeout", &c.idleTimeout},
-      {"write_timeout", &c.writeTimeout},   {"over_cap", &c.overCap},         {"bad_request", &c.badRequest}};
-  for (const auto& [reason, count] : reasons) {
-    out += "sipwarden_admin_connections_cut_total{reason=\"" + std::string(reason) + "\"} " +
-           std::to_string(count->load()) + "\n";
-  }
-  return out;
+void AdminServer::declareMetrics(StatsRegistry& registry) const {
+  // The families hold the shared state, so they stay valid after stop().
+  const std::shared_ptr<SharedState> state = state_;
+  registry.single("sipwarden_admin_connections_open", MetricType::Gauge, "Admin server connections open.",
+                  ReadOn::AnyThread, [state] { return state->counters.open.load(); });
+  registry.single("sipwarden_admin_connections_accepted_total", MetricType::Counter,
+                  "Admin server connections accepted.", ReadOn::AnyThread,
+                  [state] { return state->counters.accepted.load(); });
+  registry.family("sipwarden_admin_connections_cut_total", MetricType::Counter,
+                  "Admin server connections closed by a deadline or a cap.", ReadOn::AnyThread, [state] {
+                    const ConnectionCounters& c = state->counters;
+                    const std::pair<const char*, const std::atomic<std::uint64_t>*> reasons[] = {
+                        {"header_timeout", &c.headerTimeout}, {"body_timeout", &c.bodyTimeout},
+                        {"idle_timeout", &c.idleTimeout},     {"write_timeout", &c.writeTimeout},
+                        {"over_cap", &c.overCap},             {"bad_request", &c.badRequest}};
+                    MetricSamples samples;
+                    for (const auto& [reason, count] : reasons) {
+                      samples.push_back(countSample({{"reason", reason}}, count->load()));
+                    }
+                    return samples;
+                  });
 }
 
 }  // namespace sipwarden::admin

@@ -22,6 +22,7 @@
 #include <string>
 
 #include "admin/settings.h"
+#include "admin/stats_registry.h"
 
 namespace sipwarden::admin {
 
@@ -55,10 +56,10 @@ class AdminServer {
   void stop();
   // The bound address, e.g. "127.0.0.1:8080" (the real port when 0 was asked).
   std::string address() const;
-  // Called from any thread (e.g. by the /metrics hook): the front end's
-  // connection counters in Prometheus text (open, accepted, and cut by
-  // reason: header/body/idle/write timeout, over a cap, bad request).
-  std::string prometheus() const;
+  // Called while wiring, before the registry renders: declares the front
+  // end's connection counters (open, accepted, and cut by reason:
+  // header/body/idle/write timeout, over a cap, bad request), read live.
+  void declareMetrics(StatsRegistry& registry) const;
 
  private:
   AdminSettings settings_;

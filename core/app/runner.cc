@@ -143,29 +143,32 @@ int run(const AppConfig& config) {
                     shared ? " (chain of hop " + settings.hopId + ")" : std::string());
   }
   for (const auto& entry : chain->entries()) log.information("filter %s loaded", entry.label);
-  // The admin server reads the proxy's counters through a snapshot the SIP
-  // thread refreshes every second (they are not thread-safe to read live).
-  admin::MetricsBoard metrics;
+  // Everything /metrics shows. The proxy's and transport's counters are not
+  // thread-safe to read live, so the SIP thread samples them every second.
+  admin::StatsRegistry metrics;
+  std::atomic<bool> listenersUp{false};
   std::atomic<bool> stopping{false};
   // SIGTERM ends the process within the grace plus a margin, even if a
   // filter never returns (the watchdog then ends it).
   constexpr std::chrono::milliseconds kExitMargin{1000};
   Watchdog watchdog(config.watchdog, config.shutdownGrace + kExitMargin, stopRequested, log);
-  metrics.publish(admin::collect(proxy, transport, true));
+  admin::declareProxyMetrics(metrics, proxy.counters(), [&proxy] { return proxy.inFlightCount(); });
+  admin::declareTransportMetrics(metrics, transport.counters(), [&transport] { return transport.connectionCount(); });
+  admin::declareFilterMetrics(metrics, [&proxy] { return proxy.chain().get(); });
+  admin::declareListenerMetrics(metrics, listenersUp);
+  if (archive) admin::declareArchiveMetrics(metrics, *archive);
+  watchdog.declareMetrics(metrics);
+  metrics.sample();
+  listenersUp = true;
   std::unique_ptr<admin::AdminServer> adminServer;
   if (config.admin.enabled) {
     admin::ServerHooks hooks;
-    // The admin server's own connection metrics: it exists whenever its
-    // workers run (between start() and stop()).
-    hooks.metrics = [&metrics, &archive, &watchdog, &adminServer] {
-      return admin::renderPrometheus(metrics.read(), archive.get()) + watchdog.prometheus() +
-             adminServer->prometheus();
-    };
+    hooks.metrics = [&metrics] { return metrics.render(); };
     hooks.live = [&watchdog](std::string& why) { return watchdog.live(why); };
-    hooks.ready = [&metrics, &archive, &stopping](std::string& why) {
+    hooks.ready = [&listenersUp, &archive, &stopping](std::string& why) {
       if (stopping) {
         why = "stopping";
-      } else if (!metrics.read().listenersUp) {
+      } else if (!listenersUp) {
         why = "SIP listeners not bound";
       } else if (archive && !archive->healthy()) {
         why = "archive not writable";
@@ -173,6 +176,7 @@ int run(const AppConfig& config) {
       return why.empty();
     };
     adminServer = std::make_unique<admin::AdminServer>(config.admin, config.archive.url, std::move(hooks));
+    adminServer->declareMetrics(metrics);
     try {
       adminServer->start();
     } catch (const Poco::Exception& error) {
@@ -213,7 +217,7 @@ int run(const AppConfig& config) {
       }
     }
     if (adminServer && std::chrono::steady_clock::now() >= nextSnapshot) {
-      metrics.publish(admin::collect(proxy, transport, true));
+      metrics.sample();
       nextSnapshot = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     }
   }

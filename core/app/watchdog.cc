@@ -45,17 +45,13 @@ bool Watchdog::live(std::string& why) const {
   return false;
 }
 
-std::string Watchdog::prometheus() const {
-  return "# HELP sipwarden_sip_thread_stalls_total Times the SIP thread made no progress for longer than "
-         "watchdog_ms.\n"
-         "# TYPE sipwarden_sip_thread_stalls_total counter\n"
-         "sipwarden_sip_thread_stalls_total " +
-         std::to_string(stalls()) +
-         "\n"
-         "# HELP sipwarden_sip_thread_stalled 1 while the SIP thread is stalled (then /healthz fails).\n"
-         "# TYPE sipwarden_sip_thread_stalled gauge\n"
-         "sipwarden_sip_thread_stalled " +
-         std::string(stalled_.load(std::memory_order_relaxed) ? "1" : "0") + "\n";
+void Watchdog::declareMetrics(admin::StatsRegistry& registry) const {
+  registry.single("sipwarden_sip_thread_stalls_total", admin::MetricType::Counter,
+                  "Times the SIP thread made no progress for longer than watchdog_ms.", admin::ReadOn::AnyThread,
+                  [this] { return stalls(); });
+  registry.single("sipwarden_sip_thread_stalled", admin::MetricType::Gauge,
+                  "1 while the SIP thread is stalled (then /healthz fails).", admin::ReadOn::AnyThread,
+                  [this] { return stalled_.load(std::memory_order_relaxed) ? 1 : 0; });
 }
 
 void Watchdog::watch() {

@@ -19,6 +19,8 @@
 #include <string>
 #include <thread>
 
+#include "admin/stats_registry.h"
+
 namespace Poco {
 class Logger;
 }
@@ -38,8 +40,9 @@ class Watchdog {
   void beat() { lastBeatNs_.store(nowNs(), std::memory_order_relaxed); }
   // For /healthz: false and why while the SIP thread is stalled.
   bool live(std::string& why) const;
-  // For /metrics: Prometheus text for the stall counter and gauge.
-  std::string prometheus() const;
+  // Called while wiring, before the registry renders: declares the stall
+  // counter and gauge for /metrics (read live).
+  void declareMetrics(admin::StatsRegistry& registry) const;
   std::uint64_t stalls() const { return stalls_.load(std::memory_order_relaxed); }
 
  private:

@@ -6,6 +6,7 @@
 #include <Poco/JSON/Parser.h>
 
 #include <algorithm>
+#include <array>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -37,11 +38,12 @@ std::string readAll(const std::string& path) {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
-// Every string of a record as base64: proofs.json must give back the exact
-// bytes that were hashed, whatever they are.
-std::string recordJson(const MessageRecord& r) {
-  std::string out = "{\"time_ms\":" + std::to_string(r.timeMs) + ",\"cseq\":" + std::to_string(r.cseq);
-  const std::pair<const char*, const std::string*> fields[] = {
+// A record's strings by their name in proofs.json, for writing (const
+// MessageRecord) and reading back (MessageRecord).
+template <class Record>
+auto recordStrings(Record& r) {
+  using Field = decltype(&r.direction);
+  return std::array<std::pair<const char*, Field>, 18>{{
       {"direction", &r.direction},     {"sender", &r.sender},
       {"sender_name", &r.senderName},  {"recipient", &r.recipient},
       {"recipient_name", &r.recipientName}, {"call_id", &r.callId},
@@ -50,8 +52,14 @@ std::string recordJson(const MessageRecord& r) {
       {"rules", &r.rules},             {"tags", &r.tags},
       {"source", &r.source},           {"transport", &r.transport},
       {"raw_body", &r.rawBody},        {"received_content_type", &r.receivedContentType},
-      {"content_encoding", &r.contentEncoding}, {"unreadable", &r.unreadable}};
-  for (const auto& [name, value] : fields) out += std::string(",\"") + name + "\":\"" + base64(*value) + "\"";
+      {"content_encoding", &r.contentEncoding}, {"unreadable", &r.unreadable}}};
+}
+
+// Every string of a record as base64: proofs.json must give back the exact
+// bytes that were hashed, whatever they are.
+std::string recordJson(const MessageRecord& r) {
+  std::string out = "{\"time_ms\":" + std::to_string(r.timeMs) + ",\"cseq\":" + std::to_string(r.cseq);
+  for (const auto& [name, value] : recordStrings(r)) out += std::string(",\"") + name + "\":\"" + base64(*value) + "\"";
   return out + "}";
 }
 
@@ -351,17 +359,7 @@ ExportVerifyReport verifyExport(const std::string& dir, const std::string& publi
       MessageRecord record;
       record.timeMs = r->getValue<std::int64_t>("time_ms");
       record.cseq = static_cast<std::uint32_t>(r->getValue<std::int64_t>("cseq"));
-      const std::pair<const char*, std::string*> fields[] = {
-          {"direction", &record.direction},     {"sender", &record.sender},
-          {"sender_name", &record.senderName},  {"recipient", &record.recipient},
-          {"recipient_name", &record.recipientName}, {"call_id", &record.callId},
-          {"content_type", &record.contentType}, {"text", &record.text},
-          {"original_text", &record.originalText}, {"verdict", &record.verdict},
-          {"rules", &record.rules},             {"tags", &record.tags},
-          {"source", &record.source},           {"transport", &record.transport},
-          {"raw_body", &record.rawBody},        {"received_content_type", &record.receivedContentType},
-          {"content_encoding", &record.contentEncoding}, {"unreadable", &record.unreadable}};
-      for (const auto& [field, value] : fields) *value = fromBase64(r->getValue<std::string>(field));
+      for (const auto& [field, value] : recordStrings(record)) *value = fromBase64(r->getValue<std::string>(field));
       const std::int64_t conversationId = m->getValue<std::int64_t>("conversation_id");
       const bool covers = m->getValue<bool>("covers_conversation");
       const std::string conversationPrevious = m->getValue<std::string>("conversation_previous");

@@ -1,6 +1,7 @@
 #include "query/reader.h"
 
 #include "archive/chain.h"
+#include "query/row_mapper.h"
 
 namespace sipwarden::query {
 namespace {
@@ -16,6 +17,35 @@ class Sql {
     return out;
   }
   const std::vector<Value>& values() const { return values_; }
+  // `column = value`, unless the filter's value is empty (not asked for).
+  void equal(const std::string& column, const std::string& value) {
+    if (value.empty()) return;
+    where(column + " = ?");
+    bind(value);
+  }
+  // The filters' participant (either side), from and to, on the columns of
+  // the sending and the receiving side.
+  void people(const Filters& f, const std::string& from, const std::string& to) {
+    if (!f.participant.empty()) {
+      where("(" + from + " = ? OR " + to + " = ?)");
+      bind(f.participant);
+      bind(f.participant);
+    }
+    equal(from, f.from);
+    equal(to, f.to);
+  }
+  // The filters' since/until: `from` at or after since, `to` before until
+  // (the same column for a point in time; two for a span overlapping it).
+  void range(const Filters& f, const std::string& from, const std::string& to) {
+    if (f.sinceMs) {
+      where(from + " >= ?");
+      bind(*f.sinceMs);
+    }
+    if (f.untilMs) {
+      where(to + " < ?");
+      bind(*f.untilMs);
+    }
+  }
 
  private:
   std::vector<std::string> conditions_;
@@ -41,37 +71,19 @@ void refuse(const Filters& f, const char* list, bool text, bool verdict, bool di
 // tsvector (schemas/postgresql/001_archive.sql), which never fails to parse.
 constexpr const char* kPostgresTextMatch = "m.text_search @@ websearch_to_tsquery('simple', ?)";
 
-// Whether a comma-separated column holds the bound value as a whole entry.
-std::string inList(Dialect dialect, const std::string& column) {
+// Whether a comma-separated column holds the value (by default the bound
+// one) as a whole entry.
+std::string inList(Dialect dialect, const std::string& column, const std::string& value = "?") {
   const std::string list = "',' || " + column + " || ','";
-  return dialect == Dialect::kSqlite ? "instr(" + list + ", ',' || ? || ',') > 0"
-                                     : "strpos(" + list + ", ',' || ? || ',') > 0";
+  return dialect == Dialect::kSqlite ? "instr(" + list + ", ',' || " + value + " || ',') > 0"
+                                     : "strpos(" + list + ", ',' || " + value + " || ',') > 0";
 }
 
 // Conditions on messages `m` shared by the message list and the
 // conversation list (which keeps conversations holding a matching message).
 void messageConditions(Dialect dialect, const Filters& f, Sql& sql, bool withTime, bool withText = true) {
-  if (!f.participant.empty()) {
-    sql.where("(m.sender = ? OR m.recipient = ?)");
-    sql.bind(f.participant);
-    sql.bind(f.participant);
-  }
-  if (!f.from.empty()) {
-    sql.where("m.sender = ?");
-    sql.bind(f.from);
-  }
-  if (!f.to.empty()) {
-    sql.where("m.recipient = ?");
-    sql.bind(f.to);
-  }
-  if (withTime && f.sinceMs) {
-    sql.where("m.time_ms >= ?");
-    sql.bind(*f.sinceMs);
-  }
-  if (withTime && f.untilMs) {
-    sql.where("m.time_ms < ?");
-    sql.bind(*f.untilMs);
-  }
+  sql.people(f, "m.sender", "m.recipient");
+  if (withTime) sql.range(f, "m.time_ms", "m.time_ms");
   if (withText && !f.text.empty()) {
     sql.where(dialect == Dialect::kSqlite ? "m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)"
                                           : kPostgresTextMatch);
@@ -92,10 +104,7 @@ void messageConditions(Dialect dialect, const Filters& f, Sql& sql, bool withTim
     sql.where(inList(dialect, "m.tags"));
     sql.bind(f.tag);
   }
-  if (!f.callId.empty()) {
-    sql.where("m.call_id = ?");
-    sql.bind(f.callId);
-  }
+  sql.equal("m.call_id", f.callId);
   if (f.unreadable) sql.where("m.unreadable <> ''");  // the partial messages_unreadable
 }
 
@@ -104,10 +113,10 @@ bool hasMessageConditions(const Filters& f) {
          !f.rule.empty() || !f.tag.empty() || !f.callId.empty() || f.unreadable;
 }
 
-void keyset(const Filters& f, char kind, const char* timeColumn, const char* idColumn, Sql& sql) {
+void keyset(const Filters& f, char kind, const std::string& timeColumn, const std::string& idColumn, Sql& sql) {
   if (f.cursor.empty()) return;
   const auto [time, id] = decodeCursor(f.cursor, kind);
-  sql.where(std::string("(") + timeColumn + ", " + idColumn + ") < (?, ?)");
+  sql.where("(" + timeColumn + ", " + idColumn + ") < (?, ?)");
   sql.bind(time);
   sql.bind(id);
 }
@@ -115,77 +124,90 @@ void keyset(const Filters& f, char kind, const char* timeColumn, const char* idC
 // The message list's columns. A final code that came after the row lives
 // only in its outcome records: the newest one is the code, else the one the
 // row was written with.
-// The raw body travels as hex, so that both backends hand it over as text.
-std::string messageColumns(Dialect dialect) {
-  return std::string(
-             "m.id, m.conversation_id, m.time_ms, m.direction, m.sender, m.sender_name, m.recipient, "
-             "m.recipient_name, m.call_id, m.content_type, m.text, m.original_text, m.verdict, m.rules, m.tags, "
-             "coalesce((SELECT o.final_code FROM outcomes o WHERE o.message_id = m.id ORDER BY o.id DESC LIMIT 1), "
-             "m.final_code), ") +
-         (dialect == Dialect::kSqlite ? "coalesce(hex(m.raw_body), '')" : "coalesce(encode(m.raw_body, 'hex'), '')") +
-         ", m.received_content_type, m.content_encoding, m.unreadable";
-}
-
-MessageRow messageRow(const Rows& s) {
-  MessageRow r;
-  r.id = s.integer(0);
-  r.conversationId = s.integer(1);
-  r.timeMs = s.integer(2);
-  r.direction = s.text(3);
-  r.sender = s.text(4);
-  r.senderName = s.text(5);
-  r.recipient = s.text(6);
-  r.recipientName = s.text(7);
-  r.callId = s.text(8);
-  r.contentType = s.text(9);
-  r.text = s.text(10);
-  if (!s.null(11)) r.originalText = s.text(11);
-  r.verdict = s.text(12);
-  r.rules = s.text(13);
-  r.tags = s.text(14);
-  r.finalCode = static_cast<int>(s.integer(15));
-  r.rawBody = archive::fromHex(s.text(16));
-  r.receivedContentType = s.text(17);
-  r.contentEncoding = s.text(18);
-  r.unreadable = s.text(19);
-  return r;
+RowMapper<MessageRow> messageColumns(Dialect dialect) {
+  return RowMapper<MessageRow>()
+      .column("m.id", &MessageRow::id)
+      .column("m.conversation_id", &MessageRow::conversationId)
+      .column("m.time_ms", &MessageRow::timeMs)
+      .column("m.direction", &MessageRow::direction)
+      .column("m.sender", &MessageRow::sender)
+      .column("m.sender_name", &MessageRow::senderName)
+      .column("m.recipient", &MessageRow::recipient)
+      .column("m.recipient_name", &MessageRow::recipientName)
+      .column("m.call_id", &MessageRow::callId)
+      .column("m.content_type", &MessageRow::contentType)
+      .column("m.text", &MessageRow::text)
+      .column("m.original_text", &MessageRow::originalText)
+      .column("m.verdict", &MessageRow::verdict)
+      .column("m.rules", &MessageRow::rules)
+      .column("m.tags", &MessageRow::tags)
+      .column("coalesce((SELECT o.final_code FROM outcomes o WHERE o.message_id = m.id ORDER BY o.id DESC LIMIT 1), "
+              "m.final_code)",
+              &MessageRow::finalCode)
+      .hexColumn(dialect == Dialect::kSqlite ? "coalesce(hex(m.raw_body), '')"
+                                             : "coalesce(encode(m.raw_body, 'hex'), '')",
+                 &MessageRow::rawBody)
+      .column("m.received_content_type", &MessageRow::receivedContentType)
+      .column("m.content_encoding", &MessageRow::contentEncoding)
+      .column("m.unreadable", &MessageRow::unreadable);
 }
 
 // The conversation list's columns. In SQLite "+x.verdict" counts within the
 // conversation's rows (messages_conversation), not by walking every blocked
 // message in the archive (messages_verdict). A conversation is under legal
 // hold when it or one of its participants is held.
-std::string conversationColumns(Dialect dialect) {
-  const char* verdict = dialect == Dialect::kSqlite ? "+x.verdict" : "x.verdict";
-  return std::string("c.id, c.kind, coalesce(c.call_id, ''), c.participants, c.started_ms, c.last_ms, ") +
-         "(c.legal_hold <> 0 OR EXISTS (SELECT 1 FROM holds h WHERE (h.kind = 'conversation' AND h.value = "
-         "CAST(c.id AS TEXT)) OR (h.kind = 'participant' AND " +
-         (dialect == Dialect::kSqlite ? "instr(',' || c.participants || ',', ',' || h.value || ',') > 0"
-                                      : "strpos(',' || c.participants || ',', ',' || h.value || ',') > 0") +
-         "))), (SELECT count(*) FROM messages x WHERE x.conversation_id = c.id), "
-         "(SELECT count(*) FROM messages x WHERE x.conversation_id = c.id AND " + verdict + " = 'blocked'), "
-         "(SELECT count(*) FROM messages x WHERE x.conversation_id = c.id AND " + verdict + " = 'modified')";
+RowMapper<ConversationRow> conversationColumns(Dialect dialect) {
+  const std::string verdict = dialect == Dialect::kSqlite ? "+x.verdict" : "x.verdict";
+  const std::string count = "(SELECT count(*) FROM messages x WHERE x.conversation_id = c.id";
+  return RowMapper<ConversationRow>()
+      .column("c.id", &ConversationRow::id)
+      .column("c.kind", &ConversationRow::kind)
+      .column("coalesce(c.call_id, '')", &ConversationRow::callId)
+      .column("c.participants", &ConversationRow::participants)
+      .column("c.started_ms", &ConversationRow::startedMs)
+      .column("c.last_ms", &ConversationRow::lastMs)
+      .column("(c.legal_hold <> 0 OR EXISTS (SELECT 1 FROM holds h WHERE (h.kind = 'conversation' AND h.value = "
+              "CAST(c.id AS TEXT)) OR (h.kind = 'participant' AND " +
+                  inList(dialect, "c.participants", "h.value") +
+                  ")))",
+              &ConversationRow::legalHold)
+      .column(count + ")", &ConversationRow::messages)
+      .column(count + " AND " + verdict + " = 'blocked')", &ConversationRow::blocked)
+      .column(count + " AND " + verdict + " = 'modified')", &ConversationRow::modified);
 }
 
-ConversationRow conversationRow(const Rows& s) {
-  ConversationRow r;
-  r.id = s.integer(0);
-  r.kind = s.text(1);
-  r.callId = s.text(2);
-  r.participants = s.text(3);
-  r.startedMs = s.integer(4);
-  r.lastMs = s.integer(5);
-  r.legalHold = s.integer(6) != 0;
-  r.messages = s.integer(7);
-  r.blocked = s.integer(8);
-  r.modified = s.integer(9);
-  return r;
+RowMapper<CallRow> callColumns() {
+  return RowMapper<CallRow>()
+      .column("k.id", &CallRow::id)
+      .column("k.call_id", &CallRow::callId)
+      .column("k.caller", &CallRow::caller)
+      .column("k.callee", &CallRow::callee)
+      .column("k.invite_ms", &CallRow::inviteMs)
+      .column("k.ringing_ms", &CallRow::ringingMs)
+      .column("k.answer_ms", &CallRow::answerMs)
+      .column("k.end_ms", &CallRow::endMs)
+      .column("k.duration_ms", &CallRow::durationMs)
+      .column("k.disposition", &CallRow::disposition)
+      .column("k.end_code", &CallRow::endCode)
+      .column("k.ended_by", &CallRow::endedBy)
+      .column("k.media", &CallRow::media);
+}
+
+RowMapper<AuditRow> auditColumns() {
+  return RowMapper<AuditRow>()
+      .column("a.id", &AuditRow::id)
+      .column("a.time_ms", &AuditRow::timeMs)
+      .column("a.who", &AuditRow::who)
+      .column("a.action", &AuditRow::action)
+      .column("a.query", &AuditRow::query)
+      .column("a.results", &AuditRow::results);
 }
 
 // Runs `sql` (which ends in "LIMIT ?") for limit + 1 rows: the extra row
 // only says whether there is a next page.
-template <typename Row, typename Read, typename Key>
-Page<Row> page(Connection& db, const std::string& text, Sql& sql, int limit, char kind, Read read, Key key) {
+template <typename Row, typename Key>
+Page<Row> page(Connection& db, const std::string& text, Sql& sql, int limit, char kind, const RowMapper<Row>& mapper,
+               Key key) {
   sql.bind(static_cast<std::int64_t>(limit) + 1);
   const auto rows = db.query(text, sql.values());
   const Rows& statement = *rows;
@@ -196,9 +218,21 @@ Page<Row> page(Connection& db, const std::string& text, Sql& sql, int limit, cha
       out.nextCursor = encodeCursor(kind, time, id);
       break;
     }
-    out.rows.push_back(read(statement));
+    out.rows.push_back(mapper.read(statement));
   }
   return out;
+}
+
+// A page of rows newest first: after the cursor's (time, id) when there is
+// one, in (time, id) order, where `from` names the table and its alias.
+template <typename Row>
+Page<Row> newestFirst(Connection& db, const RowMapper<Row>& columns, const std::string& from, Sql& sql,
+                      const Filters& f, char kind, const std::string& timeColumn, std::int64_t Row::*time,
+                      const std::string& idColumn) {
+  keyset(f, kind, timeColumn, idColumn, sql);
+  const std::string text = "SELECT " + columns.select() + " FROM " + from + sql.clause() + " ORDER BY " + timeColumn +
+                           " DESC, " + idColumn + " DESC LIMIT ?";
+  return page<Row>(db, text, sql, f.limit, kind, columns, [time](const Row& r) { return std::pair(r.*time, r.id); });
 }
 
 }  // namespace
@@ -210,11 +244,8 @@ Page<MessageRow> Reader::messages(const Filters& f) {
   if (!f.text.empty()) return textSearch(f);
   Sql sql;
   messageConditions(db_->dialect(), f, sql, true);
-  keyset(f, 'm', "m.time_ms", "m.id", sql);
-  const std::string text = "SELECT " + messageColumns(db_->dialect()) + " FROM messages m" + sql.clause() +
-                           " ORDER BY m.time_ms DESC, m.id DESC LIMIT ?";
-  return page<MessageRow>(*db_, text, sql, f.limit, 'm', messageRow,
-                          [](const MessageRow& r) { return std::pair(r.timeMs, r.id); });
+  return newestFirst(*db_, messageColumns(db_->dialect()), "messages m", sql, f, 'm', "m.time_ms",
+                     &MessageRow::timeMs, "m.id");
 }
 
 // A full-text search walks the index's matches newest first (rowid order,
@@ -234,26 +265,20 @@ Page<MessageRow> Reader::textSearch(const Filters& f) {
   }
   // PostgreSQL walks the primary key backwards and checks each row against
   // the GIN index's bitmap, or the other way round: the planner chooses.
+  const auto columns = messageColumns(db_->dialect());
   const std::string text =
-      "SELECT " + messageColumns(db_->dialect()) +
+      "SELECT " + columns.select() +
       (sqlite ? " FROM messages_fts CROSS JOIN messages m ON m.id = messages_fts.rowid" + sql.clause() +
                     " ORDER BY messages_fts.rowid DESC LIMIT ?"
               : " FROM messages m" + sql.clause() + " ORDER BY m.id DESC LIMIT ?");
-  return page<MessageRow>(*db_, text, sql, f.limit, 't', messageRow,
+  return page<MessageRow>(*db_, text, sql, f.limit, 't', columns,
                           [](const MessageRow& r) { return std::pair(std::int64_t{0}, r.id); });
 }
 
 Page<ConversationRow> Reader::conversations(const Filters& f) {
   refuse(f, "conversations", true, true, false, true);
   Sql sql;
-  if (f.sinceMs) {
-    sql.where("c.last_ms >= ?");
-    sql.bind(*f.sinceMs);
-  }
-  if (f.untilMs) {
-    sql.where("c.started_ms < ?");
-    sql.bind(*f.untilMs);
-  }
+  sql.range(f, "c.last_ms", "c.started_ms");
   if (!f.text.empty()) {
     // Walk conversations newest first (conversations_last) and look for a
     // match among each one's own rows, stopping when the page is full:
@@ -278,82 +303,33 @@ Page<ConversationRow> Reader::conversations(const Filters& f) {
     sql.where("c.id IN (SELECT m.conversation_id FROM messages m" + inner.clause() + ")");
     for (const auto& value : inner.values()) sql.bind(value);
   }
-  keyset(f, 'c', "c.last_ms", "c.id", sql);
-  const std::string text = "SELECT " + conversationColumns(db_->dialect()) + " FROM conversations c" + sql.clause() +
-                           " ORDER BY c.last_ms DESC, c.id DESC LIMIT ?";
-  return page<ConversationRow>(*db_, text, sql, f.limit, 'c', conversationRow,
-                               [](const ConversationRow& r) { return std::pair(r.lastMs, r.id); });
+  return newestFirst(*db_, conversationColumns(db_->dialect()), "conversations c", sql, f, 'c', "c.last_ms",
+                     &ConversationRow::lastMs, "c.id");
 }
 
 Page<CallRow> Reader::calls(const Filters& f) {
   refuse(f, "calls", false, false, true, true);
   Sql sql;
-  if (!f.participant.empty()) {
-    sql.where("(k.caller = ? OR k.callee = ?)");
-    sql.bind(f.participant);
-    sql.bind(f.participant);
-  }
-  if (!f.from.empty()) {
-    sql.where("k.caller = ?");
-    sql.bind(f.from);
-  }
-  if (!f.to.empty()) {
-    sql.where("k.callee = ?");
-    sql.bind(f.to);
-  }
-  if (f.sinceMs) {
-    sql.where("k.invite_ms >= ?");
-    sql.bind(*f.sinceMs);
-  }
-  if (f.untilMs) {
-    sql.where("k.invite_ms < ?");
-    sql.bind(*f.untilMs);
-  }
-  if (!f.callId.empty()) {
-    sql.where("k.call_id = ?");
-    sql.bind(f.callId);
-  }
-  if (!f.disposition.empty()) {
-    sql.where("k.disposition = ?");
-    sql.bind(f.disposition);
-  }
-  keyset(f, 'k', "k.invite_ms", "k.id", sql);
-  const std::string text =
-      "SELECT k.id, k.call_id, k.caller, k.callee, k.invite_ms, k.ringing_ms, k.answer_ms, k.end_ms, k.duration_ms, "
-      "k.disposition, k.end_code, k.ended_by, k.media FROM calls k" +
-      sql.clause() + " ORDER BY k.invite_ms DESC, k.id DESC LIMIT ?";
-  auto read = [](const Rows& s) {
-    CallRow r;
-    r.id = s.integer(0);
-    r.callId = s.text(1);
-    r.caller = s.text(2);
-    r.callee = s.text(3);
-    r.inviteMs = s.integer(4);
-    r.ringingMs = s.optionalInteger(5);
-    r.answerMs = s.optionalInteger(6);
-    r.endMs = s.optionalInteger(7);
-    r.durationMs = s.optionalInteger(8);
-    r.disposition = s.text(9);
-    r.endCode = static_cast<int>(s.integer(10));
-    r.endedBy = s.text(11);
-    r.media = s.text(12);
-    return r;
-  };
-  return page<CallRow>(*db_, text, sql, f.limit, 'k', read,
-                       [](const CallRow& r) { return std::pair(r.inviteMs, r.id); });
+  sql.people(f, "k.caller", "k.callee");
+  sql.range(f, "k.invite_ms", "k.invite_ms");
+  sql.equal("k.call_id", f.callId);
+  sql.equal("k.disposition", f.disposition);
+  return newestFirst(*db_, callColumns(), "calls k", sql, f, 'k', "k.invite_ms", &CallRow::inviteMs, "k.id");
 }
 
 std::optional<Transcript> Reader::conversation(std::int64_t id) {
   Transcript out;
   {
-    const auto head = db_->query("SELECT " + conversationColumns(db_->dialect()) + " FROM conversations c WHERE c.id = ?", {id});
+    const auto columns = conversationColumns(db_->dialect());
+    const auto head = db_->query("SELECT " + columns.select() + " FROM conversations c WHERE c.id = ?", {id});
     if (!head->step()) return std::nullopt;
-    out.conversation = conversationRow(*head);
+    out.conversation = columns.read(*head);
   }
-  const auto rows = db_->query("SELECT " + messageColumns(db_->dialect()) +
-                     " FROM messages m WHERE m.conversation_id = ? ORDER BY m.time_ms, m.id",
+  const auto columns = messageColumns(db_->dialect());
+  const auto rows =
+      db_->query("SELECT " + columns.select() + " FROM messages m WHERE m.conversation_id = ? ORDER BY m.time_ms, m.id",
                  {id});
-  while (rows->step()) out.messages.push_back(messageRow(*rows));
+  while (rows->step()) out.messages.push_back(columns.read(*rows));
   return out;
 }
 
@@ -361,14 +337,7 @@ Stats Reader::stats(const Filters& f) {
   refuse(f, "stats", false, false, false, false);
   Stats out;
   Sql range;
-  if (f.sinceMs) {
-    range.where("time_ms >= ?");
-    range.bind(*f.sinceMs);
-  }
-  if (f.untilMs) {
-    range.where("time_ms < ?");
-    range.bind(*f.untilMs);
-  }
+  range.range(f, "time_ms", "time_ms");
   // One index range count per rare verdict (the partial messages_verdict),
   // the total from messages_time, delivered as the rest; the first and last
   // times from messages_time: no pass over the rows.
@@ -382,14 +351,7 @@ Stats Reader::stats(const Filters& f) {
     count.where("verdict = ?");
     count.where("verdict <> 'delivered'");
     count.bind(std::string(verdict));
-    if (f.sinceMs) {
-      count.where("time_ms >= ?");
-      count.bind(*f.sinceMs);
-    }
-    if (f.untilMs) {
-      count.where("time_ms < ?");
-      count.bind(*f.untilMs);
-    }
+    count.range(f, "time_ms", "time_ms");
     const auto s = db_->query("SELECT count(*) FROM messages" + count.clause(), count.values());
     const std::int64_t n = s->step() ? s->integer(0) : 0;
     others += n;
@@ -406,27 +368,13 @@ Stats Reader::stats(const Filters& f) {
     }
   }
   Sql conversations;
-  if (f.sinceMs) {
-    conversations.where("last_ms >= ?");
-    conversations.bind(*f.sinceMs);
-  }
-  if (f.untilMs) {
-    conversations.where("started_ms < ?");
-    conversations.bind(*f.untilMs);
-  }
+  conversations.range(f, "last_ms", "started_ms");
   {
     const auto s = db_->query("SELECT count(*) FROM conversations" + conversations.clause(), conversations.values());
     if (s->step()) out.conversations = s->integer(0);
   }
   Sql calls;
-  if (f.sinceMs) {
-    calls.where("invite_ms >= ?");
-    calls.bind(*f.sinceMs);
-  }
-  if (f.untilMs) {
-    calls.where("invite_ms < ?");
-    calls.bind(*f.untilMs);
-  }
+  calls.range(f, "invite_ms", "invite_ms");
   {
     const auto s = db_->query("SELECT count(*), count(answer_ms) FROM calls" + calls.clause(),
                 calls.values());
@@ -441,29 +389,8 @@ Stats Reader::stats(const Filters& f) {
 Page<AuditRow> Reader::audit(const Filters& f) {
   refuse(f, "audit", false, false, false, false);
   Sql sql;
-  if (f.sinceMs) {
-    sql.where("a.time_ms >= ?");
-    sql.bind(*f.sinceMs);
-  }
-  if (f.untilMs) {
-    sql.where("a.time_ms < ?");
-    sql.bind(*f.untilMs);
-  }
-  keyset(f, 'a', "a.time_ms", "a.id", sql);
-  const std::string text = "SELECT a.id, a.time_ms, a.who, a.action, a.query, a.results FROM audit a" + sql.clause() +
-                           " ORDER BY a.time_ms DESC, a.id DESC LIMIT ?";
-  auto read = [](const Rows& s) {
-    AuditRow r;
-    r.id = s.integer(0);
-    r.timeMs = s.integer(1);
-    r.who = s.text(2);
-    r.action = s.text(3);
-    r.query = s.text(4);
-    r.results = s.integer(5);
-    return r;
-  };
-  return page<AuditRow>(*db_, text, sql, f.limit, 'a', read,
-                        [](const AuditRow& r) { return std::pair(r.timeMs, r.id); });
+  sql.range(f, "a.time_ms", "a.time_ms");
+  return newestFirst(*db_, auditColumns(), "audit a", sql, f, 'a', "a.time_ms", &AuditRow::timeMs, "a.id");
 }
 
 void Reader::recordAudit(const std::string& who, const std::string& action, const std::string& query,

@@ -64,42 +64,68 @@ std::string unreadableMark(const MessageRow& r) {
   return r.unreadable.empty() ? std::string() : "[UNREADABLE " + (r.contentType.empty() ? "no type" : r.contentType) + "] ";
 }
 
-Cells messageHeader(bool utc) { return {"ID", timeHeader(utc), "FROM", "TO", "VERDICT", "CONV", "TEXT"}; }
-Cells messageCells(const MessageRow& r, const TableStyle& s) {
-  return {std::to_string(r.id), formatTime(r.timeMs, s.utc), r.sender, r.recipient, r.verdict,
-          std::to_string(r.conversationId), cut(unreadableMark(r) + r.text, s.textWidth)};
-}
-// CSV carries the full text, and the reasons in a column of their own (last,
-// so that readers of the earlier columns are unaffected).
-Cells messageCsvHeader(bool utc) {
-  Cells header = messageHeader(utc);
-  header.push_back("UNREADABLE");
-  return header;
-}
-Cells messageCsvCells(const MessageRow& r, const TableStyle& s) {
-  return {std::to_string(r.id), formatTime(r.timeMs, s.utc), r.sender, r.recipient, r.verdict,
-          std::to_string(r.conversationId), r.text, r.unreadable};
-}
-Cells conversationHeader(bool utc) {
-  return {"ID", utc ? "LAST (UTC)" : "LAST", "KIND", "MESSAGES", "BLOCKED", "MODIFIED", "PARTICIPANTS"};
-}
-Cells conversationCells(const ConversationRow& r, const TableStyle& s) {
-  return {std::to_string(r.id),       formatTime(r.lastMs, s.utc), r.kind, std::to_string(r.messages),
-          std::to_string(r.blocked), std::to_string(r.modified),  r.participants};
-}
-Cells callHeader(bool utc) {
-  return {"ID", utc ? "INVITE (UTC)" : "INVITE", "CALLER", "CALLEE", "DISPOSITION", "CODE", "DURATION", "ENDED BY",
-          "MEDIA"};
-}
-Cells callCells(const CallRow& r, const TableStyle& s) {
-  return {std::to_string(r.id), formatTime(r.inviteMs, s.utc), r.caller, r.callee, r.disposition,
-          std::to_string(r.endCode), seconds(r.durationMs), r.endedBy.empty() ? "-" : r.endedBy,
-          r.media.empty() ? "-" : r.media};
-}
-Cells auditHeader(bool utc) { return {"ID", timeHeader(utc), "WHO", "ACTION", "RESULTS", "QUERY"}; }
-Cells auditCells(const AuditRow& r, const TableStyle& s) {
-  return {std::to_string(r.id), formatTime(r.timeMs, s.utc), r.who, r.action, std::to_string(r.results), r.query};
-}
+// How each record type stands in a table and in CSV: its header and a row's
+// cells (CSV the same as the table unless said otherwise).
+template <typename Row>
+struct Layout;
+
+template <>
+struct Layout<MessageRow> {
+  static Cells header(bool utc) { return {"ID", timeHeader(utc), "FROM", "TO", "VERDICT", "CONV", "TEXT"}; }
+  static Cells cells(const MessageRow& r, const TableStyle& s) {
+    return {std::to_string(r.id), formatTime(r.timeMs, s.utc), r.sender, r.recipient, r.verdict,
+            std::to_string(r.conversationId), cut(unreadableMark(r) + r.text, s.textWidth)};
+  }
+  // CSV carries the full text, and the reasons in a column of their own
+  // (last, so that readers of the earlier columns are unaffected).
+  static Cells csvHeader(bool utc) {
+    Cells out = header(utc);
+    out.push_back("UNREADABLE");
+    return out;
+  }
+  static Cells csvCells(const MessageRow& r, const TableStyle& s) {
+    return {std::to_string(r.id), formatTime(r.timeMs, s.utc), r.sender, r.recipient, r.verdict,
+            std::to_string(r.conversationId), r.text, r.unreadable};
+  }
+};
+
+template <>
+struct Layout<ConversationRow> {
+  static Cells header(bool utc) {
+    return {"ID", utc ? "LAST (UTC)" : "LAST", "KIND", "MESSAGES", "BLOCKED", "MODIFIED", "PARTICIPANTS"};
+  }
+  static Cells cells(const ConversationRow& r, const TableStyle& s) {
+    return {std::to_string(r.id),       formatTime(r.lastMs, s.utc), r.kind, std::to_string(r.messages),
+            std::to_string(r.blocked), std::to_string(r.modified),  r.participants};
+  }
+  static Cells csvHeader(bool utc) { return header(utc); }
+  static Cells csvCells(const ConversationRow& r, const TableStyle& s) { return cells(r, s); }
+};
+
+template <>
+struct Layout<CallRow> {
+  static Cells header(bool utc) {
+    return {"ID", utc ? "INVITE (UTC)" : "INVITE", "CALLER", "CALLEE", "DISPOSITION", "CODE", "DURATION", "ENDED BY",
+            "MEDIA"};
+  }
+  static Cells cells(const CallRow& r, const TableStyle& s) {
+    return {std::to_string(r.id), formatTime(r.inviteMs, s.utc), r.caller, r.callee, r.disposition,
+            std::to_string(r.endCode), seconds(r.durationMs), r.endedBy.empty() ? "-" : r.endedBy,
+            r.media.empty() ? "-" : r.media};
+  }
+  static Cells csvHeader(bool utc) { return header(utc); }
+  static Cells csvCells(const CallRow& r, const TableStyle& s) { return cells(r, s); }
+};
+
+template <>
+struct Layout<AuditRow> {
+  static Cells header(bool utc) { return {"ID", timeHeader(utc), "WHO", "ACTION", "RESULTS", "QUERY"}; }
+  static Cells cells(const AuditRow& r, const TableStyle& s) {
+    return {std::to_string(r.id), formatTime(r.timeMs, s.utc), r.who, r.action, std::to_string(r.results), r.query};
+  }
+  static Cells csvHeader(bool utc) { return header(utc); }
+  static Cells csvCells(const AuditRow& r, const TableStyle& s) { return cells(r, s); }
+};
 
 template <typename Row, typename Make>
 std::vector<Cells> all(const std::vector<Row>& rows, Make make) {
@@ -144,30 +170,22 @@ std::string cut(const std::string& text, std::size_t limit) {
   return out;
 }
 
-std::string toTable(const std::vector<MessageRow>& rows, const TableStyle& s) {
-  return render(messageHeader(s.utc), all(rows, [&](const MessageRow& r) { return messageCells(r, s); }));
+template <typename Row>
+std::string toTable(const std::vector<Row>& rows, const TableStyle& s) {
+  return render(Layout<Row>::header(s.utc), all(rows, [&](const Row& r) { return Layout<Row>::cells(r, s); }));
 }
-std::string toTable(const std::vector<ConversationRow>& rows, const TableStyle& s) {
-  return render(conversationHeader(s.utc), all(rows, [&](const ConversationRow& r) { return conversationCells(r, s); }));
+template <typename Row>
+std::string toCsv(const std::vector<Row>& rows, const TableStyle& s) {
+  return csv(Layout<Row>::csvHeader(s.utc), all(rows, [&](const Row& r) { return Layout<Row>::csvCells(r, s); }));
 }
-std::string toTable(const std::vector<CallRow>& rows, const TableStyle& s) {
-  return render(callHeader(s.utc), all(rows, [&](const CallRow& r) { return callCells(r, s); }));
-}
-std::string toTable(const std::vector<AuditRow>& rows, const TableStyle& s) {
-  return render(auditHeader(s.utc), all(rows, [&](const AuditRow& r) { return auditCells(r, s); }));
-}
-std::string toCsv(const std::vector<MessageRow>& rows, const TableStyle& s) {
-  return csv(messageCsvHeader(s.utc), all(rows, [&](const MessageRow& r) { return messageCsvCells(r, s); }));
-}
-std::string toCsv(const std::vector<ConversationRow>& rows, const TableStyle& s) {
-  return csv(conversationHeader(s.utc), all(rows, [&](const ConversationRow& r) { return conversationCells(r, s); }));
-}
-std::string toCsv(const std::vector<CallRow>& rows, const TableStyle& s) {
-  return csv(callHeader(s.utc), all(rows, [&](const CallRow& r) { return callCells(r, s); }));
-}
-std::string toCsv(const std::vector<AuditRow>& rows, const TableStyle& s) {
-  return csv(auditHeader(s.utc), all(rows, [&](const AuditRow& r) { return auditCells(r, s); }));
-}
+template std::string toTable(const std::vector<MessageRow>&, const TableStyle&);
+template std::string toTable(const std::vector<ConversationRow>&, const TableStyle&);
+template std::string toTable(const std::vector<CallRow>&, const TableStyle&);
+template std::string toTable(const std::vector<AuditRow>&, const TableStyle&);
+template std::string toCsv(const std::vector<MessageRow>&, const TableStyle&);
+template std::string toCsv(const std::vector<ConversationRow>&, const TableStyle&);
+template std::string toCsv(const std::vector<CallRow>&, const TableStyle&);
+template std::string toCsv(const std::vector<AuditRow>&, const TableStyle&);
 
 std::string toTranscript(const Transcript& t, const TableStyle& s) {
   const auto& c = t.conversation;

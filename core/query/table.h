@@ -21,14 +21,12 @@ std::string formatTime(std::int64_t ms, bool utc);
 // cut; line breaks become spaces.
 std::string cut(const std::string& text, std::size_t width);
 
-std::string toTable(const std::vector<MessageRow>& rows, const TableStyle& style);
-std::string toTable(const std::vector<ConversationRow>& rows, const TableStyle& style);
-std::string toTable(const std::vector<CallRow>& rows, const TableStyle& style);
-std::string toTable(const std::vector<AuditRow>& rows, const TableStyle& style);
-std::string toCsv(const std::vector<MessageRow>& rows, const TableStyle& style);
-std::string toCsv(const std::vector<ConversationRow>& rows, const TableStyle& style);
-std::string toCsv(const std::vector<CallRow>& rows, const TableStyle& style);
-std::string toCsv(const std::vector<AuditRow>& rows, const TableStyle& style);
+// A page of messages, conversations, calls or audit records (MessageRow,
+// ConversationRow, CallRow, AuditRow) as an aligned table, or as CSV.
+template <typename Row>
+std::string toTable(const std::vector<Row>& rows, const TableStyle& style);
+template <typename Row>
+std::string toCsv(const std::vector<Row>& rows, const TableStyle& style);
 // One line per message, oldest first; blocked and modified marked, the
 // original text of a modified message on the line below.
 std::string toTranscript(const Transcript& transcript, const TableStyle& style);

@@ -1,5 +1,5 @@
-// Prometheus text from a snapshot: families, labels (escaped), plugins,
-// and the archive writer's live counters with its commit histogram.
+// Prometheus text from the stats registry: families, labels (escaped),
+// plugins, and the archive writer's live counters with its commit histogram.
 #include "admin/metrics.h"
 
 #include <gtest/gtest.h>
@@ -7,24 +7,33 @@
 #include <filesystem>
 
 #include "archive/writer.h"
+#include "pipeline/chain.h"
+#include "proxy/proxy.h"
+#include "transport/transport.h"
 
 namespace sipwarden::admin {
 namespace {
 
 TEST(Prometheus, RendersTheSnapshot) {
-  MetricsSnapshot s;
-  s.requestsByMethod = {{"INVITE", 3}, {"MESSAGE", 7}};
-  s.responsesByClass = {{"2xx", 9}};
-  s.connectionsOpen = 2;
-  s.listenersUp = true;
-  PluginSnapshot p;
-  p.label = "plugins[0] (odd \"name\")";
-  p.invocations = 5;
-  p.replied = 1;
-  p.nanoseconds = 1'500'000'000;
-  p.named = {{"lua_errors", 4}};
-  s.plugins.push_back(p);
-  const std::string text = renderPrometheus(s, nullptr);
+  proxy::ProxyCounters proxyCounters;
+  proxyCounters.requestsByMethod = {{"INVITE", 3}, {"MESSAGE", 7}};
+  proxyCounters.responsesByClass = {{"2xx", 9}};
+  transport::TransportCounters transportCounters;
+  std::vector<pipeline::ChainEntry> entries(1);
+  entries[0].label = "plugins[0] (odd \"name\")";
+  entries[0].counters->invocations = 5;
+  entries[0].counters->replied = 1;
+  entries[0].counters->nanoseconds = 1'500'000'000;
+  entries[0].counters->named = {{"lua_errors", 4}};
+  const pipeline::FilterChain chain(std::move(entries));
+  const std::atomic<bool> listenersUp{true};
+  StatsRegistry registry;
+  declareProxyMetrics(registry, proxyCounters, [] { return 0; });
+  declareTransportMetrics(registry, transportCounters, [] { return 2; });
+  declareFilterMetrics(registry, [&chain] { return &chain; });
+  declareListenerMetrics(registry, listenersUp);
+  registry.sample();
+  const std::string text = registry.render();
   EXPECT_NE(text.find("# TYPE sipwarden_requests_total counter\n"), std::string::npos);
   EXPECT_NE(text.find("sipwarden_requests_total{method=\"MESSAGE\"} 7\n"), std::string::npos);
   EXPECT_NE(text.find("sipwarden_responses_relayed_total{class=\"2xx\"} 9\n"), std::string::npos);
@@ -52,7 +61,9 @@ TEST(Prometheus, ArchiveWriterCountersAndCommitHistogram) {
     r.participants = "a@example.com,b@example.com";
     writer.submit(r);
     writer.drainAndStop();
-    const std::string text = renderPrometheus({}, &writer);
+    StatsRegistry registry;
+    declareArchiveMetrics(registry, writer);
+    const std::string text = registry.render();
     EXPECT_NE(text.find("sipwarden_archive_committed_total 1\n"), std::string::npos) << text;
     EXPECT_NE(text.find("sipwarden_archive_queue_depth 0\n"), std::string::npos);
     EXPECT_NE(text.find("# TYPE sipwarden_archive_commit_seconds histogram\n"), std::string::npos);
