@@ -135,24 +135,16 @@ Verdict FilterChain::resolve(std::size_t index, Verdict verdict, CoreExchange& e
 }
 
 void FilterChain::runResponse(CoreExchange& exchange) const {
-  const std::uint32_t bit = MethodSet::bitFor(exchange.message().method());
-  for (std::size_t i = 0; i < entries_.size(); ++i) {
-    const ChainEntry& entry = entries_[i];
-    if ((entry.methods & bit) == 0) continue;
-    exchange.setPlugin(i, &entry.name, entry.counters.get());
-    noteActivity(entry.label);
-    const Verdict verdict = guarded(entry, [&] {
-      entry.filter->onResponse(exchange);
-      return Verdict::proceed();
-    });
-    if (verdict.kind() == Verdict::Kind::Error) {
-      bump(entry.counters->errors);
-      logFailure(entry, "failed on a response: " + verdict.reason());
-    }
-  }
+  notifyEach(exchange, "failed on a response: ", [&](Filter& filter) { filter.onResponse(exchange); });
 }
 
 void FilterChain::runEnd(CoreExchange& exchange, int finalCode) const {
+  notifyEach(exchange, "failed at the end of a transaction: ",
+             [&](Filter& filter) { filter.onEnd(exchange, finalCode); });
+}
+
+void FilterChain::notifyEach(CoreExchange& exchange, const char* failedOn,
+                             const std::function<void(Filter&)>& notify) const {
   const std::uint32_t bit = MethodSet::bitFor(exchange.message().method());
   for (std::size_t i = 0; i < entries_.size(); ++i) {
     const ChainEntry& entry = entries_[i];
@@ -160,12 +152,12 @@ void FilterChain::runEnd(CoreExchange& exchange, int finalCode) const {
     exchange.setPlugin(i, &entry.name, entry.counters.get());
     noteActivity(entry.label);
     const Verdict verdict = guarded(entry, [&] {
-      entry.filter->onEnd(exchange, finalCode);
+      notify(*entry.filter);
       return Verdict::proceed();
     });
     if (verdict.kind() == Verdict::Kind::Error) {
       bump(entry.counters->errors);
-      logFailure(entry, "failed at the end of a transaction: " + verdict.reason());
+      logFailure(entry, failedOn + verdict.reason());
     }
   }
 }

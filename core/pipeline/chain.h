@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -92,6 +93,10 @@ class FilterChain {
   void runEnd(CoreExchange& exchange, int finalCode) const;
 
   Verdict runFrom(CoreExchange& exchange, std::vector<TraceStep>* trace, std::size_t from) const;
+  // Calls `notify` for each filter that wants the message's method (a
+  // response or the end: nothing to decide), each failure counted and
+  // logged as `failedOn` + why.
+  void notifyEach(CoreExchange& exchange, const char* failedOn, const std::function<void(Filter&)>& notify) const;
   // What the verdict of plugin `index` means for the chain: an Error becomes
   // Continue (fail open) or the fail-closed reply.
   Verdict resolve(std::size_t index, Verdict verdict, CoreExchange& exchange) const;

@@ -84,13 +84,9 @@ ResolverState& stateFor(const void* owner, const std::vector<Poco::Net::SocketAd
 
 std::uint16_t defaultPort(Protocol protocol) { return protocol == Protocol::Tls ? 5061 : 5060; }
 
+// RFC 3263 §4.1: TLS is "_sips._tcp", TCP "_sip._tcp", UDP "_sip._udp".
 std::string srvPrefix(Protocol protocol) {
-  switch (protocol) {
-    case Protocol::Udp: return "_sip._udp.";
-    case Protocol::Tcp: return "_sip._tcp.";
-    case Protocol::Tls: return "_sips._tcp.";
-  }
-  return "_sip._udp.";
+  return protocol == Protocol::Tls ? "_sips._tcp." : protocol == Protocol::Tcp ? "_sip._tcp." : "_sip._udp.";
 }
 
 }  // namespace

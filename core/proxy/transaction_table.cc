@@ -12,29 +12,33 @@ Cell& TransactionTable::add(std::unique_ptr<Cell> owned) {
   return cell;
 }
 
+namespace {
+
+// What `key` maps to in `map`, or `none`.
+template <typename Map, typename Key>
+typename Map::mapped_type lookup(const Map& map, const Key& key, typename Map::mapped_type none) {
+  auto found = map.find(key);
+  return found == map.end() ? none : found->second;
+}
+
+}  // namespace
+
 Cell* TransactionTable::find(std::uint64_t id) {
   auto found = cells_.find(id);
   return found == cells_.end() ? nullptr : found->second.get();
 }
 
-Cell* TransactionTable::findServer(const std::string& key) {
-  auto found = serverIndex_.find(key);
-  return found == serverIndex_.end() ? nullptr : cells_.at(found->second).get();
-}
+// Ids start at 1: 0 is "not indexed".
+Cell* TransactionTable::findServer(const std::string& key) { return find(lookup(serverIndex_, key, 0)); }
 
 Linger* TransactionTable::findLingeringServer(const std::string& key) {
-  auto found = lingerServerIndex_.find(key);
-  return found == lingerServerIndex_.end() ? nullptr : found->second;
+  return lookup(lingerServerIndex_, key, nullptr);
 }
 
-Cell* TransactionTable::findClient(const std::string& key) {
-  auto found = clientIndex_.find(key);
-  return found == clientIndex_.end() ? nullptr : cells_.at(found->second).get();
-}
+Cell* TransactionTable::findClient(const std::string& key) { return find(lookup(clientIndex_, key, 0)); }
 
 Linger* TransactionTable::findLingeringClient(const std::string& key) {
-  auto found = lingerClientIndex_.find(key);
-  return found == lingerClientIndex_.end() ? nullptr : found->second;
+  return lookup(lingerClientIndex_, key, nullptr);
 }
 
 void TransactionTable::indexClient(const Cell& cell, const std::string& key) { clientIndex_[key] = cell.id; }

@@ -25,15 +25,6 @@ std::int64_t epochMs(std::chrono::system_clock::time_point time) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
 }
 
-std::string transportName(Transport transport) {
-  switch (transport) {
-    case Transport::Udp: return "UDP";
-    case Transport::Tcp: return "TCP";
-    case Transport::Tls: return "TLS";
-  }
-  return "";
-}
-
 Verdict unavailable() {
   return Verdict::reply(503, "Service Unavailable",
                         {{"Retry-After", "30"}, {"Warning", "399 sipwarden \"archive: the message cannot be archived\""}});

@@ -162,15 +162,6 @@ void registerAddressType(lua_State* state) {
   Script::of(state).call().addressMetatableRef = luaL_ref(state, LUA_REGISTRYINDEX);
 }
 
-const char* transportName(Transport transport) {
-  switch (transport) {
-    case Transport::Udp: return "udp";
-    case Transport::Tcp: return "tcp";
-    case Transport::Tls: return "tls";
-  }
-  return "udp";
-}
-
 int pushField(lua_State* state, Exchange& exchange, std::string_view key) {
   const MessageView& message = exchange.message();
   if (key == "method") {
@@ -225,7 +216,7 @@ int pushField(lua_State* state, Exchange& exchange, std::string_view key) {
     lua_setfield(state, -2, "ip");
     lua_pushinteger(state, exchange.sourcePort());
     lua_setfield(state, -2, "port");
-    lua_pushstring(state, transportName(exchange.transport()));
+    lua_pushstring(state, text::lower(transportName(exchange.transport())).c_str());
     lua_setfield(state, -2, "transport");
   } else if (key == "direction") {
     lua_pushstring(state, exchange.direction() == Direction::FromClient ? "from_client" : "from_upstream");

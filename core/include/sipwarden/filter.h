@@ -27,6 +27,11 @@
 namespace sipwarden {
 
 enum class Transport { Udp, Tcp, Tls };
+// The transport's name as Via writes it ("UDP", "TCP", "TLS"), for records
+// and logs.
+inline const char* transportName(Transport transport) {
+  return transport == Transport::Tls ? "TLS" : transport == Transport::Tcp ? "TCP" : "UDP";
+}
 // Which side sent the request: a client of the hop, or one of its upstreams.
 enum class Direction { FromClient, FromUpstream };
 enum class LogLevel { Debug, Info, Warning, Error };
