@@ -31,10 +31,10 @@
 #include "sip/edit_list.h"
 
 namespace sipwarden::plugins {
-const PluginDescriptor* url_filter();
-const PluginDescriptor* file_filter();
-const PluginDescriptor* banner();
-const PluginDescriptor* keyword();
+namespace url_filter { const PluginDescriptor* descriptor(); }
+namespace file_filter { const PluginDescriptor* descriptor(); }
+namespace banner { const PluginDescriptor* descriptor(); }
+namespace keyword { const PluginDescriptor* descriptor(); }
 }  // namespace sipwarden::plugins
 
 namespace {
@@ -57,7 +57,7 @@ std::string message400(const std::string& text) {
 }
 
 std::shared_ptr<const pipeline::FilterChain> imChain() {
-  for (auto* descriptor : {plugins::url_filter(), plugins::file_filter(), plugins::banner(), plugins::keyword()}) {
+  for (auto* descriptor : {plugins::url_filter::descriptor(), plugins::file_filter::descriptor(), plugins::banner::descriptor(), plugins::keyword::descriptor()}) {
     pipeline::registerBuiltinPlugin(descriptor);
   }
   Poco::JSON::Parser parser;

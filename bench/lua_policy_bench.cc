@@ -16,7 +16,7 @@
 #include "pipeline/message_path.h"
 
 namespace sipwarden::plugins {
-const PluginDescriptor* lua_policy();
+namespace lua_policy { const PluginDescriptor* descriptor(); }
 }
 
 namespace {
@@ -42,7 +42,7 @@ std::string scriptFile(const std::string& name, const std::string& source) {
 }
 
 std::shared_ptr<const pipeline::FilterChain> chainOf(const std::string& json) {
-  pipeline::registerBuiltinPlugin(plugins::lua_policy());
+  pipeline::registerBuiltinPlugin(plugins::lua_policy::descriptor());
   return pipeline::buildChain(Poco::JSON::Parser().parse(json).extract<Poco::JSON::Array::Ptr>(), {});
 }
 

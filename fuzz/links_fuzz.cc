@@ -16,9 +16,9 @@
 #include "sip/message.h"
 
 namespace sipwarden::plugins {
-const PluginDescriptor* url_filter();
-const PluginDescriptor* file_filter();
-const PluginDescriptor* keyword();
+namespace url_filter { const PluginDescriptor* descriptor(); }
+namespace file_filter { const PluginDescriptor* descriptor(); }
+namespace keyword { const PluginDescriptor* descriptor(); }
 }  // namespace sipwarden::plugins
 
 namespace {
@@ -27,7 +27,7 @@ using namespace sipwarden;
 
 const pipeline::FilterChain& chain() {
   static const auto built = [] {
-    for (auto* plugin : {plugins::url_filter(), plugins::file_filter(), plugins::keyword()}) {
+    for (auto* plugin : {plugins::url_filter::descriptor(), plugins::file_filter::descriptor(), plugins::keyword::descriptor()}) {
       pipeline::registerBuiltinPlugin(plugin);
     }
     return pipeline::buildChain(Poco::JSON::Parser()

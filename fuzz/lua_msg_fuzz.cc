@@ -14,7 +14,7 @@
 #include "sip/message.h"
 
 namespace sipwarden::plugins {
-const PluginDescriptor* lua_policy();
+namespace lua_policy { const PluginDescriptor* descriptor(); }
 }
 
 namespace {
@@ -23,7 +23,7 @@ using namespace sipwarden;
 
 const pipeline::FilterChain& chain() {
   static const auto built = [] {
-    pipeline::registerBuiltinPlugin(plugins::lua_policy());
+    pipeline::registerBuiltinPlugin(plugins::lua_policy::descriptor());
     return pipeline::buildChain(
         Poco::JSON::Parser()
             .parse(R"([{"plugin": "lua_policy", "instruction_budget": 1000000, "memory_limit_kb": 65536,

@@ -23,8 +23,8 @@
 
 namespace {
 
-using sipwarden::lua::Limits;
-using sipwarden::lua::Sandbox;
+using sipwarden::plugins::lua_policy::Limits;
+using sipwarden::plugins::lua_policy::Sandbox;
 
 // probe(name, subject, pattern, init) sets the global `answer` to a
 // description of what the call returned or raised.

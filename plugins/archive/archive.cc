@@ -18,7 +18,7 @@
 
 #include "sipwarden/plugin.h"
 
-namespace sipwarden::plugins::archive_plugin {
+namespace sipwarden::plugins::archive {
 namespace {
 
 std::int64_t epochMs(std::chrono::system_clock::time_point time) {
@@ -154,6 +154,6 @@ std::unique_ptr<Filter> create(PluginConfig& config) {
 }
 
 }  // namespace
-}  // namespace sipwarden::plugins::archive_plugin
+}  // namespace sipwarden::plugins::archive
 
-SIPWARDEN_PLUGIN(archive, "archive", "1.0", &sipwarden::plugins::archive_plugin::create)
+SIPWARDEN_PLUGIN(archive, "archive", "1.0", &sipwarden::plugins::archive::create)

@@ -26,7 +26,7 @@
 #include "sipwarden/plugin.h"
 #include "sipwarden/utf8.h"
 
-namespace sipwarden::plugins::banner_plugin {
+namespace sipwarden::plugins::banner {
 namespace {
 
 constexpr std::string_view kMarkerHeader = "X-Sipwarden-Banner";
@@ -224,6 +224,6 @@ class Banner final : public Filter {
 };
 
 }  // namespace
-}  // namespace sipwarden::plugins::banner_plugin
+}  // namespace sipwarden::plugins::banner
 
-SIPWARDEN_PLUGIN(banner, "banner", "1.0", &filterFromConfig<banner_plugin::Banner>)
+SIPWARDEN_PLUGIN(banner, "banner", "1.0", &filterFromConfig<banner::Banner>)

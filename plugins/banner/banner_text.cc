@@ -5,7 +5,7 @@
 #include "sipwarden/html_text.h"
 #include "sipwarden/text.h"
 
-namespace sipwarden::plugins::banner_plugin {
+namespace sipwarden::plugins::banner {
 namespace {
 
 constexpr std::string_view kBom = "\xEF\xBB\xBF";
@@ -144,4 +144,4 @@ void ConversationMemory::forget(std::string_view key) {
   recent_.erase(entry);
 }
 
-}  // namespace sipwarden::plugins::banner_plugin
+}  // namespace sipwarden::plugins::banner

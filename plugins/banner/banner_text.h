@@ -11,7 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace sipwarden::plugins::banner_plugin {
+namespace sipwarden::plugins::banner {
 
 enum class Position { Start, End };
 
@@ -61,4 +61,4 @@ class ConversationMemory {
   std::unordered_map<std::string_view, std::list<Entry>::iterator> index_;  // keys point into recent_
 };
 
-}  // namespace sipwarden::plugins::banner_plugin
+}  // namespace sipwarden::plugins::banner

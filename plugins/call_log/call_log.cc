@@ -18,7 +18,7 @@
 
 #include "sipwarden/plugin.h"
 
-namespace sipwarden::plugins::call_log_plugin {
+namespace sipwarden::plugins::call_log {
 namespace {
 
 std::int64_t epochMs(std::chrono::system_clock::time_point time) {
@@ -186,6 +186,6 @@ std::unique_ptr<Filter> create(PluginConfig& config) {
 }
 
 }  // namespace
-}  // namespace sipwarden::plugins::call_log_plugin
+}  // namespace sipwarden::plugins::call_log
 
-SIPWARDEN_PLUGIN(call_log, "call_log", "1.0", &sipwarden::plugins::call_log_plugin::create)
+SIPWARDEN_PLUGIN(call_log, "call_log", "1.0", &sipwarden::plugins::call_log::create)

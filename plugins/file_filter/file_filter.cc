@@ -34,7 +34,7 @@
 #include "sipwarden/text.h"
 #include "sipwarden/unreadable.h"
 
-namespace sipwarden::plugins::file_filter_plugin {
+namespace sipwarden::plugins::file_filter {
 namespace {
 
 enum class Action { BlockList, BlockAll, Off };
@@ -197,6 +197,6 @@ class FileFilter final : public Filter {
 };
 
 }  // namespace
-}  // namespace sipwarden::plugins::file_filter_plugin
+}  // namespace sipwarden::plugins::file_filter
 
-SIPWARDEN_PLUGIN(file_filter, "file_filter", "1.0", &filterFromConfig<file_filter_plugin::FileFilter>)
+SIPWARDEN_PLUGIN(file_filter, "file_filter", "1.0", &filterFromConfig<file_filter::FileFilter>)

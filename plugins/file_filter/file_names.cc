@@ -8,7 +8,7 @@
 #include "common/file_extensions.h"
 #include "sipwarden/utf8.h"
 
-namespace sipwarden::plugins::file_filter_plugin {
+namespace sipwarden::plugins::file_filter {
 namespace {
 
 constexpr std::uint32_t kInvalid = 0xFFFFFFFF;
@@ -169,4 +169,4 @@ std::vector<std::string> candidateExtensions(std::string_view name) {
   return out;
 }
 
-}  // namespace sipwarden::plugins::file_filter_plugin
+}  // namespace sipwarden::plugins::file_filter

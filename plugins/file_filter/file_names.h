@@ -25,7 +25,7 @@
 #include <string_view>
 #include <vector>
 
-namespace sipwarden::plugins::file_filter_plugin {
+namespace sipwarden::plugins::file_filter {
 
 // The extensions a receiving client could end up with for `name` (UTF-8,
 // already decoded from its wire form), lower-case, with the dot, each once:
@@ -47,4 +47,4 @@ std::string displayName(std::string_view name, std::size_t maxBytes = std::strin
 // (invisible or bidirectional control): the name is disguised.
 bool hasInvisibleCharacters(std::string_view name);
 
-}  // namespace sipwarden::plugins::file_filter_plugin
+}  // namespace sipwarden::plugins::file_filter

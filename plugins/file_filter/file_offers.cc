@@ -12,7 +12,7 @@
 #include "sipwarden/text.h"
 #include "sipwarden/utf8.h"
 
-namespace sipwarden::plugins::file_filter_plugin {
+namespace sipwarden::plugins::file_filter {
 namespace {
 
 constexpr std::string_view kRcsFtHttp = "application/vnd.gsma.rcs-ft-http+xml";
@@ -588,4 +588,4 @@ std::string decodeSelectorName(std::string_view quoted) {
   return out;
 }
 
-}  // namespace sipwarden::plugins::file_filter_plugin
+}  // namespace sipwarden::plugins::file_filter

@@ -29,7 +29,7 @@
 #include <string_view>
 #include <vector>
 
-namespace sipwarden::plugins::file_filter_plugin {
+namespace sipwarden::plugins::file_filter {
 
 enum class Form { Sdp, LyncXml, MsMsgsInvite, RcsFtHttp };
 
@@ -62,4 +62,4 @@ void scanEntity(std::string_view mediaType, std::string_view content, std::vecto
 // %25 decoded to '"' and '%'.
 std::string decodeSelectorName(std::string_view quoted);
 
-}  // namespace sipwarden::plugins::file_filter_plugin
+}  // namespace sipwarden::plugins::file_filter

@@ -4,7 +4,7 @@
 #include <iterator>
 #include <cstdint>
 
-namespace sipwarden::plugins::keyword_plugin {
+namespace sipwarden::plugins::keyword {
 namespace {
 
 bool allDigits(std::string_view text) {
@@ -140,4 +140,4 @@ bool ssnValid(std::string_view area, std::string_view group, std::string_view se
   return prefix(group, 2) != 0 && prefix(serial, 4) != 0;
 }
 
-}  // namespace sipwarden::plugins::keyword_plugin
+}  // namespace sipwarden::plugins::keyword

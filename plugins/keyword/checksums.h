@@ -5,7 +5,7 @@
 
 #include <string_view>
 
-namespace sipwarden::plugins::keyword_plugin {
+namespace sipwarden::plugins::keyword {
 
 // Luhn (mod 10) over ASCII digits; false for anything else or empty input.
 bool luhnValid(std::string_view digits);
@@ -32,4 +32,4 @@ bool ibanValid(std::string_view iban);
 // area not 000, 666 or 900-999; group not 00; serial not 0000.
 bool ssnValid(std::string_view area, std::string_view group, std::string_view serial);
 
-}  // namespace sipwarden::plugins::keyword_plugin
+}  // namespace sipwarden::plugins::keyword

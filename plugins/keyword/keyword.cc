@@ -25,7 +25,7 @@
 #include "sipwarden/unreadable.h"
 #include "sipwarden/utf8.h"
 
-namespace sipwarden::plugins::keyword_plugin {
+namespace sipwarden::plugins::keyword {
 namespace {
 
 // A match to redact, in the coordinates of the text that was searched.
@@ -281,6 +281,6 @@ std::unique_ptr<Filter> create(PluginConfig& config) {
 }
 
 }  // namespace
-}  // namespace sipwarden::plugins::keyword_plugin
+}  // namespace sipwarden::plugins::keyword
 
-SIPWARDEN_PLUGIN(keyword, "keyword", "1.0", &sipwarden::plugins::keyword_plugin::create)
+SIPWARDEN_PLUGIN(keyword, "keyword", "1.0", &sipwarden::plugins::keyword::create)

@@ -2,7 +2,7 @@
 
 #include "sipwarden/utf8.h"
 
-namespace sipwarden::plugins::keyword_plugin {
+namespace sipwarden::plugins::keyword {
 namespace {
 
 bool hasControl(std::string_view text) {
@@ -86,4 +86,4 @@ bool readKeywordConfig(PluginConfig& config, KeywordConfig& out) {
   return !config.failed();
 }
 
-}  // namespace sipwarden::plugins::keyword_plugin
+}  // namespace sipwarden::plugins::keyword

@@ -10,7 +10,7 @@
 #include "keyword/templates.h"
 #include "sipwarden/plugin.h"
 
-namespace sipwarden::plugins::keyword_plugin {
+namespace sipwarden::plugins::keyword {
 
 enum class Action { Block, Redact, Flag };
 
@@ -32,4 +32,4 @@ std::string_view actionName(Action action);
 // Returns !config.failed().
 bool readKeywordConfig(PluginConfig& config, KeywordConfig& out);
 
-}  // namespace sipwarden::plugins::keyword_plugin
+}  // namespace sipwarden::plugins::keyword

@@ -5,7 +5,7 @@
 #include "sipwarden/utf8.h"
 #include "sipwarden/html_text.h"
 
-namespace sipwarden::plugins::keyword_plugin {
+namespace sipwarden::plugins::keyword {
 namespace {
 
 constexpr std::int64_t kMaxMemory = 64 << 20;
@@ -142,4 +142,4 @@ void KeywordMatcher::find(std::size_t index, std::string_view text, std::vector<
   }
 }
 
-}  // namespace sipwarden::plugins::keyword_plugin
+}  // namespace sipwarden::plugins::keyword

@@ -23,7 +23,7 @@
 #include "keyword/keyword_config.h"
 #include "keyword/templates.h"
 
-namespace sipwarden::plugins::keyword_plugin {
+namespace sipwarden::plugins::keyword {
 
 struct Lexicon {
   KeywordConfig config;
@@ -73,4 +73,4 @@ class KeywordMatcher {
   std::vector<std::pair<Template, std::size_t>> templates_;  // gate -> lexicon
 };
 
-}  // namespace sipwarden::plugins::keyword_plugin
+}  // namespace sipwarden::plugins::keyword

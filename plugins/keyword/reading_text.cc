@@ -3,7 +3,7 @@
 #include "sipwarden/html_text.h"
 #include "sipwarden/text.h"
 
-namespace sipwarden::plugins::keyword_plugin {
+namespace sipwarden::plugins::keyword {
 namespace {
 
 bool isAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
@@ -130,4 +130,4 @@ std::string_view ReadingText::load(std::string_view html, bool withMap) {
   return text_;
 }
 
-}  // namespace sipwarden::plugins::keyword_plugin
+}  // namespace sipwarden::plugins::keyword

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-namespace sipwarden::plugins::keyword_plugin {
+namespace sipwarden::plugins::keyword {
 
 class ReadingText {
  public:
@@ -35,4 +35,4 @@ class ReadingText {
   std::vector<std::uint32_t> end_;
 };
 
-}  // namespace sipwarden::plugins::keyword_plugin
+}  // namespace sipwarden::plugins::keyword

@@ -6,7 +6,7 @@
 #include <emmintrin.h>
 #endif
 
-namespace sipwarden::plugins::keyword_plugin {
+namespace sipwarden::plugins::keyword {
 namespace {
 
 bool isDigit(char c) { return c >= '0' && c <= '9'; }
@@ -335,4 +335,4 @@ std::string_view templateGate(Template kind) {
   return {};
 }
 
-}  // namespace sipwarden::plugins::keyword_plugin
+}  // namespace sipwarden::plugins::keyword

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-namespace sipwarden::plugins::keyword_plugin {
+namespace sipwarden::plugins::keyword {
 
 enum class Template { None, PaymentCard, Iban, UsSsn };
 
@@ -38,4 +38,4 @@ std::string_view templateGate(Template kind);
 // some), so a message with few digits costs a vector scan of its bytes.
 bool templateGateMatches(Template kind, std::string_view text);
 
-}  // namespace sipwarden::plugins::keyword_plugin
+}  // namespace sipwarden::plugins::keyword

@@ -12,7 +12,7 @@
 #include "lua_policy/patterns.h"
 #include "lua_policy/sandbox.h"
 
-namespace sipwarden::plugins::lua_policy_plugin {
+namespace sipwarden::plugins::lua_policy {
 namespace {
 
 // Unit costs: one unit is about the time of one VM instruction, 3.5 ns on
@@ -476,4 +476,4 @@ void installBoundedLibraries(lua_State* state) {
   for (const Wrapper& entry : kWrappers) installWrapper(state, entry);
 }
 
-}  // namespace sipwarden::plugins::lua_policy_plugin
+}  // namespace sipwarden::plugins::lua_policy

@@ -9,11 +9,11 @@
 
 struct lua_State;
 
-namespace sipwarden::plugins::lua_policy_plugin {
+namespace sipwarden::plugins::lua_policy {
 
 // Called once per sandbox, by Sandbox::openLibraries right after the
 // standard libraries (base, string, table, math, utf8) are opened; replaces
 // their entries in place. A second call on the same state does nothing.
 void installBoundedLibraries(lua_State* state);
 
-}  // namespace sipwarden::plugins::lua_policy_plugin
+}  // namespace sipwarden::plugins::lua_policy

@@ -11,7 +11,7 @@
 #include "lua_policy/uri.h"
 #include "sipwarden/text.h"
 
-namespace sipwarden::plugins::lua_policy_plugin {
+namespace sipwarden::plugins::lua_policy {
 namespace {
 
 using text::lower;
@@ -81,4 +81,4 @@ bool Groups::member(std::string_view address, const std::string& group) const {
   return false;
 }
 
-}  // namespace sipwarden::plugins::lua_policy_plugin
+}  // namespace sipwarden::plugins::lua_policy

@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-namespace sipwarden::plugins::lua_policy_plugin {
+namespace sipwarden::plugins::lua_policy {
 
 class Groups {
  public:
@@ -39,4 +39,4 @@ class Groups {
   mutable std::size_t memoNext_ = 0;
 };
 
-}  // namespace sipwarden::plugins::lua_policy_plugin
+}  // namespace sipwarden::plugins::lua_policy

@@ -12,7 +12,7 @@
 #include "lua_policy/time_share.h"
 #include "sipwarden/plugin.h"
 
-namespace sipwarden::plugins::lua_policy_plugin {
+namespace sipwarden::plugins::lua_policy {
 namespace {
 
 class LuaPolicy final : public Filter {
@@ -156,6 +156,6 @@ std::unique_ptr<Filter> createLuaPolicy(PluginConfig& config) {
 }
 
 }  // namespace
-}  // namespace sipwarden::plugins::lua_policy_plugin
+}  // namespace sipwarden::plugins::lua_policy
 
-SIPWARDEN_PLUGIN(lua_policy, "lua_policy", "1.0", &sipwarden::plugins::lua_policy_plugin::createLuaPolicy)
+SIPWARDEN_PLUGIN(lua_policy, "lua_policy", "1.0", &sipwarden::plugins::lua_policy::createLuaPolicy)

@@ -12,7 +12,7 @@
 #include "sipwarden/html_text.h"
 #include "sipwarden/text.h"
 
-namespace sipwarden::plugins::lua_policy_plugin {
+namespace sipwarden::plugins::lua_policy {
 namespace {
 
 constexpr const char* kMsgType = "sipwarden.msg";
@@ -443,4 +443,4 @@ void pushMsg(lua_State* state, std::uint64_t generation) {
   lua_setmetatable(state, -2);
 }
 
-}  // namespace sipwarden::plugins::lua_policy_plugin
+}  // namespace sipwarden::plugins::lua_policy

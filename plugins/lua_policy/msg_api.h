@@ -7,11 +7,11 @@
 
 struct lua_State;
 
-namespace sipwarden::plugins::lua_policy_plugin {
+namespace sipwarden::plugins::lua_policy {
 
 // Creates the metatable; once per state, before any pushMsg.
 void registerMsgApi(lua_State* state);
 // Pushes a msg bound to the call with this generation (Script::call()).
 void pushMsg(lua_State* state, std::uint64_t generation);
 
-}  // namespace sipwarden::plugins::lua_policy_plugin
+}  // namespace sipwarden::plugins::lua_policy

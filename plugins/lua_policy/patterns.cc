@@ -18,7 +18,7 @@
 
 #include "lua_policy/sandbox.h"
 
-namespace sipwarden::plugins::lua_policy_plugin {
+namespace sipwarden::plugins::lua_policy {
 namespace {
 
 constexpr char kEscape = '%';
@@ -587,4 +587,4 @@ int boundedGsub(lua_State* state) {
   return 2;
 }
 
-}  // namespace sipwarden::plugins::lua_policy_plugin
+}  // namespace sipwarden::plugins::lua_policy

@@ -11,7 +11,7 @@
 
 struct lua_State;
 
-namespace sipwarden::plugins::lua_policy_plugin {
+namespace sipwarden::plugins::lua_policy {
 
 // Installed over the `string` table's entries by installBoundedLibraries
 // (bounded_libs.h); called by Lua with the arguments of the functions they
@@ -21,4 +21,4 @@ int boundedMatch(lua_State* state);
 int boundedGmatch(lua_State* state);
 int boundedGsub(lua_State* state);
 
-}  // namespace sipwarden::plugins::lua_policy_plugin
+}  // namespace sipwarden::plugins::lua_policy

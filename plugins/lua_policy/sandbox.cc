@@ -12,7 +12,7 @@
 
 #include "lua_policy/bounded_libs.h"
 
-namespace sipwarden::plugins::lua_policy_plugin {
+namespace sipwarden::plugins::lua_policy {
 namespace {
 
 // CLOCK_MONOTONIC at the kernel tick's resolution: the same clock as
@@ -449,4 +449,4 @@ Sandbox::Outcome Sandbox::runFile(const std::string& file) {
 
 Sandbox::Outcome Sandbox::call(int args) { return protectedCall(args); }
 
-}  // namespace sipwarden::plugins::lua_policy_plugin
+}  // namespace sipwarden::plugins::lua_policy

@@ -27,7 +27,7 @@
 struct lua_State;
 struct lua_Debug;
 
-namespace sipwarden::plugins::lua_policy_plugin {
+namespace sipwarden::plugins::lua_policy {
 
 struct Limits {
   std::int64_t instructions = 1'000'000;     // per call, VM instructions plus library work (charge)
@@ -135,10 +135,5 @@ class Sandbox {
   std::string abortMessage_;
 };
 
-}  // namespace sipwarden::plugins::lua_policy_plugin
+}  // namespace sipwarden::plugins::lua_policy
 
-// fuzz/lua_patterns_fuzz.cc names the sandbox by the plugin's former
-// namespace; this alias goes when that file is renamed with the rest.
-namespace sipwarden {
-namespace lua = plugins::lua_policy_plugin;
-}  // namespace sipwarden

@@ -7,7 +7,7 @@
 #include "lua_policy/msg_api.h"
 #include "lua_policy/sw_module.h"
 
-namespace sipwarden::plugins::lua_policy_plugin {
+namespace sipwarden::plugins::lua_policy {
 namespace {
 
 // The hook as a registry reference, or -1 when the script does not define it.
@@ -100,4 +100,4 @@ Script::Result Script::runRequest(Exchange& exchange) { return run(onRequest_, e
 
 Script::Result Script::runResponse(Exchange& exchange) { return run(onResponse_, exchange, false); }
 
-}  // namespace sipwarden::plugins::lua_policy_plugin
+}  // namespace sipwarden::plugins::lua_policy

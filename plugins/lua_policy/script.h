@@ -16,7 +16,7 @@
 #include "sipwarden/filter.h"
 #include "sipwarden/log_allowance.h"
 
-namespace sipwarden::plugins::lua_policy_plugin {
+namespace sipwarden::plugins::lua_policy {
 
 class PatternCache;
 
@@ -103,4 +103,4 @@ class Script {
   int onResponse_ = -1;
 };
 
-}  // namespace sipwarden::plugins::lua_policy_plugin
+}  // namespace sipwarden::plugins::lua_policy

@@ -2,7 +2,7 @@
 
 #include <iterator>
 
-namespace sipwarden::plugins::lua_policy_plugin {
+namespace sipwarden::plugins::lua_policy {
 
 std::shared_ptr<SharedStore> SharedStore::process() {
   static const auto store = std::make_shared<SharedStore>(Caps{});
@@ -110,4 +110,4 @@ std::size_t SharedStore::bytes() {
   return bytes_;
 }
 
-}  // namespace sipwarden::plugins::lua_policy_plugin
+}  // namespace sipwarden::plugins::lua_policy

@@ -17,7 +17,7 @@
 #include <unordered_map>
 #include <variant>
 
-namespace sipwarden::plugins::lua_policy_plugin {
+namespace sipwarden::plugins::lua_policy {
 
 class SharedStore {
  public:
@@ -70,4 +70,4 @@ class SharedStore {
   static constexpr std::chrono::seconds kPurgeInterval{1};
 };
 
-}  // namespace sipwarden::plugins::lua_policy_plugin
+}  // namespace sipwarden::plugins::lua_policy

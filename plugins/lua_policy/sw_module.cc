@@ -15,7 +15,7 @@
 #include "lua_policy/script.h"
 #include "lua_policy/uri.h"
 
-namespace sipwarden::plugins::lua_policy_plugin {
+namespace sipwarden::plugins::lua_policy {
 namespace {
 
 std::string_view checkView(lua_State* state, int index) {
@@ -440,4 +440,4 @@ bool pushJsonAsLua(lua_State* state, std::string_view json, std::string& error) 
   return true;
 }
 
-}  // namespace sipwarden::plugins::lua_policy_plugin
+}  // namespace sipwarden::plugins::lua_policy

@@ -13,7 +13,7 @@
 
 struct lua_State;
 
-namespace sipwarden::plugins::lua_policy_plugin {
+namespace sipwarden::plugins::lua_policy {
 
 // Compiled RE2 patterns by their text, per script state. RE2 keeps its
 // memory (program and lazily built DFA) outside the script's memory cap, so
@@ -40,4 +40,4 @@ void registerSwModule(lua_State* state);
 // as an empty table). False with `error` when the text is not JSON.
 bool pushJsonAsLua(lua_State* state, std::string_view json, std::string& error);
 
-}  // namespace sipwarden::plugins::lua_policy_plugin
+}  // namespace sipwarden::plugins::lua_policy

@@ -22,7 +22,7 @@
 #include <algorithm>
 #include <chrono>
 
-namespace sipwarden::plugins::lua_policy_plugin {
+namespace sipwarden::plugins::lua_policy {
 
 class TimeShare {
  public:
@@ -70,4 +70,4 @@ class TimeShare {
   std::chrono::nanoseconds freeCallTime_;
 };
 
-}  // namespace sipwarden::plugins::lua_policy_plugin
+}  // namespace sipwarden::plugins::lua_policy

@@ -5,7 +5,7 @@
 
 #include "sipwarden/text.h"
 
-namespace sipwarden::plugins::lua_policy_plugin {
+namespace sipwarden::plugins::lua_policy {
 namespace {
 
 // A scanner rather than a regex: policies call this several times per
@@ -108,4 +108,4 @@ std::optional<ParsedUri> parseUri(std::string_view text) {
   return out;
 }
 
-}  // namespace sipwarden::plugins::lua_policy_plugin
+}  // namespace sipwarden::plugins::lua_policy

@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-namespace sipwarden::plugins::lua_policy_plugin {
+namespace sipwarden::plugins::lua_policy {
 
 struct ParsedUri {
   std::string display;
@@ -23,4 +23,4 @@ struct ParsedUri {
 
 std::optional<ParsedUri> parseUri(std::string_view text);
 
-}  // namespace sipwarden::plugins::lua_policy_plugin
+}  // namespace sipwarden::plugins::lua_policy

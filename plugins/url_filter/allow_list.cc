@@ -5,7 +5,7 @@
 #include <charconv>
 #include <cstring>
 
-namespace sipwarden::plugins::url_filter_plugin {
+namespace sipwarden::plugins::url_filter {
 namespace {
 
 bool validDomain(std::string_view domain) {
@@ -113,4 +113,4 @@ bool AllowList::allows(const Host& host) const {
   }
 }
 
-}  // namespace sipwarden::plugins::url_filter_plugin
+}  // namespace sipwarden::plugins::url_filter

@@ -16,7 +16,7 @@
 
 #include "url_parts.h"
 
-namespace sipwarden::plugins::url_filter_plugin {
+namespace sipwarden::plugins::url_filter {
 
 class AllowList {
  public:
@@ -51,4 +51,4 @@ class AllowList {
   std::vector<Network> networks_;
 };
 
-}  // namespace sipwarden::plugins::url_filter_plugin
+}  // namespace sipwarden::plugins::url_filter

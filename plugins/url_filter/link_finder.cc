@@ -17,7 +17,7 @@
 
 #include "sipwarden/text.h"
 
-namespace sipwarden::plugins::url_filter_plugin {
+namespace sipwarden::plugins::url_filter {
 namespace {
 
 // A character that may continue a link: printable ASCII but space, '"', '<'
@@ -830,4 +830,4 @@ void LinkFinder::urlValue(std::size_t first, std::size_t last, AttributeRole rol
        authority ? UrlForm::Authority : UrlForm::Relative, out);
 }
 
-}  // namespace sipwarden::plugins::url_filter_plugin
+}  // namespace sipwarden::plugins::url_filter

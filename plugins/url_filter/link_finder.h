@@ -31,7 +31,7 @@ namespace re2 {
 class RE2;
 }
 
-namespace sipwarden::plugins::url_filter_plugin {
+namespace sipwarden::plugins::url_filter {
 
 // What an HTML attribute holds (link_finder.cc reads it by its name).
 enum class AttributeRole { None, Navigation, Resource, Text };
@@ -175,4 +175,4 @@ class LinkFinder {
   NormalizedText value_;  // scratch: one HTML attribute value
 };
 
-}  // namespace sipwarden::plugins::url_filter_plugin
+}  // namespace sipwarden::plugins::url_filter

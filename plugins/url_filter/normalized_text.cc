@@ -9,7 +9,7 @@
 #include "sipwarden/html_text.h"
 #include "sipwarden/utf8.h"
 
-namespace sipwarden::plugins::url_filter_plugin {
+namespace sipwarden::plugins::url_filter {
 namespace {
 
 constexpr std::uint32_t kReplacement = 0xFFFD;
@@ -370,4 +370,4 @@ std::size_t NormalizedText::rawEnd(std::size_t at) const {
   return map_[at].end;
 }
 
-}  // namespace sipwarden::plugins::url_filter_plugin
+}  // namespace sipwarden::plugins::url_filter

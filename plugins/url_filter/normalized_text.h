@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-namespace sipwarden::plugins::url_filter_plugin {
+namespace sipwarden::plugins::url_filter {
 
 // A byte range of the raw part text.
 struct RawSpan {
@@ -101,4 +101,4 @@ class NormalizedText {
   std::vector<RawSpan> removed_;
 };
 
-}  // namespace sipwarden::plugins::url_filter_plugin
+}  // namespace sipwarden::plugins::url_filter

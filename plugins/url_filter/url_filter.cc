@@ -29,7 +29,7 @@
 #include "sipwarden/text.h"
 #include "sipwarden/unreadable.h"
 
-namespace sipwarden::plugins::url_filter_plugin {
+namespace sipwarden::plugins::url_filter {
 namespace {
 
 enum class Action { Block, Defang, Warn };
@@ -487,6 +487,6 @@ std::unique_ptr<Filter> create(PluginConfig& config) {
 }
 
 }  // namespace
-}  // namespace sipwarden::plugins::url_filter_plugin
+}  // namespace sipwarden::plugins::url_filter
 
-SIPWARDEN_PLUGIN(url_filter, "url_filter", "1.0", &sipwarden::plugins::url_filter_plugin::create)
+SIPWARDEN_PLUGIN(url_filter, "url_filter", "1.0", &sipwarden::plugins::url_filter::create)

@@ -7,7 +7,7 @@
 #include "normalized_text.h"
 #include "sipwarden/text.h"
 
-namespace sipwarden::plugins::url_filter_plugin {
+namespace sipwarden::plugins::url_filter {
 namespace {
 
 using text::lower;
@@ -361,4 +361,4 @@ void parseUrl(std::string_view link, UrlForm form, UrlParts& parts) {
   }
 }
 
-}  // namespace sipwarden::plugins::url_filter_plugin
+}  // namespace sipwarden::plugins::url_filter

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-namespace sipwarden::plugins::url_filter_plugin {
+namespace sipwarden::plugins::url_filter {
 
 enum class HostType { Name, Ipv4, Ipv6, Invalid };
 
@@ -61,4 +61,4 @@ bool parseIpv4(std::string_view host, std::array<std::uint8_t, 4>& out);
 // browser then treats the host as IPv4 or rejects it.
 bool endsInNumber(std::string_view host);
 
-}  // namespace sipwarden::plugins::url_filter_plugin
+}  // namespace sipwarden::plugins::url_filter

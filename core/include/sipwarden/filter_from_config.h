@@ -1,7 +1,7 @@
 #pragma once
 // The usual CREATE of SIPWARDEN_PLUGIN, for a filter that reads its whole
 // config block in its constructor: SIPWARDEN_PLUGIN(banner, "banner",
-// "1.0", &filterFromConfig<banner_plugin::Banner>). Header-only.
+// "1.0", &filterFromConfig<banner::Banner>). Header-only.
 
 #include <memory>
 

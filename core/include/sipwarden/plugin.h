@@ -136,7 +136,8 @@ inline constexpr PluginAbiStamp kPluginAbiStamp = SIPWARDEN_PLUGIN_ABI_STAMP;
 
 #define SIPWARDEN_PLUGIN_SYMBOL "sipwarden_plugin_v1"
 
-// Defines the module's descriptor as sipwarden::plugins::ID() and, unless
+// Defines the module's descriptor as sipwarden::plugins::ID::descriptor()
+// (a plugin keeps its code in namespace sipwarden::plugins::ID) and, unless
 // the plugin is compiled for static linking (SIPWARDEN_PLUGIN_STATIC, as
 // tests do to link several plugins into one binary), the module's C entry
 // point. Use once per module.
@@ -146,16 +147,16 @@ inline constexpr PluginAbiStamp kPluginAbiStamp = SIPWARDEN_PLUGIN_ABI_STAMP;
 #define SIPWARDEN_PLUGIN_ENTRY_POINT(ID)                                                        \
   extern "C" __attribute__((visibility("default"))) const ::sipwarden::PluginDescriptor*        \
   sipwarden_plugin_v1() {                                                                       \
-    return ::sipwarden::plugins::ID();                                                          \
+    return ::sipwarden::plugins::ID::descriptor();                                              \
   }
 #endif
 
 #define SIPWARDEN_PLUGIN(ID, NAME, VERSION, CREATE)                                             \
-  namespace sipwarden::plugins {                                                                \
-  const ::sipwarden::PluginDescriptor* ID() {                                                   \
-    static const ::sipwarden::PluginDescriptor descriptor{SIPWARDEN_PLUGIN_ABI_STAMP, NAME,     \
-                                                          VERSION, CREATE};                     \
-    return &descriptor;                                                                         \
+  namespace sipwarden::plugins::ID {                                                            \
+  const ::sipwarden::PluginDescriptor* descriptor() {                                           \
+    static const ::sipwarden::PluginDescriptor value{SIPWARDEN_PLUGIN_ABI_STAMP, NAME, VERSION, \
+                                                     CREATE};                                   \
+    return &value;                                                                              \
   }                                                                                             \
   }                                                                                             \
   SIPWARDEN_PLUGIN_ENTRY_POINT(ID)

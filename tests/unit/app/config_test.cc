@@ -13,7 +13,7 @@
 #include "pipeline/loader.h"
 
 namespace sipwarden::plugins {
-const PluginDescriptor* probe();
+namespace probe { const PluginDescriptor* descriptor(); }
 }
 
 namespace sipwarden::app {
@@ -329,7 +329,7 @@ TEST(AppConfig, FinalizeRefusesWhatOnlyAWholeConfigGetsWrong) {
 }
 
 TEST(AppConfig, PluginBlocksReachTheLoaderWithTheirPath) {
-  pipeline::registerBuiltinPlugin(plugins::probe());
+  pipeline::registerBuiltinPlugin(plugins::probe::descriptor());
   const auto chain = buildChain(parseConfig(R"({"plugins": [{"plugin": "probe", "action": "reply", "code": 488}]})"));
   ASSERT_EQ(chain->entries().size(), 1u);
   EXPECT_EQ(chain->entries()[0].label, "plugins[0] (probe)");

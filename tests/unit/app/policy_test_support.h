@@ -11,14 +11,14 @@
 #include "pipeline/loader.h"
 
 namespace sipwarden::plugins {
-const PluginDescriptor* probe();
+namespace probe { const PluginDescriptor* descriptor(); }
 }
 
 namespace sipwarden::app::testing {
 
 // `blocks`: the JSON list of plugin blocks, e.g. [{"plugin": "probe"}].
 inline std::shared_ptr<const pipeline::FilterChain> probeChain(const std::string& blocks) {
-  pipeline::registerBuiltinPlugin(plugins::probe());
+  pipeline::registerBuiltinPlugin(plugins::probe::descriptor());
   return pipeline::buildChain(Poco::JSON::Parser().parse(blocks).extract<Poco::JSON::Array::Ptr>(),
                               pipeline::ChainSettings{});
 }

@@ -11,7 +11,7 @@
 #include "sip/edit_list.h"
 
 namespace sipwarden::plugins {
-const PluginDescriptor* probe();
+namespace probe { const PluginDescriptor* descriptor(); }
 }
 
 namespace sipwarden::pipeline {
@@ -23,7 +23,7 @@ Poco::JSON::Array::Ptr pluginsFrom(const std::string& json) {
 }
 
 std::shared_ptr<const FilterChain> chainFrom(const std::string& json) {
-  registerBuiltinPlugin(plugins::probe());
+  registerBuiltinPlugin(plugins::probe::descriptor());
   return buildChain(pluginsFrom(json), ChainSettings{{SIPWARDEN_TEST_PLUGIN_DIR}, ""});
 }
 

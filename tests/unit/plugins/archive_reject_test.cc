@@ -18,7 +18,7 @@
 #include "proxy/proxy.h"
 
 namespace sipwarden::plugins {
-const PluginDescriptor* archive();
+namespace archive { const PluginDescriptor* descriptor(); }
 }
 
 namespace sipwarden {
@@ -78,7 +78,7 @@ class ArchiveRejectTest : public ::testing::Test {
     proxy::ProxyConfig config;
     config.upstreams = {{"127.0.0.1", 5080, transport::Protocol::Udp}};
     proxy_ = std::make_unique<proxy::Proxy>(config, sender_, clock_);
-    pipeline::registerBuiltinPlugin(plugins::archive());
+    pipeline::registerBuiltinPlugin(plugins::archive::descriptor());
     Poco::JSON::Parser parser;
     proxy_->setChain(pipeline::buildChain(
         parser.parse(R"([{"plugin": "archive", "on_archive_failure": "reject"}])").extract<Poco::JSON::Array::Ptr>(),

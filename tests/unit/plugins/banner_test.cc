@@ -18,25 +18,25 @@
 #include "sipwarden/utf8.h"
 
 namespace sipwarden::plugins {
-const PluginDescriptor* banner();
+namespace banner { const PluginDescriptor* descriptor(); }
 }
 
 namespace sipwarden::pipeline {
 namespace {
 
-namespace banner_plugin = sipwarden::plugins::banner_plugin;
+namespace banner = sipwarden::plugins::banner;
 
 using test_support::readSample;
 
 std::shared_ptr<const FilterChain> chainFrom(const std::string& json) {
-  return test_support::chainWith(plugins::banner(), json);
+  return test_support::chainWith(plugins::banner::descriptor(), json);
 }
 
 std::shared_ptr<const FilterChain> bannerChain(const std::string& options = "") {
   return chainFrom(R"([{"plugin": "banner", "text": "NOTICE")" + options + "}]");
 }
 
-std::string buildError(const std::string& json) { return test_support::chainError(plugins::banner(), json); }
+std::string buildError(const std::string& json) { return test_support::chainError(plugins::banner::descriptor(), json); }
 
 using test_support::counter;
 using test_support::Outcome;
@@ -262,7 +262,7 @@ TEST(BannerFrequency, NonMessagesDoNotCountAsTheFirstMessage) {
 
 TEST(BannerFrequency, ConversationMemoryExpiresWhenIdleAndIsBounded) {
   using namespace std::chrono_literals;
-  banner_plugin::ConversationMemory memory(std::chrono::seconds(1800), 3);
+  banner::ConversationMemory memory(std::chrono::seconds(1800), 3);
   const auto t0 = std::chrono::system_clock::time_point{} + 100000s;
   memory.remember("a", t0);
   EXPECT_TRUE(memory.seen("a", t0 + 29min));
@@ -320,28 +320,28 @@ TEST(BannerScope, AllIsTheDefault) {
 // ---- insertion details --------------------------------------------------------------
 
 TEST(BannerText, HtmlWithoutBodyTagAndBodyWithAttributes) {
-  using banner_plugin::Position;
-  EXPECT_EQ(banner_plugin::insertHtml("<p>x</p>", "N", Position::Start), "N<br/><p>x</p>");
-  EXPECT_EQ(banner_plugin::insertHtml("<p>x</p>", "N", Position::End), "<p>x</p><br/>N");
-  EXPECT_EQ(banner_plugin::insertHtml("<BODY class=\"a>b\" >x</BODY>", "N", Position::Start),
+  using banner::Position;
+  EXPECT_EQ(banner::insertHtml("<p>x</p>", "N", Position::Start), "N<br/><p>x</p>");
+  EXPECT_EQ(banner::insertHtml("<p>x</p>", "N", Position::End), "<p>x</p><br/>N");
+  EXPECT_EQ(banner::insertHtml("<BODY class=\"a>b\" >x</BODY>", "N", Position::Start),
             "<BODY class=\"a>b\" >N<br/>x</BODY>");
-  EXPECT_EQ(banner_plugin::insertHtml("<BODY>x</Body >", "N", Position::End), "<BODY>x<br/>N</Body >");
-  EXPECT_EQ(banner_plugin::insertHtml("<bodyguard>x", "N", Position::Start), "N<br/><bodyguard>x");
-  EXPECT_EQ(banner_plugin::insertHtml("", "N", Position::Start), "N<br/>");
+  EXPECT_EQ(banner::insertHtml("<BODY>x</Body >", "N", Position::End), "<BODY>x<br/>N</Body >");
+  EXPECT_EQ(banner::insertHtml("<bodyguard>x", "N", Position::Start), "N<br/><bodyguard>x");
+  EXPECT_EQ(banner::insertHtml("", "N", Position::Start), "N<br/>");
 }
 
 TEST(BannerText, PlainTextLineBreaksFollowTheText) {
-  using banner_plugin::Position;
-  EXPECT_EQ(banner_plugin::insertPlain("a\nb", "N", Position::Start), "N\na\nb");
-  EXPECT_EQ(banner_plugin::insertPlain("a\r\nb", "N", Position::End), "a\r\nb\r\nN");
-  EXPECT_EQ(banner_plugin::insertPlain("a\n", "N", Position::End), "a\nN");
-  EXPECT_EQ(banner_plugin::insertPlain("", "N", Position::Start), "N");
-  EXPECT_EQ(banner_plugin::insertPlain("\xEF\xBB\xBFhi", "N", Position::Start), "\xEF\xBB\xBFN\r\nhi");
+  using banner::Position;
+  EXPECT_EQ(banner::insertPlain("a\nb", "N", Position::Start), "N\na\nb");
+  EXPECT_EQ(banner::insertPlain("a\r\nb", "N", Position::End), "a\r\nb\r\nN");
+  EXPECT_EQ(banner::insertPlain("a\n", "N", Position::End), "a\nN");
+  EXPECT_EQ(banner::insertPlain("", "N", Position::Start), "N");
+  EXPECT_EQ(banner::insertPlain("\xEF\xBB\xBFhi", "N", Position::Start), "\xEF\xBB\xBFN\r\nhi");
 }
 
 TEST(BannerText, NoticeAsHtml) {
-  EXPECT_EQ(banner_plugin::noticeAsHtml("<b>&"), "&lt;b&gt;&amp;");
-  EXPECT_EQ(banner_plugin::noticeAsHtml("line 1\nline 2\r\nline 3"), "line 1<br/>line 2<br/>line 3");
+  EXPECT_EQ(banner::noticeAsHtml("<b>&"), "&lt;b&gt;&amp;");
+  EXPECT_EQ(banner::noticeAsHtml("line 1\nline 2\r\nline 3"), "line 1<br/>line 2<br/>line 3");
 }
 
 TEST(BannerText, MultiLineNoticeInPlainText) {

@@ -11,7 +11,7 @@
 #include "pipeline/loader.h"
 
 namespace sipwarden::plugins {
-const PluginDescriptor* call_log();
+namespace call_log { const PluginDescriptor* descriptor(); }
 }
 
 namespace sipwarden {
@@ -71,7 +71,7 @@ class CallLogTest : public ::testing::Test {
     for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_ + suffix);
     store_ = std::make_unique<archive::SqliteStore>(path_);
     sink_ = std::make_unique<StoreSink>(*store_);
-    pipeline::registerBuiltinPlugin(plugins::call_log());
+    pipeline::registerBuiltinPlugin(plugins::call_log::descriptor());
     Poco::JSON::Parser parser;
     chain_ = pipeline::buildChain(parser.parse(R"([{"plugin": "call_log", "session_timeout_minutes": 1}])")
                                       .extract<Poco::JSON::Array::Ptr>(),
@@ -195,7 +195,7 @@ TEST_F(CallLogTest, FilesOverMaxFilesAreCountedNotRecorded) {
 }
 
 TEST(CallLogConfig, MaxFilesNamesTheKey) {
-  pipeline::registerBuiltinPlugin(plugins::call_log());
+  pipeline::registerBuiltinPlugin(plugins::call_log::descriptor());
   Poco::JSON::Parser parser;
   try {
     pipeline::buildChain(parser.parse(R"([{"plugin": "call_log", "max_files": 0}])").extract<Poco::JSON::Array::Ptr>(),

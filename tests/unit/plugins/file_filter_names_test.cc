@@ -11,7 +11,7 @@
 
 #include "sipwarden/utf8.h"
 
-namespace sipwarden::plugins::file_filter_plugin {
+namespace sipwarden::plugins::file_filter {
 namespace {
 
 using Extensions = std::vector<std::string>;
@@ -77,4 +77,4 @@ TEST(FileFilterNames, LinearOnLongNames) {
 }
 
 }  // namespace
-}  // namespace sipwarden::plugins::file_filter_plugin
+}  // namespace sipwarden::plugins::file_filter

@@ -17,23 +17,23 @@
 #include "sip/message.h"
 
 namespace sipwarden::plugins {
-const PluginDescriptor* file_filter();
+namespace file_filter { const PluginDescriptor* descriptor(); }
 }
 
 namespace sipwarden::pipeline {
 namespace {
 
-namespace file_filter_plugin = sipwarden::plugins::file_filter_plugin;
+namespace file_filter = sipwarden::plugins::file_filter;
 
 using test_support::readSample;
 
 std::shared_ptr<const FilterChain> chainFrom(const std::string& json) {
-  return test_support::chainWith(plugins::file_filter(), json);
+  return test_support::chainWith(plugins::file_filter::descriptor(), json);
 }
 
 std::shared_ptr<const FilterChain> defaultChain() { return chainFrom(R"([{"plugin": "file_filter"}])"); }
 
-std::string buildError(const std::string& json) { return test_support::chainError(plugins::file_filter(), json); }
+std::string buildError(const std::string& json) { return test_support::chainError(plugins::file_filter::descriptor(), json); }
 
 using test_support::counter;
 using test_support::Outcome;
@@ -92,10 +92,10 @@ const std::string kBlockedExe = "399 sipwarden \"file_filter: blocked extension 
 
 // The offers one leaf entity holds, as file_filter reads each entity the SDK
 // yields.
-std::vector<file_filter_plugin::FileOffer> offersIn(std::string_view mediaType, std::string_view content,
+std::vector<file_filter::FileOffer> offersIn(std::string_view mediaType, std::string_view content,
                                            std::size_t limit = 1000000) {
-  std::vector<file_filter_plugin::FileOffer> offers;
-  file_filter_plugin::scanEntity(mediaType, content, offers, limit);
+  std::vector<file_filter::FileOffer> offers;
+  file_filter::scanEntity(mediaType, content, offers, limit);
   return offers;
 }
 
@@ -481,41 +481,41 @@ TEST(FileFilterConfig, ErrorsNameTheKey) {
 // ---- the parser on its own ------------------------------------------------------------
 
 TEST(FileFilterParser, CandidateExtensions) {
-  EXPECT_EQ(file_filter_plugin::candidateExtensions("invoice.pdf.exe"), std::vector<std::string>{".exe"});
-  EXPECT_EQ(file_filter_plugin::candidateExtensions("report.EXE. "), std::vector<std::string>{".exe"});
-  EXPECT_EQ(file_filter_plugin::candidateExtensions("a.exe::$DATA"), (std::vector<std::string>{".exe::$data", ".exe"}));
-  EXPECT_EQ(file_filter_plugin::candidateExtensions(std::string("a.exe\0.jpg", 10)), (std::vector<std::string>{".jpg", ".exe"}));
-  EXPECT_EQ(file_filter_plugin::candidateExtensions("a.exe\"<>|*?"), std::vector<std::string>{".exe"});
-  EXPECT_TRUE(file_filter_plugin::candidateExtensions("README").empty());
-  EXPECT_TRUE(file_filter_plugin::candidateExtensions("").empty());
+  EXPECT_EQ(file_filter::candidateExtensions("invoice.pdf.exe"), std::vector<std::string>{".exe"});
+  EXPECT_EQ(file_filter::candidateExtensions("report.EXE. "), std::vector<std::string>{".exe"});
+  EXPECT_EQ(file_filter::candidateExtensions("a.exe::$DATA"), (std::vector<std::string>{".exe::$data", ".exe"}));
+  EXPECT_EQ(file_filter::candidateExtensions(std::string("a.exe\0.jpg", 10)), (std::vector<std::string>{".jpg", ".exe"}));
+  EXPECT_EQ(file_filter::candidateExtensions("a.exe\"<>|*?"), std::vector<std::string>{".exe"});
+  EXPECT_TRUE(file_filter::candidateExtensions("README").empty());
+  EXPECT_TRUE(file_filter::candidateExtensions("").empty());
 }
 
 TEST(FileFilterParser, SelectorNameDecodesOnlyQuoteAndPercent) {
-  EXPECT_EQ(file_filter_plugin::decodeSelectorName("a%22b%25c%20d"), "a\"b%c%20d");
-  EXPECT_EQ(file_filter_plugin::decodeSelectorName("%2"), "%2");
+  EXPECT_EQ(file_filter::decodeSelectorName("a%22b%25c%20d"), "a\"b%c%20d");
+  EXPECT_EQ(file_filter::decodeSelectorName("%2"), "%2");
 }
 
 TEST(FileFilterParser, OfferTypesAreTheLeafFormsRead) {
-  EXPECT_TRUE(file_filter_plugin::offerType("application/sdp"));
-  EXPECT_TRUE(file_filter_plugin::offerType("text/x-msmsgsinvite"));
-  EXPECT_TRUE(file_filter_plugin::offerType("application/ms-filetransfer+xml"));
-  EXPECT_TRUE(file_filter_plugin::offerType("application/vnd.gsma.rcs-ft-http+xml"));
-  EXPECT_FALSE(file_filter_plugin::offerType("text/plain"));
-  EXPECT_FALSE(file_filter_plugin::offerType("multipart/mixed"));
-  EXPECT_FALSE(file_filter_plugin::offerType("application/im-iscomposing+xml"));
+  EXPECT_TRUE(file_filter::offerType("application/sdp"));
+  EXPECT_TRUE(file_filter::offerType("text/x-msmsgsinvite"));
+  EXPECT_TRUE(file_filter::offerType("application/ms-filetransfer+xml"));
+  EXPECT_TRUE(file_filter::offerType("application/vnd.gsma.rcs-ft-http+xml"));
+  EXPECT_FALSE(file_filter::offerType("text/plain"));
+  EXPECT_FALSE(file_filter::offerType("multipart/mixed"));
+  EXPECT_FALSE(file_filter::offerType("application/im-iscomposing+xml"));
   EXPECT_TRUE(offersIn("text/plain", "Invitation-Command: INVITE\nApplication-File: z.exe\n").empty());
 }
 
 TEST(FileFilterParser, FormsAreReported) {
   auto offers = offersIn("application/ms-filetransfer+xml", lyncXml("<name>a.b</name>"));
   ASSERT_EQ(offers.size(), 1u);
-  EXPECT_EQ(offers[0].form, file_filter_plugin::Form::LyncXml);
+  EXPECT_EQ(offers[0].form, file_filter::Form::LyncXml);
   offers = offersIn("application/sdp", sdpWith("a=file-selector:name:\"x.y\""));
   ASSERT_EQ(offers.size(), 1u);
-  EXPECT_EQ(offers[0].form, file_filter_plugin::Form::Sdp);
+  EXPECT_EQ(offers[0].form, file_filter::Form::Sdp);
   offers = offersIn("text/x-msmsgsinvite", "Invitation-Command: INVITE\nApplication-File: z.q\n");
   ASSERT_EQ(offers.size(), 1u);
-  EXPECT_EQ(offers[0].form, file_filter_plugin::Form::MsMsgsInvite);
+  EXPECT_EQ(offers[0].form, file_filter::Form::MsMsgsInvite);
   EXPECT_EQ(offers[0].name, "z.q");
 }
 
@@ -751,7 +751,7 @@ TEST(FileFilterRcs, AllowedFilePassesUnchangedAndIsTagged) {
   const auto offers = offersIn("application/vnd.gsma.rcs-ft-http+xml",
                                             rcsDescriptor(kRcsThumbnail + rcsFile("holiday.mov")));
   ASSERT_EQ(offers.size(), 1u);
-  EXPECT_EQ(offers[0].form, file_filter_plugin::Form::RcsFtHttp);
+  EXPECT_EQ(offers[0].form, file_filter::Form::RcsFtHttp);
   EXPECT_EQ(offers[0].type, "application/pdf");
   EXPECT_EQ(offers[0].url, "https://ft.example.com/f/abc123");
   EXPECT_EQ(offers[0].unreadable, "");
@@ -971,7 +971,7 @@ TEST(FileFilterAdversarial, NameOfManyStreamPiecesEachWithItsExtension) {
   std::string name;
   for (int i = 0; i < 20000; ++i) name += "a.x" + std::to_string(i) + ":";
   name += "a.exe";
-  const std::vector<std::string> candidates = file_filter_plugin::candidateExtensions(name);
+  const std::vector<std::string> candidates = file_filter::candidateExtensions(name);
   ASSERT_EQ(candidates.size(), 20001u);
   EXPECT_EQ(candidates.front(), ".exe");
   EXPECT_EQ(candidates[1], ".x0");

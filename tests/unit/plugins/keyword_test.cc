@@ -21,18 +21,18 @@
 #include "sip/message.h"
 
 namespace sipwarden::plugins {
-const PluginDescriptor* keyword();
+namespace keyword { const PluginDescriptor* descriptor(); }
 }
 
 namespace sipwarden::pipeline {
 namespace {
 
-namespace kw = sipwarden::plugins::keyword_plugin;
+namespace kw = sipwarden::plugins::keyword;
 
 using test_support::readSample;
 
 std::shared_ptr<const FilterChain> chainFrom(const std::string& json) {
-  return test_support::chainWith(plugins::keyword(), json);
+  return test_support::chainWith(plugins::keyword::descriptor(), json);
 }
 
 // One keyword block with `keys` (JSON members without braces).
@@ -40,7 +40,7 @@ std::shared_ptr<const FilterChain> lexicon(const std::string& keys) {
   return chainFrom(R"([{"plugin": "keyword", )" + keys + "}]");
 }
 
-std::string buildError(const std::string& json) { return test_support::chainError(plugins::keyword(), json); }
+std::string buildError(const std::string& json) { return test_support::chainError(plugins::keyword::descriptor(), json); }
 
 std::string blockError(const std::string& keys) { return buildError(R"([{"plugin": "keyword", )" + keys + "}]"); }
 
@@ -677,7 +677,7 @@ TEST(KeywordUnreadable, BlockedWith415ByDefaultFlaggedOrPassedWhenSet) {
 }
 
 TEST(KeywordUnreadable, ChainWideSettingIsTheDefault) {
-  registerBuiltinPlugin(plugins::keyword());
+  registerBuiltinPlugin(plugins::keyword::descriptor());
   Poco::JSON::Parser parser;
   ChainSettings settings;
   settings.chainDefaults["on_unreadable"] = "pass";

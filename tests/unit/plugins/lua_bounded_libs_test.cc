@@ -33,7 +33,7 @@
 #include "pipeline/exchange.h"
 #include "sip/message.h"
 
-namespace sipwarden::plugins::lua_policy_plugin {
+namespace sipwarden::plugins::lua_policy {
 namespace {
 
 // Defined in both states: probe(name, ...) calls string[name] (or, for a
@@ -534,4 +534,4 @@ TEST_F(LuaBoundedScriptTest, RegexGsubAnswersAsGlobalReplace) {
 }
 
 }  // namespace
-}  // namespace sipwarden::plugins::lua_policy_plugin
+}  // namespace sipwarden::plugins::lua_policy

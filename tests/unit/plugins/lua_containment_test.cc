@@ -21,7 +21,7 @@
 #include "sip/message.h"
 
 namespace sipwarden::plugins {
-const PluginDescriptor* lua_policy();
+namespace lua_policy { const PluginDescriptor* descriptor(); }
 }
 
 namespace sipwarden::pipeline {
@@ -44,14 +44,14 @@ class LuaContainmentTest : public ::testing::Test {
 
   std::shared_ptr<const FilterChain> chain(const std::string& source, const std::string& extra = "") {
     const std::string path = write("policy.lua", source);
-    return test_support::chainWith(plugins::lua_policy(),
+    return test_support::chainWith(plugins::lua_policy::descriptor(),
                                    R"([{"plugin": "lua_policy", "fail_mode": "closed", "fail_code": 503, "scripts": [{"file": ")" +
                                        path + "\"}]" + extra + "}]");
   }
 
   std::string loadError(const std::string& source) {
     const std::string path = write("policy.lua", source);
-    return test_support::chainError(plugins::lua_policy(),
+    return test_support::chainError(plugins::lua_policy::descriptor(),
                                     R"([{"plugin": "lua_policy", "scripts": [{"file": ")" + path + "\"}]}]");
   }
 
@@ -295,7 +295,7 @@ TEST_F(LuaContainmentTest, HeadersTagsAndBodiesAreCappedPerCall) {
 }  // namespace
 }  // namespace sipwarden::pipeline
 
-namespace sipwarden::plugins::lua_policy_plugin {
+namespace sipwarden::plugins::lua_policy {
 namespace {
 
 TEST(LuaSharedStore, RefusesWhatPassesItsCapsAndNeverEvicts) {
@@ -392,4 +392,4 @@ TEST(LuaLogAllowance, ABurstThenASteadyRateWithACountOfWhatWasDropped) {
 }
 
 }  // namespace
-}  // namespace sipwarden::plugins::lua_policy_plugin
+}  // namespace sipwarden::plugins::lua_policy

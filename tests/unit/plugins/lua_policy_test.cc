@@ -16,7 +16,7 @@
 #include "sip/message.h"
 
 namespace sipwarden::plugins {
-const PluginDescriptor* lua_policy();
+namespace lua_policy { const PluginDescriptor* descriptor(); }
 }
 
 namespace sipwarden::pipeline {
@@ -57,10 +57,10 @@ class LuaPolicyTest : public ::testing::Test {
   }
   std::shared_ptr<const FilterChain> chain(const std::string& source, const std::string& extra = "",
                                            const std::string& scriptKeys = "") {
-    return test_support::chainWith(plugins::lua_policy(), block(source, extra, scriptKeys));
+    return test_support::chainWith(plugins::lua_policy::descriptor(), block(source, extra, scriptKeys));
   }
   std::string error(const std::string& source, const std::string& extra = "", const std::string& scriptKeys = "") {
-    return test_support::chainError(plugins::lua_policy(), block(source, extra, scriptKeys));
+    return test_support::chainError(plugins::lua_policy::descriptor(), block(source, extra, scriptKeys));
   }
 
   Outcome run(const FilterChain& filters, const std::string& text = message(),
@@ -505,23 +505,23 @@ TEST_F(LuaPolicyTest, UriParseNowAndLog) {
 }
 
 TEST(LuaUri, ParsesTheFormsPoliciesMeet) {
-  auto plain = plugins::lua_policy_plugin::parseUri("sip:Alice@Example.COM");
+  auto plain = plugins::lua_policy::parseUri("sip:Alice@Example.COM");
   ASSERT_TRUE(plain);
   EXPECT_EQ(plain->aor(), "Alice@example.com");
-  auto hostOnly = plugins::lua_policy_plugin::parseUri("sip:proxy.example.com:5070;lr");
+  auto hostOnly = plugins::lua_policy::parseUri("sip:proxy.example.com:5070;lr");
   ASSERT_TRUE(hostOnly);
   EXPECT_EQ(hostOnly->aor(), "proxy.example.com");
   EXPECT_EQ(hostOnly->port, 5070);
-  auto token = plugins::lua_policy_plugin::parseUri("Bob Smith <sip:bob@example.com?Subject=x>;tag=1");
+  auto token = plugins::lua_policy::parseUri("Bob Smith <sip:bob@example.com?Subject=x>;tag=1");
   ASSERT_TRUE(token);
   EXPECT_EQ(token->display, "Bob Smith");
   EXPECT_EQ(token->aor(), "bob@example.com");
-  auto escaped = plugins::lua_policy_plugin::parseUri(R"("Dr. \"Who\"" <sips:who@tardis.example>)");
+  auto escaped = plugins::lua_policy::parseUri(R"("Dr. \"Who\"" <sips:who@tardis.example>)");
   ASSERT_TRUE(escaped);
   EXPECT_EQ(escaped->display, R"(Dr. "Who")");
   for (const char* bad : {"", "alice@example.com", "mailto:a@b", "sip:", "sip:a@", "sip:a@b:99999", "sip:a@b:5x",
                           "<sip:a@b", "\"unterminated <sip:a@b>", "sip:[::1"}) {
-    EXPECT_FALSE(plugins::lua_policy_plugin::parseUri(bad)) << bad;
+    EXPECT_FALSE(plugins::lua_policy::parseUri(bad)) << bad;
   }
 }
 
@@ -533,7 +533,7 @@ TEST_F(LuaPolicyTest, EachScriptGetsItsOwnConfigTable) {
     function on_request(msg)
       if msg.text:find(config.words[2], 1, true) then msg:reject(403, config.reason) end
     end)");
-  auto filters = test_support::chainWith(plugins::lua_policy(), R"([{"plugin": "lua_policy", "scripts": [
+  auto filters = test_support::chainWith(plugins::lua_policy::descriptor(), R"([{"plugin": "lua_policy", "scripts": [
       {"file": ")" + first + R"(", "config": {"word": "alpha"}},
       {"file": ")" + second + R"(", "config": {"words": ["x", "hello"], "reason": "No greetings"}}]}])");
   const Outcome outcome = run(*filters);
@@ -566,10 +566,10 @@ TEST_F(LuaPolicyTest, ConfigErrorsNameTheKeyAndTheLine) {
             std::string::npos);
   EXPECT_NE(error("function on_request() end", R"(, "methods": ["FLY"])").find("plugins[0].methods: unknown method FLY"),
             std::string::npos);
-  EXPECT_NE(test_support::chainError(plugins::lua_policy(), R"([{"plugin": "lua_policy", "scripts": []}])")
+  EXPECT_NE(test_support::chainError(plugins::lua_policy::descriptor(), R"([{"plugin": "lua_policy", "scripts": []}])")
                 .find("plugins[0].scripts: at least one script"),
             std::string::npos);
-  EXPECT_NE(test_support::chainError(plugins::lua_policy(),
+  EXPECT_NE(test_support::chainError(plugins::lua_policy::descriptor(),
                                      R"([{"plugin": "lua_policy", "scripts": [{"file": "/nonexistent/p.lua"}]}])")
                 .find("cannot open /nonexistent/p.lua"),
             std::string::npos);

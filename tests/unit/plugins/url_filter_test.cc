@@ -19,7 +19,7 @@
 #include "sipwarden/utf8.h"
 
 namespace sipwarden::plugins {
-const PluginDescriptor* url_filter();
+namespace url_filter { const PluginDescriptor* descriptor(); }
 }
 
 namespace sipwarden::pipeline {
@@ -33,11 +33,11 @@ std::string block(const std::string& options) {
 }
 
 std::shared_ptr<const FilterChain> chainWith(const std::string& options = "") {
-  return test_support::chainWith(plugins::url_filter(), block(options), ChainSettings{{SIPWARDEN_TEST_PLUGIN_DIR}, ""});
+  return test_support::chainWith(plugins::url_filter::descriptor(), block(options), ChainSettings{{SIPWARDEN_TEST_PLUGIN_DIR}, ""});
 }
 
 std::string configError(const std::string& options) {
-  return test_support::chainError(plugins::url_filter(), block(options), ChainSettings{{SIPWARDEN_TEST_PLUGIN_DIR}, ""});
+  return test_support::chainError(plugins::url_filter::descriptor(), block(options), ChainSettings{{SIPWARDEN_TEST_PLUGIN_DIR}, ""});
 }
 
 std::string sipRequest(const std::string& contentType, const std::string& body, const std::string& method = "MESSAGE",
