@@ -90,7 +90,7 @@ NHOPS=$(echo $HOPS | wc -w)
 if [ "$QUICK" = 1 ]; then
     MSG_RATE=2000; MSG_COUNT=4000; ROUNDS=1; STEPS="2000 6000"; STEP_SECS=2; DRAIN=0
 elif [ "$HOUSE" = 1 ]; then
-    MSG_RATE=2000; MSG_COUNT=20000; ROUNDS=3; STEPS=""; STEP_SECS=5; DRAIN=0
+    MSG_RATE=2000; MSG_COUNT=10000; ROUNDS=6; STEPS=""; STEP_SECS=5; DRAIN=0
 else
     MSG_RATE=1000; MSG_COUNT=10000; ROUNDS=2
     STEPS="1000 2000 4000 6000 8000 10000 12000 14000 16000 20000"; STEP_SECS=5
@@ -254,7 +254,11 @@ log "1. MESSAGE ${MSG_RATE}/s x $MSG_COUNT, $ROUNDS round(s) per hop"
 declare -A T=() S=() F=() R0=()
 for who in $HOPS; do T[$who]=0; S[$who]=0; F[$who]=0; R0[$who]=$(rows_of "$who"); done
 for i in $(seq "$ROUNDS"); do
-    for who in $HOPS; do
+    order=$HOPS
+    # A before/after comparison alternates which build goes first, so that
+    # neither gets the warmer machine every round.
+    [ "$HOUSE" = 1 ] && [ $((i % 2)) = 0 ] && order=$(echo $HOPS | tr ' ' '\n' | tac | tr '\n' ' ')
+    for who in $order; do
         t0=$(ticks ${PIDS[$who]})
         run_uac "msg-$who-$i" "${PORT[$who]}" "$MSG_RATE" "$MSG_COUNT"
         t1=$(ticks ${PIDS[$who]})
