@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "archive/chain.h"
+#include "archive/hash_chain.h"
 #include "archive/store.h"
 
 namespace sipwarden::archive {

@@ -10,7 +10,7 @@
 // decides these conversations meanwhile.
 #include <map>
 
-#include "archive/chain.h"
+#include "archive/hash_chain.h"
 #include "archive/postgres_store.h"
 
 namespace sipwarden::archive {

@@ -29,7 +29,7 @@
 #include <fstream>
 #include <set>
 
-#include "archive/chain.h"
+#include "archive/hash_chain.h"
 #include "archive/merkle.h"
 
 namespace sipwarden::archive {

@@ -9,7 +9,7 @@
 #include <set>
 
 #include "archive/audit_trail.h"
-#include "archive/chain.h"
+#include "archive/hash_chain.h"
 #include "archive/migrations.h"
 
 namespace sipwarden::archive {

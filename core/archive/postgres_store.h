@@ -17,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-#include "archive/chain.h"
+#include "archive/hash_chain.h"
 #include "archive/merkle.h"
 #include "archive/pg.h"
 #include "archive/store.h"

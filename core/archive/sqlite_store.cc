@@ -4,7 +4,7 @@
 #include "archive/sqlite_store.h"
 
 #include "archive/audit_trail.h"
-#include "archive/chain.h"
+#include "archive/hash_chain.h"
 
 #include <charconv>
 #include <chrono>

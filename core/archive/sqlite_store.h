@@ -14,7 +14,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "archive/chain.h"
+#include "archive/hash_chain.h"
 #include "archive/merkle.h"
 #include "archive/store.h"
 #include "sipwarden/archive.h"

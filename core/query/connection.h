@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "archive/chain.h"
+#include "archive/hash_chain.h"
 #include "query/filters.h"
 
 namespace sipwarden::query {

@@ -14,7 +14,7 @@
 #include <set>
 #include <sstream>
 
-#include "archive/chain.h"
+#include "archive/hash_chain.h"
 #include "archive/checkpoint.h"
 #include "archive/merkle.h"
 #include "query/connection.h"

@@ -1,6 +1,6 @@
 #include "query/reader.h"
 
-#include "archive/chain.h"
+#include "archive/hash_chain.h"
 #include "query/row_mapper.h"
 
 namespace sipwarden::query {

@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "archive/chain.h"
+#include "archive/hash_chain.h"
 #include "query/connection.h"
 
 namespace sipwarden::query {

@@ -8,7 +8,7 @@
 #include <filesystem>
 
 #include "archive/backend_support.h"
-#include "archive/chain.h"
+#include "archive/hash_chain.h"
 #include "archive/clean_text.h"
 #include "archive/migrations.h"
 #include "archive/sqlite_store.h"

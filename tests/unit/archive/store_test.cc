@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "archive/backend_support.h"
-#include "archive/chain.h"
+#include "archive/hash_chain.h"
 #include "archive/migrations.h"
 #include "archive/sqlite_store.h"
 #include "archive/writer.h"

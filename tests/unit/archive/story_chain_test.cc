@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "archive/chain.h"
+#include "archive/hash_chain.h"
 #include "archive/checkpoint.h"
 #include "archive/migrations.h"
 #include "archive/sqlite_statement.h"

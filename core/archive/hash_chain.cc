@@ -1,4 +1,4 @@
-#include "archive/chain.h"
+#include "archive/hash_chain.h"
 
 #include <charconv>
 #include <limits>
