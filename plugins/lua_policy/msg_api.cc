@@ -216,7 +216,9 @@ int pushField(lua_State* state, Exchange& exchange, std::string_view key) {
     lua_setfield(state, -2, "ip");
     lua_pushinteger(state, exchange.sourcePort());
     lua_setfield(state, -2, "port");
-    lua_pushstring(state, text::lower(transportName(exchange.transport())).c_str());
+    // Lua sees the lower-case form; the constant avoids a string per read.
+    static constexpr const char* kLowerName[] = {"udp", "tcp", "tls"};
+    lua_pushstring(state, kLowerName[static_cast<int>(exchange.transport())]);
     lua_setfield(state, -2, "transport");
   } else if (key == "direction") {
     lua_pushstring(state, exchange.direction() == Direction::FromClient ? "from_client" : "from_upstream");
